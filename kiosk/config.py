@@ -1,0 +1,189 @@
+"""config.toml: load, check, and give one clear message naming a bad key.
+
+Every key has a default except those that identify the kiosk. A wrong type
+or value raises ConfigError("[section] key: what is wrong"), which the
+command line prints without a traceback.
+"""
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sync.protocol import DEFAULT_REASONS, SCALES, nfc
+
+HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
+
+
+class ConfigError(Exception):
+    """A broken config: the message names the key and what is wrong."""
+
+
+# (section, key) -> (type, default, check or None). A default of REQUIRED must be given.
+REQUIRED = object()
+
+
+def _hex64_or_empty(v):
+    return v == "" or bool(HEX64.match(v)) or "must be 64 hexadecimal digits (or empty)"
+
+
+def _positive(v):
+    return v > 0 or "must be greater than 0"
+
+
+def _non_negative(v):
+    return v >= 0 or "must be 0 or more"
+
+
+def _ident(v):
+    return bool(re.fullmatch(r"[A-Za-z0-9._-]{1,64}", v)) or "must be 1-64 letters, digits, '.', '_' or '-'"
+
+
+def _one_of(*choices):
+    return lambda v: v in choices or f"must be one of {', '.join(map(str, choices))}"
+
+
+SCHEMA: dict[str, dict[str, tuple[type | tuple, Any, Any]]] = {
+    "kiosk": {
+        "id": (str, REQUIRED, _ident),
+        "unit_code": (str, REQUIRED, _ident),
+        "desk_id": (str, REQUIRED, _ident),
+        "db": (str, "kiosk.db", None),
+        "key": (str, "", _hex64_or_empty),
+        "utc_offset": (str, "+07:00", lambda v: bool(re.fullmatch(r"[+-]\d\d:\d\d", v)) or "must look like +07:00"),
+    },
+    "server": {
+        "url": (str, "", lambda v: v == "" or v.startswith(("http://", "https://")) or "must start with http:// or https://"),
+        "token": (str, "", None),
+        "key": (str, "", _hex64_or_empty),
+        "batch_size": (int, 500, lambda v: 1 <= v <= 5000 or "must be between 1 and 5000"),
+        "timeout": ((int, float), 10, _positive),
+        "interval": ((int, float), 15, _positive),
+        "heartbeat_interval": ((int, float), 60, _positive),
+        "max_backoff": ((int, float), 300, _positive),
+    },
+    "receipt": {
+        "key": (str, "", _hex64_or_empty),
+        "validity_days": (int, 30, _positive),
+        "public_base_url": (str, "", None),
+        "paper_mm": (int, 58, _one_of(58, 80)),
+    },
+    "printer": {
+        "port": (str, "", None),
+        "baudrate": (int, 9600, _positive),
+        "profile": (str, "default", None),
+        "timeout": ((int, float), 3, _positive),
+    },
+    "scanner": {
+        "port": (str, "", None),
+        "baudrate": (int, 9600, _positive),
+    },
+    "ui": {
+        "language": (str, "vi", _one_of("vi", "en")),
+        "fullscreen": (bool, True, None),
+        "show_cursor": (bool, False, None),
+        "width": (int, 1280, _positive),
+        "height": (int, 800, _positive),
+        "idle_timeout": ((int, float), 45, _positive),
+        "thanks_timeout": ((int, float), 5, _positive),
+        "rapid_repeat_seconds": ((int, float), 10, _non_negative),
+        "touch_debounce_ms": (int, 250, _non_negative),
+        "input_provider": (str, "mouse", _one_of("mouse", "mtdev", "hidinput", "probesysfs")),
+        "input_device": (str, "", None),
+        "staff_pin": (str, "", lambda v: v == "" or bool(re.fullmatch(r"\d{4,8}", v)) or "must be 4 to 8 digits"),
+        "long_press_seconds": ((int, float), 3, _positive),
+    },
+    "survey": {
+        "scale": (int, 3, _one_of(*sorted(SCALES))),
+        "reasons": (list, list(DEFAULT_REASONS), None),
+        "reasons_below_level": (int, 0, _non_negative),
+        "comment": (bool, True, None),
+    },
+}
+
+
+@dataclass
+class Config:
+    """The checked config: ``cfg.section["key"]``, with defaults filled in."""
+
+    path: Path
+    kiosk: dict = field(default_factory=dict)
+    server: dict = field(default_factory=dict)
+    receipt: dict = field(default_factory=dict)
+    printer: dict = field(default_factory=dict)
+    scanner: dict = field(default_factory=dict)
+    ui: dict = field(default_factory=dict)
+    survey: dict = field(default_factory=dict)
+
+    @property
+    def db_path(self) -> Path:
+        """kiosk.db, relative paths taken from the config file's folder."""
+        p = Path(self.kiosk["db"])
+        return p if p.is_absolute() else self.path.parent / p
+
+    @property
+    def kiosk_key(self) -> str:
+        """The kiosk's HMAC key: [server] key (from enrolment), else [kiosk] key."""
+        return (self.server["key"] or self.kiosk["key"]).lower()
+
+
+def _type_name(t) -> str:
+    names = {str: "a string", int: "an integer", float: "a number", bool: "true or false", list: "a list"}
+    if isinstance(t, tuple):
+        return "a number"
+    return names.get(t, t.__name__)
+
+
+def check(data: dict, path: Path) -> Config:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: not a TOML table")
+    for section in data:
+        if section not in SCHEMA:
+            raise ConfigError(f"[{section}]: unknown section (known: {', '.join(SCHEMA)})")
+    cfg = Config(path=path)
+    for section, keys in SCHEMA.items():
+        given = data.get(section, {})
+        if not isinstance(given, dict):
+            raise ConfigError(f"[{section}]: must be a table")
+        for key in given:
+            if key not in keys:
+                raise ConfigError(f"[{section}] {key}: unknown key (known: {', '.join(keys)})")
+        out = {}
+        for key, (typ, default, rule) in keys.items():
+            if key not in given:
+                if default is REQUIRED:
+                    raise ConfigError(f"[{section}] {key}: missing (required)")
+                out[key] = default
+                continue
+            value = given[key]
+            ok_type = isinstance(value, typ) and not (isinstance(value, bool) and typ is not bool and bool not in (typ if isinstance(typ, tuple) else (typ,)))
+            if not ok_type:
+                raise ConfigError(f"[{section}] {key}: must be {_type_name(typ)}, got {value!r}")
+            value = nfc(value)
+            if rule is not None:
+                verdict = rule(value)
+                if verdict is not True:
+                    raise ConfigError(f"[{section}] {key}: {verdict if isinstance(verdict, str) else 'invalid value'}, got {value!r}")
+            out[key] = value
+        setattr(cfg, section, out)
+    for code in cfg.survey["reasons"]:
+        if not isinstance(code, str) or not re.fullmatch(r"[a-z0-9_]{1,40}", code):
+            raise ConfigError(f"[survey] reasons: each reason must be a code like 'thai_do', got {code!r}")
+    return cfg
+
+
+def load(path: str | Path = "config.toml") -> Config:
+    path = Path(path)
+    try:
+        text = path.read_text("utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return check(data, path.resolve())

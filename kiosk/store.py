@@ -1,0 +1,356 @@
+"""kiosk.db: the kiosk's append-only, hash-chained store of ratings.
+
+Knows nothing of Kivy. One instance may be shared by threads (the app and the
+sync agent): every statement runs under one lock on one connection. Each
+rating is committed with WAL and synchronous=FULL before append() returns,
+so what the thank-you screen acknowledges survives a power cut.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import uuid
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import sqlite_utils
+
+from sync import protocol
+
+SCHEMA_VERSION = 2
+LIST_FIELDS = ("reasons", "flags")
+
+
+def _migration_1(db: sqlite_utils.Database) -> None:
+    db.execute("""
+        CREATE TABLE ratings (
+            id TEXT PRIMARY KEY,
+            kiosk_id TEXT NOT NULL,
+            seq INTEGER NOT NULL UNIQUE,
+            created_at TEXT NOT NULL,
+            unit_code TEXT NOT NULL,
+            desk_id TEXT NOT NULL,
+            officer_id TEXT NOT NULL,
+            dossier_code TEXT,
+            procedure_code TEXT,
+            receipt_id TEXT,
+            level INTEGER NOT NULL,
+            reasons TEXT NOT NULL,
+            comment TEXT,
+            source TEXT NOT NULL,
+            flags TEXT NOT NULL,
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL,
+            sig TEXT NOT NULL,
+            synced_at TEXT,
+            sync_error TEXT
+        )""")
+    db.execute("CREATE INDEX ratings_unsynced ON ratings(seq) WHERE synced_at IS NULL AND sync_error IS NULL")
+    db.execute("CREATE INDEX ratings_receipt ON ratings(receipt_id) WHERE receipt_id IS NOT NULL")
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
+
+
+def _migration_2(db: sqlite_utils.Database) -> None:
+    db.execute("CREATE TABLE units (code TEXT PRIMARY KEY, name TEXT NOT NULL, address TEXT)")
+    db.execute("CREATE TABLE desks (id TEXT PRIMARY KEY, unit_code TEXT NOT NULL, name TEXT NOT NULL)")
+    db.execute("""CREATE TABLE officers (
+        id TEXT PRIMARY KEY, name TEXT NOT NULL, title TEXT, desk_id TEXT,
+        photo TEXT, pin_hash TEXT, on_duty INTEGER NOT NULL DEFAULT 1)""")
+    db.execute("CREATE TABLE procedures (code TEXT PRIMARY KEY, name TEXT NOT NULL, letter TEXT)")
+    db.execute("""CREATE TABLE security_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, kind TEXT NOT NULL, detail TEXT)""")
+
+
+MIGRATIONS = {1: _migration_1, 2: _migration_2}
+
+
+class StoreError(Exception):
+    """The store cannot do what was asked (e.g. no kiosk key)."""
+
+
+def now_local(utc_offset: str = "+07:00") -> datetime:
+    sign = 1 if utc_offset[0] == "+" else -1
+    hours, minutes = int(utc_offset[1:3]), int(utc_offset[4:6])
+    tz = timezone(sign * timedelta(hours=hours, minutes=minutes))
+    return datetime.now(tz).replace(microsecond=0)
+
+
+class KioskStore:
+    """The kiosk's ratings, roster and security events.
+
+    ``kiosk_id`` and ``key_hex`` are needed to append; reading, verifying
+    with a given key and the sync helpers work without them.
+    """
+
+    def __init__(self, path: str | Path, kiosk_id: str | None = None, key_hex: str | None = None,
+                 utc_offset: str = "+07:00"):
+        self.path = Path(path)
+        self.kiosk_id = kiosk_id
+        self.key_hex = key_hex
+        self.utc_offset = utc_offset
+        self._lock = threading.RLock()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        self.db = sqlite_utils.Database(conn)
+        self.conn = conn
+
+    # -- schema -------------------------------------------------------------
+
+    @property
+    def schema_version(self) -> int:
+        return self.conn.execute("PRAGMA user_version").fetchone()[0]
+
+    def init(self) -> list[int]:
+        """Create or migrate; returns the migrations applied (empty when current)."""
+        applied = []
+        with self._lock:
+            current = self.schema_version
+            if current > SCHEMA_VERSION:
+                raise StoreError(f"{self.path}: schema version {current} is newer than this hailong ({SCHEMA_VERSION})")
+            for version in range(current + 1, SCHEMA_VERSION + 1):
+                with self._tx():
+                    MIGRATIONS[version](self.db)
+                    self.conn.execute(f"PRAGMA user_version={version}")
+                applied.append(version)
+        return applied
+
+    def close(self) -> None:
+        with self._lock:
+            self.conn.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[None]:
+        """BEGIN IMMEDIATE … COMMIT: one writer at a time, committed durably."""
+        with self._lock:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+
+    # -- meta ---------------------------------------------------------------
+
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        with self._lock:
+            row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_meta(self, key: str, value: str | None) -> None:
+        with self._tx():
+            self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    # -- ratings --------------------------------------------------------------
+
+    def append(self, *, unit_code: str, desk_id: str, officer_id: str, level: int,
+               reasons: Iterable[str] = (), comment: str | None = None, source: str = "walk_up",
+               dossier_code: str | None = None, procedure_code: str | None = None,
+               receipt_id: str | None = None, flags: Iterable[str] = (),
+               rapid_repeat_seconds: float = 0, now: datetime | None = None) -> dict:
+        """Seal and durably commit one rating; return the record as stored.
+
+        A rating within ``rapid_repeat_seconds`` of the previous one gets the
+        flag "rapid_repeat": kept and sent, not counted in the rate.
+        """
+        if not self.kiosk_id or not self.key_hex:
+            raise StoreError("the kiosk id and key are needed to store a rating")
+        comment = protocol.nfc(comment.strip()) if comment else None
+        if comment and len(comment) > protocol.COMMENT_MAX:
+            raise ValueError(f"comment: longer than {protocol.COMMENT_MAX} characters")
+        created = now or now_local(self.utc_offset)
+        flags = list(dict.fromkeys(flags))
+        with self._tx():
+            last = self.conn.execute(
+                "SELECT seq, hash, created_at FROM ratings ORDER BY seq DESC LIMIT 1").fetchone()
+            seq, prev_hash = (last[0] + 1, last[1]) if last else (1, protocol.ZERO_HASH)
+            if last and rapid_repeat_seconds > 0 and "rapid_repeat" not in flags:
+                gap = (created - datetime.fromisoformat(last[2])).total_seconds()
+                if 0 <= gap < rapid_repeat_seconds:
+                    flags.append("rapid_repeat")
+            record = protocol.seal({
+                "id": str(uuid.uuid4()), "kiosk_id": self.kiosk_id, "seq": seq,
+                "created_at": created.isoformat(), "unit_code": unit_code, "desk_id": desk_id,
+                "officer_id": officer_id, "dossier_code": dossier_code,
+                "procedure_code": procedure_code, "receipt_id": receipt_id, "level": int(level),
+                "reasons": list(reasons), "comment": comment, "source": source, "flags": flags,
+            }, prev_hash, self.key_hex)
+            protocol.check_record(record)
+            row = dict(record)
+            for key in LIST_FIELDS:
+                row[key] = json.dumps(row[key], ensure_ascii=False)
+            cols = ",".join(row)
+            self.conn.execute(f"INSERT INTO ratings({cols}) VALUES ({','.join('?' * len(row))})",
+                              tuple(row.values()))
+        return record
+
+    @staticmethod
+    def _record(row: sqlite3.Row | dict) -> dict:
+        rec = dict(row)
+        for key in LIST_FIELDS:
+            rec[key] = json.loads(rec[key])
+        return rec
+
+    def _rows(self, sql: str, params: tuple = ()) -> list[dict]:
+        with self._lock:
+            cur = self.conn.execute(sql, params)
+            names = [d[0] for d in cur.description]
+            return [self._record(dict(zip(names, r))) for r in cur.fetchall()]
+
+    def records(self, after_seq: int = 0, limit: int = 10000) -> list[dict]:
+        """Ratings in seq order with their local sync state."""
+        return self._rows("SELECT * FROM ratings WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit))
+
+    def iter_records(self, chunk: int = 5000) -> Iterator[dict]:
+        after = 0
+        while True:
+            rows = self.records(after, chunk)
+            if not rows:
+                return
+            yield from rows
+            after = rows[-1]["seq"]
+
+    def count(self) -> int:
+        with self._lock:
+            return self.conn.execute("SELECT count(*) FROM ratings").fetchone()[0]
+
+    def last_seq(self) -> int:
+        with self._lock:
+            return self.conn.execute("SELECT coalesce(max(seq), 0) FROM ratings").fetchone()[0]
+
+    def verify(self, key_hex: str | None = None) -> tuple[int | None, str | None]:
+        """(first bad seq, why), or (None, None) when the chain and every signature hold."""
+        key = key_hex or self.key_hex
+        if not key:
+            raise StoreError("the kiosk key is needed to verify signatures")
+        return protocol.verify_chain(self.iter_records(), key)
+
+    def receipt_used(self, receipt_id: str) -> bool:
+        with self._lock:
+            return self.conn.execute(
+                "SELECT 1 FROM ratings WHERE receipt_id=? LIMIT 1", (receipt_id,)).fetchone() is not None
+
+    # -- what the sync agent needs -------------------------------------------
+
+    def pending(self, limit: int = 500) -> list[dict]:
+        """Unacknowledged, unquarantined ratings, oldest first, as sent on the wire."""
+        rows = self._rows(
+            "SELECT * FROM ratings WHERE synced_at IS NULL AND sync_error IS NULL ORDER BY seq LIMIT ?",
+            (limit,))
+        return [{k: r[k] for k in protocol.RECORD_FIELDS} for r in rows]
+
+    def mark_synced(self, ids: Iterable[str], at: str | None = None) -> int:
+        at = at or now_local(self.utc_offset).isoformat()
+        ids = list(ids)
+        with self._tx():
+            n = 0
+            for i in range(0, len(ids), 500):
+                part = ids[i:i + 500]
+                n += self.conn.execute(
+                    f"UPDATE ratings SET synced_at=?, sync_error=NULL WHERE id IN ({','.join('?' * len(part))})",
+                    (at, *part)).rowcount
+        return n
+
+    def record_sync_error(self, rating_id: str, error: str) -> None:
+        """Quarantine a rating the server rejected: kept, shown to staff, skipped by pending()."""
+        with self._tx():
+            self.conn.execute("UPDATE ratings SET sync_error=? WHERE id=?", (error or "rejected", rating_id))
+
+    def requeue_quarantined(self) -> int:
+        """Staff action: send quarantined ratings again (e.g. after the server was fixed)."""
+        with self._tx():
+            return self.conn.execute(
+                "UPDATE ratings SET sync_error=NULL WHERE sync_error IS NOT NULL AND synced_at IS NULL").rowcount
+
+    def sync_counts(self) -> dict:
+        """Counts only, for the staff panel and the heartbeat: never what was rated."""
+        with self._lock:
+            total, pending, quarantined, last_seq = self.conn.execute("""
+                SELECT count(*),
+                       coalesce(sum(synced_at IS NULL AND sync_error IS NULL), 0),
+                       coalesce(sum(sync_error IS NOT NULL AND synced_at IS NULL), 0),
+                       coalesce(max(seq), 0)
+                FROM ratings""").fetchone()
+        return {"total": total, "pending": pending, "quarantined": quarantined, "last_seq": last_seq}
+
+    # -- roster -------------------------------------------------------------
+
+    def apply_roster(self, roster: dict) -> None:
+        """Replace units, desks, officers and procedures with ``roster``'s.
+
+        ``roster``: {"units": [{code, name, address}], "desks": [{id, unit_code, name}],
+        "officers": [{id, name, title, desk_id, photo, pin_hash, on_duty}],
+        "procedures": [{code, name, letter}]}. Officers' on-duty state is kept
+        across updates when the roster does not say.
+        """
+        roster = protocol.nfc(roster)
+        with self._tx():
+            duty = dict(self.conn.execute("SELECT id, on_duty FROM officers").fetchall())
+            for table in ("units", "desks", "officers", "procedures"):
+                self.conn.execute(f"DELETE FROM {table}")
+            for u in roster.get("units", []):
+                self.conn.execute("INSERT INTO units VALUES (?,?,?)", (u["code"], u["name"], u.get("address")))
+            for d in roster.get("desks", []):
+                self.conn.execute("INSERT INTO desks VALUES (?,?,?)", (d["id"], d["unit_code"], d["name"]))
+            for o in roster.get("officers", []):
+                on_duty = o.get("on_duty", duty.get(o["id"], 1))
+                self.conn.execute("INSERT INTO officers VALUES (?,?,?,?,?,?,?)", (
+                    o["id"], o["name"], o.get("title"), o.get("desk_id"), o.get("photo"),
+                    o.get("pin_hash"), int(bool(on_duty))))
+            for p in roster.get("procedures", []):
+                self.conn.execute("INSERT INTO procedures VALUES (?,?,?)", (p["code"], p["name"], p.get("letter")))
+
+    def unit(self, code: str) -> dict | None:
+        rows = self._plain("SELECT * FROM units WHERE code=?", (code,))
+        return rows[0] if rows else None
+
+    def desk(self, desk_id: str) -> dict | None:
+        rows = self._plain("SELECT * FROM desks WHERE id=?", (desk_id,))
+        return rows[0] if rows else None
+
+    def officers(self, desk_id: str | None = None, on_duty_only: bool = False) -> list[dict]:
+        sql, params = "SELECT * FROM officers WHERE 1=1", []
+        if desk_id:
+            sql += " AND desk_id=?"
+            params.append(desk_id)
+        if on_duty_only:
+            sql += " AND on_duty=1"
+        return self._plain(sql + " ORDER BY name", tuple(params))
+
+    def officer(self, officer_id: str) -> dict | None:
+        rows = self._plain("SELECT * FROM officers WHERE id=?", (officer_id,))
+        return rows[0] if rows else None
+
+    def set_on_duty(self, desk_id: str, officer_ids: Iterable[str]) -> None:
+        ids = set(officer_ids)
+        with self._tx():
+            for (oid,) in self.conn.execute("SELECT id FROM officers WHERE desk_id=?", (desk_id,)).fetchall():
+                self.conn.execute("UPDATE officers SET on_duty=? WHERE id=?", (int(oid in ids), oid))
+
+    def procedures(self) -> list[dict]:
+        return self._plain("SELECT * FROM procedures ORDER BY code")
+
+    def _plain(self, sql: str, params: tuple = ()) -> list[dict]:
+        with self._lock:
+            cur = self.conn.execute(sql, params)
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, r)) for r in cur.fetchall()]
+
+    # -- security events ------------------------------------------------------
+
+    def record_event(self, kind: str, detail: str | None = None) -> None:
+        """Count a security event (forged or expired receipt, …); never a rating."""
+        with self._tx():
+            self.conn.execute("INSERT INTO security_events(at, kind, detail) VALUES (?,?,?)",
+                              (now_local(self.utc_offset).isoformat(), kind, detail))
+
+    def event_counts(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self.conn.execute(
+                "SELECT kind, count(*) FROM security_events GROUP BY kind").fetchall())

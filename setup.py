@@ -1,0 +1,52 @@
+"""hailong: the satisfaction-survey kiosk of Vietnam's one-stop desks."""
+from setuptools import find_packages, setup
+
+BASE = [
+    "click>=8.1",
+    "sqlite-utils>=3.37",
+    "requests>=2.31",
+    "tenacity>=8.2",
+    "tqdm>=4.66",
+]
+KIOSK = [
+    "kivy[base]==2.3.1",
+    "qrcode>=7.4",
+    "pillow>=10",
+    "pyserial>=3.5",
+    "python-escpos>=3.1",
+    "babel>=2.14",
+]
+SERVER = [
+    "fastapi>=0.110",
+    "uvicorn[standard]>=0.29",
+    "sqlalchemy>=2.0",
+    "alembic>=1.13",
+    "openpyxl>=3.1",
+    "python-docx>=1.1",
+    "argon2-cffi>=23.1",
+    "jinja2>=3.1",
+    "python-multipart>=0.0.9",
+    "itsdangerous>=2.1",
+    "matplotlib>=3.8",
+    "babel>=2.14",
+]
+TEST = [
+    "pytest>=8",
+    "hypothesis>=6.100",
+    "httpx>=0.27",
+    "zxing-cpp>=2.2",
+    "playwright>=1.45",
+    "schemathesis>=3.30",
+]
+
+setup(
+    name="hailong",
+    version="0.1.0",
+    description="Satisfaction-survey kiosk for Vietnamese one-stop desks (Bộ phận Một cửa)",
+    python_requires=">=3.11",
+    packages=find_packages(include=["kiosk*", "sync*", "hailong*"]),
+    package_data={"kiosk": ["ui/*.kv", "ui/screens/*.kv"]},
+    install_requires=BASE,
+    extras_require={"kiosk": KIOSK, "server": SERVER, "test": TEST},
+    entry_points={"console_scripts": ["hailong=hailong.cli:main"]},
+)

@@ -1,0 +1,317 @@
+"""The wire contract between kiosk and town server (DESIGN.md), stdlib only.
+
+Both ends import this module and nothing else of each other: the rating
+record's fields, canonical JSON, the hash chain and its HMAC signature, the
+QR receipt's payload and signature, and the paths of sync protocol v1.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+import unicodedata
+import uuid
+from datetime import datetime
+from typing import Any, Iterable
+
+PROTOCOL_VERSION = 1
+ZERO_HASH = "0" * 64
+
+#: The record's body, in DESIGN.md's order: what the hash covers.
+BODY_FIELDS = (
+    "id", "kiosk_id", "seq", "created_at", "unit_code", "desk_id", "officer_id",
+    "dossier_code", "procedure_code", "receipt_id", "level", "reasons",
+    "comment", "source", "flags",
+)
+CHAIN_FIELDS = ("prev_hash", "hash", "sig")
+RECORD_FIELDS = BODY_FIELDS + CHAIN_FIELDS
+SOURCES = ("walk_up", "receipt", "phone")
+COMMENT_MAX = 500
+
+PATH_BATCH = "/api/v1/ratings:batch"
+PATH_CONFIG = "/api/v1/kiosks/{kiosk_id}/config"
+PATH_HEARTBEAT = "/api/v1/kiosks/{kiosk_id}/heartbeat"
+PATH_RATINGS = "/api/v1/ratings"
+
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def nfc(value: Any) -> Any:
+    """NFC-normalise every string inside ``value`` (dicts, lists, scalars)."""
+    if isinstance(value, str):
+        return unicodedata.normalize("NFC", value)
+    if isinstance(value, dict):
+        return {nfc(k): nfc(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [nfc(v) for v in value]
+    return value
+
+
+def canonical_json(obj: Any) -> bytes:
+    """Keys sorted, separators ``,`` ``:``, UTF-8, no ASCII escaping, NFC."""
+    return json.dumps(
+        nfc(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    ).encode("utf-8")
+
+
+def body_of(record: dict) -> dict:
+    """The hashed part of a record: BODY_FIELDS, nulls included."""
+    return {k: record.get(k) for k in BODY_FIELDS}
+
+
+def record_hash(prev_hash: str, record: dict) -> str:
+    return hashlib.sha256(prev_hash.encode("ascii") + canonical_json(body_of(record))).hexdigest()
+
+
+def record_sig(kiosk_key_hex: str, hash_hex: str) -> str:
+    return hmac.new(bytes.fromhex(kiosk_key_hex), hash_hex.encode("ascii"), hashlib.sha256).hexdigest()
+
+
+def seal(record: dict, prev_hash: str, kiosk_key_hex: str) -> dict:
+    """Return a copy of ``record`` (normalised) with prev_hash, hash and sig set."""
+    sealed = nfc(body_of(record))
+    sealed["prev_hash"] = prev_hash
+    sealed["hash"] = record_hash(prev_hash, sealed)
+    sealed["sig"] = record_sig(kiosk_key_hex, sealed["hash"])
+    return sealed
+
+
+class RecordError(ValueError):
+    """A record that does not match the contract; the message names the field."""
+
+
+def _check_str(rec: dict, key: str, nullable: bool = False, max_len: int = 200) -> None:
+    value = rec.get(key)
+    if value is None and nullable:
+        return
+    if not isinstance(value, str) or not value:
+        raise RecordError(f"{key}: must be a non-empty string")
+    if len(value) > max_len:
+        raise RecordError(f"{key}: longer than {max_len} characters")
+
+
+def check_record(rec: Any) -> None:
+    """Schema check of one record as sent on the wire (not its signature)."""
+    if not isinstance(rec, dict):
+        raise RecordError("record: must be a JSON object")
+    missing = [k for k in RECORD_FIELDS if k not in rec]
+    if missing:
+        raise RecordError(f"{missing[0]}: missing")
+    extra = sorted(set(rec) - set(RECORD_FIELDS) - {"received_at"})
+    if extra:
+        raise RecordError(f"{extra[0]}: unknown field")
+    try:
+        uuid.UUID(str(rec["id"]))
+    except ValueError:
+        raise RecordError("id: must be a UUID") from None
+    if not isinstance(rec["id"], str):
+        raise RecordError("id: must be a UUID string")
+    for key in ("kiosk_id", "unit_code", "desk_id", "officer_id"):
+        _check_str(rec, key)
+    for key in ("dossier_code", "procedure_code", "receipt_id"):
+        _check_str(rec, key, nullable=True)
+    seq = rec["seq"]
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
+        raise RecordError("seq: must be an integer >= 1")
+    level = rec["level"]
+    if not isinstance(level, int) or isinstance(level, bool) or not 0 <= level <= 10:
+        raise RecordError("level: must be an integer on the scale")
+    created = rec["created_at"]
+    if not isinstance(created, str):
+        raise RecordError("created_at: must be an RFC 3339 string")
+    try:
+        parsed = datetime.fromisoformat(created)
+    except ValueError:
+        raise RecordError("created_at: not RFC 3339") from None
+    if parsed.tzinfo is None:
+        raise RecordError("created_at: needs an offset, e.g. +07:00")
+    for key in ("reasons", "flags"):
+        items = rec[key]
+        if not isinstance(items, list) or not all(isinstance(x, str) and x for x in items):
+            raise RecordError(f"{key}: must be a list of strings")
+        if len(items) > 20:
+            raise RecordError(f"{key}: too many items")
+    comment = rec["comment"]
+    if comment is not None:
+        if not isinstance(comment, str):
+            raise RecordError("comment: must be a string or null")
+        if len(nfc(comment)) > COMMENT_MAX:
+            raise RecordError(f"comment: longer than {COMMENT_MAX} characters")
+    if rec["source"] not in SOURCES:
+        raise RecordError(f"source: must be one of {', '.join(SOURCES)}")
+    for key in CHAIN_FIELDS:
+        if not isinstance(rec[key], str) or not _HEX64.match(rec[key]):
+            raise RecordError(f"{key}: must be 64 lowercase hex digits")
+
+
+def check_seal(rec: dict, kiosk_key_hex: str) -> str | None:
+    """None when hash and signature are right, else what is wrong."""
+    if record_hash(rec["prev_hash"], rec) != rec["hash"]:
+        return "hash does not match the record's content"
+    if not hmac.compare_digest(record_sig(kiosk_key_hex, rec["hash"]), rec["sig"]):
+        return "signature does not verify with the kiosk's key"
+    return None
+
+
+def verify_chain(records: Iterable[dict], kiosk_key_hex: str) -> tuple[int | None, str | None]:
+    """Walk records in seq order from seq 1. Returns (first bad seq, why) or (None, None)."""
+    prev = ZERO_HASH
+    expected_seq = 1
+    for rec in records:
+        seq = rec.get("seq")
+        if seq != expected_seq:
+            return expected_seq, f"seq {expected_seq} missing (found {seq})"
+        if rec.get("prev_hash") != prev:
+            return seq, "prev_hash does not link to the previous record"
+        why = check_seal(rec, kiosk_key_hex)
+        if why:
+            return seq, why
+        prev = rec["hash"]
+        expected_seq += 1
+    return None, None
+
+
+# --- QR receipt -----------------------------------------------------------
+
+RECEIPT_PREFIX = "HL1."
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def receipt_fields(unit: str, desk: str, officer: str, dossier: str,
+                   procedure: str | None, issued: int) -> dict:
+    return {"v": 1, "u": unit, "d": desk, "o": officer, "h": dossier, "p": procedure, "t": int(issued)}
+
+
+def receipt_sig(receipt_key_hex: str, payload: str) -> str:
+    mac = hmac.new(bytes.fromhex(receipt_key_hex), payload.encode("ascii"), hashlib.sha256).digest()
+    return b64url(mac[:16])
+
+
+def receipt_id(payload: str) -> str:
+    return hashlib.sha256(payload.encode("ascii")).hexdigest()[:16]
+
+
+def make_receipt_token(fields: dict, receipt_key_hex: str, base_url: str | None = None) -> str:
+    """The QR text: ``HL1.<payload>.<sig>`` or ``<base>/r/<payload>.<sig>``."""
+    payload = b64url(canonical_json(fields))
+    sig = receipt_sig(receipt_key_hex, payload)
+    if base_url:
+        return f"{base_url.rstrip('/')}/r/{payload}.{sig}"
+    return f"{RECEIPT_PREFIX}{payload}.{sig}"
+
+
+class ReceiptError(ValueError):
+    """Why a scanned receipt is refused. ``kind``: malformed, forged, expired, other_unit."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind = kind
+
+
+def parse_receipt_token(text: str, receipt_key_hex: str) -> tuple[dict, str]:
+    """Verify a scanned token's signature; return (fields, receipt_id).
+
+    Expiry and unit are policy, checked by the caller (the kiosk knows its
+    unit and the configured validity).
+    """
+    text = nfc(text.strip())
+    if text.startswith(RECEIPT_PREFIX):
+        rest = text[len(RECEIPT_PREFIX):]
+    elif "/r/" in text:
+        rest = text.rsplit("/r/", 1)[1]
+    else:
+        raise ReceiptError("malformed", "not a hailong receipt")
+    parts = rest.split(".")
+    if len(parts) != 2 or not all(parts):
+        raise ReceiptError("malformed", "receipt code is incomplete")
+    payload, sig = parts
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", payload) or not re.fullmatch(r"[A-Za-z0-9_-]+", sig):
+        raise ReceiptError("malformed", "receipt code has invalid characters")
+    if not hmac.compare_digest(receipt_sig(receipt_key_hex, payload), sig):
+        raise ReceiptError("forged", "receipt signature does not verify")
+    try:
+        fields = json.loads(b64url_decode(payload).decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        raise ReceiptError("malformed", "receipt payload is not JSON") from None
+    if not isinstance(fields, dict) or fields.get("v") != 1:
+        raise ReceiptError("malformed", "unknown receipt version")
+    for key in ("u", "d", "o", "h"):
+        if not isinstance(fields.get(key), str) or not fields[key]:
+            raise ReceiptError("malformed", f"receipt field {key} missing")
+    if not isinstance(fields.get("t"), int):
+        raise ReceiptError("malformed", "receipt field t missing")
+    return fields, receipt_id(payload)
+
+
+# --- Scales and reasons (shared so both ends compute the same rate) --------
+
+#: level -> (Vietnamese label, English label, satisfied?). Highest level first.
+SCALES: dict[int, list[tuple[int, str, str, bool]]] = {
+    3: [
+        (3, "Rất hài lòng", "Very satisfied", True),
+        (2, "Hài lòng", "Satisfied", True),
+        (1, "Không hài lòng", "Not satisfied", False),
+    ],
+    4: [
+        (4, "Rất hài lòng", "Very satisfied", True),
+        (3, "Hài lòng", "Satisfied", True),
+        (2, "Chưa hài lòng", "Not quite satisfied", False),
+        (1, "Không hài lòng", "Not satisfied", False),
+    ],
+    5: [
+        (5, "Rất hài lòng", "Very satisfied", True),
+        (4, "Hài lòng", "Satisfied", True),
+        (3, "Bình thường", "Neutral", False),
+        (2, "Không hài lòng", "Not satisfied", False),
+        (1, "Rất không hài lòng", "Very dissatisfied", False),
+    ],
+}
+
+#: code -> (Vietnamese label, English label): the officer-related survey questions.
+DEFAULT_REASONS: dict[str, tuple[str, str]] = {
+    "thai_do": ("Thái độ", "Attitude"),
+    "huong_dan": ("Hướng dẫn", "Guidance"),
+    "dung_hen": ("Đúng hẹn", "On time"),
+    "so_lan_di_lai": ("Số lần đi lại", "Trips needed"),
+    "nhung_nhieu": ("Nhũng nhiễu", "Harassment"),
+}
+
+#: Flags that make a rating "misuse": shown, but not counted in the rate.
+MISUSE_FLAGS = frozenset({"rapid_repeat"})
+
+
+def is_satisfied(scale: int, level: int) -> bool:
+    return any(lv == level and sat for lv, _vi, _en, sat in SCALES[scale])
+
+
+def satisfaction_rate(satisfied: int, valid: int) -> float | None:
+    """Tỷ lệ hài lòng: satisfied ÷ valid × 100, one decimal; None with no ratings."""
+    if not valid:
+        return None
+    return round(satisfied * 100.0 / valid, 1)
+
+
+# --- Officer PINs (the server hashes, the kiosk checks offline) ------------
+
+def hash_pin(pin: str, salt: bytes | None = None) -> str:
+    """``scrypt$<salt hex>$<hash hex>``: what the roster carries instead of a PIN."""
+    import os
+    salt = salt or os.urandom(16)
+    digest = hashlib.scrypt(pin.encode("utf-8"), salt=salt, n=2**14, r=8, p=1, dklen=32)
+    return f"scrypt${salt.hex()}${digest.hex()}"
+
+
+def check_pin(pin: str, pin_hash: str | None) -> bool:
+    if not pin_hash or not pin_hash.startswith("scrypt$"):
+        return False
+    _, salt_hex, digest_hex = pin_hash.split("$", 2)
+    return hmac.compare_digest(hash_pin(pin, bytes.fromhex(salt_hex)), pin_hash)
