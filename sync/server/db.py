@@ -1,0 +1,201 @@
+"""town.db: the town server's tables (SQLAlchemy Core) and how to open them.
+
+SQLite by default (WAL, synchronous=FULL: an acknowledged batch survives a
+power cut, since the kiosk forgets nothing but stops resending it), or any
+SQLAlchemy URL such as ``postgresql+psycopg://…``. The SQL stays portable:
+no SQLite-only statements outside ``_sqlite_pragmas``.
+
+The schema is created and upgraded by Alembic (sync/server/migrations),
+run from code by :func:`migrate`; the tables below must match the latest
+migration.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import (Boolean, Column, Float, ForeignKey, Index, Integer, MetaData, String,
+                        Table, Text, UniqueConstraint, create_engine, event)
+from sqlalchemy.engine import Engine
+
+metadata = MetaData()
+
+kiosks = Table(
+    "kiosks", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("unit_code", String(64), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("key_hex", String(64), nullable=False),
+    Column("revoked", Boolean, nullable=False, default=False),
+    Column("enrolled_at", String(40), nullable=False),
+    Column("last_seen", String(40)),
+    Column("acked_through", Integer, nullable=False, default=0),
+    Column("last_seq", Integer),          # as reported by the kiosk's heartbeat
+    Column("pending", Integer),
+    Column("quarantined", Integer),
+    Column("kiosk_time", String(40)),
+    Column("version", String(64)),
+    Column("printer_state", String(200)),
+    Column("scanner_state", String(200)),
+    Column("clock_skew", Float),          # seconds, server time − kiosk time (last batch or heartbeat)
+)
+
+ratings = Table(
+    "ratings", metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),  # the admin API's cursor
+    Column("id", String(36), nullable=False, unique=True),
+    Column("kiosk_id", String(64), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("created_at", String(40), nullable=False),
+    Column("unit_code", String(200), nullable=False),
+    Column("desk_id", String(200), nullable=False),
+    Column("officer_id", String(200), nullable=False),
+    Column("dossier_code", String(200)),
+    Column("procedure_code", String(200)),
+    Column("receipt_id", String(200)),
+    Column("level", Integer, nullable=False),
+    Column("reasons", Text, nullable=False),     # JSON list
+    Column("comment", Text),
+    Column("source", String(20), nullable=False),
+    Column("flags", Text, nullable=False),       # JSON list
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Column("sig", String(64), nullable=False),
+    Column("received_at", String(40), nullable=False),
+    Column("batch_key", String(36)),
+    Column("skew_seconds", Float),
+    Column("corrected_at", String(40), nullable=False),  # created_at, or + skew when the clock was off
+    UniqueConstraint("kiosk_id", "seq", name="uq_ratings_kiosk_seq"),
+)
+Index("ix_ratings_corrected_at", ratings.c.corrected_at)
+Index("ix_ratings_officer", ratings.c.officer_id)
+
+batches = Table(
+    "batches", metadata,
+    Column("kiosk_id", String(64), primary_key=True),
+    Column("idempotency_key", String(36), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("received_at", String(40), nullable=False),
+    Column("sent_at", String(40)),
+    Column("skew_seconds", Float),
+    Column("count", Integer, nullable=False),
+    Column("response", Text, nullable=False),    # the JSON reply, replayed for the same key
+)
+
+alerts = Table(
+    "alerts", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(40), nullable=False),  # gap, chain, signature, conflict, clock_skew
+    Column("kiosk_id", String(64)),
+    Column("seq_from", Integer),
+    Column("seq_to", Integer),
+    Column("rating_id", String(36)),
+    Column("message", Text, nullable=False),
+    Column("created_at", String(40), nullable=False),
+    Column("resolved_at", String(40)),
+    Column("acked_by", String(100)),
+    Column("note", Text),
+)
+Index("ix_alerts_open", alerts.c.kiosk_id, alerts.c.resolved_at)
+
+users = Table(
+    "users", metadata,
+    Column("username", String(100), primary_key=True),
+    Column("role", String(20), nullable=False),  # admin | viewer
+    Column("password_hash", String(200), nullable=False),
+    Column("created_at", String(40), nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens", metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("username", String(100), ForeignKey("users.username"), nullable=False),
+    Column("created_at", String(40), nullable=False),
+    Column("revoked", Boolean, nullable=False, default=False),
+)
+
+units = Table(
+    "units", metadata,
+    Column("code", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("address", String(300)),
+)
+
+desks = Table(
+    "desks", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("unit_code", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+)
+
+officers = Table(
+    "officers", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("title", String(200)),
+    Column("desk_id", String(64)),
+    Column("photo", String(300)),       # file name in the server's media folder
+    Column("photo_sha256", String(64)),
+    Column("pin_hash", String(200)),
+)
+
+procedures = Table(
+    "procedures", metadata,
+    Column("code", String(64), primary_key=True),
+    Column("name", String(300), nullable=False),
+    Column("letter", String(40)),
+)
+
+settings = Table(
+    "settings", metadata,
+    Column("key", String(100), primary_key=True),
+    Column("value", Text, nullable=False),    # JSON
+)
+
+
+def db_url(db: str) -> str:
+    """``--db`` value → SQLAlchemy URL: a URL as is, anything else a SQLite path."""
+    if "://" in db:
+        return db
+    return f"sqlite:///{Path(db).expanduser().resolve()}"
+
+
+def _sqlite_pragmas(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        dbapi_conn.isolation_level = None   # we issue BEGIN ourselves (below)
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        # IMMEDIATE: take the write lock up front, so two writers queue on
+        # busy_timeout instead of failing when a read turns into a write.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(db: str) -> Engine:
+    url = db_url(db)
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
+                               pool_size=8, max_overflow=16)
+        _sqlite_pragmas(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest Alembic revision (no-op when current)."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")

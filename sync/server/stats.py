@@ -1,0 +1,246 @@
+"""Satisfaction statistics for a period, computed in SQL (SQLAlchemy Core).
+
+Rules (DESIGN.md "Scale and satisfaction rate"):
+
+* tỷ lệ hài lòng = satisfied ÷ valid ratings × 100, one decimal
+  (``sync.protocol.satisfaction_rate``);
+* a rating whose flags hold one of ``MISUSE_FLAGS`` ("rapid_repeat") is
+  *shown* (counted in ``total`` and ``misuse``) but is not *valid*: it counts
+  neither in the rate nor in the counts per level or per reason;
+* which level is "satisfied" comes from ``sync.protocol.SCALES``.
+
+Every figure is one GROUP BY over the ratings of the period, so the work
+stays in the database (SQLite now, PostgreSQL later: only portable SQL, plus
+two small dialect-specific date functions below). The period filter uses the
+time column the reports run on (the server's corrected time), which should be
+indexed.
+
+Lists (reasons, flags) are JSON text arrays of codes: a code is matched as
+``"code"`` with its quotes, so "thai_do" never matches "thai_do_x".
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from sqlalchemy import Table, and_, case, func, literal, not_, or_, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ColumnElement, FunctionElement
+from sqlalchemy.types import DateTime, String
+
+from sync.protocol import DEFAULT_REASONS, MISUSE_FLAGS, SCALES, satisfaction_rate
+
+from .periods import Period
+
+#: Dimensions a report is broken down by -> column of the ratings table.
+DIMENSIONS = {
+    "unit": "unit_code",
+    "desk": "desk_id",
+    "officer": "officer_id",
+    "procedure": "procedure_code",
+}
+TREND_STEPS = ("day", "week", "month")
+
+
+# --- dialect-specific: local calendar buckets --------------------------------
+
+class _VnBucket(FunctionElement):
+    """The local (UTC+7) day / ISO-week Monday / month of a timestamp, as text.
+
+    SQLite: the column holds ISO text (naive UTC, or with an offset, which
+    date() converts to UTC first); PostgreSQL: timestamptz.
+    """
+    type = String()
+    inherit_cache = True
+
+    def __init__(self, step: str, col):
+        self.step = step
+        super().__init__(col)
+
+
+@compiles(_VnBucket, "sqlite")
+def _vn_bucket_sqlite(element, compiler, **kw):
+    col = compiler.process(list(element.clauses)[0], **kw)
+    if element.step == "day":
+        return f"date({col}, '+7 hours')"
+    if element.step == "week":   # Monday of the week: next Sunday (or today) - 6 days
+        return f"date({col}, '+7 hours', 'weekday 0', '-6 days')"
+    return f"strftime('%Y-%m', {col}, '+7 hours')"
+
+
+@compiles(_VnBucket, "postgresql")
+def _vn_bucket_pg(element, compiler, **kw):
+    col = compiler.process(list(element.clauses)[0], **kw)
+    local = f"({col} AT TIME ZONE 'Asia/Ho_Chi_Minh')"
+    if element.step == "day":
+        return f"to_char({local}, 'YYYY-MM-DD')"
+    if element.step == "week":
+        return f"to_char(date_trunc('week', {local}), 'YYYY-MM-DD')"
+    return f"to_char({local}, 'YYYY-MM')"
+
+
+# --- building blocks ----------------------------------------------------------
+
+def _contains_code(col, code: str) -> ColumnElement:
+    return col.like(f'%"{code}"%')
+
+
+def misuse_expr(ratings: Table) -> ColumnElement:
+    """True when the rating carries a misuse flag (shown, not counted)."""
+    flags = ratings.c.flags
+    return and_(flags.is_not(None), or_(*[_contains_code(flags, f) for f in sorted(MISUSE_FLAGS)]))
+
+
+def satisfied_levels(scale: int) -> list[int]:
+    return [lv for lv, _vi, _en, sat in SCALES[scale] if sat]
+
+
+def time_bound(col, moment: datetime):
+    """A period bound in the form the column stores it.
+
+    A DateTime column without time zone holds naive UTC (SQLAlchemy's
+    SQLite convention); a text column holds ISO 8601 UTC ("...Z" or
+    "+00:00" all sort the same up to the seconds).
+    """
+    utc = moment.astimezone(timezone.utc)
+    if isinstance(col.type, DateTime):
+        return utc if col.type.timezone else utc.replace(tzinfo=None)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+@dataclass
+class Filter:
+    """What the admin chose: a period and optionally one unit/desk/officer/procedure."""
+    period: Period
+    unit: str | None = None
+    desk: str | None = None
+    officer: str | None = None
+    procedure: str | None = None
+
+    def where(self, ratings: Table, time_col: str) -> ColumnElement:
+        col = ratings.c[time_col]
+        parts = [col >= time_bound(col, self.period.start), col < time_bound(col, self.period.end)]
+        for dim, column in DIMENSIONS.items():
+            value = getattr(self, dim)
+            if value:
+                parts.append(ratings.c[column] == value)
+        return and_(*parts)
+
+
+@dataclass
+class Figures:
+    """Counts for one group of ratings (the whole filter, a unit, an officer...)."""
+    key: str | None = None
+    total: int = 0        # every rating, misuse included
+    misuse: int = 0       # flagged as misuse: shown, not counted
+    valid: int = 0        # total - misuse
+    satisfied: int = 0
+    levels: dict[int, int] = field(default_factory=dict)   # valid ratings per level
+    name: str | None = None
+
+    @property
+    def rate(self) -> float | None:
+        return satisfaction_rate(self.satisfied, self.valid)
+
+
+class Stats:
+    """The statistics of one ratings table on one scale.
+
+    ``time_col`` is the column periods are cut on (the corrected time).
+    """
+
+    def __init__(self, engine, ratings: Table, time_col: str, scale: int = 3,
+                 reasons: dict[str, tuple[str, str]] | None = None):
+        if scale not in SCALES:
+            raise ValueError(f"scale: must be one of {sorted(SCALES)}")
+        self.engine = engine
+        self.r = ratings
+        self.time_col = time_col
+        self.scale = scale
+        self.reasons = dict(reasons or DEFAULT_REASONS)
+        self.levels = [lv for lv, *_ in SCALES[scale]]
+
+    # the aggregate columns shared by every breakdown
+    def _aggregates(self) -> list:
+        r = self.r
+        bad = misuse_expr(r)
+        ok = not_(bad)
+        one = literal(1)
+        cols = [
+            func.count().label("total"),
+            func.sum(case((bad, one), else_=0)).label("misuse"),
+            func.sum(case((and_(ok, r.c.level.in_(satisfied_levels(self.scale))), one),
+                          else_=0)).label("satisfied"),
+        ]
+        for lv in self.levels:
+            cols.append(func.sum(case((and_(ok, r.c.level == lv), one), else_=0)).label(f"lv{lv}"))
+        return cols
+
+    def _figures(self, row, key=None) -> Figures:
+        m = row._mapping
+        total = int(m["total"] or 0)
+        misuse = int(m["misuse"] or 0)
+        return Figures(key=key, total=total, misuse=misuse, valid=total - misuse,
+                       satisfied=int(m["satisfied"] or 0),
+                       levels={lv: int(m[f"lv{lv}"] or 0) for lv in self.levels})
+
+    def overall(self, flt: Filter) -> Figures:
+        q = select(*self._aggregates()).where(flt.where(self.r, self.time_col))
+        with self.engine.connect() as conn:
+            return self._figures(conn.execute(q).one())
+
+    def by(self, dim: str, flt: Filter) -> list[Figures]:
+        """Figures per unit / desk / officer / procedure, best rate first."""
+        if dim not in DIMENSIONS:
+            raise ValueError(f"dimension: must be one of {', '.join(DIMENSIONS)}")
+        col = self.r.c[DIMENSIONS[dim]]
+        q = (select(col.label("key"), *self._aggregates())
+             .where(flt.where(self.r, self.time_col)).group_by(col))
+        with self.engine.connect() as conn:
+            rows = [self._figures(row, row.key) for row in conn.execute(q)]
+        return sorted(rows, key=lambda f: (f.rate is None, -(f.rate or 0), -f.valid, f.key or ""))
+
+    def trend(self, flt: Filter, step: str = "month") -> list[Figures]:
+        """Figures per local day / week (key = its Monday) / month, in time order."""
+        if step not in TREND_STEPS:
+            raise ValueError(f"step: must be one of {', '.join(TREND_STEPS)}")
+        bucket = _VnBucket(step, self.r.c[self.time_col]).label("key")
+        q = (select(bucket, *self._aggregates())
+             .where(flt.where(self.r, self.time_col)).group_by(bucket).order_by(bucket))
+        with self.engine.connect() as conn:
+            return [self._figures(row, row.key) for row in conn.execute(q)]
+
+    def reason_counts(self, flt: Filter) -> dict[str, int]:
+        """How many valid ratings named each reason (configured order)."""
+        r = self.r
+        ok = not_(misuse_expr(r))
+        cols = [func.sum(case((and_(ok, r.c.reasons.is_not(None), _contains_code(r.c.reasons, code)),
+                               literal(1)), else_=0)).label(f"r{i}")
+                for i, code in enumerate(self.reasons)]
+        if not cols:
+            return {}
+        q = select(*cols).where(flt.where(r, self.time_col))
+        with self.engine.connect() as conn:
+            row = conn.execute(q).one()
+        return {code: int(row[i] or 0) for i, code in enumerate(self.reasons)}
+
+    def latest_comments(self, flt: Filter, limit: int = 20) -> list[dict]:
+        """The newest ratings with a comment (misuse included: they are shown)."""
+        r = self.r
+        q = (select(r.c.id, r.c[self.time_col].label("at"), r.c.unit_code, r.c.desk_id,
+                    r.c.officer_id, r.c.level, r.c.comment, r.c.flags)
+             .where(flt.where(r, self.time_col), r.c.comment.is_not(None), r.c.comment != "")
+             .order_by(r.c[self.time_col].desc()).limit(limit))
+        with self.engine.connect() as conn:
+            out = []
+            for row in conn.execute(q):
+                d = dict(row._mapping)
+                d["misuse"] = any(f'"{f}"' in (d.pop("flags") or "") for f in MISUSE_FLAGS)
+                out.append(d)
+            return out
+
+    def level_label(self, level: int, english: bool = False) -> str:
+        for lv, vi, en, _sat in SCALES[self.scale]:
+            if lv == level:
+                return en if english else vi
+        return str(level)
