@@ -32,6 +32,11 @@ def kiosk(ctx, config_path):
     ctx.obj = config_path
     if ctx.invoked_subcommand is None:
         cfg = load_or_exit(config_path)
+        if not cfg.kiosk_key:
+            click.echo("config error: [server] key: missing; enrol this kiosk (`hailong admin enrol-kiosk`) "
+                       "and copy its token and key into [server], or set [kiosk] key for an offline-only kiosk",
+                       err=True)
+            sys.exit(2)
         from kiosk.ui.app import run
         run(cfg)
 

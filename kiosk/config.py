@@ -75,6 +75,7 @@ SCHEMA: dict[str, dict[str, tuple[type | tuple, Any, Any]]] = {
         "baudrate": (int, 9600, _positive),
         "profile": (str, "default", None),
         "timeout": ((int, float), 3, _positive),
+        "check_status": (bool, True, None),
     },
     "scanner": {
         "port": (str, "", None),
@@ -94,6 +95,11 @@ SCHEMA: dict[str, dict[str, tuple[type | tuple, Any, Any]]] = {
         "input_device": (str, "", None),
         "staff_pin": (str, "", lambda v: v == "" or bool(re.fullmatch(r"\d{4,8}", v)) or "must be 4 to 8 digits"),
         "long_press_seconds": ((int, float), 3, _positive),
+    },
+    "letters": {
+        "default": (str, "", _one_of("", "cam_on", "xin_loi", "chuc_mung", "chia_buon")),
+        "with_receipt": (bool, False, None),
+        "by_procedure": (dict, {}, lambda v: all(k in ("cam_on", "xin_loi", "chuc_mung", "chia_buon", "") for k in v.values()) or "each letter must be cam_on, xin_loi, chuc_mung, chia_buon or empty"),
     },
     "survey": {
         "scale": (int, 3, _one_of(*sorted(SCALES))),
@@ -116,6 +122,7 @@ class Config:
     scanner: dict = field(default_factory=dict)
     ui: dict = field(default_factory=dict)
     survey: dict = field(default_factory=dict)
+    letters: dict = field(default_factory=dict)
 
     @property
     def db_path(self) -> Path:

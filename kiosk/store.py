@@ -7,6 +7,7 @@ so what the thank-you screen acknowledges survives a power cut.
 """
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import threading
@@ -67,15 +68,24 @@ def _migration_2(db: sqlite_utils.Database) -> None:
 MIGRATIONS = {1: _migration_1, 2: _migration_2}
 
 
+_INSERT_SQL = (f"INSERT INTO ratings({','.join(protocol.RECORD_FIELDS)}) "
+               f"VALUES ({','.join('?' * len(protocol.RECORD_FIELDS))})")
+
+
 class StoreError(Exception):
     """The store cannot do what was asked (e.g. no kiosk key)."""
 
 
-def now_local(utc_offset: str = "+07:00") -> datetime:
+@functools.lru_cache(maxsize=8)
+def _tz(utc_offset: str) -> timezone:
     sign = 1 if utc_offset[0] == "+" else -1
     hours, minutes = int(utc_offset[1:3]), int(utc_offset[4:6])
-    tz = timezone(sign * timedelta(hours=hours, minutes=minutes))
-    return datetime.now(tz).replace(microsecond=0)
+    return timezone(sign * timedelta(hours=hours, minutes=minutes))
+
+
+def now_local(utc_offset: str = "+07:00") -> datetime:
+    """The kiosk's clock at ``utc_offset`` (Asia/Ho_Chi_Minh is +07:00, no DST), to the second."""
+    return datetime.now(_tz(utc_offset)).replace(microsecond=0)
 
 
 class KioskStore:
@@ -99,6 +109,7 @@ class KioskStore:
         conn.execute("PRAGMA foreign_keys=ON")
         self.db = sqlite_utils.Database(conn)
         self.conn = conn
+        self._tail: tuple[int, str, str] | None = None  # (seq, hash, created_at) of the last rating
 
     # -- schema -------------------------------------------------------------
 
@@ -166,28 +177,46 @@ class KioskStore:
             raise ValueError(f"comment: longer than {protocol.COMMENT_MAX} characters")
         created = now or now_local(self.utc_offset)
         flags = list(dict.fromkeys(flags))
-        with self._tx():
-            last = self.conn.execute(
-                "SELECT seq, hash, created_at FROM ratings ORDER BY seq DESC LIMIT 1").fetchone()
-            seq, prev_hash = (last[0] + 1, last[1]) if last else (1, protocol.ZERO_HASH)
-            if last and rapid_repeat_seconds > 0 and "rapid_repeat" not in flags:
-                gap = (created - datetime.fromisoformat(last[2])).total_seconds()
-                if 0 <= gap < rapid_repeat_seconds:
-                    flags.append("rapid_repeat")
-            record = protocol.seal({
-                "id": str(uuid.uuid4()), "kiosk_id": self.kiosk_id, "seq": seq,
-                "created_at": created.isoformat(), "unit_code": unit_code, "desk_id": desk_id,
-                "officer_id": officer_id, "dossier_code": dossier_code,
-                "procedure_code": procedure_code, "receipt_id": receipt_id, "level": int(level),
-                "reasons": list(reasons), "comment": comment, "source": source, "flags": flags,
-            }, prev_hash, self.key_hex)
-            protocol.check_record(record)
-            row = dict(record)
-            for key in LIST_FIELDS:
-                row[key] = json.dumps(row[key], ensure_ascii=False)
-            cols = ",".join(row)
-            self.conn.execute(f"INSERT INTO ratings({cols}) VALUES ({','.join('?' * len(row))})",
-                              tuple(row.values()))
+        body = {
+            "kiosk_id": self.kiosk_id, "created_at": created.isoformat(), "unit_code": unit_code,
+            "desk_id": desk_id, "officer_id": officer_id, "dossier_code": dossier_code,
+            "procedure_code": procedure_code, "receipt_id": receipt_id, "level": int(level),
+            "reasons": list(reasons), "comment": comment, "source": source,
+        }
+        for attempt in (1, 2):
+            with self._lock:
+                if self._tail is None or attempt == 2:
+                    self._tail = self._read_tail()
+                try:
+                    with self._tx():
+                        record = self._insert(body, flags, created, rapid_repeat_seconds)
+                except sqlite3.IntegrityError:
+                    if attempt == 2:  # not a stale tail: a real constraint failure
+                        raise
+                    continue  # another writer appended since the tail was read
+                self._tail = (record["seq"], record["hash"], record["created_at"])
+                return record
+        raise AssertionError("unreachable")
+
+    def _read_tail(self) -> tuple[int, str, str]:
+        row = self.conn.execute("SELECT seq, hash, created_at FROM ratings ORDER BY seq DESC LIMIT 1").fetchone()
+        return tuple(row) if row else (0, protocol.ZERO_HASH, "")
+
+    def _insert(self, body: dict, flags: list, created: datetime, rapid_repeat_seconds: float) -> dict:
+        """Seal ``body`` onto the cached tail and insert it (inside the caller's transaction)."""
+        last_seq, prev_hash, last_created = self._tail
+        flags = list(flags)
+        if last_seq and rapid_repeat_seconds > 0 and "rapid_repeat" not in flags:
+            gap = (created - datetime.fromisoformat(last_created)).total_seconds()
+            if 0 <= gap < rapid_repeat_seconds:
+                flags.append("rapid_repeat")
+        record = protocol.seal({**body, "id": str(uuid.uuid4()), "seq": last_seq + 1, "flags": flags},
+                               prev_hash, self.key_hex)
+        protocol.check_record(record)
+        row = dict(record)
+        for key in LIST_FIELDS:
+            row[key] = json.dumps(row[key], ensure_ascii=False)
+        self.conn.execute(_INSERT_SQL, tuple(row[k] for k in protocol.RECORD_FIELDS))
         return record
 
     @staticmethod

@@ -19,6 +19,7 @@ kept. An unfinished visit is discarded whole on idle timeout.
 """
 from __future__ import annotations
 
+import logging
 import time
 import unicodedata
 from dataclasses import dataclass, field
@@ -34,6 +35,13 @@ COMMENT = "comment"
 THANKS = "thanks"
 MESSAGE = "message"
 STATES = (WELCOME, CHOOSE_OFFICER, RATE, REASONS, COMMENT, THANKS, MESSAGE)
+
+#: messages (Vietnamese msgids, translated by the UI)
+NOT_STORED = "Xin lỗi, máy chưa lưu được đánh giá. Xin Ông/Bà báo cán bộ quầy."
+ALREADY_RATED = "Phiếu này đã được đánh giá. Cảm ơn Ông/Bà!"
+RECEIPT_INVALID = "Phiếu không hợp lệ hoặc đã hết hạn. Xin Ông/Bà hỏi cán bộ quầy."
+
+log = logging.getLogger(__name__)
 
 
 class VisitError(ValueError):
@@ -85,6 +93,7 @@ class Visit:
         self.language = settings.language
         self.state = WELCOME
         self.last_record: dict | None = None
+        self.last_error: Exception | None = None
         self.message: str | None = None
         self._clear()
         self._last_touch = self._entered = clock()
@@ -272,11 +281,17 @@ class Visit:
     def _finish(self) -> str:
         """Store the rating durably, then thank: never the other way round."""
         s = self.settings
-        self.last_record = self.store.append(
-            unit_code=s.unit_code, desk_id=s.desk_id, officer_id=self.officer_id,
-            level=self.level, reasons=list(self.reasons), comment=(self.comment or "").strip() or None,
-            source=self.source, dossier_code=self.dossier_code, procedure_code=self.procedure_code,
-            receipt_id=self.receipt_id, rapid_repeat_seconds=s.rapid_repeat_seconds)
+        try:
+            record = self.store.append(
+                unit_code=s.unit_code, desk_id=s.desk_id, officer_id=self.officer_id,
+                level=self.level, reasons=list(self.reasons), comment=(self.comment or "").strip() or None,
+                source=self.source, dossier_code=self.dossier_code, procedure_code=self.procedure_code,
+                receipt_id=self.receipt_id, rapid_repeat_seconds=s.rapid_repeat_seconds)
+        except Exception as exc:            # disk full, broken db: say so, never thank
+            self.last_error = exc
+            log.exception("rating not stored")
+            return self.show_message(NOT_STORED)
+        self.last_record = record
         return self._go(THANKS)
 
     def _clear(self) -> None:

@@ -41,9 +41,9 @@ _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 def nfc(value: Any) -> Any:
     """NFC-normalise every string inside ``value`` (dicts, lists, scalars)."""
     if isinstance(value, str):
-        return unicodedata.normalize("NFC", value)
+        return value if value.isascii() else unicodedata.normalize("NFC", value)
     if isinstance(value, dict):
-        return {nfc(k): nfc(v) for k, v in value.items()}
+        return {(k if k.isascii() else nfc(k)) if isinstance(k, str) else k: nfc(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [nfc(v) for v in value]
     return value
@@ -51,9 +51,12 @@ def nfc(value: Any) -> Any:
 
 def canonical_json(obj: Any) -> bytes:
     """Keys sorted, separators ``,`` ``:``, UTF-8, no ASCII escaping, NFC."""
-    return json.dumps(
-        nfc(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    ).encode("utf-8")
+    return _dumps(nfc(obj))
+
+
+def _dumps(normalised: Any) -> bytes:
+    """canonical_json of a value whose strings are already NFC."""
+    return json.dumps(normalised, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def body_of(record: dict) -> dict:
@@ -73,7 +76,7 @@ def seal(record: dict, prev_hash: str, kiosk_key_hex: str) -> dict:
     """Return a copy of ``record`` (normalised) with prev_hash, hash and sig set."""
     sealed = nfc(body_of(record))
     sealed["prev_hash"] = prev_hash
-    sealed["hash"] = record_hash(prev_hash, sealed)
+    sealed["hash"] = hashlib.sha256(prev_hash.encode("ascii") + _dumps(body_of(sealed))).hexdigest()
     sealed["sig"] = record_sig(kiosk_key_hex, sealed["hash"])
     return sealed
 

@@ -49,3 +49,10 @@ def test_verify_ok_then_names_first_bad_seq(tmp_path):
 def test_verify_without_db_says_so(tmp_path):
     res = hailong("kiosk", "verify", "--config", str(config(tmp_path)))
     assert res.returncode == 2 and "hailong kiosk init" in res.stderr
+
+
+def test_kiosk_without_a_key_says_which_key(tmp_path):
+    p = tmp_path / "config.toml"
+    p.write_text('[kiosk]\nid = "K1"\nunit_code = "13321"\ndesk_id = "quay-1"\n', "utf-8")
+    res = hailong("kiosk", "--config", str(p))
+    assert res.returncode == 2 and "[server] key: missing" in res.stderr

@@ -30,7 +30,7 @@ from sqlalchemy.types import DateTime, String
 
 from sync.protocol import DEFAULT_REASONS, MISUSE_FLAGS, SCALES, satisfaction_rate
 
-from .periods import Period
+from .periods import VN_TZ, Period
 
 #: Dimensions a report is broken down by -> column of the ratings table.
 DIMENSIONS = {
@@ -47,15 +47,32 @@ TREND_STEPS = ("day", "week", "month")
 class _VnBucket(FunctionElement):
     """The local (UTC+7) day / ISO-week Monday / month of a timestamp, as text.
 
-    SQLite: the column holds ISO text (naive UTC, or with an offset, which
-    date() converts to UTC first); PostgreSQL: timestamptz.
+    The column holds RFC 3339 text with its offset (town.db's
+    ``corrected_at``): SQLite's date() converts it to UTC first, PostgreSQL
+    casts it to timestamptz. One subclass per step, so that SQLAlchemy's
+    statement cache tells them apart.
     """
     type = String()
     inherit_cache = True
+    step = ""
 
-    def __init__(self, step: str, col):
-        self.step = step
-        super().__init__(col)
+
+class _VnDay(_VnBucket):
+    inherit_cache = True
+    step = "day"
+
+
+class _VnWeek(_VnBucket):
+    inherit_cache = True
+    step = "week"
+
+
+class _VnMonth(_VnBucket):
+    inherit_cache = True
+    step = "month"
+
+
+BUCKETS = {"day": _VnDay, "week": _VnWeek, "month": _VnMonth}
 
 
 @compiles(_VnBucket, "sqlite")
@@ -71,7 +88,7 @@ def _vn_bucket_sqlite(element, compiler, **kw):
 @compiles(_VnBucket, "postgresql")
 def _vn_bucket_pg(element, compiler, **kw):
     col = compiler.process(list(element.clauses)[0], **kw)
-    local = f"({col} AT TIME ZONE 'Asia/Ho_Chi_Minh')"
+    local = f"(CAST({col} AS TIMESTAMPTZ) AT TIME ZONE 'Asia/Ho_Chi_Minh')"
     if element.step == "day":
         return f"to_char({local}, 'YYYY-MM-DD')"
     if element.step == "week":
@@ -98,14 +115,17 @@ def satisfied_levels(scale: int) -> list[int]:
 def time_bound(col, moment: datetime):
     """A period bound in the form the column stores it.
 
-    A DateTime column without time zone holds naive UTC (SQLAlchemy's
-    SQLite convention); a text column holds ISO 8601 UTC ("...Z" or
-    "+00:00" all sort the same up to the seconds).
+    town.db keeps times as RFC 3339 text in Vietnam's offset
+    ("2026-10-01T08:07:00+07:00", as the kiosks write them), so a bound is
+    the local "YYYY-MM-DDTHH:MM:SS": text order is then time order and the
+    index on the column serves the range ("...T00:00:00" sorts before
+    "...T00:00:00+07:00", which makes the range half-open as wanted).
+    A DateTime column (naive = UTC) gets a datetime.
     """
-    utc = moment.astimezone(timezone.utc)
     if isinstance(col.type, DateTime):
+        utc = moment.astimezone(timezone.utc)
         return utc if col.type.timezone else utc.replace(tzinfo=None)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S")
+    return moment.astimezone(VN_TZ).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 @dataclass
@@ -204,7 +224,7 @@ class Stats:
         """Figures per local day / week (key = its Monday) / month, in time order."""
         if step not in TREND_STEPS:
             raise ValueError(f"step: must be one of {', '.join(TREND_STEPS)}")
-        bucket = _VnBucket(step, self.r.c[self.time_col]).label("key")
+        bucket = BUCKETS[step](self.r.c[self.time_col]).label("key")
         q = (select(bucket, *self._aggregates())
              .where(flt.where(self.r, self.time_col)).group_by(bucket).order_by(bucket))
         with self.engine.connect() as conn:

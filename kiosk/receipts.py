@@ -1,0 +1,244 @@
+"""QR receipts: issuing one for a dossier, and checking one scanned at the kiosk.
+
+Pure logic over the kiosk store and sync/protocol.py (no Kivy, no devices).
+The token format and signature are DESIGN.md's "QR receipt"; what is policy
+(validity, unit, officer, "rates once") is decided here.
+
+Refusal messages come as Vietnamese and English pairs so the screen can show
+either; a refusal never carries the scanned text into the security log (a
+citizen may scan some other QR code, e.g. of their ID card).
+"""
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable
+
+from sync import protocol
+
+#: How far in the future an issue time may lie (clock drift between the
+#: printing machine and the kiosk; a Raspberry Pi has no real-time clock).
+FUTURE_TOLERANCE_S = 600
+DOSSIER_MAX = 64
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class ReceiptIssueError(ValueError):
+    """A receipt cannot be issued: the message says what to fix."""
+
+
+@dataclass
+class Issued:
+    """A receipt just issued: what the QR holds and what the paper shows."""
+
+    token: str
+    fields: dict
+    receipt_id: str
+    issued_at: datetime
+    officer: dict
+    procedure: dict | None
+
+
+# -- the key -------------------------------------------------------------------
+
+def _key_from_meta(value: str | None) -> str:
+    """The sync agent stores the server's receipt key as plain hex or JSON."""
+    if not value:
+        return ""
+    value = value.strip()
+    try:
+        data = json.loads(value)
+    except ValueError:
+        return value
+    if isinstance(data, str):
+        return data
+    if isinstance(data, dict):
+        for name in ("key", "receipt_key"):
+            if isinstance(data.get(name), str):
+                return data[name]
+    return ""
+
+
+def receipt_key(cfg, store) -> str:
+    """[receipt] key from config.toml, else the one the server delivered (store meta)."""
+    key = (cfg.receipt.get("key") or "") if cfg is not None else ""
+    if not key and store is not None:
+        key = _key_from_meta(store.get_meta("receipt_key"))
+    key = key.strip().lower()
+    if key and not re.fullmatch(r"[0-9a-f]{64}", key):
+        raise ReceiptIssueError("receipt key: must be 64 hexadecimal digits")
+    return key
+
+
+# -- issuing -------------------------------------------------------------------
+
+def clean_dossier(code: str) -> str:
+    code = protocol.nfc((code or "").strip())
+    if not code:
+        raise ReceiptIssueError("dossier code: must not be empty")
+    if len(code) > DOSSIER_MAX or _CONTROL.search(code):
+        raise ReceiptIssueError(f"dossier code: at most {DOSSIER_MAX} printable characters")
+    return code
+
+
+def issue(cfg, store, officer_id: str, dossier_code: str, procedure_code: str | None = None,
+          now: datetime | None = None) -> Issued:
+    """Sign a receipt for ``dossier_code`` handled by ``officer_id`` at this desk.
+
+    Raises ReceiptIssueError for an officer missing from the roster, an
+    empty dossier code or a missing receipt key.
+    """
+    key = receipt_key(cfg, store)
+    if not key:
+        raise ReceiptIssueError(
+            "no receipt key: set [receipt] key in config.toml or sync once with the town server")
+    officer_id = protocol.nfc((officer_id or "").strip())
+    officer = store.officer(officer_id) if officer_id else None
+    if officer is None:
+        raise ReceiptIssueError(f"officer {officer_id!r}: not in the roster")
+    dossier_code = clean_dossier(dossier_code)
+    procedure = None
+    if procedure_code:
+        procedure_code = protocol.nfc(procedure_code.strip())
+        procedure = next((p for p in store.procedures() if p["code"] == procedure_code), None)
+    now = now or datetime.now(timezone.utc).astimezone()
+    fields = protocol.receipt_fields(cfg.kiosk["unit_code"], cfg.kiosk["desk_id"], officer_id,
+                                     dossier_code, procedure_code or None, int(now.timestamp()))
+    token = protocol.make_receipt_token(fields, key, cfg.receipt.get("public_base_url") or None)
+    payload = protocol.b64url(protocol.canonical_json(fields))
+    return Issued(token, fields, protocol.receipt_id(payload), now, officer, procedure)
+
+
+# -- verifying -----------------------------------------------------------------
+
+@dataclass
+class Accepted:
+    officer_id: str
+    officer: dict
+    dossier_code: str
+    procedure_code: str | None
+    receipt_id: str
+    desk_id: str
+    issued_at: int
+    ok: bool = field(default=True, init=False)
+
+
+@dataclass
+class Refused:
+    kind: str
+    message_vi: str
+    message_en: str
+    ok: bool = field(default=False, init=False)
+
+    def message(self, language: str = "vi") -> str:
+        return self.message_en if language == "en" else self.message_vi
+
+
+MESSAGES = {
+    "malformed": (
+        "Mã QR này không phải phiếu đánh giá của Bộ phận Một cửa. "
+        "Xin Ông/Bà quét mã QR in trên phiếu do cán bộ trao.",
+        "This QR code is not a rating receipt of the one-stop desk. "
+        "Please scan the QR code printed on the receipt the officer gave you."),
+    "forged": (
+        "Không xác thực được phiếu này (mã đã bị sửa hoặc không do đơn vị cấp). "
+        "Xin Ông/Bà liên hệ cán bộ tại quầy.",
+        "This receipt could not be verified (altered or not issued by this office). "
+        "Please ask the officer at the desk."),
+    "expired": (
+        "Phiếu này đã quá hạn đánh giá ({days} ngày). "
+        "Ông/Bà vẫn có thể đánh giá trực tiếp trên máy.",
+        "This receipt is past its {days}-day rating period. "
+        "You can still rate directly on this kiosk."),
+    "future": (
+        "Ngày giờ trên phiếu không hợp lệ. Xin Ông/Bà liên hệ cán bộ tại quầy.",
+        "The date on this receipt is not valid. Please ask the officer at the desk."),
+    "other_unit": (
+        "Phiếu này do đơn vị khác cấp, không đánh giá được tại máy này.",
+        "This receipt was issued by another office and cannot be rated on this kiosk."),
+    "unknown_officer": (
+        "Không tìm thấy cán bộ ghi trên phiếu. Xin Ông/Bà liên hệ cán bộ tại quầy.",
+        "The officer named on this receipt is not on this kiosk's list. "
+        "Please ask the officer at the desk."),
+    "already_rated": (
+        "Hồ sơ này đã được đánh giá. Xin cảm ơn Ông/Bà!",
+        "This dossier has already been rated. Thank you!"),
+}
+
+
+class ReceiptVerifier:
+    """Checks scanned tokens offline against the kiosk's key, unit and roster.
+
+    ``clock`` returns Unix seconds (time.time by default). Every refusal but
+    "already_rated" is counted in the store's security events.
+    """
+
+    def __init__(self, store, receipt_key: str, unit_code: str, validity_days: int = 30,
+                 clock: Callable[[], float] = time.time, future_tolerance: int = FUTURE_TOLERANCE_S):
+        self.store = store
+        self.receipt_key = (receipt_key or "").lower()
+        self.unit_code = unit_code
+        self.validity_days = validity_days
+        self.clock = clock
+        self.future_tolerance = future_tolerance
+
+    @classmethod
+    def from_config(cls, cfg, store, **kw) -> "ReceiptVerifier":
+        return cls(store, receipt_key(cfg, store), cfg.kiosk["unit_code"],
+                   cfg.receipt["validity_days"], **kw)
+
+    def _refuse(self, kind: str, detail: str | None, count: bool = True, message: str | None = None,
+                **fmt) -> Refused:
+        vi, en = MESSAGES[message or kind]
+        if count:
+            self.store.record_event(kind, detail)
+        return Refused(kind, vi.format(**fmt), en.format(**fmt))
+
+    def check(self, token_text: str) -> Accepted | Refused:
+        if not isinstance(token_text, str) or not token_text.strip():
+            return self._refuse("malformed", "empty scan")
+        if not self.receipt_key:
+            # Without a key nothing can be verified: say so as "forged" would mislead.
+            return self._refuse("malformed", "kiosk has no receipt key yet")
+        try:
+            fields, rid = protocol.parse_receipt_token(token_text, self.receipt_key)
+        except protocol.ReceiptError as exc:
+            kind = exc.kind if exc.kind in MESSAGES else "malformed"
+            return self._refuse(kind, str(exc))
+        except (ValueError, UnicodeError):
+            return self._refuse("malformed", "undecodable scan")
+        if fields["u"] != self.unit_code:
+            return self._refuse("other_unit", f"receipt {rid} of unit {fields['u']}")
+        now = self.clock()
+        age = now - fields["t"]
+        if age > self.validity_days * 86400:
+            return self._refuse("expired", f"receipt {rid} issued {int(age // 86400)} days ago",
+                                days=self.validity_days)
+        if -age > self.future_tolerance:
+            return self._refuse("expired", f"receipt {rid} issued {int(-age)} s in the future",
+                                message="future")
+        officer = self.store.officer(fields["o"])
+        if officer is None:
+            return self._refuse("unknown_officer", f"receipt {rid} names officer {fields['o']}")
+        if self.store.receipt_used(rid):
+            return self._refuse("already_rated", None, count=False)
+        return Accepted(fields["o"], officer, fields["h"], fields.get("p"), rid, fields["d"], fields["t"])
+
+
+# -- the paper -------------------------------------------------------------------
+
+def receipt_image(cfg, store, issued: Issued):
+    """Render ``issued`` for this kiosk's paper, with names from the roster."""
+    from kiosk import render
+
+    unit = store.unit(cfg.kiosk["unit_code"]) or {}
+    desk = store.desk(cfg.kiosk["desk_id"]) or {}
+    procedure = issued.procedure["name"] if issued.procedure else issued.fields.get("p")
+    return render.render_receipt(
+        token=issued.token, unit_name=unit.get("name") or cfg.kiosk["unit_code"],
+        desk_name=desk.get("name") or cfg.kiosk["desk_id"], officer_name=issued.officer["name"],
+        officer_title=issued.officer.get("title"), dossier_code=issued.fields["h"],
+        procedure_name=procedure, issued_at=issued.issued_at, paper_mm=cfg.receipt["paper_mm"])

@@ -1,0 +1,297 @@
+"""Taking in one batch of ratings (sync protocol v1), in one transaction.
+
+:func:`parse_batch` turns the raw body into checked records or raises
+:class:`BatchError` (a 4xx: nothing is stored). :func:`ingest` then applies
+the batch: every record is checked against the kiosk's key and linked to
+the record before it; what is wrong is stored *and* raised as an alert
+(gap, broken chain), or refused and raised (bad signature, an id or seq
+already held with other content). The reply is stored under the batch's
+Idempotency-Key and replayed for the same key.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import zlib
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import and_, func, select, text
+from sqlalchemy.engine import Connection
+
+from sync import protocol
+from sync.server.db import alerts, batches, kiosks, ratings
+
+
+class BatchError(Exception):
+    """A batch refused as a whole: HTTP ``status`` with ``detail``; nothing stored."""
+
+    def __init__(self, status: int, detail: str, errors: list | None = None):
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.errors = errors
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def iso(dt: datetime) -> str:
+    return dt.isoformat(timespec="milliseconds")
+
+
+def decode_body(raw: bytes, encoding: str | None, max_bytes: int) -> bytes:
+    encoding = (encoding or "identity").strip().lower()
+    if encoding == "identity":
+        if len(raw) > max_bytes:
+            raise BatchError(413, f"body larger than {max_bytes} bytes")
+        return raw
+    if encoding != "gzip":
+        raise BatchError(415, f"Content-Encoding {encoding!r} not supported (use gzip or none)")
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        data = inflater.decompress(raw, max_bytes + 1)
+    except zlib.error:
+        raise BatchError(400, "body is not valid gzip") from None
+    if len(data) > max_bytes:
+        raise BatchError(413, f"body larger than {max_bytes} bytes once decompressed")
+    if not inflater.eof:
+        raise BatchError(400, "gzip body is truncated")
+    return data
+
+
+def parse_time(value, name: str) -> datetime:
+    if not isinstance(value, str):
+        raise BatchError(422, f"{name}: must be an RFC 3339 string")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise BatchError(422, f"{name}: not RFC 3339") from None
+    if parsed.tzinfo is None:
+        raise BatchError(422, f"{name}: needs an offset, e.g. +07:00")
+    return parsed
+
+
+def parse_batch(data: bytes, max_records: int) -> dict:
+    """Decoded body → {"kiosk_id", "sent_at" (datetime), "ratings"}; BatchError when malformed."""
+    try:
+        body = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        raise BatchError(400, "body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise BatchError(422, "body: must be a JSON object")
+    for key in ("kiosk_id", "sent_at", "ratings"):
+        if key not in body:
+            raise BatchError(422, f"{key}: missing")
+    extra = sorted(set(body) - {"kiosk_id", "sent_at", "ratings"})
+    if extra:
+        raise BatchError(422, f"{extra[0]}: unknown field")
+    kiosk_id = body["kiosk_id"]
+    if not isinstance(kiosk_id, str) or not kiosk_id:
+        raise BatchError(422, "kiosk_id: must be a non-empty string")
+    sent_at = parse_time(body["sent_at"], "sent_at")
+    recs = body["ratings"]
+    if not isinstance(recs, list):
+        raise BatchError(422, "ratings: must be a list")
+    if len(recs) > max_records:
+        raise BatchError(413, f"ratings: more than {max_records} in one batch")
+    errors = []
+    for i, rec in enumerate(recs):
+        try:
+            protocol.check_record(rec)
+            if rec["kiosk_id"] != kiosk_id:
+                raise protocol.RecordError("kiosk_id: differs from the batch's kiosk_id")
+        except protocol.RecordError as exc:
+            rid = rec.get("id") if isinstance(rec, dict) and isinstance(rec.get("id"), str) else None
+            errors.append({"index": i, "id": rid, "error": str(exc)})
+    if errors:
+        first = errors[0]
+        raise BatchError(422, f"ratings[{first['index']}]: {first['error']}"
+                         + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""), errors)
+    seqs = [r["seq"] for r in recs]
+    if any(b <= a for a, b in zip(seqs, seqs[1:])):
+        raise BatchError(422, "ratings: must be in increasing seq order, each seq once")
+    if len({r["id"] for r in recs}) != len(recs):
+        raise BatchError(422, "ratings: the same id twice in one batch")
+    return {"kiosk_id": kiosk_id, "sent_at": sent_at, "ratings": recs}
+
+
+def fingerprint(batch: dict) -> str:
+    """What makes a replay "the same batch": kiosk and (id, hash) of each record, not sent_at."""
+    h = hashlib.sha256(batch["kiosk_id"].encode("utf-8"))
+    for r in batch["ratings"]:
+        h.update(f"\n{r['id']}:{r['hash']}".encode("ascii", "replace"))
+    return h.hexdigest()
+
+
+def _in_chunks(items: list, size: int = 500):
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def _alert(kind: str, kiosk_id: str, message: str, now: str, seq_from=None, seq_to=None, rating_id=None) -> dict:
+    return {"kind": kind, "kiosk_id": kiosk_id, "message": message, "created_at": now,
+            "seq_from": seq_from, "seq_to": seq_to, "rating_id": rating_id,
+            "resolved_at": None, "acked_by": None, "note": None}
+
+
+def _row(rec: dict, received: str, key: str, skew: float, corrected: str) -> dict:
+    row = {k: rec[k] for k in protocol.RECORD_FIELDS}
+    if row["comment"] is not None:
+        row["comment"] = protocol.nfc(row["comment"])
+    row["reasons"] = json.dumps(protocol.nfc(rec["reasons"]), ensure_ascii=False)
+    row["flags"] = json.dumps(protocol.nfc(rec["flags"]), ensure_ascii=False)
+    row["received_at"] = received
+    row["batch_key"] = key
+    row["skew_seconds"] = skew
+    row["corrected_at"] = corrected
+    return row
+
+
+def acked_through(conn: Connection, kiosk_id: str, start: int) -> int:
+    """Highest seq such that every seq 1..it is held, searching upward from ``start``."""
+    if start < 1:
+        if conn.execute(select(ratings.c.seq).where(
+                and_(ratings.c.kiosk_id == kiosk_id, ratings.c.seq == 1))).first() is None:
+            return 0
+        start = 1
+    found = conn.execute(text(
+        "SELECT min(r.seq) FROM ratings r WHERE r.kiosk_id = :k AND r.seq >= :a AND NOT EXISTS "
+        "(SELECT 1 FROM ratings r2 WHERE r2.kiosk_id = :k AND r2.seq = r.seq + 1)"),
+        {"k": kiosk_id, "a": start}).scalar()
+    return found if found is not None else start
+
+
+def ingest(conn: Connection, kiosk: dict, batch: dict, idem_key: str, *,
+           skew_threshold: float = 600, now: datetime | None = None) -> dict:
+    """Apply a parsed batch for ``kiosk`` (its kiosks row) inside the caller's transaction."""
+    kid = kiosk["id"]
+    if batch["kiosk_id"] != kid:
+        raise BatchError(403, "this token belongs to another kiosk")
+    fp = fingerprint(batch)
+    stored = conn.execute(select(batches.c.request_hash, batches.c.response).where(
+        and_(batches.c.kiosk_id == kid, batches.c.idempotency_key == idem_key))).first()
+    if stored is not None:
+        if stored.request_hash != fp:
+            raise BatchError(422, "Idempotency-Key already used for a different batch")
+        return json.loads(stored.response)
+
+    now = now or utcnow()
+    now_s = iso(now)
+    skew = (now - batch["sent_at"]).total_seconds()
+    clock_off = abs(skew) > skew_threshold
+    key_hex = kiosk["key_hex"]
+    recs = batch["ratings"]
+    results, to_insert, new_alerts = [], [], []
+
+    existing = {}
+    ids = [r["id"] for r in recs]
+    for part in _in_chunks(ids):
+        for row in conn.execute(select(ratings.c.id, ratings.c.kiosk_id, ratings.c.seq, ratings.c.hash)
+                                .where(ratings.c.id.in_(part))):
+            existing[row.id] = row
+    held = {}  # seq -> (id, hash, prev_hash), around this batch's seqs
+    if recs:
+        lo, hi = recs[0]["seq"], recs[-1]["seq"]
+        for row in conn.execute(select(ratings.c.seq, ratings.c.id, ratings.c.hash, ratings.c.prev_hash).where(
+                and_(ratings.c.kiosk_id == kid, ratings.c.seq.between(lo - 1, hi + 1)))):
+            held[row.seq] = (row.id, row.hash, row.prev_hash)
+
+    for rec in recs:
+        rid, seq = rec["id"], rec["seq"]
+        why = protocol.check_seal(rec, key_hex)
+        if rid in existing:
+            ex = existing[rid]
+            if why is None and ex.kiosk_id == kid and ex.seq == seq and ex.hash == rec["hash"]:
+                results.append({"id": rid, "status": "duplicate", "error": None})
+                continue
+            msg = f"rating {rid} (seq {seq}) already held with other content"
+            results.append({"id": rid, "status": "rejected", "error": "id already held with other content"})
+            new_alerts.append(_alert("conflict", kid, msg, now_s, seq, seq, rid))
+            continue
+        if why is not None:
+            results.append({"id": rid, "status": "rejected", "error": why})
+            new_alerts.append(_alert("signature", kid, f"seq {seq} refused, possible tampering: {why}",
+                                     now_s, seq, seq, rid))
+            continue
+        if seq in held:
+            other = held[seq][0]
+            results.append({"id": rid, "status": "rejected", "error": f"seq {seq} already held by another rating"})
+            new_alerts.append(_alert("conflict", kid, f"seq {seq} sent as {rid} but already held as {other}",
+                                     now_s, seq, seq, rid))
+            continue
+        prev = held.get(seq - 1)
+        if seq == 1 and rec["prev_hash"] != protocol.ZERO_HASH:
+            new_alerts.append(_alert("chain", kid, "seq 1 does not start the chain (prev_hash is not zeros)",
+                                     now_s, 1, 1, rid))
+        elif prev is not None and prev[1] != rec["prev_hash"]:
+            new_alerts.append(_alert("chain", kid, f"seq {seq} does not link to seq {seq - 1} (chain broken)",
+                                     now_s, seq, seq, rid))
+        nxt = held.get(seq + 1)
+        if nxt is not None and nxt[2] != rec["hash"]:
+            new_alerts.append(_alert("chain", kid, f"seq {seq + 1} does not link to seq {seq} (chain broken)",
+                                     now_s, seq + 1, seq + 1, nxt[0]))
+        held[seq] = (rid, rec["hash"], rec["prev_hash"])
+        created = datetime.fromisoformat(rec["created_at"])
+        corrected = iso(created + timedelta(seconds=skew)) if clock_off else rec["created_at"]
+        to_insert.append(_row(rec, now_s, idem_key, skew, corrected))
+        results.append({"id": rid, "status": "accepted", "error": None})
+
+    if to_insert:
+        conn.execute(ratings.insert(), to_insert)
+    _gap_alerts(conn, kid, to_insert, held, now_s, new_alerts)
+    _skew_alert(conn, kid, skew, clock_off, skew_threshold, now_s, new_alerts)
+    if new_alerts:
+        conn.execute(alerts.insert(), new_alerts)
+    through = acked_through(conn, kid, kiosk["acked_through"])
+    conn.execute(kiosks.update().where(kiosks.c.id == kid).values(
+        acked_through=through, last_seen=now_s, clock_skew=skew))
+    reply = {"acked_through": through, "results": results}
+    conn.execute(batches.insert().values(
+        kiosk_id=kid, idempotency_key=idem_key, request_hash=fp, received_at=now_s,
+        sent_at=batch["sent_at"].isoformat(), skew_seconds=skew, count=len(recs),
+        response=json.dumps(reply)))
+    return reply
+
+
+def _open_alerts(conn: Connection, kid: str, kind: str) -> list:
+    return conn.execute(select(alerts).where(and_(
+        alerts.c.kiosk_id == kid, alerts.c.kind == kind, alerts.c.resolved_at.is_(None)))).all()
+
+
+def _gap_alerts(conn, kid, inserted, held, now_s, new_alerts) -> None:
+    """Raise a gap alert for each missing run below an inserted record; close filled ones."""
+    open_gaps = _open_alerts(conn, kid, "gap")
+    for alert in open_gaps:
+        count = conn.execute(select(func.count()).select_from(ratings).where(and_(
+            ratings.c.kiosk_id == kid, ratings.c.seq.between(alert.seq_from, alert.seq_to)))).scalar()
+        if count == alert.seq_to - alert.seq_from + 1:
+            conn.execute(alerts.update().where(alerts.c.id == alert.id).values(
+                resolved_at=now_s, note="the missing ratings arrived"))
+    still_open = [(a.seq_from, a.seq_to) for a in open_gaps]
+    for row in inserted:
+        seq = row["seq"]
+        if seq == 1 or (seq - 1) in held:
+            continue
+        below = conn.execute(select(func.max(ratings.c.seq)).where(and_(
+            ratings.c.kiosk_id == kid, ratings.c.seq < seq))).scalar() or 0
+        start, end = below + 1, seq - 1
+        if any(a <= end and start <= b for a, b in still_open):
+            continue
+        still_open.append((start, end))
+        missing = f"seq {start}" if start == end else f"seqs {start}–{end}"
+        new_alerts.append(_alert("gap", kid, f"{missing} missing before seq {seq}", now_s, start, end, row["id"]))
+
+
+def _skew_alert(conn, kid, skew, clock_off, threshold, now_s, new_alerts) -> None:
+    """One open clock alert per kiosk while its clock is off; closed once it is back in step."""
+    open_alerts = _open_alerts(conn, kid, "clock_skew")
+    if clock_off and not open_alerts:
+        direction = "behind" if skew > 0 else "ahead of"
+        new_alerts.append(_alert("clock_skew", kid,
+                                 f"kiosk clock {abs(skew):.0f} s {direction} the server's "
+                                 f"(threshold {threshold:.0f} s): reports use corrected times", now_s))
+    elif not clock_off:
+        for alert in open_alerts:
+            conn.execute(alerts.update().where(alerts.c.id == alert.id).values(
+                resolved_at=now_s, note="kiosk clock back in step"))

@@ -1,0 +1,85 @@
+"""Server settings (receipt key, survey) and the kiosk config document built from them."""
+from __future__ import annotations
+
+import hashlib
+import json
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from sync import protocol
+from sync.server.db import desks, officers, procedures, settings, units
+from sync.server.security import new_key_hex
+
+DEFAULT_SURVEY = {
+    "scale": 3,
+    "reasons": list(protocol.DEFAULT_REASONS),
+    # The officer-related survey questions behind the reason chips.
+    "questions": [{"code": code, "vi": vi, "en": en} for code, (vi, en) in protocol.DEFAULT_REASONS.items()],
+}
+
+
+def get_setting(conn: Connection, key: str, default=None):
+    value = conn.execute(select(settings.c.value).where(settings.c.key == key)).scalar()
+    return default if value is None else json.loads(value)
+
+
+def set_setting(conn: Connection, key: str, value) -> None:
+    text = json.dumps(value, ensure_ascii=False)
+    if conn.execute(select(settings.c.key).where(settings.c.key == key)).first() is None:
+        conn.execute(settings.insert().values(key=key, value=text))
+    else:
+        conn.execute(settings.update().where(settings.c.key == key).values(value=text))
+
+
+def ensure_receipt_key(conn: Connection) -> str:
+    """The unit's receipt HMAC key, generated on first use."""
+    key = get_setting(conn, "receipt_key")
+    if not key:
+        key = new_key_hex()
+        set_setting(conn, "receipt_key", key)
+    return key
+
+
+def survey(conn: Connection) -> dict:
+    return {**DEFAULT_SURVEY, **get_setting(conn, "survey", {})}
+
+
+def kiosk_config(conn: Connection, kiosk: dict, photo_url: str) -> dict:
+    """What a kiosk needs to run: its unit's roster, the survey, the receipt key.
+
+    ``photo_url`` is a format string with ``{officer_id}``.
+    """
+    unit_code = kiosk["unit_code"]
+    unit_rows = conn.execute(select(units).where(units.c.code == unit_code)).mappings().all()
+    desk_rows = conn.execute(select(desks).where(desks.c.unit_code == unit_code).order_by(desks.c.id)).mappings().all()
+    desk_ids = [d["id"] for d in desk_rows]
+    officer_rows = conn.execute(select(officers).where(officers.c.desk_id.in_(desk_ids))
+                                .order_by(officers.c.id)).mappings().all() if desk_ids else []
+    proc_rows = conn.execute(select(procedures).order_by(procedures.c.code)).mappings().all()
+    sv = survey(conn)
+    return {
+        "kiosk_id": kiosk["id"],
+        "unit_code": unit_code,
+        "roster": {
+            "units": [dict(u) for u in unit_rows],
+            "desks": [dict(d) for d in desk_rows],
+            "officers": [{
+                "id": o["id"], "name": o["name"], "title": o["title"], "desk_id": o["desk_id"],
+                "photo": photo_url.format(officer_id=o["id"]) if o["photo"] else None,
+                "photo_sha256": o["photo_sha256"], "pin_hash": o["pin_hash"],
+            } for o in officer_rows],
+            "procedures": [dict(p) for p in proc_rows],
+        },
+        "scale": sv["scale"],
+        "scale_labels": [{"level": lv, "vi": vi, "en": en, "satisfied": sat}
+                         for lv, vi, en, sat in protocol.SCALES[sv["scale"]]],
+        "reasons": [{"code": c, "vi": protocol.DEFAULT_REASONS.get(c, (c, c))[0],
+                     "en": protocol.DEFAULT_REASONS.get(c, (c, c))[1]} for c in sv["reasons"]],
+        "questions": sv["questions"],
+        "receipt_key": ensure_receipt_key(conn),
+    }
+
+
+def etag_of(document: dict) -> str:
+    return '"' + hashlib.sha256(protocol.canonical_json(document)).hexdigest()[:32] + '"'

@@ -1,0 +1,146 @@
+"""Satisfaction statistics on a real town.db (SQLite), against figures computed by hand.
+
+The fixture is 12 ratings; the expected numbers in the asserts were worked
+out on paper from the table in ``RATINGS`` (not by the code under test).
+"""
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import date, datetime
+
+import pytest
+from sqlalchemy import create_engine, insert
+
+from sync.server import db, periods
+from sync.server.stats import Filter, Stats, satisfied_levels
+
+# (corrected_at, officer, desk, procedure, level, reasons, flags, comment)
+RATINGS = [
+    ("2026-10-01T08:00:00+07:00", "cb-001", "quay-1", "P1", 3, [], [], "Rất nhanh"),           # 1
+    ("2026-10-01T09:00:00+07:00", "cb-001", "quay-1", "P1", 2, ["huong_dan"], [], None),      # 2
+    ("2026-10-15T10:00:00+07:00", "cb-001", "quay-1", "P2", 1, ["thai_do", "so_lan_di_lai"], [],
+     "Phải đi lại ba lần"),                                                                   # 3
+    ("2026-10-15T10:00:05+07:00", "cb-001", "quay-1", "P2", 1, ["thai_do"], ["rapid_repeat"], None),  # 4 misuse
+    ("2026-11-02T14:00:00+07:00", "cb-002", "quay-1", "P1", 3, [], [], None),                 # 5
+    ("2026-11-02T15:00:00+07:00", "cb-002", "quay-1", None, 1, ["nhung_nhieu"], [], "Đòi tiền"),  # 6
+    ("2026-11-20T08:30:00+07:00", "cb-004", "quay-2", "P2", 2, [], [], None),                 # 7
+    ("2026-12-31T23:59:59+07:00", "cb-004", "quay-2", "P2", 3, [], [], None),                 # 8 last second of Q4
+    ("2027-01-01T00:00:00+07:00", "cb-004", "quay-2", "P2", 1, ["thai_do"], [], "Năm mới"),   # 9 next quarter
+    ("2026-09-30T23:59:59+07:00", "cb-001", "quay-1", "P1", 1, [], [], "Quý trước"),          # 10 previous quarter
+    ("2026-12-01T07:00:00+07:00", "cb-004", "quay-2", "P1", 3, [], ["rapid_repeat", "x"], None),  # 11 misuse
+    ("2026-10-01T06:30:00+07:00", "cb-002", "quay-1", "P1", 2, [], [], None),                 # 12 (UTC: 30 Sept)
+]
+
+
+@pytest.fixture(scope="module")
+def stats(tmp_path_factory):
+    path = tmp_path_factory.mktemp("town") / "town.db"
+    engine = create_engine(f"sqlite:///{path}")
+    db.metadata.create_all(engine)
+    with engine.begin() as conn:
+        for seq, (at, officer, desk, proc, level, reasons, flags, comment) in enumerate(RATINGS, 1):
+            conn.execute(insert(db.ratings).values(
+                id=str(uuid.uuid4()), kiosk_id="k1", seq=seq, created_at=at,
+                unit_code="13321", desk_id=desk, officer_id=officer, dossier_code=None,
+                procedure_code=proc, receipt_id=None, level=level,
+                reasons=json.dumps(reasons), comment=comment, source="walk_up",
+                flags=json.dumps(flags), prev_hash="0" * 64, hash="1" * 64, sig="2" * 64,
+                received_at=at, corrected_at=at))
+    return Stats(engine, db.ratings, "corrected_at", scale=3)
+
+
+Q4 = Filter(periods.quarter(2026, 4))
+
+
+def test_periods_are_half_open_local_ranges():
+    q = periods.quarter(2026, 4)
+    assert q.start.isoformat() == "2026-10-01T00:00:00+07:00"
+    assert q.end.isoformat() == "2027-01-01T00:00:00+07:00"
+    assert q.label() == "Quý IV năm 2026"
+    h = periods.half(2026, 1)
+    assert (h.first_day, h.end_day) == (date(2026, 1, 1), date(2026, 7, 1))
+    assert h.label() == "6 tháng đầu năm 2026"
+    assert periods.month(2026, 12).end_day == date(2027, 1, 1)
+    assert periods.year(2026).days == 365
+    c = periods.custom(date(2026, 11, 1), date(2026, 11, 28))
+    assert (c.end_day, c.days) == (date(2026, 11, 29), 28)
+    assert c.label() == "Từ ngày 01/11/2026 đến ngày 28/11/2026"
+    assert periods.parse("2026-q4") == q
+    assert periods.parse("2026-11-01..2026-11-28") == c
+    assert periods.parse("2026-H2").label() == "6 tháng cuối năm 2026"
+    assert periods.parse("2026-02").label() == "Tháng 02/2026"
+    assert periods.containing("quarter", date(2026, 11, 28)) == q
+
+
+@pytest.mark.parametrize("bad", ["", "2026-13", "2026-Q5", "2026-H3", "2026-11-30..2026-11-01",
+                                 "2026-02-30..2026-03-01", "quý 4"])
+def test_bad_period_says_why(bad):
+    with pytest.raises(periods.PeriodError) as err:
+        periods.parse(bad)
+    assert str(err.value)
+
+
+def test_overall_rate_excludes_misuse_but_shows_it(stats):
+    f = stats.overall(Q4)
+    assert (f.total, f.misuse, f.valid, f.satisfied) == (10, 2, 8, 6)
+    assert f.rate == 75.0
+    assert f.levels == {3: 3, 2: 3, 1: 2}
+
+
+def test_by_officer_desk_procedure(stats):
+    officers = {f.key: (f.total, f.misuse, f.valid, f.satisfied, f.rate) for f in stats.by("officer", Q4)}
+    assert officers == {
+        "cb-001": (4, 1, 3, 2, 66.7),
+        "cb-002": (3, 0, 3, 2, 66.7),
+        "cb-004": (3, 1, 2, 2, 100.0),
+    }
+    assert [f.key for f in stats.by("officer", Q4)][0] == "cb-004"   # best rate first
+    desks = {f.key: (f.valid, f.satisfied, f.rate) for f in stats.by("desk", Q4)}
+    assert desks == {"quay-1": (6, 4, 66.7), "quay-2": (2, 2, 100.0)}
+    procs = {f.key: (f.total, f.valid, f.satisfied, f.rate) for f in stats.by("procedure", Q4)}
+    assert procs == {"P1": (5, 4, 4, 100.0), "P2": (4, 3, 2, 66.7), None: (1, 1, 0, 0.0)}
+    units = stats.by("unit", Q4)
+    assert [(u.key, u.valid, u.rate) for u in units] == [("13321", 8, 75.0)]
+
+
+def test_reasons_count_valid_ratings_only(stats):
+    assert stats.reason_counts(Q4) == {
+        "thai_do": 1, "huong_dan": 1, "dung_hen": 0, "so_lan_di_lai": 1, "nhung_nhieu": 1}
+
+
+def test_trend_buckets_use_vietnam_local_time(stats):
+    months = [(f.key, f.total, f.valid, f.satisfied, f.rate) for f in stats.trend(Q4, "month")]
+    assert months == [("2026-10", 5, 4, 3, 75.0), ("2026-11", 3, 3, 2, 66.7), ("2026-12", 2, 1, 1, 100.0)]
+    days = [(f.key, f.valid, f.rate) for f in stats.trend(Q4, "day")]
+    assert days == [("2026-10-01", 3, 100.0), ("2026-10-15", 1, 0.0), ("2026-11-02", 2, 50.0),
+                    ("2026-11-20", 1, 100.0), ("2026-12-01", 0, None), ("2026-12-31", 1, 100.0)]
+    weeks = [(f.key, f.total) for f in stats.trend(Q4, "week")]   # key = the week's Monday
+    assert weeks == [("2026-09-28", 3), ("2026-10-12", 2), ("2026-11-02", 2), ("2026-11-16", 1),
+                     ("2026-11-30", 1), ("2026-12-28", 1)]
+
+
+def test_filters_narrow_the_figures(stats):
+    nov_cb2 = stats.overall(Filter(periods.month(2026, 11), officer="cb-002"))
+    assert (nov_cb2.valid, nov_cb2.satisfied, nov_cb2.rate) == (2, 1, 50.0)
+    day1 = stats.overall(Filter(periods.custom(date(2026, 10, 1), date(2026, 10, 1))))
+    assert (day1.total, day1.rate) == (3, 100.0)
+    q1 = stats.overall(Filter(periods.quarter(2027, 1)))
+    assert (q1.total, q1.rate) == (1, 0.0)
+    empty = stats.overall(Filter(periods.year(2025)))
+    assert (empty.total, empty.rate) == (0, None)
+    desk2 = stats.overall(Filter(periods.year(2026), desk="quay-2", procedure="P2"))
+    assert (desk2.valid, desk2.satisfied) == (2, 2)
+
+
+def test_latest_comments_newest_first(stats):
+    comments = stats.latest_comments(Q4)
+    assert [c["comment"] for c in comments] == ["Đòi tiền", "Phải đi lại ba lần", "Rất nhanh"]
+    assert stats.latest_comments(Q4, limit=1)[0]["officer_id"] == "cb-002"
+
+
+def test_scales():
+    assert satisfied_levels(3) == [3, 2]
+    assert satisfied_levels(5) == [5, 4]
+    with pytest.raises(ValueError):
+        Stats(None, db.ratings, "corrected_at", scale=7)
