@@ -33,20 +33,39 @@ RATINGS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def stats(tmp_path_factory):
-    path = tmp_path_factory.mktemp("town") / "town.db"
+NAMES = {
+    "units": [{"code": "13321", "name": "UBND xã Đồng Tâm", "address": "Xã Đồng Tâm"}],
+    "desks": [{"id": "quay-1", "unit_code": "13321", "name": "Quầy số 1 — Tư pháp, Hộ tịch"},
+              {"id": "quay-2", "unit_code": "13321", "name": "Quầy số 2 — Đất đai, Xây dựng"}],
+    "officers": [{"id": "cb-001", "name": "Nguyễn Thị Hồng Nhung", "desk_id": "quay-1"},
+                 {"id": "cb-002", "name": "Trần Văn Đức", "desk_id": "quay-1"},
+                 {"id": "cb-004", "name": "Phạm Quốc Hưng", "desk_id": "quay-2"}],
+    "procedures": [{"code": "P1", "name": "Đăng ký khai sinh"},
+                   {"code": "P2", "name": "Chứng thực bản sao từ bản chính"}],
+}
+
+
+def make_town(path, ratings=RATINGS):
+    """A town.db at ``path`` holding the hand-checked ratings and the roster's names."""
     engine = create_engine(f"sqlite:///{path}")
     db.metadata.create_all(engine)
     with engine.begin() as conn:
-        for seq, (at, officer, desk, proc, level, reasons, flags, comment) in enumerate(RATINGS, 1):
+        for table, rows in NAMES.items():
+            conn.execute(insert(db.metadata.tables[table]), rows)
+        for seq, (at, officer, desk, proc, level, reasons, flags, comment) in enumerate(ratings, 1):
             conn.execute(insert(db.ratings).values(
-                id=str(uuid.uuid4()), kiosk_id="k1", seq=seq, created_at=at,
-                unit_code="13321", desk_id=desk, officer_id=officer, dossier_code=None,
+                id=str(uuid.UUID(int=seq)), kiosk_id="k1", seq=seq, created_at=at,
+                unit_code="13321", desk_id=desk, officer_id=officer, dossier_code=f"H{seq:03d}",
                 procedure_code=proc, receipt_id=None, level=level,
                 reasons=json.dumps(reasons), comment=comment, source="walk_up",
                 flags=json.dumps(flags), prev_hash="0" * 64, hash="1" * 64, sig="2" * 64,
                 received_at=at, corrected_at=at))
+    return engine
+
+
+@pytest.fixture(scope="module")
+def stats(tmp_path_factory):
+    engine = make_town(tmp_path_factory.mktemp("town") / "town.db")
     return Stats(engine, db.ratings, "corrected_at", scale=3)
 
 
@@ -144,3 +163,20 @@ def test_scales():
     assert satisfied_levels(5) == [5, 4]
     with pytest.raises(ValueError):
         Stats(None, db.ratings, "corrected_at", scale=7)
+
+
+def test_one_pass_dashboard_gives_the_same_hand_figures(stats):
+    dash = stats.dashboard(Q4, "month")
+    o = dash.overall
+    assert (o.total, o.misuse, o.valid, o.satisfied, o.rate) == (10, 2, 8, 6, 75.0)
+    assert o.levels == {3: 3, 2: 3, 1: 2}
+    assert {f.key: (f.valid, f.satisfied, f.rate) for f in dash.by["officer"]} == {
+        "cb-001": (3, 2, 66.7), "cb-002": (3, 2, 66.7), "cb-004": (2, 2, 100.0)}
+    assert {f.key: f.rate for f in dash.by["procedure"]} == {"P1": 100.0, "P2": 66.7, None: 0.0}
+    assert {f.key: f.rate for f in dash.by["desk"]} == {"quay-1": 66.7, "quay-2": 100.0}
+    assert [(f.key, f.rate) for f in dash.trend] == [("2026-10", 75.0), ("2026-11", 66.7), ("2026-12", 100.0)]
+    assert dash.reasons == {"thai_do": 1, "huong_dan": 1, "dung_hen": 0, "so_lan_di_lai": 1, "nhung_nhieu": 1}
+    assert [c["comment"] for c in dash.comments] == ["Đòi tiền", "Phải đi lại ba lần", "Rất nhanh"]
+    assert [c["misuse"] for c in dash.comments] == [False, False, False]
+    empty = stats.dashboard(Filter(periods.year(2024)), "day")
+    assert (empty.overall.total, empty.overall.rate, empty.trend, empty.by["officer"]) == (0, None, [], [])

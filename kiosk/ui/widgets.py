@@ -15,9 +15,9 @@ import math
 from kivy.graphics import Color, Ellipse, Line
 from kivy.properties import (BooleanProperty, ListProperty, NumericProperty, ObjectProperty,
                              StringProperty)
+from kivy.uix.anchorlayout import AnchorLayout
 from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.boxlayout import BoxLayout
-from kivy.uix.gridlayout import GridLayout
 from kivy.uix.widget import Widget
 
 from kiosk import telex
@@ -160,6 +160,12 @@ class LevelButton(BigButton):
     mood = NumericProperty(1.0)
 
 
+class Photo(AnchorLayout):
+    """An officer's photo, or a person silhouette when there is none."""
+
+    photo = StringProperty("")
+
+
 class OfficerCard(ButtonBehavior, BoxLayout):
     """Photo, name and title of an officer on duty."""
 
@@ -189,76 +195,80 @@ class Key(ButtonBehavior, BoxLayout):
 
 # The layout: letters (qwerty, as on phones), the Vietnamese letters, tone keys.
 ROWS = [
-    list("qwertyuiop") + ["⌫"],
+    list("qwertyuiop") + ["backspace"],
     list("asdfghjkl") + ["?"],
     ["shift"] + list("zxcvbnm") + [",", "."],
     list("ăâđêôơư") + ["telex"],
     ["tone:sac", "tone:huyen", "tone:hoi", "tone:nga", "tone:nang", "space"],
 ]
+#: tone key -> (letter shown, tone name msgid)
 TONE_KEYS = {
     "tone:sac": ("á", "sắc"), "tone:huyen": ("à", "huyền"), "tone:hoi": ("ả", "hỏi"),
     "tone:nga": ("ã", "ngã"), "tone:nang": ("ạ", "nặng"),
 }
+WIDTHS = {"backspace": 1.6, "shift": 1.6, "telex": 2.2, "space": 3.0}
+
+
+def _same(msgid: str) -> str:
+    return msgid
 
 
 class VietKeyboard(BoxLayout):
     """Big-key Vietnamese keyboard typing into ``text`` (NFC, at most ``max_length``).
 
     Letter keys go through Telex (aa→â, s→sắc…) while ``telex`` is on; the
-    ă â đ ê ô ơ ư keys and the five tone keys work either way.
+    ă â đ ê ô ơ ư keys and the five tone keys work either way. Action keys
+    carry words, not symbols (the font has no ⌫/⇧, and words read better).
     """
 
     text = StringProperty("")
     max_length = NumericProperty(500)
     telex = BooleanProperty(True)
     shift = BooleanProperty(False)
+    tr = ObjectProperty(_same)
     on_text_limit = ObjectProperty(None, allownone=True)
 
     def __init__(self, **kwargs):
-        super().__init__(orientation="vertical", **kwargs)
+        super().__init__(orientation="vertical", spacing="6dp", **kwargs)
         self.keys: list[Key] = []
-        self.bind(shift=self._relabel, telex=self._relabel)
+        self.bind(shift=self.relabel, telex=self.relabel, tr=self.relabel)
         for row in ROWS:
             line = BoxLayout(spacing="6dp")
             for value in row:
-                key = Key(value=value)
-                if value in TONE_KEYS:
-                    key.text, key.hint = TONE_KEYS[value]
-                    key.wide = 1.3
-                elif value == "space":
-                    key.text, key.wide = "␣", 3.0
-                elif value == "shift":
-                    key.text, key.wide = "⇧", 1.2
-                elif value == "telex":
-                    key.wide = 2.0
-                elif value == "⌫":
-                    key.text, key.wide = "⌫", 1.6
-                else:
-                    key.text = value
+                key = Key(value=value, wide=WIDTHS.get(value, 1.3 if value in TONE_KEYS else 1.0))
                 key.bind(on_release=self._pressed)
                 self.keys.append(key)
                 line.add_widget(key)
             self.add_widget(line)
-        self._relabel()
+        self.relabel()
 
     def key_for(self, value: str) -> Key:
         return next(k for k in self.keys if k.value == value)
 
-    def _relabel(self, *_):
+    def relabel(self, *_):
+        tr = self.tr
         for key in self.keys:
             v = key.value
-            if v == "shift":
-                key.active = self.shift
+            if v in TONE_KEYS:
+                key.text, key.hint = TONE_KEYS[v][0], tr(TONE_KEYS[v][1])
+            elif v == "backspace":
+                key.text = tr("Xoá")
+            elif v == "space":
+                key.text = tr("Dấu cách")
+            elif v == "shift":
+                key.text, key.active = tr("Chữ hoa"), self.shift
             elif v == "telex":
-                key.text = "Telex ✓" if self.telex else "Telex ✗"
+                key.text = tr("Telex: bật") if self.telex else tr("Telex: tắt")
                 key.active = self.telex
-            elif len(v) == 1 and v.isalpha():
+            elif v.isalpha():
                 key.text = v.upper() if self.shift else v
+            else:
+                key.text = v
 
     def _pressed(self, key: Key) -> None:
         v = key.value
         text = self.text
-        if v == "⌫":
+        if v == "backspace":
             text = telex.backspace(text)
         elif v == "shift":
             self.shift = not self.shift

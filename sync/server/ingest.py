@@ -22,6 +22,10 @@ from sync import protocol
 from sync.server.db import alerts, batches, kiosks, ratings
 
 
+#: Larger integers would not fit a 64-bit column (nor a JSON number read as a double).
+MAX_SEQ = 2**53
+
+
 class BatchError(Exception):
     """A batch refused as a whole: HTTP ``status`` with ``detail``; nothing stored."""
 
@@ -69,6 +73,8 @@ def parse_time(value, name: str) -> datetime:
         raise BatchError(422, f"{name}: not RFC 3339") from None
     if parsed.tzinfo is None:
         raise BatchError(422, f"{name}: needs an offset, e.g. +07:00")
+    if not 1970 <= parsed.year <= 9000:
+        raise BatchError(422, f"{name}: year out of range")
     return parsed
 
 
@@ -99,6 +105,8 @@ def parse_batch(data: bytes, max_records: int) -> dict:
     for i, rec in enumerate(recs):
         try:
             protocol.check_record(rec)
+            if rec["seq"] > MAX_SEQ:
+                raise protocol.RecordError(f"seq: larger than {MAX_SEQ}")
             if rec["kiosk_id"] != kiosk_id:
                 raise protocol.RecordError("kiosk_id: differs from the batch's kiosk_id")
         except protocol.RecordError as exc:
@@ -233,7 +241,12 @@ def ingest(conn: Connection, kiosk: dict, batch: dict, idem_key: str, *,
                                      now_s, seq + 1, seq + 1, nxt[0]))
         held[seq] = (rid, rec["hash"], rec["prev_hash"])
         created = datetime.fromisoformat(rec["created_at"])
-        corrected = iso(created + timedelta(seconds=skew)) if clock_off else rec["created_at"]
+        corrected = rec["created_at"]
+        if clock_off:
+            try:
+                corrected = iso(created + timedelta(seconds=skew))
+            except OverflowError:
+                pass
         to_insert.append(_row(rec, now_s, idem_key, skew, corrected))
         results.append({"id": rid, "status": "accepted", "error": None})
 

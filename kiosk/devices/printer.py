@@ -1,0 +1,284 @@
+"""The receipt printer: ESC/POS over a serial port (python-escpos + pyserial).
+
+All text reaches the printer as a raster image (GS v 0): thermal printers
+have no toned Vietnamese code page, and python-escpos would map Vietnamese
+through single-byte tables (its TCVN-3 table even has Ð U+00D0 where
+Đ U+0110 is meant).
+
+Every job opens the port, asks the printer's real-time status (DLE EOT 1
+online, DLE EOT 4 paper), sends ESC @ + image + cut, and closes it, so a
+printer unplugged and plugged back just works. A fault raises PrinterError
+with a Vietnamese and an English message; the job is kept (in memory and in
+the store's meta, so it survives a restart) for ``reprint_last()``.
+"""
+from __future__ import annotations
+
+import base64
+import contextlib
+import io
+import json
+import os
+import threading
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+
+import serial
+from escpos import exceptions as escpos_errors
+from escpos.printer import Serial as EscposSerial
+from PIL import Image
+
+META_LAST_JOB = "printer_last_job"
+ESC_INIT = b"\x1b@"
+DLE_EOT_ONLINE = b"\x10\x04\x01"
+DLE_EOT_PAPER = b"\x10\x04\x04"
+
+#: state -> (Vietnamese, English); {port} and {detail} are filled in.
+MESSAGES = {
+    "ok": ("Máy in sẵn sàng.", "Printer ready."),
+    "paper_low": ("Giấy in sắp hết, xin chuẩn bị cuộn giấy mới.",
+                  "Paper is running low; have a new roll ready."),
+    "paper_out": ("Máy in hết giấy. Xin thay cuộn giấy rồi bấm In lại.",
+                  "The printer is out of paper. Load a new roll, then press Reprint."),
+    "offline": ("Máy in không phản hồi (đang tắt, mở nắp hoặc bị lỗi). "
+                "Xin kiểm tra máy in rồi bấm In lại.",
+                "The printer does not answer (switched off, cover open or fault). "
+                "Check it, then press Reprint."),
+    "timeout": ("Máy in không nhận dữ liệu (quá thời gian chờ). "
+                "Xin kiểm tra máy in rồi bấm In lại.",
+                "The printer stopped taking data (timed out). Check it, then press Reprint."),
+    "absent": ("Không tìm thấy máy in ở cổng {port}. Xin kiểm tra dây cáp và nguồn điện.",
+               "No printer found at {port}. Check the cable and power."),
+    "error": ("Không mở được cổng máy in {port}: {detail}",
+              "Cannot open the printer port {port}: {detail}"),
+    "not_configured": ("Chưa khai báo máy in ([printer] port trong config.toml).",
+                       "No printer configured ([printer] port in config.toml)."),
+    "too_wide": ("Khổ giấy trong cấu hình ({detail}) rộng hơn khổ của máy in. "
+                 "Xin sửa [receipt] paper_mm hoặc [printer] profile.",
+                 "The configured paper ({detail}) is wider than the printer's. "
+                 "Fix [receipt] paper_mm or [printer] profile."),
+    "printing": ("Máy in đang in.", "Printing."),
+    "no_job": ("Chưa có phiếu nào để in lại.", "There is nothing to reprint yet."),
+}
+#: States in which a job can be printed.
+PRINTABLE = ("ok", "paper_low")
+
+
+class PrinterError(Exception):
+    """A print that did not happen; ``state`` says why, messages say what to do."""
+
+    def __init__(self, state: str, port: str = "", detail: str = ""):
+        vi, en = MESSAGES[state]
+        self.state = state
+        self.message_vi = vi.format(port=port, detail=detail)
+        self.message_en = en.format(port=port, detail=detail)
+        super().__init__(f"{self.message_vi} / {self.message_en}")
+
+
+@dataclass
+class PrintJob:
+    """What was (or should have been) printed last: enough to print it again."""
+
+    kind: str
+    png: bytes
+    ref: str | None = None
+    token: str | None = None
+    created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat())
+    printed: bool = False
+
+    def image(self) -> Image.Image:
+        return Image.open(io.BytesIO(self.png))
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["png"] = base64.b64encode(self.png).decode("ascii")
+        return json.dumps(data)
+
+    @classmethod
+    def from_json(cls, text: str) -> "PrintJob":
+        data = json.loads(text)
+        data["png"] = base64.b64decode(data["png"])
+        return cls(**data)
+
+
+class _Serial(EscposSerial):
+    """python-escpos' serial printer, with reads and writes bounded in time.
+
+    Status replies are one byte (the stock driver waits for 16), and the
+    write timeout grows with the size of what is sent at the port's speed.
+    """
+
+    write_slack = 3.0
+
+    def _read(self) -> bytes:
+        return self.device.read(1)
+
+    def _raw(self, msg: bytes) -> None:
+        self.device.write_timeout = self.write_slack + len(msg) * 10 * 1.5 / self.baudrate
+        self.device.write(msg)
+
+
+class Printer:
+    """One ESC/POS printer on a serial port; thread-safe (UI and heartbeat)."""
+
+    def __init__(self, port: str, baudrate: int = 9600, profile: str = "default",
+                 timeout: float = 3, check_status: bool = True, store=None,
+                 status_timeout: float | None = None):
+        self.port = port
+        self.baudrate = baudrate
+        self.profile = profile
+        self.timeout = timeout
+        self.check_status = check_status
+        self.status_timeout = status_timeout if status_timeout is not None else min(timeout, 1.0)
+        self.store = store
+        self._lock = threading.Lock()
+        self._last_job: PrintJob | None = None
+        self._last_state = "ok"
+
+    @classmethod
+    def from_config(cls, cfg, store=None) -> "Printer":
+        p = cfg.printer
+        return cls(p["port"], p["baudrate"], p["profile"], p["timeout"],
+                   p.get("check_status", True), store)
+
+    # -- the connection ----------------------------------------------------------
+
+    def _error(self, state: str, detail: str = "") -> PrinterError:
+        self._last_state = state
+        return PrinterError(state, self.port, detail)
+
+    def _open(self) -> _Serial:
+        if not self.port:
+            raise self._error("not_configured")
+        if not os.path.exists(self.port):
+            raise self._error("absent")
+        try:
+            dev = _Serial(devfile=self.port, baudrate=self.baudrate, timeout=self.status_timeout,
+                          profile=self.profile)
+        except KeyError:
+            raise self._error("error", f"unknown printer profile {self.profile!r}") from None
+        dev.write_slack = self.timeout
+        try:
+            dev.open()
+        except escpos_errors.DeviceNotFoundError as exc:
+            if not os.path.exists(self.port):
+                raise self._error("absent") from None
+            raise self._error("error", str(exc).splitlines()[-1].strip()) from None
+        return dev
+
+    @staticmethod
+    def _close(dev: _Serial) -> None:
+        # Not dev.close(): its flush() (tcdrain) can block on a stuck printer.
+        with contextlib.suppress(Exception):
+            if dev._device:
+                dev._device.close()
+        dev._device = False
+
+    def _query(self, dev: _Serial) -> str:
+        """The printer's state from its real-time status bytes."""
+        if not self.check_status:
+            return "ok"
+        dev.device.reset_input_buffer()
+        if not dev.is_online():  # no reply within status_timeout, or the offline bit
+            return "offline"
+        paper = dev.paper_status()
+        return {0: "paper_out", 1: "paper_low"}.get(paper, "ok")
+
+    def _io_error(self, exc: Exception) -> PrinterError:
+        if isinstance(exc, serial.SerialTimeoutException):
+            return self._error("timeout")
+        if not os.path.exists(self.port):
+            return self._error("absent")
+        return self._error("offline")
+
+    # -- what the staff panel, heartbeat and commands use ------------------------------
+
+    def state(self) -> dict:
+        """{"state", "message_vi", "message_en", "last_job"}: never raises.
+
+        While a job is being sent (up to a minute at 9600 baud) it does not
+        wait: it answers "printing" at once, so a heartbeat is never held up.
+        """
+        if not self._lock.acquire(timeout=0.2):
+            state = "printing"
+        else:
+            try:
+                try:
+                    dev = self._open()
+                except PrinterError as exc:
+                    state = exc.state
+                else:
+                    try:
+                        state = self._query(dev)
+                    except (serial.SerialException, OSError) as exc:
+                        state = self._io_error(exc).state
+                    finally:
+                        self._close(dev)
+                self._last_state = state
+            finally:
+                self._lock.release()
+        vi, en = MESSAGES[state]
+        job = self.last_job()
+        return {"state": state, "message_vi": vi.format(port=self.port, detail=""),
+                "message_en": en.format(port=self.port, detail=""),
+                "last_job": None if job is None else {
+                    "kind": job.kind, "ref": job.ref, "printed": job.printed,
+                    "created_at": job.created_at}}
+
+    def print_image(self, image: Image.Image, kind: str = "receipt", ref: str | None = None,
+                    token: str | None = None) -> PrintJob:
+        """Keep the job, then print it; raises PrinterError (the job stays for reprint).
+
+        Blocks until the last byte is written: a UI calls it from a worker thread.
+        """
+        buf = io.BytesIO()
+        image.save(buf, format="PNG", optimize=True)
+        job = PrintJob(kind=kind, png=buf.getvalue(), ref=ref, token=token)
+        self._keep(job)
+        self._send(job)
+        return job
+
+    def reprint_last(self) -> PrintJob:
+        job = self.last_job()
+        if job is None:
+            raise PrinterError("no_job")
+        self._send(job)
+        return job
+
+    def last_job(self) -> PrintJob | None:
+        if self._last_job is None and self.store is not None:
+            text = self.store.get_meta(META_LAST_JOB)
+            if text:
+                with contextlib.suppress(ValueError, TypeError, KeyError):
+                    self._last_job = PrintJob.from_json(text)
+        return self._last_job
+
+    # -- inside -------------------------------------------------------------------
+
+    def _keep(self, job: PrintJob) -> None:
+        self._last_job = job
+        if self.store is not None:
+            self.store.set_meta(META_LAST_JOB, job.to_json())
+
+    def _send(self, job: PrintJob) -> None:
+        image = job.image()
+        with self._lock:
+            dev = self._open()
+            try:
+                max_px = dev.profile.profile_data.get("media", {}).get("width", {}).get("pixels")
+                if isinstance(max_px, int) and image.width > max_px:
+                    raise self._error("too_wide", f"{image.width} > {max_px} dots")
+                state = self._query(dev)
+                if state not in PRINTABLE:
+                    raise self._error(state)
+                dev._raw(ESC_INIT)
+                # python-escpos prints a note on stdout for profiles without a width.
+                with contextlib.redirect_stdout(io.StringIO()):
+                    dev.image(image, impl="bitImageRaster")
+                dev.cut()
+            except (serial.SerialException, OSError) as exc:
+                raise self._io_error(exc) from None
+            finally:
+                self._close(dev)
+            self._last_state = state
+        job.printed = True
+        self._keep(job)

@@ -1,0 +1,424 @@
+"""The kiosk's sync agent: pushes sealed ratings to the town server, pulls its config.
+
+No Kivy here: the agent takes the kiosk's store as an object with the
+KioskStore interface (pending, mark_synced, record_sync_error, sync_counts,
+apply_roster, get_meta/set_meta) and runs as a thread inside the kiosk app
+(:meth:`SyncAgent.start` / :meth:`SyncAgent.stop`) or as ``hailong sync``.
+
+Delivery: oldest pending ratings first, one gzip batch at a time, each under
+an Idempotency-Key kept (with the very same body) for every retry of that
+batch. Ratings are marked synced only when the server's reply lists them as
+accepted or duplicate; rejected ones are quarantined with the server's reason
+so they never block the ratings after them. Failures (no link, timeouts,
+5xx, 408, 429) are retried with exponential backoff and full jitter, or
+after the server's Retry-After.
+
+The server's config lands in the store: the roster through apply_roster
+(photos downloaded beside kiosk.db) and, as JSON in the meta table,
+``server_scale``, ``server_reasons``, ``server_questions``,
+``server_scale_labels``, ``receipt_key`` and ``config_etag``.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import logging
+import mimetypes
+import random
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Callable
+from urllib.parse import urljoin
+
+import requests
+import tenacity
+
+from sync import protocol
+
+log = logging.getLogger("hailong.sync")
+
+RETRY_STATUS = {408, 429, 500, 502, 503, 504}
+
+
+class SyncError(Exception):
+    """Syncing cannot go on without a person (e.g. the token was refused)."""
+
+
+class TransientError(Exception):
+    """Worth retrying: no link, timeout, or the server asked to come back later."""
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def _retry_after(resp: requests.Response) -> float | None:
+    value = resp.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        from email.utils import parsedate_to_datetime
+        return max(0.0, (parsedate_to_datetime(value) - datetime.now(timezone.utc)).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
+class _BackoffWait(tenacity.wait.wait_base):
+    """Full jitter (random between 0 and base·2ⁿ, capped), or the server's Retry-After."""
+
+    def __init__(self, base: float, cap: float):
+        self.base, self.cap = base, cap
+
+    def __call__(self, retry_state) -> float:
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        after = getattr(exc, "retry_after", None)
+        if after is not None:
+            return min(after, self.cap)
+        ceiling = min(self.cap, self.base * 2 ** (retry_state.attempt_number - 1))
+        return random.uniform(0, ceiling)
+
+
+@dataclass
+class DrainResult:
+    sent: int = 0
+    synced: int = 0
+    rejected: int = 0
+    batches: int = 0
+    retries: int = 0
+    bytes_sent: int = 0
+    errors: list = field(default_factory=list)
+
+
+class SyncAgent:
+    """Push pending ratings, pull the kiosk config, send heartbeats."""
+
+    def __init__(self, store, server_url: str, token: str, kiosk_id: str, *, batch_size: int = 500,
+                 timeout: float = 10, interval: float = 15, heartbeat_interval: float = 60,
+                 max_backoff: float = 300, min_backoff: float = 0.5, utc_offset: str = "+07:00",
+                 photo_dir: str | Path | None = None, version: str | None = None,
+                 device_state: Callable[[], dict] | None = None,
+                 on_config: Callable[[dict], None] | None = None, gzip_level: int = 6,
+                 session: requests.Session | None = None):
+        if not server_url:
+            raise SyncError("no server url: this kiosk is offline only")
+        self.store = store
+        self.server_url = server_url.rstrip("/") + "/"
+        self.kiosk_id = kiosk_id
+        self.batch_size = batch_size
+        self.timeout = timeout
+        self.interval = interval
+        self.heartbeat_interval = heartbeat_interval
+        self.max_backoff = max_backoff
+        self.min_backoff = min_backoff
+        self.utc_offset = utc_offset
+        self.photo_dir = Path(photo_dir) if photo_dir else Path(getattr(store, "path", "kiosk.db")).parent / "photos"
+        self.version = version or _version()
+        self.device_state = device_state
+        self.on_config = on_config
+        self.gzip_level = gzip_level
+        self.session = session or requests.Session()
+        self.session.headers.update({"Authorization": f"Bearer {token}",
+                                     "User-Agent": f"hailong-sync/{self.version}"})
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_heartbeat = 0.0
+        self._last_config = 0.0
+        self.last_error: str | None = None
+        self.last_success: str | None = None
+        self.acked_through: int | None = None
+
+    # -- HTTP ------------------------------------------------------------------
+
+    def _url(self, path: str) -> str:
+        return urljoin(self.server_url, path.lstrip("/"))
+
+    def _request(self, method: str, path: str, **kwargs) -> requests.Response:
+        """One request; TransientError when worth retrying, SyncError when a person must act."""
+        try:
+            resp = self.session.request(method, self._url(path), timeout=self.timeout, **kwargs)
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise TransientError(f"no answer from {self.server_url}: {exc.__class__.__name__}") from None
+        except requests.RequestException as exc:
+            raise TransientError(f"request failed: {exc}") from None
+        if resp.status_code in RETRY_STATUS:
+            raise TransientError(f"server answered {resp.status_code}", _retry_after(resp))
+        if resp.status_code in (401, 403):
+            raise SyncError(f"server refused this kiosk ({resp.status_code}): {_detail(resp)}")
+        return resp
+
+    def _retrying(self, deadline: float | None = None) -> tenacity.Retrying:
+        def stop(retry_state) -> bool:
+            return self._stop.is_set() or (deadline is not None and time.monotonic() >= deadline)
+
+        def before_sleep(retry_state) -> None:
+            exc = retry_state.outcome.exception()
+            self.last_error = str(exc)
+            log.warning("sync: %s; retrying in %.1f s", exc, retry_state.upcoming_sleep)
+
+        return tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(TransientError),
+            wait=_BackoffWait(self.min_backoff, self.max_backoff),
+            stop=stop, sleep=self._stop.wait, before_sleep=before_sleep, reraise=True)
+
+    # -- ratings ---------------------------------------------------------------
+
+    def _body(self, records: list[dict]) -> bytes:
+        body = {"kiosk_id": self.kiosk_id, "sent_at": _now(self.utc_offset), "ratings": records}
+        raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return gzip.compress(raw, compresslevel=self.gzip_level, mtime=0)
+
+    def push(self, records: list[dict], result: DrainResult, deadline: float | None = None) -> None:
+        """Send one batch until the server answers; apply its verdict to the store."""
+        key = str(uuid.uuid4())
+        body = self._body(records)
+        headers = {"Idempotency-Key": key, "Content-Encoding": "gzip", "Content-Type": "application/json"}
+        attempts = 0
+        for attempt in self._retrying(deadline):
+            with attempt:
+                attempts += 1
+                result.bytes_sent += len(body)
+                resp = self._request("POST", protocol.PATH_BATCH, data=body, headers=headers)
+        result.retries += attempts - 1
+        result.batches += 1
+        result.sent += len(records)
+        if resp.status_code == 200:
+            reply = resp.json()
+            self._apply_reply(records, reply, result)
+            return
+        self._refused(records, resp, result)
+
+    def _apply_reply(self, records: list[dict], reply: dict, result: DrainResult) -> None:
+        ok = [r["id"] for r in reply["results"] if r["status"] in ("accepted", "duplicate")]
+        bad = [r for r in reply["results"] if r["status"] == "rejected"]
+        if ok:
+            self.store.mark_synced(ok)
+        for r in bad:
+            self.store.record_sync_error(r["id"], f"rejected by server: {r.get('error') or 'no reason'}")
+            result.errors.append(f"{r['id']}: {r.get('error')}")
+        answered = {r["id"] for r in reply["results"]}
+        missing = [r["id"] for r in records if r["id"] not in answered]
+        if missing:  # never expected: leave them pending, they go again next round
+            log.error("sync: server reply did not mention %d rating(s)", len(missing))
+        result.synced += len(ok)
+        result.rejected += len(bad)
+        self.acked_through = reply.get("acked_through")
+        self.last_success = _now(self.utc_offset)
+        self.last_error = None
+
+    def _refused(self, records: list[dict], resp: requests.Response, result: DrainResult) -> None:
+        """A 4xx for the whole batch: quarantine the culprits so the rest goes through."""
+        detail = _detail(resp)
+        named = []
+        try:
+            named = [e["id"] for e in resp.json().get("errors", []) if e.get("id")]
+        except (ValueError, AttributeError, TypeError, KeyError):
+            pass
+        ids = {r["id"] for r in records}
+        culprits = [i for i in named if i in ids]
+        if not culprits and len(records) == 1:
+            culprits = [records[0]["id"]]
+        if culprits:
+            for rid in culprits:
+                self.store.record_sync_error(rid, f"refused by server ({resp.status_code}): {detail}")
+            result.rejected += len(culprits)
+            result.errors.append(f"{resp.status_code}: {detail}")
+            return
+        # Not tied to one record (e.g. 413 too large): send smaller batches.
+        half = max(1, len(records) // 2)
+        log.warning("sync: server refused a batch of %d (%s: %s); trying %d at a time",
+                    len(records), resp.status_code, detail, half)
+        for i in range(0, len(records), half):
+            self.push(records[i:i + half], result)
+
+    def _pending_checked(self) -> list[dict]:
+        """The next batch, with records the contract would refuse quarantined locally."""
+        while True:
+            records = self.store.pending(self.batch_size)
+            good = []
+            for rec in records:
+                try:
+                    protocol.check_record(rec)
+                    good.append(rec)
+                except protocol.RecordError as exc:
+                    self.store.record_sync_error(rec["id"], f"malformed on this kiosk: {exc}")
+            if good or not records:
+                return good
+
+    def drain(self, progress: bool = False, deadline: float | None = None) -> DrainResult:
+        """Send everything pending, batch after batch, as fast as the server takes it."""
+        result = DrainResult()
+        bar = None
+        if progress:
+            from tqdm import tqdm
+            bar = tqdm(total=self.store.sync_counts()["pending"], unit="rating", desc="sync", leave=True)
+        try:
+            while not self._stop.is_set():
+                records = self._pending_checked()
+                if not records:
+                    break
+                before = result.synced + result.rejected
+                self.push(records, result, deadline)
+                if bar is not None:
+                    bar.update(result.synced + result.rejected - before)
+        finally:
+            if bar is not None:
+                bar.close()
+        return result
+
+    # -- config, heartbeat --------------------------------------------------------
+
+    def pull_config(self) -> bool:
+        """Fetch the kiosk config (If-None-Match); apply it when it changed. True when applied."""
+        headers = {}
+        etag = self.store.get_meta("config_etag")
+        if etag:
+            headers["If-None-Match"] = etag
+        resp = self._request("GET", protocol.PATH_CONFIG.format(kiosk_id=self.kiosk_id), headers=headers)
+        self._last_config = time.monotonic()
+        if resp.status_code == 304:
+            return False
+        if resp.status_code != 200:
+            raise TransientError(f"config: server answered {resp.status_code}: {_detail(resp)}")
+        config = resp.json()
+        roster = config.get("roster", {})
+        for officer in roster.get("officers", []):
+            officer["photo"] = self._fetch_photo(officer)
+        self.store.apply_roster(roster)
+        for key in ("scale", "reasons", "questions", "scale_labels"):
+            if key in config:
+                self.store.set_meta(f"server_{key}", json.dumps(config[key], ensure_ascii=False))
+        if config.get("receipt_key"):
+            self.store.set_meta("receipt_key", json.dumps(config["receipt_key"]))
+        self.store.set_meta("config_etag", resp.headers.get("ETag"))
+        if self.on_config is not None:
+            self.on_config(config)
+        return True
+
+    def _fetch_photo(self, officer: dict) -> str | None:
+        url = officer.get("photo")
+        if not url:
+            return None
+        self.photo_dir.mkdir(parents=True, exist_ok=True)
+        safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in officer["id"])
+        want = officer.get("photo_sha256")
+        held = sorted(self.photo_dir.glob(f"{safe}.*"))
+        for path in held:
+            if want and path.suffix != ".part" and hashlib.sha256(path.read_bytes()).hexdigest() == want:
+                return str(path)
+        resp = self._request("GET", url)
+        if resp.status_code != 200:
+            log.warning("sync: photo of %s: %s", officer["id"], _detail(resp))
+            return str(held[0]) if held else None
+        ctype = resp.headers.get("Content-Type", "").split(";")[0].strip()
+        path = self.photo_dir / f"{safe}{mimetypes.guess_extension(ctype) or '.png'}"
+        tmp = path.with_suffix(".part")
+        tmp.write_bytes(resp.content)
+        tmp.replace(path)
+        return str(path)
+
+    def heartbeat(self) -> dict:
+        counts = self.store.sync_counts()
+        state = self.device_state() if self.device_state else {}
+        body = {"last_seq": counts["last_seq"], "pending": counts["pending"],
+                "quarantined": counts.get("quarantined", 0), "kiosk_time": _now(self.utc_offset),
+                "version": self.version, "printer": str(state.get("printer", "unknown"))[:200],
+                "scanner": str(state.get("scanner", "unknown"))[:200]}
+        resp = self._request("POST", protocol.PATH_HEARTBEAT.format(kiosk_id=self.kiosk_id), json=body)
+        self._last_heartbeat = time.monotonic()
+        if resp.status_code != 200:
+            raise TransientError(f"heartbeat: server answered {resp.status_code}: {_detail(resp)}")
+        return resp.json()
+
+    # -- running -------------------------------------------------------------------
+
+    def sync_once(self, progress: bool = False, deadline: float | None = None) -> DrainResult:
+        """Config (when due), drain, heartbeat (when due). Config/heartbeat failures do not stop the drain."""
+        now = time.monotonic()
+        if not self._last_config or now - self._last_config >= self.interval * 4:
+            try:
+                self.pull_config()
+            except TransientError as exc:
+                log.warning("sync: config not fetched: %s", exc)
+        result = self.drain(progress=progress, deadline=deadline)
+        if not self._last_heartbeat or time.monotonic() - self._last_heartbeat >= self.heartbeat_interval:
+            try:
+                self.heartbeat()
+            except TransientError as exc:
+                log.warning("sync: heartbeat not sent: %s", exc)
+        return result
+
+    def run(self) -> None:
+        """Loop until stop(): sync, then wait `interval` (or until nudge())."""
+        while not self._stop.is_set():
+            try:
+                self.sync_once()
+            except SyncError as exc:
+                self.last_error = str(exc)
+                log.error("sync: %s", exc)
+            except Exception as exc:  # keep the kiosk's agent alive whatever happens; say it loudly
+                self.last_error = f"{exc.__class__.__name__}: {exc}"
+                log.exception("sync: unexpected error")
+            self._wake.wait(self.interval)
+            self._wake.clear()
+
+    def nudge(self) -> None:
+        """Sync now (e.g. just after a rating) instead of at the next interval."""
+        self._wake.set()
+
+    def start(self) -> "SyncAgent":
+        self._stop.clear()
+        self._thread = threading.Thread(target=self.run, name="hailong-sync", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float | None = None) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout if timeout is not None else self.timeout + 5)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+
+def _detail(resp: requests.Response) -> str:
+    try:
+        return str(resp.json().get("detail", resp.reason))
+    except (ValueError, AttributeError):
+        return f"{resp.status_code} {resp.reason}"
+
+
+def _now(utc_offset: str) -> str:
+    """The kiosk's clock as RFC 3339 with its configured offset (like created_at)."""
+    sign = 1 if utc_offset[0] == "+" else -1
+    tz = timezone(sign * timedelta(hours=int(utc_offset[1:3]), minutes=int(utc_offset[4:6])))
+    return datetime.now(tz).isoformat(timespec="seconds")
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+        return version("hailong")
+    except Exception:  # not installed (running from a checkout)
+        return "0.1.0"
+
+
+def agent_from_config(cfg, store, **overrides) -> SyncAgent:
+    """A SyncAgent set up from a loaded config.toml (kiosk.config.Config)."""
+    s = cfg.server
+    kwargs = dict(batch_size=s["batch_size"], timeout=s["timeout"], interval=s["interval"],
+                  heartbeat_interval=s["heartbeat_interval"], max_backoff=s["max_backoff"],
+                  utc_offset=cfg.kiosk["utc_offset"])
+    kwargs.update(overrides)
+    return SyncAgent(store, s["url"], s["token"], cfg.kiosk["id"], **kwargs)

@@ -1,0 +1,194 @@
+"""``hailong pull``: copy ratings out of the town server through the admin API.
+
+Pages through ``GET /api/v1/ratings?after=<cursor>`` and writes CSV (UTF-8
+with BOM, so Excel shows Vietnamese right), Excel (.xlsx) or JSON Lines. The
+cursor reached is remembered in a state file (default ``<out>.cursor.json``)
+and the next run without ``--after`` starts from it, so each pull brings only
+what is new. The output and the state are written to temporary files and
+renamed at the end: an interrupted pull leaves the previous ones intact.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import click
+import requests
+
+from sync import protocol
+
+COLUMNS = list(protocol.RECORD_FIELDS) + ["received_at"]
+LIST_FIELDS = ("reasons", "flags")
+
+
+class PullError(Exception):
+    pass
+
+
+def fetch_pages(server: str, token: str, after: str | None, limit: int, timeout: float,
+                retries: int = 5, session: requests.Session | None = None):
+    """Yield (ratings, next cursor) pages until the server has nothing more."""
+    session = session or requests.Session()
+    session.headers["Authorization"] = f"Bearer {token}"
+    url = server.rstrip("/") + protocol.PATH_RATINGS
+    while True:
+        params = {"limit": limit}
+        if after:
+            params["after"] = after
+        for attempt in range(retries + 1):
+            try:
+                resp = session.get(url, params=params, timeout=timeout)
+            except requests.RequestException as exc:
+                if attempt == retries:
+                    raise PullError(f"no answer from {server}: {exc.__class__.__name__}") from None
+                time.sleep(min(2 ** attempt * 0.5, 10))
+                continue
+            if resp.status_code in (429, 500, 502, 503, 504) and attempt < retries:
+                time.sleep(min(float(resp.headers.get("Retry-After") or 2 ** attempt * 0.5), 30))
+                continue
+            break
+        if resp.status_code != 200:
+            try:
+                detail = resp.json().get("detail")
+            except ValueError:
+                detail = resp.reason
+            raise PullError(f"server answered {resp.status_code}: {detail}")
+        try:
+            page = resp.json()
+            ratings, nxt = page["ratings"], page["next"]
+        except (ValueError, KeyError, TypeError):
+            raise PullError(f"{url} did not answer like a hailong server") from None
+        if ratings:
+            yield ratings, nxt or after
+        if not ratings or nxt is None:
+            return
+        after = nxt
+
+
+def _flat(rec: dict) -> list:
+    row = []
+    for col in COLUMNS:
+        value = rec.get(col)
+        if col in LIST_FIELDS:
+            value = "; ".join(value or [])
+        row.append(value)
+    return row
+
+
+class _Writer:
+    def __init__(self, fmt: str, path: Path):
+        self.fmt, self.path = fmt, path
+        if fmt == "xlsx":
+            try:
+                from openpyxl import Workbook
+            except ImportError:
+                raise PullError("xlsx needs openpyxl: pip install 'hailong[server]'") from None
+            self.book = Workbook(write_only=True)
+            self.sheet = self.book.create_sheet("ratings")
+            self.sheet.append(COLUMNS)
+        elif fmt == "csv":
+            self.fh = path.open("w", newline="", encoding="utf-8-sig")
+            self.csv = csv.writer(self.fh)
+            self.csv.writerow(COLUMNS)
+        else:
+            self.fh = path.open("w", encoding="utf-8")
+
+    def write(self, rec: dict) -> None:
+        if self.fmt == "xlsx":
+            self.sheet.append(_flat(rec))
+        elif self.fmt == "csv":
+            self.csv.writerow(_flat(rec))
+        else:
+            self.fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+
+    def close(self) -> None:
+        if self.fmt == "xlsx":
+            self.book.save(self.path)
+        else:
+            self.fh.close()
+
+
+def read_state(path: Path, server: str) -> str | None:
+    try:
+        state = json.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        return None
+    except (ValueError, UnicodeDecodeError):
+        raise PullError(f"{path}: not a pull state file (delete it, or pass --after)") from None
+    if state.get("server") != server.rstrip("/"):
+        raise PullError(f"{path}: cursor belongs to {state.get('server')}, not {server} (use --state or --after)")
+    return state.get("after")
+
+
+def pull_to(server: str, token: str, fmt: str, out: Path, after: str | None, state_path: Path,
+            limit: int = 1000, timeout: float = 30, progress: bool = False,
+            retries: int = 5) -> tuple[int, str | None]:
+    """Write the ratings after ``after`` to ``out``; returns (count, cursor now)."""
+    tmp = out.with_name(out.name + ".part")
+    writer = _Writer(fmt, tmp)
+    count, cursor = 0, after
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(unit="rating", desc="pull")
+    try:
+        for ratings, nxt in fetch_pages(server, token, after, limit, timeout, retries):
+            for rec in ratings:
+                writer.write(rec)
+            count += len(ratings)
+            cursor = nxt
+            if bar is not None:
+                bar.update(len(ratings))
+        writer.close()
+    except BaseException:
+        try:
+            writer.close()
+        finally:
+            tmp.unlink(missing_ok=True)
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+    os.replace(tmp, out)
+    state_tmp = state_path.with_name(state_path.name + ".part")
+    state_tmp.write_text(json.dumps({
+        "server": server.rstrip("/"), "after": cursor, "count": count,
+        "pulled_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}, indent=1), "utf-8")
+    os.replace(state_tmp, state_path)
+    return count, cursor
+
+
+@click.command()
+@click.option("--server", required=True, help="town server URL, e.g. https://hailong.xa-abc.gov.vn")
+@click.option("--token", required=True, envvar="HAILONG_TOKEN", help="admin API token (or $HAILONG_TOKEN)")
+@click.option("--after", default=None, help="cursor to start after [default: the state file's, else the start]")
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "jsonl"]), required=True)
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--state", "state_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="where the cursor is remembered [default: <out>.cursor.json]")
+@click.option("--full", is_flag=True, help="ignore the remembered cursor: pull everything")
+@click.option("--limit", default=1000, show_default=True, type=click.IntRange(1, 5000), help="ratings per page")
+@click.option("--timeout", default=30.0, show_default=True, type=click.FloatRange(min=0.1))
+@click.option("--retries", default=5, show_default=True, type=click.IntRange(0, 20),
+              help="tries again this many times (with backoff) when the server does not answer")
+@click.option("--progress/--no-progress", default=None, help="[default: when standard error is a terminal]")
+def pull(server, token, after, fmt, out, state_path, full, limit, timeout, retries, progress):
+    """Pull ratings from the town server into a CSV, Excel or JSON Lines file."""
+    if not server.startswith(("http://", "https://")):
+        raise click.ClickException("--server: must start with http:// or https://")
+    state_path = state_path or out.with_name(out.name + ".cursor.json")
+    try:
+        if after is None and not full:
+            after = read_state(state_path, server)
+        count, cursor = pull_to(server, token, fmt, out, after, state_path, limit, timeout,
+                                sys.stderr.isatty() if progress is None else progress, retries)
+    except PullError as exc:
+        raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        raise click.ClickException(f"{exc.filename or out}: {exc.strerror}") from None
+    click.echo(f"{count} ratings written to {out} (next pull starts after cursor {cursor or 'start'})")

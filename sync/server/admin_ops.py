@@ -1,0 +1,220 @@
+"""What `hailong admin` does, as functions on an open connection (testable, reusable by web pages).
+
+Each raises :class:`AdminError` with a message for the person at the
+terminal when the input is wrong; nothing is half-written (one transaction).
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import re
+import shutil
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from sync.protocol import hash_pin, nfc
+from sync.server.db import api_tokens, desks, kiosks, officers, procedures, units, users
+from sync.server.ingest import iso, utcnow
+from sync.server.security import hash_password, new_key_hex, new_token, token_hash
+from sync.server.settings import set_setting
+
+IDENT = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+ROLES = ("admin", "viewer")
+
+
+class AdminError(Exception):
+    """Bad input for an admin command: the message says what and where."""
+
+
+def _ident(value: str, what: str) -> str:
+    if not isinstance(value, str) or not IDENT.match(value):
+        raise AdminError(f"{what}: must be 1-64 letters, digits, '.', '_' or '-', got {value!r}")
+    return value
+
+
+def enrol_kiosk(conn: Connection, kiosk_id: str, unit_code: str) -> dict:
+    _ident(kiosk_id, "kiosk id")
+    _ident(unit_code, "unit code")
+    if conn.execute(select(kiosks.c.id).where(kiosks.c.id == kiosk_id)).first():
+        raise AdminError(f"kiosk {kiosk_id} is already enrolled (revoke-kiosk, then enrol it under a new id)")
+    token, key = new_token("hk"), new_key_hex()
+    conn.execute(kiosks.insert().values(id=kiosk_id, unit_code=unit_code, token_hash=token_hash(token),
+                                        key_hex=key, revoked=False, enrolled_at=iso(utcnow()),
+                                        acked_through=0))
+    return {"kiosk_id": kiosk_id, "token": token, "key": key}
+
+
+def revoke_kiosk(conn: Connection, kiosk_id: str) -> None:
+    if not conn.execute(kiosks.update().where(kiosks.c.id == kiosk_id).values(revoked=True)).rowcount:
+        raise AdminError(f"no kiosk {kiosk_id!r}")
+
+
+def create_user(conn: Connection, username: str, role: str, password: str) -> None:
+    username = nfc(username.strip())
+    if not username or len(username) > 100:
+        raise AdminError("username: must be 1-100 characters")
+    if role not in ROLES:
+        raise AdminError(f"role: must be one of {', '.join(ROLES)}")
+    if len(password) < 8:
+        raise AdminError("password: at least 8 characters")
+    if conn.execute(select(users.c.username).where(users.c.username == username)).first():
+        raise AdminError(f"user {username} already exists")
+    conn.execute(users.insert().values(username=username, role=role, password_hash=hash_password(password),
+                                       created_at=iso(utcnow())))
+
+
+def create_token(conn: Connection, username: str) -> str:
+    if not conn.execute(select(users.c.username).where(users.c.username == username)).first():
+        raise AdminError(f"no user {username!r} (create-user first)")
+    token = new_token("ha")
+    conn.execute(api_tokens.insert().values(token_hash=token_hash(token), username=username,
+                                            created_at=iso(utcnow()), revoked=False))
+    return token
+
+
+def set_receipt_key(conn: Connection, key: str | None) -> str:
+    key = (key or new_key_hex()).lower()
+    if not re.fullmatch(r"[0-9a-f]{64}", key):
+        raise AdminError("receipt key: must be 64 hexadecimal digits")
+    set_setting(conn, "receipt_key", key)
+    return key
+
+
+# --- roster import ----------------------------------------------------------
+
+def _read_table_csv(path: Path) -> list[dict]:
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        return [{k.strip(): (v or "").strip() for k, v in row.items() if k} for row in csv.DictReader(fh)]
+
+
+def _read_xlsx(path: Path) -> dict[str, list[dict]]:
+    from openpyxl import load_workbook
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a broken file
+        raise AdminError(f"{path}: not a readable Excel file ({exc.__class__.__name__})") from None
+    tables = {}
+    for sheet in book.worksheets:
+        rows = list(sheet.iter_rows(values_only=True))
+        if not rows:
+            continue
+        head = [str(h).strip() if h is not None else "" for h in rows[0]]
+        tables[sheet.title.strip().lower()] = [
+            {h: ("" if v is None else str(v).strip()) for h, v in zip(head, row) if h}
+            for row in rows[1:] if any(v not in (None, "") for v in row)]
+    if len(tables) == 1 and "officers" not in tables:
+        tables = {"officers": next(iter(tables.values()))}
+    return tables
+
+
+def read_roster(path: str | Path) -> dict:
+    """A roster file → {"units", "desks", "officers", "procedures"} (NFC).
+
+    JSON: like assets/demo/roster.json. Excel: sheets named units, desks,
+    officers, procedures (a single sheet is the officers). CSV: officers, one
+    a row (id, name, title, desk_id, photo, pin), optional desk_name,
+    unit_code and unit_name columns creating the desks and units.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise AdminError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        try:
+            data = json.loads(path.read_text("utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise AdminError(f"{path}: not valid JSON ({exc})") from None
+        if not isinstance(data, dict):
+            raise AdminError(f"{path}: must hold a JSON object with units, desks, officers, procedures")
+    elif suffix == ".xlsx":
+        data = _read_xlsx(path)
+    elif suffix == ".csv":
+        try:
+            rows = _read_table_csv(path)
+        except UnicodeDecodeError:
+            raise AdminError(f"{path}: not UTF-8 text") from None
+        data = {"officers": rows, "desks": [], "units": []}
+        for row in rows:
+            if row.get("desk_id") and row.get("desk_name"):
+                data["desks"].append({"id": row["desk_id"], "name": row["desk_name"],
+                                      "unit_code": row.get("unit_code", "")})
+            if row.get("unit_code") and row.get("unit_name"):
+                data["units"].append({"code": row["unit_code"], "name": row["unit_name"]})
+    else:
+        raise AdminError(f"{path}: unknown roster format (use .json, .csv or .xlsx)")
+    return nfc(data)
+
+
+def _rows(data: dict, name: str, path: Path) -> list[dict]:
+    rows = data.get(name, []) or []
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise AdminError(f"{path}: {name} must be a list of objects")
+    return rows
+
+
+def _need(row: dict, key: str, where: str) -> str:
+    value = row.get(key)
+    if value in (None, ""):
+        raise AdminError(f"{where}: {key} missing")
+    return str(value)
+
+
+def import_roster(conn: Connection, path: str | Path, media_dir: str | Path) -> dict:
+    """Upsert units, desks, officers (PINs hashed, photos copied) and procedures; returns counts."""
+    path = Path(path)
+    data = read_roster(path)
+    media = Path(media_dir)
+    unit_rows = {}
+    for i, u in enumerate(_rows(data, "units", path), 1):
+        where = f"{path.name}: unit {i}"
+        code = _ident(_need(u, "code", where), f"{where} code")
+        unit_rows[code] = {"code": code, "name": _need(u, "name", where), "address": u.get("address") or None}
+    desk_rows = {}
+    for i, d in enumerate(_rows(data, "desks", path), 1):
+        where = f"{path.name}: desk {i}"
+        did = _ident(_need(d, "id", where), f"{where} id")
+        desk_rows[did] = {"id": did, "unit_code": _need(d, "unit_code", where), "name": _need(d, "name", where)}
+    known_desks = set(desk_rows) | {r[0] for r in conn.execute(select(desks.c.id))}
+    officer_rows, photos = {}, {}
+    for i, o in enumerate(_rows(data, "officers", path), 1):
+        where = f"{path.name}: officer {i}"
+        oid = _ident(_need(o, "id", where), f"{where} id")
+        desk_id = o.get("desk_id") or None
+        if desk_id and desk_id not in known_desks:
+            raise AdminError(f"{where} ({oid}): desk {desk_id!r} is not in the roster")
+        pin = str(o.get("pin") or "").strip()
+        if pin and not re.fullmatch(r"\d{4,8}", pin):
+            raise AdminError(f"{where} ({oid}): pin must be 4 to 8 digits")
+        pin_hash = hash_pin(pin) if pin else (o.get("pin_hash") or None)
+        row = {"id": oid, "name": _need(o, "name", where), "title": o.get("title") or None,
+               "desk_id": desk_id, "photo": None, "photo_sha256": None, "pin_hash": pin_hash}
+        if o.get("photo"):
+            src = Path(o["photo"])
+            src = src if src.is_absolute() else path.parent / src
+            if not src.is_file():
+                raise AdminError(f"{where} ({oid}): photo {o['photo']!r} not found")
+            photos[oid] = src
+            row["photo"] = f"{oid}{src.suffix.lower() or '.png'}"
+            row["photo_sha256"] = hashlib.sha256(src.read_bytes()).hexdigest()
+        officer_rows[oid] = row
+    proc_rows = {}
+    for i, p in enumerate(_rows(data, "procedures", path), 1):
+        where = f"{path.name}: procedure {i}"
+        code = _need(p, "code", where)
+        proc_rows[code] = {"code": code, "name": _need(p, "name", where), "letter": p.get("letter") or None}
+
+    for table, key, rows in ((units, "code", unit_rows), (desks, "id", desk_rows),
+                             (officers, "id", officer_rows), (procedures, "code", proc_rows)):
+        for k, row in rows.items():
+            if conn.execute(select(table.c[key]).where(table.c[key] == k)).first():
+                conn.execute(table.update().where(table.c[key] == k).values(**row))
+            else:
+                conn.execute(table.insert().values(**row))
+    media.mkdir(parents=True, exist_ok=True)
+    for oid, src in photos.items():
+        shutil.copyfile(src, media / officer_rows[oid]["photo"])
+    return {"units": len(unit_rows), "desks": len(desk_rows), "officers": len(officer_rows),
+            "procedures": len(proc_rows), "photos": len(photos)}

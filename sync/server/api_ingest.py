@@ -1,0 +1,173 @@
+"""The kiosk-facing API of sync protocol v1: batches, config, photos, heartbeat."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response
+from fastapi.responses import FileResponse, JSONResponse
+from pydantic import BaseModel, Field, field_validator
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+
+from sync import protocol
+from sync.server import ingest
+from sync.server.auth import current_kiosk, own_kiosk
+from sync.server.db import kiosks, officers
+from sync.server.settings import etag_of, kiosk_config
+
+MAX_SEQ = ingest.MAX_SEQ
+
+router = APIRouter(tags=["kiosk"])
+
+_STR = {"type": "string", "minLength": 1, "maxLength": 200}
+_NSTR = {"anyOf": [_STR, {"type": "null"}]}
+_HEX = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
+_LIST = {"type": "array", "items": {"type": "string", "minLength": 1}, "maxItems": 20}
+RECORD_SCHEMA = {
+    "type": "object",
+    "required": list(protocol.RECORD_FIELDS),
+    "additionalProperties": False,
+    "properties": {
+        "id": {"type": "string", "format": "uuid"}, "kiosk_id": _STR,
+        "seq": {"type": "integer", "minimum": 1, "maximum": ingest.MAX_SEQ}, "created_at": {"type": "string", "format": "date-time"},
+        "unit_code": _STR, "desk_id": _STR, "officer_id": _STR,
+        "dossier_code": _NSTR, "procedure_code": _NSTR, "receipt_id": _NSTR,
+        "level": {"type": "integer", "minimum": 0, "maximum": 10}, "reasons": _LIST,
+        "comment": {"anyOf": [{"type": "string", "maxLength": protocol.COMMENT_MAX}, {"type": "null"}]},
+        "source": {"type": "string", "enum": list(protocol.SOURCES)}, "flags": _LIST,
+        "prev_hash": _HEX, "hash": _HEX, "sig": _HEX,
+    },
+}
+BATCH_SCHEMA = {
+    "type": "object", "required": ["kiosk_id", "sent_at", "ratings"], "additionalProperties": False,
+    "properties": {"kiosk_id": _STR, "sent_at": {"type": "string", "format": "date-time"},
+                   "ratings": {"type": "array", "items": RECORD_SCHEMA}},
+}
+_ERR = {"application/json": {"schema": {"type": "object", "properties": {"detail": {"type": "string"}}}}}
+
+
+class Result(BaseModel):
+    id: str
+    status: str = Field(description="accepted | duplicate | rejected")
+    error: str | None
+
+
+class BatchReply(BaseModel):
+    acked_through: int = Field(description="highest seq such that the server holds every seq 1..it")
+    results: list[Result]
+
+
+@router.post(
+    protocol.PATH_BATCH, response_model=BatchReply,
+    summary="Send a batch of sealed ratings (gzip allowed)",
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"application/json": {"schema": BATCH_SCHEMA}}},
+        "responses": {str(c): {"description": d, "content": _ERR} for c, d in (
+            (400, "bad JSON, gzip or Idempotency-Key"), (401, "unknown token"),
+            (403, "revoked kiosk or another kiosk's token"), (413, "body or batch too large"),
+            (415, "unsupported Content-Encoding"), (422, "malformed batch: nothing stored"))},
+    },
+)
+async def post_batch(request: Request, kiosk: dict = Depends(current_kiosk),
+                     idempotency_key: str = Header(..., description="the batch's UUID; same key for a retry")):
+    try:
+        key = str(uuid.UUID(idempotency_key))
+    except ValueError:
+        raise HTTPException(400, "Idempotency-Key: must be a UUID") from None
+    opts = request.app.state.options
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > opts["max_body_bytes"]:
+            raise HTTPException(413, f"body larger than {opts['max_body_bytes']} bytes")
+    return await run_in_threadpool(_apply, request.app, bytes(raw),
+                                   request.headers.get("content-encoding"), kiosk, key)
+
+
+def _apply(app, raw: bytes, encoding: str | None, kiosk: dict, key: str):
+    opts = app.state.options
+    try:
+        data = ingest.decode_body(raw, encoding, opts["max_body_bytes"])
+        batch = ingest.parse_batch(data, opts["max_batch"])
+        with app.state.engine.begin() as conn:
+            fresh = conn.execute(select(kiosks).where(kiosks.c.id == kiosk["id"])).mappings().one()
+            if fresh["revoked"]:
+                raise ingest.BatchError(403, f"kiosk {kiosk['id']} is revoked")
+            return ingest.ingest(conn, dict(fresh), batch, key, skew_threshold=opts["skew_threshold"])
+    except ingest.BatchError as exc:
+        content = {"detail": exc.detail}
+        if exc.errors:
+            content["errors"] = exc.errors[:100]
+        return JSONResponse(content, status_code=exc.status)
+
+
+@router.get(protocol.PATH_CONFIG, summary="The kiosk's roster, survey and receipt key (ETag)",
+            responses={304: {"description": "not modified since If-None-Match"}})
+def get_config(kiosk_id: str, request: Request, response: Response, kiosk: dict = Depends(current_kiosk),
+               if_none_match: str | None = Header(None)):
+    own_kiosk(kiosk_id, kiosk)
+    photo_url = str(request.url_for("get_photo", officer_id="OFFICER")).replace("OFFICER", "{officer_id}")
+    with request.app.state.engine.begin() as conn:
+        document = kiosk_config(conn, kiosk, photo_url)
+    etag = etag_of(document)
+    if if_none_match and etag in [t.strip() for t in if_none_match.split(",")]:
+        return Response(status_code=304, headers={"ETag": etag})
+    response.headers["ETag"] = etag
+    response.headers["Cache-Control"] = "no-cache"
+    return document
+
+
+@router.get("/api/v1/photos/{officer_id}", name="get_photo", summary="An officer's photo (kiosk token)",
+            response_class=FileResponse)
+def get_photo(officer_id: str, request: Request, kiosk: dict = Depends(current_kiosk)):
+    with request.app.state.engine.connect() as conn:
+        name = conn.execute(select(officers.c.photo).where(officers.c.id == officer_id)).scalar()
+    if not name:
+        raise HTTPException(404, f"no photo for officer {officer_id}")
+    path = Path(request.app.state.options["media_dir"]) / name
+    if not path.is_file():
+        raise HTTPException(404, f"photo file of officer {officer_id} is missing on the server")
+    return FileResponse(path)
+
+
+class Heartbeat(BaseModel):
+    last_seq: int = Field(ge=0, le=MAX_SEQ, description="highest seq in kiosk.db")
+    pending: int = Field(ge=0, le=MAX_SEQ, description="ratings not yet acknowledged")
+    quarantined: int = Field(0, ge=0, le=MAX_SEQ, description="ratings the server rejected, kept on the kiosk")
+    kiosk_time: str = Field(description="the kiosk's clock, RFC 3339 with offset",
+                            json_schema_extra={"format": "date-time"})
+    version: str = Field("", max_length=64)
+    printer: str = Field("", max_length=200, description="printer state, e.g. ok, no_paper, offline, none")
+    scanner: str = Field("", max_length=200, description="scanner state, e.g. ok, offline, none")
+
+    @field_validator("kiosk_time")
+    @classmethod
+    def _rfc3339(cls, value: str) -> str:
+        parsed = datetime.fromisoformat(value)  # ValueError -> 422 naming the field
+        if parsed.tzinfo is None:
+            raise ValueError("needs an offset, e.g. +07:00")
+        if not 1970 <= parsed.year <= 9000:
+            raise ValueError("year out of range")
+        return value
+
+
+class HeartbeatReply(BaseModel):
+    server_time: str
+    acked_through: int
+    clock_skew: float = Field(description="seconds, server time − kiosk time")
+
+
+@router.post(protocol.PATH_HEARTBEAT, response_model=HeartbeatReply, summary="Kiosk health")
+def post_heartbeat(kiosk_id: str, beat: Heartbeat, request: Request, kiosk: dict = Depends(current_kiosk)):
+    own_kiosk(kiosk_id, kiosk)
+    now = ingest.utcnow()
+    skew = (now - datetime.fromisoformat(beat.kiosk_time)).total_seconds()
+    with request.app.state.engine.begin() as conn:
+        conn.execute(kiosks.update().where(kiosks.c.id == kiosk_id).values(
+            last_seen=ingest.iso(now), last_seq=beat.last_seq, pending=beat.pending,
+            quarantined=beat.quarantined, kiosk_time=beat.kiosk_time, version=beat.version,
+            printer_state=beat.printer, scanner_state=beat.scanner, clock_skew=skew))
+        through = conn.execute(select(kiosks.c.acked_through).where(kiosks.c.id == kiosk_id)).scalar()
+    return {"server_time": ingest.iso(now), "acked_through": through, "clock_skew": skew}

@@ -1,0 +1,85 @@
+"""The town server's FastAPI app factory.
+
+Routers live in their own modules (api_ingest for kiosks, api_admin for the
+admin API); admin web pages are added as one more router in create_app.
+Every error reply is JSON ``{"detail": "<message>"}``.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from sync.server import api_admin, api_ingest
+from sync.server.db import db_url, make_engine, migrate
+from sync.server.settings import ensure_receipt_key
+
+log = logging.getLogger("hailong.server")
+
+DEFAULTS = {
+    "max_body_bytes": 8 * 1024 * 1024,  # decompressed, per batch
+    "max_batch": 5000,                  # ratings per batch
+    "skew_threshold": 600,              # seconds of kiosk clock error before times are corrected
+}
+
+
+def default_media_dir(db: str) -> Path:
+    """Officer photos live beside town.db (``media/``), or in ./media for a database URL."""
+    url = db_url(db)
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        return Path(url[len("sqlite:///"):]).parent / "media"
+    return Path("media").resolve()
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(x) for x in err.get("loc", ()) if x != "body") or "body"
+        parts.append(f"{where}: {err.get('msg', 'invalid')}")
+    return "; ".join(parts) or "invalid request"
+
+
+def create_app(db: str = "town.db", *, media_dir: str | Path | None = None, run_migrations: bool = True,
+               **options) -> FastAPI:
+    unknown = set(options) - set(DEFAULTS)
+    if unknown:
+        raise TypeError(f"unknown option(s): {', '.join(sorted(unknown))}")
+    engine = make_engine(db)
+    if run_migrations:
+        migrate(engine)
+    with engine.begin() as conn:
+        ensure_receipt_key(conn)
+
+    app = FastAPI(title="hailong town server", version="1",
+                  description="Sync protocol v1 (kiosks) and the admin API. See DESIGN.md.")
+    app.state.engine = engine
+    app.state.options = {**DEFAULTS, **options,
+                         "media_dir": str(media_dir or default_media_dir(db))}
+    app.include_router(api_ingest.router)
+    app.include_router(api_admin.router)
+    __import__("sync.server.pages", fromlist=["install"]).install(app)  # admin web pages (pages.py)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException):
+        return JSONResponse({"detail": str(exc.detail)}, status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError):
+        return JSONResponse({"detail": _validation_message(exc)}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def _bug(request: Request, exc: Exception):
+        # A bug, not the client's fault: say so plainly (the fuzz test hunts these).
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse({"detail": "internal server error"}, status_code=500)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz():
+        return {"ok": True}
+
+    return app

@@ -1,0 +1,70 @@
+"""Charts drawn on the server with matplotlib (no JavaScript, no CDN).
+
+PNG for the Word report, SVG for the web pages. The font is DejaVu Sans,
+which ships with matplotlib and carries every Vietnamese letter.
+"""
+from __future__ import annotations
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from .stats import Figures  # noqa: E402
+
+BLUE = "#1f5fa8"
+GREY = "#9aa5b1"
+
+
+def _trend_figure(trend: list[Figures], title: str, width: float, height: float):
+    labels = [f.key or "" for f in trend]
+    rates = [f.rate for f in trend]
+    valid = [f.valid for f in trend]
+    fig, ax = plt.subplots(figsize=(width, height), dpi=100)
+    ax2 = ax.twinx()
+    x = range(len(labels))
+    ax2.bar(x, valid, color=GREY, alpha=0.45, width=0.6, label="Số đánh giá hợp lệ")
+    ax.plot([i for i, r in zip(x, rates) if r is not None], [r for r in rates if r is not None],
+            color=BLUE, marker="o", linewidth=2, label="Tỷ lệ hài lòng (%)")
+    for i, r in zip(x, rates):
+        if r is not None:
+            ax.annotate(f"{r:.1f}".replace(".", ","), (i, r), textcoords="offset points",
+                        xytext=(0, 7), ha="center", fontsize=8, color=BLUE)
+    ax.set_zorder(ax2.get_zorder() + 1)
+    ax.patch.set_visible(False)
+    ax.set_ylim(0, 110)
+    ax.set_ylabel("Tỷ lệ hài lòng (%)")
+    ax2.set_ylabel("Số đánh giá hợp lệ")
+    ax.set_xticks(list(x))
+    step = max(1, len(labels) // 12)
+    ax.set_xticklabels([lb if i % step == 0 else "" for i, lb in enumerate(labels)],
+                       rotation=30 if len(labels) > 6 else 0, ha="right" if len(labels) > 6 else "center",
+                       fontsize=8)
+    ax.set_title(title, fontsize=11)
+    ax.grid(axis="y", alpha=0.3)
+    lines = ax.get_legend_handles_labels()
+    bars = ax2.get_legend_handles_labels()
+    ax.legend(lines[0] + bars[0], lines[1] + bars[1], loc="lower left", fontsize=8, framealpha=0.9)
+    if not labels:
+        ax.text(0.5, 0.5, "Chưa có đánh giá trong kỳ", transform=ax.transAxes, ha="center", va="center")
+    fig.tight_layout()
+    return fig
+
+
+def trend_png(trend: list[Figures], title: str = "Tỷ lệ hài lòng theo thời gian") -> bytes:
+    fig = _trend_figure(trend, title, 6.4, 3.2)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=200)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def trend_svg(trend: list[Figures], title: str = "Tỷ lệ hài lòng theo thời gian") -> str:
+    fig = _trend_figure(trend, title, 9, 3.4)
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg")
+    plt.close(fig)
+    svg = buf.getvalue()
+    return svg[svg.index("<svg"):]   # inline: drop the XML prolog and DOCTYPE

@@ -1,0 +1,164 @@
+"""``hailong server`` (serve the town server) and ``hailong admin`` (enrol, users, roster)."""
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+DB_OPTION = click.option("--db", default="town.db", show_default=True,
+                         help="SQLite file, or a database URL such as postgresql+psycopg://…")
+
+
+class AdminGroup(click.Group):
+    """Turns bad input and database errors into one clear line, never a traceback."""
+
+    def invoke(self, ctx):
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from sync.server.admin_ops import AdminError
+        try:
+            return super().invoke(ctx)
+        except AdminError as exc:
+            raise click.ClickException(str(exc)) from None
+        except SQLAlchemyError as exc:
+            raise click.ClickException(f"database error: {exc.__class__.__name__}: "
+                                       f"{str(getattr(exc, 'orig', exc)).splitlines()[0]}") from None
+
+
+def _engine(db: str):
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from sync.server.db import make_engine, migrate
+    try:
+        engine = make_engine(db)
+        migrate(engine)
+    except SQLAlchemyError as exc:
+        raise click.ClickException(f"{db}: cannot open the database ({str(getattr(exc, 'orig', exc)).splitlines()[0]})") from None
+    return engine
+
+
+@click.command()
+@DB_OPTION
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--media", default=None, help="folder of officer photos [default: media/ beside town.db]")
+@click.option("--max-batch", default=5000, show_default=True, type=click.IntRange(1, 100000),
+              help="most ratings accepted in one batch")
+@click.option("--max-body-mb", default=8.0, show_default=True, type=click.FloatRange(0.01),
+              help="largest batch body, decompressed")
+@click.option("--skew-threshold", default=600.0, show_default=True, type=click.FloatRange(0),
+              help="seconds of kiosk clock error before reports use corrected times (and an alert)")
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+def server(db, host, port, media, max_batch, max_body_mb, skew_threshold, log_level):
+    """Serve the town server (kiosk sync API, admin API) until stopped."""
+    import uvicorn
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from sync.server.app import create_app
+    try:
+        app = create_app(db, media_dir=media, max_batch=max_batch,
+                         max_body_bytes=int(max_body_mb * 1024 * 1024), skew_threshold=skew_threshold)
+    except SQLAlchemyError as exc:
+        raise click.ClickException(f"{db}: cannot open the database ({str(getattr(exc, 'orig', exc)).splitlines()[0]})") from None
+    click.echo(f"hailong server: {db} on http://{host}:{port} (OpenAPI at /docs)", err=True)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5)
+
+
+@click.group(cls=AdminGroup)
+@DB_OPTION
+@click.pass_context
+def admin(ctx, db):
+    """Enrol kiosks, create users and API tokens, import the roster."""
+    ctx.obj = db
+
+
+@admin.command("enrol-kiosk")
+@click.option("--kiosk-id", required=True)
+@click.option("--unit", "unit_code", required=True, help="unit (commune / ward) code")
+@click.option("--json", "as_json", is_flag=True, help="print {kiosk_id, token, key} as JSON")
+@click.pass_obj
+def enrol_kiosk(db, kiosk_id, unit_code, as_json):
+    """Enrol a kiosk: prints its bearer token and HMAC key (shown once)."""
+    from sync.server.admin_ops import enrol_kiosk as enrol
+    with _engine(db).begin() as conn:
+        out = enrol(conn, kiosk_id, unit_code)
+    if as_json:
+        click.echo(json.dumps(out))
+    else:
+        click.echo(f"kiosk {out['kiosk_id']} enrolled. Put these in its config.toml [server]:\n"
+                   f"token = \"{out['token']}\"\nkey = \"{out['key']}\"")
+
+
+@admin.command("revoke-kiosk")
+@click.option("--kiosk-id", required=True)
+@click.pass_obj
+def revoke_kiosk(db, kiosk_id):
+    """Refuse a kiosk's token from now on (its ratings stay)."""
+    from sync.server.admin_ops import revoke_kiosk as revoke
+    with _engine(db).begin() as conn:
+        revoke(conn, kiosk_id)
+    click.echo(f"kiosk {kiosk_id} revoked")
+
+
+@admin.command("create-user")
+@click.option("--username", required=True)
+@click.option("--role", required=True, type=click.Choice(["admin", "viewer"]))
+@click.option("--password-stdin", is_flag=True, help="read the password from standard input")
+@click.pass_obj
+def create_user(db, username, role, password_stdin):
+    """Create a user of the admin pages and API."""
+    from sync.server.admin_ops import create_user as create
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+    with _engine(db).begin() as conn:
+        create(conn, username, role, password)
+    click.echo(f"user {username} ({role}) created", err=True)
+
+
+@admin.command("create-token")
+@click.option("--username", required=True)
+@click.option("--json", "as_json", is_flag=True, help="print {token} as JSON")
+@click.pass_obj
+def create_token(db, username, as_json):
+    """Create an admin API token for a user (for `hailong pull`)."""
+    from sync.server.admin_ops import create_token as create
+    with _engine(db).begin() as conn:
+        token = create(conn, username)
+    click.echo(json.dumps({"token": token}) if as_json else token)
+
+
+@admin.command("import-roster")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--media", default=None, help="folder of officer photos [default: media/ beside town.db]")
+@click.pass_obj
+def import_roster(db, file, media):
+    """Import units, desks, officers and procedures from JSON, CSV or Excel (.xlsx)."""
+    from sync.server.admin_ops import import_roster as do_import
+    from sync.server.app import default_media_dir
+    with _engine(db).begin() as conn:
+        counts = do_import(conn, file, media or default_media_dir(db))
+    click.echo(", ".join(f"{n} {k}" for k, n in counts.items()) + " imported")
+
+
+@admin.command("set-receipt-key")
+@click.option("--key", default=None, help="64 hex digits; a new random key when omitted")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def set_receipt_key(db, key, as_json):
+    """Set (or rotate) the receipt HMAC key that kiosks receive with their config."""
+    from sync.server.admin_ops import set_receipt_key as set_key
+    with _engine(db).begin() as conn:
+        key = set_key(conn, key)
+    click.echo(json.dumps({"receipt_key": key}) if as_json else key)
+
+
+@admin.command("migrate")
+@click.pass_obj
+def migrate_cmd(db):
+    """Create or upgrade the database schema (the server also does this at start)."""
+    _engine(db)
+    click.echo(f"{db}: schema current")

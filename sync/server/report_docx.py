@@ -1,0 +1,393 @@
+"""The periodic report and the letters as Word files (python-docx), ND 30/2020 layout.
+
+Nghị định 30/2020/NĐ-CP (công tác văn thư), Phụ lục I: A4 paper, Times New
+Roman 13–14 pt, margins top/bottom 20–25 mm, left 30–35 mm, right 15–20 mm;
+a header of two columns — issuing body on the left (parent body upper case,
+issuing body upper case bold, a short rule under it; then "Số: …/BC-UBND"),
+the national motto on the right ("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM" bold,
+"Độc lập - Tự do - Hạnh phúc" bold, underlined; then the place and date in
+italics); the title bold and centred; at the end "Nơi nhận:" on the left and
+the signature block on the right.
+
+The document leaves the number blank ("Số:      /BC-UBND") for the văn thư
+to fill in when it is registered, as is the practice.
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from datetime import date
+
+from docx import Document
+from docx.enum.section import WD_ORIENT
+from docx.enum.table import WD_TABLE_ALIGNMENT
+from docx.enum.text import WD_ALIGN_PARAGRAPH
+from docx.oxml import OxmlElement
+from docx.oxml.ns import qn
+from docx.shared import Mm, Pt
+
+from . import charts
+from .periods import Period
+from .stats import Figures, Filter, Stats
+
+FONT = "Times New Roman"
+BODY_PT = 13
+
+
+@dataclass
+class Issuer:
+    """Who issues the report, and where: read from the server's settings."""
+    parent: str = "UBND TỈNH ĐỒNG THÁP"
+    body: str = "UBND XÃ ĐỒNG TÂM"
+    body_full: str = "Ủy ban nhân dân xã Đồng Tâm"
+    place: str = "Đồng Tâm"
+    symbol: str = "BC-UBND"
+    signer_on_behalf: str = "TM. ỦY BAN NHÂN DÂN"
+    signer_title: str = "CHỦ TỊCH"
+    signer_name: str = ""
+    recipients: list[str] = field(default_factory=lambda: [
+        "UBND tỉnh (để báo cáo);", "Sở Nội vụ (để báo cáo);", "Thường trực Đảng ủy, HĐND xã;",
+        "Ủy ban MTTQ Việt Nam xã;", "Lưu: VT."])
+
+
+@dataclass
+class ReportData:
+    period: Period
+    overall: Figures
+    officers: list[Figures]
+    desks: list[Figures]
+    procedures: list[Figures]
+    reasons: dict[str, int]
+    reason_labels: dict[str, str]
+    level_labels: dict[int, str]
+    trend: list[Figures]
+    comments: list[dict]
+
+
+def gather(stats: Stats, flt: Filter, names: dict[str, dict[str, str]]) -> ReportData:
+    """Everything the report shows, from the statistics (names: dim -> code -> name)."""
+    def named(rows, dim):
+        for f in rows:
+            f.name = names.get(dim, {}).get(f.key) or (f.key or "(không ghi thủ tục)")
+        return rows
+
+    step = "month" if flt.period.days > 62 else "day"
+    return ReportData(
+        period=flt.period, overall=stats.overall(flt),
+        officers=named(stats.by("officer", flt), "officer"),
+        desks=named(stats.by("desk", flt), "desk"),
+        procedures=named(stats.by("procedure", flt), "procedure"),
+        reasons=stats.reason_counts(flt),
+        reason_labels={c: vi for c, (vi, _en) in stats.reasons.items()},
+        level_labels={lv: stats.level_label(lv) for lv in stats.levels},
+        trend=stats.trend(flt, step), comments=stats.latest_comments(flt, 10))
+
+
+# --- low-level formatting -----------------------------------------------------
+
+def _vn_number(value: float | None) -> str:
+    """75.0 -> "75,0" (Vietnamese decimal comma); None -> "–"."""
+    return "–" if value is None else f"{value:.1f}".replace(".", ",")
+
+
+def _set_font(run, size=BODY_PT, bold=None, italic=None, underline=None):
+    run.font.name = FONT
+    run.font.size = Pt(size)
+    rpr = run._element.get_or_add_rPr()
+    rfonts = rpr.find(qn("w:rFonts"))
+    if rfonts is None:
+        rfonts = OxmlElement("w:rFonts")
+        rpr.insert(0, rfonts)
+    for attr in ("w:ascii", "w:hAnsi", "w:cs", "w:eastAsia"):
+        rfonts.set(qn(attr), FONT)
+    if bold is not None:
+        run.bold = bold
+    if italic is not None:
+        run.italic = italic
+    if underline is not None:
+        run.underline = underline
+    return run
+
+
+def _para(container, text="", size=BODY_PT, bold=False, italic=False, underline=False,
+          align=None, before=0, after=6, indent_first=False, keep_next=False):
+    p = container.add_paragraph()
+    if text:
+        _set_font(p.add_run(text), size, bold, italic, underline)
+    fmt = p.paragraph_format
+    fmt.space_before = Pt(before)
+    fmt.space_after = Pt(after)
+    if indent_first:
+        fmt.first_line_indent = Mm(10)
+        if align is None:
+            align = WD_ALIGN_PARAGRAPH.JUSTIFY
+    if keep_next:
+        fmt.keep_with_next = True
+    if align is not None:
+        p.alignment = align
+    return p
+
+
+def _widths(table, widths):
+    """Column widths that both Word (tcW) and LibreOffice (tblGrid) honour."""
+    table.autofit = False
+    for col, w in zip(table.columns, widths):
+        col.width = w
+    for row in table.rows:
+        for cell, w in zip(row.cells, widths):
+            cell.width = w
+        trpr = row._tr.get_or_add_trPr()
+        cant = OxmlElement("w:cantSplit")
+        cant.set(qn("w:val"), "true")
+        trpr.append(cant)
+
+
+def _no_borders(table):
+    tbl_pr = table._tbl.tblPr
+    borders = OxmlElement("w:tblBorders")
+    for edge in ("top", "left", "bottom", "right", "insideH", "insideV"):
+        el = OxmlElement(f"w:{edge}")
+        el.set(qn("w:val"), "nil")
+        borders.append(el)
+    tbl_pr.append(borders)
+
+
+def _cell_text(cell, text, size=BODY_PT, bold=False, italic=False, underline=False,
+               align=WD_ALIGN_PARAGRAPH.CENTER, first=True):
+    p = cell.paragraphs[0] if first else cell.add_paragraph()
+    p.alignment = align
+    p.paragraph_format.space_after = Pt(0)
+    p.paragraph_format.space_before = Pt(0)
+    if text:
+        _set_font(p.add_run(text), size, bold, italic, underline)
+    return p
+
+
+def _short_rule(cell, width_chars=16):
+    """The short horizontal line under the issuing body and the motto (a bottom border)."""
+    p = cell.add_paragraph()
+    p.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    p.paragraph_format.space_after = Pt(2)
+    ppr = p._p.get_or_add_pPr()
+    # a centred paragraph narrowed by indents, with a bottom border = a short rule
+    ind = OxmlElement("w:ind")
+    ind.set(qn("w:left"), str(1100))
+    ind.set(qn("w:right"), str(1100))
+    ppr.append(ind)
+    border = OxmlElement("w:pBdr")
+    bottom = OxmlElement("w:bottom")
+    bottom.set(qn("w:val"), "single")
+    bottom.set(qn("w:sz"), "6")
+    bottom.set(qn("w:space"), "1")
+    bottom.set(qn("w:color"), "000000")
+    border.append(bottom)
+    ppr.append(border)
+    p.paragraph_format.line_spacing = Pt(2)
+    return p
+
+
+def _new_document() -> Document:
+    doc = Document()
+    sec = doc.sections[0]
+    sec.orientation = WD_ORIENT.PORTRAIT
+    sec.page_width, sec.page_height = Mm(210), Mm(297)
+    sec.top_margin, sec.bottom_margin = Mm(20), Mm(20)
+    sec.left_margin, sec.right_margin = Mm(30), Mm(15)
+    normal = doc.styles["Normal"]
+    normal.font.name = FONT
+    normal.font.size = Pt(BODY_PT)
+    rpr = normal.element.get_or_add_rPr()
+    rfonts = rpr.find(qn("w:rFonts"))
+    if rfonts is None:
+        rfonts = OxmlElement("w:rFonts")
+        rpr.insert(0, rfonts)
+    for attr in ("w:ascii", "w:hAnsi", "w:cs", "w:eastAsia"):
+        rfonts.set(qn(attr), FONT)
+    normal.paragraph_format.line_spacing = 1.15
+    return doc
+
+
+def _header(doc, issuer: Issuer, number_symbol: str, on: date):
+    """ND30 header: issuing body | national motto; number | place and date."""
+    t = doc.add_table(rows=2, cols=2)
+    _no_borders(t)
+    t.alignment = WD_TABLE_ALIGNMENT.CENTER
+    _widths(t, (Mm(70), Mm(95)))
+    left, right = t.rows[0].cells
+    _cell_text(left, issuer.parent.upper(), size=12)
+    _cell_text(left, issuer.body.upper(), size=12, bold=True, first=False)
+    _short_rule(left)
+    _cell_text(right, "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", size=12, bold=True)
+    _cell_text(right, "Độc lập - Tự do - Hạnh phúc", size=13, bold=True, underline=True, first=False)
+    num, place = t.rows[1].cells
+    _cell_text(num, number_symbol, size=13).paragraph_format.space_before = Pt(6)
+    _cell_text(place, f"{issuer.place}, ngày {on.day:02d} tháng {on.month:02d} năm {on.year}",
+               size=13, italic=True).paragraph_format.space_before = Pt(6)
+
+
+def _sign_off(doc, issuer: Issuer, recipients: list[str]):
+    t = doc.add_table(rows=1, cols=2)
+    _no_borders(t)
+    _widths(t, (Mm(80), Mm(85)))
+    left, right = t.rows[0].cells
+    _cell_text(left, "Nơi nhận:", size=12, bold=True, italic=True, align=WD_ALIGN_PARAGRAPH.LEFT)
+    for r in recipients:
+        _cell_text(left, f"- {r}", size=11, align=WD_ALIGN_PARAGRAPH.LEFT, first=False)
+    if issuer.signer_on_behalf:
+        _cell_text(right, issuer.signer_on_behalf, size=13, bold=True)
+        _cell_text(right, issuer.signer_title, size=13, bold=True, first=False)
+    else:
+        _cell_text(right, issuer.signer_title, size=13, bold=True)
+    _cell_text(right, "(Ký, ghi rõ họ tên và đóng dấu)", size=13, italic=True, first=False)
+    for _ in range(4):
+        _cell_text(right, "", first=False)
+    _cell_text(right, issuer.signer_name, size=13, bold=True, first=False)
+
+
+def _grid(doc, headers: list[str], rows: list[list[str]], widths_mm: list[float]):
+    t = doc.add_table(rows=1 + len(rows), cols=len(headers))
+    t.style = "Table Grid"
+    t.alignment = WD_TABLE_ALIGNMENT.CENTER
+    t.autofit = False
+    for i, h in enumerate(headers):
+        _cell_text(t.rows[0].cells[i], h, size=12, bold=True)
+    for r, values in enumerate(rows, 1):
+        for i, v in enumerate(values):
+            align = WD_ALIGN_PARAGRAPH.LEFT if i == 1 else WD_ALIGN_PARAGRAPH.CENTER
+            _cell_text(t.rows[r].cells[i], str(v), size=12, align=align)
+    _widths(t, [Mm(w) for w in widths_mm])
+    # repeat the header row on every page
+    trpr = t.rows[0]._tr.get_or_add_trPr()
+    el = OxmlElement("w:tblHeader")
+    el.set(qn("w:val"), "true")
+    trpr.append(el)
+    _para(doc, after=4)
+    return t
+
+
+def _figure_rows(rows: list[Figures]) -> list[list[str]]:
+    return [[str(i), f.name or f.key or "", str(f.valid), str(f.satisfied), str(f.valid - f.satisfied),
+             str(f.misuse), _vn_number(f.rate)] for i, f in enumerate(rows, 1)]
+
+
+FIG_HEADERS = ["TT", "{what}", "Số đánh giá hợp lệ", "Hài lòng", "Không hài lòng", "Nghi lạm dụng",
+               "Tỷ lệ hài lòng (%)"]
+FIG_WIDTHS = [10, 57, 20, 18, 20, 20, 20]
+
+
+# --- the report -----------------------------------------------------------------
+
+def report(data: ReportData, issuer: Issuer | None = None, on: date | None = None) -> bytes:
+    """Báo cáo kết quả khảo sát mức độ hài lòng, as .docx bytes."""
+    issuer = issuer or Issuer()
+    on = on or date.today()
+    doc = _new_document()
+    _header(doc, issuer, f"Số:        /{issuer.symbol}", on)
+    o = data.overall
+    label = data.period.label()
+    _para(doc, "BÁO CÁO", size=14, bold=True, align=WD_ALIGN_PARAGRAPH.CENTER, before=18, after=0)
+    _para(doc, "Kết quả khảo sát mức độ hài lòng của người dân, tổ chức", size=14, bold=True,
+          align=WD_ALIGN_PARAGRAPH.CENTER, after=0)
+    _para(doc, f"đối với việc giải quyết thủ tục hành chính {label[0].lower() + label[1:]}",
+          size=14, bold=True, align=WD_ALIGN_PARAGRAPH.CENTER, after=0)
+    _short_rule(doc)
+    _para(doc, f"Thực hiện nhiệm vụ khảo sát, đánh giá mức độ hài lòng của người dân, tổ chức tại "
+               f"Bộ phận Một cửa, {issuer.body_full} báo cáo kết quả {label[0].lower() + label[1:]} "
+               f"(từ ngày {data.period.first_day:%d/%m/%Y} đến ngày {data.period.last_day:%d/%m/%Y}) "
+               "như sau:", indent_first=True, before=6)
+
+    _para(doc, "I. KẾT QUẢ CHUNG", bold=True, keep_next=True)
+    _para(doc, f"Tổng số lượt đánh giá ghi nhận: {o.total}; trong đó {o.misuse} lượt bị đánh dấu nghi "
+               f"lạm dụng (bấm lặp liên tục) được giữ lại nhưng không tính vào tỷ lệ; số lượt đánh giá "
+               f"hợp lệ: {o.valid}.", indent_first=True)
+    _para(doc, f"Số lượt hài lòng: {o.satisfied}. Tỷ lệ hài lòng chung: {_vn_number(o.rate)}% "
+               "(số lượt hài lòng chia cho số lượt đánh giá hợp lệ).", indent_first=True)
+    levels = [[str(i), data.level_labels[lv], str(n),
+               _vn_number(n * 100.0 / o.valid if o.valid else None)]
+              for i, (lv, n) in enumerate(o.levels.items(), 1)]
+    _para(doc, "Số lượt đánh giá theo mức độ:", indent_first=True, keep_next=True)
+    _grid(doc, ["TT", "Mức độ", "Số lượt", "Tỷ lệ (%)"], levels, [12, 80, 35, 35])
+
+    if data.trend:
+        _para(doc, "Diễn biến tỷ lệ hài lòng trong kỳ:", indent_first=True, keep_next=True)
+        doc.add_picture(io.BytesIO(charts.trend_png(data.trend)), width=Mm(160))
+        doc.paragraphs[-1].alignment = WD_ALIGN_PARAGRAPH.CENTER
+
+    sections = [("II. KẾT QUẢ THEO CÁN BỘ, CÔNG CHỨC", "Cán bộ, công chức", data.officers),
+                ("III. KẾT QUẢ THEO QUẦY", "Quầy", data.desks),
+                ("IV. KẾT QUẢ THEO THỦ TỤC HÀNH CHÍNH", "Thủ tục", data.procedures)]
+    for title, what, rows in sections:
+        _para(doc, title, bold=True, keep_next=True, before=6)
+        if rows:
+            _grid(doc, [h.format(what=what) for h in FIG_HEADERS], _figure_rows(rows), FIG_WIDTHS)
+        else:
+            _para(doc, "Không có đánh giá trong kỳ.", indent_first=True)
+
+    _para(doc, "V. LÝ DO CHƯA HÀI LÒNG ĐƯỢC NÊU", bold=True, keep_next=True, before=6)
+    reason_rows = [[str(i), data.reason_labels.get(c, c), str(n)]
+                   for i, (c, n) in enumerate(sorted(data.reasons.items(), key=lambda kv: -kv[1]), 1)]
+    _grid(doc, ["TT", "Lý do", "Số lượt"], reason_rows, [12, 110, 40])
+    if data.reasons.get("nhung_nhieu"):
+        _para(doc, f"Có {data.reasons['nhung_nhieu']} lượt phản ánh nhũng nhiễu; đề nghị xác minh, "
+                   "xử lý theo quy định.", indent_first=True, italic=True)
+
+    if data.comments:
+        _para(doc, "VI. Ý KIẾN CỦA NGƯỜI DÂN (MỚI NHẤT)", bold=True, keep_next=True, before=6)
+        for c in data.comments:
+            _para(doc, f"- {c['comment']}", indent_first=True, after=2)
+
+    _para(doc, "VII. ĐÁNH GIÁ, KIẾN NGHỊ", bold=True, keep_next=True, before=6)
+    _para(doc, "…" * 48, indent_first=True)
+    _para(doc, f"Trên đây là báo cáo kết quả khảo sát mức độ hài lòng {label[0].lower() + label[1:]} "
+               f"của {issuer.body_full}./.", indent_first=True, after=12)
+    _sign_off(doc, issuer, issuer.recipients)
+    buf = io.BytesIO()
+    doc.save(buf)
+    return buf.getvalue()
+
+
+# --- letters ----------------------------------------------------------------------
+
+#: letter kind -> (title, paragraphs). {name} {procedure} {dossier} {new_date} {officer} {unit}
+LETTERS = {
+    "cam_on": ("THƯ CẢM ƠN", [
+        "Kính gửi: Ông/Bà {name}",
+        "{unit} trân trọng cảm ơn Ông/Bà đã tin tưởng thực hiện thủ tục {procedure} "
+        "(hồ sơ số {dossier}) tại Bộ phận Một cửa và dành thời gian đánh giá mức độ hài lòng "
+        "đối với cán bộ, công chức phục vụ.",
+        "Ý kiến của Ông/Bà giúp chúng tôi phục vụ người dân ngày càng tốt hơn. "
+        "Kính chúc Ông/Bà và gia đình sức khỏe, hạnh phúc.",
+    ]),
+    "xin_loi_hen_lai": ("THƯ XIN LỖI VÀ HẸN LẠI THỜI GIAN TRẢ KẾT QUẢ", [
+        "Kính gửi: Ông/Bà {name}",
+        "Ngày tiếp nhận hồ sơ số {dossier} về thủ tục {procedure}, {unit} đã hẹn trả kết quả "
+        "cho Ông/Bà. Tuy nhiên, hồ sơ chưa giải quyết xong đúng hẹn.",
+        "{unit} thành thật xin lỗi Ông/Bà vì sự chậm trễ này và xin hẹn trả kết quả vào ngày "
+        "{new_date}. Cán bộ phụ trách: {officer}.",
+        "Rất mong Ông/Bà thông cảm. Trân trọng./.",
+    ]),
+}
+
+
+def letter(kind: str, fields: dict, issuer: Issuer | None = None, on: date | None = None) -> bytes:
+    """A letter of ``kind`` (see LETTERS) with ``fields`` filled in, as .docx bytes."""
+    if kind not in LETTERS:
+        raise ValueError(f"letter kind: must be one of {', '.join(LETTERS)}")
+    issuer = issuer or Issuer()
+    on = on or date.today()
+    values = {"name": "……………………", "procedure": "……………………", "dossier": "…………",
+              "new_date": "…/…/……", "officer": "……………………", "unit": issuer.body_full}
+    values.update({k: v for k, v in fields.items() if v})
+    title, paragraphs = LETTERS[kind]
+    doc = _new_document()
+    _header(doc, issuer, "", on)
+    _para(doc, title, size=14, bold=True, align=WD_ALIGN_PARAGRAPH.CENTER, before=24, after=12)
+    first, *rest = paragraphs
+    _para(doc, first.format(**values), align=WD_ALIGN_PARAGRAPH.CENTER, after=12)
+    for text in rest:
+        p = _para(doc, text.format(**values), indent_first=True)
+        p.alignment = WD_ALIGN_PARAGRAPH.JUSTIFY
+    _sign_off(doc, issuer, ["Như trên;", "Lưu: VT, BPMC."])
+    buf = io.BytesIO()
+    doc.save(buf)
+    return buf.getvalue()

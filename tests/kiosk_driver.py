@@ -1,0 +1,386 @@
+"""Drive the real kiosk app with simulated touches, in its own process.
+
+    python tests/kiosk_driver.py CONFIG SCENARIO OUT_DIR [--demo]
+
+Starts the app exactly as ``hailong kiosk`` does (kiosk.ui.app.run), with
+one extra service: a scripted citizen. Touches are real MotionEvents fed
+through Kivy's event loop (the same path as the input provider's), so the
+debounce guard, the widgets' collision and the screens all take part.
+Screenshots go to OUT_DIR/<name>.png; OUT_DIR/result.json says what happened.
+
+A Kivy Window can be created once per process, hence one process per run.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+
+os.environ.setdefault("KIVY_NO_ARGS", "1")
+os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
+os.environ.setdefault("KIVY_NO_FILELOG", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from kiosk.config import load  # noqa: E402
+
+_ids = itertools.count(1000)
+
+
+def _touch_class():
+    from kivy.input.motionevent import MotionEvent
+
+    class DriverTouch(MotionEvent):
+        """A finger at window pixel (x, y)."""
+
+        def __init__(self, x, y):
+            from kivy.base import EventLoop
+            win = EventLoop.window
+            super().__init__("driver", next(_ids), {"x": x / (win.width - 1.0), "y": y / (win.height - 1.0)},
+                             is_touch=True, type_id="touch")
+
+        def depack(self, args):
+            self.sx, self.sy = args["x"], args["y"]
+            self.profile = ["pos"]
+            super().depack(args)
+
+    return DriverTouch
+
+
+class Driver:
+    """What a scripted citizen can do. Generator steps: ``yield`` = next frame, ``yield 0.5`` = wait."""
+
+    def __init__(self, app, out: Path):
+        from kivy.base import EventLoop
+        self.app = app
+        self.out = out
+        self.loop = EventLoop
+        self.Touch = _touch_class()
+        self.result: dict = {"shots": [], "texts": {}, "notes": {}}
+
+    # where things are
+    @property
+    def screen(self) -> str:
+        return self.app.root.sm.current
+
+    def walk(self, widget=None):
+        widget = widget or self.app.root.sm.current_screen
+        yield widget
+        for child in widget.children:
+            yield from self.walk(child)
+
+    def find(self, pred, root=None):
+        hits = [w for w in self.walk(root) if pred(w)]
+        if not hits:
+            raise LookupError(f"no widget matches on screen {self.screen}")
+        return hits[0]
+
+    def by_id(self, name):
+        return self.app.root.sm.current_screen.ids[name]
+
+    def visible_texts(self) -> list[str]:
+        from kivy.uix.label import Label
+        texts = [w.text for w in self.walk(self.app.root) if isinstance(w, Label)
+                 and w.text and w.opacity > 0 and self._shown(w)]
+        return texts
+
+    def _shown(self, w) -> bool:
+        sm = self.app.root.sm
+        node = w
+        while node is not None:
+            if node.__class__.__name__.endswith("Screen") and node is not sm.current_screen:
+                return False
+            node = node.parent
+        return True
+
+    # touches
+    def center_of(self, widget):
+        return widget.to_window(*widget.center)
+
+    def down(self, widget=None, pos=None):
+        x, y = pos or self.center_of(widget)
+        touch = self.Touch(x, y)
+        self.loop._dispatch_input("begin", touch)
+        return touch
+
+    def up(self, touch):
+        touch.update_time_end()
+        self.loop._dispatch_input("end", touch)
+
+    def tap(self, widget=None, pos=None, hold=0.06):
+        """Generator: press, hold, release, let two frames pass."""
+        touch = self.down(widget, pos)
+        yield hold
+        self.up(touch)
+        yield
+        yield
+
+    def wait_for(self, cond, timeout=10.0, what="condition"):
+        start = time.monotonic()
+        while not cond():
+            if time.monotonic() - start > timeout:
+                raise TimeoutError(f"waited {timeout}s for {what} (screen {self.screen})")
+            yield 0.05
+
+    def wait_screen(self, name, timeout=10.0):
+        yield from self.wait_for(lambda: self.screen == name, timeout, f"screen {name}")
+        yield
+        yield
+
+    def shot(self, name):
+        """Screenshot of the window to OUT/<name>.png (Kivy adds a counter; we rename)."""
+        from kivy.core.window import Window
+        yield
+        yield
+        made = Window.screenshot(name=str(self.out / f"{name}.png"))
+        target = self.out / f"{name}.png"
+        if made and Path(made).exists():
+            os.replace(made, target)
+        self.result["shots"].append(str(target))
+        self.result["texts"][name] = self.visible_texts()
+
+    def type_keys(self, keys: list[str]):
+        """Tap on-screen keyboard keys by their value ("a", "tone:sac", "space", "backspace"…)."""
+        keyboard = self.by_id("keyboard")
+        for value in keys:
+            yield from self.tap(keyboard.key_for(value), hold=0.03)
+            yield 0.16     # slower than the double-touch guard (120 ms in tests)
+
+
+def keys_for(text: str) -> list[str]:
+    """Keyboard key values to type ``text`` with the Telex keys (s f r x j for tones)."""
+    out = []
+    for ch in text:
+        if ch == " ":
+            out.append("space")
+        elif ch.isupper():
+            out += ["shift", ch.lower()]
+        else:
+            out.append(ch)
+    return out
+
+
+# --------------------------------------------------------------- scenarios
+
+def full_visit(d: Driver):
+    """Welcome → officer → Không hài lòng → two reasons → comment typed on the keyboard → thanks."""
+    yield from d.wait_screen("welcome")
+    yield from d.shot("welcome")
+    yield from d.tap(d.by_id("start_button"))
+    yield from d.wait_screen("choose_officer")
+    yield from d.shot("choose_officer")
+    yield from d.tap(d.find(lambda w: getattr(w, "officer_id", None) == "cb-002"
+                            and w.__class__.__name__ == "OfficerCard"))
+    yield from d.wait_screen("rate")
+    yield from d.shot("rate")
+    level_sizes = [(b.level, b.width, b.height) for b in d.walk() if b.__class__.__name__ == "LevelButton"]
+    d.result["notes"]["level_sizes"] = level_sizes
+    from kivy.metrics import Metrics
+    d.result["notes"]["dpi"] = Metrics.dpi
+    yield from d.tap(d.find(lambda w: w.__class__.__name__ == "LevelButton" and w.level == 1))
+    yield from d.wait_screen("reasons")
+    yield from d.tap(d.find(lambda w: getattr(w, "code", None) == "thai_do"))
+    yield from d.tap(d.find(lambda w: getattr(w, "code", None) == "nhung_nhieu"))
+    yield 0.3
+    yield from d.shot("reasons")
+    yield from d.tap(d.by_id("next_button"))
+    yield from d.wait_screen("comment")
+    # "Chưa đúng hẹn, phải đi lại." with Telex keys, the đ key and the nặng tone key
+    yield from d.type_keys(keys_for("Chuwa ddungs henj, phair ") + ["đ", "i", "space", "l", "a", "i",
+                                                                      "tone:nang", "."])
+    yield 0.3
+    d.result["notes"]["typed"] = d.by_id("keyboard").text
+    yield from d.shot("comment")
+    yield from d.tap(d.by_id("send_button"))
+    yield from d.wait_screen("thanks")
+    d.result["notes"]["rows_when_thanks_shown"] = d.app.store.count()
+    yield from d.shot("thanks")
+    t0 = time.monotonic()
+    yield from d.wait_screen("welcome", timeout=10)
+    d.result["notes"]["thanks_seconds"] = time.monotonic() - t0
+
+
+def language(d: Driver):
+    """Toggle to English on welcome and on the rate screen; back to Vietnamese after the visit."""
+    yield from d.wait_screen("welcome")
+    d.result["texts"]["welcome_vi"] = d.visible_texts()
+    yield from d.tap(d.app.root.ids.language_button)
+    yield 0.3
+    yield from d.shot("welcome_en")
+    yield from d.tap(d.by_id("start_button"))
+    yield from d.wait_screen("choose_officer")
+    yield from d.tap(d.find(lambda w: getattr(w, "officer_id", None) == "cb-001"
+                            and w.__class__.__name__ == "OfficerCard"))
+    yield from d.wait_screen("rate")
+    yield from d.shot("rate_en")
+    yield from d.tap(d.app.root.ids.language_button)
+    yield 0.3
+    d.result["texts"]["rate_vi_again"] = d.visible_texts()
+    yield from d.tap(d.app.root.ids.language_button)
+    yield 0.3
+    yield from d.tap(d.find(lambda w: w.__class__.__name__ == "LevelButton" and w.level == 3))
+    yield from d.wait_screen("comment")
+    yield from d.shot("comment_en")
+    yield from d.tap(d.by_id("skip_button"))
+    yield from d.wait_screen("thanks")
+    d.result["texts"]["thanks_en"] = d.visible_texts()
+    yield from d.wait_screen("welcome", timeout=10)
+    yield 0.3
+    d.result["texts"]["welcome_after"] = d.visible_texts()
+
+
+def idle(d: Driver):
+    """Start, choose, leave: idle timeout → welcome, nothing stored. Then Escape is ignored."""
+    yield from d.wait_screen("welcome")
+    yield from d.tap(d.by_id("start_button"))
+    yield from d.wait_screen("choose_officer")
+    yield from d.tap(d.find(lambda w: w.__class__.__name__ == "OfficerCard"))
+    yield from d.wait_screen("rate")
+    yield from d.tap(d.find(lambda w: w.__class__.__name__ == "LevelButton" and w.level == 1))
+    yield from d.wait_screen("reasons")
+    yield from d.tap(d.find(lambda w: getattr(w, "code", None) == "thai_do"))
+    t0 = time.monotonic()
+    yield from d.wait_screen("welcome", timeout=15)
+    d.result["notes"]["idle_seconds"] = time.monotonic() - t0
+    d.result["notes"]["rows_after_idle"] = d.app.store.count()
+    # Escape: the app keeps running (the window's keyboard handler swallows 27)
+    from kivy.core.window import Window
+    Window.dispatch("on_key_down", 27, 9, None, [])
+    Window.dispatch("on_keyboard", 27, 9, None, [])
+    Window.dispatch("on_key_up", 27, 9)
+    yield 0.5
+    d.result["notes"]["alive_after_escape"] = d.app.root is not None and d.screen == "welcome"
+
+
+def double_touch(d: Driver):
+    """Two touch_downs 50 ms apart on a level button, then the same bounce on the next screen."""
+    presses = []
+    yield from d.wait_screen("welcome")
+    yield from d.tap(d.by_id("start_button"))
+    yield from d.wait_screen("choose_officer")
+    yield from d.tap(d.find(lambda w: getattr(w, "officer_id", None) == "cb-003"
+                            and w.__class__.__name__ == "OfficerCard"))
+    yield from d.wait_screen("rate")
+    yield 0.3
+    button = d.find(lambda w: w.__class__.__name__ == "LevelButton" and w.level == 2)
+    button.bind(on_press=lambda *_: presses.append(time.monotonic()))
+    first = d.down(button)
+    yield 0.05
+    second = d.down(button)
+    yield 0.02
+    d.up(first)
+    yield
+    d.up(second)
+    yield 0.5
+    d.result["notes"]["level_presses"] = len(presses)
+    d.result["notes"]["screen_after"] = d.screen
+    d.result["notes"]["debounced"] = d.app.debounced_touches
+    if d.screen == "thanks":
+        yield from d.wait_screen("welcome", timeout=10)
+    d.result["notes"]["rows"] = d.app.store.count()
+
+
+def rapid_repeat(d: Driver):
+    """Two quick walk-up ratings: the second is flagged rapid_repeat (kept, not dropped)."""
+    for _ in range(2):
+        yield from d.wait_screen("welcome")
+        yield from d.tap(d.by_id("start_button"))
+        yield from d.wait_screen("choose_officer")
+        yield from d.tap(d.find(lambda w: getattr(w, "officer_id", None) == "cb-001"
+                                and w.__class__.__name__ == "OfficerCard"))
+        yield from d.wait_screen("rate")
+        yield from d.tap(d.find(lambda w: w.__class__.__name__ == "LevelButton" and w.level == 3))
+        yield from d.wait_screen("thanks")
+        yield from d.tap(pos=(640, 400))     # a tap on thanks does nothing harmful
+        yield from d.wait_screen("welcome", timeout=10)
+    d.result["notes"]["rows"] = d.app.store.count()
+
+
+def staff_exit(d: Driver):
+    """Long press in the top-right corner opens the PIN pad; a wrong PIN keeps kiosk mode; the right one quits."""
+    from kivy.core.window import Window
+    yield from d.wait_screen("welcome")
+    corner = (Window.width - 20, Window.height - 20)
+    touch = d.down(pos=corner)
+    yield from d.wait_for(lambda: d.app._pin_pad is not None, 5, "PIN pad")
+    d.up(touch)
+    yield 0.3
+    pad = d.app._pin_pad
+    yield from d.shot("pin_pad")
+
+    def key(text):
+        return d.find(lambda w: w.__class__.__name__ == "PinKey" and w.text == text, root=pad)
+    for digit in "0000":
+        yield from d.tap(key(digit))
+        yield 0.3
+    yield from d.tap(key("OK"))
+    yield 0.3
+    d.result["notes"]["wrong_pin_events"] = d.app.store.event_counts().get("staff_pin_wrong", 0)
+    d.result["notes"]["running_after_wrong_pin"] = True
+    for digit in d.app.cfg.ui["staff_pin"]:
+        yield from d.tap(key(digit))
+        yield 0.3
+    d.result["notes"]["stopping"] = True
+    yield from d.tap(key("OK"))
+    yield 5          # app.stop() ends the loop before this returns
+
+
+SCENARIOS = {f.__name__: f for f in (full_visit, language, idle, double_touch, rapid_repeat, staff_exit)}
+
+
+def main(argv: list[str]) -> int:
+    config_path, scenario, out = argv[0], argv[1], Path(argv[2])
+    demo = "--demo" in argv
+    out.mkdir(parents=True, exist_ok=True)
+    cfg = load(config_path)
+    result_file = out / "result.json"
+    state = {"driver": None, "done": False}
+
+    def scripted_citizen(app):
+        from kivy.clock import Clock
+        driver = Driver(app, out)
+        state["driver"] = driver
+        steps = SCENARIOS[scenario](driver)
+        pending = {"until": 0.0}
+
+        def step(_dt):
+            if time.monotonic() < pending["until"]:
+                return
+            try:
+                wait = next(steps)
+            except StopIteration:
+                driver.result["ok"] = True
+                state["done"] = True
+                app.stop()
+                return False
+            except Exception:
+                driver.result["ok"] = False
+                driver.result["error"] = traceback.format_exc()
+                driver.result["screen"] = driver.screen
+                state["done"] = True
+                app.stop()
+                return False
+            pending["until"] = time.monotonic() + (wait or 0)
+
+        Clock.schedule_interval(step, 0)
+        return None
+
+    from kiosk.ui.app import run
+    started = time.monotonic()
+    try:
+        run(cfg, demo=demo, extra_services=[scripted_citizen])
+    finally:
+        driver = state["driver"]
+        result = driver.result if driver else {"ok": False, "error": "the app did not start"}
+        if not state["done"] and driver and scenario == "staff_exit":
+            result["ok"] = bool(result["notes"].get("stopping"))
+        result["seconds"] = time.monotonic() - started
+        result_file.write_text(json.dumps(result, ensure_ascii=False, indent=1), "utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

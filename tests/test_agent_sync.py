@@ -1,0 +1,168 @@
+"""The sync agent against a real town server: drain, config, heartbeat, quarantine, tampering."""
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+from sqlalchemy import select
+
+from faultproxy import ROOT, ServerThread, fill_kiosk, open_alerts, server_ratings, wait_until, write_config
+from sync import protocol
+from sync.agent import SyncAgent
+from sync.server.admin_ops import enrol_kiosk, import_roster
+from sync.server.db import kiosks
+
+DEMO = ROOT / "assets" / "demo" / "roster.json"
+
+
+@pytest.fixture
+def town(tmp_path):
+    server = ServerThread(tmp_path / "town" / "town.db", media_dir=tmp_path / "town" / "media")
+    with server.engine.begin() as conn:
+        server.k1 = enrol_kiosk(conn, "K1", "13321")
+        import_roster(conn, DEMO, tmp_path / "town" / "media")
+    yield server
+    server.stop()
+
+
+def agent_for(town, store, **kw):
+    opts = dict(batch_size=100, timeout=2, min_backoff=0.01, max_backoff=0.1, interval=0.2, heartbeat_interval=0.2)
+    opts.update(kw)
+    return SyncAgent(store, town.url, town.k1["token"], "K1", **opts)
+
+
+def assert_exactly_once(town, store):
+    held = server_ratings(town.engine, "K1")
+    local = list(store.iter_records())
+    assert [h["id"] for h in held] == [r["id"] for r in local]
+    assert protocol.verify_chain(held, town.k1["key"]) == (None, None)
+    assert store.sync_counts()["pending"] == 0
+
+
+def test_drain_backlog_config_and_heartbeat(town, tmp_path):
+    store = fill_kiosk(tmp_path / "kiosk" / "kiosk.db", "K1", town.k1["key"], 750)
+    agent = agent_for(town, store)
+    result = agent.sync_once()
+    assert (result.synced, result.batches, result.rejected) == (750, 8, 0)
+    assert_exactly_once(town, store)
+    assert agent.acked_through == 750
+    assert result.bytes_sent / 750 < 200
+    # config applied to the store, photos downloaded beside kiosk.db
+    officer = store.officer("cb-001")
+    assert officer["name"] == "Nguyễn Thị Hồng Nhung"
+    assert officer["photo"].endswith(".png") and os.path.getsize(officer["photo"]) > 100
+    assert protocol.check_pin("1111", officer["pin_hash"])
+    assert json.loads(store.get_meta("server_scale")) == 3
+    assert json.loads(store.get_meta("server_reasons"))[0]["code"] == "thai_do"
+    assert len(json.loads(store.get_meta("receipt_key"))) == 64
+    assert agent.pull_config() is False  # 304: nothing to apply
+    with town.engine.connect() as conn:
+        row = conn.execute(select(kiosks).where(kiosks.c.id == "K1")).mappings().one()
+    assert (row["last_seq"], row["pending"], row["acked_through"]) == (750, 0, 750)
+
+
+def test_agent_thread_sends_new_ratings_and_stops(town, tmp_path):
+    store = fill_kiosk(tmp_path / "kiosk.db", "K1", town.k1["key"], 3)
+    agent = agent_for(town, store).start()
+    try:
+        wait_until(lambda: store.sync_counts()["pending"] == 0, what="first drain")
+        store.key_hex, store.kiosk_id = town.k1["key"], "K1"
+        store.append(unit_code="13321", desk_id="quay-1", officer_id="cb-002", level=3, comment="Rất tốt")
+        agent.nudge()
+        wait_until(lambda: store.sync_counts()["pending"] == 0, what="new rating synced")
+    finally:
+        agent.stop()
+    assert not agent.running
+    assert_exactly_once(town, store)
+    assert server_ratings(town.engine, "K1")[-1]["comment"] == "Rất tốt"
+
+
+def test_roster_change_reaches_the_kiosk_without_restart(town, tmp_path):
+    store = fill_kiosk(tmp_path / "kiosk.db", "K1", town.k1["key"], 1)
+    seen = []
+    agent = agent_for(town, store, on_config=seen.append)
+    agent.pull_config()
+    from sync.server.db import officers
+    with town.engine.begin() as conn:
+        conn.execute(officers.update().where(officers.c.id == "cb-002").values(title="Phó Chủ tịch UBND xã"))
+    assert agent.pull_config() is True
+    assert store.officer("cb-002")["title"] == "Phó Chủ tịch UBND xã"
+    assert len(seen) == 2
+
+
+def tamper(db_path, *statements):
+    conn = sqlite3.connect(db_path)
+    for sql in statements:
+        conn.execute(sql)
+    conn.commit()
+    conn.close()
+
+
+@pytest.mark.parametrize("how,alert_kinds,quarantined", [
+    ("deleted", ["gap"], 0),
+    ("edited", ["gap", "signature"], 1),
+    ("reordered", ["gap", "signature", "signature"], 2),
+    ("forged_sig", ["gap", "signature"], 1),
+])
+def test_tampering_on_the_kiosk_raises_the_right_alert(town, tmp_path, how, alert_kinds, quarantined):
+    path = tmp_path / "kiosk.db"
+    fill_kiosk(path, "K1", town.k1["key"], 10).close()
+    if how == "deleted":
+        tamper(path, "DELETE FROM ratings WHERE seq = 4")
+    elif how == "edited":
+        tamper(path, "UPDATE ratings SET level = 3, comment = 'sửa lại' WHERE seq = 4")
+    elif how == "reordered":
+        tamper(path, "UPDATE ratings SET seq = -1 WHERE seq = 4", "UPDATE ratings SET seq = 4 WHERE seq = 5",
+               "UPDATE ratings SET seq = 5 WHERE seq = -1")
+    elif how == "forged_sig":
+        tamper(path, "UPDATE ratings SET sig = '" + "ab" * 32 + "' WHERE seq = 4")
+    from kiosk.store import KioskStore
+    store = KioskStore(path, "K1", town.k1["key"])
+    result = agent_for(town, store).sync_once()
+    assert result.rejected == quarantined
+    counts = store.sync_counts()
+    assert counts["pending"] == 0 and counts["quarantined"] == quarantined   # never blocks the rest
+    alerts = open_alerts(town.engine, "K1")
+    assert sorted(a["kind"] for a in alerts) == alert_kinds
+    gap = [a for a in alerts if a["kind"] == "gap"][0]
+    assert gap["seq_from"] == 4
+    held = [r["seq"] for r in server_ratings(town.engine, "K1")]
+    assert held[:3] == [1, 2, 3] and 10 in held
+    if quarantined:
+        bad = [r for r in store.iter_records() if r["sync_error"]]
+        assert all("rejected by server" in r["sync_error"] for r in bad)
+
+
+def test_hailong_sync_once_cli(town, tmp_path):
+    fill_kiosk(tmp_path / "kiosk.db", "K1", town.k1["key"], 450).close()
+    config = write_config(tmp_path, "K1", town.k1["key"], town.url, town.k1["token"])
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-m", "hailong", "sync", "--config", str(config), "--once"],
+                         capture_output=True, text=True, env=env, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "synced 450" in out.stdout and "pending 0" in out.stdout
+    assert len(server_ratings(town.engine, "K1")) == 450
+    again = subprocess.run([sys.executable, "-m", "hailong", "sync", "--config", str(config), "--once"],
+                           capture_output=True, text=True, env=env, timeout=60)
+    assert again.returncode == 0 and "synced 0" in again.stdout
+
+
+@pytest.mark.parametrize("change,words", [
+    ({"url": ""}, "[server] url: empty"), ({"batch_size": 0}, "[server] batch_size"),
+    ({"token": "hk_wrong"}, "server refused this kiosk (401)"),
+])
+def test_hailong_sync_config_and_token_errors(town, tmp_path, change, words):
+    fill_kiosk(tmp_path / "kiosk.db", "K1", town.k1["key"], 2).close()
+    config = write_config(tmp_path, "K1", town.k1["key"], town.url, town.k1["token"])
+    text = config.read_text()
+    for key, value in change.items():
+        new = f'{key} = "{value}"' if isinstance(value, str) else f"{key} = {value}"
+        text = "\n".join(new if line.startswith(f"{key} =") else line for line in text.splitlines())
+    config.write_text(text)
+    out = subprocess.run([sys.executable, "-m", "hailong", "sync", "--config", str(config), "--once",
+                          "--give-up-after", "5"], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60)
+    assert out.returncode in (1, 2)
+    assert words in out.stderr and "Traceback" not in out.stderr

@@ -1,0 +1,76 @@
+"""CSV and Excel exports: reopen the files as Excel/a spreadsheet user would and check them."""
+from __future__ import annotations
+
+import csv
+import io
+
+import openpyxl
+import pytest
+
+from sync.server import exports, periods
+from sync.server.stats import Filter
+from test_stats import RATINGS, make_town
+
+EVIL = "=HYPERLINK(\"http://x\",\"bấm\")"
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory):
+    extra = RATINGS + [("2026-11-25T10:00:00+07:00", "cb-002", "quay-1", "P1", 3, ["thai_do"], [], EVIL)]
+    return make_town(tmp_path_factory.mktemp("town") / "town.db", extra)
+
+
+def test_csv_has_bom_vietnamese_headers_and_the_filters_rows(engine, tmp_path):
+    path = tmp_path / "q4.csv"
+    with path.open("wb") as fh:
+        n = exports.export(engine, Filter(periods.quarter(2026, 4)), "csv", fh)
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+    assert rows[0][:6] == ["Mã đánh giá", "Thời gian", "Thời gian nhận", "Ki-ốt", "Số thứ tự", "Đơn vị"]
+    assert "Ý kiến" in rows[0] and "Cờ" in rows[0] and "Thủ tục" in rows[0]
+    body = [dict(zip(rows[0], r)) for r in rows[1:]]
+    assert n == len(body) == 11          # 10 hand-counted Q4 ratings + the formula one
+    assert body[0]["Thời gian"] == "2026-10-01T06:30:00+07:00"   # oldest first
+    assert body[-1]["Thời gian"] == "2026-12-31T23:59:59+07:00"
+    by_seq = {int(r["Số thứ tự"]): r for r in body}
+    three = by_seq[3]
+    assert three["Cán bộ"] == "Nguyễn Thị Hồng Nhung"
+    assert three["Quầy"] == "Quầy số 1 — Tư pháp, Hộ tịch (quay-1)"
+    assert three["Mức độ"] == "1" and three["Mức độ (chữ)"] == "Không hài lòng"
+    assert three["Lý do"] == "Thái độ; Số lần đi lại"
+    assert three["Ý kiến"] == "Phải đi lại ba lần"
+    assert three["Thủ tục"] == "Chứng thực bản sao từ bản chính (P2)"
+    assert three["Nguồn"] == "Trực tiếp" and three["Hồ sơ"] == "H003"
+    assert by_seq[4]["Cờ"] == "Lặp nhanh (nghi lạm dụng)" and by_seq[4]["Tính vào tỷ lệ"] == "Không"
+    assert three["Tính vào tỷ lệ"] == "Có"
+    assert by_seq[13]["Ý kiến"] == "'" + EVIL       # never a live formula in Excel
+    assert 9 not in by_seq and 10 not in by_seq      # outside the quarter
+
+
+def test_xlsx_reopens_with_the_same_rows_and_no_formula(engine, tmp_path):
+    path = tmp_path / "q4.xlsx"
+    flt = Filter(periods.quarter(2026, 4), officer="cb-002")
+    with path.open("wb") as fh:
+        n = exports.export(engine, flt, "xlsx", fh)
+    wb = openpyxl.load_workbook(path)
+    ws = wb.active
+    rows = list(ws.iter_rows(values_only=True))
+    assert rows[0][0] == "Mã đánh giá" and rows[0][8] == "Cán bộ"
+    assert ws["A1"].font.bold
+    assert ws.freeze_panes == "A2"
+    assert n == len(rows) - 1 == 4        # cb-002: seq 12, 5, 6 and the formula one
+    assert {r[8] for r in rows[1:]} == {"Trần Văn Đức"}
+    assert [r[4] for r in rows[1:]] == [12, 5, 6, 13]
+    evil = ws.cell(row=5, column=13)
+    assert evil.value == EVIL and evil.data_type == "s"
+    six = rows[3]
+    assert (six[9], six[11], six[12], six[15]) == (1, "Nhũng nhiễu", "Đòi tiền", None)  # no procedure: empty cell
+
+
+def test_empty_filter_gives_headers_only(engine, tmp_path):
+    buf = io.BytesIO()
+    assert exports.export(engine, Filter(periods.year(2020)), "csv", buf) == 0
+    assert buf.getvalue().decode("utf-8-sig").count("\n") == 1
+    with pytest.raises(ValueError):
+        exports.export(engine, Filter(periods.year(2020)), "pdf", io.BytesIO())

@@ -1,0 +1,232 @@
+"""The admin's web pages in a real browser (Debian's Chromium via Playwright) on a real server.
+
+The town is set up the way an admin does it: ``hailong admin`` creates the
+users and enrols a kiosk, ``import-roster`` loads the demo roster, and the
+ratings arrive through the sync API as a signed batch. The ratings are the
+hand-checked ones of test_stats (quarter IV 2026: 75,0 % overall, cb-001
+66,7 %). Screenshots of every page go to test-artifacts/admin/.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+import requests
+
+from sync import protocol
+from test_stats import RATINGS
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts" / "admin"
+CHROMIUM = "/usr/bin/chromium"
+PROCEDURE_CODES = {"P1": "1.001193", "P2": "2.000908", None: None}
+
+
+def hailong(db: Path, *args: str, stdin: str | None = None) -> str:
+    out = subprocess.run([sys.executable, "-m", "hailong.cli", *args[:1], "--db", str(db), *args[1:]],
+                         input=stdin, capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Town:
+    """A running town server with its users, tokens and ratings."""
+
+    def __init__(self, tmp: Path):
+        self.db = tmp / "town.db"
+        hailong(self.db, "admin", "migrate")
+        hailong(self.db, "admin", "create-user", "--username", "an", "--role", "admin", "--password-stdin",
+                stdin="mật-khẩu-quản-trị\n")
+        hailong(self.db, "admin", "create-user", "--username", "binh", "--role", "viewer", "--password-stdin",
+                stdin="mật-khẩu-xem\n")
+        hailong(self.db, "admin", "import-roster", str(ROOT / "assets" / "demo" / "roster.json"))
+        kiosk = json.loads(hailong(self.db, "admin", "enrol-kiosk", "--kiosk-id", "ki-ot-1", "--unit", "13321",
+                                   "--json"))
+        self.kiosk_token, self.kiosk_key = kiosk["token"], kiosk["key"]
+        gone = json.loads(hailong(self.db, "admin", "enrol-kiosk", "--kiosk-id", "ki-ot-cu", "--unit", "13321",
+                                  "--json"))
+        hailong(self.db, "admin", "revoke-kiosk", "--kiosk-id", "ki-ot-cu")
+        self.revoked_kiosk_token = gone["token"]
+        self.admin_token = json.loads(hailong(self.db, "admin", "create-token", "--username", "an", "--json"))["token"]
+        self.viewer_token = json.loads(hailong(self.db, "admin", "create-token", "--username", "binh",
+                                               "--json"))["token"]
+        self.revoked_token = json.loads(hailong(self.db, "admin", "create-token", "--username", "an",
+                                                "--json"))["token"]
+        with sqlite3.connect(self.db) as con:   # no CLI command revokes an API token yet
+            con.execute("UPDATE api_tokens SET revoked = 1 WHERE token_hash = ?",
+                        (__import__("hashlib").sha256(self.revoked_token.encode()).hexdigest(),))
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "hailong.cli", "server", "--db", str(self.db), "--port", str(self.port),
+             "--log-level", "warning"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(self.url + "/healthz", timeout=1).ok:
+                    break
+            except requests.ConnectionError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"server did not start: {self.proc.stdout.read()}")
+            time.sleep(0.1)
+        self.send_ratings()
+
+    def send_ratings(self):
+        records, prev = [], protocol.ZERO_HASH
+        for seq, (at, officer, desk, proc, level, reasons, flags, comment) in enumerate(
+                sorted(RATINGS, key=lambda r: r[0]), 1):
+            rec = {"id": str(uuid.uuid4()), "kiosk_id": "ki-ot-1", "seq": seq, "created_at": at,
+                   "unit_code": "13321", "desk_id": desk, "officer_id": officer, "dossier_code": f"H{seq:03d}",
+                   "procedure_code": PROCEDURE_CODES[proc], "receipt_id": None, "level": level,
+                   "reasons": reasons, "comment": comment, "source": "walk_up", "flags": flags}
+            rec = protocol.seal(rec, prev, self.kiosk_key)
+            prev = rec["hash"]
+            records.append(rec)
+        body = {"kiosk_id": "ki-ot-1", "sent_at": datetime.now(timezone.utc).isoformat(), "ratings": records}
+        r = requests.post(self.url + protocol.PATH_BATCH, json=body, timeout=30,
+                          headers={"Authorization": f"Bearer {self.kiosk_token}",
+                                   "Idempotency-Key": str(uuid.uuid4())})
+        assert r.status_code == 200, r.text
+        assert r.json()["acked_through"] == len(records)
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+@pytest.fixture(scope="module")
+def town(tmp_path_factory):
+    t = Town(tmp_path_factory.mktemp("town"))
+    yield t
+    t.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Debian's chromium is not installed (make system-packages)")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--no-first-run", "--disable-sync"])
+        yield b
+        b.close()
+
+
+def shot(page, name):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def sign_in(page, town, username, password):
+    page.goto(town.url + "/admin")
+    assert page.url.startswith(town.url + "/login")
+    page.get_by_label("Tên đăng nhập").fill(username)
+    page.get_by_label("Mật khẩu").fill(password)
+    page.get_by_role("button", name="Đăng nhập").click()
+    page.wait_for_url(town.url + "/admin")
+
+
+def test_admin_signs_in_filters_a_quarter_opens_an_officer_acks_an_alert_and_exports(town, browser, tmp_path):
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True, locale="vi-VN")
+    page = ctx.new_page()
+    page.goto(town.url + "/login")
+    page.get_by_label("Tên đăng nhập").fill("an")
+    page.get_by_label("Mật khẩu").fill("sai-mật-khẩu")
+    page.get_by_role("button", name="Đăng nhập").click()
+    assert "Sai tên đăng nhập hoặc mật khẩu." in page.locator(".error").inner_text()
+    shot(page, "01-login-wrong-password")
+
+    sign_in(page, town, "an", "mật-khẩu-quản-trị")
+    page.get_by_label("Kỳ báo cáo").select_option("2026-Q4")
+    page.get_by_role("button", name="Xem").click()
+    page.wait_for_url("**/admin?period=2026-Q4*")
+    assert page.locator("h1").inner_text() == "Kết quả khảo sát — Quý IV năm 2026"
+    assert page.get_by_test_id("rate").inner_text() == "75,0%"
+    assert "6 hài lòng / 8 hợp lệ" in page.locator(".kpi.main").inner_text()
+    officers = page.locator("section.card", has_text="Theo cán bộ")
+    first = officers.locator("tbody tr").first.inner_text()
+    assert "Phạm Quốc Hưng" in first and "100,0%" in first
+    assert page.locator("svg").count() >= 1           # the trend chart, drawn on the server
+    shot(page, "02-dashboard-q4")
+
+    officers.get_by_role("link", name="Nguyễn Thị Hồng Nhung").click()
+    page.wait_for_url("**/admin/officers/cb-001?*")
+    assert page.get_by_test_id("officer-name").inner_text() == "Nguyễn Thị Hồng Nhung"
+    assert page.get_by_test_id("rate").inner_text() == "66,7%"
+    assert "Phải đi lại ba lần" in page.locator("ul.comments").inner_text()
+    shot(page, "03-officer")
+
+    page.get_by_role("link", name="Cảnh báo").click()
+    page.wait_for_url("**/admin/alerts")
+    row = page.locator("tr.kind-nhung_nhieu")
+    assert row.count() == 1 and "Trần Văn Đức" in row.inner_text() and "Đòi tiền" in row.inner_text()
+    shot(page, "04-alerts-open")
+    row.get_by_label("Ghi chú xử lý").fill("Đã mời công dân lên làm việc, chuyển thanh tra xã")
+    row.get_by_role("button", name="Đã xử lý").click()
+    page.wait_for_url("**/admin/alerts")
+    assert page.locator("tr.kind-nhung_nhieu").count() == 0
+    done = page.locator("section.card", has_text="Đã xử lý").locator("tbody tr", has_text="Đòi tiền")
+    assert "Đã mời công dân lên làm việc" in done.inner_text() and "an" in done.inner_text()
+    shot(page, "05-alerts-acknowledged")
+
+    page.get_by_role("link", name="Ki-ốt").click()
+    page.wait_for_url("**/admin/kiosks")
+    kiosk = page.locator("tr[data-kiosk='ki-ot-1']")
+    assert "12" in kiosk.inner_text() and "Bình thường" in kiosk.inner_text()
+    assert "Đã thu hồi" in page.locator("tr[data-kiosk='ki-ot-cu']").inner_text()
+    shot(page, "06-kiosks")
+
+    page.goto(town.url + "/admin?period=2026-Q4&desk=quay-2")
+    with page.expect_download() as dl:
+        page.get_by_role("link", name="CSV").click()
+    path = tmp_path / "export.csv"
+    dl.value.save_as(path)
+    rows = list(csv.DictReader(io.StringIO(path.read_bytes().decode("utf-8-sig"))))
+    assert len(rows) == 3                      # quầy 2 in Q4: seq of 20/11, 01/12 (misuse), 31/12
+    assert {r["Cán bộ"] for r in rows} == {"Phạm Quốc Hưng"}
+    assert [r["Tính vào tỷ lệ"] for r in rows] == ["Có", "Không", "Có"]
+
+    page.get_by_role("link", name="EN").click()
+    page.wait_for_url("**/admin?period=2026-Q4&desk=quay-2")
+    assert page.locator("h1").inner_text() == "Survey results — Quarter IV 2026"
+    assert page.get_by_role("link", name="Alerts").count() == 1
+    shot(page, "07-dashboard-english")
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url("**/login")
+    page.goto(town.url + "/admin")
+    assert "/login" in page.url
+    ctx.close()
+
+
+def test_viewer_reads_but_cannot_acknowledge(town, browser):
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = ctx.new_page()
+    sign_in(page, town, "binh", "mật-khẩu-xem")
+    assert "(chỉ xem)" in page.locator(".who").inner_text()
+    page.goto(town.url + "/admin/alerts")
+    assert page.get_by_role("button", name="Đã xử lý").count() == 0
+    shot(page, "08-alerts-viewer")
+    ctx.close()

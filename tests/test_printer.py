@@ -1,0 +1,226 @@
+"""The receipt printer over a real serial port (a pty) with a fake ESC/POS printer."""
+import os
+import select
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import zxingcpp
+
+from kiosk import receipts
+from kiosk.devices.printer import META_LAST_JOB, Printer, PrinterError
+from ptys import RECEIPT_KEY, FakePrinter, PtyPort, wait_for, write_kiosk
+from sync import protocol
+
+ARTIFACTS = os.path.join(os.path.dirname(__file__), "..", "test-artifacts", "receipts")
+ICT = timezone(timedelta(hours=7))
+FAST = 921600  # a standard speed: the write timeout scales with bytes / baud
+
+
+@pytest.fixture
+def port(tmp_path):
+    p = PtyPort(tmp_path / "ttyPRN")
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def fake(port):
+    f = FakePrinter(port)
+    yield f
+    f.stop()
+
+
+def kiosk(tmp_path, port_path, paper_mm=58, **printer):
+    return write_kiosk(tmp_path, receipt={"paper_mm": paper_mm},
+                       printer={"port": port_path, "baudrate": FAST, "timeout": 0.5, **printer})
+
+
+def drain(port):
+    while select.select([port.master], [], [], 0.2)[0]:
+        os.read(port.master, 65536)
+
+
+def issue(cfg, store, officer="cb-001"):
+    issued = receipts.issue(cfg, store, officer, "000.00.21.H31-261128-0042", "1.001193",
+                            datetime(2026, 11, 28, 10, 15, tzinfo=ICT))
+    return issued, receipts.receipt_image(cfg, store, issued)
+
+
+@pytest.mark.parametrize("paper_mm,width", [(58, 384), (80, 576)])
+def test_printed_bytes_are_escpos_and_the_printed_qr_verifies(tmp_path, port, fake, paper_mm, width):
+    cfg, store = kiosk(tmp_path, port.path, paper_mm)
+    issued, image = issue(cfg, store)
+    Printer.from_config(cfg, store).print_image(image, ref=issued.receipt_id, token=issued.token)
+    jobs = wait_for(lambda: fake.printed.jobs())
+    assert fake.errors == []  # every byte was a known ESC/POS command: no text sent as text
+    kinds = [c[0] for c in fake.printed.commands]
+    assert kinds[:2] == ["status", "status"]  # DLE EOT 1, DLE EOT 4 before printing
+    assert kinds.index("init") < kinds.index("raster") < kinds.index("cut")
+    assert kinds[-1] == "cut"
+    raster = fake.printed.rasters[0]
+    assert raster.width_bytes * 8 == width
+    assert sum(r.height for r in fake.printed.rasters) == image.height
+    printed = jobs[0]
+    assert printed.size == image.size
+    # the printed dots are the rendered receipt, dot for dot
+    assert list(printed.point(lambda p: 255 if p > 127 else 0).getdata()) == list(image.convert("L").getdata())
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    printed.save(os.path.join(ARTIFACTS, f"printed_{paper_mm}mm.png"))
+    codes = zxingcpp.read_barcodes(printed)
+    assert len(codes) == 1
+    fields, rid = protocol.parse_receipt_token(codes[0].text, RECEIPT_KEY)
+    assert (fields["o"], fields["h"], fields["u"], rid) == ("cb-001", "000.00.21.H31-261128-0042",
+                                                            "13321", issued.receipt_id)
+
+
+def test_state_for_staff_panel(tmp_path, port, fake):
+    cfg, store = kiosk(tmp_path, port.path)
+    printer = Printer.from_config(cfg, store)
+    assert printer.state()["state"] == "ok"
+    fake.paper = "low"
+    state = printer.state()
+    assert state["state"] == "paper_low" and "sắp hết" in state["message_vi"]
+    _issued, image = issue(cfg, store)
+    printer.print_image(image)  # low paper still prints
+    wait_for(lambda: fake.printed.jobs())
+    fake.online = False
+    assert printer.state()["state"] == "offline"
+
+
+def test_port_missing_then_plugged_in(tmp_path):
+    link = tmp_path / "ttyUSB-printer"
+    cfg, store = kiosk(tmp_path, str(link))
+    printer = Printer.from_config(cfg, store)
+    assert printer.state()["state"] == "absent"
+    issued, image = issue(cfg, store)
+    with pytest.raises(PrinterError) as err:
+        printer.print_image(image, ref=issued.receipt_id)
+    assert err.value.state == "absent"
+    assert "Không tìm thấy máy in" in err.value.message_vi and str(link) in err.value.message_en
+    assert printer.last_job().printed is False
+    port = PtyPort(link)
+    fake = FakePrinter(port)
+    try:
+        job = printer.reprint_last()
+        assert job.ref == issued.receipt_id and job.printed
+        printed = wait_for(lambda: fake.printed.jobs())[0]
+        assert zxingcpp.read_barcodes(printed)[0].text == issued.token
+    finally:
+        fake.stop()
+        port.close()
+
+
+def test_paper_out_then_reprint_after_a_restart(tmp_path, port, fake):
+    cfg, store = kiosk(tmp_path, port.path)
+    fake.paper = "out"
+    issued, image = issue(cfg, store)
+    with pytest.raises(PrinterError) as err:
+        Printer.from_config(cfg, store).print_image(image, ref=issued.receipt_id, token=issued.token)
+    assert err.value.state == "paper_out"
+    assert err.value.message_vi == "Máy in hết giấy. Xin thay cuộn giấy rồi bấm In lại."
+    assert fake.printed.rasters == []  # nothing half-printed
+    assert store.get_meta(META_LAST_JOB)
+    fake.paper = "ok"
+    restarted = Printer.from_config(cfg, store)  # a new process: the job comes from kiosk.db
+    assert restarted.state()["last_job"]["printed"] is False
+    job = restarted.reprint_last()
+    assert job.token == issued.token
+    printed = wait_for(lambda: fake.printed.jobs())[0]
+    assert zxingcpp.read_barcodes(printed)[0].text == issued.token
+    assert Printer.from_config(cfg, store).state()["last_job"]["printed"] is True
+
+
+def test_printer_that_stops_reading_times_out(tmp_path, port):
+    cfg, store = kiosk(tmp_path, port.path)
+    stuck = FakePrinter(port, stall_after_status=True)
+    _issued, image = issue(cfg, store)
+    printer = Printer.from_config(cfg, store)
+    errors = []
+
+    def job():
+        try:
+            printer.print_image(image)
+        except PrinterError as exc:
+            errors.append(exc)
+
+    started = time.monotonic()
+    worker = threading.Thread(target=job)
+    worker.start()
+    try:
+        wait_for(lambda: stuck._stalled)
+        asked = time.monotonic()
+        assert printer.state()["state"] == "printing"  # the heartbeat is not held up
+        assert time.monotonic() - asked < 1
+        worker.join(15)
+    finally:
+        stuck.stop()
+    [err] = errors
+    assert err.state == "timeout"
+    assert "quá thời gian chờ" in err.message_vi
+    assert time.monotonic() - started < 10
+    drain(port)  # the fault clears: the printer swallows the half-sent job and resets
+    fresh = FakePrinter(port)
+    try:
+        Printer.from_config(cfg, store).reprint_last()
+        assert wait_for(lambda: fresh.printed.jobs())
+        assert fresh.errors == []
+    finally:
+        fresh.stop()
+
+
+def test_printer_that_never_answers_is_offline(tmp_path, port):
+    cfg, store = kiosk(tmp_path, port.path)
+    dead = FakePrinter(port, answer=False)
+    try:
+        started = time.monotonic()
+        state = Printer.from_config(cfg, store).state()
+        assert state["state"] == "offline" and "không phản hồi" in state["message_vi"]
+        assert time.monotonic() - started < 3
+        with pytest.raises(PrinterError) as err:
+            Printer.from_config(cfg, store).print_image(issue(cfg, store)[1])
+        assert err.value.state == "offline"
+    finally:
+        dead.stop()
+
+
+def test_printer_unplugged_mid_life(tmp_path, port, fake):
+    cfg, store = kiosk(tmp_path, port.path)
+    printer = Printer.from_config(cfg, store)
+    assert printer.state()["state"] == "ok"
+    fake.stop()
+    port.close()
+    with pytest.raises(PrinterError) as err:
+        printer.print_image(issue(cfg, store)[1])
+    assert err.value.state == "absent"
+
+
+def test_status_check_can_be_turned_off(tmp_path, port):
+    cfg, store = kiosk(tmp_path, port.path, check_status=False)
+    quiet = FakePrinter(port, answer=False)
+    try:
+        Printer.from_config(cfg, store).print_image(issue(cfg, store)[1])
+        assert wait_for(lambda: quiet.printed.jobs())
+        assert quiet.status_queries == 0
+    finally:
+        quiet.stop()
+
+
+def test_paper_wider_than_the_printer_profile(tmp_path, port, fake):
+    cfg, store = kiosk(tmp_path, port.path, paper_mm=80, profile="TM-T88III")  # 512 dots
+    with pytest.raises(PrinterError) as err:
+        Printer.from_config(cfg, store).print_image(issue(cfg, store)[1])
+    assert err.value.state == "too_wide" and "paper_mm" in err.value.message_en
+
+
+def test_unknown_profile_and_no_port(tmp_path, port):
+    cfg, store = kiosk(tmp_path, port.path, profile="NO-SUCH-PRINTER")
+    assert Printer.from_config(cfg, store).state()["state"] == "error"
+    with pytest.raises(PrinterError, match="NO-SUCH-PRINTER"):
+        Printer.from_config(cfg, store).print_image(issue(cfg, store)[1])
+    cfg, store = kiosk(tmp_path, "")
+    assert Printer.from_config(cfg, store).state()["state"] == "not_configured"
+    with pytest.raises(PrinterError) as err:
+        Printer(port="").reprint_last()
+    assert err.value.state == "no_job"

@@ -1,0 +1,167 @@
+"""The QR scanner: a serial scanner on a real pty, and the keyboard-wedge buffer."""
+import json
+import threading
+import time
+import unicodedata
+from pathlib import Path
+
+import pytest
+
+from kiosk.devices.scanner import KeyboardWedgeBuffer, LineAssembler, SerialScanner
+from ptys import PtyPort, wait_for
+
+TOKEN = json.loads((Path(__file__).parent / "vectors" / "receipt.json").read_text("utf-8"))["qr_text"]
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+class Scans:
+    def __init__(self):
+        self.items = []
+        self.lock = threading.Lock()
+
+    def __call__(self, text):
+        with self.lock:
+            self.items.append(text)
+
+
+@pytest.fixture
+def rig(tmp_path):
+    port = PtyPort(tmp_path / "ttyQR")
+    scans = Scans()
+    scanner = SerialScanner(port.path, scans, reconnect_interval=0.05).start()
+    wait_for(lambda: scanner.state()["state"] == "ok")
+    yield port, scanner, scans
+    scanner.stop()
+    port.close()
+
+
+def settle(scans, count, extra=0.3):
+    """Wait for ``count`` scans, then a little longer to catch any duplicate."""
+    wait_for(lambda: len(scans.items) >= count)
+    time.sleep(extra)
+    return list(scans.items)
+
+
+def test_token_arrives_once_per_scan(rig):
+    port, scanner, scans = rig
+    port.write(TOKEN.encode("ascii") + b"\r")
+    assert settle(scans, 1) == [TOKEN]
+    assert scanner.state()["scans"] == 1
+
+
+def test_split_writes_are_reassembled(rig):
+    port, _scanner, scans = rig
+    data = TOKEN.encode("ascii") + b"\r\n"
+    for i in range(0, len(data), 17):
+        port.write(data[i:i + 17])
+        time.sleep(0.02)
+    assert settle(scans, 1) == [TOKEN]
+
+
+@pytest.mark.parametrize("ending", [b"\r", b"\n", b"\r\n"])
+def test_line_endings_and_several_codes_in_one_write(rig, ending):
+    port, _scanner, scans = rig
+    port.write(b"A-1" + ending + b"B-2" + ending + ending)
+    assert settle(scans, 2) == ["A-1", "B-2"]
+
+
+def test_text_is_utf8_and_nfc(rig):
+    port, _scanner, scans = rig
+    nfd = unicodedata.normalize("NFD", "Hồ sơ Đồng Tâm")
+    port.write(nfd.encode("utf-8") + b"\r\n")
+    assert settle(scans, 1) == ["Hồ sơ Đồng Tâm"]
+
+
+def test_port_disappearing_and_returning(tmp_path):
+    link = tmp_path / "ttyACM-scanner"
+    scans = Scans()
+    scanner = SerialScanner(str(link), scans, reconnect_interval=0.05).start()
+    try:
+        assert wait_for(lambda: scanner.state()["state"] == "absent")
+        port = PtyPort(link)
+        wait_for(lambda: scanner.state()["state"] == "ok")
+        port.write(b"first\r")
+        wait_for(lambda: scans.items == ["first"])
+        port.write(b"half-a-sc")  # cable pulled mid-scan
+        port.close()
+        wait_for(lambda: scanner.state()["state"] == "absent")
+        port = PtyPort(link)  # plugged back in (a new device behind the same name)
+        wait_for(lambda: scanner.state()["state"] == "ok")
+        port.write(b"second\r\n")
+        assert settle(scans, 2) == ["first", "second"]
+        port.close()
+    finally:
+        scanner.stop()
+    assert scanner._thread is None
+
+
+def test_a_failing_callback_does_not_stop_the_reader(tmp_path):
+    port = PtyPort(tmp_path / "ttyQR")
+    seen = []
+
+    def handler(text):
+        seen.append(text)
+        if text == "boom":
+            raise RuntimeError("screen not ready")
+
+    scanner = SerialScanner(port.path, handler, reconnect_interval=0.05).start()
+    try:
+        wait_for(lambda: scanner.state()["state"] == "ok")
+        port.write(b"boom\r")
+        wait_for(lambda: seen == ["boom"])
+        port.write(b"next\r")
+        wait_for(lambda: seen == ["boom", "next"])
+    finally:
+        scanner.stop()
+        port.close()
+
+
+def test_no_port_configured():
+    scanner = SerialScanner("", lambda t: None).start()
+    assert scanner.state()["state"] == "not_configured"
+    scanner.stop()
+
+
+def test_line_assembler_drops_a_stale_partial():
+    clock = Clock()
+    lines = LineAssembler(stale_after=2.0, clock=clock)
+    assert lines.feed(b"half") == []
+    clock.now += 5
+    assert lines.feed(b"HL1.x.y\r") == ["HL1.x.y"]
+    assert lines.feed(b"ab") == []
+    clock.now += 1
+    assert lines.feed(b"c\n") == ["abc"]
+    assert lines.feed(b"\xff\xfeok\r") == ["\ufffd\ufffdok"]
+
+
+def test_keyboard_wedge_emits_on_enter():
+    clock = Clock()
+    wedge = KeyboardWedgeBuffer(stale_after=1.0, clock=clock)
+    for ch in TOKEN:
+        assert wedge.push(ch) == []
+        clock.now += 0.005
+    assert wedge.pending == TOKEN
+    assert wedge.enter() == TOKEN
+    assert wedge.pending == "" and wedge.enter() is None
+    assert wedge.push("A-1\rB-2\n") == ["A-1", "B-2"]
+
+
+def test_keyboard_wedge_drops_stale_typing():
+    clock = Clock()
+    wedge = KeyboardWedgeBuffer(stale_after=1.0, clock=clock)
+    wedge.push("xyz")  # someone pokes at a keyboard
+    clock.now += 3
+    wedge.push("HL1.")
+    clock.now += 0.01
+    wedge.push("abc")
+    assert wedge.enter() == "HL1.abc"
+    wedge.push("left over")
+    clock.now += 3
+    assert wedge.enter() is None
