@@ -98,7 +98,8 @@ def issue(cfg, store, officer_id: str, dossier_code: str, procedure_code: str | 
     officer_id = protocol.nfc((officer_id or "").strip())
     officer = store.officer(officer_id) if officer_id else None
     if officer is None:
-        raise ReceiptIssueError(f"officer {officer_id!r}: not in the roster")
+        hint = "" if store.officers() else " (the roster is empty: sync once with the town server)"
+        raise ReceiptIssueError(f"officer {officer_id!r}: not in the roster{hint}")
     dossier_code = clean_dossier(dossier_code)
     procedure = None
     if procedure_code:

@@ -224,3 +224,36 @@ def test_unknown_profile_and_no_port(tmp_path, port):
     with pytest.raises(PrinterError) as err:
         Printer(port="").reprint_last()
     assert err.value.state == "no_job"
+
+
+def test_printer_unplugged_mid_job_keeps_the_job(tmp_path):
+    link = tmp_path / "ttyUSB0"
+    port = PtyPort(link)
+    cfg, store = kiosk(tmp_path, str(link))
+    stuck = FakePrinter(port, stall_after_status=True)
+    printer = Printer.from_config(cfg, store)
+    issued, image = issue(cfg, store)
+    errors = []
+    worker = threading.Thread(target=lambda: _catch(errors, printer.print_image, image, ref=issued.receipt_id))
+    worker.start()
+    wait_for(lambda: stuck._stalled)
+    stuck.stop()
+    port.close()  # cable pulled while the image is being sent
+    worker.join(15)
+    [err] = errors
+    assert err.state == "absent"
+    port = PtyPort(link)
+    fresh = FakePrinter(port)
+    try:
+        assert printer.reprint_last().ref == issued.receipt_id
+        assert zxingcpp.read_barcodes(wait_for(lambda: fresh.printed.jobs())[0])[0].text == issued.token
+    finally:
+        fresh.stop()
+        port.close()
+
+
+def _catch(errors, fn, *args, **kw):
+    try:
+        fn(*args, **kw)
+    except PrinterError as exc:
+        errors.append(exc)

@@ -61,7 +61,8 @@ def _harassment(conn, now: datetime, names: dict) -> int:
                         .order_by(r.c.pk)).all()
     for row in rows:
         who = names["officer"].get(row.officer_id, row.officer_id)
-        msg = f"Phản ánh nhũng nhiễu đối với {who} ({row.desk_id}) lúc {row.corrected_at[:16].replace('T', ' ')}"
+        at = datetime.fromisoformat(row.corrected_at).astimezone(periods.VN_TZ).strftime("%d/%m/%Y %H:%M")
+        msg = f"Phản ánh nhũng nhiễu đối với {who} ({row.desk_id}) lúc {at}"
         if row.comment:
             msg += f": “{row.comment}”"
         _add(conn, "nhung_nhieu", msg, now, kiosk_id=row.kiosk_id, rating_id=row.id,

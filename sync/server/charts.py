@@ -18,16 +18,20 @@ BLUE = "#1f5fa8"
 GREY = "#9aa5b1"
 
 
-def _trend_figure(trend: list[Figures], title: str, width: float, height: float):
+LABELS = ("Tỷ lệ hài lòng (%)", "Số đánh giá hợp lệ", "Chưa có đánh giá trong kỳ")
+
+
+def _trend_figure(trend: list[Figures], title: str, width: float, height: float, labels_text=LABELS):
+    rate_label, count_label, empty_label = labels_text
     labels = [f.key or "" for f in trend]
     rates = [f.rate for f in trend]
     valid = [f.valid for f in trend]
     fig, ax = plt.subplots(figsize=(width, height), dpi=100)
     ax2 = ax.twinx()
     x = range(len(labels))
-    ax2.bar(x, valid, color=GREY, alpha=0.45, width=0.6, label="Số đánh giá hợp lệ")
+    ax2.bar(x, valid, color=GREY, alpha=0.45, width=0.6, label=count_label)
     ax.plot([i for i, r in zip(x, rates) if r is not None], [r for r in rates if r is not None],
-            color=BLUE, marker="o", linewidth=2, label="Tỷ lệ hài lòng (%)")
+            color=BLUE, marker="o", linewidth=2, label=rate_label)
     for i, r in zip(x, rates):
         if r is not None:
             ax.annotate(f"{r:.1f}".replace(".", ","), (i, r), textcoords="offset points",
@@ -35,20 +39,21 @@ def _trend_figure(trend: list[Figures], title: str, width: float, height: float)
     ax.set_zorder(ax2.get_zorder() + 1)
     ax.patch.set_visible(False)
     ax.set_ylim(0, 110)
-    ax.set_ylabel("Tỷ lệ hài lòng (%)")
-    ax2.set_ylabel("Số đánh giá hợp lệ")
+    ax.set_ylabel(rate_label)
+    ax2.set_ylabel(count_label)
     ax.set_xticks(list(x))
     step = max(1, len(labels) // 12)
     ax.set_xticklabels([lb if i % step == 0 else "" for i, lb in enumerate(labels)],
                        rotation=30 if len(labels) > 6 else 0, ha="right" if len(labels) > 6 else "center",
                        fontsize=8)
-    ax.set_title(title, fontsize=11)
+    if title:
+        ax.set_title(title, fontsize=11)
     ax.grid(axis="y", alpha=0.3)
     lines = ax.get_legend_handles_labels()
     bars = ax2.get_legend_handles_labels()
     ax.legend(lines[0] + bars[0], lines[1] + bars[1], loc="lower left", fontsize=8, framealpha=0.9)
     if not labels:
-        ax.text(0.5, 0.5, "Chưa có đánh giá trong kỳ", transform=ax.transAxes, ha="center", va="center")
+        ax.text(0.5, 0.5, empty_label, transform=ax.transAxes, ha="center", va="center")
     fig.tight_layout()
     return fig
 
@@ -61,8 +66,9 @@ def trend_png(trend: list[Figures], title: str = "Tỷ lệ hài lòng theo th�
     return buf.getvalue()
 
 
-def trend_svg(trend: list[Figures], title: str = "Tỷ lệ hài lòng theo thời gian") -> str:
-    fig = _trend_figure(trend, title, 9, 3.4)
+def trend_svg(trend: list[Figures], title: str = "", labels: tuple[str, str, str] = LABELS,
+              decimal_comma: bool = True) -> str:
+    fig = _trend_figure(trend, title, 6.4, 3.4, labels)
     buf = io.StringIO()
     fig.savefig(buf, format="svg")
     plt.close(fig)

@@ -269,7 +269,8 @@ def dashboard(request: Request):
     _ = translator(lang)
     return render(request, "dashboard.html", user=user, flt=flt, error=error, dash=dash, names=names,
                   step=step, choices=_period_choices(periods.today_vn(), _),
-                  chart=Markup(charts.trend_svg(dash.trend, _("Tỷ lệ hài lòng theo thời gian"))),
+                  chart=Markup(charts.trend_svg(dash.trend, labels=(_("Tỷ lệ hài lòng (%)"), _("Số đánh giá hợp lệ"),
+                                                                    _("Chưa có đánh giá trong kỳ")))),
                   levels=_scale_labels(stats.scale, lang),
                   reason_labels={c: (en if lang == "en" else vi) for c, (vi, en) in stats.reasons.items()},
                   filter_qs=_filter_query(flt), open_alerts=_open_alerts(request))
@@ -294,7 +295,8 @@ def officer_page(request: Request, officer_id: str):
     return render(request, "officer.html", user=user, flt=flt, error=error, dash=dash, names=names,
                   officer=dict(officer) if officer else {"id": officer_id, "name": officer_id},
                   choices=_period_choices(periods.today_vn(), _), step=step,
-                  chart=Markup(charts.trend_svg(dash.trend, _("Tỷ lệ hài lòng theo thời gian"))),
+                  chart=Markup(charts.trend_svg(dash.trend, labels=(_("Tỷ lệ hài lòng (%)"), _("Số đánh giá hợp lệ"),
+                                                                    _("Chưa có đánh giá trong kỳ")))),
                   levels=_scale_labels(stats.scale, lang),
                   reason_labels={c: (en if lang == "en" else vi) for c, (vi, en) in stats.reasons.items()},
                   filter_qs=_filter_query(flt), open_alerts=_open_alerts(request))
@@ -365,6 +367,20 @@ def _local_time(value: str | None) -> str:
     return dt.astimezone(periods.VN_TZ).strftime("%d/%m/%Y %H:%M")
 
 
+def _ago(hours: float | None, _) -> str:
+    """How long ago, in the unit an admin reads at a glance."""
+    if hours is None:
+        return _("chưa liên lạc lần nào")
+    minutes = int(hours * 60)
+    if minutes < 2:
+        return _("vừa xong")
+    if minutes < 120:
+        return _("{n} phút trước", n=minutes)
+    if hours < 48:
+        return _("{n} giờ trước", n=int(hours))
+    return _("{n} ngày trước", n=int(hours // 24))
+
+
 @router.get("/admin/kiosks")
 def kiosks_page(request: Request):
     user = require_user(request)
@@ -385,14 +401,14 @@ def kiosks_page(request: Request):
         problems = []
         if k["revoked"]:
             problems.append("revoked")
-        if age_h is None or age_h >= rule["kiosk_silent_hours"]:
+        elif age_h is None or age_h >= rule["kiosk_silent_hours"]:
             problems.append("silent")
         if k["clock_skew"] is not None and abs(k["clock_skew"]) >= request.app.state.options.get("skew_threshold", 600):
             problems.append("skew")
         if k["quarantined"]:
             problems.append("quarantined")
         kiosks.append({**dict(k), "age_h": age_h, "problems": problems})
-    return render(request, "kiosks.html", user=user, kiosks=kiosks, fmt_time=_local_time,
+    return render(request, "kiosks.html", user=user, kiosks=kiosks, fmt_time=_local_time, ago=_ago,
                   open_alerts=_open_alerts(request))
 
 

@@ -1,0 +1,139 @@
+"""The staff panel's logic, with no Kivy: sign in by PIN, who is on duty,
+print and reprint receipts and letters, and the kiosk's state in counts.
+
+The panel never shows what a citizen rated and never changes a rating: the
+only figures it gives are counts from ``store.sync_counts()`` and the
+security events. Printing blocks on the serial port, so the UI calls
+``print_receipt`` / ``reprint_last`` from a worker thread.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from kiosk import letters, receipts
+from kiosk.devices.printer import Printer, PrinterError
+from sync import protocol
+
+
+@dataclass
+class Outcome:
+    """What the panel shows after an action: ok or not, and a message in both languages."""
+
+    ok: bool
+    message_vi: str
+    message_en: str
+    issued: receipts.Issued | None = None
+    extra: dict = field(default_factory=dict)
+
+    def message(self, language: str = "vi") -> str:
+        return self.message_vi if language == "vi" else self.message_en
+
+
+class StaffPanel:
+    """One desk's staff actions. ``printer`` may be None (no printer configured)."""
+
+    def __init__(self, cfg, store, printer: Printer | None = None, scanner=None):
+        self.cfg = cfg
+        self.store = store
+        self.printer = printer
+        self.scanner = scanner
+        self.officer: dict | None = None
+
+    # -- who is at the desk --------------------------------------------------
+
+    def sign_in(self, pin: str) -> dict | None:
+        """The officer of this desk whose PIN this is, now signed in; None if no one's."""
+        pin = (pin or "").strip()
+        if not pin:
+            return None
+        for officer in self.store.officers(self.cfg.kiosk["desk_id"]):
+            if protocol.check_pin(pin, officer.get("pin_hash")):
+                self.officer = officer
+                return officer
+        self.store.record_event("staff_pin_wrong", self.cfg.kiosk["desk_id"])
+        return None
+
+    def sign_out(self) -> None:
+        self.officer = None
+
+    def duty(self) -> list[dict]:
+        """This desk's officers with their on_duty flag."""
+        return self.store.officers(self.cfg.kiosk["desk_id"])
+
+    def set_duty(self, officer_ids) -> None:
+        self._need_officer()
+        self.store.set_on_duty(self.cfg.kiosk["desk_id"], officer_ids)
+
+    def procedures(self) -> list[dict]:
+        return self.store.procedures()
+
+    def _need_officer(self) -> dict:
+        if self.officer is None:
+            raise PermissionError("sign in first")
+        return self.officer
+
+    # -- printing --------------------------------------------------------------
+
+    def print_receipt(self, dossier_code: str, procedure_code: str | None = None) -> Outcome:
+        """Issue a receipt for the signed-in officer and print it; a fault keeps it for reprint."""
+        officer = self._need_officer()
+        try:
+            issued = receipts.issue(self.cfg, self.store, officer["id"], dossier_code, procedure_code)
+        except receipts.ReceiptIssueError as exc:
+            return Outcome(False, f"Không tạo được phiếu: {exc}", f"Cannot make the receipt: {exc}")
+        image = receipts.receipt_image(self.cfg, self.store, issued)
+        return self._print(image, "receipt", issued.fields["h"], issued.token, issued=issued)
+
+    def print_letter(self, kind: str, dossier_code: str, procedure_code: str | None = None,
+                     new_date: date | None = None) -> Outcome:
+        officer = self._need_officer()
+        try:
+            image = letters.letter_image(self.cfg, self.store, kind, officer["id"], dossier_code,
+                                         procedure_code, new_date)
+        except (letters.LetterError, receipts.ReceiptIssueError) as exc:
+            return Outcome(False, f"Không tạo được thư: {exc}", f"Cannot make the letter: {exc}")
+        return self._print(image, kind, dossier_code, None)
+
+    def reprint_last(self) -> Outcome:
+        self._need_officer()
+        if self.printer is None:
+            return self._no_printer()
+        try:
+            job = self.printer.reprint_last()
+        except PrinterError as exc:
+            return Outcome(False, exc.message_vi, exc.message_en, extra={"state": exc.state})
+        return Outcome(True, f"Đã in lại ({job.ref or job.kind}).", f"Printed again ({job.ref or job.kind}).")
+
+    def _print(self, image, kind: str, ref: str, token: str | None, issued=None) -> Outcome:
+        if self.printer is None:
+            out = self._no_printer()
+            out.issued = issued
+            return out
+        try:
+            self.printer.print_image(image, kind=kind, ref=ref, token=token)
+        except PrinterError as exc:
+            return Outcome(False, exc.message_vi + " Bấm «In lại» khi máy in sẵn sàng.",
+                           exc.message_en + " Press “Reprint” when the printer is ready.",
+                           issued=issued, extra={"state": exc.state})
+        return Outcome(True, f"Đã in phiếu cho hồ sơ {ref}.", f"Printed the receipt for dossier {ref}.",
+                       issued=issued)
+
+    @staticmethod
+    def _no_printer() -> Outcome:
+        return Outcome(False, "Chưa cấu hình máy in ([printer] port).", "No printer configured ([printer] port).",
+                       extra={"state": "not_configured"})
+
+    # -- the kiosk's state, in counts only ---------------------------------------
+
+    def status(self) -> dict:
+        counts = self.store.sync_counts()
+        printer = self.printer.state() if self.printer else {
+            "state": "not_configured", "message_vi": "Chưa cấu hình máy in", "message_en": "No printer configured"}
+        scanner = self.scanner.state() if self.scanner else {"state": "not_configured"}
+        return {
+            "pending": counts["pending"], "quarantined": counts["quarantined"],
+            "security_events": sum(self.store.event_counts().values()),
+            "printer": printer, "scanner": scanner,
+            "last_sync": self.store.get_meta("last_sync_at"),
+        }

@@ -1,0 +1,82 @@
+"""The staff panel's logic: PIN sign-in, duty, receipts on a real pty printer, counts only."""
+import pytest
+import zxingcpp
+
+from kiosk.devices.printer import Printer
+from kiosk.staff import StaffPanel
+from ptys import RECEIPT_KEY, FakePrinter, PtyPort, wait_for, write_kiosk
+from sync import protocol
+
+FAST = 921600
+
+
+@pytest.fixture
+def port(tmp_path):
+    p = PtyPort(tmp_path / "ttyPRN")
+    yield p
+    p.close()
+
+
+def panel(tmp_path, port_path):
+    cfg, store = write_kiosk(tmp_path, printer={"port": port_path, "baudrate": FAST, "timeout": 0.5})
+    return StaffPanel(cfg, store, Printer.from_config(cfg, store)), store
+
+
+def test_sign_in_needs_a_pin_of_this_desk(tmp_path, port):
+    staff, store = panel(tmp_path, port.path)
+    assert staff.sign_in("0000") is None
+    assert staff.sign_in("4444") is None  # cb-004 works at quay-2, not this desk
+    assert store.event_counts() == {"staff_pin_wrong": 2}
+    with pytest.raises(PermissionError):
+        staff.print_receipt("HS-1")
+    assert staff.sign_in("1111")["id"] == "cb-001"
+    staff.set_duty(["cb-001", "cb-002"])
+    assert {o["id"]: o["on_duty"] for o in staff.duty()} == {"cb-001": 1, "cb-002": 1, "cb-003": 0}
+
+
+def test_receipt_printed_for_the_signed_in_officer_then_paper_out_and_reprint(tmp_path, port):
+    fake = FakePrinter(port)
+    try:
+        staff, store = panel(tmp_path, port.path)
+        staff.sign_in("2222")
+        out = staff.print_receipt("000.00.21.H31-261128-0042", "1.001193")
+        assert out.ok, out.message_en
+        page = wait_for(lambda: fake.printed.jobs())[0]
+        decoded = zxingcpp.read_barcodes(page)
+        fields, rid = protocol.parse_receipt_token(decoded[0].text, RECEIPT_KEY)
+        assert (fields["o"], fields["h"], fields["p"]) == ("cb-002", "000.00.21.H31-261128-0042", "1.001193")
+        assert rid == out.issued.receipt_id
+
+        fake.paper = "out"
+        failed = staff.print_receipt("HS-2")
+        assert not failed.ok and failed.extra["state"] == "paper_out"
+        assert "giấy" in failed.message_vi and "Reprint" in failed.message_en
+        assert staff.status()["printer"]["state"] == "paper_out"
+
+        fake.paper = "ok"
+        again = staff.reprint_last()
+        assert again.ok, again.message_en
+        pages = wait_for(lambda: len(fake.printed.jobs()) >= 2 and fake.printed.jobs())
+        fields2, _ = protocol.parse_receipt_token(zxingcpp.read_barcodes(pages[-1])[0].text, RECEIPT_KEY)
+        assert fields2["h"] == "HS-2"
+    finally:
+        fake.stop()
+
+
+def test_status_is_counts_only(tmp_path, port):
+    staff, store = panel(tmp_path, port.path)
+    for level in (1, 3, 2):
+        store.append(unit_code="13321", desk_id="quay-1", officer_id="cb-001", level=level)
+    store.record_sync_error(store.pending(1)[0]["id"], "rejected")
+    status = staff.status()
+    assert (status["pending"], status["quarantined"]) == (2, 1)
+    text = repr(status)
+    assert "level" not in text and "cb-001" not in text
+
+
+def test_no_printer_configured_says_so(tmp_path):
+    cfg, store = write_kiosk(tmp_path)
+    staff = StaffPanel(cfg, store, None)
+    staff.sign_in("1111")
+    out = staff.print_receipt("HS-9")
+    assert not out.ok and "[printer] port" in out.message_en and out.issued is not None
