@@ -153,6 +153,8 @@ class Canvas:
 
     def image(self) -> Image.Image:
         """Crop to the drawn height and threshold to black/white (no dithering)."""
+        if self.y + self.sizes.margin > self.img.height:
+            raise RenderError(f"content is {self.y} dots long, more than {self.img.height}: shorten the text")
         out = self.img.crop((0, 0, self.width, self.y + self.sizes.margin))
         return out.point(lambda p: 0 if p < 160 else 255, mode="1")
 

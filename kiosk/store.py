@@ -267,11 +267,15 @@ class KioskStore:
 
     # -- what the sync agent needs -------------------------------------------
 
-    def pending(self, limit: int = 500) -> list[dict]:
-        """Unacknowledged, unquarantined ratings, oldest first, as sent on the wire."""
+    def pending(self, limit: int = 500, after_seq: int = 0) -> list[dict]:
+        """Unacknowledged, unquarantined ratings, oldest first, as sent on the wire.
+
+        ``after_seq``: only those after it (the sync agent reads the next batch
+        while the previous one is still on its way).
+        """
         rows = self._rows(
-            "SELECT * FROM ratings WHERE synced_at IS NULL AND sync_error IS NULL ORDER BY seq LIMIT ?",
-            (limit,))
+            "SELECT * FROM ratings WHERE synced_at IS NULL AND sync_error IS NULL AND seq > ? "
+            "ORDER BY seq LIMIT ?", (after_seq, limit))
         return [{k: r[k] for k in protocol.RECORD_FIELDS} for r in rows]
 
     def mark_synced(self, ids: Iterable[str], at: str | None = None) -> int:

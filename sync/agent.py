@@ -177,25 +177,31 @@ class SyncAgent:
         raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         return gzip.compress(raw, compresslevel=self.gzip_level, mtime=0)
 
-    def push(self, records: list[dict], result: DrainResult, deadline: float | None = None) -> None:
-        """Send one batch until the server answers; apply its verdict to the store."""
+    def push(self, records: list[dict], result: DrainResult, deadline: float | None = None,
+             body: bytes | None = None) -> None:
+        """Send one batch until the server answers; apply its verdict to the store.
+
+        Every attempt carries the same Idempotency-Key; a retry rebuilds the
+        body only to refresh sent_at (the server's skew measure), the ratings
+        being the same.
+        """
         key = str(uuid.uuid4())
-        body = self._body(records)
         headers = {"Idempotency-Key": key, "Content-Encoding": "gzip", "Content-Type": "application/json"}
         attempts = 0
         for attempt in self._retrying(deadline):
             with attempt:
                 attempts += 1
+                if body is None or attempts > 1:
+                    body = self._body(records)
                 result.bytes_sent += len(body)
                 resp = self._request("POST", protocol.PATH_BATCH, data=body, headers=headers)
         result.retries += attempts - 1
         result.batches += 1
         result.sent += len(records)
         if resp.status_code == 200:
-            reply = resp.json()
-            self._apply_reply(records, reply, result)
+            self._apply_reply(records, resp.json(), result)
             return
-        self._refused(records, resp, result)
+        self._refused(records, resp, result, deadline)
 
     def _apply_reply(self, records: list[dict], reply: dict, result: DrainResult) -> None:
         ok = [r["id"] for r in reply["results"] if r["status"] in ("accepted", "duplicate")]
@@ -215,7 +221,8 @@ class SyncAgent:
         self.last_success = _now(self.utc_offset)
         self.last_error = None
 
-    def _refused(self, records: list[dict], resp: requests.Response, result: DrainResult) -> None:
+    def _refused(self, records: list[dict], resp: requests.Response, result: DrainResult,
+                 deadline: float | None) -> None:
         """A 4xx for the whole batch: quarantine the culprits so the rest goes through."""
         detail = _detail(resp)
         named = []
@@ -232,47 +239,54 @@ class SyncAgent:
                 self.store.record_sync_error(rid, f"refused by server ({resp.status_code}): {detail}")
             result.rejected += len(culprits)
             result.errors.append(f"{resp.status_code}: {detail}")
+            rest = [r for r in records if r["id"] not in set(culprits)]
+            if rest:
+                self.push(rest, result, deadline)
             return
         # Not tied to one record (e.g. 413 too large): send smaller batches.
         half = max(1, len(records) // 2)
         log.warning("sync: server refused a batch of %d (%s: %s); trying %d at a time",
                     len(records), resp.status_code, detail, half)
         for i in range(0, len(records), half):
-            self.push(records[i:i + half], result)
+            self.push(records[i:i + half], result, deadline)
 
-    def _pending_checked(self) -> list[dict]:
-        """The next batch, with records the contract would refuse quarantined locally."""
-        while True:
-            records = self.store.pending(self.batch_size)
-            good = []
-            for rec in records:
-                try:
-                    protocol.check_record(rec)
-                    good.append(rec)
-                except protocol.RecordError as exc:
-                    self.store.record_sync_error(rec["id"], f"malformed on this kiosk: {exc}")
-            if good or not records:
-                return good
+    def _prepare(self, after_seq: int) -> tuple[list[dict], bytes | None]:
+        """The next batch after ``after_seq`` and its gzip body (the server checks the records)."""
+        try:
+            records = self.store.pending(self.batch_size, after_seq=after_seq)
+        except TypeError:  # a store without after_seq: only read what is not in flight
+            records = [r for r in self.store.pending(self.batch_size + 1) if r["seq"] > after_seq]
+        return records, (self._body(records) if records else None)
 
     def drain(self, progress: bool = False, deadline: float | None = None) -> DrainResult:
-        """Send everything pending, batch after batch, as fast as the server takes it."""
+        """Send everything pending, batch after batch, as fast as the server takes it.
+
+        The next batch is read and compressed in a helper thread while the
+        current one is on the wire; batches still go one at a time, in seq order.
+        """
+        from concurrent.futures import ThreadPoolExecutor
+
         result = DrainResult()
         bar = None
         if progress:
             from tqdm import tqdm
             bar = tqdm(total=self.store.sync_counts()["pending"], unit="rating", desc="sync", leave=True)
-        try:
-            while not self._stop.is_set():
-                records = self._pending_checked()
-                if not records:
-                    break
-                before = result.synced + result.rejected
-                self.push(records, result, deadline)
+        with ThreadPoolExecutor(1, thread_name_prefix="hailong-sync-prep") as helper:
+            upcoming = helper.submit(self._prepare, 0)
+            try:
+                while not self._stop.is_set():
+                    records, body = upcoming.result()
+                    if not records:
+                        break
+                    upcoming = helper.submit(self._prepare, records[-1]["seq"])
+                    before = result.synced + result.rejected
+                    self.push(records, result, deadline, body)
+                    if bar is not None:
+                        bar.update(result.synced + result.rejected - before)
+            finally:
+                upcoming.cancel()
                 if bar is not None:
-                    bar.update(result.synced + result.rejected - before)
-        finally:
-            if bar is not None:
-                bar.close()
+                    bar.close()
         return result
 
     # -- config, heartbeat --------------------------------------------------------

@@ -105,6 +105,7 @@ def tamper(db_path, *statements):
     ("edited", ["gap", "signature"], 1),
     ("reordered", ["gap", "signature", "signature"], 2),
     ("forged_sig", ["gap", "signature"], 1),
+    ("malformed", ["gap"], 1),   # refused as a whole batch (422), the culprit quarantined, the rest resent
 ])
 def test_tampering_on_the_kiosk_raises_the_right_alert(town, tmp_path, how, alert_kinds, quarantined):
     path = tmp_path / "kiosk.db"
@@ -116,6 +117,8 @@ def test_tampering_on_the_kiosk_raises_the_right_alert(town, tmp_path, how, aler
     elif how == "reordered":
         tamper(path, "UPDATE ratings SET seq = -1 WHERE seq = 4", "UPDATE ratings SET seq = 4 WHERE seq = 5",
                "UPDATE ratings SET seq = 5 WHERE seq = -1")
+    elif how == "malformed":
+        tamper(path, "UPDATE ratings SET level = 99 WHERE seq = 4")
     elif how == "forged_sig":
         tamper(path, "UPDATE ratings SET sig = '" + "ab" * 32 + "' WHERE seq = 4")
     from kiosk.store import KioskStore
@@ -132,7 +135,8 @@ def test_tampering_on_the_kiosk_raises_the_right_alert(town, tmp_path, how, aler
     assert held[:3] == [1, 2, 3] and 10 in held
     if quarantined:
         bad = [r for r in store.iter_records() if r["sync_error"]]
-        assert all("rejected by server" in r["sync_error"] for r in bad)
+        assert all(("refused by server (422)" if how == "malformed" else "rejected by server") in r["sync_error"]
+                   for r in bad)
 
 
 def test_hailong_sync_once_cli(town, tmp_path):

@@ -119,7 +119,7 @@ def test_paper_out_then_reprint_after_a_restart(tmp_path, port, fake):
     with pytest.raises(PrinterError) as err:
         Printer.from_config(cfg, store).print_image(image, ref=issued.receipt_id, token=issued.token)
     assert err.value.state == "paper_out"
-    assert err.value.message_vi == "Máy in hết giấy. Xin thay cuộn giấy rồi bấm In lại."
+    assert err.value.message_vi == "Máy in hết giấy. Xin thay cuộn giấy mới."
     assert fake.printed.rasters == []  # nothing half-printed
     assert store.get_meta(META_LAST_JOB)
     fake.paper = "ok"

@@ -165,3 +165,31 @@ def test_keyboard_wedge_drops_stale_typing():
     wedge.push("left over")
     clock.now += 3
     assert wedge.enter() is None
+
+
+def test_scanned_receipt_is_verified_once(tmp_path):
+    from kiosk import receipts
+    from ptys import write_kiosk
+
+    cfg, store = write_kiosk(tmp_path)
+    issued = receipts.issue(cfg, store, "cb-004", "000.00.21.H31-261128-0099", "1.004227")
+    verifier = receipts.ReceiptVerifier.from_config(cfg, store)
+    results = []
+    port = PtyPort(tmp_path / "ttyQR")
+    scanner = SerialScanner(port.path, lambda text: results.append(verifier.check(text)),
+                            reconnect_interval=0.05).start()
+    try:
+        wait_for(lambda: scanner.state()["state"] == "ok")
+        port.write(issued.token.encode("ascii") + b"\r\n")
+        wait_for(lambda: len(results) == 1)
+        first = results[0]
+        assert first.ok and first.officer["name"] == "Phạm Quốc Hưng"
+        store.append(unit_code="13321", desk_id="quay-1", officer_id=first.officer_id, level=2,
+                     source="receipt", dossier_code=first.dossier_code, receipt_id=first.receipt_id)
+        port.write(issued.token.encode("ascii") + b"\r\n")
+        wait_for(lambda: len(results) == 2)
+        assert results[1].kind == "already_rated"
+    finally:
+        scanner.stop()
+        port.close()
+        store.close()

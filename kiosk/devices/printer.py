@@ -8,7 +8,8 @@ through single-byte tables (its TCVN-3 table even has Ð U+00D0 where
 Every job opens the port, asks the printer's real-time status (DLE EOT 1
 online, DLE EOT 4 paper), sends ESC @ + image + cut, and closes it, so a
 printer unplugged and plugged back just works. A fault raises PrinterError
-with a Vietnamese and an English message; the job is kept (in memory and in
+with a Vietnamese and an English message saying what is wrong and what
+to check (the caller adds how to print again: a button, a command); the job is kept (in memory and in
 the store's meta, so it survives a restart) for ``reprint_last()``.
 """
 from __future__ import annotations
@@ -37,15 +38,15 @@ MESSAGES = {
     "ok": ("Máy in sẵn sàng.", "Printer ready."),
     "paper_low": ("Giấy in sắp hết, xin chuẩn bị cuộn giấy mới.",
                   "Paper is running low; have a new roll ready."),
-    "paper_out": ("Máy in hết giấy. Xin thay cuộn giấy rồi bấm In lại.",
-                  "The printer is out of paper. Load a new roll, then press Reprint."),
+    "paper_out": ("Máy in hết giấy. Xin thay cuộn giấy mới.",
+                  "The printer is out of paper. Load a new roll."),
     "offline": ("Máy in không phản hồi (đang tắt, mở nắp hoặc bị lỗi). "
-                "Xin kiểm tra máy in rồi bấm In lại.",
+                "Xin kiểm tra máy in.",
                 "The printer does not answer (switched off, cover open or fault). "
-                "Check it, then press Reprint."),
+                "Please check it."),
     "timeout": ("Máy in không nhận dữ liệu (quá thời gian chờ). "
-                "Xin kiểm tra máy in rồi bấm In lại.",
-                "The printer stopped taking data (timed out). Check it, then press Reprint."),
+                "Xin kiểm tra máy in.",
+                "The printer stopped taking data (timed out). Please check it."),
     "absent": ("Không tìm thấy máy in ở cổng {port}. Xin kiểm tra dây cáp và nguồn điện.",
                "No printer found at {port}. Check the cable and power."),
     "error": ("Không mở được cổng máy in {port}: {detail}",

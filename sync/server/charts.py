@@ -66,8 +66,7 @@ def trend_png(trend: list[Figures], title: str = "Tỷ lệ hài lòng theo th�
     return buf.getvalue()
 
 
-def trend_svg(trend: list[Figures], title: str = "", labels: tuple[str, str, str] = LABELS,
-              decimal_comma: bool = True) -> str:
+def trend_svg(trend: list[Figures], title: str = "", labels: tuple[str, str, str] = LABELS) -> str:
     fig = _trend_figure(trend, title, 6.4, 3.4, labels)
     buf = io.StringIO()
     fig.savefig(buf, format="svg")

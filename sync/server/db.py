@@ -199,3 +199,25 @@ def migrate(engine: Engine) -> None:
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+
+
+def bulk_insert(conn, table: Table, rows: list[dict]) -> None:
+    """executemany straight on the DB-API cursor: the ingest's hot path.
+
+    SQLAlchemy's own executemany spends more time preparing 500 parameter
+    dicts than SQLite spends inserting them; the statement is still compiled
+    by SQLAlchemy for the connection's dialect, so it stays portable.
+    """
+    if not rows:
+        return
+    compiled = table.insert().compile(dialect=conn.dialect, column_keys=list(rows[0]))
+    if conn.dialect.paramstyle in ("qmark", "format", "numeric"):
+        order = compiled.positiontup
+        params = [tuple(row[k] for k in order) for row in rows]
+    else:
+        params = rows
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        cursor.executemany(str(compiled), params)
+    finally:
+        cursor.close()

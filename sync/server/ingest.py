@@ -11,6 +11,7 @@ Idempotency-Key and replayed for the same key.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import zlib
 from datetime import datetime, timedelta, timezone
@@ -19,7 +20,7 @@ from sqlalchemy import and_, func, select, text
 from sqlalchemy.engine import Connection
 
 from sync import protocol
-from sync.server.db import alerts, batches, kiosks, ratings
+from sync.server.db import alerts, batches, bulk_insert, kiosks, ratings
 
 
 #: Larger integers would not fit a 64-bit column (nor a JSON number read as a double).
@@ -143,12 +144,36 @@ def _alert(kind: str, kiosk_id: str, message: str, now: str, seq_from=None, seq_
             "resolved_at": None, "acked_by": None, "note": None}
 
 
+def seal_problem(rec: dict, key_hex: str) -> str | None:
+    """protocol.check_seal, with a fast path for the common all-ASCII record.
+
+    NFC leaves ASCII text unchanged, so when the canonical JSON of the raw
+    body is ASCII it *is* protocol.canonical_json(body); otherwise the
+    protocol's own function does the normalising.
+    """
+    body = {k: rec[k] for k in protocol.BODY_FIELDS}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    data = text.encode("ascii") if text.isascii() else protocol.canonical_json(body)
+    digest = hashlib.sha256(rec["prev_hash"].encode("ascii") + data).hexdigest()
+    if digest != rec["hash"]:
+        return "hash does not match the record's content"
+    if not hmac.compare_digest(protocol.record_sig(key_hex, digest), rec["sig"]):
+        return "signature does not verify with the kiosk's key"
+    return None
+
+
+def _list_text(items: list) -> str:
+    if not items:
+        return "[]"
+    return json.dumps(items if all(x.isascii() for x in items) else protocol.nfc(items), ensure_ascii=False)
+
+
 def _row(rec: dict, received: str, key: str, skew: float, corrected: str) -> dict:
     row = {k: rec[k] for k in protocol.RECORD_FIELDS}
-    if row["comment"] is not None:
+    if row["comment"] is not None and not row["comment"].isascii():
         row["comment"] = protocol.nfc(row["comment"])
-    row["reasons"] = json.dumps(protocol.nfc(rec["reasons"]), ensure_ascii=False)
-    row["flags"] = json.dumps(protocol.nfc(rec["flags"]), ensure_ascii=False)
+    row["reasons"] = _list_text(rec["reasons"])
+    row["flags"] = _list_text(rec["flags"])
     row["received_at"] = received
     row["batch_key"] = key
     row["skew_seconds"] = skew
@@ -207,7 +232,7 @@ def ingest(conn: Connection, kiosk: dict, batch: dict, idem_key: str, *,
 
     for rec in recs:
         rid, seq = rec["id"], rec["seq"]
-        why = protocol.check_seal(rec, key_hex)
+        why = seal_problem(rec, key_hex)
         if rid in existing:
             ex = existing[rid]
             if why is None and ex.kiosk_id == kid and ex.seq == seq and ex.hash == rec["hash"]:
@@ -251,7 +276,7 @@ def ingest(conn: Connection, kiosk: dict, batch: dict, idem_key: str, *,
         results.append({"id": rid, "status": "accepted", "error": None})
 
     if to_insert:
-        conn.execute(ratings.insert(), to_insert)
+        bulk_insert(conn, ratings, to_insert)
     _gap_alerts(conn, kid, to_insert, held, now_s, new_alerts)
     _skew_alert(conn, kid, skew, clock_off, skew_threshold, now_s, new_alerts)
     if new_alerts:
