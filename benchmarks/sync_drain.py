@@ -29,8 +29,14 @@ from faultproxy import fill_kiosk, free_port, wait_until  # noqa: E402
 from sync import protocol  # noqa: E402
 from sync.agent import SyncAgent  # noqa: E402
 from sync.server.admin_ops import enrol_kiosk  # noqa: E402
-from sync.server.db import make_engine, migrate, ratings  # noqa: E402
+from sync.server.db import bulk_insert, make_engine, migrate, ratings  # noqa: E402
 from sync.server.ingest import _row  # noqa: E402
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def start_server(db: Path, port: int) -> subprocess.Popen:
@@ -53,7 +59,7 @@ def bulk_insert_baseline(folder: Path, records: list[dict]) -> float:
     rows = [_row(r, "2026-03-02T02:20:00.000+00:00", "bench", 0.0, r["created_at"]) for r in records]
     t0 = time.perf_counter()
     with engine.begin() as conn:
-        conn.execute(ratings.insert(), rows)
+        bulk_insert(conn, ratings, rows)
     took = time.perf_counter() - t0
     engine.dispose()
     return took
@@ -80,9 +86,11 @@ def main() -> None:
     try:
         agent = SyncAgent(store, f"http://127.0.0.1:{port}", kiosk["token"], "BENCH-01",
                           batch_size=args.batch, timeout=60)
+        server_cpu0, agent_cpu0 = cpu_seconds(server.pid), time.process_time()
         t0 = time.perf_counter()
         result = agent.drain()
         took = time.perf_counter() - t0
+        server_cpu, agent_cpu = cpu_seconds(server.pid) - server_cpu0, time.process_time() - agent_cpu0
     finally:
         server.terminate()
         server.wait(30)
@@ -99,10 +107,13 @@ def main() -> None:
         "ratings": args.n, "batch_size": args.batch, "batches": result.batches,
         "end_to_end_s": round(took, 2), "end_to_end_ratings_per_s": round(rate),
         "wire_bytes_per_rating": round(result.bytes_sent / args.n, 1),
+        "server_cpu_s": round(server_cpu, 2), "agent_cpu_s": round(agent_cpu, 2),
+        "server_cpu_us_per_rating": round(server_cpu / args.n * 1e6, 1),
         "baseline_bulk_insert_s": round(base, 2), "baseline_ratings_per_s": round(base_rate),
         "ratio_end_to_end_over_bulk_insert": round(rate / base_rate, 3),
     }
     print(json.dumps(figures, indent=1))
+    print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"end to end {rate:,.0f} ratings/s (target ≥ 20,000: {'met' if rate >= 20_000 else 'NOT met'}); "
           f"{result.bytes_sent / args.n:.1f} B/rating on the wire (target ≤ 150: "
           f"{'met' if result.bytes_sent / args.n <= 150 else 'NOT met'}); "

@@ -189,22 +189,19 @@ def _telex_modify(head: str, word: str, key: str) -> str | None:
         return None
     if k == "w":
         span = _vowel_span(bare)
-        if span is None:
-            if not low or low in ("nh", "th", "tr", "ch", "kh", "ph", "ng", "gh", "qu") or len(low) == 1:
-                # "w" alone / after a consonant is ư (như, thư), as in Unikey
-                return head + bare + _same_case(key, "ư")
-            return None
+        if span is None:                     # after consonants only: ư (như, thư), as in Unikey
+            return head + bare + _same_case(key, "ư")
         i, j = span
         nucleus = low[i:j]
-        if "ươ" in nucleus or "ưo" in nucleus or "uơ" in nucleus:
-            if "ươ" in nucleus:              # ươ + w: undo
-                n = nucleus.index("ươ") + i
-                new = bare[:n] + _same_case(bare[n], "u") + _same_case(bare[n + 1], "o") + bare[n + 2:]
-                return head + place_tone(new, tone) + key
-        if "uo" in nucleus or "ưo" in nucleus or "uơ" in nucleus:
-            n = i + max(nucleus.find("uo"), nucleus.find("ưo"), nucleus.find("uơ"))
-            new = bare[:n] + _same_case(bare[n], "ư") + _same_case(bare[n + 1], "ơ") + bare[n + 2:]
-            return head + place_tone(new, tone)
+        if "ươ" in nucleus:                  # ươ + w: undo, keep the w
+            n = i + nucleus.index("ươ")
+            new = bare[:n] + _same_case(bare[n], "u") + _same_case(bare[n + 1], "o") + bare[n + 2:]
+            return head + place_tone(new, tone) + key
+        for pair in ("uo", "ưo", "uơ"):      # uo + w: both get their horn (ươ)
+            if pair in nucleus:
+                n = i + nucleus.index(pair)
+                new = bare[:n] + _same_case(bare[n], "ư") + _same_case(bare[n + 1], "ơ") + bare[n + 2:]
+                return head + place_tone(new, tone)
         for idx in range(j - 1, i - 1, -1):
             c = low[idx]
             if c in _HORN:

@@ -131,6 +131,7 @@ class SyncAgent:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self._defer: Callable | None = None   # set by drain(): run store writes on its helper thread
         self._last_heartbeat = 0.0
         self._last_config = 0.0
         self.last_error: str | None = None
@@ -206,11 +207,17 @@ class SyncAgent:
     def _apply_reply(self, records: list[dict], reply: dict, result: DrainResult) -> None:
         ok = [r["id"] for r in reply["results"] if r["status"] in ("accepted", "duplicate")]
         bad = [r for r in reply["results"] if r["status"] == "rejected"]
-        if ok:
-            self.store.mark_synced(ok)
-        for r in bad:
-            self.store.record_sync_error(r["id"], f"rejected by server: {r.get('error') or 'no reason'}")
-            result.errors.append(f"{r['id']}: {r.get('error')}")
+
+        def write() -> None:
+            if ok:
+                self.store.mark_synced(ok)
+            for r in bad:
+                self.store.record_sync_error(r["id"], f"rejected by server: {r.get('error') or 'no reason'}")
+        if self._defer is not None:
+            self._defer(write)      # while the next batch is on the wire
+        else:
+            write()
+        result.errors.extend(f"{r['id']}: {r.get('error')}" for r in bad)
         answered = {r["id"] for r in reply["results"]}
         missing = [r["id"] for r in records if r["id"] not in answered]
         if missing:  # never expected: leave them pending, they go again next round
@@ -261,8 +268,10 @@ class SyncAgent:
     def drain(self, progress: bool = False, deadline: float | None = None) -> DrainResult:
         """Send everything pending, batch after batch, as fast as the server takes it.
 
-        The next batch is read and compressed in a helper thread while the
-        current one is on the wire; batches still go one at a time, in seq order.
+        A helper thread reads and compresses the next batch, and records the
+        previous acknowledgement in kiosk.db, while the current batch is on
+        the wire; batches still go one at a time, in seq order, and drain()
+        returns only once every acknowledgement is written.
         """
         from concurrent.futures import ThreadPoolExecutor
 
@@ -272,6 +281,14 @@ class SyncAgent:
             from tqdm import tqdm
             bar = tqdm(total=self.store.sync_counts()["pending"], unit="rating", desc="sync", leave=True)
         with ThreadPoolExecutor(1, thread_name_prefix="hailong-sync-prep") as helper:
+            writing = None
+
+            def defer(write) -> None:
+                nonlocal writing
+                if writing is not None:
+                    writing.result()       # one write outstanding at most; raise its error here
+                writing = helper.submit(write)
+            self._defer = defer
             upcoming = helper.submit(self._prepare, 0)
             try:
                 while not self._stop.is_set():
@@ -284,9 +301,12 @@ class SyncAgent:
                     if bar is not None:
                         bar.update(result.synced + result.rejected - before)
             finally:
+                self._defer = None
                 upcoming.cancel()
                 if bar is not None:
                     bar.close()
+            if writing is not None:
+                writing.result()
         return result
 
     # -- config, heartbeat --------------------------------------------------------
@@ -436,3 +456,18 @@ def agent_from_config(cfg, store, **overrides) -> SyncAgent:
                   utc_offset=cfg.kiosk["utc_offset"])
     kwargs.update(overrides)
     return SyncAgent(store, s["url"], s["token"], cfg.kiosk["id"], **kwargs)
+
+
+def kiosk_service(cfg, **overrides):
+    """A service for ``kiosk.ui.app.run(extra_services=[…])``: the agent on the app's store.
+
+    Started with the app (as ``app.sync_agent``), stopped with it; nothing
+    when the kiosk is offline only (no [server] url or token).
+    """
+    def service(app):
+        if not cfg.server["url"] or not cfg.server["token"]:
+            return None
+        agent = agent_from_config(cfg, app.store, **overrides).start()
+        app.sync_agent = agent
+        return agent.stop
+    return service

@@ -6,7 +6,7 @@ Starts the app exactly as ``hailong kiosk`` does (kiosk.ui.app.run), with
 one extra service: a scripted citizen. Touches are real MotionEvents fed
 through Kivy's event loop (the same path as the input provider's), so the
 debounce guard, the widgets' collision and the screens all take part.
-Screenshots go to OUT_DIR/<name>.png; OUT_DIR/result.json says what happened.
+Screenshots go to OUT_DIR/<name>.png; OUT_DIR/<SCENARIO>.json says what happened.
 
 A Kivy Window can be created once per process, hence one process per run.
 """
@@ -90,8 +90,10 @@ class Driver:
     def _shown(self, w) -> bool:
         sm = self.app.root.sm
         node = w
-        while node is not None:
+        while node is not None and node is not self.app.root:
             if node.__class__.__name__.endswith("Screen") and node is not sm.current_screen:
+                return False
+            if node.opacity == 0:
                 return False
             node = node.parent
         return True
@@ -116,7 +118,7 @@ class Driver:
         yield hold
         self.up(touch)
         yield
-        yield
+        yield 0.2      # a person does not tap again within the double-touch guard
 
     def wait_for(self, cond, timeout=10.0, what="condition"):
         start = time.monotonic()
@@ -147,7 +149,6 @@ class Driver:
         keyboard = self.by_id("keyboard")
         for value in keys:
             yield from self.tap(keyboard.key_for(value), hold=0.03)
-            yield 0.16     # slower than the double-touch guard (120 ms in tests)
 
 
 def keys_for(text: str) -> list[str]:
@@ -180,8 +181,17 @@ def full_visit(d: Driver):
     d.result["notes"]["level_sizes"] = level_sizes
     from kivy.metrics import Metrics
     d.result["notes"]["dpi"] = Metrics.dpi
-    yield from d.tap(d.find(lambda w: w.__class__.__name__ == "LevelButton" and w.level == 1))
+    # hold a finger on "Không hài lòng" for a screenshot: it must look like the others
+    worst = d.find(lambda w: w.__class__.__name__ == "LevelButton" and w.level == 1)
+    d.result["notes"]["level_boxes"] = {
+        int(b.level): [*b.to_window(b.x, b.y), b.width, b.height]
+        for b in d.walk() if b.__class__.__name__ == "LevelButton"}
+    finger = d.down(worst)
+    yield 0.2
+    yield from d.shot("rate_pressed")
+    d.up(finger)
     yield from d.wait_screen("reasons")
+    yield 0.2
     yield from d.tap(d.find(lambda w: getattr(w, "code", None) == "thai_do"))
     yield from d.tap(d.find(lambda w: getattr(w, "code", None) == "nhung_nhieu"))
     yield 0.3
@@ -210,7 +220,8 @@ def language(d: Driver):
     yield from d.tap(d.app.root.ids.language_button)
     yield 0.3
     yield from d.shot("welcome_en")
-    yield from d.tap(d.by_id("start_button"))
+    # a tap anywhere on welcome starts (here: on the unit's name, not on the button)
+    yield from d.tap(d.find(lambda w: w.__class__.__name__ == "Label" and w.text == d.app.unit_name))
     yield from d.wait_screen("choose_officer")
     yield from d.tap(d.find(lambda w: getattr(w, "officer_id", None) == "cb-001"
                             and w.__class__.__name__ == "OfficerCard"))
@@ -253,6 +264,13 @@ def idle(d: Driver):
     Window.dispatch("on_key_up", 27, 9)
     yield 0.5
     d.result["notes"]["alive_after_escape"] = d.app.root is not None and d.screen == "welcome"
+    # a refusal (as the receipt flow will show it), then "Về trang đầu"
+    from kiosk.visit import ALREADY_RATED
+    d.app.visit.show_message(ALREADY_RATED)
+    yield from d.wait_screen("message")
+    yield from d.shot("message")
+    yield from d.tap(d.by_id("home_button"))
+    yield from d.wait_screen("welcome", timeout=2)
 
 
 def double_touch(d: Driver):
@@ -328,15 +346,27 @@ def staff_exit(d: Driver):
     yield 5          # app.stop() ends the loop before this returns
 
 
-SCENARIOS = {f.__name__: f for f in (full_visit, language, idle, double_touch, rapid_repeat, staff_exit)}
+def no_roster(d: Driver):
+    """An empty kiosk.db and no --demo: welcome says so; a tap does not start a visit."""
+    yield from d.wait_screen("welcome")
+    yield from d.shot("welcome_no_roster")
+    yield from d.tap(pos=(640, 400))
+    yield 0.3
+    d.result["notes"]["screen_after_tap"] = d.screen
+
+
+SCENARIOS = {f.__name__: f for f in (full_visit, language, idle, double_touch, rapid_repeat, staff_exit,
+                                     no_roster)}
 
 
 def main(argv: list[str]) -> int:
+    import faulthandler
+    faulthandler.dump_traceback_later(float(os.environ.get("KIOSK_DRIVER_LIMIT", "90")), exit=True)
     config_path, scenario, out = argv[0], argv[1], Path(argv[2])
     demo = "--demo" in argv
     out.mkdir(parents=True, exist_ok=True)
     cfg = load(config_path)
-    result_file = out / "result.json"
+    result_file = out / f"{scenario}.json"
     state = {"driver": None, "done": False}
 
     def scripted_citizen(app):

@@ -170,3 +170,47 @@ def test_hailong_sync_config_and_token_errors(town, tmp_path, change, words):
                          env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60)
     assert out.returncode in (1, 2)
     assert words in out.stderr and "Traceback" not in out.stderr
+
+
+def test_hailong_sync_keeps_running_until_sigterm(town, tmp_path):
+    import signal
+    import time
+
+    from kiosk.store import KioskStore
+    fill_kiosk(tmp_path / "kiosk.db", "K1", town.k1["key"], 30).close()
+    config = write_config(tmp_path, "K1", town.k1["key"], town.url, town.k1["token"], interval=0.2)
+    proc = subprocess.Popen([sys.executable, "-m", "hailong", "sync", "--config", str(config)],
+                            env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_until(lambda: len(server_ratings(town.engine, "K1")) == 30, what="first drain")
+        store = KioskStore(tmp_path / "kiosk.db", "K1", town.k1["key"])
+        store.append(unit_code="13321", desk_id="quay-1", officer_id="cb-003", level=2)   # the kiosk app writes
+        wait_until(lambda: len(server_ratings(town.engine, "K1")) == 31, what="new rating picked up")
+        assert proc.poll() is None
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+        assert time.monotonic() - started < 5
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert store.sync_counts()["pending"] == 0
+
+
+def test_kiosk_service_runs_the_agent_with_the_app(town, tmp_path):
+    from types import SimpleNamespace
+
+    from kiosk.config import load
+    from sync.agent import kiosk_service
+    store = fill_kiosk(tmp_path / "kiosk.db", "K1", town.k1["key"], 40)
+    cfg = load(write_config(tmp_path, "K1", town.k1["key"], town.url, town.k1["token"]))
+    app = SimpleNamespace(store=store)
+    stop = kiosk_service(cfg)(app)
+    try:
+        wait_until(lambda: store.sync_counts()["pending"] == 0, what="service drained")
+        wait_until(lambda: store.officer("cb-001") is not None, what="roster applied")
+    finally:
+        stop()
+    assert not app.sync_agent.running
+    offline = load(write_config(tmp_path, "K1", town.k1["key"], "", ""))
+    assert kiosk_service(offline)(SimpleNamespace(store=store)) is None

@@ -229,4 +229,24 @@ def test_viewer_reads_but_cannot_acknowledge(town, browser):
     page.goto(town.url + "/admin/alerts")
     assert page.get_by_role("button", name="Đã xử lý").count() == 0
     shot(page, "08-alerts-viewer")
+    page.get_by_role("link", name="Danh mục").click()
+    page.wait_for_url("**/admin/roster")
+    assert page.locator("#officers tbody tr").count() == 5
+    assert page.get_by_role("button", name="Thêm / sửa").count() == 0
+    shot(page, "09-roster-viewer")
     ctx.close()
+
+
+def test_every_page_string_has_an_english_translation():
+    import re
+    from babel.messages.pofile import read_po
+    with (ROOT / "assets/locale/en/LC_MESSAGES/hailong_server.po").open("rb") as fh:
+        english = {m.id: m.string for m in read_po(fh) if m.id}
+    server = ROOT / "sync" / "server"
+    used = set()
+    for path in [*server.glob("templates/*.html"), server / "pages.py", server / "periods.py"]:
+        used |= set(re.findall(r'''\b(?:_|tr)\(\s*["']([^"']+)["']\s*[,)]''', path.read_text()))
+    from sync.server.alert_rules import KIND_LABELS
+    used |= set(KIND_LABELS.values())
+    missing = sorted(s for s in used if not english.get(s))
+    assert not missing, missing

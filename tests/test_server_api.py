@@ -74,10 +74,11 @@ def test_photo_served_with_kiosk_token(town):
     cfg = requests.get(town.url + protocol.PATH_CONFIG.format(kiosk_id="K1"), headers=bearer(town.k1["token"]),
                        timeout=5).json()
     officer = cfg["roster"]["officers"][0]
-    photo = requests.get(officer["photo"], headers=bearer(town.k1["token"]), timeout=5)
+    assert officer["photo"] == "/api/v1/photos/" + officer["id"]       # resolved against the server URL
+    photo = requests.get(town.url + officer["photo"], headers=bearer(town.k1["token"]), timeout=5)
     assert photo.status_code == 200 and photo.headers["content-type"] == "image/png"
     assert hashlib.sha256(photo.content).hexdigest() == officer["photo_sha256"]
-    assert requests.get(officer["photo"], timeout=5).status_code == 401
+    assert requests.get(town.url + officer["photo"], timeout=5).status_code == 401
     missing = requests.get(town.url + "/api/v1/photos/nobody", headers=bearer(town.k1["token"]), timeout=5)
     assert missing.status_code == 404 and "nobody" in missing.json()["detail"]
 

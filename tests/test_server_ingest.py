@@ -126,6 +126,14 @@ def test_broken_chain_is_stored_and_alerted(town):
     alerts = open_alerts(town.engine, "K1")
     assert [(a["kind"], a["seq_from"]) for a in alerts] == [("chain", 3)]
     assert "seq 3 does not link to seq 2" in alerts[0]["message"]
+    post(town, sealed_ratings("K1", town.k1["key"], 1, start_seq=4, prev_hash=relinked["hash"]))
+    assert len(open_alerts(town.engine, "K1")) == 1          # a chain alert stays until someone resolves it
+    from sync.server.admin_ops import AdminError, resolve_alert
+    with town.engine.begin() as conn:
+        resolve_alert(conn, alerts[0]["id"], "chị Lan", "kiosk restored from backup")
+    assert open_alerts(town.engine, "K1") == []
+    with town.engine.begin() as conn, pytest.raises(AdminError, match="already resolved"):
+        resolve_alert(conn, alerts[0]["id"], "an")
 
 
 def test_clock_skew_corrects_times_and_alerts(town):
@@ -231,3 +239,19 @@ def test_two_kiosks_keep_separate_chains(town):
     b = post(town, sealed_ratings("K2", town.k2["key"], 7), token=town.k2["token"], kiosk_id="K2").json()
     assert (a["acked_through"], b["acked_through"]) == (5, 7)
     assert open_alerts(town.engine) == []
+
+
+def test_fast_seal_check_agrees_with_the_protocol_on_the_vectors():
+    from pathlib import Path
+
+    from sync.server.ingest import seal_problem
+    vectors = json.loads((Path(__file__).parent / "vectors" / "chain.json").read_text("utf-8"))
+    key = vectors["kiosk_key_hex"]
+    for record, expected in zip(vectors["records"], vectors["expected"]):
+        sealed = dict(record, **{k: expected[k] for k in ("prev_hash", "hash", "sig")})
+        assert seal_problem(sealed, bytes.fromhex(key)) is None     # record 3 is NFD: the slow path
+        assert protocol.check_seal(sealed, key) is None
+        edited = dict(sealed, level=sealed["level"] % 3 + 1)
+        assert seal_problem(edited, bytes.fromhex(key)) == protocol.check_seal(edited, key) is not None
+        forged = dict(sealed, sig="0" * 64)
+        assert seal_problem(forged, bytes.fromhex(key)) == protocol.check_seal(forged, key) is not None

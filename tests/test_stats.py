@@ -180,3 +180,35 @@ def test_one_pass_dashboard_gives_the_same_hand_figures(stats):
     assert [c["misuse"] for c in dash.comments] == [False, False, False]
     empty = stats.dashboard(Filter(periods.year(2024)), "day")
     assert (empty.overall.total, empty.overall.rate, empty.trend, empty.by["officer"]) == (0, None, [], [])
+
+
+def test_rollup_gives_the_same_hand_figures_and_folds_new_ratings(tmp_path, monkeypatch):
+    from sync.server import rollup
+    monkeypatch.setattr(rollup, "CHUNK", 5)       # 12 ratings: folded in three chunks
+    engine = make_town(tmp_path / "town.db")
+    fast = Stats(engine, db.ratings, "corrected_at", rollup=True)
+    for step, trend in [("month", [("2026-10", 75.0), ("2026-11", 66.7), ("2026-12", 100.0)]),
+                        ("week", [("2026-09-28", 100.0), ("2026-10-12", 0.0), ("2026-11-02", 50.0),
+                                  ("2026-11-16", 100.0), ("2026-11-30", None), ("2026-12-28", 100.0)])]:
+        dash = fast.dashboard(Q4, step)
+        o = dash.overall
+        assert (o.total, o.misuse, o.valid, o.satisfied, o.rate) == (10, 2, 8, 6, 75.0)
+        assert o.levels == {3: 3, 2: 3, 1: 2}
+        assert [(f.key, f.rate) for f in dash.trend] == trend
+    assert {f.key: (f.total, f.valid, f.satisfied, f.rate) for f in dash.by["procedure"]} == {
+        "P1": (5, 4, 4, 100.0), "P2": (4, 3, 2, 66.7), None: (1, 1, 0, 0.0)}
+    assert {f.key: f.rate for f in dash.by["officer"]} == {"cb-001": 66.7, "cb-002": 66.7, "cb-004": 100.0}
+    assert dash.reasons == {"thai_do": 1, "huong_dan": 1, "dung_hen": 0, "so_lan_di_lai": 1, "nhung_nhieu": 1}
+    days = fast.dashboard(Filter(periods.custom(date(2026, 10, 1), date(2026, 10, 15)), desk="quay-1"), "day")
+    assert [(f.key, f.valid, f.rate) for f in days.trend] == [("2026-10-01", 3, 100.0), ("2026-10-15", 1, 0.0)]
+    # a new rating is folded in on the next read, exactly once
+    with engine.begin() as conn:
+        conn.execute(insert(db.ratings).values(
+            id=str(uuid.uuid4()), kiosk_id="k1", seq=99, created_at="2026-12-02T09:00:00+07:00",
+            unit_code="13321", desk_id="quay-2", officer_id="cb-004", procedure_code=None, level=1,
+            reasons='["nhung_nhieu"]', comment=None, source="walk_up", flags="[]", prev_hash="0" * 64,
+            hash="1" * 64, sig="2" * 64, received_at="x", corrected_at="2026-12-02T09:00:00+07:00"))
+    for _ in range(2):
+        dash = fast.dashboard(Q4, "month")
+        assert (dash.overall.valid, dash.overall.satisfied) == (9, 6)
+        assert dash.reasons["nhung_nhieu"] == 2

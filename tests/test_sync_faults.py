@@ -69,7 +69,7 @@ def test_faults_on_the_link_lose_and_double_nothing(town, proxy, tmp_path, fault
     agent = agent_via(proxy, town, store)
     result = agent.drain()
     assert proxy.faults_left() == 0
-    assert result.retries == len(faults)
+    assert result.retries >= len(faults)      # (a loaded machine may add a timeout of its own)
     assert result.synced == 230
     assert_exactly_once(town.engine, town.k1["key"], store)
 
@@ -113,7 +113,7 @@ def test_backoff_is_exponential_with_full_jitter_and_capped(town, proxy, tmp_pat
     times = [h[0] for h in proxy.requests_to(BATCH)]
     waits = [b - a for a, b in zip(times, times[1:])]
     assert len(waits) == 8
-    assert max(waits) < 0.16 + 0.15          # capped (plus request time)
+    assert max(waits) < 0.16 + 0.5           # capped (plus request time); uncapped, the 8th wait could be 5 s
     assert_exactly_once(town.engine, town.k1["key"], store)
 
 
@@ -139,15 +139,15 @@ def test_server_killed_and_restarted_mid_drain(tmp_path):
         k1 = enrol_kiosk(conn, "K1", "13321")
     server = ServerProcess(db, tmp_path / "server.log")
     try:
-        store = fill_kiosk(tmp_path / "kiosk.db", "K1", k1["key"], 3000)
+        store = fill_kiosk(tmp_path / "kiosk.db", "K1", k1["key"], 6000)
         agent = SyncAgent(store, server.url, k1["token"], "K1", batch_size=50, timeout=1,
                           min_backoff=0.05, max_backoff=0.2)
         worker = threading.Thread(target=agent.drain)
         worker.start()
-        wait_until(lambda: store.sync_counts()["pending"] < 2500, what="drain under way")
+        wait_until(lambda: store.sync_counts()["pending"] < 5500, what="drain under way")
         server.kill()
         left = store.sync_counts()["pending"]
-        assert 0 < left < 3000
+        assert 0 < left < 6000
         time.sleep(0.3)
         server.start()
         worker.join(60)
@@ -156,6 +156,15 @@ def test_server_killed_and_restarted_mid_drain(tmp_path):
     finally:
         server.stop()
         engine.dispose()
+
+
+def _pending(path) -> int:
+    import sqlite3
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("SELECT count(*) FROM ratings WHERE synced_at IS NULL").fetchone()[0]
+    finally:
+        conn.close()
 
 
 def test_agent_killed_mid_batch_then_rerun(town, proxy, tmp_path):
@@ -168,6 +177,7 @@ def test_agent_killed_mid_batch_then_rerun(town, proxy, tmp_path):
     try:
         wait_until(lambda: len(proxy.requests_to(BATCH)) >= 2, what="second batch in flight")
         wait_until(lambda: len(server_ratings(town.engine, "K1")) == 200, what="second batch committed")
+        wait_until(lambda: _pending(tmp_path / "kiosk.db") == 300, what="first batch acknowledged on the kiosk")
         agent.send_signal(signal.SIGKILL)
         agent.wait(10)
     finally:

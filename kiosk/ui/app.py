@@ -25,7 +25,7 @@ from kivy.core.text import LabelBase  # noqa: E402
 from kivy.lang import Builder  # noqa: E402
 from kivy.properties import ObjectProperty, StringProperty  # noqa: E402
 from kivy.uix.boxlayout import BoxLayout  # noqa: E402
-from kivy.uix.screenmanager import NoTransition, ScreenManager  # noqa: E402
+from kivy.uix.screenmanager import NoTransition  # noqa: E402
 
 from kiosk.i18n import Translator  # noqa: E402
 from kiosk.roster import ASSETS, load_roster_file  # noqa: E402
@@ -228,4 +228,26 @@ def run(cfg, demo: bool = False, extra_services: Iterable[Service] = ()) -> None
     function called when the app stops.
     """
     configure(cfg.ui)
-    KioskApp(cfg, demo=demo, extra_services=extra_services).run()
+    app = KioskApp(cfg, demo=demo, extra_services=extra_services)
+    stop_on_signals(app)
+    app.run()
+
+
+def stop_on_signals(app: App) -> None:
+    """SIGTERM (systemd stop) and SIGINT end the app cleanly.
+
+    SDL would turn them into a window-close request, which kiosk mode ignores,
+    so the kiosk could not be stopped as a service; SDL's own handlers are off
+    (SDL_NO_SIGNAL_HANDLERS, set by configure) and ours ask the app to stop.
+    """
+    import signal
+
+    def handler(signum, _frame):
+        log.info("signal %s: stopping", signum)
+        Clock.schedule_once(lambda dt: app.stop(), 0)
+
+    try:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, handler)
+    except ValueError:          # not the main thread (tests, embedding): leave signals alone
+        pass

@@ -44,6 +44,7 @@ def kivy_settings(ui: dict) -> dict[str, dict[str, str]]:
 def configure(ui: dict) -> None:
     """Set Kivy's Config for kiosk mode. Must run before kivy.core.window is imported."""
     os.environ.setdefault("KIVY_NO_ARGS", "1")
+    os.environ.setdefault("SDL_NO_SIGNAL_HANDLERS", "1")   # SIGTERM must stop the kiosk (app.py)
     import sys
     if "kivy.core.window" in sys.modules:
         raise RuntimeError("configure() must run before the Kivy Window is created")

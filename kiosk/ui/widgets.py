@@ -134,11 +134,10 @@ class LineIcon(Widget):
                 Line(points=[cx - h, cy - h * 0.2, cx + h, cy + h * 0.8, cx + h * 0.2, cy - h,
                              cx - h * 0.05, cy - h * 0.05, cx - h, cy - h * 0.2],
                      width=w, joint="round")
-            elif self.kind == "hand":       # a pointing finger tapping
-                Line(rounded_rectangle=(cx - h * 0.18, cy - h * 0.1, h * 0.36, h * 1.1, h * 0.18),
-                     width=w)
-                Line(rounded_rectangle=(cx - h * 0.55, cy - h, h * 1.1, h * 0.95, h * 0.3), width=w)
-                Line(circle=(cx, cy + h * 0.85, h * 0.45, -60, 60), width=w * 0.7)
+            elif self.kind == "hand":       # "tap here": a dot with two ripples
+                Ellipse(pos=(cx - h * 0.28, cy - h * 0.28), size=(h * 0.56, h * 0.56))
+                Line(circle=(cx, cy, h * 0.62), width=w * 0.8)
+                Line(circle=(cx, cy, h * 0.98), width=w * 0.6)
             elif self.kind == "globe":
                 Line(circle=(cx, cy, h), width=w)
                 Line(ellipse=(cx - h * 0.45, cy - h, h * 0.9, 2 * h), width=w * 0.8)
@@ -153,11 +152,13 @@ class LineIcon(Widget):
                 Line(points=pts, width=w, close=True, joint="round")
 
 
-class LevelButton(BigButton):
+class LevelButton(ButtonBehavior, BoxLayout):
     """One level of the scale: face and words. Same look for every level, no pressed look."""
 
     level = NumericProperty(0)
     mood = NumericProperty(1.0)
+    text = StringProperty("")
+    font_size = NumericProperty("34sp")
 
 
 class Photo(AnchorLayout):

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from sync.protocol import hash_pin, nfc
-from sync.server.db import api_tokens, desks, kiosks, officers, procedures, units, users
+from sync.server.db import alerts, api_tokens, desks, kiosks, officers, procedures, units, users
 from sync.server.ingest import iso, utcnow
 from sync.server.security import hash_password, new_key_hex, new_token, token_hash
 from sync.server.settings import set_setting
@@ -81,6 +81,24 @@ def set_receipt_key(conn: Connection, key: str | None) -> str:
         raise AdminError("receipt key: must be 64 hexadecimal digits")
     set_setting(conn, "receipt_key", key)
     return key
+
+
+def list_alerts(conn: Connection, include_resolved: bool = False) -> list[dict]:
+    query = select(alerts).order_by(alerts.c.id)
+    if not include_resolved:
+        query = query.where(alerts.c.resolved_at.is_(None))
+    return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def resolve_alert(conn: Connection, alert_id: int, by: str, note: str | None = None) -> None:
+    """An admin closes an alert (e.g. a chain break explained), saying who and why."""
+    row = conn.execute(select(alerts.c.resolved_at).where(alerts.c.id == alert_id)).first()
+    if row is None:
+        raise AdminError(f"no alert {alert_id}")
+    if row.resolved_at is not None:
+        raise AdminError(f"alert {alert_id} is already resolved")
+    conn.execute(alerts.update().where(alerts.c.id == alert_id).values(
+        resolved_at=iso(utcnow()), acked_by=nfc(by), note=nfc(note) if note else None))
 
 
 # --- roster import ----------------------------------------------------------

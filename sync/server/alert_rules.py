@@ -101,8 +101,9 @@ def _low_rate_candidates(engine, now: datetime, rule: dict, scale: int) -> list:
     today = now.astimezone(periods.VN_TZ).date()
     this = periods.containing("month", today)
     prev = periods.containing("month", this.first_day - timedelta(days=1))
-    stats = Stats(engine, db.ratings, "corrected_at", scale=scale)
-    return [(period, fig) for period in (prev, this) for fig in stats.by("officer", Filter(period))
+    stats = Stats(engine, db.ratings, "corrected_at", scale=scale, rollup=True)
+    return [(period, fig) for period in (prev, this)
+            for fig in stats.dashboard(Filter(period), "month", comments=0).by["officer"]
             if fig.valid >= rule["officer_min_ratings"] and fig.rate is not None
             and fig.rate < rule["officer_rate_below"]]
 

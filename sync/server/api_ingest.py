@@ -18,6 +18,7 @@ from sync.server.db import kiosks, officers
 from sync.server.settings import etag_of, kiosk_config
 
 MAX_SEQ = ingest.MAX_SEQ
+PATH_PHOTO = "/api/v1/photos/{officer_id}"
 
 router = APIRouter(tags=["kiosk"])
 
@@ -91,11 +92,12 @@ def _apply(app, raw: bytes, encoding: str | None, kiosk: dict, key: str):
     try:
         data = ingest.decode_body(raw, encoding, opts["max_body_bytes"])
         batch = ingest.parse_batch(data, opts["max_batch"])
-        with app.state.engine.begin() as conn:
+        with app.state.write_lock, app.state.engine.begin() as conn:
             fresh = conn.execute(select(kiosks).where(kiosks.c.id == kiosk["id"])).mappings().one()
             if fresh["revoked"]:
                 raise ingest.BatchError(403, f"kiosk {kiosk['id']} is revoked")
-            return ingest.ingest(conn, dict(fresh), batch, key, skew_threshold=opts["skew_threshold"])
+            reply = ingest.ingest(conn, dict(fresh), batch, key, skew_threshold=opts["skew_threshold"])
+        return JSONResponse(reply)   # already the reply's shape: skip response_model validation
     except ingest.BatchError as exc:
         content = {"detail": exc.detail}
         if exc.errors:
@@ -108,7 +110,8 @@ def _apply(app, raw: bytes, encoding: str | None, kiosk: dict, key: str):
 def get_config(kiosk_id: str, request: Request, response: Response, kiosk: dict = Depends(current_kiosk),
                if_none_match: str | None = Header(None)):
     own_kiosk(kiosk_id, kiosk)
-    photo_url = str(request.url_for("get_photo", officer_id="OFFICER")).replace("OFFICER", "{officer_id}")
+    # A path, resolved by the agent against its configured server URL (works behind a reverse proxy).
+    photo_url = PATH_PHOTO
     with request.app.state.engine.begin() as conn:
         document = kiosk_config(conn, kiosk, photo_url)
     etag = etag_of(document)
@@ -119,7 +122,7 @@ def get_config(kiosk_id: str, request: Request, response: Response, kiosk: dict 
     return document
 
 
-@router.get("/api/v1/photos/{officer_id}", name="get_photo", summary="An officer's photo (kiosk token)",
+@router.get(PATH_PHOTO, name="get_photo", summary="An officer's photo (kiosk token)",
             response_class=FileResponse)
 def get_photo(officer_id: str, request: Request, kiosk: dict = Depends(current_kiosk)):
     with request.app.state.engine.connect() as conn:

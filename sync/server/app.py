@@ -6,7 +6,9 @@ Every error reply is JSON ``{"detail": "<message>"}``.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -57,6 +59,9 @@ def create_app(db: str = "town.db", *, media_dir: str | Path | None = None, run_
     app = FastAPI(title="hailong town server", version="1",
                   description="Sync protocol v1 (kiosks) and the admin API. See DESIGN.md.")
     app.state.engine = engine
+    # SQLite has one writer: batches queue on this lock (woken at once) rather
+    # than on SQLite's busy handler (which sleeps and retries, unfairly).
+    app.state.write_lock = threading.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
     app.state.options = {**DEFAULTS, **options,
                          "media_dir": str(media_dir or default_media_dir(db))}
     app.include_router(api_ingest.router)

@@ -11,6 +11,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from .stats import Figures  # noqa: E402
 
@@ -18,12 +19,23 @@ BLUE = "#1f5fa8"
 GREY = "#9aa5b1"
 
 
+def _short(key: str | None) -> str:
+    """"2026-10" -> "10/2026", "2026-10-05" -> "05/10" (a week shows its Monday)."""
+    if not key:
+        return ""
+    if len(key) == 7:
+        return f"{key[5:7]}/{key[:4]}"
+    if len(key) == 10:
+        return f"{key[8:10]}/{key[5:7]}"
+    return key
+
+
 LABELS = ("Tỷ lệ hài lòng (%)", "Số đánh giá hợp lệ", "Chưa có đánh giá trong kỳ")
 
 
 def _trend_figure(trend: list[Figures], title: str, width: float, height: float, labels_text=LABELS):
     rate_label, count_label, empty_label = labels_text
-    labels = [f.key or "" for f in trend]
+    labels = [_short(f.key) for f in trend]
     rates = [f.rate for f in trend]
     valid = [f.valid for f in trend]
     fig, ax = plt.subplots(figsize=(width, height), dpi=100)
@@ -41,6 +53,7 @@ def _trend_figure(trend: list[Figures], title: str, width: float, height: float,
     ax.set_ylim(0, 110)
     ax.set_ylabel(rate_label)
     ax2.set_ylabel(count_label)
+    ax2.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xticks(list(x))
     step = max(1, len(labels) // 12)
     ax.set_xticklabels([lb if i % step == 0 else "" for i, lb in enumerate(labels)],

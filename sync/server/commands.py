@@ -156,6 +156,38 @@ def set_receipt_key(db, key, as_json):
     click.echo(json.dumps({"receipt_key": key}) if as_json else key)
 
 
+@admin.command("alerts")
+@click.option("--all", "include_resolved", is_flag=True, help="resolved ones too")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def alerts_cmd(db, include_resolved, as_json):
+    """List alerts (gaps, broken chains, tampering, conflicts, clock skew): open ones by default."""
+    from sync.server.admin_ops import list_alerts
+    with _engine(db).begin() as conn:
+        rows = list_alerts(conn, include_resolved)
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=1))
+        return
+    for a in rows:
+        state = f"resolved {a['resolved_at']} by {a['acked_by'] or 'itself'}" if a["resolved_at"] else "OPEN"
+        click.echo(f"#{a['id']} {a['created_at']} {a['kind']:<10} {a['kiosk_id'] or '-'}: {a['message']} [{state}]")
+    if not rows:
+        click.echo("no open alerts" if not include_resolved else "no alerts")
+
+
+@admin.command("resolve-alert")
+@click.option("--id", "alert_id", required=True, type=int)
+@click.option("--by", "by", required=True, help="who resolves it")
+@click.option("--note", default=None, help="why (what was found)")
+@click.pass_obj
+def resolve_alert_cmd(db, alert_id, by, note):
+    """Close an alert after looking into it."""
+    from sync.server.admin_ops import resolve_alert
+    with _engine(db).begin() as conn:
+        resolve_alert(conn, alert_id, by, note)
+    click.echo(f"alert {alert_id} resolved")
+
+
 @admin.command("migrate")
 @click.pass_obj
 def migrate_cmd(db):

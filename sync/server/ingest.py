@@ -144,20 +144,24 @@ def _alert(kind: str, kiosk_id: str, message: str, now: str, seq_from=None, seq_
             "resolved_at": None, "acked_by": None, "note": None}
 
 
-def seal_problem(rec: dict, key_hex: str) -> str | None:
+_SORTED_BODY = tuple(sorted(protocol.BODY_FIELDS))
+
+
+def seal_problem(rec: dict, key: bytes) -> str | None:
     """protocol.check_seal, with a fast path for the common all-ASCII record.
 
     NFC leaves ASCII text unchanged, so when the canonical JSON of the raw
-    body is ASCII it *is* protocol.canonical_json(body); otherwise the
-    protocol's own function does the normalising.
+    body (keys in sorted order) is ASCII it *is* protocol.canonical_json(body);
+    otherwise the protocol's own function does the normalising. ``key`` is
+    the kiosk's key as bytes; the signature is protocol.record_sig's HMAC.
     """
-    body = {k: rec[k] for k in protocol.BODY_FIELDS}
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    body = {k: rec[k] for k in _SORTED_BODY}
+    text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
     data = text.encode("ascii") if text.isascii() else protocol.canonical_json(body)
     digest = hashlib.sha256(rec["prev_hash"].encode("ascii") + data).hexdigest()
     if digest != rec["hash"]:
         return "hash does not match the record's content"
-    if not hmac.compare_digest(protocol.record_sig(key_hex, digest), rec["sig"]):
+    if not hmac.compare_digest(hmac.digest(key, digest.encode("ascii"), "sha256").hex(), rec["sig"]):
         return "signature does not verify with the kiosk's key"
     return None
 
@@ -213,7 +217,7 @@ def ingest(conn: Connection, kiosk: dict, batch: dict, idem_key: str, *,
     now_s = iso(now)
     skew = (now - batch["sent_at"]).total_seconds()
     clock_off = abs(skew) > skew_threshold
-    key_hex = kiosk["key_hex"]
+    key_bytes = bytes.fromhex(kiosk["key_hex"])
     recs = batch["ratings"]
     results, to_insert, new_alerts = [], [], []
 
@@ -232,7 +236,7 @@ def ingest(conn: Connection, kiosk: dict, batch: dict, idem_key: str, *,
 
     for rec in recs:
         rid, seq = rec["id"], rec["seq"]
-        why = seal_problem(rec, key_hex)
+        why = seal_problem(rec, key_bytes)
         if rid in existing:
             ex = existing[rid]
             if why is None and ex.kiosk_id == kid and ex.seq == seq and ex.hash == rec["hash"]:

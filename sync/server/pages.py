@@ -156,7 +156,7 @@ def _context(request: Request):
         names = _names(conn)
         sv = survey(conn)
     reasons = {c: DEFAULT_REASONS.get(c, (c, c)) for c in sv["reasons"]}
-    return Stats(engine, db.ratings, "corrected_at", scale=sv["scale"], reasons=reasons), names, sv
+    return Stats(engine, db.ratings, "corrected_at", scale=sv["scale"], reasons=reasons, rollup=True), names, sv
 
 
 def _period_choices(today: date, tr) -> list[tuple[str, str]]:
@@ -425,7 +425,7 @@ def export(request: Request, fmt: str = "csv"):
     if fmt == "docx":
         data = report_docx.gather(stats, flt, names)
         with request.app.state.engine.connect() as conn:
-            issuer = report_docx.Issuer(**(get_setting(conn, "report_issuer", {}) or {}))
+            issuer = _issuer(conn)
         body = report_docx.report(data, issuer, periods.today_vn())
         return Response(body, media_type="application/vnd.openxmlformats-officedocument."
                         "wordprocessingml.document",
@@ -437,6 +437,84 @@ def export(request: Request, fmt: str = "csv"):
     buf.seek(0)
     return StreamingResponse(buf, media_type=media,
                              headers={"Content-Disposition": f'attachment; filename="{base}.{fmt}"'})
+
+
+# --- roster and report settings -----------------------------------------------------
+
+#: kind -> (table, key column, [(field, Vietnamese label, required)])
+ROSTER = {
+    "units": (db.units, "code", [("code", "Mã đơn vị", True), ("name", "Tên đơn vị", True),
+                                 ("address", "Địa chỉ", False)]),
+    "desks": (db.desks, "id", [("id", "Mã quầy", True), ("unit_code", "Mã đơn vị", True),
+                               ("name", "Tên quầy", True)]),
+    "officers": (db.officers, "id", [("id", "Mã cán bộ", True), ("name", "Họ và tên", True),
+                                     ("title", "Chức danh", False), ("desk_id", "Mã quầy", False)]),
+    "procedures": (db.procedures, "code", [("code", "Mã thủ tục", True), ("name", "Tên thủ tục", True),
+                                           ("letter", "Thư kèm theo", False)]),
+}
+ISSUER_FIELDS = [("parent", "Cơ quan chủ quản"), ("body", "Cơ quan ban hành"),
+                 ("body_full", "Tên cơ quan (viết thường)"), ("place", "Địa danh"),
+                 ("symbol", "Ký hiệu văn bản"), ("signer_on_behalf", "Thẩm quyền ký (TM., KT.)"),
+                 ("signer_title", "Chức vụ người ký"), ("signer_name", "Họ tên người ký")]
+
+
+def _issuer(conn) -> report_docx.Issuer:
+    saved = get_setting(conn, "report_issuer", {}) or {}
+    return report_docx.Issuer(**{k: v for k, v in saved.items() if k in report_docx.Issuer.__dataclass_fields__})
+
+
+@router.get("/admin/roster")
+def roster_page(request: Request):
+    user = require_user(request)
+    with request.app.state.engine.connect() as conn:
+        lists = {kind: conn.execute(select(t).order_by(t.c[key])).mappings().all()
+                 for kind, (t, key, _f) in ROSTER.items()}
+        issuer = _issuer(conn)
+    return render(request, "roster.html", user=user, lists=lists, roster=ROSTER, issuer=issuer,
+                  issuer_fields=ISSUER_FIELDS, open_alerts=_open_alerts(request),
+                  saved=request.query_params.get("saved"))
+
+
+@router.post("/admin/roster/{kind}")
+async def roster_save(request: Request, kind: str):
+    require_user(request, "admin")
+    form = await checked_form(request)
+    _ = translator(_lang(request))
+    if kind not in ROSTER:
+        return render(request, "error.html", status=404, message=_("Không có danh mục này."))
+    table, key, fields = ROSTER[kind]
+    values = {f: form.get(f, "").strip() or None for f, _label, _req in fields}
+    missing = [label for f, label, req in fields if req and not values[f]]
+    too_long = [label for f, label, _r in fields if values[f] and len(values[f]) > 200]
+    if missing or too_long:
+        return render(request, "error.html", status=422,
+                      message=_("Thiếu hoặc quá dài: {fields}.", fields=", ".join(_(x) for x in missing + too_long)))
+    error = None
+    # render() reads the database: never call it inside this write transaction
+    with request.app.state.engine.begin() as conn:
+        if kind == "desks" and not conn.execute(select(db.units.c.code).where(
+                db.units.c.code == values["unit_code"])).first():
+            error = _("Không có đơn vị mã {code}.", code=values["unit_code"])
+        elif kind == "officers" and values["desk_id"] and not conn.execute(select(db.desks.c.id).where(
+                db.desks.c.id == values["desk_id"])).first():
+            error = _("Không có quầy mã {code}.", code=values["desk_id"])
+        elif conn.execute(select(table.c[key]).where(table.c[key] == values[key])).first():
+            conn.execute(table.update().where(table.c[key] == values[key]).values(**values))
+        else:
+            conn.execute(table.insert().values(**values))
+    if error:
+        return render(request, "error.html", status=422, message=error)
+    return RedirectResponse(f"/admin/roster?saved={kind}#{kind}", status_code=303)
+
+
+@router.post("/admin/settings/report")
+async def report_settings(request: Request):
+    require_user(request, "admin")
+    form = await checked_form(request)
+    new = {f: form.get(f, "").strip()[:200] for f, _label in ISSUER_FIELDS}
+    with request.app.state.engine.begin() as conn:
+        set_setting(conn, "report_issuer", new)
+    return RedirectResponse("/admin/roster?saved=report#report", status_code=303)
 
 
 # --- wiring ------------------------------------------------------------------------------

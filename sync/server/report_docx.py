@@ -72,15 +72,16 @@ def gather(stats: Stats, flt: Filter, names: dict[str, dict[str, str]]) -> Repor
         return rows
 
     step = "month" if flt.period.days > 62 else "day"
+    dash = stats.dashboard(flt, step, comments=10)
     return ReportData(
-        period=flt.period, overall=stats.overall(flt),
-        officers=named(stats.by("officer", flt), "officer"),
-        desks=named(stats.by("desk", flt), "desk"),
-        procedures=named(stats.by("procedure", flt), "procedure"),
-        reasons=stats.reason_counts(flt),
+        period=flt.period, overall=dash.overall,
+        officers=named(dash.by["officer"], "officer"),
+        desks=named(dash.by["desk"], "desk"),
+        procedures=named(dash.by["procedure"], "procedure"),
+        reasons=dash.reasons,
         reason_labels={c: vi for c, (vi, _en) in stats.reasons.items()},
         level_labels={lv: stats.level_label(lv) for lv in stats.levels},
-        trend=stats.trend(flt, step), comments=stats.latest_comments(flt, 10))
+        trend=dash.trend, comments=dash.comments)
 
 
 # --- low-level formatting -----------------------------------------------------

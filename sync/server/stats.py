@@ -196,7 +196,7 @@ class Stats:
     """
 
     def __init__(self, engine, ratings: Table, time_col: str, scale: int = 3,
-                 reasons: dict[str, tuple[str, str]] | None = None):
+                 reasons: dict[str, tuple[str, str]] | None = None, rollup: bool = False):
         if scale not in SCALES:
             raise ValueError(f"scale: must be one of {sorted(SCALES)}")
         self.engine = engine
@@ -205,6 +205,10 @@ class Stats:
         self.scale = scale
         self.reasons = dict(reasons or DEFAULT_REASONS)
         self.levels = [lv for lv, *_ in SCALES[scale]]
+        self.rollup = rollup
+        if rollup:
+            from . import rollup as _rollup
+            _rollup.ensure(engine)
 
     # the aggregate columns shared by every breakdown
     def _aggregates(self) -> list:
@@ -274,6 +278,8 @@ class Stats:
         """
         if step not in TREND_STEPS:
             raise ValueError(f"step: must be one of {', '.join(TREND_STEPS)}")
+        if self.rollup:
+            return self._dashboard_rollup(flt, step, comments)
         r = self.r
         dims = [r.c[c].label(d) for d, c in DIMENSIONS.items()]
         bucket = BUCKETS[step](r.c[self.time_col]).label("bucket")
@@ -295,6 +301,53 @@ class Stats:
                 for i, code in enumerate(self.reasons):
                     reasons[code] += int(row._mapping[f"r{i}"] or 0)
         overall.levels = {lv: overall.levels.get(lv, 0) for lv in self.levels}
+        return Dashboard(overall=overall, by={d: _best_first(g.values()) for d, g in groups.items()},
+                         trend=[trend[k] for k in sorted(trend)], reasons=reasons,
+                         comments=self.latest_comments(flt, comments) if comments else [])
+
+    def _dashboard_rollup(self, flt: Filter, step: str, comments: int) -> Dashboard:
+        """dashboard() read from the daily roll-up (sync/server/rollup.py), folded first."""
+        from . import rollup
+        rollup.fold(self.engine, list(self.reasons))
+        t, tr = rollup.rollup_day, rollup.rollup_reason_day
+
+        def where(table):
+            parts = [table.c.day >= flt.period.first_day.isoformat(),
+                     table.c.day < flt.period.end_day.isoformat()]
+            for d, col in DIMENSIONS.items():
+                value = getattr(flt, d)
+                if value:
+                    parts.append(table.c[col] == value)
+            return and_(*parts)
+
+        if step == "day":
+            bucket = t.c.day
+        elif step == "week":
+            bucket = rollup.WeekOfDay(t.c.day)
+        else:
+            bucket = func.substr(t.c.day, 1, 7)
+        bucket = bucket.label("bucket")
+        dims = [t.c[c].label(d) for d, c in DIMENSIONS.items()]
+        sat = satisfied_levels(self.scale)
+        q = (select(*dims, bucket, func.sum(t.c.total).label("total"), func.sum(t.c.misuse).label("misuse"),
+                    func.sum(sum((t.c[f"l{lv}"] for lv in sat[1:]), t.c[f"l{sat[0]}"])).label("satisfied"),
+                    *[func.sum(t.c[f"l{lv}"]).label(f"lv{lv}") for lv in self.levels])
+             .where(where(t)).group_by(*dims, bucket))
+        overall = Figures(levels=dict.fromkeys(self.levels, 0))
+        groups: dict[str, dict] = {d: {} for d in DIMENSIONS}
+        trend: dict[str, Figures] = {}
+        with self.engine.connect() as conn:
+            for row in conn.execute(q):
+                fig = self._figures(row)
+                overall.add(fig)
+                for d in DIMENSIONS:
+                    key = row._mapping[d] or None        # "" = no procedure
+                    groups[d].setdefault(key, Figures(key=key, levels=dict.fromkeys(self.levels, 0))).add(fig)
+                trend.setdefault(row.bucket, Figures(key=row.bucket,
+                                                     levels=dict.fromkeys(self.levels, 0))).add(fig)
+            counted = dict(conn.execute(select(tr.c.code, func.sum(tr.c.n)).where(where(tr))
+                                        .group_by(tr.c.code)).all())
+        reasons = {code: int(counted.get(code) or 0) for code in self.reasons}
         return Dashboard(overall=overall, by={d: _best_first(g.values()) for d, g in groups.items()},
                          trend=[trend[k] for k in sorted(trend)], reasons=reasons,
                          comments=self.latest_comments(flt, comments) if comments else [])

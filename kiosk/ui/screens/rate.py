@@ -4,6 +4,15 @@ from kiosk.ui.screens.choose_officer import photo_path
 from kiosk.ui.widgets import LevelButton
 
 
+def face_moods(levels) -> dict[int, float]:
+    """Smiles for the satisfied levels (1.0 … 0.7), frowns for the others (… 0.0)."""
+    sat = [lv for lv, *_rest, ok in levels if ok]
+    unsat = sorted(lv for lv, *_rest, ok in levels if not ok)
+    moods = {lv: 1.0 - 0.3 * i / max(1, len(sat) - 1) for i, lv in enumerate(sat)}
+    moods.update({lv: 0.45 * j / max(1, len(unsat) - 1) for j, lv in enumerate(unsat)})
+    return moods
+
+
 class RateScreen(KioskScreen):
     def refresh(self) -> None:
         officer = self.visit.officer or {}
@@ -13,10 +22,9 @@ class RateScreen(KioskScreen):
         row = self.ids.levels
         row.clear_widgets()
         levels = self.visit.levels()
-        best, worst = levels[0][0], levels[-1][0]
+        moods = face_moods(levels)
         for level, vi, _en, _sat in levels:
-            mood = (level - worst) / (best - worst) if best != worst else 1.0
-            button = LevelButton(level=level, mood=mood, text=self.t(vi),
+            button = LevelButton(level=level, mood=moods[level], text=self.t(vi),
                                  font_size="34sp" if len(levels) <= 3 else "28sp")
             button.bind(on_release=self._rated)
             row.add_widget(button)

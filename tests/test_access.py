@@ -1,0 +1,173 @@
+"""Who may open what: every admin page and admin API route, tried with every kind of caller.
+
+Callers: nobody, a viewer's session, an admin's session, a kiosk token, a
+revoked kiosk token, a viewer's API token, a revoked API token, a forged
+session cookie. Against a real server on 127.0.0.1 (the Town of
+test_pages_browser).
+"""
+from __future__ import annotations
+
+import re
+import sqlite3
+
+import pytest
+import requests
+
+from sync.server import api_admin
+from test_pages_browser import Town
+
+PAGES = ["/admin", "/admin?period=2026-Q4", "/admin/officers/cb-001?period=2026",
+         "/admin/alerts", "/admin/kiosks", "/admin/export?fmt=csv&period=2026-Q4",
+         "/admin/export?fmt=xlsx&period=2026", "/admin/export?fmt=docx&period=2026-Q4"]
+ADMIN_POSTS = [("/admin/alerts/1/ack", {"note": "đã xử lý"}),
+               ("/admin/alerts/rules", {"officer_rate_below": "50", "officer_min_ratings": "3",
+                                        "kiosk_silent_hours": "12"})]
+API = sorted({(m, r.path) for r in api_admin.router.routes for m in r.methods if m == "GET"})
+SECRET_MARKERS = ("Nguyễn Thị Hồng Nhung", "Mã đánh giá", '"ratings"', '"alerts"')
+
+
+@pytest.fixture(scope="module")
+def town(tmp_path_factory):
+    t = Town(tmp_path_factory.mktemp("town"))
+    yield t
+    t.stop()
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', html)[1]
+
+
+def session_for(town, username, password) -> requests.Session:
+    s = requests.Session()
+    token = csrf_of(s.get(town.url + "/login", timeout=10).text)
+    r = s.post(town.url + "/login", data={"csrf": token, "username": username, "password": password,
+                                          "next": "/admin"}, allow_redirects=False, timeout=10)
+    assert r.status_code == 303 and r.headers["location"] == "/admin"
+    return s
+
+
+def assert_no_data(r):
+    body = r.text
+    assert not any(m in body for m in SECRET_MARKERS), body[:300]
+
+
+def bearer(token):
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_api_routes_are_known():
+    assert ("GET", "/api/v1/ratings") in API and ("GET", "/api/v1/alerts") in API
+
+
+def test_nobody_and_bearer_tokens_get_no_page(town):
+    callers = {"nobody": {}, "kiosk token": bearer(town.kiosk_token),
+               "revoked kiosk token": bearer(town.revoked_kiosk_token),
+               "admin API token": bearer(town.admin_token), "revoked API token": bearer(town.revoked_token)}
+    for who, headers in callers.items():
+        for page in PAGES:
+            r = requests.get(town.url + page, headers=headers, allow_redirects=False, timeout=30)
+            assert r.status_code == 303, (who, page, r.status_code)
+            assert r.headers["location"].startswith("/login?next="), (who, page)
+            assert_no_data(r)
+        for path, form in ADMIN_POSTS:
+            r = requests.post(town.url + path, data=form, headers=headers, allow_redirects=False, timeout=30)
+            assert r.status_code in (303, 403), (who, path, r.status_code)
+            if r.status_code == 303:
+                assert r.headers["location"].startswith("/login")
+
+
+def test_forged_session_cookie_is_ignored(town):
+    for cookie in ["eyJ1c2VyIjogImFuIn0=.forged.sig", "eyJ1c2VyIjogImFuIn0="]:
+        r = requests.get(town.url + "/admin", cookies={"hailong_session": cookie}, allow_redirects=False,
+                         timeout=10)
+        assert r.status_code == 303 and r.headers["location"].startswith("/login")
+
+
+def test_admin_api_routes_by_token(town):
+    expect = {None: 401, town.kiosk_token: 403, town.revoked_kiosk_token: 403,
+              town.revoked_token: 401, "ha_not-a-token": 401, town.viewer_token: 200, town.admin_token: 200}
+    for method, path in API:
+        for token, status in expect.items():
+            headers = bearer(token) if token else {}
+            r = requests.request(method, town.url + path, headers=headers, timeout=30)
+            assert r.status_code == status, (path, token and token[:6], r.status_code, r.text[:200])
+            if status != 200:
+                assert_no_data(r)
+
+
+def test_viewer_reads_every_page_but_cannot_manage(town):
+    s = session_for(town, "binh", "mật-khẩu-xem")
+    for page in PAGES:
+        r = s.get(town.url + page, allow_redirects=False, timeout=30)
+        assert r.status_code == 200, (page, r.status_code)
+    token = csrf_of(s.get(town.url + "/admin/alerts", timeout=30).text)
+    for path, form in ADMIN_POSTS:
+        r = s.post(town.url + path, data={**form, "csrf": token}, allow_redirects=False, timeout=30)
+        assert r.status_code == 403, (path, r.status_code)
+    with sqlite3.connect(town.db) as con:
+        assert con.execute("SELECT count(*) FROM alerts WHERE resolved_at IS NOT NULL").fetchone()[0] == 0
+        assert con.execute("SELECT count(*) FROM settings WHERE key = 'alert_rules'").fetchone()[0] == 0
+
+
+def test_admin_posts_need_the_csrf_token(town):
+    s = session_for(town, "an", "mật-khẩu-quản-trị")
+    s.get(town.url + "/admin/alerts", timeout=30)          # raises the harassment alert
+    for path, form in ADMIN_POSTS:
+        for bad in ({}, {"csrf": "not-the-token"}):
+            r = s.post(town.url + path, data={**form, **bad}, allow_redirects=False, timeout=30)
+            assert r.status_code == 403, (path, bad, r.status_code)
+    with sqlite3.connect(town.db) as con:
+        assert con.execute("SELECT count(*) FROM alerts WHERE resolved_at IS NOT NULL").fetchone()[0] == 0
+    token = csrf_of(s.get(town.url + "/admin/alerts", timeout=30).text)
+    r = s.post(town.url + "/admin/alerts/rules", data={**ADMIN_POSTS[1][1], "csrf": token},
+               allow_redirects=False, timeout=30)
+    assert r.status_code == 303
+    r = s.post(town.url + "/admin/alerts/rules", data={"officer_rate_below": "150", "officer_min_ratings": "3",
+                                                       "kiosk_silent_hours": "12", "csrf": token}, timeout=30)
+    assert r.status_code == 422 and "Ngưỡng không hợp lệ" in r.text
+
+
+def test_removed_user_loses_the_session_and_next_cannot_leave_the_site(town):
+    s = requests.Session()
+    token = csrf_of(s.get(town.url + "/login", timeout=10).text)
+    r = s.post(town.url + "/login", data={"csrf": token, "username": "binh", "password": "mật-khẩu-xem",
+                                          "next": "//evil.example/steal"}, allow_redirects=False, timeout=10)
+    assert r.status_code == 303 and r.headers["location"] == "/admin"
+    assert s.get(town.url + "/admin", allow_redirects=False, timeout=30).status_code == 200
+    with sqlite3.connect(town.db) as con:
+        con.execute("DELETE FROM api_tokens WHERE username = 'binh'")
+        con.execute("DELETE FROM users WHERE username = 'binh'")
+    r = s.get(town.url + "/admin", allow_redirects=False, timeout=30)
+    assert r.status_code == 303 and r.headers["location"].startswith("/login")
+
+
+def test_admin_edits_the_roster_and_the_report_issuer_viewer_cannot(town):
+    viewer = session_for(town, "an", "mật-khẩu-quản-trị")   # (binh is removed above; an is the admin)
+    page = viewer.get(town.url + "/admin/roster", timeout=30)
+    assert page.status_code == 200 and "Nguyễn Thị Hồng Nhung" in page.text
+    token = csrf_of(page.text)
+    r = viewer.post(town.url + "/admin/roster/officers", allow_redirects=False, timeout=30, data={
+        "csrf": token, "id": "cb-009", "name": "Đỗ Văn Mới", "title": "Công chức Văn hóa - Xã hội",
+        "desk_id": "quay-2"})
+    assert r.status_code == 303
+    r = viewer.post(town.url + "/admin/roster/officers", timeout=30, data={
+        "csrf": token, "id": "cb-010", "name": "Ai Đó", "desk_id": "quay-99"})
+    assert r.status_code == 422 and "Không có quầy mã quay-99" in r.text
+    r = viewer.post(town.url + "/admin/settings/report", allow_redirects=False, timeout=30, data={
+        "csrf": token, "parent": "UBND TỈNH ĐỒNG THÁP", "body": "UBND XÃ ĐỒNG TÂM",
+        "body_full": "Ủy ban nhân dân xã Đồng Tâm", "place": "Đồng Tâm", "symbol": "BC-UBND",
+        "signer_on_behalf": "KT. CHỦ TỊCH", "signer_title": "PHÓ CHỦ TỊCH", "signer_name": "Lê Văn Bình"})
+    assert r.status_code == 303
+    with sqlite3.connect(town.db) as con:
+        assert con.execute("SELECT name, desk_id FROM officers WHERE id = 'cb-009'").fetchone() == (
+            "Đỗ Văn Mới", "quay-2")
+        assert con.execute("SELECT count(*) FROM officers WHERE id = 'cb-010'").fetchone()[0] == 0
+    import docx, io
+    report = viewer.get(town.url + "/admin/export?fmt=docx&period=2026-Q4", timeout=60)
+    text = "\n".join(p.text for t in docx.Document(io.BytesIO(report.content)).tables
+                     for c in t._cells for p in c.paragraphs)
+    assert "KT. CHỦ TỊCH" in text and "PHÓ CHỦ TỊCH" in text and "Lê Văn Bình" in text
+    # nobody else may write
+    for path in ("/admin/roster/officers", "/admin/settings/report"):
+        r = requests.post(town.url + path, data={"id": "x", "name": "y"}, allow_redirects=False, timeout=30)
+        assert r.status_code in (303, 403)

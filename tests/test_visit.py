@@ -1,0 +1,254 @@
+"""The citizen's visit as a state machine, on a real kiosk.db, without a window."""
+from __future__ import annotations
+
+import pytest
+
+from kiosk import visit as V
+from kiosk.roster import load_roster_file
+from kiosk.store import KioskStore
+from kiosk.visit import Settings, Visit, VisitError
+
+KEY = "cd" * 32
+
+
+class FakeClock:
+    """Seconds that move only when the test says."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, seconds):
+        self.now += seconds
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = KioskStore(tmp_path / "kiosk.db", "K-1", KEY)
+    s.init()
+    s.apply_roster(load_roster_file())
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def clock():
+    return FakeClock()
+
+
+def make(store, clock, **kw):
+    settings = Settings(unit_code="13321", desk_id="quay-1", idle_timeout=45, thanks_timeout=5,
+                        rapid_repeat_seconds=0, **kw)
+    return Visit(store, settings, clock=clock)
+
+
+def test_whole_visit_stores_one_row_before_thanks(store, clock):
+    v = make(store, clock)
+    seen = []
+    v.listeners.append(lambda visit, old: seen.append((old, visit.state, store.count())))
+    assert v.tap_start() == V.CHOOSE_OFFICER
+    assert [o["id"] for o in v.officers()] == ["cb-003", "cb-001", "cb-002"]   # by name
+    assert v.choose_officer("cb-002") == V.RATE
+    assert v.rate(1) == V.REASONS
+    assert v.toggle_reason("nhung_nhieu") is True
+    assert v.toggle_reason("thai_do") is True
+    assert v.toggle_reason("dung_hen") is True
+    assert v.toggle_reason("dung_hen") is False
+    assert v.submit_reasons() == V.COMMENT
+    v.set_comment("Cán bộ hướng dẫn chưa kỹ")
+    assert store.count() == 0
+    assert v.submit_comment() == V.THANKS
+    assert seen[-1] == (V.COMMENT, V.THANKS, 1)          # stored before thanks showed
+    [row] = store.records()
+    assert row["officer_id"] == "cb-002" and row["level"] == 1
+    assert row["reasons"] == ["thai_do", "nhung_nhieu"]   # config order, not tap order
+    assert row["comment"] == "Cán bộ hướng dẫn chưa kỹ"
+    assert row["source"] == "walk_up" and row["dossier_code"] is None
+    assert v.last_record["id"] == row["id"]
+    clock.advance(5)
+    assert v.tick() == V.WELCOME
+
+
+def test_reasons_only_for_not_satisfied_levels(store, clock):
+    v = make(store, clock)
+    assert [lv for lv, *_ in v.levels()] == [3, 2, 1]
+    assert not v.wants_reasons(3) and not v.wants_reasons(2) and v.wants_reasons(1)
+    v.tap_start()
+    v.choose_officer("cb-001")
+    assert v.rate(2) == V.COMMENT                          # satisfied: no reasons screen
+    five = make(store, clock, scale=5)
+    assert [lv for lv in range(1, 6) if five.wants_reasons(lv)] == [1, 2, 3]
+    below = make(store, clock, scale=5, reasons_below_level=2)
+    assert [lv for lv in range(1, 6) if below.wants_reasons(lv)] == [1]
+    none = make(store, clock, reasons=[])
+    assert not none.wants_reasons(1)
+
+
+def test_skips_reasons_and_comment(store, clock):
+    v = make(store, clock, comment=False)
+    v.tap_start()
+    v.choose_officer("cb-003")
+    assert v.rate(1) == V.REASONS
+    v.toggle_reason("thai_do")
+    assert v.skip_reasons() == V.THANKS
+    [row] = store.records()
+    assert row["reasons"] == [] and row["comment"] is None
+
+
+def test_idle_timeout_discards_unfinished_rating(store, clock):
+    v = make(store, clock)
+    v.tap_start()
+    v.choose_officer("cb-001")
+    v.rate(1)
+    v.toggle_reason("thai_do")
+    clock.advance(44)
+    assert v.tick() == V.REASONS
+    v.toggle_reason("huong_dan")               # a touch restarts the idle timer
+    clock.advance(44)
+    assert v.tick() == V.REASONS
+    clock.advance(1)
+    assert v.tick() == V.WELCOME
+    assert store.count() == 0
+    assert v.officer_id is None and v.reasons == [] and v.level is None
+    v.tap_start()                              # the next citizen starts clean
+    assert v.reasons == [] and v.officer_id is None
+
+
+def test_idle_counts_from_the_last_touch_on_every_screen(store, clock):
+    v = make(store, clock)
+    v.tap_start()
+    for _ in range(10):
+        clock.advance(30)
+        v.touch()
+        assert v.tick() == V.CHOOSE_OFFICER
+    clock.advance(45)
+    assert v.tick() == V.WELCOME
+
+
+def test_comment_limit_and_nfc(store, clock):
+    v = make(store, clock)
+    v.tap_start()
+    v.choose_officer("cb-001")
+    v.rate(3)
+    decomposed = "Nhie\u0302\u0323t ti\u0300nh"          # NFD "Nhiệt tình"
+    assert v.set_comment(decomposed) is True
+    assert v.comment == "Nhiệt tình"
+    assert v.set_comment("a" * 501) is False
+    assert len(v.comment) == 500
+    v.submit_comment()
+    assert len(store.records()[0]["comment"]) == 500
+
+
+def test_one_officer_on_duty_skips_the_choice(store, clock):
+    store.set_on_duty("quay-1", ["cb-002"])
+    v = make(store, clock)
+    assert v.tap_start() == V.RATE
+    assert v.officer_id == "cb-002"
+    assert v.back() == V.WELCOME               # no choice screen to go back to
+
+
+def test_nobody_on_duty_stays_on_welcome(store, clock):
+    store.set_on_duty("quay-1", [])
+    v = make(store, clock)
+    assert v.tap_start() == V.WELCOME
+    with pytest.raises(VisitError):
+        v.choose_officer("cb-001")
+
+
+def test_only_officers_on_duty_here_can_be_rated(store, clock):
+    v = make(store, clock)
+    v.tap_start()
+    with pytest.raises(VisitError):
+        v.choose_officer("cb-004")             # desk 2's officer
+    v.choose_officer("cb-001")
+    with pytest.raises(VisitError):
+        v.rate(4)                              # not on the 3-level scale
+    with pytest.raises(VisitError):
+        v.submit_comment()                     # not now
+
+
+def test_back_walks_the_screens(store, clock):
+    v = make(store, clock)
+    v.tap_start()
+    v.choose_officer("cb-001")
+    v.rate(1)
+    v.submit_reasons()
+    assert v.back() == V.REASONS
+    assert v.back() == V.RATE
+    assert v.back() == V.CHOOSE_OFFICER
+    assert v.back() == V.WELCOME
+    assert store.count() == 0
+
+
+def test_language_switch_and_reset(store, clock):
+    v = make(store, clock, language="vi")
+    changes = []
+    v.listeners.append(lambda visit, old: changes.append((visit.state, visit.language)))
+    v.set_language("en")
+    v.tap_start()
+    assert v.language == "en"
+    v.choose_officer("cb-001")
+    clock.advance(60)
+    v.tick()
+    assert v.language == "vi"                  # back to config's language on welcome
+    assert changes[0] == (V.WELCOME, "en")
+    with pytest.raises(VisitError):
+        v.set_language("fr")
+
+
+def test_receipt_entry_skips_the_choice_and_keeps_the_dossier(store, clock):
+    v = make(store, clock)
+    v.tap_start()
+    v.choose_officer("cb-003")                 # an unfinished walk-up visit is dropped
+    assert v.start_from_receipt("cb-002", "H12.34-250101-0001", "1.001193", "a1b2c3d4e5f60718") == V.RATE
+    assert v.rate(3) == V.COMMENT
+    v.submit_comment()
+    [row] = store.records()
+    assert row["source"] == "receipt" and row["officer_id"] == "cb-002"
+    assert (row["dossier_code"], row["procedure_code"], row["receipt_id"]) == (
+        "H12.34-250101-0001", "1.001193", "a1b2c3d4e5f60718")
+    assert store.receipt_used("a1b2c3d4e5f60718")
+    assert v.back() == V.THANKS                # nothing to go back to after thanks
+
+
+def test_message_state_times_back_to_welcome(store, clock):
+    v = make(store, clock)
+    assert v.show_message(V.ALREADY_RATED) == V.MESSAGE
+    assert v.message == V.ALREADY_RATED
+    clock.advance(v.settings.message_timeout - 0.1)
+    assert v.tick() == V.MESSAGE
+    clock.advance(0.2)
+    assert v.tick() == V.WELCOME and v.message is None
+
+
+def test_rapid_repeat_is_passed_to_the_store(store, clock):
+    settings = Settings(unit_code="13321", desk_id="quay-1", comment=False, rapid_repeat_seconds=30)
+    v = Visit(store, settings, clock=clock)
+    for _ in range(2):
+        v.tap_start()
+        v.choose_officer("cb-001")
+        v.rate(3)
+        v.reset()
+    assert [r["flags"] for r in store.records()] == [[], ["rapid_repeat"]]
+
+
+def test_a_store_failure_never_shows_thanks(store, clock):
+    v = make(store, clock, comment=False)
+    v.tap_start()
+    v.choose_officer("cb-001")
+    store.key_hex = None                       # the store refuses to append
+    assert v.rate(3) == V.MESSAGE
+    assert v.message == V.NOT_STORED
+    assert v.last_record is None and store.count() == 0
+
+
+def test_from_config(tmp_path):
+    from kiosk.config import load
+    cfg_path = tmp_path / "config.toml"
+    cfg_path.write_text('[kiosk]\nid="K"\nunit_code="U"\ndesk_id="D"\n[ui]\nidle_timeout=7\n'
+                        '[survey]\nscale=4\nreasons=["thai_do"]\ncomment=false\n', "utf-8")
+    s = Settings.from_config(load(cfg_path))
+    assert (s.unit_code, s.desk_id, s.scale, s.reasons, s.comment, s.idle_timeout) == (
+        "U", "D", 4, ["thai_do"], False, 7)
