@@ -116,10 +116,10 @@ def main() -> None:
     print(f"bare SQL aggregate (count + satisfied):      {t_bare * 1000:8.0f} ms")
     t_raw, raw_dash = timed(lambda: stats.dashboard(flt, "month"), repeat=1)
     print(f"dashboard from the ratings (one pass):       {t_raw * 1000:8.0f} ms  ratio {t_raw / t_bare:6.2f}")
-    fast = Stats(stats.engine, db.ratings, "corrected_at", rollup=True)
     t_fold = time.perf_counter()
-    rollup.fold(fast.engine, list(fast.reasons))
+    rollup.rebuild(stats.engine, list(stats.reasons))      # drop the roll-up, fold every rating
     t_fold = time.perf_counter() - t_fold
+    fast = Stats(stats.engine, db.ratings, "corrected_at", rollup=True)
     print(f"first roll-up of every rating (once):        {t_fold * 1000:8.0f} ms")
     t_dash, dash = timed(lambda: fast.dashboard(flt, "month"))
     assert dash.overall.total == count == raw_dash.overall.total

@@ -31,17 +31,19 @@ from sync.server.db import make_engine, migrate  # noqa: E402
 from sync_drain import start_server  # noqa: E402
 
 
-def timed_agent(store, url, kiosk, batch, latencies):
+def timed_agent(store, url, kiosk, batch, latencies, server_times):
     agent = SyncAgent(store, url, kiosk["token"], kiosk["kiosk_id"], batch_size=batch, timeout=120)
     send = agent.session.request
 
     def timed(method, target, **kw):
         t0 = time.perf_counter()
-        try:
-            return send(method, target, **kw)
-        finally:
-            if protocol.PATH_BATCH in target:
-                latencies.append(time.perf_counter() - t0)
+        resp = send(method, target, **kw)
+        if protocol.PATH_BATCH in target:
+            latencies.append(time.perf_counter() - t0)
+            timing = resp.headers.get("Server-Timing", "")
+            if "dur=" in timing:
+                server_times.append(float(timing.split("dur=")[1]) / 1000)
+        return resp
     agent.session.request = timed
     return agent
 
@@ -56,8 +58,10 @@ def run(folder: Path, n_kiosks: int, per_kiosk: int, batch: int) -> dict:
     port = free_port()
     server = start_server(folder / "town.db", port)
     latencies: list[float] = []
+    server_times: list[float] = []
     try:
-        agents = [timed_agent(s, f"http://127.0.0.1:{port}", k, batch, latencies) for s, k in zip(stores, kiosks)]
+        agents = [timed_agent(s, f"http://127.0.0.1:{port}", k, batch, latencies, server_times)
+                  for s, k in zip(stores, kiosks)]
         results = [None] * n_kiosks
         threads = [threading.Thread(target=lambda i=i: results.__setitem__(i, agents[i].drain())) for i in range(n_kiosks)]
         t0 = time.perf_counter()
@@ -73,10 +77,14 @@ def run(folder: Path, n_kiosks: int, per_kiosk: int, batch: int) -> dict:
     assert sum(r.synced for r in results) == total, [r for r in results if r.synced != per_kiosk][:3]
     for s in stores:
         s.close()
-    lat = sorted(latencies)
+    lat, srv = sorted(latencies), sorted(server_times)
+
+    def p99(values):
+        return round(values[max(0, int(len(values) * 0.99) - 1)] * 1000, 1)
     return {"kiosks": n_kiosks, "ratings": total, "seconds": round(took, 2), "ratings_per_s": round(total / took),
             "batches": len(lat), "batch_latency_p50_ms": round(statistics.median(lat) * 1000, 1),
-            "batch_latency_p99_ms": round(lat[int(len(lat) * 0.99) - 1] * 1000, 1)}
+            "batch_latency_p99_ms": p99(lat),
+            "server_time_p50_ms": round(statistics.median(srv) * 1000, 1), "server_time_p99_ms": p99(srv)}
 
 
 def main() -> None:
@@ -91,6 +99,8 @@ def main() -> None:
     print(f"{args.kiosks} kiosks at once: {many['ratings_per_s']:,} ratings/s, p99 batch latency "
           f"{many['batch_latency_p99_ms']} ms; one kiosk, same total: {one['ratings_per_s']:,} ratings/s, "
           f"p99 {one['batch_latency_p99_ms']} ms; throughput ratio {many['ratings_per_s'] / one['ratings_per_s']:.2f}")
+    print(f"time on the server (queue for the writer included), p99: {many['server_time_p99_ms']} ms with "
+          f"{args.kiosks} kiosks, {one['server_time_p99_ms']} ms with one")
     print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
 

@@ -174,8 +174,12 @@ class SyncAgent:
     # -- ratings ---------------------------------------------------------------
 
     def _body(self, records: list[dict]) -> bytes:
-        body = {"kiosk_id": self.kiosk_id, "sent_at": _now(self.utc_offset), "ratings": records}
-        raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        """The gzip batch body; a record read by pending_wire() goes as SQLite wrote it."""
+        parts = [r["wire"] if "wire" in r else json.dumps(r, ensure_ascii=False, separators=(",", ":"))
+                 for r in records]
+        head = json.dumps({"kiosk_id": self.kiosk_id, "sent_at": _now(self.utc_offset)},
+                          ensure_ascii=False, separators=(",", ":"))
+        raw = (head[:-1] + ',"ratings":[' + ",".join(parts) + "]}").encode("utf-8")
         return gzip.compress(raw, compresslevel=self.gzip_level, mtime=0)
 
     def push(self, records: list[dict], result: DrainResult, deadline: float | None = None,
@@ -259,10 +263,13 @@ class SyncAgent:
 
     def _prepare(self, after_seq: int) -> tuple[list[dict], bytes | None]:
         """The next batch after ``after_seq`` and its gzip body (the server checks the records)."""
-        try:
-            records = self.store.pending(self.batch_size, after_seq=after_seq)
-        except TypeError:  # a store without after_seq: only read what is not in flight
-            records = [r for r in self.store.pending(self.batch_size + 1) if r["seq"] > after_seq]
+        if hasattr(self.store, "pending_wire"):
+            records = self.store.pending_wire(self.batch_size, after_seq=after_seq)
+        else:
+            try:
+                records = self.store.pending(self.batch_size, after_seq=after_seq)
+            except TypeError:  # a store without after_seq: only read what is not in flight
+                records = [r for r in self.store.pending(self.batch_size + 1) if r["seq"] > after_seq]
         return records, (self._body(records) if records else None)
 
     def drain(self, progress: bool = False, deadline: float | None = None) -> DrainResult:

@@ -118,7 +118,8 @@ class Driver:
         yield hold
         self.up(touch)
         yield
-        yield 0.2      # a person does not tap again within the double-touch guard
+        # a person does not tap again within the double-touch guard
+        yield max(0.2, self.app.cfg.ui["touch_debounce_ms"] / 1000 + 0.08)
 
     def wait_for(self, cond, timeout=10.0, what="condition"):
         start = time.monotonic()
@@ -346,6 +347,20 @@ def staff_exit(d: Driver):
     yield 5          # app.stop() ends the loop before this returns
 
 
+def scale5(d: Driver):
+    """A 5-level scale: five faces and words, each still a big target; reasons for levels 1-3."""
+    yield from d.wait_screen("welcome")
+    yield from d.tap(d.by_id("start_button"))
+    yield from d.wait_screen("choose_officer")
+    yield from d.tap(d.find(lambda w: w.__class__.__name__ == "OfficerCard"))
+    yield from d.wait_screen("rate")
+    yield from d.shot("rate_scale5")
+    d.result["notes"]["level_sizes"] = [(b.level, b.width, b.height) for b in d.walk()
+                                        if b.__class__.__name__ == "LevelButton"]
+    yield from d.tap(d.find(lambda w: w.__class__.__name__ == "LevelButton" and w.level == 3))
+    d.result["notes"]["screen_after_3"] = d.screen
+
+
 def no_roster(d: Driver):
     """An empty kiosk.db and no --demo: welcome says so; a tap does not start a visit."""
     yield from d.wait_screen("welcome")
@@ -353,10 +368,19 @@ def no_roster(d: Driver):
     yield from d.tap(pos=(640, 400))
     yield 0.3
     d.result["notes"]["screen_after_tap"] = d.screen
+    # the roster arrives (as the sync agent would apply it): welcome picks it up by itself
+    from kiosk.roster import load_roster_file
+    d.app.store.apply_roster(load_roster_file())
+    screen = d.app.root.sm.get_screen("welcome")
+    yield from d.wait_for(lambda: screen.has_officers, 10, "the roster on welcome")
+    yield 0.2
+    d.result["texts"]["welcome_roster_arrived"] = d.visible_texts()
+    yield from d.tap(pos=(640, 400))
+    yield from d.wait_screen("choose_officer", timeout=3)
 
 
 SCENARIOS = {f.__name__: f for f in (full_visit, language, idle, double_touch, rapid_repeat, staff_exit,
-                                     no_roster)}
+                                     scale5, no_roster)}
 
 
 def main(argv: list[str]) -> int:

@@ -214,3 +214,14 @@ def test_kiosk_service_runs_the_agent_with_the_app(town, tmp_path):
     assert not app.sync_agent.running
     offline = load(write_config(tmp_path, "K1", town.k1["key"], "", ""))
     assert kiosk_service(offline)(SimpleNamespace(store=store)) is None
+
+
+def test_pending_wire_is_pending_as_json(tmp_path):
+    store = fill_kiosk(tmp_path / "kiosk.db", "K1", "cd" * 32, 40)
+    store.mark_synced([r["id"] for r in store.pending(5)])
+    store.record_sync_error(store.pending(1)[0]["id"], "rejected by server: test")
+    wire = store.pending_wire(20, after_seq=10)
+    assert [json.loads(w["wire"]) for w in wire] == store.pending(20, after_seq=10)
+    assert [w["seq"] for w in wire] == list(range(11, 31))
+    assert json.loads(wire[28 - 11]["wire"])["comment"] == "Cán bộ hướng dẫn tận tình"   # seq 28
+    assert [json.loads(w["wire"])["seq"] for w in store.pending_wire(3)] == [7, 8, 9]

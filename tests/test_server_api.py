@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 import uuid
-from pathlib import Path
 
 import pytest
 import requests
@@ -195,7 +194,6 @@ def test_admin_commands_end_to_end(tmp_path):
 
 def test_import_roster_csv_and_xlsx(tmp_path):
     from openpyxl import Workbook
-    from sqlalchemy import create_engine, text  # noqa: F401
     from sync.server.db import make_engine, migrate, officers
     engine = make_engine(str(tmp_path / "town.db"))
     migrate(engine)

@@ -83,6 +83,7 @@ class KioskApp(App):
         self.visit.listeners.append(self._on_visit_change)
         self._last_down = -1e9
         self.debounced_touches = 0
+        self._roster_seen = 0.0
         self._swallowed: set = set()
         self._long_press = None
         self._pin_pad = None
@@ -160,6 +161,12 @@ class KioskApp(App):
     def _tick(self, _dt) -> None:
         self.clock_text = time.strftime("%H:%M")
         self.visit.tick()
+        now = time.monotonic()
+        if self.visit.state == "welcome" and self.root and now - self._roster_seen >= 5:
+            # the sync agent may have brought (or changed) the roster meanwhile
+            self._roster_seen = now
+            self._load_names()
+            self.root.sm.get_screen("welcome").refresh()
 
     # -- kiosk mode: touch guard, long press, Escape ----------------------------------
 

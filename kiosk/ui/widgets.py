@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 
+from kivy.clock import Clock
 from kivy.graphics import Color, Ellipse, Line
 from kivy.properties import (BooleanProperty, ListProperty, NumericProperty, ObjectProperty,
                              StringProperty)
@@ -46,14 +47,19 @@ class BigButton(ButtonBehavior, BoxLayout):
 
 
 class FaceIcon(Widget):
-    """A line-drawn face; ``mood`` from 0 (unhappy) to 1 (very happy). One colour for all."""
+    """A line-drawn face; ``mood`` from 0 (unhappy) to 1 (very happy). One colour for all.
+
+    Icons redraw through a Clock trigger: once per frame, after the layout has
+    settled (drawing on every pos/size event left stale geometry behind).
+    """
 
     mood = NumericProperty(1.0)
     color = ListProperty(list(INK))
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.bind(pos=self._draw, size=self._draw, mood=self._draw, color=self._draw)
+        self._redraw = Clock.create_trigger(self._draw)
+        self.bind(pos=self._redraw, size=self._redraw, mood=self._redraw, color=self._redraw)
 
     def _draw(self, *_):
         self.canvas.clear()
@@ -86,7 +92,8 @@ class PersonIcon(Widget):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.bind(pos=self._draw, size=self._draw)
+        self._redraw = Clock.create_trigger(self._draw)
+        self.bind(pos=self._redraw, size=self._redraw)
 
     def _draw(self, *_):
         self.canvas.clear()
@@ -107,14 +114,17 @@ class LineIcon(Widget):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.bind(pos=self._draw, size=self._draw, kind=self._draw, color=self._draw)
+        self._redraw = Clock.create_trigger(self._draw)
+        self.bind(pos=self._redraw, size=self._redraw, kind=self._redraw, color=self._redraw)
 
     def _draw(self, *_):
         self.canvas.clear()
         s = min(self.width, self.height)
         if s <= 2 or not self.kind:
             return
-        cx, cy = self.center
+        # a touch below the centre: Noto's line box keeps room for stacked tone marks
+        # above, so the words beside the icon read a little low
+        cx, cy = self.center_x, self.center_y - s * 0.06
         h = s / 2 * 0.8
         w = max(2.0, s * 0.07)
         with self.canvas:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -17,7 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sync.server import api_admin, api_ingest
-from sync.server.db import db_url, make_engine, migrate
+from sync.server.db import FifoLock, db_url, make_engine, migrate
 from sync.server.settings import ensure_receipt_key
 
 log = logging.getLogger("hailong.server")
@@ -59,9 +58,9 @@ def create_app(db: str = "town.db", *, media_dir: str | Path | None = None, run_
     app = FastAPI(title="hailong town server", version="1",
                   description="Sync protocol v1 (kiosks) and the admin API. See DESIGN.md.")
     app.state.engine = engine
-    # SQLite has one writer: batches queue on this lock (woken at once) rather
-    # than on SQLite's busy handler (which sleeps and retries, unfairly).
-    app.state.write_lock = threading.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
+    # SQLite has one writer: batches queue on this lock, in arrival order,
+    # rather than on SQLite's busy handler (which sleeps and retries, unfairly).
+    app.state.write_lock = FifoLock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
     app.state.options = {**DEFAULTS, **options,
                          "media_dir": str(media_dir or default_media_dir(db))}
     app.include_router(api_ingest.router)

@@ -221,3 +221,36 @@ def bulk_insert(conn, table: Table, rows: list[dict]) -> None:
         cursor.executemany(str(compiled), params)
     finally:
         cursor.close()
+
+
+class FifoLock:
+    """A lock handed to waiters in arrival order (threading.Lock is not fair).
+
+    SQLite has one writer; with 50 kiosks sending at once, first come first
+    served keeps the slowest batch's wait near one round of the queue.
+    """
+
+    def __init__(self):
+        import collections
+        import threading
+        self._guard = threading.Lock()
+        self._waiters = collections.deque()
+        self._held = False
+        self._event = threading.Event
+
+    def __enter__(self):
+        with self._guard:
+            if not self._held:
+                self._held = True
+                return self
+            turn = self._event()
+            self._waiters.append(turn)
+        turn.wait()
+        return self
+
+    def __exit__(self, *exc):
+        with self._guard:
+            if self._waiters:
+                self._waiters.popleft().set()   # handed over: stays held
+            else:
+                self._held = False

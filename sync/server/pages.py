@@ -18,8 +18,8 @@ a session: the pages ignore them.
 from __future__ import annotations
 
 import hmac
-import io
 import secrets
+import tempfile
 import unicodedata
 from datetime import date, datetime, timezone
 from functools import lru_cache
@@ -430,12 +430,17 @@ def export(request: Request, fmt: str = "csv"):
         return Response(body, media_type="application/vnd.openxmlformats-officedocument."
                         "wordprocessingml.document",
                         headers={"Content-Disposition": f'attachment; filename="{base}-bao-cao.docx"'})
-    buf = io.BytesIO()
+    # a year of a busy town is hundreds of MB: spill to disk, not to memory
+    buf = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
     exports.export(request.app.state.engine, flt, fmt, buf, scale=sv["scale"])
     media = ("text/csv; charset=utf-8" if fmt == "csv"
              else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     buf.seek(0)
-    return StreamingResponse(buf, media_type=media,
+
+    def chunks():
+        with buf:
+            yield from iter(lambda: buf.read(256 * 1024), b"")
+    return StreamingResponse(chunks(), media_type=media,
                              headers={"Content-Disposition": f'attachment; filename="{base}.{fmt}"'})
 
 

@@ -164,16 +164,18 @@ def _cell_text(cell, text, size=BODY_PT, bold=False, italic=False, underline=Fal
     return p
 
 
-def _short_rule(cell, width_chars=16):
-    """The short horizontal line under the issuing body and the motto (a bottom border)."""
+def _short_rule(cell, indent_twips=1100):
+    """The short solid line under the issuing body, and under the title (ND30:
+    1/3 to 1/2 of the line above), drawn as the bottom border of an indented
+    empty paragraph."""
     p = cell.add_paragraph()
     p.alignment = WD_ALIGN_PARAGRAPH.CENTER
     p.paragraph_format.space_after = Pt(2)
     ppr = p._p.get_or_add_pPr()
     # a centred paragraph narrowed by indents, with a bottom border = a short rule
     ind = OxmlElement("w:ind")
-    ind.set(qn("w:left"), str(1100))
-    ind.set(qn("w:right"), str(1100))
+    ind.set(qn("w:left"), str(indent_twips))
+    ind.set(qn("w:right"), str(indent_twips))
     ppr.append(ind)
     border = OxmlElement("w:pBdr")
     bottom = OxmlElement("w:bottom")
@@ -291,7 +293,7 @@ def report(data: ReportData, issuer: Issuer | None = None, on: date | None = Non
           align=WD_ALIGN_PARAGRAPH.CENTER, after=0)
     _para(doc, f"đối với việc giải quyết thủ tục hành chính {label[0].lower() + label[1:]}",
           size=14, bold=True, align=WD_ALIGN_PARAGRAPH.CENTER, after=0)
-    _short_rule(doc)
+    _short_rule(doc, indent_twips=3100)     # ~55 mm of the 165 mm line
     _para(doc, f"Thực hiện nhiệm vụ khảo sát, đánh giá mức độ hài lòng của người dân, tổ chức tại "
                f"Bộ phận Một cửa, {issuer.body_full} báo cáo kết quả {label[0].lower() + label[1:]} "
                f"(từ ngày {data.period.first_day:%d/%m/%Y} đến ngày {data.period.last_day:%d/%m/%Y}) "

@@ -3,7 +3,8 @@
 Scanning millions of ratings takes SQLite seconds however it is indexed
 (benchmarks/dashboard_5m.py: ~1 s just to count a year of 5 M rows, ~30 s
 to group them). Ratings are immutable and arrive in ``pk`` order, so the
-server keeps per local day × unit × desk × officer × procedure the counts the
+server keeps per local day (and per month) × unit × desk × officer ×
+procedure the counts the
 statistics need — total, misuse, valid ratings per level, valid ratings per
 reason — and folds in new ratings incrementally (from the last pk folded)
 just before it reads. A year is then a few hundred thousand small rows at
@@ -20,8 +21,9 @@ before PostgreSQL: fold only up to the oldest in-flight transaction.
 """
 from __future__ import annotations
 
-from sqlalchemy import (Column, Integer, MetaData, String, Table, and_, case, func, literal, not_,
-                        select)
+import json
+
+from sqlalchemy import Column, Integer, MetaData, String, Table, and_, func, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
 from sqlalchemy.types import String as StringType
@@ -31,26 +33,38 @@ from .stats import _VnDay, misuse_expr
 
 LEVELS = range(0, 11)          # protocol.check_record accepts levels 0..10
 metadata = MetaData()
-KEY = ("day", "unit_code", "desk_id", "officer_id", "procedure_code")
+#: "at" is the local day (YYYY-MM-DD) in the day tables, the month (YYYY-MM) in the month tables
+KEY = ("at", "unit_code", "desk_id", "officer_id", "procedure_code")
 
-rollup_day = Table(
-    "rollup_day", metadata,
-    Column("day", String(10), primary_key=True),          # local date, YYYY-MM-DD
-    Column("unit_code", String(200), primary_key=True),
-    Column("desk_id", String(200), primary_key=True),
-    Column("officer_id", String(200), primary_key=True),
-    Column("procedure_code", String(200), primary_key=True),   # "" when the rating had none
-    Column("total", Integer, nullable=False),
-    Column("misuse", Integer, nullable=False),
-    *[Column(f"l{lv}", Integer, nullable=False, default=0) for lv in LEVELS],
-)
 
-rollup_reason_day = Table(
-    "rollup_reason_day", metadata,
-    *[Column(k, String(200) if k != "day" else String(10), primary_key=True) for k in KEY],
-    Column("code", String(100), primary_key=True),
-    Column("n", Integer, nullable=False),
-)
+def _counts_table(name: str) -> Table:
+    return Table(
+        name, metadata,
+        Column("at", String(10), primary_key=True),
+        Column("unit_code", String(200), primary_key=True),
+        Column("desk_id", String(200), primary_key=True),
+        Column("officer_id", String(200), primary_key=True),
+        Column("procedure_code", String(200), primary_key=True),   # "" when the rating had none
+        Column("total", Integer, nullable=False),
+        Column("misuse", Integer, nullable=False),
+        *[Column(f"l{lv}", Integer, nullable=False, default=0) for lv in LEVELS],
+    )
+
+
+def _reasons_table(name: str) -> Table:
+    return Table(
+        name, metadata,
+        *[Column(k, String(200) if k != "at" else String(10), primary_key=True) for k in KEY],
+        Column("code", String(100), primary_key=True),
+        Column("n", Integer, nullable=False),
+    )
+
+
+rollup_day = _counts_table("rollup_day")
+rollup_reason_day = _reasons_table("rollup_reason_day")
+rollup_month = _counts_table("rollup_month")
+rollup_reason_month = _reasons_table("rollup_reason_month")
+COUNTS = ["total", "misuse", *[f"l{lv}" for lv in LEVELS]]
 
 cursor_table = Table(
     "rollup_cursor", metadata,
@@ -138,25 +152,41 @@ def _fold_chunk(engine, reasons: list[str]) -> int | None:
         new = and_(r.c.pk > cur, r.c.pk <= top)
         day = _VnDay(r.c.corrected_at).label("day")
         proc = func.coalesce(r.c.procedure_code, "").label("procedure_code")
-        dims = [day, r.c.unit_code, r.c.desk_id, r.c.officer_id, proc]
-        bad = misuse_expr(r)
-        ok = not_(bad)
-        one = literal(1)
-        q = (select(*dims, func.count().label("total"),
-                    func.sum(case((bad, one), else_=0)).label("misuse"),
-                    *[func.sum(case((and_(ok, r.c.level == lv), one), else_=0)).label(f"l{lv}")
-                      for lv in LEVELS])
-             .where(new).group_by(*dims))
-        rows = [dict(row._mapping) for row in conn.execute(q)]
-        _upsert(conn, rollup_day, rows, list(KEY), ["total", "misuse", *[f"l{lv}" for lv in LEVELS]])
-        reason_rows = []
-        for code in reasons:
-            qr = (select(*dims, func.count().label("n"))
-                  .where(new, ok, r.c.reasons.like(f'%"{code}"%')).group_by(*dims))
-            reason_rows += [{**dict(row._mapping), "code": code} for row in conn.execute(qr)]
-        _upsert(conn, rollup_reason_day, reason_rows, [*KEY, "code"], ["n"])
+        bad = misuse_expr(r).label("bad")
+        # One pass: group by the key, level, misuse and the reasons' JSON text
+        # (few distinct values), then pivot in Python.
+        groups = [day, r.c.unit_code, r.c.desk_id, r.c.officer_id, proc, r.c.level, bad, r.c.reasons]
+        q = select(*groups, func.count().label("n")).where(new).group_by(*groups)
+        wanted = set(reasons)
+        days: dict[tuple, dict] = {}
+        counted: dict[tuple, int] = {}
+        for row in conn.execute(q):
+            key = tuple(row[:5])
+            agg = days.setdefault(key, dict.fromkeys(COUNTS, 0))
+            agg["total"] += row.n
+            if row.bad:
+                agg["misuse"] += row.n
+                continue
+            if row.level in LEVELS:
+                agg[f"l{row.level}"] += row.n
+            for code in set(json.loads(row.reasons or "[]")) & wanted:
+                counted[key + (code,)] = counted.get(key + (code,), 0) + row.n
+        months: dict[tuple, dict] = {}
+        for key, agg in days.items():
+            month = months.setdefault((key[0][:7],) + key[1:], dict.fromkeys(COUNTS, 0))
+            for c in COUNTS:
+                month[c] += agg[c]
+        month_counted: dict[tuple, int] = {}
+        for key, n in counted.items():
+            mkey = (key[0][:7],) + key[1:]
+            month_counted[mkey] = month_counted.get(mkey, 0) + n
+        for table, reasons_table, grouped, counts in ((rollup_day, rollup_reason_day, days, counted),
+                                                      (rollup_month, rollup_reason_month, months, month_counted)):
+            _upsert(conn, table, [dict(zip(KEY, key), **agg) for key, agg in grouped.items()], list(KEY), COUNTS)
+            _upsert(conn, reasons_table, [dict(zip((*KEY, "code"), key), n=n) for key, n in counts.items()],
+                    [*KEY, "code"], ["n"])
         conn.execute(cursor_table.update().where(cursor_table.c.name == "ratings").values(pk=top))
-        return sum(row["total"] for row in rows)
+        return sum(agg["total"] for agg in days.values())
 
 
 def rebuild(engine, reasons: list[str]) -> int:

@@ -306,50 +306,55 @@ class Stats:
                          comments=self.latest_comments(flt, comments) if comments else [])
 
     def _dashboard_rollup(self, flt: Filter, step: str, comments: int) -> Dashboard:
-        """dashboard() read from the daily roll-up (sync/server/rollup.py), folded first."""
+        """dashboard() read from the roll-up (sync/server/rollup.py), folded first.
+
+        Whole months with a monthly trend read the month tables (a year of a
+        town: some 10⁴ rows); anything else reads the day tables. Each figure
+        is one small GROUP BY in the database.
+        """
         from . import rollup
         rollup.fold(self.engine, list(self.reasons))
-        t, tr = rollup.rollup_day, rollup.rollup_reason_day
+        p = flt.period
+        whole_months = p.first_day.day == 1 and p.end_day.day == 1
+        if whole_months and step == "month":
+            t, tr = rollup.rollup_month, rollup.rollup_reason_month
+            lo, hi = p.first_day.isoformat()[:7], p.end_day.isoformat()[:7]
+        else:
+            t, tr = rollup.rollup_day, rollup.rollup_reason_day
+            lo, hi = p.first_day.isoformat(), p.end_day.isoformat()
 
         def where(table):
-            parts = [table.c.day >= flt.period.first_day.isoformat(),
-                     table.c.day < flt.period.end_day.isoformat()]
+            parts = [table.c.at >= lo, table.c.at < hi]
             for d, col in DIMENSIONS.items():
                 value = getattr(flt, d)
-                if value:
+                if value is not None and value != "":
                     parts.append(table.c[col] == value)
             return and_(*parts)
 
-        if step == "day":
-            bucket = t.c.day
+        if step == "day" or t is rollup.rollup_month:
+            bucket = t.c.at
         elif step == "week":
-            bucket = rollup.WeekOfDay(t.c.day)
+            bucket = rollup.WeekOfDay(t.c.at)
         else:
-            bucket = func.substr(t.c.day, 1, 7)
-        bucket = bucket.label("bucket")
-        dims = [t.c[c].label(d) for d, c in DIMENSIONS.items()]
+            bucket = func.substr(t.c.at, 1, 7)
         sat = satisfied_levels(self.scale)
-        q = (select(*dims, bucket, func.sum(t.c.total).label("total"), func.sum(t.c.misuse).label("misuse"),
-                    func.sum(sum((t.c[f"l{lv}"] for lv in sat[1:]), t.c[f"l{sat[0]}"])).label("satisfied"),
-                    *[func.sum(t.c[f"l{lv}"]).label(f"lv{lv}") for lv in self.levels])
-             .where(where(t)).group_by(*dims, bucket))
-        overall = Figures(levels=dict.fromkeys(self.levels, 0))
-        groups: dict[str, dict] = {d: {} for d in DIMENSIONS}
-        trend: dict[str, Figures] = {}
+        sums = [func.sum(t.c.total).label("total"), func.sum(t.c.misuse).label("misuse"),
+                func.sum(sum((t.c[f"l{lv}"] for lv in sat[1:]), t.c[f"l{sat[0]}"])).label("satisfied"),
+                *[func.sum(t.c[f"l{lv}"]).label(f"lv{lv}") for lv in self.levels]]
+        by = {}
         with self.engine.connect() as conn:
-            for row in conn.execute(q):
-                fig = self._figures(row)
-                overall.add(fig)
-                for d in DIMENSIONS:
-                    key = row._mapping[d] or None        # "" = no procedure
-                    groups[d].setdefault(key, Figures(key=key, levels=dict.fromkeys(self.levels, 0))).add(fig)
-                trend.setdefault(row.bucket, Figures(key=row.bucket,
-                                                     levels=dict.fromkeys(self.levels, 0))).add(fig)
+            overall = self._figures(conn.execute(select(*sums).where(where(t))).one())
+            for d, col in DIMENSIONS.items():
+                key = t.c[col].label("key")
+                rows = conn.execute(select(key, *sums).where(where(t)).group_by(key))
+                by[d] = _best_first(self._figures(row, row.key or None) for row in rows)   # "" = none
+            b = bucket.label("key")
+            trend = [self._figures(row, row.key)
+                     for row in conn.execute(select(b, *sums).where(where(t)).group_by(b).order_by(b))]
             counted = dict(conn.execute(select(tr.c.code, func.sum(tr.c.n)).where(where(tr))
                                         .group_by(tr.c.code)).all())
         reasons = {code: int(counted.get(code) or 0) for code in self.reasons}
-        return Dashboard(overall=overall, by={d: _best_first(g.values()) for d, g in groups.items()},
-                         trend=[trend[k] for k in sorted(trend)], reasons=reasons,
+        return Dashboard(overall=overall, by=by, trend=trend, reasons=reasons,
                          comments=self.latest_comments(flt, comments) if comments else [])
 
     def reason_counts(self, flt: Filter) -> dict[str, int]:
