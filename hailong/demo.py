@@ -1,9 +1,10 @@
 """``hailong demo``: a town server, a kiosk window and its sync agent on one machine.
 
 Everything lives in ./demo-data (git-ignored): town.db with a demo admin,
-an enrolled kiosk and the demo roster; the kiosk's config.toml and kiosk.db.
-Nothing to configure: it goes through the same public commands an installer
-would use (``hailong admin``, ``hailong server``, ``hailong kiosk``).
+two enrolled kiosks and the demo roster; the kiosks' config.toml and
+kiosk.db, with a year of history. Nothing to configure: it goes through the
+same public commands an installer would use (``hailong admin``, ``hailong
+server``, ``hailong sync``, ``hailong kiosk``).
 """
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ import click
 from kiosk.roster import DEMO_ROSTER
 
 DEMO_ADMIN = ("admin", "hailong-demo")
+#: kiosk id -> desk; the first is the window, the second only brings its history.
+KIOSKS = {"DT-MC-01": "quay-1", "DT-MC-02": "quay-2"}
 
 
 def free_port(preferred: int = 8080) -> int:
@@ -54,30 +57,14 @@ def wait_for(url: str, timeout: float = 30) -> None:
     raise click.ClickException(f"the demo server did not answer at {url}")
 
 
-def prepare(folder: Path, port: int) -> Path:
-    """Create (once) the demo town.db and the kiosk's config.toml; return the config's path."""
-    folder.mkdir(parents=True, exist_ok=True)
-    town = folder / "town.db"
-    enrolment_file = folder / "enrolment.json"
-    if not enrolment_file.exists():
-        run_cli("admin", "--db", str(town), "import-roster", str(DEMO_ROSTER))
-        run_cli("admin", "--db", str(town), "create-user", "--username", DEMO_ADMIN[0], "--role", "admin",
-                "--password-stdin", stdin=DEMO_ADMIN[1] + "\n")
-        enrolment = json.loads(run_cli("admin", "--db", str(town), "enrol-kiosk", "--kiosk-id", "DT-MC-01",
-                                       "--unit", "13321", "--json"))
-        enrolment_file.write_text(json.dumps(enrolment), "utf-8")
-        try:
-            run_cli("admin", "--db", str(town), "seed-demo", "--days", "400")
-        except click.ClickException as exc:  # older servers: no demo history, still a demo
-            click.echo(f"(no demo history: {exc.message.splitlines()[0]})")
-    enrolment = json.loads(enrolment_file.read_text("utf-8"))
-    config = folder / "config.toml"
-    config.write_text(f"""# written by `hailong demo`
+def kiosk_config(folder: Path, kiosk_id: str, desk: str, enrolment: dict, port: int) -> Path:
+    path = folder / ("config.toml" if desk == "quay-1" else f"config-{kiosk_id}.toml")
+    path.write_text(f"""# written by `hailong demo`
 [kiosk]
-id = "{enrolment['kiosk_id']}"
+id = "{kiosk_id}"
 unit_code = "13321"
-desk_id = "quay-1"
-db = "kiosk.db"
+desk_id = "{desk}"
+db = "{'kiosk.db' if desk == 'quay-1' else f'kiosk-{kiosk_id}.db'}"
 
 [server]
 url = "http://127.0.0.1:{port}"
@@ -91,7 +78,39 @@ fullscreen = false
 show_cursor = true
 staff_pin = "1234"
 """, "utf-8")
-    return config
+    return path
+
+
+def prepare(folder: Path, port: int) -> dict[str, Path]:
+    """Create (once) town.db, the enrolments and the kiosks' history; return each kiosk's config."""
+    from hailong.demo_history import fill
+    from kiosk.config import load
+    from kiosk.store import KioskStore
+
+    folder.mkdir(parents=True, exist_ok=True)
+    town = folder / "town.db"
+    enrolments_file = folder / "enrolments.json"
+    fresh = not enrolments_file.exists()
+    if fresh:
+        click.echo("Preparing the demo town server (roster, admin, kiosks)…")
+        run_cli("admin", "--db", str(town), "import-roster", str(DEMO_ROSTER))
+        run_cli("admin", "--db", str(town), "set-receipt-key")
+        run_cli("admin", "--db", str(town), "create-user", "--username", DEMO_ADMIN[0], "--role", "admin",
+                "--password-stdin", stdin=DEMO_ADMIN[1] + "\n")
+        enrolments = {kid: json.loads(run_cli("admin", "--db", str(town), "enrol-kiosk", "--kiosk-id", kid,
+                                              "--unit", "13321", "--json")) for kid in KIOSKS}
+        enrolments_file.write_text(json.dumps(enrolments), "utf-8")
+    enrolments = json.loads(enrolments_file.read_text("utf-8"))
+    configs = {kid: kiosk_config(folder, kid, desk, enrolments[kid], port) for kid, desk in KIOSKS.items()}
+    if fresh:
+        click.echo("Writing a year of demo ratings into the kiosks' stores…")
+        for kid, desk in KIOSKS.items():
+            cfg = load(configs[kid])
+            store = KioskStore(cfg.db_path, kid, cfg.kiosk_key, cfg.kiosk["utc_offset"])
+            store.init()
+            fill(store, desk)
+            store.close()
+    return configs
 
 
 @click.command()
@@ -102,20 +121,23 @@ def demo(folder, port):
     """Town server + kiosk + sync agent on demo data, nothing to configure."""
     folder = Path(folder).resolve()
     port = free_port(port)
-    config = prepare(folder, port)
+    configs = prepare(folder, port)
     server = subprocess.Popen([sys.executable, "-m", "hailong", "server", "--db", str(folder / "town.db"),
-                               "--host", "127.0.0.1", "--port", str(port)])
+                               "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"])
     try:
         base = f"http://127.0.0.1:{port}"
         wait_for(base + "/openapi.json")
-        click.echo(f"\nTown server:  {base}/   (admin pages; sign in as {DEMO_ADMIN[0]} / {DEMO_ADMIN[1]})")
-        click.echo(f"Kiosk config: {config}")
-        click.echo("Kiosk:        the window that opens now; staff PIN 1234 (hold the top-right corner 3 s)")
-        click.echo("              officers' PINs for the staff panel: 1111, 2222, 3333\n")
+        for kid, config in configs.items():
+            if kid != "DT-MC-01":  # the window's own agent syncs DT-MC-01
+                run_cli("sync", "--config", str(config), "--once", "--no-progress")
+        click.echo(f"\nTown server:  {base}/   (sign in as {DEMO_ADMIN[0]} / {DEMO_ADMIN[1]})")
+        click.echo(f"Kiosk config: {configs['DT-MC-01']}")
+        click.echo("Kiosk:        the window that opens now. Hold the clock (top-right) 3 s for the PIN pad:")
+        click.echo("              1234 leaves kiosk mode; an officer's PIN (1111, 2222, 3333) opens the staff panel.\n")
         os.environ.setdefault("KIVY_NO_ARGS", "1")
+        from kiosk.commands import run_kiosk
         from kiosk.config import load
-        from kiosk.ui.app import run
-        run(load(config), demo=True)
+        run_kiosk(load(configs["DT-MC-01"]), demo=True)
     finally:
         server.terminate()
         try:

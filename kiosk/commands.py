@@ -37,8 +37,16 @@ def kiosk(ctx, config_path):
                        "and copy its token and key into [server], or set [kiosk] key for an offline-only kiosk",
                        err=True)
             sys.exit(2)
-        from kiosk.ui.app import run
-        run(cfg)
+        run_kiosk(cfg)
+
+
+def run_kiosk(cfg, demo: bool = False) -> None:
+    """The app with its sync agent (when [server] url and token are set)."""
+    import logging
+    logging.getLogger("urllib3").setLevel(logging.WARNING)  # Kivy's logger would print every request
+    from kiosk.ui.app import run
+    from sync.agent import kiosk_service
+    run(cfg, demo=demo, extra_services=[kiosk_service(cfg)])
 
 
 @kiosk.command()

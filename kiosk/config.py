@@ -95,6 +95,7 @@ SCHEMA: dict[str, dict[str, tuple[type | tuple, Any, Any]]] = {
         "input_device": (str, "", None),
         "staff_pin": (str, "", lambda v: v == "" or bool(re.fullmatch(r"\d{4,8}", v)) or "must be 4 to 8 digits"),
         "long_press_seconds": ((int, float), 3, _positive),
+        "staff_idle_timeout": ((int, float), 120, _positive),
     },
     "letters": {
         "default": (str, "", _one_of("", "cam_on", "xin_loi", "chuc_mung", "chia_buon")),

@@ -234,8 +234,15 @@ class SyncAgent:
 
     def _refused(self, records: list[dict], resp: requests.Response, result: DrainResult,
                  deadline: float | None) -> None:
-        """A 4xx for the whole batch: quarantine the culprits so the rest goes through."""
+        """A 4xx for the whole batch: quarantine the culprits so the rest goes through.
+
+        Only 400, 413 and 422 are about the batch's content; anything else
+        (404 from a wrong URL, …) leaves every rating pending and needs a person.
+        """
         detail = _detail(resp)
+        if resp.status_code not in (400, 413, 422):
+            raise SyncError(f"server answered {resp.status_code} to a batch: {detail} "
+                            f"(is [server] url a hailong server?)")
         named = []
         try:
             named = [e["id"] for e in resp.json().get("errors", []) if e.get("id")]

@@ -379,8 +379,272 @@ def no_roster(d: Driver):
     yield from d.wait_screen("choose_officer", timeout=3)
 
 
+# ------------------------------------------- receipts, the scanner, the staff panel
+#
+# These scenarios get real pty pairs (tests/ptys.py): a scanner port the
+# scenario writes codes into, and a FakePrinter on the printer port. The
+# config's [scanner]/[printer] ports are pointed at them before the app starts.
+
+DEVICES: dict = {}
+
+
+def setup_devices(cfg, out: Path) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from ptys import FakePrinter, PtyPort
+    scanner = PtyPort()
+    printer = PtyPort()
+    DEVICES.update(scanner=scanner, printer=printer, fake=FakePrinter(printer))
+    cfg.scanner["port"] = scanner.path
+    cfg.printer.update(port=printer.path, baudrate=921600, timeout=1)
+
+
+def teardown_devices() -> None:
+    if DEVICES:
+        DEVICES["fake"].stop()
+        DEVICES["scanner"].close()
+        DEVICES["printer"].close()
+
+
+def scan(text: str) -> None:
+    """A serial scanner reads a code: its bytes and CR LF on the pty."""
+    DEVICES["scanner"].write(text.encode("utf-8") + b"\r\n")
+
+
+def bad_tokens(app) -> dict:
+    """Refused codes, each kind made with the test kiosk's key (or deliberately without it)."""
+    from datetime import datetime, timedelta, timezone
+
+    from kiosk import receipts
+    from sync import protocol
+    cfg, store, key = app.cfg, app.store, receipts.receipt_key(app.cfg, app.store)
+    vectors = json.loads((Path(__file__).resolve().parent / "vectors" / "receipt.json").read_text("utf-8"))
+    now = int(time.time())
+    good = receipts.issue(cfg, store, "cb-001", "HS-ALTER-1", None)
+    payload, sig = good.token[len("HL1."):].split(".")
+    altered = dict(good.fields, o="cb-003")
+    return {
+        "wrong_key": protocol.make_receipt_token(good.fields, "c3" * 32),
+        "altered": "HL1." + protocol.b64url(protocol.canonical_json(altered)) + "." + sig,
+        "vector_wrong_key": vectors["forged_examples"]["wrong_key"],
+        "vector_altered_officer": vectors["forged_examples"]["altered_officer"],
+        "expired": receipts.issue(cfg, store, "cb-001", "HS-OLD-1", None,
+                                  now=datetime.now(timezone.utc) - timedelta(days=40)).token,
+        "other_unit": protocol.make_receipt_token(
+            protocol.receipt_fields("99999", "quay-1", "cb-001", "HS-X", None, now), key),
+        "unknown_officer": protocol.make_receipt_token(
+            protocol.receipt_fields(cfg.kiosk["unit_code"], "quay-1", "cb-999", "HS-Y", None, now), key),
+        "not_a_receipt": "https://example.vn/some-other-qr",
+    }
+
+
+class CountingAgent:
+    """Stands in for the sync agent the lead attaches: counts nudges."""
+
+    def __init__(self):
+        self.nudges = 0
+
+    def nudge(self):
+        self.nudges += 1
+
+
+def message_text(d: Driver) -> str:
+    return d.app.root.sm.get_screen("message").ids.message_text.text
+
+
+def receipts_flow(d: Driver):
+    """Scan a receipt → rate its officer; scan again → already rated; every bad kind refused."""
+    from kiosk import receipts
+    d.app.sync_agent = agent = CountingAgent()
+    yield from d.wait_screen("welcome")
+    issued = receipts.issue(d.app.cfg, d.app.store, "cb-002", "000.00.21.H31-261128-0042", "1.001193")
+    t0 = time.monotonic()
+    scan(issued.token)
+    yield from d.wait_screen("rate", timeout=5)
+    d.result["notes"]["scan_to_rate_s"] = time.monotonic() - t0
+    d.result["notes"]["rate_officer"] = d.by_id("officer_name").text
+    d.result["notes"]["rate_photo"] = d.by_id("officer_photo").photo
+    yield from d.shot("receipt_rate")
+    yield from d.tap(d.find(lambda w: w.__class__.__name__ == "LevelButton" and w.level == 3))
+    yield from d.wait_screen("thanks")
+    d.result["notes"]["receipt_id"] = issued.receipt_id
+    d.result["notes"]["nudges_after_rating"] = agent.nudges
+    yield from d.wait_screen("welcome", timeout=10)
+
+    scan(issued.token)                                # the same receipt again
+    yield from d.wait_screen("message", timeout=5)
+    yield from d.shot("receipt_already_rated")
+    yield from d.tap(d.by_id("home_button"))
+    yield from d.wait_screen("welcome", timeout=3)
+
+    refused = {}
+    for name, token in bad_tokens(d.app).items():
+        before = d.app.scanning.handled
+        scan(token)
+        yield from d.wait_for(lambda: d.app.scanning.handled > before, 5, f"scan {name}")
+        yield from d.wait_screen("message", timeout=5)
+        refused[name] = message_text(d)
+        yield from d.shot(f"receipt_refused_{name}")
+        yield from d.tap(d.by_id("home_button"))
+        yield from d.wait_screen("welcome", timeout=3)
+    d.result["notes"]["refused"] = refused
+
+    # in English: the refusal follows the language the citizen chose
+    yield from d.tap(d.app.root.ids.language_button)
+    yield 0.2
+    scan(bad_tokens(d.app)["expired"])
+    yield from d.wait_screen("message", timeout=5)
+    d.result["notes"]["refused_en"] = message_text(d)
+    yield from d.shot("receipt_refused_expired_en")
+    t0 = time.monotonic()
+    yield from d.wait_screen("welcome", timeout=15)       # times back by itself
+    d.result["notes"]["message_seconds"] = time.monotonic() - t0
+
+    # a scan in the middle of a walk-up visit restarts it for the receipt's officer
+    yield from d.tap(d.by_id("start_button"))
+    yield from d.wait_screen("choose_officer")
+    second = receipts.issue(d.app.cfg, d.app.store, "cb-003", "HS-2026-0002", None)
+    scan(second.token)
+    yield from d.wait_screen("rate", timeout=5)
+    d.result["notes"]["second_officer"] = d.by_id("officer_name").text
+    yield from d.tap(d.find(lambda w: w.__class__.__name__ == "LevelButton" and w.level == 1))
+    yield from d.wait_screen("reasons")
+    yield from d.tap(d.by_id("next_button"))
+    yield from d.wait_screen("thanks")
+    d.result["notes"]["nudges"] = agent.nudges
+    d.result["notes"]["device_state"] = d.app.device_state()
+
+
+def wedge(d: Driver):
+    """A keyboard-wedge scanner types the code into the window and presses Enter."""
+    from kivy.core.window import Window
+
+    from kiosk import receipts
+    yield from d.wait_screen("welcome")
+    issued = receipts.issue(d.app.cfg, d.app.store, "cb-001", "HS-WEDGE-7", "1.000894")
+    for ch in issued.token:
+        Window.dispatch("on_textinput", ch)
+    Window.dispatch("on_key_down", 13, 40, None, [])
+    Window.dispatch("on_key_up", 13, 40)
+    yield from d.wait_screen("rate", timeout=5)
+    d.result["notes"]["rate_officer"] = d.by_id("officer_name").text
+    yield from d.tap(d.find(lambda w: w.__class__.__name__ == "LevelButton" and w.level == 2))
+    yield from d.wait_screen("thanks")
+    # stray typing (a person at a keyboard: slow keys) is not taken for a scan
+    for ch in "abc":
+        Window.dispatch("on_textinput", ch)
+        yield 1.2
+    Window.dispatch("on_key_down", 13, 40, None, [])
+    yield 0.2
+    d.result["notes"]["screen_after_stray"] = d.screen
+
+
+def pin(d: Driver, digits: str):
+    """Long press the corner, type ``digits`` on the PIN pad, OK."""
+    from kivy.core.window import Window
+    touch = d.down(pos=(Window.width - 20, Window.height - 20))
+    yield from d.wait_for(lambda: d.app._pin_pad is not None, 5, "PIN pad")
+    d.up(touch)
+    yield 0.2
+    pad = d.app._pin_pad
+    for digit in list(digits) + ["OK"]:
+        yield from d.tap(d.find(lambda w: w.__class__.__name__ == "PinKey" and w.text == digit, root=pad))
+
+
+def save_jobs(d: Driver, prefix: str) -> int:
+    jobs = DEVICES["fake"].printed.jobs()
+    for i, image in enumerate(jobs):
+        image.save(d.out / f"{prefix}_{i}.png")
+    return len(jobs)
+
+
+def staff_panel(d: Driver):
+    """Officer PIN → panel; duty; a dossier typed; print; paper out; reprint; a scan fills the field."""
+    app = d.app
+    fake = DEVICES["fake"]
+    yield from d.wait_screen("welcome")
+    app.store.append(unit_code="13321", desk_id="quay-1", officer_id="cb-001", level=3)
+    yield from pin(d, "9999")                          # nobody's PIN
+    yield 0.2
+    d.result["notes"]["wrong_pin_events"] = app.store.event_counts().get("staff_pin_wrong", 0)
+    d.result["notes"]["screen_after_wrong"] = d.screen
+    yield from d.tap(d.find(lambda w: w.__class__.__name__ == "BigButton" and w.text == "Huỷ",
+                            root=app._pin_pad))
+    yield from pin(d, "2222")                          # cb-002 of this desk
+    yield from d.wait_screen("staff", timeout=5)
+    screen = app.staff_screen
+    yield from d.wait_for(lambda: screen.pending != "–", 5, "status")
+    d.result["notes"]["duty_before"] = {o["id"]: o["on_duty"] for o in app.staff.duty()}
+    # cb-001 goes off duty
+    yield from d.tap(d.find(lambda w: w.__class__.__name__ == "Chip" and w.code == "cb-001"))
+    d.result["notes"]["duty_after"] = {o["id"]: o["on_duty"] for o in app.staff.duty()}
+    # the dossier code typed on the pad
+    for key in "000.21.H31-0042":
+        yield from d.tap(screen.ids.pad.key_for(key), hold=0.03)
+    d.result["notes"]["typed"] = screen.ids.pad.text
+    # the procedure from the list
+    yield from d.tap(screen.ids.procedure)
+    yield 0.3
+    yield from d.tap(d.find(lambda w: w.__class__.__name__ == "ProcedureOption"
+                            and w.text == "Đăng ký khai sinh", root=app.root_window))
+    d.result["notes"]["procedure"] = screen.procedure_code()
+    yield from d.tap(screen.ids.print_button)
+    yield from d.wait_for(lambda: not screen.busy, 15, "printing")
+    d.result["notes"]["print_outcome"] = [screen.outcome_ok, screen.outcome_vi]
+    yield from d.wait_for(lambda: fake.printed.jobs(), 5, "the printed page")
+    yield from d.shot("staff_panel")
+    # paper runs out
+    fake.paper = "out"
+    screen.ids.pad.text = ""
+    for key in "HS-2":
+        yield from d.tap(screen.ids.pad.key_for(key), hold=0.03)
+    yield from d.tap(screen.ids.print_button)
+    yield from d.wait_for(lambda: not screen.busy, 15, "printing")
+    d.result["notes"]["paper_out_outcome"] = [screen.outcome_ok, screen.outcome_vi]
+    screen.refresh_status()
+    yield from d.wait_for(lambda: "giấy" in screen.printer_vi, 6, "paper-out status")
+    yield from d.shot("staff_panel_paper_out")
+    d.result["notes"]["device_state_fault"] = app.device_state()
+    # English, for the staff too
+    yield from d.tap(app.root.ids.language_button)
+    yield 0.3
+    yield from d.shot("staff_panel_paper_out_en")
+    yield from d.tap(app.root.ids.language_button)
+    yield 0.2
+    # paper back: reprint
+    fake.paper = "ok"
+    yield from d.tap(screen.ids.reprint_button)
+    yield from d.wait_for(lambda: not screen.busy, 15, "reprinting")
+    d.result["notes"]["reprint_outcome"] = [screen.outcome_ok, screen.outcome_vi]
+    yield from d.wait_for(lambda: len(fake.printed.jobs()) >= 2, 5, "the reprinted page")
+    d.result["notes"]["jobs"] = save_jobs(d, "staff_printed")
+    # a dossier's barcode scanned while the panel is open fills the field (not a receipt check)
+    events_before = sum(app.store.event_counts().values())
+    scan("000.00.21.H31-261128-0099")
+    yield from d.wait_for(lambda: screen.ids.pad.text == "000.00.21.H31-261128-0099", 5, "scanned dossier")
+    d.result["notes"]["events_added_by_dossier_scan"] = sum(app.store.event_counts().values()) - events_before
+    d.result["notes"]["screen_after_dossier_scan"] = d.screen
+    # close: back to welcome, signed out; duty drives the citizen's officer cards
+    yield from d.tap(screen.ids.close_button)
+    yield from d.wait_screen("welcome", timeout=3)
+    d.result["notes"]["signed_in_after_close"] = app.staff.officer is not None
+    yield from d.tap(d.by_id("start_button"))
+    yield from d.wait_screen("choose_officer")
+    d.result["notes"]["cards"] = sorted(w.officer_id for w in d.walk() if w.__class__.__name__ == "OfficerCard")
+    yield from d.tap(d.find(lambda w: w.__class__.__name__ == "BigButton" and w.icon == "back"))
+    yield from d.wait_screen("welcome", timeout=3)
+    # the panel times out by itself
+    yield from pin(d, "1111")
+    yield from d.wait_screen("staff", timeout=5)
+    t0 = time.monotonic()
+    yield from d.wait_screen("welcome", timeout=15)
+    d.result["notes"]["panel_idle_s"] = time.monotonic() - t0
+    d.result["notes"]["signed_in_after_idle"] = app.staff.officer is not None
+
+
 SCENARIOS = {f.__name__: f for f in (full_visit, language, idle, double_touch, rapid_repeat, staff_exit,
-                                     scale5, no_roster)}
+                                     scale5, no_roster, receipts_flow, wedge, staff_panel)}
+#: scenarios that run with pty devices on [scanner] and [printer]
+WITH_DEVICES = {"receipts_flow", "wedge", "staff_panel"}
 
 
 def main(argv: list[str]) -> int:
@@ -390,6 +654,8 @@ def main(argv: list[str]) -> int:
     demo = "--demo" in argv
     out.mkdir(parents=True, exist_ok=True)
     cfg = load(config_path)
+    if scenario in WITH_DEVICES:
+        setup_devices(cfg, out)
     result_file = out / f"{scenario}.json"
     state = {"driver": None, "done": False}
 
@@ -432,6 +698,7 @@ def main(argv: list[str]) -> int:
         if not state["done"] and driver and scenario == "staff_exit":
             result["ok"] = bool(result["notes"].get("stopping"))
         result["seconds"] = time.monotonic() - started
+        teardown_devices()
         result_file.write_text(json.dumps(result, ensure_ascii=False, indent=1), "utf-8")
     return 0
 

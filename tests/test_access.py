@@ -22,8 +22,9 @@ PAGES = ["/admin", "/admin?period=2026-Q4", "/admin/officers/cb-001?period=2026"
 ADMIN_POSTS = [("/admin/alerts/1/ack", {"note": "đã xử lý"}),
                ("/admin/alerts/rules", {"officer_rate_below": "50", "officer_min_ratings": "3",
                                         "kiosk_silent_hours": "12"})]
-API = sorted({(m, r.path) for r in api_admin.router.routes for m in r.methods if m == "GET"})
-SECRET_MARKERS = ("Nguyễn Thị Hồng Nhung", "Mã đánh giá", '"ratings"', '"alerts"')
+API = sorted({(m, r.path) for r in api_admin.router.routes for m in r.methods if m == "GET"}
+             | {("GET", "/api/v1/reports/dashboard")})
+SECRET_MARKERS = ("Nguyễn Thị Hồng Nhung", "Mã đánh giá", '"ratings"', '"alerts"', '"overall"')
 
 
 @pytest.fixture(scope="module")
@@ -171,3 +172,20 @@ def test_admin_edits_the_roster_and_the_report_issuer_viewer_cannot(town):
     for path in ("/admin/roster/officers", "/admin/settings/report"):
         r = requests.post(town.url + path, data={"id": "x", "name": "y"}, allow_redirects=False, timeout=30)
         assert r.status_code in (303, 403)
+
+
+def test_report_api_gives_the_hand_counted_figures(town):
+    r = requests.get(town.url + "/api/v1/reports/dashboard", params={"period": "2026-Q4", "step": "month"},
+                     headers=bearer(town.admin_token), timeout=30)
+    assert r.status_code == 200
+    body = r.json()
+    assert body["period"]["start"] == "2026-10-01T00:00:00+07:00"
+    o = body["overall"]
+    assert (o["total"], o["misuse"], o["valid"], o["satisfied"], o["rate"]) == (10, 2, 8, 6, 75.0)
+    assert {f["key"]: f["rate"] for f in body["by"]["officer"]} == {"cb-001": 66.7, "cb-002": 66.7, "cb-004": 100.0}
+    assert [(p["key"], p["rate"]) for p in body["trend"]["points"]] == [
+        ("2026-10", 75.0), ("2026-11", 66.7), ("2026-12", 100.0)]
+    bad = requests.get(town.url + "/api/v1/reports/dashboard", params={"period": "2026-Q5"},
+                       headers=bearer(town.admin_token), timeout=30)
+    assert bad.status_code == 422 and "2026-Q5" in bad.json()["detail"]
+    assert "/api/v1/reports/dashboard" in requests.get(town.url + "/openapi.json", timeout=30).json()["paths"]

@@ -225,3 +225,32 @@ def test_pending_wire_is_pending_as_json(tmp_path):
     assert [w["seq"] for w in wire] == list(range(11, 31))
     assert json.loads(wire[28 - 11]["wire"])["comment"] == "Cán bộ hướng dẫn tận tình"   # seq 28
     assert [json.loads(w["wire"])["seq"] for w in store.pending_wire(3)] == [7, 8, 9]
+
+
+def test_a_wrong_server_quarantines_nothing(tmp_path):
+    """A web server answering 404 to everything: the ratings stay pending, the error says why."""
+    import http.server
+    import threading
+
+    from faultproxy import free_port
+    from sync.agent import SyncError
+
+    class NotFound(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_error(404)
+
+        do_POST = do_GET
+
+        def log_message(self, *args):
+            pass
+    port = free_port()
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), NotFound)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        store = fill_kiosk(tmp_path / "kiosk.db", "K1", "cd" * 32, 5)
+        agent = SyncAgent(store, f"http://127.0.0.1:{port}", "hk_x", "K1", timeout=2)
+        with pytest.raises(SyncError, match="404"):
+            agent.drain()
+    finally:
+        httpd.shutdown()
+    assert store.sync_counts()["pending"] == 5 and store.sync_counts()["quarantined"] == 0

@@ -212,3 +212,37 @@ def test_rollup_gives_the_same_hand_figures_and_folds_new_ratings(tmp_path, monk
         dash = fast.dashboard(Q4, "month")
         assert (dash.overall.valid, dash.overall.satisfied) == (9, 6)
         assert dash.reasons["nhung_nhieu"] == 2
+
+
+def test_alert_rules_raise_each_cause_once(tmp_path):
+    from datetime import timezone
+    from sqlalchemy import select
+    from sync.server import alert_rules
+    from sync.server.settings import set_setting
+    engine = make_town(tmp_path / "town.db")
+    now = datetime(2026, 11, 28, 3, 0, tzinfo=timezone.utc)            # 10:00 in Vietnam
+    with engine.begin() as conn:
+        set_setting(conn, "alert_rules", {"officer_rate_below": 80, "officer_min_ratings": 2,
+                                          "kiosk_silent_hours": 24})
+        for kid, seen, revoked in [("k-quiet", "2026-11-26T09:00:00.000+00:00", False),
+                                   ("k-ok", "2026-11-28T02:30:00.000+00:00", False),
+                                   ("k-gone", "2026-01-01T00:00:00.000+00:00", True)]:
+            conn.execute(db.kiosks.insert().values(id=kid, unit_code="13321", token_hash=kid * 8,
+                                                   key_hex="0" * 64, revoked=revoked, enrolled_at=seen,
+                                                   last_seen=seen, acked_through=0))
+    names = {"officer": {o["id"]: o["name"] for o in NAMES["officers"]}}
+    assert alert_rules.refresh(engine, names, now=now) == 4
+    with engine.connect() as conn:
+        rows = conn.execute(select(db.alerts.c.kind, db.alerts.c.kiosk_id, db.alerts.c.message)
+                            .order_by(db.alerts.c.id)).all()
+    kinds = sorted((k, kid) for k, kid, _m in rows)
+    assert kinds == [("low_rate", None), ("low_rate", None), ("nhung_nhieu", "k1"), ("silent", "k-quiet")]
+    low = sorted(m for k, _kid, m in rows if k == "low_rate")
+    # October: cb-001 2 of 3 = 66,7 %; November: cb-002 1 of 2 = 50,0 % (hand-counted)
+    assert low[0].startswith("[cb-001 2026-10] Nguyễn Thị Hồng Nhung: tỷ lệ hài lòng 66,7% (2/3)")
+    assert low[1].startswith("[cb-002 2026-11] Trần Văn Đức: tỷ lệ hài lòng 50,0% (1/2)")
+    harass = next(m for k, _kid, m in rows if k == "nhung_nhieu")
+    assert harass == "Phản ánh nhũng nhiễu đối với Trần Văn Đức (quay-1) lúc 02/11/2026 15:00: “Đòi tiền”"
+    silent = next(m for k, _kid, m in rows if k == "silent")
+    assert silent == "Ki-ốt k-quiet gửi dữ liệu lần cuối lúc 26/11/2026 16:00, đã hơn 24 giờ không liên lạc"
+    assert alert_rules.refresh(engine, names, now=now) == 0             # nothing raised twice

@@ -3,7 +3,9 @@
 All decisions live in kiosk.visit.Visit; this module draws, forwards taps,
 and keeps kiosk mode: fullscreen, no cursor, Escape ignored, one input
 provider, a double-touch guard, and a PIN-guarded exit (long press in the
-top-right corner).
+top-right corner). The same PIN pad takes an officer's PIN to open the staff
+panel (kiosk/ui/screens/staff.py). Scanned receipts come in through
+kiosk/ui/scanning.py; the printer and the scanner belong to the app.
 
 ``run(cfg)`` is what ``hailong kiosk`` calls.
 """
@@ -23,7 +25,7 @@ from kivy.app import App  # noqa: E402  (the Window is not created by these impo
 from kivy.clock import Clock  # noqa: E402
 from kivy.core.text import LabelBase  # noqa: E402
 from kivy.lang import Builder  # noqa: E402
-from kivy.properties import ObjectProperty, StringProperty  # noqa: E402
+from kivy.properties import BooleanProperty, ObjectProperty, StringProperty  # noqa: E402
 from kivy.uix.boxlayout import BoxLayout  # noqa: E402
 from kivy.uix.screenmanager import NoTransition  # noqa: E402
 
@@ -61,6 +63,7 @@ class KioskApp(App):
     unit_name = StringProperty("")
     desk_name = StringProperty("")
     clock_text = StringProperty("")
+    staff_open = BooleanProperty(False)
     title = "hailong"
 
     def __init__(self, cfg, store=None, demo: bool = False,
@@ -87,12 +90,29 @@ class KioskApp(App):
         self._swallowed: set = set()
         self._long_press = None
         self._pin_pad = None
+        self._runtime_texts: dict[str, str] = {}   # Vietnamese → English of messages made at run time
+        self._staff_touch = 0.0
+        self.staff_screen = None
+        self.scanning = None
+        from kiosk.devices.printer import Printer
+        from kiosk.staff import StaffPanel
+        self.printer = Printer.from_config(cfg, self.store) if cfg.printer["port"] else None
+        self.staff = StaffPanel(cfg, self.store, self.printer)
 
     # -- texts ---------------------------------------------------------------
 
     def t(self, msgid: str, *_depends) -> str:
         """Translate; kv passes app.lang as a second argument so texts follow the toggle."""
+        if self.tr.language == "en" and msgid in self._runtime_texts:
+            return self._runtime_texts[msgid]
         return self.tr(msgid)
+
+    def show_text_message(self, message_vi: str, message_en: str) -> None:
+        """A message that comes in both languages (a receipt refusal) on the message screen."""
+        import unicodedata
+        vi = unicodedata.normalize("NFC", message_vi)
+        self._runtime_texts[vi] = message_en
+        self.visit.show_message(vi)
 
     def toggle_language(self) -> None:
         self.visit.set_language("en" if self.visit.language == "vi" else "vi")
@@ -112,6 +132,10 @@ class KioskApp(App):
         sm.transition = NoTransition()
         for name in SCREENS:
             sm.add_widget(screens.make(name))
+        from kiosk.ui.screens.staff import StaffScreen
+        Builder.load_file(str(UI_DIR / "screens" / "staff.kv"))
+        self.staff_screen = StaffScreen(name="staff")
+        sm.add_widget(self.staff_screen)
         self._load_names()
         sm.current = "welcome"
         sm.current_screen.refresh()
@@ -131,6 +155,10 @@ class KioskApp(App):
         Window.clearcolor = (1, 1, 1, 1)
         self._tick_ev = Clock.schedule_interval(self._tick, 0.25)
         self._tick(0)
+        from kiosk.ui.scanning import ScanRouter
+        self.scanning = ScanRouter(self)
+        self.scanning.start()
+        self.staff.scanner = self.scanning.scanner
         for service in self.extra_services:
             stop = service(self)
             if stop:
@@ -142,6 +170,18 @@ class KioskApp(App):
                 stop()
             except Exception:
                 log.exception("stopping a service failed")
+        if self.scanning is not None:
+            self.scanning.stop()
+        if self.staff_screen is not None:
+            self.staff_screen.wait_for_jobs(5)
+
+    # -- devices, for the heartbeat ----------------------------------------------
+
+    def device_state(self) -> dict:
+        """{"printer": state, "scanner": state}: what the sync agent's heartbeat reports."""
+        printer = self.printer.state()["state"] if self.printer is not None else "not_configured"
+        scanner = self.scanning.state() if self.scanning is not None else "not_configured"
+        return {"printer": printer, "scanner": scanner}
 
     # -- visit → screens --------------------------------------------------------
 
@@ -151,17 +191,37 @@ class KioskApp(App):
             self.lang = visit.language
         if visit.state == "welcome":
             self._load_names()
+        if visit.state == "thanks" and old != "thanks":
+            self._nudge_sync()
         sm = self.root.sm if self.root else None
         if sm is None:
+            return
+        if self.staff_open:               # the panel stays in front (language toggle, …)
+            self.staff_screen.refresh()
             return
         if sm.current != visit.state:
             sm.current = visit.state
         sm.current_screen.refresh()
 
+    def _nudge_sync(self) -> None:
+        """A rating was just stored: the sync agent (when the lead attached one) sends it soon."""
+        agent = getattr(self, "sync_agent", None)
+        if agent is not None:
+            try:
+                agent.nudge()
+            except Exception:
+                log.exception("sync agent nudge failed")
+
     def _tick(self, _dt) -> None:
         self.clock_text = time.strftime("%H:%M")
-        self.visit.tick()
         now = time.monotonic()
+        if self.staff_open:
+            busy = self.staff_screen is not None and self.staff_screen.busy
+            if not busy and now - self._staff_touch >= self.cfg.ui["staff_idle_timeout"]:
+                log.info("staff panel idle: signed out")
+                self.close_staff_panel()
+            return
+        self.visit.tick()
         if self.visit.state == "welcome" and self.root and now - self._roster_seen >= 5:
             # the sync agent may have brought (or changed) the roster meanwhile
             self._roster_seen = now
@@ -179,9 +239,10 @@ class KioskApp(App):
             return True
         self._last_down = now
         self.visit.touch()
+        self._staff_touch = now
         corner = min(window.width, window.height) * 0.15
-        if (self.cfg.ui["staff_pin"] and touch.x >= window.width - corner
-                and touch.y >= window.height - corner and self._pin_pad is None):
+        if (touch.x >= window.width - corner and touch.y >= window.height - corner
+                and self._pin_pad is None and self._pin_pad_allowed()):
             self._cancel_long_press()
             self._long_press = (touch.uid, Clock.schedule_once(
                 lambda dt: self.open_pin_pad(), self.cfg.ui["long_press_seconds"]))
@@ -210,6 +271,11 @@ class KioskApp(App):
     def _on_keyboard(self, window, key, *args):
         return key == 27        # Escape (and Android back) never quits the kiosk
 
+    def _pin_pad_allowed(self) -> bool:
+        """The corner opens the PIN pad when there is a way in: the exit PIN or an officer's."""
+        return bool(self.cfg.ui["staff_pin"]) or any(
+            o.get("pin_hash") for o in self.store.officers(self.cfg.kiosk["desk_id"]))
+
     def open_pin_pad(self) -> None:
         from kiosk.ui.pin_pad import PinPad
         self._long_press = None
@@ -217,14 +283,48 @@ class KioskApp(App):
         self._pin_pad.bind(on_dismiss=lambda *_: setattr(self, "_pin_pad", None))
         self._pin_pad.open()
 
+    def close_pin_pad(self) -> None:
+        if self._pin_pad is not None:
+            self._pin_pad.dismiss()
+            self._pin_pad = None
+
     def check_staff_pin(self, pin: str) -> bool:
+        """[ui] staff_pin leaves kiosk mode; an officer's PIN of this desk opens the staff panel.
+
+        A PIN that is neither is counted as the security event staff_pin_wrong
+        (StaffPanel.sign_in records it).
+        """
         expected = self.cfg.ui["staff_pin"]
         if expected and hmac.compare_digest(pin.encode(), expected.encode()):
             log.info("staff left kiosk mode")
             self.stop()
             return True
-        self.store.record_event("staff_pin_wrong")
-        return False
+        officer = self.staff.sign_in(pin)
+        if officer is None:
+            return False
+        Clock.schedule_once(lambda _dt: self.open_staff_panel(), 0)
+        return True
+
+    # -- the staff panel -------------------------------------------------------------
+
+    def open_staff_panel(self) -> None:
+        """Drop any unfinished visit and show the panel for the signed-in officer."""
+        if self.staff.officer is None:
+            return
+        log.info("staff panel opened by %s", self.staff.officer["id"])
+        self.visit.reset()
+        self._staff_touch = time.monotonic()
+        self.staff_open = True
+        self.staff_screen.refresh()
+        self.root.sm.current = "staff"
+
+    def close_staff_panel(self) -> None:
+        """"Đóng" or idle: sign out, back to welcome."""
+        self.staff.sign_out()
+        self.staff_open = False
+        if self.staff_screen is not None:
+            self.staff_screen.clear()
+        self.visit.reset()
 
 
 def run(cfg, demo: bool = False, extra_services: Iterable[Service] = ()) -> None:

@@ -64,7 +64,8 @@ def _trend_figure(trend: list[Figures], title: str, width: float, height: float,
     ax.grid(axis="y", alpha=0.3)
     lines = ax.get_legend_handles_labels()
     bars = ax2.get_legend_handles_labels()
-    ax.legend(lines[0] + bars[0], lines[1] + bars[1], loc="lower left", fontsize=8, framealpha=0.9)
+    ax.legend(lines[0] + bars[0], lines[1] + bars[1], loc="upper center", bbox_to_anchor=(0.5, -0.16),
+              ncol=2, fontsize=8, frameon=False)
     if not labels:
         ax.text(0.5, 0.5, empty_label, transform=ax.transAxes, ha="center", va="center")
     fig.tight_layout()
@@ -74,7 +75,7 @@ def _trend_figure(trend: list[Figures], title: str, width: float, height: float,
 def trend_png(trend: list[Figures], title: str = "Tỷ lệ hài lòng theo thời gian") -> bytes:
     fig = _trend_figure(trend, title, 6.4, 3.2)
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=200)
+    fig.savefig(buf, format="png", dpi=200, bbox_inches="tight")
     plt.close(fig)
     return buf.getvalue()
 
@@ -82,7 +83,7 @@ def trend_png(trend: list[Figures], title: str = "Tỷ lệ hài lòng theo th�
 def trend_svg(trend: list[Figures], title: str = "", labels: tuple[str, str, str] = LABELS) -> str:
     fig = _trend_figure(trend, title, 6.4, 3.4, labels)
     buf = io.StringIO()
-    fig.savefig(buf, format="svg")
+    fig.savefig(buf, format="svg", bbox_inches="tight")
     plt.close(fig)
     svg = buf.getvalue()
     return svg[svg.index("<svg"):]   # inline: drop the XML prolog and DOCTYPE

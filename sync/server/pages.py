@@ -26,7 +26,7 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -36,7 +36,8 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from sync.protocol import DEFAULT_REASONS, SCALES
 
-from . import alert_rules, charts, db, exports, periods, report_docx
+from . import alert_rules, charts, db, exports, periods, report_docx, rollup
+from .auth import current_user
 from .security import check_password, hash_password
 from .settings import get_setting, set_setting, survey
 from .stats import DIMENSIONS, Filter, Stats
@@ -46,7 +47,8 @@ LOCALE_DIR = HERE.parent.parent / "assets" / "locale"
 SESSION_HOURS = 8
 _DUMMY_HASH = hash_password(secrets.token_hex(8))   # same work for unknown users
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False)       # the HTML pages
+api_router = APIRouter(tags=["admin"])             # the same figures as JSON, in the OpenAPI document
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 
 
@@ -187,7 +189,7 @@ def _filter(request: Request) -> tuple[Filter, str | None]:
     except periods.PeriodError as exc:
         error = str(exc)
         period = periods.containing("quarter", periods.today_vn())
-    values = {d: (q.get(d) or None) for d in DIMENSIONS}
+    values = {d: (unicodedata.normalize("NFC", q[d]) if q.get(d) else None) for d in DIMENSIONS}
     return Filter(period, **values), error
 
 
@@ -200,6 +202,11 @@ def _filter_query(flt: Filter, **extra) -> str:
 
 def _step(period: periods.Period) -> str:
     return "day" if period.days <= 62 else ("week" if period.days <= 190 else "month")
+
+
+def _low_below(request: Request) -> float:
+    with request.app.state.engine.connect() as conn:
+        return float(alert_rules.rules(conn)["officer_rate_below"])
 
 
 def _open_alerts(request: Request) -> int:
@@ -273,7 +280,8 @@ def dashboard(request: Request):
                                                                     _("Chưa có đánh giá trong kỳ")))),
                   levels=_scale_labels(stats.scale, lang),
                   reason_labels={c: (en if lang == "en" else vi) for c, (vi, en) in stats.reasons.items()},
-                  filter_qs=_filter_query(flt), open_alerts=_open_alerts(request))
+                  filter_qs=_filter_query(flt), open_alerts=_open_alerts(request),
+                  low_below=_low_below(request))
 
 
 @router.get("/admin/officers/{officer_id}")
@@ -299,7 +307,8 @@ def officer_page(request: Request, officer_id: str):
                                                                     _("Chưa có đánh giá trong kỳ")))),
                   levels=_scale_labels(stats.scale, lang),
                   reason_labels={c: (en if lang == "en" else vi) for c, (vi, en) in stats.reasons.items()},
-                  filter_qs=_filter_query(flt), open_alerts=_open_alerts(request))
+                  filter_qs=_filter_query(flt), open_alerts=_open_alerts(request),
+                  low_below=_low_below(request))
 
 
 @router.get("/admin/alerts")
@@ -444,6 +453,40 @@ def export(request: Request, fmt: str = "csv"):
                              headers={"Content-Disposition": f'attachment; filename="{base}.{fmt}"'})
 
 
+# --- the same figures for scripts (admin API token) ---------------------------------------
+
+def _figures_json(f) -> dict:
+    return {"key": f.key, "total": f.total, "misuse": f.misuse, "valid": f.valid,
+            "satisfied": f.satisfied, "rate": f.rate, "levels": {str(k): v for k, v in f.levels.items()}}
+
+
+@api_router.get("/api/v1/reports/dashboard",
+                summary="Satisfaction figures for a period (admin or viewer API token)")
+def report_api(request: Request, period: str | None = None, unit: str | None = None, desk: str | None = None,
+               officer: str | None = None, procedure: str | None = None, step: str | None = None,
+               user: dict = Depends(current_user)):
+    """period: 2026 | 2026-11 | 2026-Q4 | 2026-H2 | 2026-11-01..2026-11-28 (default: this quarter).
+
+    rate = satisfied ÷ valid × 100, one decimal; misuse-flagged ratings are in
+    total and misuse but not in valid, levels or reasons.
+    """
+    try:
+        p = periods.parse(period) if period else periods.containing("quarter", periods.today_vn())
+    except periods.PeriodError as exc:
+        raise HTTPException(422, str(exc)) from None
+    step = step or _step(p)
+    if step not in ("day", "week", "month"):
+        raise HTTPException(422, "step: must be day, week or month")
+    stats, _names, _sv = _context(request)
+    flt = Filter(p, unit=unit, desk=desk, officer=officer, procedure=procedure)
+    dash = stats.dashboard(flt, step, comments=0)
+    return {"period": {"key": p.key, "label": p.label(), "start": p.start.isoformat(), "end": p.end.isoformat()},
+            "overall": _figures_json(dash.overall),
+            "by": {d: [_figures_json(f) for f in rows] for d, rows in dash.by.items()},
+            "trend": {"step": step, "points": [_figures_json(f) for f in dash.trend]},
+            "reasons": dash.reasons}
+
+
 # --- roster and report settings -----------------------------------------------------
 
 #: kind -> (table, key column, [(field, Vietnamese label, required)])
@@ -533,6 +576,22 @@ def _session_secret(engine) -> str:
     return secret
 
 
+def _fold_in_background(engine) -> None:
+    """Catch the roll-up up at start, so the first dashboard after an upgrade is quick."""
+    import logging
+    import threading
+
+    def run():
+        try:
+            rollup.ensure(engine)
+            with engine.connect() as conn:
+                reasons = survey(conn)["reasons"]
+            rollup.fold(engine, reasons)
+        except Exception:   # noqa: BLE001 - a request folds again; never kill the server
+            logging.getLogger("hailong.server").warning("roll-up at start failed", exc_info=True)
+    threading.Thread(target=run, name="rollup-fold", daemon=True).start()
+
+
 def install(app: FastAPI) -> None:
     """Mount the pages, their static files and the session middleware on the app."""
     app.add_middleware(SessionMiddleware, secret_key=_session_secret(app.state.engine),
@@ -540,6 +599,8 @@ def install(app: FastAPI) -> None:
                        same_site="strict", https_only=False)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(router)
+    app.include_router(api_router)
+    _fold_in_background(app.state.engine)
 
     @app.exception_handler(SignInRequired)
     async def _sign_in(request: Request, exc: SignInRequired):

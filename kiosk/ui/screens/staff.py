@@ -1,0 +1,237 @@
+"""The staff panel: duty, receipts for dossiers, and the kiosk's state in counts.
+
+Opened by an officer's PIN (the corner long press). Logic is kiosk.staff's
+StaffPanel; this screen draws it. Printing blocks on the serial port, so
+"In phiếu" / "In lại" run in a worker thread and the outcome comes back
+through the Clock. The status box shows counts only: never what a citizen
+rated, and nothing here changes a rating.
+"""
+from __future__ import annotations
+
+import threading
+import unicodedata
+
+from kivy.clock import Clock
+from kivy.properties import BooleanProperty, ListProperty, StringProperty
+from kivy.uix.boxlayout import BoxLayout
+
+from kiosk.receipts import DOSSIER_MAX
+from kiosk.ui.screens import KioskScreen
+from kiosk.ui.widgets import Chip, Key
+
+#: keys of the dossier pad: dossier codes are digits, capitals, dots, dashes, slashes
+PAD_ROWS = ["1234567890", "QWERTYUIOP", "ASDFGHJKL.", ["Z", "X", "C", "V", "B", "N", "M", "-", "/", "backspace"]]
+SCANNER_STATES = {
+    "ok": "sẵn sàng",
+    "absent": "không thấy máy quét (kiểm tra dây cáp)",
+    "error": "lỗi cổng máy quét",
+    "not_configured": "chưa khai báo (máy quét kiểu bàn phím vẫn dùng được)",
+}
+STATUS_EVERY = 2.0
+
+
+class DossierPad(BoxLayout):
+    """Big keys for dossier codes (no Telex: codes are not words)."""
+
+    text = StringProperty("")
+    backspace_label = StringProperty("Xoá")
+
+    def __init__(self, **kwargs):
+        super().__init__(orientation="vertical", spacing="6dp", **kwargs)
+        self.keys: list[Key] = []
+        for row in PAD_ROWS:
+            line = BoxLayout(spacing="6dp")
+            for value in row:
+                key = Key(value=value, text=value, wide=1.6 if value == "backspace" else 1.0)
+                key.bind(on_release=self._pressed)
+                self.keys.append(key)
+                line.add_widget(key)
+            self.add_widget(line)
+        self.bind(backspace_label=self._relabel)
+        self._relabel()
+
+    def _relabel(self, *_):
+        self.key_for("backspace").text = self.backspace_label
+
+    def key_for(self, value: str) -> Key:
+        return next(k for k in self.keys if k.value == value)
+
+    def _pressed(self, key: Key) -> None:
+        if key.value == "backspace":
+            self.text = self.text[:-1]
+        elif len(self.text) < DOSSIER_MAX:
+            self.text += key.value
+
+
+class StaffScreen(KioskScreen):
+    officer_name = StringProperty("")
+    busy = BooleanProperty(False)
+    outcome_vi = StringProperty("")
+    outcome_en = StringProperty("")
+    outcome_ok = BooleanProperty(True)
+    printer_vi = StringProperty("")
+    printer_en = StringProperty("")
+    printer_ok = BooleanProperty(True)
+    scanner_state = StringProperty("not_configured")
+    pending = StringProperty("–")
+    quarantined = StringProperty("–")
+    security_events = StringProperty("–")
+    last_sync = StringProperty("")
+    procedure_names = ListProperty([])
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._procedures: dict[str, str] = {}
+        self._jobs: list[threading.Thread] = []
+        self._status_ev = None
+        self._status_running = False
+
+    @property
+    def staff(self):
+        return self.app.staff
+
+    # -- opening and closing ------------------------------------------------------
+
+    def refresh(self) -> None:
+        officer = self.staff.officer or {}
+        self.officer_name = officer.get("name", "")
+        self.ids.pad.backspace_label = self.t("Xoá")
+        self._fill_duty()
+        self._fill_procedures()
+        if self._status_ev is None:
+            self._status_ev = Clock.schedule_interval(lambda _dt: self.refresh_status(), STATUS_EVERY)
+        self.refresh_status()
+
+    def clear(self) -> None:
+        """Signed out: forget the dossier and the last message, stop polling."""
+        if self._status_ev is not None:
+            self._status_ev.cancel()
+            self._status_ev = None
+        self.ids.pad.text = ""
+        self.ids.procedure.text = self.t("Chọn thủ tục (không bắt buộc)")
+        self.outcome_vi = self.outcome_en = ""
+
+    def _fill_duty(self) -> None:
+        box = self.ids.duty
+        box.clear_widgets()
+        for officer in self.staff.duty():
+            chip = Chip(code=officer["id"], text=officer["name"], selected=bool(officer["on_duty"]))
+            chip.bind(on_release=self._toggle_duty)
+            box.add_widget(chip)
+
+    def _toggle_duty(self, chip: Chip) -> None:
+        chip.selected = not chip.selected
+        on_duty = [c.code for c in self.ids.duty.children if c.selected]
+        self.staff.set_duty(on_duty)
+
+    def _fill_procedures(self) -> None:
+        self._procedures = {p["name"]: p["code"] for p in self.staff.procedures()}
+        self.procedure_names = [self.t("Không chọn thủ tục")] + list(self._procedures)
+        if self.ids.procedure.text not in self._procedures:
+            self.ids.procedure.text = self.t("Chọn thủ tục (không bắt buộc)")
+
+    def procedure_code(self) -> str | None:
+        return self._procedures.get(self.ids.procedure.text)
+
+    # -- the dossier ------------------------------------------------------------------
+
+    @property
+    def dossier(self) -> str:
+        return unicodedata.normalize("NFC", self.ids.pad.text.strip())
+
+    def scanned_dossier(self, text: str) -> None:
+        """A code scanned while the panel is open: the dossier's own barcode."""
+        code = unicodedata.normalize("NFC", (text or "").strip())[:DOSSIER_MAX]
+        self.ids.pad.text = code
+        self._say(True, "Đã nhận mã hồ sơ từ máy quét.", "Dossier code read from the scanner.")
+
+    def clear_dossier(self) -> None:
+        self.ids.pad.text = ""
+
+    # -- printing, in a worker thread ---------------------------------------------------
+
+    def print_receipt(self) -> None:
+        if self.busy:
+            return
+        dossier = self.dossier
+        if not dossier:
+            self._say(False, "Xin nhập hoặc quét mã hồ sơ trước khi in phiếu.",
+                      "Type or scan the dossier code before printing.")
+            return
+        procedure = self.procedure_code()
+        self._run(lambda: self.staff.print_receipt(dossier, procedure))
+
+    def reprint(self) -> None:
+        if not self.busy:
+            self._run(self.staff.reprint_last)
+
+    def _run(self, action) -> None:
+        self.busy = True
+        self._say(True, "Đang in…", "Printing…")
+
+        def work():
+            try:
+                outcome = action()
+                result = (outcome.ok, outcome.message_vi, outcome.message_en)
+            except Exception as exc:           # never let a print take the app down
+                result = (False, f"Lỗi khi in: {exc}", f"Printing failed: {exc}")
+            Clock.schedule_once(lambda _dt: self._done(*result), 0)
+
+        job = threading.Thread(target=work, name="staff-print", daemon=True)
+        self._jobs = [j for j in self._jobs if j.is_alive()] + [job]
+        job.start()
+
+    def _done(self, ok: bool, vi: str, en: str) -> None:
+        self.busy = False
+        self.app._staff_touch = max(self.app._staff_touch, self._now())
+        self._say(ok, vi, en)
+        self.refresh_status()
+
+    def wait_for_jobs(self, timeout: float) -> None:
+        for job in list(self._jobs):
+            job.join(timeout)
+
+    def _say(self, ok: bool, vi: str, en: str) -> None:
+        """vi/en: already-bilingual texts (from StaffPanel) or msgids of this screen."""
+        self.outcome_ok = ok
+        self.outcome_vi, self.outcome_en = vi, en
+
+    @staticmethod
+    def _now() -> float:
+        import time
+        return time.monotonic()
+
+    # -- status, counts only ---------------------------------------------------------------
+
+    def refresh_status(self) -> None:
+        """staff.status() opens the printer's port: asked in a thread, shown on the UI thread."""
+        if self._status_running or not self.app.staff_open:
+            return
+        self._status_running = True
+
+        def work():
+            try:
+                status = self.staff.status()
+            except Exception as exc:
+                status = {"error": str(exc)}
+            Clock.schedule_once(lambda _dt: self._show_status(status), 0)
+
+        threading.Thread(target=work, name="staff-status", daemon=True).start()
+
+    def _show_status(self, status: dict) -> None:
+        self._status_running = False
+        if "error" in status:
+            self.printer_vi = self.printer_en = status["error"]
+            self.printer_ok = False
+            return
+        printer = status["printer"]
+        self.printer_vi, self.printer_en = printer["message_vi"], printer["message_en"]
+        self.printer_ok = printer["state"] in ("ok", "paper_low", "printing")
+        self.scanner_state = status["scanner"]["state"]
+        self.pending = str(status["pending"])
+        self.quarantined = str(status["quarantined"])
+        self.security_events = str(status["security_events"])
+        self.last_sync = status["last_sync"] or ""
+
+    def scanner_text(self, state: str, _lang: str) -> str:
+        return self.t(SCANNER_STATES.get(state, state)) if state in SCANNER_STATES else state
