@@ -476,12 +476,16 @@ def kiosk_service(cfg, **overrides):
     """A service for ``kiosk.ui.app.run(extra_services=[…])``: the agent on the app's store.
 
     Started with the app (as ``app.sync_agent``), stopped with it; nothing
-    when the kiosk is offline only (no [server] url or token).
+    when the kiosk is offline only (no [server] url or token). The heartbeat
+    reports ``app.device_state()`` (printer, scanner) when the app has it.
     """
     def service(app):
         if not cfg.server["url"] or not cfg.server["token"]:
             return None
-        agent = agent_from_config(cfg, app.store, **overrides).start()
+        options = dict(overrides)
+        if callable(getattr(app, "device_state", None)):
+            options.setdefault("device_state", app.device_state)
+        agent = agent_from_config(cfg, app.store, **options).start()
         app.sync_agent = agent
         return agent.stop
     return service

@@ -536,6 +536,47 @@ def wedge(d: Driver):
     Window.dispatch("on_key_down", 13, 40, None, [])
     yield 0.2
     d.result["notes"]["screen_after_stray"] = d.screen
+    yield from d.wait_screen("welcome", timeout=5)
+    # the same with real key events through X and SDL
+    second = receipts.issue(d.app.cfg, d.app.store, "cb-003", "HS-XTEST-8", None)
+    xtest_type(second.token)
+    yield from d.wait_screen("rate", timeout=5)
+    d.result["notes"]["xtest_officer"] = d.by_id("officer_name").text
+    yield from d.tap(d.find(lambda w: w.__class__.__name__ == "LevelButton" and w.level == 3))
+    yield from d.wait_screen("thanks")
+
+
+def xtest_type(text: str) -> None:
+    """Type ``text`` and Return as real X key events (XTest), as a USB wedge scanner does.
+
+    The events go through the X server and SDL like a keyboard's, so this
+    checks that the kiosk window really receives text input.
+    """
+    import ctypes
+    x11, xtst = ctypes.CDLL("libX11.so.6"), ctypes.CDLL("libXtst.so.6")
+    x11.XOpenDisplay.restype = ctypes.c_void_p
+    x11.XStringToKeysym.argtypes = [ctypes.c_char_p]
+    x11.XStringToKeysym.restype = ctypes.c_ulong
+    x11.XKeysymToKeycode.argtypes = [ctypes.c_void_p, ctypes.c_ulong]
+    xtst.XTestFakeKeyEvent.argtypes = [ctypes.c_void_p, ctypes.c_uint, ctypes.c_int, ctypes.c_ulong]
+    x11.XFlush.argtypes = x11.XCloseDisplay.argtypes = [ctypes.c_void_p]
+    display = x11.XOpenDisplay(None)
+    names = {"-": ("minus", False), "_": ("minus", True), ".": ("period", False), "/": ("slash", False),
+             ":": ("semicolon", True), "\n": ("Return", False)}
+
+    def code(name):
+        return x11.XKeysymToKeycode(display, x11.XStringToKeysym(name.encode()))
+    shift = code("Shift_L")
+    for ch in text + "\n":
+        name, shifted = names.get(ch, (ch.lower(), ch.isupper()))
+        if shifted:
+            xtst.XTestFakeKeyEvent(display, shift, 1, 0)
+        xtst.XTestFakeKeyEvent(display, code(name), 1, 0)
+        xtst.XTestFakeKeyEvent(display, code(name), 0, 0)
+        if shifted:
+            xtst.XTestFakeKeyEvent(display, shift, 0, 0)
+    x11.XFlush(display)
+    x11.XCloseDisplay(display)
 
 
 def pin(d: Driver, digits: str):
@@ -601,7 +642,7 @@ def staff_panel(d: Driver):
     yield from d.wait_for(lambda: not screen.busy, 15, "printing")
     d.result["notes"]["paper_out_outcome"] = [screen.outcome_ok, screen.outcome_vi]
     screen.refresh_status()
-    yield from d.wait_for(lambda: "giấy" in screen.printer_vi, 6, "paper-out status")
+    yield from d.wait_for(lambda: screen.printer_state == "paper_out", 6, "paper-out status")
     yield from d.shot("staff_panel_paper_out")
     d.result["notes"]["device_state_fault"] = app.device_state()
     # English, for the staff too
@@ -617,6 +658,15 @@ def staff_panel(d: Driver):
     d.result["notes"]["reprint_outcome"] = [screen.outcome_ok, screen.outcome_vi]
     yield from d.wait_for(lambda: len(fake.printed.jobs()) >= 2, 5, "the reprinted page")
     d.result["notes"]["jobs"] = save_jobs(d, "staff_printed")
+    # the printer's cable pulled: a clear message, nothing crashes
+    real_port, app.printer.port = app.printer.port, str(d.out / "no-such-printer")
+    yield from d.tap(screen.ids.reprint_button)
+    yield from d.wait_for(lambda: not screen.busy, 15, "reprint without a printer")
+    d.result["notes"]["absent_outcome"] = [screen.outcome_ok, screen.outcome_vi]
+    screen.refresh_status()
+    yield from d.wait_for(lambda: screen.printer_state == "absent", 6, "absent status")
+    yield from d.shot("staff_panel_printer_absent")
+    app.printer.port = real_port
     # a dossier's barcode scanned while the panel is open fills the field (not a receipt check)
     events_before = sum(app.store.event_counts().values())
     scan("000.00.21.H31-261128-0099")
@@ -641,10 +691,60 @@ def staff_panel(d: Driver):
     d.result["notes"]["signed_in_after_idle"] = app.staff.officer is not None
 
 
+def bench_scan(d: Driver):
+    """Benchmark: scan → rate screen drawn, against tap → rate screen drawn (KIOSK_BENCH_ROUNDS each).
+
+    A moment is "drawn" at the first Window flip after the screen manager
+    switched to "rate". Walk-up taps go straight to rating with one officer
+    on duty (the same rate screen, the same officer's photo).
+    """
+    from kivy.core.window import Window
+
+    from kiosk import receipts
+    app = d.app
+    rounds = int(os.environ.get("KIOSK_BENCH_ROUNDS", "20"))
+    app.store.set_on_duty("quay-1", ["cb-001"])
+    marks = {"switched": None, "drawn": None}
+
+    def on_current(_sm, name):
+        if name == "rate":
+            marks["switched"] = time.perf_counter()
+
+    def on_flip(*_):
+        if marks["switched"] is not None and marks["drawn"] is None:
+            marks["drawn"] = time.perf_counter()
+    app.root.sm.bind(current=on_current)
+    Window.bind(on_flip=on_flip)
+    yield from d.wait_screen("welcome")
+    yield 0.5
+    scans, taps, verify = [], [], []
+    for i in range(rounds):
+        issued = receipts.issue(app.cfg, app.store, "cb-001", f"HS-BENCH-{i}", None)
+        t0 = time.perf_counter()
+        app.scanning.verifier.check(issued.token)          # the bare check (read-only when accepted)
+        verify.append(time.perf_counter() - t0)
+        for kind in ("scan", "tap"):
+            yield 0.15
+            marks.update(switched=None, drawn=None)
+            if kind == "scan":
+                t0 = time.perf_counter()
+                scan(issued.token)
+            else:
+                touch = d.down(d.by_id("start_button"))
+                yield 0.05
+                t0 = time.perf_counter()
+                d.up(touch)
+            yield from d.wait_for(lambda: marks["drawn"] is not None, 5, f"rate screen after {kind}")
+            (scans if kind == "scan" else taps).append(marks["drawn"] - t0)
+            app.visit.reset()
+            yield from d.wait_screen("welcome")
+    d.result["notes"].update(scan_s=scans, tap_s=taps, verify_s=verify)
+
+
 SCENARIOS = {f.__name__: f for f in (full_visit, language, idle, double_touch, rapid_repeat, staff_exit,
-                                     scale5, no_roster, receipts_flow, wedge, staff_panel)}
+                                     scale5, no_roster, receipts_flow, wedge, staff_panel, bench_scan)}
 #: scenarios that run with pty devices on [scanner] and [printer]
-WITH_DEVICES = {"receipts_flow", "wedge", "staff_panel"}
+WITH_DEVICES = {"receipts_flow", "wedge", "staff_panel", "bench_scan"}
 
 
 def main(argv: list[str]) -> int:

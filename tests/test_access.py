@@ -18,8 +18,11 @@ from test_pages_browser import Town
 
 PAGES = ["/admin", "/admin?period=2026-Q4", "/admin/officers/cb-001?period=2026",
          "/admin/alerts", "/admin/kiosks", "/admin/export?fmt=csv&period=2026-Q4",
-         "/admin/export?fmt=xlsx&period=2026", "/admin/export?fmt=docx&period=2026-Q4"]
+         "/admin/export?fmt=xlsx&period=2026", "/admin/export?fmt=docx&period=2026-Q4",
+         "/admin/roster", "/admin/letters"]
 ADMIN_POSTS = [("/admin/alerts/1/ack", {"note": "đã xử lý"}),
+               ("/admin/roster/officers", {"id": "cb-666", "name": "Kẻ Lạ"}),
+               ("/admin/settings/report", {"body": "UBND GIẢ"}),
                ("/admin/alerts/rules", {"officer_rate_below": "50", "officer_min_ratings": "3",
                                         "kiosk_silent_hours": "12"})]
 API = sorted({(m, r.path) for r in api_admin.router.routes for m in r.methods if m == "GET"}
@@ -107,7 +110,9 @@ def test_viewer_reads_every_page_but_cannot_manage(town):
         assert r.status_code == 403, (path, r.status_code)
     with sqlite3.connect(town.db) as con:
         assert con.execute("SELECT count(*) FROM alerts WHERE resolved_at IS NOT NULL").fetchone()[0] == 0
-        assert con.execute("SELECT count(*) FROM settings WHERE key = 'alert_rules'").fetchone()[0] == 0
+        assert con.execute("SELECT count(*) FROM settings WHERE key IN ('alert_rules', 'report_issuer')"
+                           ).fetchone()[0] == 0
+        assert con.execute("SELECT count(*) FROM officers WHERE id = 'cb-666'").fetchone()[0] == 0
 
 
 def test_admin_posts_need_the_csrf_token(town):
@@ -120,7 +125,7 @@ def test_admin_posts_need_the_csrf_token(town):
     with sqlite3.connect(town.db) as con:
         assert con.execute("SELECT count(*) FROM alerts WHERE resolved_at IS NOT NULL").fetchone()[0] == 0
     token = csrf_of(s.get(town.url + "/admin/alerts", timeout=30).text)
-    r = s.post(town.url + "/admin/alerts/rules", data={**ADMIN_POSTS[1][1], "csrf": token},
+    r = s.post(town.url + "/admin/alerts/rules", data={**dict(ADMIN_POSTS)["/admin/alerts/rules"], "csrf": token},
                allow_redirects=False, timeout=30)
     assert r.status_code == 303
     r = s.post(town.url + "/admin/alerts/rules", data={"officer_rate_below": "150", "officer_min_ratings": "3",
@@ -189,3 +194,21 @@ def test_report_api_gives_the_hand_counted_figures(town):
                        headers=bearer(town.admin_token), timeout=30)
     assert bad.status_code == 422 and "2026-Q5" in bad.json()["detail"]
     assert "/api/v1/reports/dashboard" in requests.get(town.url + "/openapi.json", timeout=30).json()["paths"]
+
+
+def test_letter_with_a_new_date_downloads_as_word(town):
+    import io
+    import docx
+    s = session_for(town, "an", "mật-khẩu-quản-trị")
+    page = s.get(town.url + "/admin/letters", timeout=30)
+    assert page.status_code == 200 and "Đăng ký khai sinh" in page.text
+    form = {"csrf": csrf_of(page.text), "kind": "xin_loi_hen_lai", "name": "Nguyễn Văn An", "dossier": "H-2026-001",
+            "procedure": "Đăng ký khai sinh", "officer": "Trần Văn Đức", "new_date": "5/12/2026"}
+    r = s.post(town.url + "/admin/letters", data=form, timeout=30)
+    assert r.status_code == 200 and 'filename="thu-xin-loi-hen-lai-H-2026-001.docx"' in r.headers["content-disposition"]
+    text = "\n".join(p.text for p in docx.Document(io.BytesIO(r.content)).paragraphs)
+    assert "hẹn trả kết quả vào ngày 05/12/2026" in text and "Kính gửi: Ông/Bà Nguyễn Văn An" in text
+    bad = s.post(town.url + "/admin/letters", data={**form, "new_date": "mai"}, timeout=30)
+    assert bad.status_code == 422 and "ngày/tháng/năm" in bad.text
+    assert requests.post(town.url + "/admin/letters", data=form, allow_redirects=False,
+                         timeout=30).status_code in (303, 403)

@@ -204,11 +204,16 @@ def test_kiosk_service_runs_the_agent_with_the_app(town, tmp_path):
     from sync.agent import kiosk_service
     store = fill_kiosk(tmp_path / "kiosk.db", "K1", town.k1["key"], 40)
     cfg = load(write_config(tmp_path, "K1", town.k1["key"], town.url, town.k1["token"]))
-    app = SimpleNamespace(store=store)
+    app = SimpleNamespace(store=store, device_state=lambda: {"printer": "no_paper", "scanner": "ok"})
     stop = kiosk_service(cfg)(app)
     try:
         wait_until(lambda: store.sync_counts()["pending"] == 0, what="service drained")
         wait_until(lambda: store.officer("cb-001") is not None, what="roster applied")
+
+        def printer_state():
+            with town.engine.connect() as conn:
+                return conn.execute(select(kiosks.c.printer_state).where(kiosks.c.id == "K1")).scalar()
+        wait_until(lambda: printer_state() == "no_paper", what="heartbeat with the app's device state")
     finally:
         stop()
     assert not app.sync_agent.running

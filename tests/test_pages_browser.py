@@ -234,6 +234,15 @@ def test_viewer_reads_but_cannot_acknowledge(town, browser):
     assert page.locator("#officers tbody tr").count() == 5
     assert page.get_by_role("button", name="Thêm / sửa").count() == 0
     shot(page, "09-roster-viewer")
+    page.get_by_role("link", name="Thư", exact=True).click()
+    page.wait_for_url("**/admin/letters")
+    page.get_by_label("Loại thư").select_option("xin_loi_hen_lai")
+    page.get_by_label("Họ tên công dân").fill("Nguyễn Văn An")
+    page.get_by_label("Ngày hẹn mới (dd/mm/yyyy)").fill("05/12/2026")
+    shot(page, "10-letters")
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="Tải thư (Word)").click()
+    assert dl.value.suggested_filename == "thu-xin-loi-hen-lai-ho-so.docx"
     ctx.close()
 
 
@@ -244,7 +253,8 @@ def test_every_page_string_has_an_english_translation():
         english = {m.id: m.string for m in read_po(fh) if m.id}
     server = ROOT / "sync" / "server"
     used = set()
-    for path in [*server.glob("templates/*.html"), server / "pages.py", server / "periods.py"]:
+    for path in [*server.glob("templates/*.html"), server / "pages.py", server / "pages_office.py",
+                 server / "periods.py"]:
         used |= set(re.findall(r'''\b(?:_|tr)\(\s*["']([^"']+)["']\s*[,)]''', path.read_text()))
     from sync.server.alert_rules import KIND_LABELS
     used |= set(KIND_LABELS.values())

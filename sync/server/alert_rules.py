@@ -96,12 +96,12 @@ def _silent(conn, now: datetime, hours: float) -> int:
     return added
 
 
-def _low_rate_candidates(engine, now: datetime, rule: dict, scale: int) -> list:
+def _low_rate_candidates(engine, now: datetime, rule: dict, scale: int, read_engine=None) -> list:
     """(period, figures) of officers under the threshold this month and last month (reads only)."""
     today = now.astimezone(periods.VN_TZ).date()
     this = periods.containing("month", today)
     prev = periods.containing("month", this.first_day - timedelta(days=1))
-    stats = Stats(engine, db.ratings, "corrected_at", scale=scale, rollup=True)
+    stats = Stats(engine, db.ratings, "corrected_at", scale=scale, rollup=True, read_engine=read_engine)
     return [(period, fig) for period in (prev, this)
             for fig in stats.dashboard(Filter(period), "month", comments=0).by["officer"]
             if fig.valid >= rule["officer_min_ratings"] and fig.rate is not None
@@ -124,13 +124,13 @@ def _low_rate(conn, candidates: list, now: datetime, rule: dict, names: dict) ->
     return added
 
 
-def refresh(engine, names: dict, scale: int = 3, now: datetime | None = None) -> int:
+def refresh(engine, names: dict, scale: int = 3, now: datetime | None = None, read_engine=None) -> int:
     """Run every rule; returns how many alerts were added."""
     now = now or datetime.now(timezone.utc)
     with engine.connect() as conn:
         rule = rules(conn)
     # reads first: the write transaction below holds SQLite's write lock
-    candidates = _low_rate_candidates(engine, now, rule, scale)
+    candidates = _low_rate_candidates(engine, now, rule, scale, read_engine)
     with engine.begin() as conn:
         added = _harassment(conn, now, names)
         added += _silent(conn, now, float(rule["kiosk_silent_hours"]))

@@ -89,7 +89,7 @@ def _user(request: Request) -> dict | None:
     name = request.session.get("user")
     if not name:
         return None
-    with request.app.state.engine.connect() as conn:
+    with request.app.state.read_engine.connect() as conn:
         row = conn.execute(select(db.users.c.username, db.users.c.role)
                            .where(db.users.c.username == name)).mappings().first()
     return dict(row) if row else None
@@ -154,11 +154,12 @@ def _names(conn) -> dict[str, dict[str, str]]:
 def _context(request: Request):
     """(stats, names, survey) for this server."""
     engine = request.app.state.engine
-    with engine.connect() as conn:
+    with request.app.state.read_engine.connect() as conn:
         names = _names(conn)
         sv = survey(conn)
     reasons = {c: DEFAULT_REASONS.get(c, (c, c)) for c in sv["reasons"]}
-    return Stats(engine, db.ratings, "corrected_at", scale=sv["scale"], reasons=reasons, rollup=True), names, sv
+    return Stats(engine, db.ratings, "corrected_at", scale=sv["scale"], reasons=reasons, rollup=True,
+                 read_engine=request.app.state.read_engine), names, sv
 
 
 def _period_choices(today: date, tr) -> list[tuple[str, str]]:
@@ -205,12 +206,12 @@ def _step(period: periods.Period) -> str:
 
 
 def _low_below(request: Request) -> float:
-    with request.app.state.engine.connect() as conn:
+    with request.app.state.read_engine.connect() as conn:
         return float(alert_rules.rules(conn)["officer_rate_below"])
 
 
 def _open_alerts(request: Request) -> int:
-    with request.app.state.engine.connect() as conn:
+    with request.app.state.read_engine.connect() as conn:
         return conn.execute(select(func.count()).select_from(db.alerts)
                             .where(db.alerts.c.resolved_at.is_(None))).scalar() or 0
 
@@ -235,7 +236,7 @@ def login_form(request: Request, next: str = "/admin"):
 async def login(request: Request):
     form = await checked_form(request)
     username, password = form.get("username", "").strip(), form.get("password", "")
-    with request.app.state.engine.connect() as conn:
+    with request.app.state.read_engine.connect() as conn:
         row = conn.execute(select(db.users).where(db.users.c.username == username)).mappings().first()
     ok = check_password(password, row["password_hash"] if row else _DUMMY_HASH) and row is not None
     if not ok:
@@ -290,7 +291,7 @@ def officer_page(request: Request, officer_id: str):
     stats, names, _sv = _context(request)
     flt, error = _filter(request)
     flt.officer = officer_id
-    with request.app.state.engine.connect() as conn:
+    with request.app.state.read_engine.connect() as conn:
         officer = conn.execute(select(db.officers).where(db.officers.c.id == officer_id)).mappings().first()
     if officer is None and officer_id not in names["officer"]:
         _ = translator(_lang(request))
@@ -315,9 +316,10 @@ def officer_page(request: Request, officer_id: str):
 def alerts_page(request: Request, show: str = "open"):
     user = require_user(request)
     stats, names, sv = _context(request)
-    alert_rules.refresh(request.app.state.engine, names, scale=sv["scale"])
+    alert_rules.refresh(request.app.state.engine, names, scale=sv["scale"],
+                        read_engine=request.app.state.read_engine)
     a = db.alerts
-    with request.app.state.engine.connect() as conn:
+    with request.app.state.read_engine.connect() as conn:
         open_rows = conn.execute(select(a).where(a.c.resolved_at.is_(None)).order_by(a.c.id.desc())).mappings().all()
         done_rows = conn.execute(select(a).where(a.c.resolved_at.is_not(None))
                                  .order_by(a.c.resolved_at.desc()).limit(200)).mappings().all()
@@ -393,7 +395,7 @@ def _ago(hours: float | None, _) -> str:
 @router.get("/admin/kiosks")
 def kiosks_page(request: Request):
     user = require_user(request)
-    with request.app.state.engine.connect() as conn:
+    with request.app.state.read_engine.connect() as conn:
         rows = conn.execute(select(db.kiosks).order_by(db.kiosks.c.unit_code, db.kiosks.c.id)).mappings().all()
         rule = alert_rules.rules(conn)
     now = datetime.now(timezone.utc)
@@ -433,7 +435,7 @@ def export(request: Request, fmt: str = "csv"):
     base = f"hailong-{flt.period.key.replace('..', '_')}"
     if fmt == "docx":
         data = report_docx.gather(stats, flt, names)
-        with request.app.state.engine.connect() as conn:
+        with request.app.state.read_engine.connect() as conn:
             issuer = _issuer(conn)
         body = report_docx.report(data, issuer, periods.today_vn())
         return Response(body, media_type="application/vnd.openxmlformats-officedocument."
@@ -441,7 +443,7 @@ def export(request: Request, fmt: str = "csv"):
                         headers={"Content-Disposition": f'attachment; filename="{base}-bao-cao.docx"'})
     # a year of a busy town is hundreds of MB: spill to disk, not to memory
     buf = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
-    exports.export(request.app.state.engine, flt, fmt, buf, scale=sv["scale"])
+    exports.export(request.app.state.read_engine, flt, fmt, buf, scale=sv["scale"])
     media = ("text/csv; charset=utf-8" if fmt == "csv"
              else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     buf.seek(0)
@@ -487,82 +489,11 @@ def report_api(request: Request, period: str | None = None, unit: str | None = N
             "reasons": dash.reasons}
 
 
-# --- roster and report settings -----------------------------------------------------
-
-#: kind -> (table, key column, [(field, Vietnamese label, required)])
-ROSTER = {
-    "units": (db.units, "code", [("code", "Mã đơn vị", True), ("name", "Tên đơn vị", True),
-                                 ("address", "Địa chỉ", False)]),
-    "desks": (db.desks, "id", [("id", "Mã quầy", True), ("unit_code", "Mã đơn vị", True),
-                               ("name", "Tên quầy", True)]),
-    "officers": (db.officers, "id", [("id", "Mã cán bộ", True), ("name", "Họ và tên", True),
-                                     ("title", "Chức danh", False), ("desk_id", "Mã quầy", False)]),
-    "procedures": (db.procedures, "code", [("code", "Mã thủ tục", True), ("name", "Tên thủ tục", True),
-                                           ("letter", "Thư kèm theo", False)]),
-}
-ISSUER_FIELDS = [("parent", "Cơ quan chủ quản"), ("body", "Cơ quan ban hành"),
-                 ("body_full", "Tên cơ quan (viết thường)"), ("place", "Địa danh"),
-                 ("symbol", "Ký hiệu văn bản"), ("signer_on_behalf", "Thẩm quyền ký (TM., KT.)"),
-                 ("signer_title", "Chức vụ người ký"), ("signer_name", "Họ tên người ký")]
-
+# --- report issuer (settings) ------------------------------------------------------------
 
 def _issuer(conn) -> report_docx.Issuer:
     saved = get_setting(conn, "report_issuer", {}) or {}
     return report_docx.Issuer(**{k: v for k, v in saved.items() if k in report_docx.Issuer.__dataclass_fields__})
-
-
-@router.get("/admin/roster")
-def roster_page(request: Request):
-    user = require_user(request)
-    with request.app.state.engine.connect() as conn:
-        lists = {kind: conn.execute(select(t).order_by(t.c[key])).mappings().all()
-                 for kind, (t, key, _f) in ROSTER.items()}
-        issuer = _issuer(conn)
-    return render(request, "roster.html", user=user, lists=lists, roster=ROSTER, issuer=issuer,
-                  issuer_fields=ISSUER_FIELDS, open_alerts=_open_alerts(request),
-                  saved=request.query_params.get("saved"))
-
-
-@router.post("/admin/roster/{kind}")
-async def roster_save(request: Request, kind: str):
-    require_user(request, "admin")
-    form = await checked_form(request)
-    _ = translator(_lang(request))
-    if kind not in ROSTER:
-        return render(request, "error.html", status=404, message=_("Không có danh mục này."))
-    table, key, fields = ROSTER[kind]
-    values = {f: form.get(f, "").strip() or None for f, _label, _req in fields}
-    missing = [label for f, label, req in fields if req and not values[f]]
-    too_long = [label for f, label, _r in fields if values[f] and len(values[f]) > 200]
-    if missing or too_long:
-        return render(request, "error.html", status=422,
-                      message=_("Thiếu hoặc quá dài: {fields}.", fields=", ".join(_(x) for x in missing + too_long)))
-    error = None
-    # render() reads the database: never call it inside this write transaction
-    with request.app.state.engine.begin() as conn:
-        if kind == "desks" and not conn.execute(select(db.units.c.code).where(
-                db.units.c.code == values["unit_code"])).first():
-            error = _("Không có đơn vị mã {code}.", code=values["unit_code"])
-        elif kind == "officers" and values["desk_id"] and not conn.execute(select(db.desks.c.id).where(
-                db.desks.c.id == values["desk_id"])).first():
-            error = _("Không có quầy mã {code}.", code=values["desk_id"])
-        elif conn.execute(select(table.c[key]).where(table.c[key] == values[key])).first():
-            conn.execute(table.update().where(table.c[key] == values[key]).values(**values))
-        else:
-            conn.execute(table.insert().values(**values))
-    if error:
-        return render(request, "error.html", status=422, message=error)
-    return RedirectResponse(f"/admin/roster?saved={kind}#{kind}", status_code=303)
-
-
-@router.post("/admin/settings/report")
-async def report_settings(request: Request):
-    require_user(request, "admin")
-    form = await checked_form(request)
-    new = {f: form.get(f, "").strip()[:200] for f, _label in ISSUER_FIELDS}
-    with request.app.state.engine.begin() as conn:
-        set_setting(conn, "report_issuer", new)
-    return RedirectResponse("/admin/roster?saved=report#report", status_code=303)
 
 
 # --- wiring ------------------------------------------------------------------------------
@@ -574,6 +505,29 @@ def _session_secret(engine) -> str:
             secret = secrets.token_urlsafe(48)
             set_setting(conn, "session_secret", secret)
     return secret
+
+
+def _read_engine(engine):
+    """Readers of their own for the pages (SQLite).
+
+    town.db's engine opens every transaction with BEGIN IMMEDIATE, i.e. takes
+    the single write lock even to read; the pages read a lot and must not
+    make kiosks' batches wait. WAL lets these plain readers run beside the
+    writer; query_only makes sure they never write.
+    """
+    if engine.dialect.name != "sqlite":
+        return engine
+    from sqlalchemy import create_engine, event
+    reader = create_engine(engine.url, connect_args={"check_same_thread": False, "timeout": 30},
+                           pool_size=8, max_overflow=16)
+
+    @event.listens_for(reader, "connect")
+    def _on_connect(dbapi_conn, _record):
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA query_only=1")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+    return reader
 
 
 def _fold_in_background(engine) -> None:
@@ -594,10 +548,12 @@ def _fold_in_background(engine) -> None:
 
 def install(app: FastAPI) -> None:
     """Mount the pages, their static files and the session middleware on the app."""
+    app.state.read_engine = _read_engine(app.state.engine)
     app.add_middleware(SessionMiddleware, secret_key=_session_secret(app.state.engine),
                        session_cookie="hailong_session", max_age=SESSION_HOURS * 3600,
                        same_site="strict", https_only=False)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    from . import pages_office  # noqa: F401  (adds the roster and letter pages to router)
     app.include_router(router)
     app.include_router(api_router)
     _fold_in_background(app.state.engine)

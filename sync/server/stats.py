@@ -196,10 +196,12 @@ class Stats:
     """
 
     def __init__(self, engine, ratings: Table, time_col: str, scale: int = 3,
-                 reasons: dict[str, tuple[str, str]] | None = None, rollup: bool = False):
+                 reasons: dict[str, tuple[str, str]] | None = None, rollup: bool = False,
+                 read_engine=None):
         if scale not in SCALES:
             raise ValueError(f"scale: must be one of {sorted(SCALES)}")
-        self.engine = engine
+        self.engine = engine                   # writes (the roll-up's fold)
+        self.reader = read_engine or engine    # reads
         self.r = ratings
         self.time_col = time_col
         self.scale = scale
@@ -236,7 +238,7 @@ class Stats:
 
     def overall(self, flt: Filter) -> Figures:
         q = select(*self._aggregates()).where(flt.where(self.r, self.time_col))
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             return self._figures(conn.execute(q).one())
 
     def by(self, dim: str, flt: Filter) -> list[Figures]:
@@ -246,7 +248,7 @@ class Stats:
         col = self.r.c[DIMENSIONS[dim]]
         q = (select(col.label("key"), *self._aggregates())
              .where(flt.where(self.r, self.time_col)).group_by(col))
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             rows = [self._figures(row, row.key) for row in conn.execute(q)]
         return _best_first(rows)
 
@@ -257,7 +259,7 @@ class Stats:
         bucket = BUCKETS[step](self.r.c[self.time_col]).label("key")
         q = (select(bucket, *self._aggregates())
              .where(flt.where(self.r, self.time_col)).group_by(bucket).order_by(bucket))
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             return [self._figures(row, row.key) for row in conn.execute(q)]
 
     def _reason_sums(self) -> list:
@@ -289,7 +291,7 @@ class Stats:
         groups: dict[str, dict] = {d: {} for d in DIMENSIONS}
         trend: dict[str, Figures] = {}
         reasons = dict.fromkeys(self.reasons, 0)
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             for row in conn.execute(q):
                 fig = self._figures(row)
                 overall.add(fig)
@@ -342,7 +344,7 @@ class Stats:
                 func.sum(sum((t.c[f"l{lv}"] for lv in sat[1:]), t.c[f"l{sat[0]}"])).label("satisfied"),
                 *[func.sum(t.c[f"l{lv}"]).label(f"lv{lv}") for lv in self.levels]]
         by = {}
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             overall = self._figures(conn.execute(select(*sums).where(where(t))).one())
             for d, col in DIMENSIONS.items():
                 key = t.c[col].label("key")
@@ -364,7 +366,7 @@ class Stats:
         if not cols:
             return {}
         q = select(*cols).where(flt.where(r, self.time_col))
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             row = conn.execute(q).one()
         return {code: int(row[i] or 0) for i, code in enumerate(self.reasons)}
 
@@ -375,7 +377,7 @@ class Stats:
                     r.c.officer_id, r.c.level, r.c.comment, r.c.flags)
              .where(flt.where(r, self.time_col), r.c.comment.is_not(None), r.c.comment != "")
              .order_by(r.c[self.time_col].desc()).limit(limit))
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             out = []
             for row in conn.execute(q):
                 d = dict(row._mapping)

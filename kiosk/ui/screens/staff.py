@@ -12,6 +12,7 @@ import threading
 import unicodedata
 
 from kivy.clock import Clock
+from kivy.metrics import dp
 from kivy.properties import BooleanProperty, ListProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
@@ -26,6 +27,18 @@ SCANNER_STATES = {
     "absent": "không thấy máy quét (kiểm tra dây cáp)",
     "error": "lỗi cổng máy quét",
     "not_configured": "chưa khai báo (máy quét kiểu bàn phím vẫn dùng được)",
+}
+#: the printer's state at a glance (the full message, with what to do, comes with a print's outcome)
+PRINTER_STATES = {
+    "ok": "sẵn sàng",
+    "paper_low": "sắp hết giấy",
+    "paper_out": "hết giấy, xin thay cuộn mới",
+    "offline": "không phản hồi (tắt, mở nắp hoặc lỗi)",
+    "timeout": "không nhận dữ liệu",
+    "absent": "không tìm thấy máy in (kiểm tra dây cáp, nguồn)",
+    "error": "lỗi cổng máy in",
+    "not_configured": "chưa khai báo ([printer] port)",
+    "printing": "đang in",
 }
 STATUS_EVERY = 2.0
 
@@ -72,6 +85,7 @@ class StaffScreen(KioskScreen):
     printer_vi = StringProperty("")
     printer_en = StringProperty("")
     printer_ok = BooleanProperty(True)
+    printer_state = StringProperty("")
     scanner_state = StringProperty("not_configured")
     pending = StringProperty("–")
     quarantined = StringProperty("–")
@@ -115,7 +129,8 @@ class StaffScreen(KioskScreen):
         box = self.ids.duty
         box.clear_widgets()
         for officer in self.staff.duty():
-            chip = Chip(code=officer["id"], text=officer["name"], selected=bool(officer["on_duty"]))
+            chip = Chip(code=officer["id"], text=officer["name"], selected=bool(officer["on_duty"]),
+                        size_hint_y=None, height=dp(64))
             chip.bind(on_release=self._toggle_duty)
             box.add_widget(chip)
 
@@ -223,15 +238,22 @@ class StaffScreen(KioskScreen):
         if "error" in status:
             self.printer_vi = self.printer_en = status["error"]
             self.printer_ok = False
+            self.printer_state = "error"
             return
         printer = status["printer"]
         self.printer_vi, self.printer_en = printer["message_vi"], printer["message_en"]
         self.printer_ok = printer["state"] in ("ok", "paper_low", "printing")
+        self.printer_state = printer["state"]
         self.scanner_state = status["scanner"]["state"]
         self.pending = str(status["pending"])
         self.quarantined = str(status["quarantined"])
         self.security_events = str(status["security_events"])
         self.last_sync = status["last_sync"] or ""
+
+    def printer_text(self, state: str, _lang: str) -> str:
+        if not state:
+            return "…"
+        return self.t(PRINTER_STATES[state]) if state in PRINTER_STATES else state
 
     def scanner_text(self, state: str, _lang: str) -> str:
         return self.t(SCANNER_STATES.get(state, state)) if state in SCANNER_STATES else state
