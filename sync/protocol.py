@@ -49,6 +49,15 @@ def nfc(value: Any) -> Any:
     return value
 
 
+def _nfc_flat(value: Any) -> Any:
+    """nfc() for a record's fields: scalars and lists of strings (the hot path of seal)."""
+    if isinstance(value, str):
+        return value if value.isascii() else unicodedata.normalize("NFC", value)
+    if isinstance(value, list):
+        return [_nfc_flat(v) for v in value]
+    return nfc(value) if isinstance(value, (dict, tuple)) else value
+
+
 def canonical_json(obj: Any) -> bytes:
     """Keys sorted, separators ``,`` ``:``, UTF-8, no ASCII escaping, NFC."""
     return _dumps(nfc(obj))
@@ -74,9 +83,10 @@ def record_sig(kiosk_key_hex: str, hash_hex: str) -> str:
 
 def seal(record: dict, prev_hash: str, kiosk_key_hex: str) -> dict:
     """Return a copy of ``record`` (normalised) with prev_hash, hash and sig set."""
-    sealed = nfc(body_of(record))
+    sealed = {k: _nfc_flat(record.get(k)) for k in BODY_FIELDS}
+    body = _dumps(sealed)
     sealed["prev_hash"] = prev_hash
-    sealed["hash"] = hashlib.sha256(prev_hash.encode("ascii") + _dumps(body_of(sealed))).hexdigest()
+    sealed["hash"] = hashlib.sha256(prev_hash.encode("ascii") + body).hexdigest()
     sealed["sig"] = record_sig(kiosk_key_hex, sealed["hash"])
     return sealed
 
