@@ -71,7 +71,7 @@ class Settings:
             scale=cfg.survey["scale"], reasons=list(cfg.survey["reasons"]),
             reasons_below_level=cfg.survey["reasons_below_level"], comment=cfg.survey["comment"],
             idle_timeout=cfg.ui["idle_timeout"], thanks_timeout=cfg.ui["thanks_timeout"],
-            message_timeout=max(cfg.ui["thanks_timeout"], 5),
+            message_timeout=max(cfg.ui["thanks_timeout"], 10),
             rapid_repeat_seconds=cfg.ui["rapid_repeat_seconds"], language=cfg.ui["language"])
 
 
