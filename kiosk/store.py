@@ -303,6 +303,8 @@ class KioskStore:
                 n += self.conn.execute(
                     f"UPDATE ratings SET synced_at=?, sync_error=NULL WHERE id IN ({','.join('?' * len(part))})",
                     (at, *part)).rowcount
+            # what the staff panel shows as "last sync", in the same commit
+            self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('last_sync_at', ?)", (at,))
         return n
 
     def record_sync_error(self, rating_id: str, error: str) -> None:

@@ -79,7 +79,9 @@ def test_sync_helpers(store):
     recs = [rate(store) for _ in range(5)]
     assert [r["seq"] for r in store.pending(3)] == [1, 2, 3]
     assert set(store.pending(1)[0]) == set(protocol.RECORD_FIELDS)
-    store.mark_synced([recs[0]["id"], recs[1]["id"]])
+    assert store.get_meta("last_sync_at") is None
+    store.mark_synced([recs[0]["id"], recs[1]["id"]], at="2026-11-28T09:00:00+07:00")
+    assert store.get_meta("last_sync_at") == "2026-11-28T09:00:00+07:00"
     store.record_sync_error(recs[2]["id"], "signature does not verify")
     assert [r["seq"] for r in store.pending()] == [4, 5]
     assert store.sync_counts() == {"total": 5, "pending": 2, "quarantined": 1, "last_seq": 5}
