@@ -91,16 +91,20 @@ def _vn_number(value: float | None) -> str:
     return "–" if value is None else f"{value:.1f}".replace(".", ",")
 
 
-def _set_font(run, size=BODY_PT, bold=None, italic=None, underline=None):
-    run.font.name = FONT
-    run.font.size = Pt(size)
-    rpr = run._element.get_or_add_rPr()
+def _set_rfonts(rpr) -> None:
+    """Times New Roman for every script: Word picks the font per script (w:rFonts)."""
     rfonts = rpr.find(qn("w:rFonts"))
     if rfonts is None:
         rfonts = OxmlElement("w:rFonts")
         rpr.insert(0, rfonts)
     for attr in ("w:ascii", "w:hAnsi", "w:cs", "w:eastAsia"):
         rfonts.set(qn(attr), FONT)
+
+
+def _set_font(run, size=BODY_PT, bold=None, italic=None, underline=None):
+    run.font.name = FONT
+    run.font.size = Pt(size)
+    _set_rfonts(run._element.get_or_add_rPr())
     if bold is not None:
         run.bold = bold
     if italic is not None:
@@ -199,13 +203,7 @@ def _new_document() -> Document:
     normal = doc.styles["Normal"]
     normal.font.name = FONT
     normal.font.size = Pt(BODY_PT)
-    rpr = normal.element.get_or_add_rPr()
-    rfonts = rpr.find(qn("w:rFonts"))
-    if rfonts is None:
-        rfonts = OxmlElement("w:rFonts")
-        rpr.insert(0, rfonts)
-    for attr in ("w:ascii", "w:hAnsi", "w:cs", "w:eastAsia"):
-        rfonts.set(qn(attr), FONT)
+    _set_rfonts(normal.element.get_or_add_rPr())
     normal.paragraph_format.line_spacing = 1.15
     return doc
 
