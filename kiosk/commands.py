@@ -21,7 +21,7 @@ def load_or_exit(path: str):
 
 def open_store(cfg):
     from kiosk.store import KioskStore
-    return KioskStore(cfg.db_path, cfg.kiosk["id"], cfg.kiosk_key or None, cfg.kiosk["utc_offset"])
+    return KioskStore.from_config(cfg)
 
 
 @click.group(invoke_without_command=True)

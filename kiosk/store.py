@@ -111,6 +111,11 @@ class KioskStore:
         self.conn = conn
         self._tail: tuple[int, str, str] | None = None  # (seq, hash, created_at) of the last rating
 
+    @classmethod
+    def from_config(cls, cfg) -> "KioskStore":
+        """The store a loaded config.toml names ([kiosk] db, id, key, utc_offset)."""
+        return cls(cfg.db_path, cfg.kiosk["id"], cfg.kiosk_key or None, cfg.kiosk["utc_offset"])
+
     # -- schema -------------------------------------------------------------
 
     @property

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hmac
 import logging
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Callable, Iterable
@@ -31,6 +32,7 @@ from kivy.uix.screenmanager import NoTransition  # noqa: E402
 
 from kiosk.i18n import Translator  # noqa: E402
 from kiosk.roster import ASSETS, load_roster_file  # noqa: E402
+from kiosk.store import KioskStore  # noqa: E402
 from kiosk.ui.kivy_setup import configure  # noqa: E402
 from kiosk.visit import Settings, Visit  # noqa: E402
 
@@ -74,8 +76,7 @@ class KioskApp(App):
         self.extra_services = list(extra_services or ())
         self._service_stops: list[Callable[[], None]] = []
         if store is None:
-            from kiosk.commands import open_store
-            store = open_store(cfg)
+            store = KioskStore.from_config(cfg)
         self.store = store
         self.store.init()
         if demo and not self.store.officers():
@@ -94,6 +95,7 @@ class KioskApp(App):
         self._staff_touch = 0.0
         self.staff_screen = None
         self.scanning = None
+        self._letter_jobs: list[threading.Thread] = []
         from kiosk.devices.printer import Printer
         from kiosk.staff import StaffPanel
         self.printer = Printer.from_config(cfg, self.store) if cfg.printer["port"] else None
@@ -174,6 +176,8 @@ class KioskApp(App):
             self.scanning.stop()
         if self.staff_screen is not None:
             self.staff_screen.wait_for_jobs(5)
+        for job in self._letter_jobs:
+            job.join(5)
 
     # -- devices, for the heartbeat ----------------------------------------------
 
@@ -193,6 +197,7 @@ class KioskApp(App):
             self._load_names()
         if visit.state == "thanks" and old != "thanks":
             self._nudge_sync()
+            self._letter_after_rating(visit.last_record)
         sm = self.root.sm if self.root else None
         if sm is None:
             return
@@ -211,6 +216,16 @@ class KioskApp(App):
                 agent.nudge()
             except Exception:
                 log.exception("sync agent nudge failed")
+
+    def _letter_after_rating(self, record: dict | None) -> None:
+        """[letters] after_rating: the thank-you, printed in a worker thread; faults are only logged."""
+        from kiosk import letters
+        if letters.after_rating_letter(self.cfg, record, self.printer is not None) is None:
+            return
+        job = threading.Thread(target=letters.print_after_rating, name="letter-after-rating",
+                               args=(self.cfg, self.store, self.printer, record), daemon=True)
+        self._letter_jobs = [j for j in self._letter_jobs if j.is_alive()] + [job]
+        job.start()
 
     def _tick(self, _dt) -> None:
         self.clock_text = time.strftime("%H:%M")
