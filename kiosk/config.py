@@ -100,6 +100,7 @@ SCHEMA: dict[str, dict[str, tuple[type | tuple, Any, Any]]] = {
     "letters": {
         "default": (str, "", _one_of("", "cam_on", "xin_loi", "chuc_mung", "chia_buon")),
         "with_receipt": (bool, False, None),
+        "after_rating": (bool, False, None),
         "by_procedure": (dict, {}, lambda v: all(k in ("cam_on", "xin_loi", "chuc_mung", "chia_buon", "") for k in v.values()) or "each letter must be cam_on, xin_loi, chuc_mung, chia_buon or empty"),
     },
     "survey": {

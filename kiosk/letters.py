@@ -7,13 +7,22 @@ Letters never name the citizen; they address "Ông/Bà".
 """
 from __future__ import annotations
 
+import logging
 import string
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
 from sync.protocol import nfc
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "assets" / "letters"
+#: the short thank-you printed after a rating (kind cam_on, its own template)
+AFTER_RATING_TEMPLATE = "cam_on_sau_danh_gia"
+#: its print job's kind: a failed thank-you never holds back the next one
+AFTER_RATING_JOB = "letter:after_rating"
+#: the dossier printed on a walk-up visit's thank-you (no receipt, no dossier)
+NO_DOSSIER = "—"
+log = logging.getLogger(__name__)
 
 #: kind -> (Vietnamese name, English name)
 KINDS = {
@@ -55,15 +64,16 @@ def letter_for(cfg, store, procedure_code: str | None) -> str | None:
     return kind if kind in KINDS else None
 
 
-def template(kind: str) -> string.Template:
+def template(kind: str, name: str | None = None) -> string.Template:
+    """The template of ``kind``; ``name`` picks another file for that kind (the after-rating thank-you)."""
     if kind not in KINDS:
         raise LetterError(f"letter kind {kind!r}: must be one of {', '.join(KINDS)}")
-    return string.Template(nfc((TEMPLATES / f"{kind}.txt").read_text("utf-8")))
+    return string.Template(nfc((TEMPLATES / f"{name or kind}.txt").read_text("utf-8")))
 
 
 def letter_text(kind: str, *, unit: str, desk: str, officer: str, title: str | None,
                 procedure: str | None, dossier: str, new_date: date | None = None,
-                today: date | None = None) -> str:
+                today: date | None = None, template_name: str | None = None) -> str:
     """The filled template. ``new_date`` is required for the apology (xin_loi)."""
     if kind == "xin_loi" and new_date is None:
         raise LetterError("xin_loi: the new date for the result is required (--new-date)")
@@ -74,14 +84,14 @@ def letter_text(kind: str, *, unit: str, desk: str, officer: str, title: str | N
         "date": vi_date(today or date.today()).capitalize(),
     }
     try:
-        return nfc(template(kind).substitute(nfc(values)))
+        return nfc(template(kind, template_name).substitute(nfc(values)))
     except (KeyError, ValueError) as exc:
         raise LetterError(f"{kind}.txt: bad placeholder {exc}") from None
 
 
 def letter_image(cfg, store, kind: str, officer_id: str, dossier: str,
                  procedure_code: str | None = None, new_date: date | None = None,
-                 today: date | None = None):
+                 today: date | None = None, template_name: str | None = None):
     """Render a letter for this kiosk's unit and paper, names from the roster."""
     from kiosk import render
     from kiosk.receipts import clean_dossier
@@ -96,5 +106,62 @@ def letter_image(cfg, store, kind: str, officer_id: str, dossier: str,
                        desk=desk.get("name") or cfg.kiosk["desk_id"], officer=officer["name"],
                        title=officer.get("title"),
                        procedure=(proc or {}).get("name") or procedure_code,
-                       dossier=clean_dossier(dossier), new_date=new_date, today=today)
+                       dossier=clean_dossier(dossier), new_date=new_date, today=today,
+                       template_name=template_name)
     return render.render_letter(text, cfg.receipt["paper_mm"])
+
+
+# -- the thank-you after a rating ----------------------------------------------------
+
+@dataclass(frozen=True)
+class AfterRating:
+    """What the after-rating thank-you is made of. It holds no level on purpose:
+    the paper is the same whatever the citizen rated, so the officer who hands
+    it over cannot learn a bad rating from it."""
+
+    officer_id: str
+    dossier: str
+    procedure_code: str | None
+
+
+def after_rating_letter(cfg, record: dict | None, printer_configured: bool) -> AfterRating | None:
+    """Whether a rating just stored brings a thank-you, and for whom.
+
+    ``[letters] after_rating`` on, a printer configured and a stored record:
+    the rated officer signs it; the receipt's dossier, or "—" for a walk-up.
+    Only the officer, dossier and procedure are read from the record.
+    """
+    if not cfg.letters.get("after_rating") or not printer_configured or not record:
+        return None
+    return AfterRating(officer_id=record["officer_id"],
+                       dossier=record.get("dossier_code") or NO_DOSSIER,
+                       procedure_code=record.get("procedure_code"))
+
+
+def after_rating_image(cfg, store, letter: AfterRating, today: date | None = None):
+    """The thank-you's image: dated to the day, no time, no level."""
+    return letter_image(cfg, store, "cam_on", letter.officer_id, letter.dossier, letter.procedure_code,
+                        today=today, template_name=AFTER_RATING_TEMPLATE)
+
+
+def print_after_rating(cfg, store, printer, record: dict | None) -> bool:
+    """Print the thank-you for a stored rating; never raises (runs in a worker thread).
+
+    A printer holding a receipt or letter that failed (waiting for staff's
+    "In lại") is left alone: the thank-you would replace that job. A failed
+    thank-you does not hold back the next one. Faults are logged; the
+    staff panel shows the printer's state. Returns True when it printed.
+    """
+    letter = after_rating_letter(cfg, record, printer is not None)
+    if letter is None:
+        return False
+    try:
+        pending = printer.last_job()
+        if pending is not None and not pending.printed and pending.kind != AFTER_RATING_JOB:
+            log.warning("thank-you letter skipped: the printer keeps an unprinted %s for reprint", pending.kind)
+            return False
+        printer.print_image(after_rating_image(cfg, store, letter), kind=AFTER_RATING_JOB, ref=letter.dossier)
+    except Exception as exc:           # PrinterError, LetterError, a broken roster: log, never disturb
+        log.warning("thank-you letter after a rating not printed: %s", exc)
+        return False
+    return True

@@ -83,7 +83,27 @@ class StaffPanel:
         except receipts.ReceiptIssueError as exc:
             return Outcome(False, f"Không tạo được phiếu: {exc}", f"Cannot make the receipt: {exc}")
         image = receipts.receipt_image(self.cfg, self.store, issued)
-        return self._print(image, "receipt", issued.fields["h"], issued.token, issued=issued)
+        out = self._print(image, "receipt", issued.fields["h"], issued.token, issued=issued)
+        if out.ok and self.cfg.letters.get("with_receipt"):
+            out = self._letter_after(out, procedure_code)
+        return out
+
+    def _letter_after(self, receipt: Outcome, procedure_code: str | None) -> Outcome:
+        """[letters] with_receipt: the procedure's letter follows its receipt (as the CLI does).
+
+        Never the apology: it needs a new date the officer chooses.
+        """
+        kind = letters.letter_for(self.cfg, self.store, procedure_code)
+        if not kind or kind == "xin_loi":
+            return receipt
+        letter = self.print_letter(kind, receipt.issued.fields["h"], procedure_code)
+        return Outcome(letter.ok, f"{receipt.message_vi} {letter.message_vi}",
+                       f"{receipt.message_en} {letter.message_en}", issued=receipt.issued,
+                       extra={**letter.extra, "letter": kind})
+
+    def letter_default(self, procedure_code: str | None) -> str | None:
+        """The letter kind the panel offers first for this procedure."""
+        return letters.letter_for(self.cfg, self.store, procedure_code)
 
     def print_letter(self, kind: str, dossier_code: str, procedure_code: str | None = None,
                      new_date: date | None = None) -> Outcome:
@@ -93,7 +113,10 @@ class StaffPanel:
                                          procedure_code, new_date)
         except (letters.LetterError, receipts.ReceiptIssueError) as exc:
             return Outcome(False, f"Không tạo được thư: {exc}", f"Cannot make the letter: {exc}")
-        return self._print(image, kind, dossier_code, None)
+        vi_name, en_name = letters.KINDS[kind]
+        return self._print(image, f"letter:{kind}", dossier_code, None,
+                           done=(f"Đã in {vi_name.lower()} cho hồ sơ {dossier_code}.",
+                                 f"Printed the {en_name.lower()} for dossier {dossier_code}."))
 
     def reprint_last(self) -> Outcome:
         self._need_officer()
@@ -105,7 +128,8 @@ class StaffPanel:
             return Outcome(False, exc.message_vi, exc.message_en, extra={"state": exc.state})
         return Outcome(True, f"Đã in lại ({job.ref or job.kind}).", f"Printed again ({job.ref or job.kind}).")
 
-    def _print(self, image, kind: str, ref: str, token: str | None, issued=None) -> Outcome:
+    def _print(self, image, kind: str, ref: str, token: str | None, issued=None,
+               done: tuple[str, str] | None = None) -> Outcome:
         if self.printer is None:
             out = self._no_printer()
             out.issued = issued
@@ -116,8 +140,8 @@ class StaffPanel:
             return Outcome(False, exc.message_vi + " Bấm «In lại» khi máy in sẵn sàng.",
                            exc.message_en + " Press “Reprint” when the printer is ready.",
                            issued=issued, extra={"state": exc.state})
-        return Outcome(True, f"Đã in phiếu cho hồ sơ {ref}.", f"Printed the receipt for dossier {ref}.",
-                       issued=issued)
+        vi, en = done or (f"Đã in phiếu cho hồ sơ {ref}.", f"Printed the receipt for dossier {ref}.")
+        return Outcome(True, vi, en, issued=issued)
 
     @staticmethod
     def _no_printer() -> Outcome:

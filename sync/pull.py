@@ -59,7 +59,7 @@ def fetch_pages(server: str, token: str, after: str | None, limit: int, timeout:
                 detail = resp.reason
             raise PullError(f"server answered {resp.status_code}: {detail}")
         try:
-            page = resp.json()
+            page = json.loads(resp.content)   # bytes: no charset guessing over a 3 MB page
             ratings, nxt = page["ratings"], page["next"]
         except (ValueError, KeyError, TypeError):
             raise PullError(f"{url} did not answer like a hailong server") from None
@@ -68,6 +68,49 @@ def fetch_pages(server: str, token: str, after: str | None, limit: int, timeout:
         if not ratings or nxt is None:
             return
         after = nxt
+
+
+def prefetched(pages):
+    """Iterate ``pages`` in a thread, one page ahead: the next request is in flight while this one is written.
+
+    An exception in the fetching thread is raised here, at the page it
+    stopped at; when the consumer stops early the thread ends after its
+    current request.
+    """
+    import queue
+    import threading
+
+    box: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
+    done = object()
+
+    def run():
+        try:
+            for page in pages:
+                while not stop.is_set():
+                    try:
+                        box.put((page, None), timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            box.put((done, None))
+        except BaseException as exc:  # handed to the consumer
+            box.put((done, exc))
+
+    worker = threading.Thread(target=run, name="pull-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            page, exc = box.get()
+            if page is done:
+                if exc is not None:
+                    raise exc
+                return
+            yield page
+    finally:
+        stop.set()
 
 
 def _flat(rec: dict) -> list:
@@ -97,14 +140,17 @@ class _Writer:
             self.csv.writerow(COLUMNS)
         else:
             self.fh = path.open("w", encoding="utf-8")
+            self.dumps = json.JSONEncoder(ensure_ascii=False).encode
 
-    def write(self, rec: dict) -> None:
+    def write_page(self, ratings: list[dict]) -> None:
         if self.fmt == "xlsx":
-            self.sheet.append(_flat(rec))
+            for rec in ratings:
+                self.sheet.append(_flat(rec))
         elif self.fmt == "csv":
-            self.csv.writerow(_flat(rec))
+            self.csv.writerows(map(_flat, ratings))
         else:
-            self.fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+            dumps = self.dumps
+            self.fh.write("".join([dumps(rec) + "\n" for rec in ratings]))
 
     def close(self) -> None:
         if self.fmt == "xlsx":
@@ -137,9 +183,8 @@ def pull_to(server: str, token: str, fmt: str, out: Path, after: str | None, sta
         from tqdm import tqdm
         bar = tqdm(unit="rating", desc="pull")
     try:
-        for ratings, nxt in fetch_pages(server, token, after, limit, timeout, retries):
-            for rec in ratings:
-                writer.write(rec)
+        for ratings, nxt in prefetched(fetch_pages(server, token, after, limit, timeout, retries)):
+            writer.write_page(ratings)
             count += len(ratings)
             cursor = nxt
             if bar is not None:

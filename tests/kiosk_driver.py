@@ -87,6 +87,16 @@ class Driver:
                  and w.text and w.opacity > 0 and self._shown(w)]
         return texts
 
+    @staticmethod
+    def _opaque(w, top) -> bool:
+        """No widget between ``w`` and ``top`` is hidden (opacity 0)."""
+        node = w
+        while node is not None and node is not top:
+            if node.opacity == 0:
+                return False
+            node = node.parent
+        return True
+
     def _shown(self, w) -> bool:
         sm = self.app.root.sm
         node = w
@@ -691,6 +701,178 @@ def staff_panel(d: Driver):
     d.result["notes"]["signed_in_after_idle"] = app.staff.officer is not None
 
 
+def letter_chooser_texts(d: Driver) -> list[str]:
+    from kivy.uix.label import Label
+    chooser = d.app.staff_screen.letter_chooser
+    return [w.text for w in d.walk(chooser) if isinstance(w, Label) and w.text and d._opaque(w, chooser)]
+
+
+def open_chooser(d: Driver):
+    screen = d.app.staff_screen
+    yield from d.tap(screen.ids.letter_button)
+    yield from d.wait_for(lambda: screen.letter_chooser is not None, 3, "the letter chooser")
+    yield 0.3
+
+
+def chooser_tap(d: Driver, pred):
+    yield from d.tap(d.find(pred, root=d.app.staff_screen.letter_chooser), hold=0.03)
+
+
+def date_keys(d: Driver, digits: str):
+    for digit in digits:
+        yield from chooser_tap(d, lambda w, x=digit: w.__class__.__name__ == "DateKey" and w.text == x)
+
+
+def staff_letters(d: Driver):
+    """Panel: "In thư" needs a dossier; a congratulation for a birth; the apology's date; paper out; with_receipt."""
+    from datetime import date, timedelta
+    app = d.app
+    fake = DEVICES["fake"]
+    notes = d.result["notes"]
+    yield from d.wait_screen("welcome")
+    yield from pin(d, "2222")                          # cb-002
+    yield from d.wait_screen("staff", timeout=5)
+    screen = app.staff_screen
+    yield from d.tap(screen.ids.letter_button)          # no dossier yet
+    yield 0.2
+    notes["no_dossier"] = [screen.outcome_ok, screen.outcome_vi, screen.letter_chooser is None]
+    for key in "KS-77":
+        yield from d.tap(screen.ids.pad.key_for(key), hold=0.03)
+    yield from d.tap(screen.ids.procedure)
+    yield 0.3
+    yield from d.tap(d.find(lambda w: w.__class__.__name__ == "ProcedureOption"
+                            and w.text == "Đăng ký khai sinh", root=app.root_window))
+    # the chooser: the birth registration's letter first
+    yield from open_chooser(d)
+    notes["suggested"] = [screen.letter_chooser.suggested, screen.letter_chooser.kind]
+    yield from d.shot("staff_letter_chooser")
+    d.result["texts"]["staff_letter_chooser"] = letter_chooser_texts(d)
+    yield from chooser_tap(d, lambda w: getattr(w, "text", None) == "In thư" and w.__class__.__name__ == "BigButton")
+    yield from d.wait_for(lambda: screen.letter_chooser is None, 3, "the chooser closing")
+    yield from d.wait_for(lambda: not screen.busy, 15, "printing the letter")
+    notes["congratulation_outcome"] = [screen.outcome_ok, screen.outcome_vi]
+    yield from d.wait_for(lambda: len(fake.printed.jobs()) >= 1, 5, "the printed letter")
+    # the apology: no date, an impossible date, a past date, then a good one
+    yield from open_chooser(d)
+    yield from chooser_tap(d, lambda w: getattr(w, "code", None) == "xin_loi")
+    chooser = screen.letter_chooser
+    yield from chooser_tap(d, lambda w: getattr(w, "text", None) == "In thư" and w.__class__.__name__ == "BigButton")
+    notes["apology_no_date"] = [chooser.message, screen.letter_chooser is chooser]
+    yield from d.shot("staff_letter_apology_no_date")
+    d.result["texts"]["staff_letter_apology_no_date"] = letter_chooser_texts(d)
+    yield from date_keys(d, "31112030")
+    yield from chooser_tap(d, lambda w: getattr(w, "text", None) == "In thư" and w.__class__.__name__ == "BigButton")
+    notes["apology_bad_date"] = [chooser.message, chooser.ids.date_text.text]
+    for _ in range(8):
+        yield from chooser_tap(d, lambda w: getattr(w, "text", None) == "Xoá" and w.__class__.__name__ == "DateKey")
+    yield from date_keys(d, "01012020")
+    yield from chooser_tap(d, lambda w: getattr(w, "text", None) == "In thư" and w.__class__.__name__ == "BigButton")
+    notes["apology_past_date"] = chooser.message
+    for _ in range(8):
+        yield from chooser_tap(d, lambda w: getattr(w, "text", None) == "Xoá" and w.__class__.__name__ == "DateKey")
+    new_date = date.today() + timedelta(days=7)
+    yield from date_keys(d, new_date.strftime("%d%m%Y"))
+    notes["apology_date_shown"] = chooser.ids.date_text.text
+    yield from d.shot("staff_letter_apology")
+    yield from chooser_tap(d, lambda w: getattr(w, "text", None) == "In thư" and w.__class__.__name__ == "BigButton")
+    yield from d.wait_for(lambda: not screen.busy and screen.letter_chooser is None, 15, "printing the apology")
+    notes["apology_outcome"] = [screen.outcome_ok, screen.outcome_vi]
+    notes["apology_new_date"] = new_date.isoformat()
+    yield from d.wait_for(lambda: len(fake.printed.jobs()) >= 2, 5, "the printed apology")
+    # paper out: the message, then "In lại" prints the letter
+    fake.paper = "out"
+    yield from open_chooser(d)
+    notes["suggested_again"] = screen.letter_chooser.kind
+    yield from chooser_tap(d, lambda w: getattr(w, "code", None) == "chia_buon")
+    yield from chooser_tap(d, lambda w: getattr(w, "text", None) == "In thư" and w.__class__.__name__ == "BigButton")
+    yield from d.wait_for(lambda: not screen.busy and screen.letter_chooser is None, 15, "printing on no paper")
+    notes["paper_out_outcome"] = [screen.outcome_ok, screen.outcome_vi]
+    fake.paper = "ok"
+    yield from d.tap(screen.ids.reprint_button)
+    yield from d.wait_for(lambda: not screen.busy, 15, "reprinting")
+    notes["reprint_outcome"] = [screen.outcome_ok, screen.outcome_vi]
+    yield from d.wait_for(lambda: len(fake.printed.jobs()) >= 3, 5, "the reprinted letter")
+    # [letters] with_receipt: "In phiếu" prints the receipt, then the procedure's letter
+    app.cfg.letters["with_receipt"] = True
+    yield from d.tap(screen.ids.print_button)
+    yield from d.wait_for(lambda: not screen.busy, 15, "receipt and letter")
+    notes["with_receipt_outcome"] = [screen.outcome_ok, screen.outcome_vi]
+    yield from d.wait_for(lambda: len(fake.printed.jobs()) >= 5, 5, "receipt and letter printed")
+    yield from d.shot("staff_letters_done")
+    # English
+    yield from d.tap(app.root.ids.language_button)
+    yield 0.2
+    yield from open_chooser(d)
+    yield from chooser_tap(d, lambda w: getattr(w, "code", None) == "xin_loi")
+    yield from chooser_tap(d, lambda w: w.__class__.__name__ == "BigButton" and w.text == "Print letter")
+    yield from d.shot("staff_letter_chooser_en")
+    d.result["texts"]["staff_letter_chooser_en"] = letter_chooser_texts(d)
+    yield from chooser_tap(d, lambda w: w.__class__.__name__ == "BigButton" and w.text == "Cancel")
+    yield from d.wait_for(lambda: screen.letter_chooser is None, 3, "the chooser closing")
+    notes["jobs"] = save_jobs(d, "staff_letter_printed")
+
+
+def walk_up(d: Driver, officer_id: str, level: int):
+    """A walk-up visit to the thanks screen (reasons skipped with "Tiếp tục")."""
+    yield from d.wait_screen("welcome")
+    yield from d.tap(d.by_id("start_button"))
+    yield from d.wait_screen("choose_officer")
+    yield from d.tap(d.find(lambda w: getattr(w, "officer_id", None) == officer_id
+                            and w.__class__.__name__ == "OfficerCard"))
+    yield from d.wait_screen("rate")
+    yield from d.tap(d.find(lambda w: w.__class__.__name__ == "LevelButton" and w.level == level))
+    yield from d.wait_for(lambda: d.screen in ("reasons", "thanks"), 5, "reasons or thanks")
+    if d.screen == "reasons":
+        yield from d.tap(d.by_id("next_button"))
+    yield from d.wait_screen("thanks")
+
+
+def letters_after_rating(d: Driver):
+    """[letters] after_rating: off → nothing; on → one thank-you per rating, the same for every level."""
+    from kiosk import receipts
+    app = d.app
+    fake = DEVICES["fake"]
+    notes = d.result["notes"]
+    yield from walk_up(d, "cb-002", 3)                  # the config leaves after_rating off
+    notes["threads_when_off"] = len(app._letter_jobs)
+    yield from d.wait_screen("welcome", timeout=10)
+    notes["jobs_when_off"] = len(fake.printed.jobs())
+    app.cfg.letters["after_rating"] = True
+    for level in (3, 1):
+        before = len(fake.printed.jobs())
+        yield from walk_up(d, "cb-002", level)
+        yield from d.wait_for(lambda: len(fake.printed.jobs()) > before, 10, f"the thank-you after level {level}")
+        yield from d.wait_screen("welcome", timeout=10)
+    # a scanned receipt: its dossier on the thank-you
+    issued = receipts.issue(app.cfg, app.store, "cb-003", "HS-2026-0310", "1.000656")
+    scan(issued.token)
+    yield from d.wait_screen("rate", timeout=5)
+    yield from d.tap(d.find(lambda w: w.__class__.__name__ == "LevelButton" and w.level == 2))
+    yield from d.wait_for(lambda: d.screen in ("reasons", "thanks"), 5, "reasons or thanks")
+    if d.screen == "reasons":
+        yield from d.tap(d.by_id("next_button"))
+    yield from d.wait_screen("thanks")
+    yield from d.wait_for(lambda: len(fake.printed.jobs()) >= 3, 10, "the thank-you for the receipt")
+    yield from d.wait_screen("welcome", timeout=10)
+    # paper out: the citizen is thanked as always, the fault only logged
+    fake.paper = "out"
+    yield from walk_up(d, "cb-001", 1)
+    notes["thanks_texts_paper_out"] = d.visible_texts()
+    t0 = time.monotonic()
+    yield from d.wait_screen("welcome", timeout=10)
+    notes["thanks_seconds_paper_out"] = time.monotonic() - t0
+    for job in app._letter_jobs:
+        job.join(10)
+    notes["jobs_after_paper_out"] = len(fake.printed.jobs())
+    notes["printer_state_paper_out"] = app.device_state()["printer"]
+    fake.paper = "ok"                                   # the failed thank-you does not hold back the next
+    yield from walk_up(d, "cb-001", 2)
+    yield from d.wait_for(lambda: len(fake.printed.jobs()) >= 4, 10, "the thank-you after the fault")
+    yield from d.wait_screen("welcome", timeout=10)
+    notes["rows"] = app.store.count()
+    notes["jobs"] = save_jobs(d, "after_rating_printed")
+
+
 def bench_scan(d: Driver):
     """Benchmark: scan → rate screen drawn, against tap → rate screen drawn (KIOSK_BENCH_ROUNDS each).
 
@@ -742,9 +924,10 @@ def bench_scan(d: Driver):
 
 
 SCENARIOS = {f.__name__: f for f in (full_visit, language, idle, double_touch, rapid_repeat, staff_exit,
-                                     scale5, no_roster, receipts_flow, wedge, staff_panel, bench_scan)}
+                                     scale5, no_roster, receipts_flow, wedge, staff_panel, bench_scan,
+                                     staff_letters, letters_after_rating)}
 #: scenarios that run with pty devices on [scanner] and [printer]
-WITH_DEVICES = {"receipts_flow", "wedge", "staff_panel", "bench_scan"}
+WITH_DEVICES = {"receipts_flow", "wedge", "staff_panel", "bench_scan", "staff_letters", "letters_after_rating"}
 
 
 def main(argv: list[str]) -> int:

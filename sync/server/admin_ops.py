@@ -75,6 +75,34 @@ def create_token(conn: Connection, username: str) -> str:
     return token
 
 
+class NotFound(AdminError):
+    """The token or user to act on does not exist (`hailong admin` exits with status 2)."""
+
+
+def revoke_token(conn: Connection, token: str | None = None, username: str | None = None) -> int:
+    """Revoke one admin API token, or every live token of a user; returns how many were revoked now.
+
+    0 means there was nothing left to revoke (already revoked): not an error.
+    """
+    if (token is None) == (username is None):
+        raise AdminError("give either --token or --username")
+    if token is not None:
+        digest = token_hash(token.strip())
+        row = conn.execute(select(api_tokens.c.revoked).where(api_tokens.c.token_hash == digest)).first()
+        if row is None:
+            if conn.execute(select(kiosks.c.id).where(kiosks.c.token_hash == digest)).first():
+                raise NotFound("that is a kiosk token, not an API token: use revoke-kiosk --kiosk-id …")
+            raise NotFound("no such API token (check it was copied whole)")
+        where = api_tokens.c.token_hash == digest
+    else:
+        username = nfc(username.strip())
+        if not conn.execute(select(users.c.username).where(users.c.username == username)).first():
+            raise NotFound(f"no user {username!r}")
+        where = api_tokens.c.username == username
+    return conn.execute(api_tokens.update().where(where, api_tokens.c.revoked.is_(False))
+                        .values(revoked=True)).rowcount
+
+
 def set_receipt_key(conn: Connection, key: str | None) -> str:
     key = (key or new_key_hex()).lower()
     if not re.fullmatch(r"[0-9a-f]{64}", key):

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import func, literal, select
 
 from sync import protocol
 from sync.server.auth import current_user
@@ -34,22 +34,58 @@ def parse_cursor(after: str | None) -> int:
     return int(after)
 
 
-def record_of(row) -> dict:
-    rec = {k: row[k] for k in protocol.RECORD_FIELDS}
-    rec["reasons"] = json.loads(rec["reasons"])
-    rec["flags"] = json.loads(rec["flags"])
-    rec["received_at"] = row["received_at"]
-    return rec
+_PAGE_COLUMNS = ("pk", "received_at", *protocol.RECORD_FIELDS)
+_LIST_FIELDS = ("reasons", "flags")
+_LIST_AT = tuple(i for i, k in enumerate(_PAGE_COLUMNS) if k in _LIST_FIELDS)
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _page(rows: list[str], last_pk: int | None) -> bytes:
+    nxt = "null" if last_pk is None else f'"{last_pk}"'
+    return f'{{"ratings":[{",".join(rows)}],"next":{nxt}}}'.encode("utf-8")
+
+
+def page_sqlite(conn, start: int, limit: int) -> bytes:
+    """The page's JSON with each record encoded by SQLite itself (``json_object``, in C).
+
+    The hot path of `hailong pull`: pydantic (response_model) plus
+    jsonable_encoder cost several times the SELECT, and even a plain
+    ``json.dumps`` per row doubles it. ``response_model`` still documents the
+    page in the OpenAPI schema.
+    """
+    args = []
+    for k in (*protocol.RECORD_FIELDS, "received_at"):
+        args += [literal(k), func.json(ratings.c[k]) if k in _LIST_FIELDS else ratings.c[k]]
+    rows = conn.execute(select(ratings.c.pk, func.json_object(*args)).where(ratings.c.pk > start)
+                        .order_by(ratings.c.pk).limit(limit)).all()
+    return _page([r[1] for r in rows], rows[-1][0] if rows else None)
+
+
+def page_portable(conn, start: int, limit: int) -> bytes:
+    """The same page built in Python (databases other than SQLite)."""
+    rows = conn.execute(select(*[ratings.c[k] for k in _PAGE_COLUMNS]).where(ratings.c.pk > start)
+                        .order_by(ratings.c.pk).limit(limit)).all()
+    out = []
+    for row in rows:
+        row = list(row)
+        for i in _LIST_AT:
+            row[i] = json.loads(row[i])
+        rec = dict(zip(protocol.RECORD_FIELDS, row[2:]))
+        rec["received_at"] = row[1]
+        out.append(_dumps(rec))
+    return _page(out, rows[-1][0] if rows else None)
 
 
 @router.get(protocol.PATH_RATINGS, response_model=RatingsPage, summary="Ratings after a cursor, oldest first")
 def list_ratings(request: Request, after: str | None = Query(None, max_length=18),
                  limit: int = Query(1000, ge=1, le=MAX_LIMIT), user: dict = Depends(current_user)):
     start = parse_cursor(after)
-    cols = [ratings.c.pk, ratings.c.received_at, *[ratings.c[k] for k in protocol.RECORD_FIELDS]]
-    with request.app.state.engine.connect() as conn:
-        rows = conn.execute(select(*cols).where(ratings.c.pk > start).order_by(ratings.c.pk).limit(limit)).mappings().all()
-    return {"ratings": [record_of(r) for r in rows], "next": str(rows[-1]["pk"]) if rows else None}
+    # the pages' read-only engine (SQLite): a pull must not hold the write lock kiosks wait on
+    engine = getattr(request.app.state, "read_engine", None) or request.app.state.engine
+    build = page_sqlite if engine.dialect.name == "sqlite" else page_portable
+    with engine.connect() as conn:
+        body = build(conn, start, limit)
+    return Response(body, media_type="application/json")
 
 
 @router.get("/api/v1/alerts", summary="Alerts (open ones by default)")

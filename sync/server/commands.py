@@ -16,14 +16,21 @@ class AdminGroup(click.Group):
     def invoke(self, ctx):
         from sqlalchemy.exc import SQLAlchemyError
 
-        from sync.server.admin_ops import AdminError
+        from sync.server.admin_ops import AdminError, NotFound
         try:
             return super().invoke(ctx)
+        except NotFound as exc:
+            raise NotFoundError(str(exc)) from None
         except AdminError as exc:
             raise click.ClickException(str(exc)) from None
         except SQLAlchemyError as exc:
             raise click.ClickException(f"database error: {exc.__class__.__name__}: "
                                        f"{str(getattr(exc, 'orig', exc)).splitlines()[0]}") from None
+
+
+class NotFoundError(click.ClickException):
+    """What was named (a token, a user) does not exist: exit status 2, like a usage error."""
+    exit_code = 2
 
 
 def _engine(db: str):
@@ -129,6 +136,27 @@ def create_token(db, username, as_json):
     with _engine(db).begin() as conn:
         token = create(conn, username)
     click.echo(json.dumps({"token": token}) if as_json else token)
+
+
+@admin.command("revoke-token")
+@click.option("--token", default=None, help="the API token to revoke")
+@click.option("--username", default=None, help="revoke every API token of this user")
+@click.pass_obj
+def revoke_token(db, token, username):
+    """Revoke an admin API token (or all of a user's): it gets 401 from then on.
+
+    Exit status: 0 revoked (or already revoked), 2 no such token or user.
+    """
+    from sync.server.admin_ops import revoke_token as revoke
+    if (token is None) == (username is None):
+        raise click.UsageError("give either --token T or --username U")
+    with _engine(db).begin() as conn:
+        count = revoke(conn, token=token, username=username)
+    if token is not None:
+        click.echo("API token revoked" if count else "API token was already revoked")
+    else:
+        click.echo(f"{count} API token(s) of {username} revoked" if count
+                   else f"{username} has no API token left to revoke")
 
 
 @admin.command("import-roster")

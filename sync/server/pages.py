@@ -18,6 +18,7 @@ a session: the pages ignore them.
 from __future__ import annotations
 
 import hmac
+import math
 import secrets
 import tempfile
 import unicodedata
@@ -40,6 +41,7 @@ from . import alert_rules, charts, db, exports, periods, report_docx, rollup
 from .auth import current_user
 from .security import check_password, hash_password
 from .settings import get_setting, set_setting, survey
+from .signin_limit import SignInLimiter
 from .stats import DIMENSIONS, Filter, Stats
 
 HERE = Path(__file__).resolve().parent
@@ -236,13 +238,24 @@ def login_form(request: Request, next: str = "/admin"):
 async def login(request: Request):
     form = await checked_form(request)
     username, password = form.get("username", "").strip(), form.get("password", "")
+    limiter, ip = request.app.state.signin_limiter, request.client.host if request.client else None
+    wait = limiter.retry_after(username, ip)
+    if wait:   # refused before the password is looked at, the same for every username
+        _ = translator(_lang(request))
+        response = render(request, "login.html", status=429, next=_safe_next(form.get("next")), user=None,
+                          error=_("Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau {minutes} phút.",
+                                  minutes=max(1, math.ceil(wait / 60))))
+        response.headers["Retry-After"] = str(math.ceil(wait))
+        return response
     with request.app.state.read_engine.connect() as conn:
         row = conn.execute(select(db.users).where(db.users.c.username == username)).mappings().first()
     ok = check_password(password, row["password_hash"] if row else _DUMMY_HASH) and row is not None
     if not ok:
+        limiter.failed(username, ip)
         _ = translator(_lang(request))
         return render(request, "login.html", status=401, next=_safe_next(form.get("next")), user=None,
                       error=_("Sai tên đăng nhập hoặc mật khẩu."))
+    limiter.succeeded(username)
     lang = _lang(request)
     request.session.clear()               # a fresh session: no fixation
     request.session.update({"user": row["username"], "lang": lang,
@@ -549,6 +562,7 @@ def _fold_in_background(engine) -> None:
 def install(app: FastAPI) -> None:
     """Mount the pages, their static files and the session middleware on the app."""
     app.state.read_engine = _read_engine(app.state.engine)
+    app.state.signin_limiter = SignInLimiter()
     app.add_middleware(SessionMiddleware, secret_key=_session_secret(app.state.engine),
                        session_cookie="hailong_session", max_age=SESSION_HOURS * 3600,
                        same_site="strict", https_only=False)

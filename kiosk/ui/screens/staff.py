@@ -1,8 +1,8 @@
-"""The staff panel: duty, receipts for dossiers, and the kiosk's state in counts.
+"""The staff panel: duty, receipts and letters for dossiers, and the kiosk's state in counts.
 
 Opened by an officer's PIN (the corner long press). Logic is kiosk.staff's
 StaffPanel; this screen draws it. Printing blocks on the serial port, so
-"In phiếu" / "In lại" run in a worker thread and the outcome comes back
+"In phiếu" / "In thư" / "In lại" run in a worker thread and the outcome comes back
 through the Clock. The status box shows counts only: never what a citizen
 rated, and nothing here changes a rating.
 """
@@ -18,6 +18,7 @@ from kivy.uix.boxlayout import BoxLayout
 
 from kiosk.receipts import DOSSIER_MAX
 from kiosk.ui.screens import KioskScreen
+from kiosk.ui.screens.letter_chooser import LetterChooser
 from kiosk.ui.widgets import Chip, Key
 
 #: keys of the dossier pad: dossier codes are digits, capitals, dots, dashes, slashes
@@ -99,6 +100,7 @@ class StaffScreen(KioskScreen):
         self._jobs: list[threading.Thread] = []
         self._status_ev = None
         self._status_running = False
+        self.letter_chooser: LetterChooser | None = None
 
     @property
     def staff(self):
@@ -121,6 +123,9 @@ class StaffScreen(KioskScreen):
         if self._status_ev is not None:
             self._status_ev.cancel()
             self._status_ev = None
+        if self.letter_chooser is not None:
+            self.letter_chooser.dismiss()
+            self.letter_chooser = None
         self.ids.pad.text = ""
         self.ids.procedure.text = self.t("Chọn thủ tục (không bắt buộc)")
         self.outcome_vi = self.outcome_en = ""
@@ -175,6 +180,27 @@ class StaffScreen(KioskScreen):
             return
         procedure = self.procedure_code()
         self._run(lambda: self.staff.print_receipt(dossier, procedure))
+
+    def open_letters(self) -> None:
+        """"In thư": the chooser for the dossier in the field, the procedure's letter first."""
+        if self.busy:
+            return
+        dossier = self.dossier
+        if not dossier:
+            self._say(False, "Xin nhập hoặc quét mã hồ sơ trước khi in thư.",
+                      "Type or scan the dossier code before printing a letter.")
+            return
+        procedure = self.procedure_code()
+        self._say(True, "", "")
+        self.letter_chooser = LetterChooser(
+            dossier, self.staff.letter_default(procedure),
+            on_print=lambda kind, new_date: self.print_letter(dossier, procedure, kind, new_date))
+        self.letter_chooser.bind(on_dismiss=lambda *_: setattr(self, "letter_chooser", None))
+        self.letter_chooser.open()
+
+    def print_letter(self, dossier: str, procedure: str | None, kind: str, new_date) -> None:
+        if not self.busy:
+            self._run(lambda: self.staff.print_letter(kind, dossier, procedure, new_date))
 
     def reprint(self) -> None:
         if not self.busy:
