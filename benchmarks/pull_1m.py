@@ -17,6 +17,8 @@ import argparse
 import json
 import os
 import random
+import resource
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -121,14 +123,17 @@ def pull(url: str, token: str, fmt: str, out: Path, limit: int, server_pid: int,
     cmd = [sys.executable, "-m", "hailong", "pull", "--server", url, "--format", fmt, "--out", str(out),
            "--full", "--no-progress", "--limit", str(limit)]
     cpu0 = cpu_seconds(server_pid)
+    kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.run(cmd + (["--after", full_after] if full_after else []), capture_output=True,
                           text=True, cwd=ROOT, env={**ENV, "HAILONG_TOKEN": token})
     took = time.perf_counter() - t0
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode:
         sys.exit(f"hailong pull failed: {proc.stderr}")
     count = int(proc.stdout.split()[0])
-    return took, cpu_seconds(server_pid) - cpu0, count
+    client_cpu = kids.ru_utime + kids.ru_stime - kids0.ru_utime - kids0.ru_stime
+    return took, cpu_seconds(server_pid) - cpu0, client_cpu, count
 
 
 def main() -> None:
@@ -145,9 +150,11 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="hailong-pull-"))
     token = admin_token(db)
 
+    cpu0 = time.process_time()
     base = baseline(db, work / "baseline.jsonl", args.n)
     base_rate = args.n / base
-    print(f"baseline: bare SELECT → JSON lines: {base:6.1f} s  {base_rate:9,.0f} ratings/s")
+    print(f"baseline: bare SELECT → JSON lines: {base:6.1f} s  {base_rate:9,.0f} ratings/s  "
+          f"CPU {time.process_time() - cpu0:5.1f} s")
     port = free_port()
     server = start_server(db, port)
     url = f"http://127.0.0.1:{port}"
@@ -158,18 +165,21 @@ def main() -> None:
             n = args.n if fmt != "xlsx" else min(args.xlsx_n, args.n)
             # the xlsx pull takes the last n ratings: start after the cursor (pk) n before the end
             after = str(args.n - n) if n < args.n else None
-            took, server_cpu, count = pull(url, token, fmt, work / f"out.{fmt}", args.limit, server.pid, after)
+            took, server_cpu, client_cpu, count = pull(url, token, fmt, work / f"out.{fmt}", args.limit,
+                                                       server.pid, after)
             assert count == n, (fmt, count, n)
             rate = n / took
             figures[fmt] = {"ratings": n, "s": round(took, 2), "ratings_per_s": round(rate),
-                            "server_cpu_s": round(server_cpu, 2), "ratio_to_baseline": round(rate / base_rate, 3)}
+                            "server_cpu_s": round(server_cpu, 2), "client_cpu_s": round(client_cpu, 2),
+                            "ratio_to_baseline": round(rate / base_rate, 3)}
             print(f"hailong pull --format {fmt:5}: {n:9,} ratings {took:6.1f} s  {rate:9,.0f} ratings/s  "
-                  f"server CPU {server_cpu:5.1f} s  ratio to baseline {rate / base_rate:5.2f}")
+                  f"CPU server {server_cpu:5.1f} s client {client_cpu:5.1f} s  ratio to baseline {rate / base_rate:5.2f}")
     finally:
         server.terminate()
         server.wait(30)
     with (work / "out.jsonl").open(encoding="utf-8") as a, (work / "baseline.jsonl").open(encoding="utf-8") as b:
         first_pulled, first_base = json.loads(a.readline()), json.loads(b.readline())
+    shutil.rmtree(work)   # the outputs (~1.5 GB); the town.db stays for the next run
     first_pulled["reasons"], first_pulled["flags"] = json.dumps(first_pulled["reasons"]), json.dumps(first_pulled["flags"])
     assert first_pulled == first_base, (first_pulled, first_base)
     print(json.dumps(figures, indent=1))

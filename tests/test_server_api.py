@@ -127,6 +127,27 @@ def test_admin_pull_pages_with_cursor(town):
     assert more == {"ratings": [], "next": None}
 
 
+def test_admin_page_sqlite_json_matches_the_portable_one(town):
+    """The SQLite page (json_object) and the Python one (other databases) are the same bytes."""
+    from sync.server.api_admin import page_portable, page_sqlite
+    recs = sealed_ratings("K1", town.k1["key"], 6)
+    recs[1] = protocol.seal({**{k: recs[1][k] for k in protocol.BODY_FIELDS},
+                             "comment": 'Chờ "rất" lâu\ttab\nxuống dòng \\ 😀', "reasons": ["thai_do", "huong_dan"]},
+                            recs[0]["hash"], town.k1["key"])
+    recs[2:] = sealed_ratings("K1", town.k1["key"], 4, start_seq=3, prev_hash=recs[1]["hash"])
+    body = gzip.compress(json.dumps({"kiosk_id": "K1", "sent_at": "2026-03-02T09:20:00+07:00", "ratings": recs}).encode())
+    r = requests.post(town.url + protocol.PATH_BATCH, data=body, timeout=10, headers={
+        **bearer(town.k1["token"]), "Idempotency-Key": str(uuid.uuid4()), "Content-Encoding": "gzip"})
+    assert r.status_code == 200 and r.json()["acked_through"] == 6, r.text
+    with town.engine.connect() as conn:
+        for start, limit in ((0, 10), (1, 2), (6, 5)):
+            assert page_sqlite(conn, start, limit) == page_portable(conn, start, limit)
+    page = requests.get(town.url + protocol.PATH_RATINGS, params={"limit": 3}, headers=bearer(town.admin_token),
+                        timeout=5)
+    assert page.headers["content-type"] == "application/json" and page.json()["next"] == "3"
+    assert {k: page.json()["ratings"][1][k] for k in protocol.RECORD_FIELDS} == recs[1]
+
+
 @pytest.mark.parametrize("token,status,words", [
     (None, 401, "missing bearer token"), ("ha_nope", 401, "unknown API token"),
     ("KIOSK", 403, "kiosk token cannot use the admin API"),

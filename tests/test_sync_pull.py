@@ -103,3 +103,21 @@ def test_pull_errors_are_clear_and_keep_the_cursor(town, tmp_path, which, words)
     assert len(out.read_text().splitlines()) == 3
     if which == "down":
         town.stop = lambda: None
+
+
+def test_pull_to_xlsx_refuses_more_than_a_sheet_holds_and_keeps_the_old_file(town, tmp_path, monkeypatch):
+    from sync import pull as pull_mod
+    send(town, 12)
+    out, state = tmp_path / "r.xlsx", tmp_path / "r.xlsx.cursor.json"
+    out.write_bytes(b"previous pull")
+    monkeypatch.setattr(pull_mod, "XLSX_MAX_RATINGS", 10)   # Excel's 1,048,575, made small
+    with pytest.raises(pull_mod.PullError, match="at most 10 ratings"):
+        pull_mod.pull_to(town.url, town.token, "xlsx", out, None, state, limit=5)
+    assert out.read_bytes() == b"previous pull" and not state.exists()
+    assert not (tmp_path / "r.xlsx.part").exists()
+    # a jsonl pull of the same: one line per rating, as the server sent it
+    count, cursor = pull_mod.pull_to(town.url, town.token, "jsonl", tmp_path / "r.jsonl", None,
+                                     tmp_path / "j.json", limit=5)
+    lines = (tmp_path / "r.jsonl").read_text("utf-8").splitlines()
+    assert count == 12 and cursor == "12" and len(lines) == 12
+    assert [{k: json.loads(line)[k] for k in protocol.RECORD_FIELDS} for line in lines] == town.recs

@@ -41,8 +41,10 @@ _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def _page(rows: list[str], last_pk: int | None) -> bytes:
-    nxt = "null" if last_pk is None else f'"{last_pk}"'
-    return f'{{"ratings":[{",".join(rows)}],"next":{nxt}}}'.encode("utf-8")
+    """One record a line (still one JSON document): `hailong pull --format jsonl` copies the lines as they are."""
+    if not rows:
+        return b'{"ratings":[],"next":null}'
+    return ('{"ratings":[\n' + ",\n".join(rows) + f'\n],"next":"{last_pk}"}}').encode("utf-8")
 
 
 def page_sqlite(conn, start: int, limit: int) -> bytes:
