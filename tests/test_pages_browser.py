@@ -69,9 +69,7 @@ class Town:
                                                "--json"))["token"]
         self.revoked_token = json.loads(hailong(self.db, "admin", "create-token", "--username", "an",
                                                 "--json"))["token"]
-        with sqlite3.connect(self.db) as con:   # no CLI command revokes an API token yet
-            con.execute("UPDATE api_tokens SET revoked = 1 WHERE token_hash = ?",
-                        (__import__("hashlib").sha256(self.revoked_token.encode()).hexdigest(),))
+        hailong(self.db, "admin", "revoke-token", "--token", self.revoked_token)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
