@@ -13,7 +13,6 @@ import io
 import json
 import os
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
