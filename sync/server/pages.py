@@ -282,20 +282,10 @@ def set_language(request: Request, code: str, next: str = "/admin"):
 @router.get("/admin")
 def dashboard(request: Request):
     user = require_user(request)
-    stats, names, sv = _context(request)
+    stats, names, _sv = _context(request)
     flt, error = _filter(request)
-    step = _step(flt.period)
-    dash = stats.dashboard(flt, step, comments=15)
-    lang = _lang(request)
-    _ = translator(lang)
-    return render(request, "dashboard.html", user=user, flt=flt, error=error, dash=dash, names=names,
-                  step=step, choices=_period_choices(periods.today_vn(), _),
-                  chart=Markup(charts.trend_svg(dash.trend, labels=(_("Tỷ lệ hài lòng (%)"), _("Số đánh giá hợp lệ"),
-                                                                    _("Chưa có đánh giá trong kỳ")))),
-                  levels=_scale_labels(stats.scale, lang),
-                  reason_labels={c: (en if lang == "en" else vi) for c, (vi, en) in stats.reasons.items()},
-                  filter_qs=_filter_query(flt), open_alerts=_open_alerts(request),
-                  low_below=_low_below(request))
+    return _render_figures(request, "dashboard.html", stats, flt, comments=15, user=user, error=error,
+                           names=names)
 
 
 @router.get("/admin/officers/{officer_id}")
@@ -310,19 +300,24 @@ def officer_page(request: Request, officer_id: str):
         _ = translator(_lang(request))
         return render(request, "error.html", status=404, user=user,
                       message=_("Không có cán bộ mã {code}.", code=officer_id))
+    return _render_figures(request, "officer.html", stats, flt, comments=30, user=user, error=error,
+                           names=names, officer=dict(officer) if officer else {"id": officer_id, "name": officer_id})
+
+
+def _render_figures(request: Request, template: str, stats, flt, comments: int, **ctx) -> HTMLResponse:
+    """A page of figures for ``flt`` (the dashboard, an officer): figures, trend chart, labels."""
     step = _step(flt.period)
-    dash = stats.dashboard(flt, step, comments=30)
+    dash = stats.dashboard(flt, step, comments=comments)
     lang = _lang(request)
     _ = translator(lang)
-    return render(request, "officer.html", user=user, flt=flt, error=error, dash=dash, names=names,
-                  officer=dict(officer) if officer else {"id": officer_id, "name": officer_id},
-                  choices=_period_choices(periods.today_vn(), _), step=step,
+    return render(request, template, flt=flt, dash=dash, step=step,
+                  choices=_period_choices(periods.today_vn(), _),
                   chart=Markup(charts.trend_svg(dash.trend, labels=(_("Tỷ lệ hài lòng (%)"), _("Số đánh giá hợp lệ"),
                                                                     _("Chưa có đánh giá trong kỳ")))),
                   levels=_scale_labels(stats.scale, lang),
                   reason_labels={c: (en if lang == "en" else vi) for c, (vi, en) in stats.reasons.items()},
                   filter_qs=_filter_query(flt), open_alerts=_open_alerts(request),
-                  low_below=_low_below(request))
+                  low_below=_low_below(request), **ctx)
 
 
 @router.get("/admin/alerts")
