@@ -43,13 +43,18 @@ def run_kiosk(xvfb, tmp_path: Path, out: Path, scenario: str, ui=None, survey=No
     lines += ["[survey]"] + [f"{k} = {toml_value(v)}" for k, v in (survey or {}).items()]
     config = tmp_path / "config.toml"
     config.write_text("\n".join(lines) + "\n", "utf-8")
+    return run_scenario(xvfb, config, out, scenario, demo)
+
+
+def run_scenario(xvfb, config: Path, out: Path, scenario: str, demo: bool = True):
+    """Run the driver on ``config`` (its kiosk.db beside it); returns (driver result, ratings, the store)."""
     cmd = [sys.executable, str(DRIVER), str(config), scenario, str(out)] + (["--demo"] if demo else [])
     proc = subprocess.run(cmd, env=xvfb, cwd=ROOT, capture_output=True, text=True, timeout=120)
     result_file = out / f"{scenario}.json"
     assert result_file.exists(), f"driver wrote no result (rc {proc.returncode}):\n{proc.stderr[-3000:]}"
     result = json.loads(result_file.read_text("utf-8"))
     assert result.get("ok"), result.get("error") or proc.stderr[-3000:]
-    store = KioskStore(tmp_path / "kiosk.db", key_hex=KEY)
+    store = KioskStore(config.parent / "kiosk.db", key_hex=KEY)
     return result, store.records(), store
 
 

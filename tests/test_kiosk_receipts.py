@@ -7,20 +7,14 @@ events), the texts on screen, and the screenshots in test-artifacts/kiosk/.
 """
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from kiosk.receipts import MESSAGES
-from kiosk.store import KioskStore
 from ptys import RECEIPT_KEY
+from test_kiosk_app import KEY, run_scenario
 
-ROOT = Path(__file__).resolve().parent.parent
-DRIVER = Path(__file__).resolve().parent / "kiosk_driver.py"
-KEY = "ab" * 32
 UI = {"fullscreen": "true", "idle_timeout": 3, "thanks_timeout": 1, "rapid_repeat_seconds": 0,
       "touch_debounce_ms": 120, "staff_pin": '"2468"', "long_press_seconds": 1, "staff_idle_timeout": 3}
 
@@ -31,14 +25,7 @@ def run_devices(xvfb, tmp_path: Path, out: Path, scenario: str):
     (tmp_path / "config.toml").write_text(
         '[kiosk]\nid = "TEST-KIOSK"\nunit_code = "13321"\ndesk_id = "quay-1"\ndb = "kiosk.db"\n'
         f'key = "{KEY}"\n[receipt]\nkey = "{RECEIPT_KEY}"\n[ui]\n{ui}\n[survey]\ncomment = false\n', "utf-8")
-    cmd = [sys.executable, str(DRIVER), str(tmp_path / "config.toml"), scenario, str(out), "--demo"]
-    proc = subprocess.run(cmd, env=xvfb, cwd=ROOT, capture_output=True, text=True, timeout=120)
-    result_file = out / f"{scenario}.json"
-    assert result_file.exists(), f"driver wrote no result (rc {proc.returncode}):\n{proc.stderr[-3000:]}"
-    result = json.loads(result_file.read_text("utf-8"))
-    assert result.get("ok"), result.get("error") or proc.stderr[-3000:]
-    store = KioskStore(tmp_path / "kiosk.db", key_hex=KEY)
-    return result, store.records(), store
+    return run_scenario(xvfb, tmp_path / "config.toml", out, scenario)
 
 
 @pytest.fixture(scope="module")
