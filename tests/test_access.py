@@ -7,6 +7,7 @@ test_pages_browser).
 """
 from __future__ import annotations
 
+import hashlib
 import re
 import sqlite3
 
@@ -14,17 +15,21 @@ import pytest
 import requests
 
 from sync.server import api_admin
-from test_pages_browser import Town
+from test_pages_browser import ROOT, Town
 
 PAGES = ["/admin", "/admin?period=2026-Q4", "/admin/officers/cb-001?period=2026",
          "/admin/alerts", "/admin/kiosks", "/admin/export?fmt=csv&period=2026-Q4",
          "/admin/export?fmt=xlsx&period=2026", "/admin/export?fmt=docx&period=2026-Q4",
-         "/admin/roster", "/admin/letters"]
+         "/admin/roster", "/admin/letters", "/admin/kiosks?revoke=ki-ot-1", "/admin/roster?imported=1&officers=2"]
 ADMIN_POSTS = [("/admin/alerts/1/ack", {"note": "đã xử lý"}),
                ("/admin/roster/officers", {"id": "cb-666", "name": "Kẻ Lạ"}),
                ("/admin/settings/report", {"body": "UBND GIẢ"}),
                ("/admin/alerts/rules", {"officer_rate_below": "50", "officer_min_ratings": "3",
-                                        "kiosk_silent_hours": "12"})]
+                                        "kiosk_silent_hours": "12"}),
+               ("/admin/kiosks/enrol", {"kiosk_id": "ki-ot-la", "unit_code": "13321"}),
+               ("/admin/kiosks/ki-ot-1/revoke", {}),
+               ("/admin/import-roster", {"file": "id,name\ncb-667,Kẻ Lạ Hai\n"}),
+               ("/admin/officers/cb-001/photo", {"file": "không phải ảnh"})]
 API = sorted({(m, r.path) for r in api_admin.router.routes for m in r.methods if m == "GET"}
              | {("GET", "/api/v1/reports/dashboard")})
 SECRET_MARKERS = ("Nguyễn Thị Hồng Nhung", "Mã đánh giá", '"ratings"', '"alerts"', '"overall"')
@@ -113,6 +118,30 @@ def test_viewer_reads_every_page_but_cannot_manage(town):
         assert con.execute("SELECT count(*) FROM settings WHERE key IN ('alert_rules', 'report_issuer')"
                            ).fetchone()[0] == 0
         assert con.execute("SELECT count(*) FROM officers WHERE id = 'cb-666'").fetchone()[0] == 0
+        assert_management_untouched(con)
+
+
+def assert_management_untouched(con):
+    """No kiosk enrolled or revoked, no roster imported by the refused POSTs."""
+    assert con.execute("SELECT count(*) FROM kiosks WHERE id = 'ki-ot-la'").fetchone()[0] == 0
+    assert con.execute("SELECT revoked FROM kiosks WHERE id = 'ki-ot-1'").fetchone()[0] == 0
+    assert con.execute("SELECT count(*) FROM officers WHERE id = 'cb-667'").fetchone()[0] == 0
+    demo = hashlib.sha256((ROOT / "assets/demo/photos/cb-001.png").read_bytes()).hexdigest()
+    assert con.execute("SELECT photo_sha256 FROM officers WHERE id = 'cb-001'").fetchone()[0] == demo
+
+
+def test_management_posts_refuse_a_real_upload_without_admin(town):
+    """The roster upload as a browser sends it (multipart), by nobody, a viewer, a kiosk token."""
+    upload = {"file": ("can-bo.csv", "id,name\ncb-667,Kẻ Lạ Hai\n".encode(), "text/csv")}
+    viewer = session_for(town, "binh", "mật-khẩu-xem")
+    token = csrf_of(viewer.get(town.url + "/admin/roster", timeout=30).text)
+    tries = [(requests, {}, 303), (requests, bearer(town.kiosk_token), 303), (viewer, {}, 403)]
+    for client, headers, status in tries:
+        r = client.post(town.url + "/admin/import-roster", data={"csrf": token}, files=upload, headers=headers,
+                        allow_redirects=False, timeout=30)
+        assert r.status_code == status, (headers, r.status_code)
+    with sqlite3.connect(town.db) as con:
+        assert_management_untouched(con)
 
 
 def test_admin_posts_need_the_csrf_token(town):
@@ -124,6 +153,7 @@ def test_admin_posts_need_the_csrf_token(town):
             assert r.status_code == 403, (path, bad, r.status_code)
     with sqlite3.connect(town.db) as con:
         assert con.execute("SELECT count(*) FROM alerts WHERE resolved_at IS NOT NULL").fetchone()[0] == 0
+        assert_management_untouched(con)
     token = csrf_of(s.get(town.url + "/admin/alerts", timeout=30).text)
     r = s.post(town.url + "/admin/alerts/rules", data={**dict(ADMIN_POSTS)["/admin/alerts/rules"], "csrf": token},
                allow_redirects=False, timeout=30)

@@ -251,6 +251,7 @@ def test_every_page_string_has_an_english_translation():
     server = ROOT / "sync" / "server"
     used = set()
     for path in [*server.glob("templates/*.html"), server / "pages.py", server / "pages_office.py",
+                 server / "pages_manage.py",
                  server / "periods.py"]:
         used |= set(re.findall(r'''\b(?:_|tr)\(\s*["']([^"']+)["']\s*[,)]''', path.read_text()))
     from sync.server.alert_rules import KIND_LABELS

@@ -427,8 +427,14 @@ def kiosks_page(request: Request):
         if k["quarantined"]:
             problems.append("quarantined")
         kiosks.append({**dict(k), "age_h": age_h, "problems": problems})
+    with request.app.state.read_engine.connect() as conn:
+        units = conn.execute(select(db.units.c.code, db.units.c.name).order_by(db.units.c.code)).all()
+    ask = request.query_params.get("revoke")
+    confirm = next((k for k in kiosks if k["id"] == ask and not k["revoked"]), None)
     return render(request, "kiosks.html", user=user, kiosks=kiosks, fmt_time=_local_time, ago=_ago,
-                  open_alerts=_open_alerts(request))
+                  units=units, confirm=confirm if user["role"] == "admin" else None,
+                  revoked=next((k["id"] for k in kiosks if k["id"] == request.query_params.get("revoked")
+                                and k["revoked"]), None), open_alerts=_open_alerts(request))
 
 
 @router.get("/admin/export")
@@ -563,6 +569,7 @@ def install(app: FastAPI) -> None:
                        same_site="strict", https_only=False)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     from . import pages_office  # noqa: F401  (adds the roster and letter pages to router)
+    from . import pages_manage  # noqa: F401  (adds kiosk enrol/revoke and roster import to router)
     app.include_router(router)
     app.include_router(api_router)
     _fold_in_background(app.state.engine)

@@ -43,7 +43,16 @@ def roster_page(request: Request):
         issuer = _issuer(conn)
     return render(request, "roster.html", user=user, lists=lists, roster=ROSTER, issuer=issuer,
                   issuer_fields=ISSUER_FIELDS, open_alerts=_open_alerts(request),
-                  saved=request.query_params.get("saved"))
+                  saved=request.query_params.get("saved"), imported=_imported(request),
+                  photo_saved=request.query_params.get("photo"))
+
+
+def _imported(request: Request) -> dict[str, int] | None:
+    """The counts a roster import redirected with (pages_manage.roster_import)."""
+    q = request.query_params
+    if q.get("imported") != "1":
+        return None
+    return {k: int(q[k]) if q.get(k, "").isdigit() else 0 for k in ("units", "desks", "officers", "procedures")}
 
 
 @router.post("/admin/roster/{kind}")
