@@ -7,13 +7,12 @@ so what the thank-you screen acknowledges survives a power cut.
 """
 from __future__ import annotations
 
-import functools
 import json
 import sqlite3
 import threading
 import uuid
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -76,16 +75,9 @@ class StoreError(Exception):
     """The store cannot do what was asked (e.g. no kiosk key)."""
 
 
-@functools.lru_cache(maxsize=8)
-def _tz(utc_offset: str) -> timezone:
-    sign = 1 if utc_offset[0] == "+" else -1
-    hours, minutes = int(utc_offset[1:3]), int(utc_offset[4:6])
-    return timezone(sign * timedelta(hours=hours, minutes=minutes))
-
-
 def now_local(utc_offset: str = "+07:00") -> datetime:
     """The kiosk's clock at ``utc_offset`` (Asia/Ho_Chi_Minh is +07:00, no DST), to the second."""
-    return datetime.now(_tz(utc_offset)).replace(microsecond=0)
+    return protocol.now_at_offset(utc_offset)
 
 
 class KioskStore:

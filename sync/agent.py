@@ -30,7 +30,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 from urllib.parse import urljoin
@@ -449,9 +449,7 @@ def _detail(resp: requests.Response) -> str:
 
 def _now(utc_offset: str) -> str:
     """The kiosk's clock as RFC 3339 with its configured offset (like created_at)."""
-    sign = 1 if utc_offset[0] == "+" else -1
-    tz = timezone(sign * timedelta(hours=int(utc_offset[1:3]), minutes=int(utc_offset[4:6])))
-    return datetime.now(tz).isoformat(timespec="seconds")
+    return protocol.now_at_offset(utc_offset).isoformat()
 
 
 def _version() -> str:

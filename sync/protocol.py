@@ -7,13 +7,14 @@ QR receipt's payload and signature, and the paths of sync protocol v1.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
 import re
 import unicodedata
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
 PROTOCOL_VERSION = 1
@@ -184,6 +185,20 @@ def verify_chain(records: Iterable[dict], kiosk_key_hex: str) -> tuple[int | Non
         prev = rec["hash"]
         expected_seq += 1
     return None, None
+
+
+# --- The kiosk's clock ------------------------------------------------------
+
+@functools.lru_cache(maxsize=8)
+def tz_from_offset(utc_offset: str) -> timezone:
+    """``"+07:00"`` → a fixed-offset timezone (Asia/Ho_Chi_Minh has no DST)."""
+    sign = 1 if utc_offset[0] == "+" else -1
+    return timezone(sign * timedelta(hours=int(utc_offset[1:3]), minutes=int(utc_offset[4:6])))
+
+
+def now_at_offset(utc_offset: str = "+07:00") -> datetime:
+    """The clock at ``utc_offset``, to the second: what created_at and sent_at carry."""
+    return datetime.now(tz_from_offset(utc_offset)).replace(microsecond=0)
 
 
 # --- QR receipt -----------------------------------------------------------
