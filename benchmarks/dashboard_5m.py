@@ -27,8 +27,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import create_engine  # noqa: E402
 
-from sync.server import db, periods, rollup  # noqa: E402
-from sync.server.stats import Filter, Stats  # noqa: E402
+from sync.server.core import (
+    db,
+    rollup,  # noqa: E402
+)
+from sync.server.reports import periods
+from sync.server.reports.stats import Filter, Stats  # noqa: E402
 
 YEAR = 2026
 UNITS = [f"u{i:02d}" for i in range(20)]

@@ -33,10 +33,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from faultproxy import free_port  # noqa: E402
-from sync import protocol  # noqa: E402
-from sync.server.db import make_engine, migrate  # noqa: E402
-
 from sync_drain import cpu_seconds, start_server  # noqa: E402
+
+from sync import protocol  # noqa: E402
+from sync.server.core.db import make_engine, migrate  # noqa: E402
 
 COMMENTS = ["Cán bộ hướng dẫn tận tình, chu đáo", "Phải chờ lâu quá", None, None, None, None]
 REASONS = ["thai_do", "huong_dan", "dung_hen", "so_lan_di_lai"]
@@ -83,8 +83,8 @@ def build(path: Path, n: int) -> None:
 
 def prefold(path: Path) -> None:
     """Roll the ratings up now, so the server's catch-up fold at start does not compete with the pull."""
-    from sync.server import rollup
-    from sync.server.settings import survey
+    from sync.server.core import rollup
+    from sync.server.core.settings import survey
     engine = make_engine(str(path))
     rollup.ensure(engine)
     with engine.connect() as conn:

@@ -24,13 +24,13 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 import requests  # noqa: E402
-
 from faultproxy import fill_kiosk, free_port, wait_until  # noqa: E402
+
 from sync import protocol  # noqa: E402
 from sync.agent import SyncAgent  # noqa: E402
-from sync.server.admin_ops import enrol_kiosk  # noqa: E402
-from sync.server.db import bulk_insert, make_engine, migrate, ratings  # noqa: E402
-from sync.server.ingest import _row  # noqa: E402
+from sync.server.core.admin_ops import enrol_kiosk  # noqa: E402
+from sync.server.core.db import bulk_insert, make_engine, migrate, ratings  # noqa: E402
+from sync.server.core.ingest import _row  # noqa: E402
 
 
 def cpu_seconds(pid: int) -> float:

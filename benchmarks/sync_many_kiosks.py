@@ -24,11 +24,12 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from faultproxy import fill_kiosk, free_port  # noqa: E402
+from sync_drain import start_server  # noqa: E402
+
 from sync import protocol  # noqa: E402
 from sync.agent import SyncAgent  # noqa: E402
-from sync.server.admin_ops import enrol_kiosk  # noqa: E402
-from sync.server.db import make_engine, migrate  # noqa: E402
-from sync_drain import start_server  # noqa: E402
+from sync.server.core.admin_ops import enrol_kiosk  # noqa: E402
+from sync.server.core.db import make_engine, migrate  # noqa: E402
 
 
 def timed_agent(store, url, kiosk, batch, latencies, server_times):

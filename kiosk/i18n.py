@@ -12,7 +12,8 @@ import sys
 import unicodedata
 from pathlib import Path
 
-LOCALE_DIR = Path(__file__).resolve().parent.parent / "assets" / "locale"
+from assets import LOCALE as LOCALE_DIR
+
 LANGUAGES = ("vi", "en")
 
 

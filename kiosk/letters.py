@@ -11,11 +11,10 @@ import logging
 import string
 from dataclasses import dataclass
 from datetime import date, datetime
-from pathlib import Path
 
+from assets import LETTERS as TEMPLATES
 from sync.protocol import nfc
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "assets" / "letters"
 #: the short thank-you printed after a rating (kind cam_on, its own template)
 AFTER_RATING_TEMPLATE = "cam_on_sau_danh_gia"
 #: its print job's kind: a failed thank-you never holds back the next one

@@ -12,12 +12,12 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from pathlib import Path
 
 import qrcode
 from PIL import Image, ImageDraw, ImageFont
 
-FONTS = Path(__file__).resolve().parent.parent / "assets" / "fonts"
+from assets import FONTS
+
 PAPER_DOTS = {58: 384, 80: 576}
 #: The smallest QR module printed: 4 dots = 0.5 mm at 203 dpi, which phone
 #: cameras and desk scanners read off thermal paper.

@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from assets import ASSETS
 from sync.protocol import hash_pin, nfc
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
 DEMO_ROSTER = ASSETS / "demo" / "roster.json"
 
 

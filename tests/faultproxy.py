@@ -353,7 +353,7 @@ def server_ratings(engine, kiosk_id: str) -> list[dict]:
 
     from sqlalchemy import select
 
-    from sync.server.db import ratings
+    from sync.server.core.db import ratings
     with engine.connect() as conn:
         rows = conn.execute(select(ratings).where(ratings.c.kiosk_id == kiosk_id).order_by(ratings.c.seq)).mappings().all()
     out = []
@@ -367,7 +367,7 @@ def server_ratings(engine, kiosk_id: str) -> list[dict]:
 def open_alerts(engine, kiosk_id: str | None = None) -> list[dict]:
     from sqlalchemy import select
 
-    from sync.server.db import alerts
+    from sync.server.core.db import alerts
     query = select(alerts).where(alerts.c.resolved_at.is_(None)).order_by(alerts.c.id)
     if kiosk_id:
         query = query.where(alerts.c.kiosk_id == kiosk_id)

@@ -13,9 +13,9 @@ import sqlite3
 
 import pytest
 import requests
-
-from sync.server import api_admin
 from test_pages_browser import ROOT, Town
+
+from sync.server.api import ratings as api_admin
 
 PAGES = ["/admin", "/admin?period=2026-Q4", "/admin/officers/cb-001?period=2026",
          "/admin/alerts", "/admin/kiosks", "/admin/export?fmt=csv&period=2026-Q4",
@@ -198,7 +198,9 @@ def test_admin_edits_the_roster_and_the_report_issuer_viewer_cannot(town):
         assert con.execute("SELECT name, desk_id FROM officers WHERE id = 'cb-009'").fetchone() == (
             "Đỗ Văn Mới", "quay-2")
         assert con.execute("SELECT count(*) FROM officers WHERE id = 'cb-010'").fetchone()[0] == 0
-    import docx, io
+    import io
+
+    import docx
     report = viewer.get(town.url + "/admin/export?fmt=docx&period=2026-Q4", timeout=60)
     text = "\n".join(p.text for t in docx.Document(io.BytesIO(report.content)).tables
                      for c in t._cells for p in c.paragraphs)
@@ -228,6 +230,7 @@ def test_report_api_gives_the_hand_counted_figures(town):
 
 def test_letter_with_a_new_date_downloads_as_word(town):
     import io
+
     import docx
     s = session_for(town, "an", "mật-khẩu-quản-trị")
     page = s.get(town.url + "/admin/letters", timeout=30)

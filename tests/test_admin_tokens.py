@@ -7,8 +7,8 @@ import sys
 
 import pytest
 import requests
-
 from faultproxy import ROOT, ServerThread
+
 from sync import protocol
 
 

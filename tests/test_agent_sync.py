@@ -6,13 +6,21 @@ import subprocess
 import sys
 
 import pytest
+from faultproxy import (
+    ROOT,
+    ServerThread,
+    fill_kiosk,
+    open_alerts,
+    server_ratings,
+    wait_until,
+    write_config,
+)
 from sqlalchemy import select
 
-from faultproxy import ROOT, ServerThread, fill_kiosk, open_alerts, server_ratings, wait_until, write_config
 from sync import protocol
 from sync.agent import SyncAgent
-from sync.server.admin_ops import enrol_kiosk, import_roster
-from sync.server.db import kiosks
+from sync.server.core.admin_ops import enrol_kiosk, import_roster
+from sync.server.core.db import kiosks
 
 DEMO = ROOT / "assets" / "demo" / "roster.json"
 
@@ -84,7 +92,7 @@ def test_roster_change_reaches_the_kiosk_without_restart(town, tmp_path):
     seen = []
     agent = agent_for(town, store, on_config=seen.append)
     agent.pull_config()
-    from sync.server.db import officers
+    from sync.server.core.db import officers
     with town.engine.begin() as conn:
         conn.execute(officers.update().where(officers.c.id == "cb-002").values(title="Phó Chủ tịch UBND xã"))
     assert agent.pull_config() is True
@@ -238,6 +246,7 @@ def test_a_wrong_server_quarantines_nothing(tmp_path):
     import threading
 
     from faultproxy import free_port
+
     from sync.agent import SyncError
 
     class NotFound(http.server.BaseHTTPRequestHandler):

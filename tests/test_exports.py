@@ -6,10 +6,10 @@ import io
 
 import openpyxl
 import pytest
-
-from sync.server import exports, periods
-from sync.server.stats import Filter
 from test_stats import RATINGS, make_town
+
+from sync.server.reports import exports, periods
+from sync.server.reports.stats import Filter
 
 EVIL = "=HYPERLINK(\"http://x\",\"bấm\")"
 

@@ -13,12 +13,17 @@ from datetime import date
 import pytest
 import zxingcpp
 from PIL import Image, ImageChops
+from ptys import write_kiosk
+from test_kiosk_receipts import run_devices
 
 from kiosk import letters
 from kiosk.config import load
-from kiosk.ui.screens.letter_chooser import BAD_DATE, NEED_DATE, PAST_DATE, new_date_from
-from ptys import write_kiosk
-from test_kiosk_receipts import run_devices
+from kiosk.ui.screens.letter_chooser import (
+    BAD_DATE,
+    NEED_DATE,
+    PAST_DATE,
+    new_date_from,
+)
 
 
 def same_page(printed: Image.Image, expected: Image.Image) -> bool:

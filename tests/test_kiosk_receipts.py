@@ -10,10 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from kiosk.receipts import MESSAGES
 from ptys import RECEIPT_KEY
 from test_kiosk_app import KEY, run_scenario
+
+from kiosk.receipts import MESSAGES
 
 UI = {"fullscreen": "true", "idle_timeout": 3, "thanks_timeout": 1, "rapid_repeat_seconds": 0,
       "touch_debounce_ms": 120, "staff_pin": '"2468"', "long_press_seconds": 1, "staff_idle_timeout": 3}

@@ -9,10 +9,10 @@ from __future__ import annotations
 import pytest
 import zxingcpp
 from PIL import Image
-
-from sync import protocol
 from ptys import RECEIPT_KEY
 from test_kiosk_receipts import run_devices
+
+from sync import protocol
 
 
 @pytest.fixture(scope="module")

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pytest
 import requests
+from test_stats import RATINGS
 
 from sync import protocol
-from test_stats import RATINGS
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts" / "admin"
@@ -245,16 +245,15 @@ def test_viewer_reads_but_cannot_acknowledge(town, browser):
 
 def test_every_page_string_has_an_english_translation():
     import re
+
     from babel.messages.pofile import read_po
     with (ROOT / "assets/locale/en/LC_MESSAGES/hailong_server.po").open("rb") as fh:
         english = {m.id: m.string for m in read_po(fh) if m.id}
     server = ROOT / "sync" / "server"
     used = set()
-    for path in [*server.glob("templates/*.html"), server / "pages.py", server / "pages_office.py",
-                 server / "pages_manage.py",
-                 server / "periods.py"]:
+    for path in [*server.glob("web/templates/*.html"), *server.glob("web/*.py"), *server.glob("reports/*.py")]:
         used |= set(re.findall(r'''\b(?:_|tr)\(\s*["']([^"']+)["']\s*[,)]''', path.read_text()))
-    from sync.server.alert_rules import KIND_LABELS
+    from sync.server.core.alerts import KIND_LABELS
     used |= set(KIND_LABELS.values())
     missing = sorted(s for s in used if not english.get(s))
     assert not missing, missing

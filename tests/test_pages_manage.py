@@ -14,9 +14,9 @@ from datetime import datetime, timezone
 
 import pytest
 import requests
+from test_pages_browser import Town, browser, shot, sign_in  # noqa: F401  (browser is a fixture)
 
 from sync import protocol
-from test_pages_browser import Town, browser, shot, sign_in  # noqa: F401  (browser is a fixture)
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import zxingcpp
+from ptys import RECEIPT_KEY, FakePrinter, PtyPort, wait_for, write_kiosk
 
 from kiosk import receipts
 from kiosk.devices.printer import META_LAST_JOB, Printer, PrinterError
-from ptys import RECEIPT_KEY, FakePrinter, PtyPort, wait_for, write_kiosk
 from sync import protocol
 
 ARTIFACTS = os.path.join(os.path.dirname(__file__), "..", "test-artifacts", "receipts")

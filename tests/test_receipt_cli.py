@@ -3,9 +3,9 @@ import pytest
 import zxingcpp
 from click.testing import CliRunner
 from PIL import Image
+from ptys import RECEIPT_KEY, FakePrinter, PtyPort, wait_for, write_kiosk
 
 from hailong.cli import main
-from ptys import RECEIPT_KEY, FakePrinter, PtyPort, wait_for, write_kiosk
 from sync import protocol
 
 OFFICER = ["--officer", "cb-001", "--dossier", "000.00.21.H31-261128-0042", "--procedure", "1.001193"]

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import qrcode
 import zxingcpp
+from ptys import RECEIPT_KEY, write_kiosk
 
 from kiosk import letters, receipts, render
 from kiosk.receipts import Accepted, ReceiptVerifier, Refused
-from ptys import RECEIPT_KEY, write_kiosk
 from sync import protocol
 
 VECTORS = json.loads((Path(__file__).parent / "vectors" / "receipt.json").read_text("utf-8"))

@@ -6,10 +6,11 @@ from datetime import date
 
 import docx
 import pytest
-
-from sync.server import db, periods, report_docx
-from sync.server.stats import Filter, Stats
 from test_stats import NAMES, make_town
+
+from sync.server.core import db
+from sync.server.reports import periods, report_docx
+from sync.server.reports.stats import Filter, Stats
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,9 @@ import unicodedata
 from pathlib import Path
 
 import pytest
+from ptys import PtyPort, wait_for
 
 from kiosk.devices.scanner import KeyboardWedgeBuffer, LineAssembler, SerialScanner
-from ptys import PtyPort, wait_for
 
 TOKEN = json.loads((Path(__file__).parent / "vectors" / "receipt.json").read_text("utf-8"))["qr_text"]
 
@@ -168,8 +168,9 @@ def test_keyboard_wedge_drops_stale_typing():
 
 
 def test_scanned_receipt_is_verified_once(tmp_path):
-    from kiosk import receipts
     from ptys import write_kiosk
+
+    from kiosk import receipts
 
     cfg, store = write_kiosk(tmp_path)
     issued = receipts.issue(cfg, store, "cb-004", "000.00.21.H31-261128-0099", "1.004227")

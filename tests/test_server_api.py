@@ -9,12 +9,17 @@ import uuid
 
 import pytest
 import requests
+from faultproxy import ROOT, ServerThread, sealed_ratings
 from sqlalchemy import select
 
-from faultproxy import ROOT, ServerThread, sealed_ratings
 from sync import protocol
-from sync.server.admin_ops import create_token, create_user, enrol_kiosk, import_roster
-from sync.server.db import kiosks
+from sync.server.core.admin_ops import (
+    create_token,
+    create_user,
+    enrol_kiosk,
+    import_roster,
+)
+from sync.server.core.db import kiosks
 
 DEMO = ROOT / "assets" / "demo" / "roster.json"
 
@@ -54,7 +59,7 @@ def test_config_has_roster_survey_and_receipt_key_with_etag(town):
     again = requests.get(url, headers={**bearer(town.k1["token"]), "If-None-Match": etag}, timeout=5)
     assert again.status_code == 304 and again.headers["ETag"] == etag
     with town.engine.begin() as conn:  # a roster change changes the ETag
-        from sync.server.db import officers as officers_t
+        from sync.server.core.db import officers as officers_t
         conn.execute(officers_t.update().where(officers_t.c.id == "cb-002").values(title="Phó Chủ tịch"))
     changed = requests.get(url, headers={**bearer(town.k1["token"]), "If-None-Match": etag}, timeout=5)
     assert changed.status_code == 200 and changed.headers["ETag"] != etag
@@ -129,7 +134,7 @@ def test_admin_pull_pages_with_cursor(town):
 
 def test_admin_page_sqlite_json_matches_the_portable_one(town):
     """The SQLite page (json_object) and the Python one (other databases) are the same bytes."""
-    from sync.server.api_admin import page_portable, page_sqlite
+    from sync.server.api.ratings import page_portable, page_sqlite
     recs = sealed_ratings("K1", town.k1["key"], 6)
     recs[1] = protocol.seal({**{k: recs[1][k] for k in protocol.BODY_FIELDS},
                              "comment": 'Chờ "rất" lâu\ttab\nxuống dòng \\ 😀', "reasons": ["thai_do", "huong_dan"]},
@@ -215,7 +220,8 @@ def test_admin_commands_end_to_end(tmp_path):
 
 def test_import_roster_csv_and_xlsx(tmp_path):
     from openpyxl import Workbook
-    from sync.server.db import make_engine, migrate, officers
+
+    from sync.server.core.db import make_engine, migrate, officers
     engine = make_engine(str(tmp_path / "town.db"))
     migrate(engine)
     csv_path = tmp_path / "can_bo.csv"
@@ -239,7 +245,7 @@ def test_import_roster_csv_and_xlsx(tmp_path):
     assert protocol.check_pin("5678", rows["cb-102"].pin_hash)
     bad = tmp_path / "bad.csv"
     bad.write_text("id,name,desk_id\ncb-103,Ai đó,quay-404\n", "utf-8")
-    from sync.server.admin_ops import AdminError
+    from sync.server.core.admin_ops import AdminError
     with engine.begin() as conn, pytest.raises(AdminError, match="quay-404"):
         import_roster(conn, bad, tmp_path / "media")
     engine.dispose()

@@ -10,10 +10,10 @@ import uuid
 
 import pytest
 import schemathesis
+from faultproxy import ServerThread
 from hypothesis import HealthCheck, Phase, given, settings
 
-from faultproxy import ServerThread
-from sync.server.admin_ops import create_token, create_user, enrol_kiosk
+from sync.server.core.admin_ops import create_token, create_user, enrol_kiosk
 
 
 @pytest.fixture(scope="module")

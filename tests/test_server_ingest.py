@@ -6,12 +6,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
+from faultproxy import ServerThread, open_alerts, sealed_ratings, server_ratings
 from sqlalchemy import func, select
 
-from faultproxy import ServerThread, open_alerts, sealed_ratings, server_ratings
 from sync import protocol
-from sync.server.admin_ops import enrol_kiosk, revoke_kiosk
-from sync.server.db import batches, ratings
+from sync.server.core.admin_ops import enrol_kiosk, revoke_kiosk
+from sync.server.core.db import batches, ratings
 
 
 @pytest.fixture
@@ -128,7 +128,7 @@ def test_broken_chain_is_stored_and_alerted(town):
     assert "seq 3 does not link to seq 2" in alerts[0]["message"]
     post(town, sealed_ratings("K1", town.k1["key"], 1, start_seq=4, prev_hash=relinked["hash"]))
     assert len(open_alerts(town.engine, "K1")) == 1          # a chain alert stays until someone resolves it
-    from sync.server.admin_ops import AdminError, resolve_alert
+    from sync.server.core.admin_ops import AdminError, resolve_alert
     with town.engine.begin() as conn:
         resolve_alert(conn, alerts[0]["id"], "chị Lan", "kiosk restored from backup")
     assert open_alerts(town.engine, "K1") == []
@@ -244,7 +244,7 @@ def test_two_kiosks_keep_separate_chains(town):
 def test_fast_seal_check_agrees_with_the_protocol_on_the_vectors():
     from pathlib import Path
 
-    from sync.server.ingest import seal_problem
+    from sync.server.core.ingest import seal_problem
     vectors = json.loads((Path(__file__).parent / "vectors" / "chain.json").read_text("utf-8"))
     key = vectors["kiosk_key_hex"]
     for record, expected in zip(vectors["records"], vectors["expected"]):

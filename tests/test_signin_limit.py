@@ -10,10 +10,10 @@ import re
 
 import pytest
 import requests
-
 from faultproxy import ServerThread
-from sync.server.admin_ops import create_user
-from sync.server.signin_limit import MAX_PER_IP, MAX_PER_USER, SignInLimiter
+
+from sync.server.core.admin_ops import create_user
+from sync.server.web.signin_limit import MAX_PER_IP, MAX_PER_USER, SignInLimiter
 
 PASSWORD = "mật khẩu đúng"
 LOCKED = "Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau"

@@ -1,10 +1,10 @@
 """The staff panel's logic: PIN sign-in, duty, receipts on a real pty printer, counts only."""
 import pytest
 import zxingcpp
+from ptys import RECEIPT_KEY, FakePrinter, PtyPort, wait_for, write_kiosk
 
 from kiosk.devices.printer import Printer
 from kiosk.staff import StaffPanel
-from ptys import RECEIPT_KEY, FakePrinter, PtyPort, wait_for, write_kiosk
 from sync import protocol
 
 FAST = 921600

@@ -12,8 +12,9 @@ from datetime import date, datetime
 import pytest
 from sqlalchemy import create_engine, insert
 
-from sync.server import db, periods
-from sync.server.stats import Filter, Stats, satisfied_levels
+from sync.server.core import db
+from sync.server.reports import periods
+from sync.server.reports.stats import Filter, Stats, satisfied_levels
 
 # (corrected_at, officer, desk, procedure, level, reasons, flags, comment)
 RATINGS = [
@@ -183,10 +184,12 @@ def test_one_pass_dashboard_gives_the_same_hand_figures(stats):
 
 
 def test_rollup_gives_the_same_hand_figures_and_folds_new_ratings(tmp_path, monkeypatch):
-    from sync.server import rollup
+    from sync.server.core import rollup
     monkeypatch.setattr(rollup, "CHUNK", 5)       # 12 ratings: folded in three chunks
     engine = make_town(tmp_path / "town.db")
     fast = Stats(engine, db.ratings, "corrected_at", rollup=True)
+    assert fast.dashboard(Q4, "month").overall.total == 0     # a read never folds (nor writes)
+    assert rollup.fold(engine, list(fast.reasons)) == 12
     for step, trend in [("month", [("2026-10", 75.0), ("2026-11", 66.7), ("2026-12", 100.0)]),
                         ("week", [("2026-09-28", 100.0), ("2026-10-12", 0.0), ("2026-11-02", 50.0),
                                   ("2026-11-16", 100.0), ("2026-11-30", None), ("2026-12-28", 100.0)])]:
@@ -201,7 +204,7 @@ def test_rollup_gives_the_same_hand_figures_and_folds_new_ratings(tmp_path, monk
     assert dash.reasons == {"thai_do": 1, "huong_dan": 1, "dung_hen": 0, "so_lan_di_lai": 1, "nhung_nhieu": 1}
     days = fast.dashboard(Filter(periods.custom(date(2026, 10, 1), date(2026, 10, 15)), desk="quay-1"), "day")
     assert [(f.key, f.valid, f.rate) for f in days.trend] == [("2026-10-01", 3, 100.0), ("2026-10-15", 1, 0.0)]
-    # a new rating is folded in on the next read, exactly once
+    # a new rating is folded in by the next fold (ingest's), exactly once
     with engine.begin() as conn:
         conn.execute(insert(db.ratings).values(
             id=str(uuid.uuid4()), kiosk_id="k1", seq=99, created_at="2026-12-02T09:00:00+07:00",
@@ -209,6 +212,7 @@ def test_rollup_gives_the_same_hand_figures_and_folds_new_ratings(tmp_path, monk
             reasons='["nhung_nhieu"]', comment=None, source="walk_up", flags="[]", prev_hash="0" * 64,
             hash="1" * 64, sig="2" * 64, received_at="x", corrected_at="2026-12-02T09:00:00+07:00"))
     for _ in range(2):
+        rollup.fold(engine, list(fast.reasons))
         dash = fast.dashboard(Q4, "month")
         assert (dash.overall.valid, dash.overall.satisfied) == (9, 6)
         assert dash.reasons["nhung_nhieu"] == 2
@@ -216,9 +220,10 @@ def test_rollup_gives_the_same_hand_figures_and_folds_new_ratings(tmp_path, monk
 
 def test_alert_rules_raise_each_cause_once(tmp_path):
     from datetime import timezone
+
     from sqlalchemy import select
-    from sync.server import alert_rules
-    from sync.server.settings import set_setting
+
+    from sync.server.core.settings import set_setting
     engine = make_town(tmp_path / "town.db")
     now = datetime(2026, 11, 28, 3, 0, tzinfo=timezone.utc)            # 10:00 in Vietnam
     with engine.begin() as conn:
@@ -230,8 +235,11 @@ def test_alert_rules_raise_each_cause_once(tmp_path):
             conn.execute(db.kiosks.insert().values(id=kid, unit_code="13321", token_hash=kid * 8,
                                                    key_hex="0" * 64, revoked=revoked, enrolled_at=seen,
                                                    last_seen=seen, acked_through=0))
-    names = {"officer": {o["id"]: o["name"] for o in NAMES["officers"]}}
-    assert alert_rules.refresh(engine, names, now=now) == 4
+    from contextlib import nullcontext
+
+    from sync.server.core import tasks
+    tasks.catch_up(engine, nullcontext(), now=now)    # what ingest does after storing a batch
+    tasks.sweep(engine, nullcontext(), now=now)       # what the background task does
     with engine.connect() as conn:
         rows = conn.execute(select(db.alerts.c.kind, db.alerts.c.kiosk_id, db.alerts.c.message)
                             .order_by(db.alerts.c.id)).all()
@@ -245,4 +253,13 @@ def test_alert_rules_raise_each_cause_once(tmp_path):
     assert harass == "Phản ánh nhũng nhiễu đối với Trần Văn Đức (quay-1) lúc 02/11/2026 15:00: “Đòi tiền”"
     silent = next(m for k, _kid, m in rows if k == "silent")
     assert silent == "Ki-ốt k-quiet gửi dữ liệu lần cuối lúc 26/11/2026 16:00, đã hơn 24 giờ không liên lạc"
-    assert alert_rules.refresh(engine, names, now=now) == 0             # nothing raised twice
+    tasks.catch_up(engine, nullcontext(), now=now)
+    tasks.sweep(engine, nullcontext(), now=now)
+    with engine.connect() as conn:                                        # nothing raised twice
+        again = conn.execute(select(db.alerts.c.kind, db.alerts.c.count).order_by(db.alerts.c.id)).all()
+    assert len(again) == 4 and all(n == 1 for _k, n in again)
+    # each alert says when its cause happened, not when it was noticed
+    with engine.connect() as conn:
+        happened = dict(conn.execute(select(db.alerts.c.kind, db.alerts.c.happened_at)
+                                     .where(db.alerts.c.kind.in_(["nhung_nhieu", "silent"]))).all())
+    assert happened["nhung_nhieu"].startswith("2026-11-02T15:00") and happened["silent"].startswith("2026-11-26T09:00")

@@ -15,14 +15,23 @@ import threading
 import time
 
 import pytest
+from faultproxy import (
+    ROOT,
+    FaultProxy,
+    ServerProcess,
+    ServerThread,
+    fill_kiosk,
+    open_alerts,
+    server_ratings,
+    wait_until,
+    write_config,
+)
 from sqlalchemy import func, select
 
-from faultproxy import (ROOT, FaultProxy, ServerProcess, ServerThread, fill_kiosk, open_alerts,
-                        server_ratings, wait_until, write_config)
 from sync import protocol
 from sync.agent import SyncAgent
-from sync.server.admin_ops import enrol_kiosk
-from sync.server.db import make_engine, migrate, ratings
+from sync.server.core.admin_ops import enrol_kiosk
+from sync.server.core.db import make_engine, migrate, ratings
 
 BATCH = protocol.PATH_BATCH
 
@@ -90,7 +99,7 @@ def test_same_idempotency_key_and_body_on_retry_after_lost_response(town, proxy,
     assert len(sent) == 2 and sent[0][0] == sent[1][0]          # the same Idempotency-Key
     ratings_sent = [json.loads(gzip.decompress(body))["ratings"] for _key, body in sent]
     assert ratings_sent[0] == ratings_sent[1]                  # the same ratings
-    from sync.server.db import batches
+    from sync.server.core.db import batches
     with town.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(batches)).scalar() == 1
     assert_exactly_once(town.engine, town.k1["key"], store)

@@ -9,10 +9,10 @@ import uuid
 
 import pytest
 import requests
-
 from faultproxy import ROOT, ServerThread, sealed_ratings
+
 from sync import protocol
-from sync.server.admin_ops import create_token, create_user, enrol_kiosk
+from sync.server.core.admin_ops import create_token, create_user, enrol_kiosk
 
 
 @pytest.fixture

@@ -2,7 +2,8 @@
 import unicodedata
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kiosk import telex
 from kiosk.telex import apply_tone, backspace, place_tone, type_key, type_text

@@ -15,9 +15,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from sync.server import api_admin, api_ingest
-from sync.server.db import FifoLock, db_url, make_engine, migrate
-from sync.server.settings import ensure_receipt_key
+from sync.server import web
+from sync.server.api import kiosks as api_kiosks
+from sync.server.api import ratings as api_ratings
+from sync.server.core import tasks
+from sync.server.core.db import FifoLock, db_url, make_engine, make_reader, migrate
+from sync.server.core.settings import ensure_receipt_key
 
 log = logging.getLogger("hailong.server")
 
@@ -25,6 +28,7 @@ DEFAULTS = {
     "max_body_bytes": 8 * 1024 * 1024,  # decompressed, per batch
     "max_batch": 5000,                  # ratings per batch
     "skew_threshold": 600,              # seconds of kiosk clock error before times are corrected
+    "sweep_seconds": 60.0,              # how often the background task looks for silent kiosks
 }
 
 
@@ -55,17 +59,27 @@ def create_app(db: str = "town.db", *, media_dir: str | Path | None = None, run_
     with engine.begin() as conn:
         ensure_receipt_key(conn)
 
-    app = FastAPI(title="hailong town server", version="1",
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        background = tasks.Background(app.state.engine, app.state.write_lock, app.state.options["sweep_seconds"])
+        background.start()
+        try:
+            yield
+        finally:
+            background.stop()
+
+    app = FastAPI(title="hailong town server", version="1", lifespan=lifespan,
                   description="Sync protocol v1 (kiosks) and the admin API. See DESIGN.md.")
-    app.state.engine = engine
+    app.state.engine = engine          # writes: batches, heartbeats, admin operations
+    app.state.reader = make_reader(engine)   # every GET reads here and never writes
     # SQLite has one writer: batches queue on this lock, in arrival order,
     # rather than on SQLite's busy handler (which sleeps and retries, unfairly).
     app.state.write_lock = FifoLock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
     app.state.options = {**DEFAULTS, **options,
                          "media_dir": str(media_dir or default_media_dir(db))}
-    app.include_router(api_ingest.router)
-    app.include_router(api_admin.router)
-    __import__("sync.server.pages", fromlist=["install"]).install(app)  # admin web pages (pages.py)
+    app.include_router(api_kiosks.router)
+    app.include_router(api_ratings.router)
+    web.install(app)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException):

@@ -16,7 +16,7 @@ class AdminGroup(click.Group):
     def invoke(self, ctx):
         from sqlalchemy.exc import SQLAlchemyError
 
-        from sync.server.admin_ops import AdminError, NotFound
+        from sync.server.core.admin_ops import AdminError, NotFound
         try:
             return super().invoke(ctx)
         except NotFound as exc:
@@ -36,7 +36,7 @@ class NotFoundError(click.ClickException):
 def _engine(db: str):
     from sqlalchemy.exc import SQLAlchemyError
 
-    from sync.server.db import make_engine, migrate
+    from sync.server.core.db import make_engine, migrate
     try:
         engine = make_engine(db)
         migrate(engine)
@@ -88,7 +88,7 @@ def admin(ctx, db):
 @click.pass_obj
 def enrol_kiosk(db, kiosk_id, unit_code, as_json):
     """Enrol a kiosk: prints its bearer token and HMAC key (shown once)."""
-    from sync.server.admin_ops import enrol_kiosk as enrol
+    from sync.server.core.admin_ops import enrol_kiosk as enrol
     with _engine(db).begin() as conn:
         out = enrol(conn, kiosk_id, unit_code)
     if as_json:
@@ -103,7 +103,7 @@ def enrol_kiosk(db, kiosk_id, unit_code, as_json):
 @click.pass_obj
 def revoke_kiosk(db, kiosk_id):
     """Refuse a kiosk's token from now on (its ratings stay)."""
-    from sync.server.admin_ops import revoke_kiosk as revoke
+    from sync.server.core.admin_ops import revoke_kiosk as revoke
     with _engine(db).begin() as conn:
         revoke(conn, kiosk_id)
     click.echo(f"kiosk {kiosk_id} revoked")
@@ -116,7 +116,7 @@ def revoke_kiosk(db, kiosk_id):
 @click.pass_obj
 def create_user(db, username, role, password_stdin):
     """Create a user of the admin pages and API."""
-    from sync.server.admin_ops import create_user as create
+    from sync.server.core.admin_ops import create_user as create
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
@@ -132,7 +132,7 @@ def create_user(db, username, role, password_stdin):
 @click.pass_obj
 def create_token(db, username, as_json):
     """Create an admin API token for a user (for `hailong pull`)."""
-    from sync.server.admin_ops import create_token as create
+    from sync.server.core.admin_ops import create_token as create
     with _engine(db).begin() as conn:
         token = create(conn, username)
     click.echo(json.dumps({"token": token}) if as_json else token)
@@ -147,7 +147,7 @@ def revoke_token(db, token, username):
 
     Exit status: 0 revoked (or already revoked), 2 no such token or user.
     """
-    from sync.server.admin_ops import revoke_token as revoke
+    from sync.server.core.admin_ops import revoke_token as revoke
     if (token is None) == (username is None):
         raise click.UsageError("give either --token T or --username U")
     with _engine(db).begin() as conn:
@@ -165,8 +165,8 @@ def revoke_token(db, token, username):
 @click.pass_obj
 def import_roster(db, file, media):
     """Import units, desks, officers and procedures from JSON, CSV or Excel (.xlsx)."""
-    from sync.server.admin_ops import import_roster as do_import
     from sync.server.app import default_media_dir
+    from sync.server.core.admin_ops import import_roster as do_import
     with _engine(db).begin() as conn:
         counts = do_import(conn, file, media or default_media_dir(db))
     click.echo(", ".join(f"{n} {k}" for k, n in counts.items()) + " imported")
@@ -178,7 +178,7 @@ def import_roster(db, file, media):
 @click.pass_obj
 def set_receipt_key(db, key, as_json):
     """Set (or rotate) the receipt HMAC key that kiosks receive with their config."""
-    from sync.server.admin_ops import set_receipt_key as set_key
+    from sync.server.core.admin_ops import set_receipt_key as set_key
     with _engine(db).begin() as conn:
         key = set_key(conn, key)
     click.echo(json.dumps({"receipt_key": key}) if as_json else key)
@@ -190,7 +190,7 @@ def set_receipt_key(db, key, as_json):
 @click.pass_obj
 def alerts_cmd(db, include_resolved, as_json):
     """List alerts (gaps, broken chains, tampering, conflicts, clock skew): open ones by default."""
-    from sync.server.admin_ops import list_alerts
+    from sync.server.core.admin_ops import list_alerts
     with _engine(db).begin() as conn:
         rows = list_alerts(conn, include_resolved)
     if as_json:
@@ -210,7 +210,7 @@ def alerts_cmd(db, include_resolved, as_json):
 @click.pass_obj
 def resolve_alert_cmd(db, alert_id, by, note):
     """Close an alert after looking into it."""
-    from sync.server.admin_ops import resolve_alert
+    from sync.server.core.admin_ops import resolve_alert
     with _engine(db).begin() as conn:
         resolve_alert(conn, alert_id, by, note)
     click.echo(f"alert {alert_id} resolved")

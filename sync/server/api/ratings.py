@@ -13,8 +13,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, literal, select
 
 from sync import protocol
-from sync.server.auth import current_user
-from sync.server.db import alerts, ratings
+from sync.server.api.auth import current_user
+from sync.server.core.db import alerts, ratings
 
 router = APIRouter(tags=["admin"])
 

@@ -13,7 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from .stats import Figures  # noqa: E402
+from sync.server.reports.stats import Figures  # noqa: E402
 
 BLUE = "#1f5fa8"
 GREY = "#9aa5b1"

@@ -23,14 +23,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from sqlalchemy import Table, and_, case, func, literal, not_, or_, select
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.expression import ColumnElement, FunctionElement
-from sqlalchemy.types import DateTime, String
+from sqlalchemy import Table, and_, case, func, literal, not_, select
+from sqlalchemy.sql.expression import ColumnElement
+from sqlalchemy.types import DateTime
 
 from sync.protocol import DEFAULT_REASONS, MISUSE_FLAGS, SCALES, satisfaction_rate
-
-from .periods import VN_TZ, Period
+from sync.server.core import rollup
+from sync.server.core.clock import VN_TZ
+from sync.server.core.sql import BUCKETS, WeekOfDay, misuse_expr
+from sync.server.core.sql import contains_code as _contains_code
+from sync.server.reports.periods import Period
 
 #: Dimensions a report is broken down by -> column of the ratings table.
 DIMENSIONS = {
@@ -42,71 +44,7 @@ DIMENSIONS = {
 TREND_STEPS = ("day", "week", "month")
 
 
-# --- dialect-specific: local calendar buckets --------------------------------
-
-class _VnBucket(FunctionElement):
-    """The local (UTC+7) day / ISO-week Monday / month of a timestamp, as text.
-
-    The column holds RFC 3339 text with its offset (town.db's
-    ``corrected_at``): SQLite's date() converts it to UTC first, PostgreSQL
-    casts it to timestamptz. One subclass per step, so that SQLAlchemy's
-    statement cache tells them apart.
-    """
-    type = String()
-    inherit_cache = True
-    step = ""
-
-
-class _VnDay(_VnBucket):
-    inherit_cache = True
-    step = "day"
-
-
-class _VnWeek(_VnBucket):
-    inherit_cache = True
-    step = "week"
-
-
-class _VnMonth(_VnBucket):
-    inherit_cache = True
-    step = "month"
-
-
-BUCKETS = {"day": _VnDay, "week": _VnWeek, "month": _VnMonth}
-
-
-@compiles(_VnBucket, "sqlite")
-def _vn_bucket_sqlite(element, compiler, **kw):
-    col = compiler.process(list(element.clauses)[0], **kw)
-    if element.step == "day":
-        return f"date({col}, '+7 hours')"
-    if element.step == "week":   # Monday of the week: next Sunday (or today) - 6 days
-        return f"date({col}, '+7 hours', 'weekday 0', '-6 days')"
-    return f"strftime('%Y-%m', {col}, '+7 hours')"
-
-
-@compiles(_VnBucket, "postgresql")
-def _vn_bucket_pg(element, compiler, **kw):
-    col = compiler.process(list(element.clauses)[0], **kw)
-    local = f"(CAST({col} AS TIMESTAMPTZ) AT TIME ZONE 'Asia/Ho_Chi_Minh')"
-    if element.step == "day":
-        return f"to_char({local}, 'YYYY-MM-DD')"
-    if element.step == "week":
-        return f"to_char(date_trunc('week', {local}), 'YYYY-MM-DD')"
-    return f"to_char({local}, 'YYYY-MM')"
-
-
 # --- building blocks ----------------------------------------------------------
-
-def _contains_code(col, code: str) -> ColumnElement:
-    return col.like(f'%"{code}"%')
-
-
-def misuse_expr(ratings: Table) -> ColumnElement:
-    """True when the rating carries a misuse flag (shown, not counted)."""
-    flags = ratings.c.flags
-    return and_(flags.is_not(None), or_(*[_contains_code(flags, f) for f in sorted(MISUSE_FLAGS)]))
-
 
 def satisfied_levels(scale: int) -> list[int]:
     return [lv for lv, _vi, _en, sat in SCALES[scale] if sat]
@@ -200,17 +138,14 @@ class Stats:
                  read_engine=None):
         if scale not in SCALES:
             raise ValueError(f"scale: must be one of {sorted(SCALES)}")
-        self.engine = engine                   # writes (the roll-up's fold)
-        self.reader = read_engine or engine    # reads
+        self.engine = engine
+        self.reader = read_engine or engine    # reads only: the roll-up is folded by ingest
         self.r = ratings
         self.time_col = time_col
         self.scale = scale
         self.reasons = dict(reasons or DEFAULT_REASONS)
         self.levels = [lv for lv, *_ in SCALES[scale]]
         self.rollup = rollup
-        if rollup:
-            from . import rollup as _rollup
-            _rollup.ensure(engine)
 
     # the aggregate columns shared by every breakdown
     def _aggregates(self) -> list:
@@ -308,14 +243,12 @@ class Stats:
                          comments=self.latest_comments(flt, comments) if comments else [])
 
     def _dashboard_rollup(self, flt: Filter, step: str, comments: int) -> Dashboard:
-        """dashboard() read from the roll-up (sync/server/rollup.py), folded first.
+        """dashboard() read from the roll-up (core/rollup.py), which ingest keeps folded.
 
         Whole months with a monthly trend read the month tables (a year of a
         town: some 10⁴ rows); anything else reads the day tables. Each figure
         is one small GROUP BY in the database.
         """
-        from . import rollup
-        rollup.fold(self.engine, list(self.reasons))
         p = flt.period
         whole_months = p.first_day.day == 1 and p.end_day.day == 1
         if whole_months and step == "month":
@@ -336,7 +269,7 @@ class Stats:
         if step == "day" or t is rollup.rollup_month:
             bucket = t.c.at
         elif step == "week":
-            bucket = rollup.WeekOfDay(t.c.at)
+            bucket = WeekOfDay(t.c.at)
         else:
             bucket = func.substr(t.c.at, 1, 7)
         sat = satisfied_levels(self.scale)

@@ -26,9 +26,9 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
 
-from . import charts
-from .periods import Period
-from .stats import Figures, Filter, Stats
+from sync.server.reports import charts
+from sync.server.reports.periods import Period
+from sync.server.reports.stats import Figures, Filter, Stats
 
 FONT = "Times New Roman"
 BODY_PT = 13

@@ -23,16 +23,13 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import Column, Integer, MetaData, String, Table, and_, func, select
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.expression import FunctionElement
-from sqlalchemy.types import String as StringType
+from sqlalchemy import Column, Integer, String, Table, and_, func, select
 
-from . import db
-from .stats import _VnDay, misuse_expr
+from sync.server.core import db
+from sync.server.core.sql import LocalDay, misuse_expr
 
 LEVELS = range(0, 11)          # protocol.check_record accepts levels 0..10
-metadata = MetaData()
+metadata = db.metadata         # the tables are created by Alembic (migration 0002)
 #: "at" is the local day (YYYY-MM-DD) in the day tables, the month (YYYY-MM) in the month tables
 KEY = ("at", "unit_code", "desk_id", "officer_id", "procedure_code")
 
@@ -64,6 +61,7 @@ rollup_day = _counts_table("rollup_day")
 rollup_reason_day = _reasons_table("rollup_reason_day")
 rollup_month = _counts_table("rollup_month")
 rollup_reason_month = _reasons_table("rollup_reason_month")
+TABLES = (rollup_day, rollup_reason_day, rollup_month, rollup_reason_month)
 COUNTS = ["total", "misuse", *[f"l{lv}" for lv in LEVELS]]
 
 cursor_table = Table(
@@ -71,33 +69,6 @@ cursor_table = Table(
     Column("name", String(40), primary_key=True),
     Column("pk", Integer, nullable=False),
 )
-
-
-class WeekOfDay(FunctionElement):
-    """Monday (YYYY-MM-DD) of the ISO week of a YYYY-MM-DD text."""
-    type = StringType()
-    inherit_cache = True
-
-
-@compiles(WeekOfDay, "sqlite")
-def _week_sqlite(element, compiler, **kw):
-    return f"date({compiler.process(list(element.clauses)[0], **kw)}, 'weekday 0', '-6 days')"
-
-
-@compiles(WeekOfDay, "postgresql")
-def _week_pg(element, compiler, **kw):
-    col = compiler.process(list(element.clauses)[0], **kw)
-    return f"to_char(date_trunc('week', CAST({col} AS DATE)), 'YYYY-MM-DD')"
-
-
-_ensured: set[int] = set()
-
-
-def ensure(engine) -> None:
-    """Create the roll-up tables if missing (once per engine and process)."""
-    if id(engine) not in _ensured:
-        metadata.create_all(engine)
-        _ensured.add(id(engine))
 
 
 def _upsert(conn, table: Table, rows: list[dict], keys: list[str], add: list[str]) -> None:
@@ -122,76 +93,84 @@ CHUNK = 50_000   # ratings per write transaction: caps how long a fold holds the
 
 
 def fold(engine, reasons: list[str]) -> int:
-    """Fold the ratings not yet rolled up; returns how many were folded.
+    """Fold the ratings not yet rolled up, in transactions of its own; returns how many.
 
     ``reasons``: the reason codes to count (the survey's; a code added later
     counts from its first fold on — rebuild() recounts everything). A long
     backlog (the first fold of an existing town.db) goes in chunks, so
-    ingest waits at most one chunk for the write lock.
+    ingest waits at most one chunk for the write lock. The caller holds the
+    server's write lock (see create_app), as ingest does.
     """
     done = 0
     while True:
-        n = _fold_chunk(engine, reasons)
+        with engine.begin() as conn:
+            n = fold_in(conn, reasons, limit=CHUNK)
         if n is None:
             return done
         done += n
 
 
-def _fold_chunk(engine, reasons: list[str]) -> int | None:
+def fold_in(conn, reasons: list[str], limit: int | None = None) -> int | None:
+    """Fold, inside the caller's write transaction, the ratings after the cursor.
+
+    Ingest calls it in the same transaction as the batch it stores, so the
+    roll-up is never behind what was acknowledged and no read ever has to
+    fold. Returns how many ratings were folded, None when there was nothing.
+    """
     r = db.ratings
-    with engine.begin() as conn:
-        cur = conn.execute(select(cursor_table.c.pk).where(cursor_table.c.name == "ratings")
-                           .with_for_update()).scalar()
-        if cur is None:
-            conn.execute(cursor_table.insert().values(name="ratings", pk=0))
-            cur = 0
-        top = conn.execute(select(func.max(r.c.pk))).scalar() or 0
-        if top <= cur:
-            return None
-        top = min(top, cur + CHUNK)
-        new = and_(r.c.pk > cur, r.c.pk <= top)
-        day = _VnDay(r.c.corrected_at).label("day")
-        proc = func.coalesce(r.c.procedure_code, "").label("procedure_code")
-        bad = misuse_expr(r).label("bad")
-        # One pass: group by the key, level, misuse and the reasons' JSON text
-        # (few distinct values), then pivot in Python.
-        groups = [day, r.c.unit_code, r.c.desk_id, r.c.officer_id, proc, r.c.level, bad, r.c.reasons]
-        q = select(*groups, func.count().label("n")).where(new).group_by(*groups)
-        wanted = set(reasons)
-        days: dict[tuple, dict] = {}
-        counted: dict[tuple, int] = {}
-        for row in conn.execute(q):
-            key = tuple(row[:5])
-            agg = days.setdefault(key, dict.fromkeys(COUNTS, 0))
-            agg["total"] += row.n
-            if row.bad:
-                agg["misuse"] += row.n
-                continue
-            if row.level in LEVELS:
-                agg[f"l{row.level}"] += row.n
-            for code in set(json.loads(row.reasons or "[]")) & wanted:
-                counted[key + (code,)] = counted.get(key + (code,), 0) + row.n
-        months: dict[tuple, dict] = {}
-        for key, agg in days.items():
-            month = months.setdefault((key[0][:7],) + key[1:], dict.fromkeys(COUNTS, 0))
-            for c in COUNTS:
-                month[c] += agg[c]
-        month_counted: dict[tuple, int] = {}
-        for key, n in counted.items():
-            mkey = (key[0][:7],) + key[1:]
-            month_counted[mkey] = month_counted.get(mkey, 0) + n
-        for table, reasons_table, grouped, counts in ((rollup_day, rollup_reason_day, days, counted),
-                                                      (rollup_month, rollup_reason_month, months, month_counted)):
-            _upsert(conn, table, [dict(zip(KEY, key), **agg) for key, agg in grouped.items()], list(KEY), COUNTS)
-            _upsert(conn, reasons_table, [dict(zip((*KEY, "code"), key), n=n) for key, n in counts.items()],
-                    [*KEY, "code"], ["n"])
-        conn.execute(cursor_table.update().where(cursor_table.c.name == "ratings").values(pk=top))
-        return sum(agg["total"] for agg in days.values())
+    cur = conn.execute(select(cursor_table.c.pk).where(cursor_table.c.name == "ratings")
+                       .with_for_update()).scalar()
+    if cur is None:
+        conn.execute(cursor_table.insert().values(name="ratings", pk=0))
+        cur = 0
+    top = conn.execute(select(func.max(r.c.pk))).scalar() or 0
+    if top <= cur:
+        return None
+    if limit is not None:
+        top = min(top, cur + limit)
+    new = and_(r.c.pk > cur, r.c.pk <= top)
+    day = LocalDay(r.c.corrected_at).label("day")
+    proc = func.coalesce(r.c.procedure_code, "").label("procedure_code")
+    bad = misuse_expr(r).label("bad")
+    # One pass: group by the key, level, misuse and the reasons' JSON text
+    # (few distinct values), then pivot in Python.
+    groups = [day, r.c.unit_code, r.c.desk_id, r.c.officer_id, proc, r.c.level, bad, r.c.reasons]
+    q = select(*groups, func.count().label("n")).where(new).group_by(*groups)
+    wanted = set(reasons)
+    days: dict[tuple, dict] = {}
+    counted: dict[tuple, int] = {}
+    for row in conn.execute(q):
+        key = tuple(row[:5])
+        agg = days.setdefault(key, dict.fromkeys(COUNTS, 0))
+        agg["total"] += row.n
+        if row.bad:
+            agg["misuse"] += row.n
+            continue
+        if row.level in LEVELS:
+            agg[f"l{row.level}"] += row.n
+        for code in set(json.loads(row.reasons or "[]")) & wanted:
+            counted[key + (code,)] = counted.get(key + (code,), 0) + row.n
+    months: dict[tuple, dict] = {}
+    for key, agg in days.items():
+        month = months.setdefault((key[0][:7],) + key[1:], dict.fromkeys(COUNTS, 0))
+        for c in COUNTS:
+            month[c] += agg[c]
+    month_counted: dict[tuple, int] = {}
+    for key, n in counted.items():
+        mkey = (key[0][:7],) + key[1:]
+        month_counted[mkey] = month_counted.get(mkey, 0) + n
+    for table, reasons_table, grouped, counts in ((rollup_day, rollup_reason_day, days, counted),
+                                                  (rollup_month, rollup_reason_month, months, month_counted)):
+        _upsert(conn, table, [dict(zip(KEY, key), **agg) for key, agg in grouped.items()], list(KEY), COUNTS)
+        _upsert(conn, reasons_table, [dict(zip((*KEY, "code"), key), n=n) for key, n in counts.items()],
+                [*KEY, "code"], ["n"])
+    conn.execute(cursor_table.update().where(cursor_table.c.name == "ratings").values(pk=top))
+    return sum(agg["total"] for agg in days.values())
 
 
 def rebuild(engine, reasons: list[str]) -> int:
     """Drop the roll-up and fold every rating again."""
-    metadata.drop_all(engine)
-    metadata.create_all(engine)
-    _ensured.add(id(engine))
+    with engine.begin() as conn:
+        for table in (*TABLES, cursor_table):
+            conn.execute(table.delete())
     return fold(engine, reasons)

@@ -13,9 +13,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
-VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+from sync.server.core.clock import VN_TZ
+
 ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
 
 _YEAR = re.compile(r"^(\d{4})$")

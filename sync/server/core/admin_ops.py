@@ -16,10 +16,19 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from sync.protocol import hash_pin, nfc
-from sync.server.db import alerts, api_tokens, desks, kiosks, officers, procedures, units, users
-from sync.server.ingest import iso, utcnow
-from sync.server.security import hash_password, new_key_hex, new_token, token_hash
-from sync.server.settings import set_setting
+from sync.server.core.clock import iso, utcnow
+from sync.server.core.db import (
+    alerts,
+    api_tokens,
+    desks,
+    kiosks,
+    officers,
+    procedures,
+    units,
+    users,
+)
+from sync.server.core.security import hash_password, new_key_hex, new_token, token_hash
+from sync.server.core.settings import set_setting
 
 IDENT = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 ROLES = ("admin", "viewer")

@@ -5,8 +5,8 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 
-from sync.server.db import api_tokens, kiosks, users
-from sync.server.security import token_hash
+from sync.server.core.db import api_tokens, kiosks, users
+from sync.server.core.security import token_hash
 
 bearer = HTTPBearer(auto_error=False, description="kiosk token (enrol-kiosk) or admin API token (create-token)")
 
@@ -21,7 +21,7 @@ def _token(creds: HTTPAuthorizationCredentials | None) -> str:
 def current_kiosk(request: Request, creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> dict:
     """The kiosks row of the calling kiosk; 401 unknown token, 403 revoked."""
     digest = token_hash(_token(creds))
-    with request.app.state.engine.connect() as conn:
+    with request.app.state.reader.connect() as conn:
         row = conn.execute(select(kiosks).where(kiosks.c.token_hash == digest)).mappings().first()
     if row is None:
         raise HTTPException(401, "unknown kiosk token", headers={"WWW-Authenticate": "Bearer"})
@@ -38,7 +38,7 @@ def own_kiosk(kiosk_id: str, kiosk: dict) -> None:
 def current_user(request: Request, creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> dict:
     """The user behind an admin API token; kiosk tokens get 403 here."""
     digest = token_hash(_token(creds))
-    with request.app.state.engine.connect() as conn:
+    with request.app.state.reader.connect() as conn:
         row = conn.execute(
             select(users.c.username, users.c.role, api_tokens.c.revoked)
             .join(api_tokens, api_tokens.c.username == users.c.username)

@@ -20,9 +20,8 @@ from typing import IO, Iterator
 from sqlalchemy import select
 
 from sync.protocol import DEFAULT_REASONS, MISUSE_FLAGS, SCALES
-
-from . import db
-from .stats import Filter
+from sync.server.core import db
+from sync.server.reports.stats import Filter
 
 HEADERS = [
     ("id", "Mã đánh giá"),

@@ -9,11 +9,20 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
-from . import db, periods, report_docx
-from .pages import (_context, _issuer, _lang, _open_alerts, checked_form, render, require_user, router,
-                    translator)
-from .settings import set_setting
-
+from sync.server.core import db
+from sync.server.core.settings import set_setting
+from sync.server.reports import periods, report_docx
+from sync.server.web.base import (
+    _context,
+    _issuer,
+    _lang,
+    _open_alerts,
+    checked_form,
+    render,
+    require_user,
+    router,
+    translator,
+)
 
 # --- roster and report settings -----------------------------------------------------
 

@@ -13,8 +13,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import (Boolean, Column, Float, ForeignKey, Index, Integer, MetaData, String,
-                        Table, Text, UniqueConstraint, create_engine, event)
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+)
 from sqlalchemy.engine import Engine
 
 metadata = MetaData()
@@ -94,6 +107,15 @@ alerts = Table(
     Column("resolved_at", String(40)),
     Column("acked_by", String(100)),
     Column("note", Text),
+    # what the alert is about (an officer or a kiosk) and the local month of its cause
+    Column("subject", String(200)),
+    Column("month", String(7)),
+    Column("count", Integer, nullable=False, default=1),   # how many causes this one alert stands for
+    Column("happened_at", String(40)),   # when the (first) cause happened: rating time, last contact
+    Column("last_at", String(40)),       # when the latest cause happened
+    # set while the alert is open: one open alert per cause (kind|subject|month); NULL once resolved
+    Column("open_key", String(300)),
+    UniqueConstraint("open_key", name="uq_alerts_open_key"),
 )
 Index("ix_alerts_open", alerts.c.kiosk_id, alerts.c.resolved_at)
 
@@ -187,6 +209,28 @@ def make_engine(db: str) -> Engine:
         _sqlite_pragmas(engine)
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def make_reader(engine: Engine) -> Engine:
+    """An engine that only reads, for every GET (pages, reports, pulls, config, auth).
+
+    town.db's engine opens every transaction with BEGIN IMMEDIATE, i.e. takes
+    the single write lock even to read; readers must not make kiosks'
+    batches wait. WAL lets these plain readers run beside the
+    writer; query_only makes sure they never write.
+    """
+    if engine.dialect.name != "sqlite":
+        return engine
+    reader = create_engine(engine.url, connect_args={"check_same_thread": False, "timeout": 30},
+                           pool_size=8, max_overflow=16)
+
+    @event.listens_for(reader, "connect")
+    def _on_connect(dbapi_conn, _record):
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA query_only=1")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+    return reader
 
 
 def migrate(engine: Engine) -> None:

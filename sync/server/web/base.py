@@ -28,24 +28,31 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import (
+    HTMLResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 from sqlalchemy import func, select
 from starlette.middleware.sessions import SessionMiddleware
 
+from assets import LOCALE
 from sync.protocol import DEFAULT_REASONS, SCALES
-
-from . import alert_rules, charts, db, exports, periods, report_docx, rollup
-from .auth import current_user
-from .security import check_password, hash_password
-from .settings import get_setting, set_setting, survey
-from .signin_limit import SignInLimiter
-from .stats import DIMENSIONS, Filter, Stats
+from sync.server.api.auth import current_user
+from sync.server.core import alerts as alert_rules
+from sync.server.core import db
+from sync.server.core.security import check_password, hash_password
+from sync.server.core.settings import get_setting, set_setting, survey
+from sync.server.reports import charts, exports, periods, report_docx
+from sync.server.reports.stats import DIMENSIONS, Filter, Stats
+from sync.server.web.signin_limit import SignInLimiter
 
 HERE = Path(__file__).resolve().parent
-LOCALE_DIR = HERE.parent.parent / "assets" / "locale"
+LOCALE_DIR = LOCALE
 SESSION_HOURS = 8
 _DUMMY_HASH = hash_password(secrets.token_hex(8))   # same work for unknown users
 
@@ -324,8 +331,6 @@ def _render_figures(request: Request, template: str, stats, flt, comments: int, 
 def alerts_page(request: Request, show: str = "open"):
     user = require_user(request)
     stats, names, sv = _context(request)
-    alert_rules.refresh(request.app.state.engine, names, scale=sv["scale"],
-                        read_engine=request.app.state.read_engine)
     a = db.alerts
     with request.app.state.read_engine.connect() as conn:
         open_rows = conn.execute(select(a).where(a.c.resolved_at.is_(None)).order_by(a.c.id.desc())).mappings().all()
@@ -521,58 +526,18 @@ def _session_secret(engine) -> str:
     return secret
 
 
-def _read_engine(engine):
-    """Readers of their own for the pages (SQLite).
-
-    town.db's engine opens every transaction with BEGIN IMMEDIATE, i.e. takes
-    the single write lock even to read; the pages read a lot and must not
-    make kiosks' batches wait. WAL lets these plain readers run beside the
-    writer; query_only makes sure they never write.
-    """
-    if engine.dialect.name != "sqlite":
-        return engine
-    from sqlalchemy import create_engine, event
-    reader = create_engine(engine.url, connect_args={"check_same_thread": False, "timeout": 30},
-                           pool_size=8, max_overflow=16)
-
-    @event.listens_for(reader, "connect")
-    def _on_connect(dbapi_conn, _record):
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA query_only=1")
-        cur.execute("PRAGMA busy_timeout=30000")
-        cur.close()
-    return reader
-
-
-def _fold_in_background(engine) -> None:
-    """Catch the roll-up up at start, so the first dashboard after an upgrade is quick."""
-    import logging
-    import threading
-
-    def run():
-        try:
-            rollup.ensure(engine)
-            with engine.connect() as conn:
-                reasons = survey(conn)["reasons"]
-            rollup.fold(engine, reasons)
-        except Exception:   # noqa: BLE001 - a request folds again; never kill the server
-            logging.getLogger("hailong.server").warning("roll-up at start failed", exc_info=True)
-    threading.Thread(target=run, name="rollup-fold", daemon=True).start()
-
-
 def install(app: FastAPI) -> None:
     """Mount the pages, their static files and the session middleware on the app."""
-    app.state.read_engine = _read_engine(app.state.engine)
+    app.state.read_engine = app.state.reader
     app.state.signin_limiter = SignInLimiter()
     app.add_middleware(SessionMiddleware, secret_key=_session_secret(app.state.engine),
                        session_cookie="hailong_session", max_age=SESSION_HOURS * 3600,
                        same_site="strict", https_only=False)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
-    from . import pages_office  # noqa: F401  (adds the roster and letter pages to router)
-    from . import pages_manage  # noqa: F401  (adds kiosk enrol/revoke and roster import to router)
+    from sync.server.web import manage as pages_manage  # noqa: F401  (adds kiosk enrol/revoke and roster import to router)
+    from sync.server.web import office as pages_office  # noqa: F401  (adds the roster and letter pages to router)
     app.include_router(router)
     app.include_router(api_router)
-    _fold_in_background(app.state.engine)
 
     @app.exception_handler(SignInRequired)
     async def _sign_in(request: Request, exc: SignInRequired):

@@ -14,14 +14,18 @@ import hashlib
 import hmac
 import json
 import zlib
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, select, text
 from sqlalchemy.engine import Connection
 
 from sync import protocol
-from sync.server.db import alerts, batches, bulk_insert, kiosks, ratings
-
+from sync.server.core import alerts as alert_rules
+from sync.server.core import rollup
+from sync.server.core.alerts import Alert
+from sync.server.core.clock import iso, utcnow
+from sync.server.core.db import alerts, batches, bulk_insert, kiosks, ratings
+from sync.server.core.settings import survey
 
 #: Larger integers would not fit a 64-bit column (nor a JSON number read as a double).
 MAX_SEQ = 2**53
@@ -35,14 +39,6 @@ class BatchError(Exception):
         self.status = status
         self.detail = detail
         self.errors = errors
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def iso(dt: datetime) -> str:
-    return dt.isoformat(timespec="milliseconds")
 
 
 def decode_body(raw: bytes, encoding: str | None, max_bytes: int) -> bytes:
@@ -138,10 +134,10 @@ def _in_chunks(items: list, size: int = 500):
         yield items[i:i + size]
 
 
-def _alert(kind: str, kiosk_id: str, message: str, now: str, seq_from=None, seq_to=None, rating_id=None) -> dict:
-    return {"kind": kind, "kiosk_id": kiosk_id, "message": message, "created_at": now,
-            "seq_from": seq_from, "seq_to": seq_to, "rating_id": rating_id,
-            "resolved_at": None, "acked_by": None, "note": None}
+def _alert(kind: str, kiosk_id: str, message: str, now: str, seq_from=None, seq_to=None, rating_id=None) -> Alert:
+    """A problem ingest saw in this kiosk's records, noticed (and so happened, for us) ``now``."""
+    return Alert(kind, message, now, subject=kiosk_id, kiosk_id=kiosk_id, rating_id=rating_id,
+                 seq_from=seq_from, seq_to=seq_to)
 
 
 _SORTED_BODY = tuple(sorted(protocol.BODY_FIELDS))
@@ -283,8 +279,14 @@ def ingest(conn: Connection, kiosk: dict, batch: dict, idem_key: str, *,
         bulk_insert(conn, ratings, to_insert)
     _gap_alerts(conn, kid, to_insert, held, now_s, new_alerts)
     _skew_alert(conn, kid, skew, clock_off, skew_threshold, now_s, new_alerts)
-    if new_alerts:
-        conn.execute(alerts.insert(), new_alerts)
+    alert_rules.raise_alerts(conn, new_alerts, now)
+    alert_rules.heard_from(conn, kid, now)
+    if to_insert:
+        # the roll-up and the rating rules see this batch in the transaction that stores it:
+        # no read ever folds, and an alert exists as soon as its rating does
+        sv = survey(conn)
+        rollup.fold_in(conn, sv["reasons"])
+        alert_rules.after_fold(conn, sv["scale"], now)
     through = acked_through(conn, kid, kiosk["acked_through"])
     conn.execute(kiosks.update().where(kiosks.c.id == kid).values(
         acked_through=through, last_seen=now_s, clock_skew=skew))
@@ -308,8 +310,7 @@ def _gap_alerts(conn, kid, inserted, held, now_s, new_alerts) -> None:
         count = conn.execute(select(func.count()).select_from(ratings).where(and_(
             ratings.c.kiosk_id == kid, ratings.c.seq.between(alert.seq_from, alert.seq_to)))).scalar()
         if count == alert.seq_to - alert.seq_from + 1:
-            conn.execute(alerts.update().where(alerts.c.id == alert.id).values(
-                resolved_at=now_s, note="the missing ratings arrived"))
+            alert_rules.resolve(conn, alerts.c.id == alert.id, "the missing ratings arrived")
     still_open = [(a.seq_from, a.seq_to) for a in open_gaps]
     for row in inserted:
         seq = row["seq"]
@@ -335,5 +336,4 @@ def _skew_alert(conn, kid, skew, clock_off, threshold, now_s, new_alerts) -> Non
                                  f"(threshold {threshold:.0f} s): reports use corrected times", now_s))
     elif not clock_off:
         for alert in open_alerts:
-            conn.execute(alerts.update().where(alerts.c.id == alert.id).values(
-                resolved_at=now_s, note="kiosk clock back in step"))
+            alert_rules.resolve(conn, alerts.c.id == alert.id, "kiosk clock back in step")

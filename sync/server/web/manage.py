@@ -19,8 +19,17 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 
-from . import admin_ops, db
-from .pages import Forbidden, _lang, _open_alerts, checked_form, render, require_user, router, translator
+from sync.server.core import admin_ops, db
+from sync.server.web.base import (
+    Forbidden,
+    _lang,
+    _open_alerts,
+    checked_form,
+    render,
+    require_user,
+    router,
+    translator,
+)
 
 ROSTER_MAX_BYTES = 5 * 1024 * 1024
 ROSTER_SUFFIXES = (".csv", ".xlsx", ".json")

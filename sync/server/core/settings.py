@@ -8,8 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from sync import protocol
-from sync.server.db import desks, officers, procedures, settings, units
-from sync.server.security import new_key_hex
+from sync.server.core.db import desks, officers, procedures, settings, units
+from sync.server.core.security import new_key_hex
 
 DEFAULT_SURVEY = {
     "scale": 3,
@@ -30,6 +30,11 @@ def set_setting(conn: Connection, key: str, value) -> None:
         conn.execute(settings.insert().values(key=key, value=text))
     else:
         conn.execute(settings.update().where(settings.c.key == key).values(value=text))
+
+
+def receipt_key(conn: Connection) -> str | None:
+    """The unit's receipt HMAC key (create_app makes sure there is one)."""
+    return get_setting(conn, "receipt_key")
 
 
 def ensure_receipt_key(conn: Connection) -> str:
@@ -77,7 +82,7 @@ def kiosk_config(conn: Connection, kiosk: dict, photo_url: str) -> dict:
         "reasons": [{"code": c, "vi": protocol.DEFAULT_REASONS.get(c, (c, c))[0],
                      "en": protocol.DEFAULT_REASONS.get(c, (c, c))[1]} for c in sv["reasons"]],
         "questions": sv["questions"],
-        "receipt_key": ensure_receipt_key(conn),
+        "receipt_key": receipt_key(conn),
     }
 
 

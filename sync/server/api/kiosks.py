@@ -13,10 +13,12 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from sync import protocol
-from sync.server import ingest
-from sync.server.auth import current_kiosk, own_kiosk
-from sync.server.db import kiosks, officers
-from sync.server.settings import etag_of, kiosk_config
+from sync.server.api.auth import current_kiosk, own_kiosk
+from sync.server.core import alerts as alert_rules
+from sync.server.core import ingest
+from sync.server.core.clock import iso, utcnow
+from sync.server.core.db import kiosks, officers
+from sync.server.core.settings import etag_of, kiosk_config
 
 MAX_SEQ = ingest.MAX_SEQ
 PATH_PHOTO = "/api/v1/photos/{officer_id}"
@@ -117,7 +119,7 @@ def get_config(kiosk_id: str, request: Request, response: Response, kiosk: dict 
     own_kiosk(kiosk_id, kiosk)
     # A path, resolved by the agent against its configured server URL (works behind a reverse proxy).
     photo_url = PATH_PHOTO
-    with request.app.state.engine.begin() as conn:
+    with request.app.state.reader.connect() as conn:
         document = kiosk_config(conn, kiosk, photo_url)
     etag = etag_of(document)
     if if_none_match and etag in [t.strip() for t in if_none_match.split(",")]:
@@ -130,7 +132,7 @@ def get_config(kiosk_id: str, request: Request, response: Response, kiosk: dict 
 @router.get(PATH_PHOTO, name="get_photo", summary="An officer's photo (kiosk token)",
             response_class=FileResponse)
 def get_photo(officer_id: str, request: Request, kiosk: dict = Depends(current_kiosk)):
-    with request.app.state.engine.connect() as conn:
+    with request.app.state.reader.connect() as conn:
         name = conn.execute(select(officers.c.photo).where(officers.c.id == officer_id)).scalar()
     if not name:
         raise HTTPException(404, f"no photo for officer {officer_id}")
@@ -170,12 +172,13 @@ class HeartbeatReply(BaseModel):
 @router.post(protocol.PATH_HEARTBEAT, response_model=HeartbeatReply, summary="Kiosk health")
 def post_heartbeat(kiosk_id: str, beat: Heartbeat, request: Request, kiosk: dict = Depends(current_kiosk)):
     own_kiosk(kiosk_id, kiosk)
-    now = ingest.utcnow()
+    now = utcnow()
     skew = (now - datetime.fromisoformat(beat.kiosk_time)).total_seconds()
     with request.app.state.engine.begin() as conn:
         conn.execute(kiosks.update().where(kiosks.c.id == kiosk_id).values(
-            last_seen=ingest.iso(now), last_seq=beat.last_seq, pending=beat.pending,
+            last_seen=iso(now), last_seq=beat.last_seq, pending=beat.pending,
             quarantined=beat.quarantined, kiosk_time=beat.kiosk_time, version=beat.version,
             printer_state=beat.printer, scanner_state=beat.scanner, clock_skew=skew))
+        alert_rules.heard_from(conn, kiosk_id, now)
         through = conn.execute(select(kiosks.c.acked_through).where(kiosks.c.id == kiosk_id)).scalar()
-    return {"server_time": ingest.iso(now), "acked_through": through, "clock_skew": skew}
+    return {"server_time": iso(now), "acked_through": through, "clock_skew": skew}

@@ -1,0 +1,75 @@
+"""What a server process does on its own, apart from requests.
+
+* At start, catch the roll-up up with ratings that were stored but never
+  folded (a town.db of version 0.1, or ratings written by a tool), raising
+  the rating rules' alerts on the way, so that no read ever has to fold.
+* Every ``interval`` seconds, look for kiosks that fell silent
+  (alerts.sweep_silent). Every server process runs this; the alerts
+  table's open_key keeps one open alert per kiosk however many do.
+
+Both write under the same writer lock as ingest, one short transaction at
+a time, and never stop the server: a failure is logged and tried again
+at the next round.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+
+from sync.server.core import alerts, rollup
+from sync.server.core.settings import survey
+
+log = logging.getLogger("hailong.server")
+
+
+def catch_up(engine, write_lock, now=None) -> int:
+    """Fold every rating not yet in the roll-up (in chunks), with its alerts; returns how many."""
+    done = 0
+    while True:
+        with write_lock, engine.begin() as conn:
+            sv = survey(conn)
+            n = rollup.fold_in(conn, sv["reasons"], limit=rollup.CHUNK)
+            alerts.after_fold(conn, sv["scale"], now)
+        if n is None:
+            return done
+        done += n
+
+
+def sweep(engine, write_lock, now=None) -> int:
+    with write_lock, engine.begin() as conn:
+        return alerts.sweep_silent(conn, now)
+
+
+class Background:
+    """The server process's own thread; start() at startup, stop() at shutdown."""
+
+    def __init__(self, engine, write_lock, interval: float = 60.0):
+        self.engine = engine
+        self.write_lock = write_lock
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="hailong-background", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        try:
+            folded = catch_up(self.engine, self.write_lock)
+            if folded:
+                log.info("roll-up caught up with %d ratings", folded)
+        except Exception:   # noqa: BLE001 - logged; ingest folds what arrives anyway
+            log.warning("roll-up catch-up at start failed", exc_info=True)
+        while True:
+            try:
+                sweep(self.engine, self.write_lock)
+            except Exception:   # noqa: BLE001 - logged, tried again next round
+                log.warning("silent-kiosk sweep failed", exc_info=True)
+            if self._stop.wait(self.interval):
+                return
