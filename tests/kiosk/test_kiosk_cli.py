@@ -2,11 +2,11 @@
 import sqlite3
 import subprocess
 import sys
-from pathlib import Path
+
+from helpers import ROOT
 
 from kiosk.store import KioskStore
 
-ROOT = Path(__file__).resolve().parent.parent
 KEY = "7e" * 32
 
 

@@ -3,17 +3,17 @@
 Callers: nobody, a viewer's session, an admin's session, a kiosk token, a
 revoked kiosk token, a viewer's API token, a revoked API token, a forged
 session cookie. Against a real server on 127.0.0.1 (the Town of
-test_pages_browser).
+tests/town.py).
 """
 from __future__ import annotations
 
 import hashlib
-import re
 import sqlite3
 
 import pytest
 import requests
-from test_pages_browser import ROOT, Town
+from helpers import ROOT
+from town import Town, csrf_of, session_for
 
 from sync.server.api import ratings as api_admin
 
@@ -40,19 +40,6 @@ def town(tmp_path_factory):
     t = Town(tmp_path_factory.mktemp("town"))
     yield t
     t.stop()
-
-
-def csrf_of(html: str) -> str:
-    return re.search(r'name="csrf" value="([^"]+)"', html)[1]
-
-
-def session_for(town, username, password) -> requests.Session:
-    s = requests.Session()
-    token = csrf_of(s.get(town.url + "/login", timeout=10).text)
-    r = s.post(town.url + "/login", data={"csrf": token, "username": username, "password": password,
-                                          "next": "/admin"}, allow_redirects=False, timeout=10)
-    assert r.status_code == 303 and r.headers["location"] == "/admin"
-    return s
 
 
 def assert_no_data(r):

@@ -6,7 +6,7 @@ import io
 
 import openpyxl
 import pytest
-from test_stats import RATINGS, make_town
+from town import RATINGS, make_town
 
 from sync.server.reports import exports, periods
 from sync.server.reports.stats import Filter

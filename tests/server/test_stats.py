@@ -1,67 +1,20 @@
 """Satisfaction statistics on a real town.db (SQLite), against figures computed by hand.
 
 The fixture is 12 ratings; the expected numbers in the asserts were worked
-out on paper from the table in ``RATINGS`` (not by the code under test).
+out on paper from the table in ``RATINGS`` (tests/town.py; not by the code under test).
 """
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import date, datetime
 
 import pytest
-from sqlalchemy import create_engine, insert
+from sqlalchemy import insert
+from town import make_town
 
 from sync.server.core import db
 from sync.server.reports import periods
 from sync.server.reports.stats import Filter, Stats, satisfied_levels
-
-# (corrected_at, officer, desk, procedure, level, reasons, flags, comment)
-RATINGS = [
-    ("2026-10-01T08:00:00+07:00", "cb-001", "quay-1", "P1", 3, [], [], "Rất nhanh"),           # 1
-    ("2026-10-01T09:00:00+07:00", "cb-001", "quay-1", "P1", 2, ["huong_dan"], [], None),      # 2
-    ("2026-10-15T10:00:00+07:00", "cb-001", "quay-1", "P2", 1, ["thai_do", "so_lan_di_lai"], [],
-     "Phải đi lại ba lần"),                                                                   # 3
-    ("2026-10-15T10:00:05+07:00", "cb-001", "quay-1", "P2", 1, ["thai_do"], ["rapid_repeat"], None),  # 4 misuse
-    ("2026-11-02T14:00:00+07:00", "cb-002", "quay-1", "P1", 3, [], [], None),                 # 5
-    ("2026-11-02T15:00:00+07:00", "cb-002", "quay-1", None, 1, ["nhung_nhieu"], [], "Đòi tiền"),  # 6
-    ("2026-11-20T08:30:00+07:00", "cb-004", "quay-2", "P2", 2, [], [], None),                 # 7
-    ("2026-12-31T23:59:59+07:00", "cb-004", "quay-2", "P2", 3, [], [], None),                 # 8 last second of Q4
-    ("2027-01-01T00:00:00+07:00", "cb-004", "quay-2", "P2", 1, ["thai_do"], [], "Năm mới"),   # 9 next quarter
-    ("2026-09-30T23:59:59+07:00", "cb-001", "quay-1", "P1", 1, [], [], "Quý trước"),          # 10 previous quarter
-    ("2026-12-01T07:00:00+07:00", "cb-004", "quay-2", "P1", 3, [], ["rapid_repeat", "x"], None),  # 11 misuse
-    ("2026-10-01T06:30:00+07:00", "cb-002", "quay-1", "P1", 2, [], [], None),                 # 12 (UTC: 30 Sept)
-]
-
-
-NAMES = {
-    "units": [{"code": "13321", "name": "UBND xã Đồng Tâm", "address": "Xã Đồng Tâm"}],
-    "desks": [{"id": "quay-1", "unit_code": "13321", "name": "Quầy số 1 — Tư pháp, Hộ tịch"},
-              {"id": "quay-2", "unit_code": "13321", "name": "Quầy số 2 — Đất đai, Xây dựng"}],
-    "officers": [{"id": "cb-001", "name": "Nguyễn Thị Hồng Nhung", "desk_id": "quay-1"},
-                 {"id": "cb-002", "name": "Trần Văn Đức", "desk_id": "quay-1"},
-                 {"id": "cb-004", "name": "Phạm Quốc Hưng", "desk_id": "quay-2"}],
-    "procedures": [{"code": "P1", "name": "Đăng ký khai sinh"},
-                   {"code": "P2", "name": "Chứng thực bản sao từ bản chính"}],
-}
-
-
-def make_town(path, ratings=RATINGS):
-    """A town.db at ``path`` holding the hand-checked ratings and the roster's names."""
-    engine = create_engine(f"sqlite:///{path}")
-    db.metadata.create_all(engine)
-    with engine.begin() as conn:
-        for table, rows in NAMES.items():
-            conn.execute(insert(db.metadata.tables[table]), rows)
-        for seq, (at, officer, desk, proc, level, reasons, flags, comment) in enumerate(ratings, 1):
-            conn.execute(insert(db.ratings).values(
-                id=str(uuid.UUID(int=seq)), kiosk_id="k1", seq=seq, created_at=at,
-                unit_code="13321", desk_id=desk, officer_id=officer, dossier_code=f"H{seq:03d}",
-                procedure_code=proc, receipt_id=None, level=level,
-                reasons=json.dumps(reasons), comment=comment, source="walk_up",
-                flags=json.dumps(flags), prev_hash="0" * 64, hash="1" * 64, sig="2" * 64,
-                received_at=at, corrected_at=at))
-    return engine
 
 
 @pytest.fixture(scope="module")

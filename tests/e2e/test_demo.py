@@ -11,13 +11,11 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import requests
+from helpers import ROOT
 
 from kiosk.store import KioskStore
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def free_port() -> int:

@@ -6,7 +6,7 @@ from datetime import date
 
 import docx
 import pytest
-from test_stats import NAMES, make_town
+from town import NAMES, make_town
 
 from sync.server.core import db
 from sync.server.reports import periods, report_docx

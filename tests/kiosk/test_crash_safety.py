@@ -12,12 +12,12 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
+
+from helpers import ROOT
 
 from kiosk.store import KioskStore
 
 KEY = "5a" * 32
-ROOT = Path(__file__).resolve().parent.parent
 
 WRITER = r"""
 import sys

@@ -12,9 +12,9 @@ from datetime import date
 
 import pytest
 import zxingcpp
+from kiosk_runs import run_devices
 from PIL import Image, ImageChops
 from ptys import write_kiosk
-from test_kiosk_receipts import run_devices
 
 from kiosk import letters
 from kiosk.config import load

@@ -1,13 +1,12 @@
 """DESIGN.md's test vectors, through sync/protocol.py (shared by both ends)."""
 import json
 import unicodedata
-from pathlib import Path
 
 import pytest
+from helpers import VECTORS
 
 from sync import protocol
 
-VECTORS = Path(__file__).parent / "vectors"
 CHAIN = json.loads((VECTORS / "chain.json").read_text("utf-8"))
 RECEIPT = json.loads((VECTORS / "receipt.json").read_text("utf-8"))
 

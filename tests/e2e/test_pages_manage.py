@@ -1,4 +1,4 @@
-"""The admin's management actions in a real browser on a real server (the Town of test_pages_browser).
+"""The admin's management actions in a real browser on a real server (the Town of tests/town.py).
 
 An admin enrols a kiosk on the kiosks page and the token shown works for the
 kiosk's heartbeat; revoking it (after the confirmation) makes the token
@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 
 import pytest
 import requests
-from test_pages_browser import Town, browser, shot, sign_in  # noqa: F401  (browser is a fixture)
+from town import Town, csrf_of, session_for, shot, sign_in
 
 from sync import protocol
 
@@ -89,7 +89,6 @@ def test_admin_enrols_a_kiosk_whose_token_works_then_revokes_it(town, browser):
 
 
 def test_enrol_refuses_an_unknown_unit(town):
-    from test_access import csrf_of, session_for
     s = session_for(town, "an", "mật-khẩu-quản-trị")
     token = csrf_of(s.get(town.url + "/admin/kiosks", timeout=30).text)
     r = s.post(town.url + "/admin/kiosks/enrol", data={"csrf": token, "kiosk_id": "ki-ot-9", "unit_code": "99999"},
@@ -152,7 +151,6 @@ def test_admin_imports_a_roster_csv_and_a_bad_file_changes_nothing(town, browser
 
 
 def test_roster_upload_refuses_photos_and_oversized_files(town):
-    from test_access import csrf_of, session_for
     s = session_for(town, "an", "mật-khẩu-quản-trị")
     token = csrf_of(s.get(town.url + "/admin/roster", timeout=30).text)
     with_photo = "id,name,photo\ncb-301,Đinh Văn Ảnh,/etc/passwd\n"
@@ -219,7 +217,6 @@ def test_admin_uploads_an_officer_photo_that_the_kiosk_then_fetches(town, browse
     assert r.status_code == 200 and r.content == photo.read_bytes()
 
     # a roster file that changes cb-003's title (and names no photo) keeps the photo
-    from test_access import csrf_of, session_for
     s = session_for(town, "an", "mật-khẩu-quản-trị")
     token = csrf_of(s.get(town.url + "/admin/roster", timeout=30).text)
     csv_text = "id,name,title,desk_id\ncb-003,Lê Thị Ánh Tuyết,Phó Văn phòng,quay-1\n"
@@ -233,7 +230,6 @@ def test_admin_uploads_an_officer_photo_that_the_kiosk_then_fetches(town, browse
 
 def test_photo_upload_refuses_big_files_unknown_officers_and_viewers(town, tmp_path):
     from PIL import Image
-    from test_access import csrf_of, session_for
     buf = io.BytesIO()
     Image.new("RGB", (40, 40), (10, 20, 30)).save(buf, "JPEG")
     jpeg = buf.getvalue()

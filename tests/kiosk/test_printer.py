@@ -7,13 +7,14 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import zxingcpp
+from helpers import ARTIFACTS as ALL_ARTIFACTS
 from ptys import RECEIPT_KEY, FakePrinter, PtyPort, wait_for, write_kiosk
 
 from kiosk import receipts
 from kiosk.devices.printer import META_LAST_JOB, Printer, PrinterError
 from sync import protocol
 
-ARTIFACTS = os.path.join(os.path.dirname(__file__), "..", "test-artifacts", "receipts")
+ARTIFACTS = str(ALL_ARTIFACTS / "receipts")
 ICT = timezone(timedelta(hours=7))
 FAST = 921600  # a standard speed: the write timeout scales with bytes / baud
 

@@ -7,25 +7,10 @@ events), the texts on screen, and the screenshots in test-artifacts/kiosk/.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from ptys import RECEIPT_KEY
-from test_kiosk_app import KEY, run_scenario
+from kiosk_runs import run_devices
 
 from kiosk.receipts import MESSAGES
-
-UI = {"fullscreen": "true", "idle_timeout": 3, "thanks_timeout": 1, "rapid_repeat_seconds": 0,
-      "touch_debounce_ms": 120, "staff_pin": '"2468"', "long_press_seconds": 1, "staff_idle_timeout": 3}
-
-
-def run_devices(xvfb, tmp_path: Path, out: Path, scenario: str):
-    """Run a driver scenario with pty scanner and printer; returns (result, rows, store)."""
-    ui = "\n".join(f"{k} = {v}" for k, v in UI.items())
-    (tmp_path / "config.toml").write_text(
-        '[kiosk]\nid = "TEST-KIOSK"\nunit_code = "13321"\ndesk_id = "quay-1"\ndb = "kiosk.db"\n'
-        f'key = "{KEY}"\n[receipt]\nkey = "{RECEIPT_KEY}"\n[ui]\n{ui}\n[survey]\ncomment = false\n', "utf-8")
-    return run_scenario(xvfb, tmp_path / "config.toml", out, scenario)
 
 
 @pytest.fixture(scope="module")

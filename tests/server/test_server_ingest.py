@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import requests
 from faultproxy import ServerThread, open_alerts, sealed_ratings, server_ratings
+from helpers import VECTORS
 from sqlalchemy import func, select
 
 from sync import protocol
@@ -242,10 +243,9 @@ def test_two_kiosks_keep_separate_chains(town):
 
 
 def test_fast_seal_check_agrees_with_the_protocol_on_the_vectors():
-    from pathlib import Path
 
     from sync.server.core.ingest import seal_problem
-    vectors = json.loads((Path(__file__).parent / "vectors" / "chain.json").read_text("utf-8"))
+    vectors = json.loads((VECTORS / "chain.json").read_text("utf-8"))
     key = vectors["kiosk_key_hex"]
     for record, expected in zip(vectors["records"], vectors["expected"]):
         sealed = dict(record, **{k: expected[k] for k in ("prev_hash", "hash", "sig")})

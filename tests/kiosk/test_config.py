@@ -1,13 +1,12 @@
 """Each broken config gets one clear message naming the key; the CLI prints it without a traceback."""
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from helpers import ROOT
 
 from kiosk.config import ConfigError, load
 
-ROOT = Path(__file__).resolve().parent.parent
 GOOD = """
 [kiosk]
 id = "DT-MC-01"

@@ -10,106 +10,10 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-import os
-import socket
-import subprocess
-import sys
-import time
-import uuid
-from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
-import requests
-from test_stats import RATINGS
-
-from sync import protocol
-
-ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = ROOT / "test-artifacts" / "admin"
-CHROMIUM = "/usr/bin/chromium"
-PROCEDURE_CODES = {"P1": "1.001193", "P2": "2.000908", None: None}
-
-
-def hailong(db: Path, *args: str, stdin: str | None = None) -> str:
-    out = subprocess.run([sys.executable, "-m", "hailong.cli", *args[:1], "--db", str(db), *args[1:]],
-                         input=stdin, capture_output=True, text=True, cwd=ROOT, timeout=120)
-    assert out.returncode == 0, out.stderr
-    return out.stdout
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Town:
-    """A running town server with its users, tokens and ratings."""
-
-    def __init__(self, tmp: Path):
-        self.db = tmp / "town.db"
-        hailong(self.db, "admin", "migrate")
-        hailong(self.db, "admin", "create-user", "--username", "an", "--role", "admin", "--password-stdin",
-                stdin="mật-khẩu-quản-trị\n")
-        hailong(self.db, "admin", "create-user", "--username", "binh", "--role", "viewer", "--password-stdin",
-                stdin="mật-khẩu-xem\n")
-        hailong(self.db, "admin", "import-roster", str(ROOT / "assets" / "demo" / "roster.json"))
-        kiosk = json.loads(hailong(self.db, "admin", "enrol-kiosk", "--kiosk-id", "ki-ot-1", "--unit", "13321",
-                                   "--json"))
-        self.kiosk_token, self.kiosk_key = kiosk["token"], kiosk["key"]
-        gone = json.loads(hailong(self.db, "admin", "enrol-kiosk", "--kiosk-id", "ki-ot-cu", "--unit", "13321",
-                                  "--json"))
-        hailong(self.db, "admin", "revoke-kiosk", "--kiosk-id", "ki-ot-cu")
-        self.revoked_kiosk_token = gone["token"]
-        self.admin_token = json.loads(hailong(self.db, "admin", "create-token", "--username", "an", "--json"))["token"]
-        self.viewer_token = json.loads(hailong(self.db, "admin", "create-token", "--username", "binh",
-                                               "--json"))["token"]
-        self.revoked_token = json.loads(hailong(self.db, "admin", "create-token", "--username", "an",
-                                                "--json"))["token"]
-        hailong(self.db, "admin", "revoke-token", "--token", self.revoked_token)
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "hailong.cli", "server", "--db", str(self.db), "--port", str(self.port),
-             "--log-level", "warning"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(self.url + "/healthz", timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start: {self.proc.stdout.read()}")
-            time.sleep(0.1)
-        self.send_ratings()
-
-    def send_ratings(self):
-        records, prev = [], protocol.ZERO_HASH
-        for seq, (at, officer, desk, proc, level, reasons, flags, comment) in enumerate(
-                sorted(RATINGS, key=lambda r: r[0]), 1):
-            rec = {"id": str(uuid.uuid4()), "kiosk_id": "ki-ot-1", "seq": seq, "created_at": at,
-                   "unit_code": "13321", "desk_id": desk, "officer_id": officer, "dossier_code": f"H{seq:03d}",
-                   "procedure_code": PROCEDURE_CODES[proc], "receipt_id": None, "level": level,
-                   "reasons": reasons, "comment": comment, "source": "walk_up", "flags": flags}
-            rec = protocol.seal(rec, prev, self.kiosk_key)
-            prev = rec["hash"]
-            records.append(rec)
-        body = {"kiosk_id": "ki-ot-1", "sent_at": datetime.now(timezone.utc).isoformat(), "ratings": records}
-        r = requests.post(self.url + protocol.PATH_BATCH, json=body, timeout=30,
-                          headers={"Authorization": f"Bearer {self.kiosk_token}",
-                                   "Idempotency-Key": str(uuid.uuid4())})
-        assert r.status_code == 200, r.text
-        assert r.json()["acked_through"] == len(records)
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+from helpers import ROOT
+from town import Town, shot, sign_in
 
 
 @pytest.fixture(scope="module")
@@ -117,33 +21,6 @@ def town(tmp_path_factory):
     t = Town(tmp_path_factory.mktemp("town"))
     yield t
     t.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Debian's chromium is not installed (make system-packages)")
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--no-first-run", "--disable-sync"])
-        yield b
-        b.close()
-
-
-def shot(page, name):
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
-def sign_in(page, town, username, password):
-    page.goto(town.url + "/admin")
-    assert page.url.startswith(town.url + "/login")
-    page.get_by_label("Tên đăng nhập").fill(username)
-    page.get_by_label("Mật khẩu").fill(password)
-    page.get_by_role("button", name="Đăng nhập").click()
-    page.wait_for_url(town.url + "/admin")
 
 
 def test_admin_signs_in_filters_a_quarter_opens_an_officer_acks_an_alert_and_exports(town, browser, tmp_path):

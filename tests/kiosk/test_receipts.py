@@ -2,19 +2,20 @@
 import json
 import unicodedata
 from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 import qrcode
 import zxingcpp
+from helpers import ARTIFACTS as ALL_ARTIFACTS
+from helpers import VECTORS as VECTOR_DIR
 from ptys import RECEIPT_KEY, write_kiosk
 
 from kiosk import letters, receipts, render
 from kiosk.receipts import Accepted, ReceiptVerifier, Refused
 from sync import protocol
 
-VECTORS = json.loads((Path(__file__).parent / "vectors" / "receipt.json").read_text("utf-8"))
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "receipts"
+VECTORS = json.loads((VECTOR_DIR / "receipt.json").read_text("utf-8"))
+ARTIFACTS = ALL_ARTIFACTS / "receipts"
 T = VECTORS["fields"]["t"]
 ICT = timezone(timedelta(hours=7))
 

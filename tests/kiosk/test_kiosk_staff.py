@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 import zxingcpp
+from kiosk_runs import run_devices
 from PIL import Image
 from ptys import RECEIPT_KEY
-from test_kiosk_receipts import run_devices
 
 from sync import protocol
 

@@ -3,14 +3,14 @@ import json
 import threading
 import time
 import unicodedata
-from pathlib import Path
 
 import pytest
+from helpers import VECTORS
 from ptys import PtyPort, wait_for
 
 from kiosk.devices.scanner import KeyboardWedgeBuffer, LineAssembler, SerialScanner
 
-TOKEN = json.loads((Path(__file__).parent / "vectors" / "receipt.json").read_text("utf-8"))["qr_text"]
+TOKEN = json.loads((VECTORS / "receipt.json").read_text("utf-8"))["qr_text"]
 
 
 class Clock:
