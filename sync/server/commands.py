@@ -56,9 +56,11 @@ def _engine(db: str):
               help="largest batch body, decompressed")
 @click.option("--skew-threshold", default=600.0, show_default=True, type=click.FloatRange(0),
               help="seconds of kiosk clock error before reports use corrected times (and an alert)")
+@click.option("--sweep-seconds", default=60.0, show_default=True, type=click.FloatRange(0.05, 3600),
+              help="how often this process looks for kiosks that fell silent (and raises their alerts)")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
-def server(db, host, port, media, max_batch, max_body_mb, skew_threshold, log_level):
+def server(db, host, port, media, max_batch, max_body_mb, skew_threshold, sweep_seconds, log_level):
     """Serve the town server (kiosk sync API, admin API) until stopped."""
     import uvicorn
     from sqlalchemy.exc import SQLAlchemyError
@@ -66,7 +68,8 @@ def server(db, host, port, media, max_batch, max_body_mb, skew_threshold, log_le
     from sync.server.app import create_app
     try:
         app = create_app(db, media_dir=media, max_batch=max_batch,
-                         max_body_bytes=int(max_body_mb * 1024 * 1024), skew_threshold=skew_threshold)
+                         max_body_bytes=int(max_body_mb * 1024 * 1024), skew_threshold=skew_threshold,
+                         sweep_seconds=sweep_seconds)
     except SQLAlchemyError as exc:
         raise click.ClickException(f"{db}: cannot open the database ({str(getattr(exc, 'orig', exc)).splitlines()[0]})") from None
     click.echo(f"hailong server: {db} on http://{host}:{port} (OpenAPI at /docs)", err=True)
