@@ -28,15 +28,33 @@ BODY_FIELDS = (
 )
 CHAIN_FIELDS = ("prev_hash", "hash", "sig")
 RECORD_FIELDS = BODY_FIELDS + CHAIN_FIELDS
+
+# The limits of a record, once: check_record() enforces them and
+# record_json_schema() publishes them (the server's OpenAPI document).
+
+#: who was rated and where: non-empty strings of at most CODE_MAX characters
+CODE_FIELDS = ("kiosk_id", "unit_code", "desk_id", "officer_id")
+#: from a scanned receipt: the same, or null
+OPTIONAL_CODE_FIELDS = ("dossier_code", "procedure_code", "receipt_id")
+CODE_MAX = 200
+#: seq runs 1, 2, 3…; larger than 2**53 would fit neither a 64-bit column nor a JSON number read as a double
+SEQ_MIN, SEQ_MAX = 1, 2**53
+#: levels any survey's scale may use (1 … scale; 0 is accepted on the wire)
+LEVEL_MIN, LEVEL_MAX = 0, 10
+#: lists of non-empty code strings, at most LIST_MAX items each
+LIST_FIELDS = ("reasons", "flags")
+LIST_MAX = 20
 SOURCES = ("walk_up", "receipt", "phone")
 COMMENT_MAX = 500
+#: prev_hash, hash and sig: 64 lowercase hex digits
+HEX64_PATTERN = "^[0-9a-f]{64}$"
 
 PATH_BATCH = "/api/v1/ratings:batch"
 PATH_CONFIG = "/api/v1/kiosks/{kiosk_id}/config"
 PATH_HEARTBEAT = "/api/v1/kiosks/{kiosk_id}/heartbeat"
 PATH_RATINGS = "/api/v1/ratings"
 
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_HEX64 = re.compile(HEX64_PATTERN)
 
 
 def nfc(value: Any) -> Any:
@@ -96,7 +114,7 @@ class RecordError(ValueError):
     """A record that does not match the contract; the message names the field."""
 
 
-def _check_str(rec: dict, key: str, nullable: bool = False, max_len: int = 200) -> None:
+def _check_str(rec: dict, key: str, nullable: bool = False, max_len: int = CODE_MAX) -> None:
     value = rec.get(key)
     if value is None and nullable:
         return
@@ -106,8 +124,16 @@ def _check_str(rec: dict, key: str, nullable: bool = False, max_len: int = 200) 
         raise RecordError(f"{key}: longer than {max_len} characters")
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def check_record(rec: Any) -> None:
-    """Schema check of one record as sent on the wire (not its signature)."""
+    """Schema check of one record as sent on the wire (not its signature).
+
+    The limits are this module's constants; record_json_schema() says the
+    same in JSON Schema for the server's API document.
+    """
     if not isinstance(rec, dict):
         raise RecordError("record: must be a JSON object")
     missing = [k for k in RECORD_FIELDS if k not in rec]
@@ -122,15 +148,15 @@ def check_record(rec: Any) -> None:
         raise RecordError("id: must be a UUID") from None
     if not isinstance(rec["id"], str):
         raise RecordError("id: must be a UUID string")
-    for key in ("kiosk_id", "unit_code", "desk_id", "officer_id"):
+    for key in CODE_FIELDS:
         _check_str(rec, key)
-    for key in ("dossier_code", "procedure_code", "receipt_id"):
+    for key in OPTIONAL_CODE_FIELDS:
         _check_str(rec, key, nullable=True)
     seq = rec["seq"]
-    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
-        raise RecordError("seq: must be an integer >= 1")
+    if not _is_int(seq) or seq < SEQ_MIN:
+        raise RecordError(f"seq: must be an integer >= {SEQ_MIN}")
     level = rec["level"]
-    if not isinstance(level, int) or isinstance(level, bool) or not 0 <= level <= 10:
+    if not _is_int(level) or not LEVEL_MIN <= level <= LEVEL_MAX:
         raise RecordError("level: must be an integer on the scale")
     created = rec["created_at"]
     if not isinstance(created, str):
@@ -141,11 +167,11 @@ def check_record(rec: Any) -> None:
         raise RecordError("created_at: not RFC 3339") from None
     if parsed.tzinfo is None:
         raise RecordError("created_at: needs an offset, e.g. +07:00")
-    for key in ("reasons", "flags"):
+    for key in LIST_FIELDS:
         items = rec[key]
         if not isinstance(items, list) or not all(isinstance(x, str) and x for x in items):
             raise RecordError(f"{key}: must be a list of strings")
-        if len(items) > 20:
+        if len(items) > LIST_MAX:
             raise RecordError(f"{key}: too many items")
     comment = rec["comment"]
     if comment is not None:
@@ -158,13 +184,67 @@ def check_record(rec: Any) -> None:
     for key in CHAIN_FIELDS:
         if not isinstance(rec[key], str) or not _HEX64.match(rec[key]):
             raise RecordError(f"{key}: must be 64 lowercase hex digits")
+    if seq > SEQ_MAX:
+        raise RecordError(f"seq: larger than {SEQ_MAX}")
 
 
-def check_seal(rec: dict, kiosk_key_hex: str) -> str | None:
-    """None when hash and signature are right, else what is wrong."""
-    if record_hash(rec["prev_hash"], rec) != rec["hash"]:
+def record_json_schema() -> dict:
+    """The JSON Schema of one record on the wire, from the limits check_record() enforces.
+
+    A fresh dict each call (callers may embed it). What JSON Schema cannot
+    say is left to check_record: created_at's offset, the comment's length
+    once NFC-normalised, ``received_at`` (tolerated, not published).
+    """
+    code = {"type": "string", "minLength": 1, "maxLength": CODE_MAX}
+    optional_code = {"anyOf": [code, {"type": "null"}]}
+    hex64 = {"type": "string", "pattern": HEX64_PATTERN}
+    codes = {"type": "array", "items": {"type": "string", "minLength": 1}, "maxItems": LIST_MAX}
+    types = {
+        "id": {"type": "string", "format": "uuid"},
+        "seq": {"type": "integer", "minimum": SEQ_MIN, "maximum": SEQ_MAX},
+        "created_at": {"type": "string", "format": "date-time"},
+        "level": {"type": "integer", "minimum": LEVEL_MIN, "maximum": LEVEL_MAX},
+        "comment": {"anyOf": [{"type": "string", "maxLength": COMMENT_MAX}, {"type": "null"}]},
+        "source": {"type": "string", "enum": list(SOURCES)},
+        **{k: code for k in CODE_FIELDS},
+        **{k: optional_code for k in OPTIONAL_CODE_FIELDS},
+        **{k: codes for k in LIST_FIELDS},
+        **{k: hex64 for k in CHAIN_FIELDS},
+    }
+    assert set(types) == set(RECORD_FIELDS)
+    return {
+        "type": "object",
+        "required": list(RECORD_FIELDS),
+        "additionalProperties": False,
+        "properties": {k: types[k] for k in RECORD_FIELDS},
+    }
+
+
+_SORTED_BODY = tuple(sorted(BODY_FIELDS))
+
+
+def _body_json(rec: dict) -> bytes:
+    """canonical_json(body_of(rec)), without normalising when the text is ASCII.
+
+    NFC leaves ASCII unchanged, so when the raw body's JSON is ASCII it *is*
+    the canonical JSON; otherwise canonical_json does the normalising.
+    """
+    body = {k: rec.get(k) for k in _SORTED_BODY}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return text.encode("ascii") if text.isascii() else canonical_json(body)
+
+
+def check_seal(rec: dict, kiosk_key: str | bytes) -> str | None:
+    """None when hash and signature are right, else what is wrong.
+
+    ``kiosk_key``: the kiosk's key as hex (as the roster and the vectors
+    give it) or as bytes (the server converts it once per batch).
+    """
+    digest = hashlib.sha256(rec["prev_hash"].encode("ascii") + _body_json(rec)).hexdigest()
+    if digest != rec["hash"]:
         return "hash does not match the record's content"
-    if not hmac.compare_digest(record_sig(kiosk_key_hex, rec["hash"]), rec["sig"]):
+    key = kiosk_key if isinstance(kiosk_key, bytes) else bytes.fromhex(kiosk_key)
+    if not hmac.compare_digest(hmac.digest(key, digest.encode("ascii"), "sha256").hex(), rec["sig"]):
         return "signature does not verify with the kiosk's key"
     return None
 

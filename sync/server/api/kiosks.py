@@ -25,28 +25,10 @@ PATH_PHOTO = "/api/v1/photos/{officer_id}"
 
 router = APIRouter(tags=["kiosk"])
 
-_STR = {"type": "string", "minLength": 1, "maxLength": 200}
-_NSTR = {"anyOf": [_STR, {"type": "null"}]}
-_HEX = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
-_LIST = {"type": "array", "items": {"type": "string", "minLength": 1}, "maxItems": 20}
-RECORD_SCHEMA = {
-    "type": "object",
-    "required": list(protocol.RECORD_FIELDS),
-    "additionalProperties": False,
-    "properties": {
-        "id": {"type": "string", "format": "uuid"}, "kiosk_id": _STR,
-        "seq": {"type": "integer", "minimum": 1, "maximum": ingest.MAX_SEQ}, "created_at": {"type": "string", "format": "date-time"},
-        "unit_code": _STR, "desk_id": _STR, "officer_id": _STR,
-        "dossier_code": _NSTR, "procedure_code": _NSTR, "receipt_id": _NSTR,
-        "level": {"type": "integer", "minimum": 0, "maximum": 10}, "reasons": _LIST,
-        "comment": {"anyOf": [{"type": "string", "maxLength": protocol.COMMENT_MAX}, {"type": "null"}]},
-        "source": {"type": "string", "enum": list(protocol.SOURCES)}, "flags": _LIST,
-        "prev_hash": _HEX, "hash": _HEX, "sig": _HEX,
-    },
-}
+RECORD_SCHEMA = protocol.record_json_schema()   # the limits protocol.check_record enforces
 BATCH_SCHEMA = {
     "type": "object", "required": ["kiosk_id", "sent_at", "ratings"], "additionalProperties": False,
-    "properties": {"kiosk_id": _STR, "sent_at": {"type": "string", "format": "date-time"},
+    "properties": {"kiosk_id": RECORD_SCHEMA["properties"]["kiosk_id"], "sent_at": {"type": "string", "format": "date-time"},
                    "ratings": {"type": "array", "items": RECORD_SCHEMA}},
 }
 _ERR = {"application/json": {"schema": {"type": "object", "properties": {"detail": {"type": "string"}}}}}

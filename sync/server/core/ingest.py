@@ -11,7 +11,6 @@ Idempotency-Key and replayed for the same key.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import zlib
 from datetime import datetime, timedelta
@@ -140,26 +139,9 @@ def _alert(kind: str, kiosk_id: str, message: str, now: str, seq_from=None, seq_
                  seq_from=seq_from, seq_to=seq_to)
 
 
-_SORTED_BODY = tuple(sorted(protocol.BODY_FIELDS))
-
-
 def seal_problem(rec: dict, key: bytes) -> str | None:
-    """protocol.check_seal, with a fast path for the common all-ASCII record.
-
-    NFC leaves ASCII text unchanged, so when the canonical JSON of the raw
-    body (keys in sorted order) is ASCII it *is* protocol.canonical_json(body);
-    otherwise the protocol's own function does the normalising. ``key`` is
-    the kiosk's key as bytes; the signature is protocol.record_sig's HMAC.
-    """
-    body = {k: rec[k] for k in _SORTED_BODY}
-    text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
-    data = text.encode("ascii") if text.isascii() else protocol.canonical_json(body)
-    digest = hashlib.sha256(rec["prev_hash"].encode("ascii") + data).hexdigest()
-    if digest != rec["hash"]:
-        return "hash does not match the record's content"
-    if not hmac.compare_digest(hmac.digest(key, digest.encode("ascii"), "sha256").hex(), rec["sig"]):
-        return "signature does not verify with the kiosk's key"
-    return None
+    """protocol.check_seal with the kiosk's key as bytes (converted once per batch)."""
+    return protocol.check_seal(rec, key)
 
 
 def _list_text(items: list) -> str:
