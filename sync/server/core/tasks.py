@@ -49,6 +49,8 @@ class Background:
         self.interval = interval
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.sweeps = 0                 # rounds done, shown on /healthz: the task is alive
+        self.last_error: str | None = None
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="hailong-background", daemon=True)
@@ -58,6 +60,10 @@ class Background:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
+
+    def status(self) -> dict:
+        return {"running": bool(self._thread and self._thread.is_alive()), "sweeps": self.sweeps,
+                "error": self.last_error}
 
     def _run(self) -> None:
         try:
@@ -69,7 +75,10 @@ class Background:
         while True:
             try:
                 sweep(self.engine, self.write_lock)
-            except Exception:   # noqa: BLE001 - logged, tried again next round
+                self.last_error = None
+            except Exception as exc:   # noqa: BLE001 - logged, tried again next round
+                self.last_error = f"{exc.__class__.__name__}: {exc}"[:300]
                 log.warning("silent-kiosk sweep failed", exc_info=True)
+            self.sweeps += 1
             if self._stop.wait(self.interval):
                 return
