@@ -32,8 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from faultproxy import free_port  # noqa: E402
-from sync_drain import cpu_seconds, start_server  # noqa: E402
+from helpers import free_port, start_server  # noqa: E402
+from sync_drain import cpu_seconds  # noqa: E402
 
 from sync import protocol  # noqa: E402
 from sync.server.core.db import make_engine, migrate  # noqa: E402

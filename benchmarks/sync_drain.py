@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,8 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-import requests  # noqa: E402
-from faultproxy import fill_kiosk, free_port, wait_until  # noqa: E402
+from faultproxy import fill_kiosk  # noqa: E402
+from helpers import free_port, start_server  # noqa: E402
 
 from sync import protocol  # noqa: E402
 from sync.agent import SyncAgent  # noqa: E402
@@ -37,19 +36,6 @@ def cpu_seconds(pid: int) -> float:
     """utime + stime of a process, from /proc (Linux)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def start_server(db: Path, port: int) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-m", "hailong", "server", "--db", str(db), "--port", str(port),
-                             "--log-level", "warning"], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
-
-    def up():
-        try:
-            return requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok
-        except requests.RequestException:
-            return False
-    wait_until(up, timeout=30, what="server")
-    return proc
 
 
 def bulk_insert_baseline(folder: Path, records: list[dict]) -> float:

@@ -23,8 +23,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from faultproxy import fill_kiosk, free_port  # noqa: E402
-from sync_drain import start_server  # noqa: E402
+from faultproxy import fill_kiosk  # noqa: E402
+from helpers import free_port, start_server  # noqa: E402
 
 from sync import protocol  # noqa: E402
 from sync.agent import SyncAgent  # noqa: E402

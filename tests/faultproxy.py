@@ -20,34 +20,14 @@ ServerThread runs the real app under uvicorn in a thread; ServerProcess runs
 """
 from __future__ import annotations
 
-import os
 import socket
 import struct
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
-import requests
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until(predicate, timeout: float = 20, what: str = "condition", step: float = 0.02):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+from helpers import free_port, start_server, wait_until
 
 
 def _reset(sock: socket.socket) -> None:
@@ -262,20 +242,7 @@ class ServerProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "hailong", "server", "--db", str(self.db_path), "--port", str(self.port),
-             "--log-level", "warning"],
-            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=log, stderr=log)
-
-        def healthy():
-            if self.proc.poll() is not None:
-                raise AssertionError(f"server exited: {self.log_path.read_text()[-2000:]}")
-            try:
-                return requests.get(self.url + "/healthz", timeout=1).status_code == 200
-            except requests.RequestException:
-                return False
-        wait_until(healthy, timeout=30, what="hailong server")
+        self.proc = start_server(self.db_path, self.port, log=self.log_path, timeout=30)
 
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:

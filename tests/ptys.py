@@ -55,17 +55,6 @@ class PtyPort:
                 pass
 
 
-def wait_for(predicate, timeout: float = 5.0, interval: float = 0.01):
-    """Poll until predicate() is truthy; return its value or raise AssertionError."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {predicate}")
-
-
 # -- a fake ESC/POS printer ------------------------------------------------------
 
 @dataclass

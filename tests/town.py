@@ -20,7 +20,7 @@ from pathlib import Path
 
 import requests
 from helpers import ARTIFACTS as ALL_ARTIFACTS
-from helpers import ROOT, free_port, stop, wait_for_server
+from helpers import ROOT, free_port, start_server, stop
 from sqlalchemy import create_engine, insert
 
 from sync import protocol
@@ -113,10 +113,7 @@ class Town:
         hailong(self.db, "admin", "revoke-token", "--token", self.revoked_token)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "hailong.cli", "server", "--db", str(self.db), "--port", str(self.port),
-             "--log-level", "warning"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        wait_for_server(self.proc, self.url)
+        self.proc = start_server(self.db, self.port, log=tmp / "server.log")
         self.send_ratings()
 
     def send_ratings(self):

@@ -7,31 +7,13 @@ there after the server is stopped and started again.
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 
 import requests
-from helpers import ROOT
+from helpers import ROOT, free_port, http_ok, start_server, stop, wait_until
 
 from kiosk.store import KioskStore
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def poll(fn, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = fn()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def all_ratings(base, token):
@@ -47,10 +29,7 @@ def all_ratings(base, token):
 
 
 def up(base):
-    try:
-        return requests.get(base + "/openapi.json", timeout=1).status_code == 200
-    except requests.RequestException:
-        return False
+    return http_ok(base + "/openapi.json")
 
 
 def test_demo_runs_syncs_and_survives_a_server_restart(xvfb, tmp_path):
@@ -61,7 +40,7 @@ def test_demo_runs_syncs_and_survives_a_server_restart(xvfb, tmp_path):
                             cwd=ROOT, env=xvfb, stdout=log, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
     try:
-        poll(lambda: up(base), 90, "the demo's town server")
+        wait_until(lambda: up(base), 90, what="the demo's town server", step=0.3)
         token = json.loads(subprocess.run(
             [sys.executable, "-m", "hailong", "admin", "--db", str(tmp_path / "town.db"), "create-token",
              "--username", "admin", "--json"], cwd=ROOT, capture_output=True, text=True, check=True).stdout)["token"]
@@ -72,8 +51,8 @@ def test_demo_runs_syncs_and_survives_a_server_restart(xvfb, tmp_path):
             store.close()
         assert len(local) > 2000, "the demo should bring a year of history"
         # the history of both kiosks arrives, each rating once, as the kiosks hold it
-        held = poll(lambda: (lambda rs: rs if len(rs) >= len(local) else None)(all_ratings(base, token)),
-                    60, "the demo history on the server")
+        held = wait_until(lambda: (lambda rs: rs if len(rs) >= len(local) else None)(all_ratings(base, token)),
+                          60, what="the demo history on the server", step=0.3)
         assert len(held) == len(local) and {r["id"]: r["hash"] for r in held} == local
 
         # a rating taken now by the running kiosk (its store, as the app writes it) is synced within seconds
@@ -83,7 +62,8 @@ def test_demo_runs_syncs_and_survives_a_server_restart(xvfb, tmp_path):
         new = store.append(unit_code="13321", desk_id="quay-1", officer_id="cb-001", level=3,
                            comment="Cán bộ rất tận tình")
         store.close()
-        poll(lambda: any(r["id"] == new["id"] for r in all_ratings(base, token)), 30, "the new rating on the server")
+        wait_until(lambda: any(r["id"] == new["id"] for r in all_ratings(base, token)), 30,
+                   what="the new rating on the server", step=0.3)
     except BaseException:
         print((tmp_path / "demo.log").read_text("utf-8")[-4000:])
         raise
@@ -97,13 +77,10 @@ def test_demo_runs_syncs_and_survives_a_server_restart(xvfb, tmp_path):
     assert not up(base), "the demo's server should stop with the demo"
 
     # the server started again on the same town.db still holds it
-    server = subprocess.Popen([sys.executable, "-m", "hailong", "server", "--db", str(tmp_path / "town.db"),
-                               "--port", str(port), "--log-level", "warning"], cwd=ROOT)
+    server = start_server(tmp_path / "town.db", port, log=tmp_path / "server.log", timeout=30)
     try:
-        poll(lambda: up(base), 30, "the restarted server")
         again = all_ratings(base, token)
         assert any(r["id"] == new["id"] and r["comment"] == "Cán bộ rất tận tình" for r in again)
         assert len(again) == len(local) + 1
     finally:
-        server.terminate()
-        server.wait(10)
+        stop(server)

@@ -2,7 +2,7 @@
 
 The writer prints a rating's id only after KioskStore.append() returned, i.e.
 after the moment the kiosk would show the thank-you screen. Each round kills
-it at a random point; afterwards every printed id must be in kiosk.db and the
+it at a random point after its first acknowledged rating; afterwards every printed id must be in kiosk.db and the
 chain must verify. (SIGKILL leaves the OS page cache intact; a power cut is
 covered by synchronous=FULL in WAL mode, which test_store checks is set.)
 """
@@ -11,6 +11,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 from helpers import ROOT
@@ -41,9 +42,19 @@ def test_sigkill_at_random_points_loses_nothing_acknowledged(tmp_path):
     for round_no in range(10):
         proc = subprocess.Popen([sys.executable, "-c", WRITER, str(db), KEY], cwd=ROOT,
                                 stdout=subprocess.PIPE, text=True)
+        # the kill point is random, but only after the writer acknowledged its first rating
+        # (before that there may be no schema yet, and a kill would prove nothing)
+        watchdog = threading.Timer(60, proc.kill)
+        watchdog.start()
+        try:
+            first = proc.stdout.readline()
+        finally:
+            watchdog.cancel()
+        assert len(first.split()) == 2, f"round {round_no}: the writer acknowledged no rating (rc {proc.poll()})"
         time.sleep(rng.uniform(0.05, 0.6))
         proc.send_signal(signal.SIGKILL)
         out, _ = proc.communicate(timeout=30)
+        out = first + out
         for line in out.splitlines():
             parts = line.split()
             if len(parts) == 2:  # a torn last line was never acknowledged

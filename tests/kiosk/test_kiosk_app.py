@@ -14,7 +14,7 @@ import unicodedata
 from pathlib import Path
 
 import pytest
-from helpers import ROOT
+from helpers import ROOT, wait_until, x_window_names
 from kiosk_runs import KEY, run_kiosk
 
 from kiosk.store import KioskStore
@@ -226,17 +226,16 @@ def test_catalogue_covers_every_ui_string():
 def test_hailong_kiosk_command_runs_and_stops_on_sigterm(xvfb, tmp_path):
     """`hailong kiosk` opens the window on the configured kiosk.db; systemd's SIGTERM stops it cleanly."""
     import signal
-    import time
     config = tmp_path / "config.toml"
     config.write_text('[kiosk]\nid = "CMD"\nunit_code = "13321"\ndesk_id = "quay-1"\n'
                       f'key = "{KEY}"\n[ui]\nfullscreen = true\n', "utf-8")
     proc = subprocess.Popen([sys.executable, "-m", "hailong", "kiosk", "--config", str(config)],
                             env=xvfb, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 30
-        while not (tmp_path / "kiosk.db").exists() and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.1)
-        time.sleep(1.0)      # let the window come up (the handler is in place already)
+        def window_up():     # the app's window is mapped (Kivy names it after build(), then runs on_start)
+            assert proc.poll() is None, proc.stderr.read()[-3000:]
+            return (tmp_path / "kiosk.db").exists() and "hailong" in x_window_names(xvfb["DISPLAY"])
+        wait_until(window_up, 60, what="the kiosk window", step=0.1)
         assert proc.poll() is None, proc.stderr.read()[-3000:]
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(15) == 0

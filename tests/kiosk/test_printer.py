@@ -8,7 +8,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import zxingcpp
 from helpers import ARTIFACTS as ALL_ARTIFACTS
-from ptys import RECEIPT_KEY, FakePrinter, PtyPort, wait_for, write_kiosk
+from helpers import wait_until
+from ptys import RECEIPT_KEY, FakePrinter, PtyPort, write_kiosk
 
 from kiosk import receipts
 from kiosk.devices.printer import META_LAST_JOB, Printer, PrinterError
@@ -54,7 +55,7 @@ def test_printed_bytes_are_escpos_and_the_printed_qr_verifies(tmp_path, port, fa
     cfg, store = kiosk(tmp_path, port.path, paper_mm)
     issued, image = issue(cfg, store)
     Printer.from_config(cfg, store).print_image(image, ref=issued.receipt_id, token=issued.token)
-    jobs = wait_for(lambda: fake.printed.jobs())
+    jobs = wait_until(lambda: fake.printed.jobs())
     assert fake.errors == []  # every byte was a known ESC/POS command: no text sent as text
     kinds = [c[0] for c in fake.printed.commands]
     assert kinds[:2] == ["status", "status"]  # DLE EOT 1, DLE EOT 4 before printing
@@ -85,7 +86,7 @@ def test_state_for_staff_panel(tmp_path, port, fake):
     assert state["state"] == "paper_low" and "sắp hết" in state["message_vi"]
     _issued, image = issue(cfg, store)
     printer.print_image(image)  # low paper still prints
-    wait_for(lambda: fake.printed.jobs())
+    wait_until(lambda: fake.printed.jobs())
     fake.online = False
     assert printer.state()["state"] == "offline"
 
@@ -106,7 +107,7 @@ def test_port_missing_then_plugged_in(tmp_path):
     try:
         job = printer.reprint_last()
         assert job.ref == issued.receipt_id and job.printed
-        printed = wait_for(lambda: fake.printed.jobs())[0]
+        printed = wait_until(lambda: fake.printed.jobs())[0]
         assert zxingcpp.read_barcodes(printed)[0].text == issued.token
     finally:
         fake.stop()
@@ -128,7 +129,7 @@ def test_paper_out_then_reprint_after_a_restart(tmp_path, port, fake):
     assert restarted.state()["last_job"]["printed"] is False
     job = restarted.reprint_last()
     assert job.token == issued.token
-    printed = wait_for(lambda: fake.printed.jobs())[0]
+    printed = wait_until(lambda: fake.printed.jobs())[0]
     assert zxingcpp.read_barcodes(printed)[0].text == issued.token
     assert Printer.from_config(cfg, store).state()["last_job"]["printed"] is True
 
@@ -150,7 +151,7 @@ def test_printer_that_stops_reading_times_out(tmp_path, port):
     worker = threading.Thread(target=job)
     worker.start()
     try:
-        wait_for(lambda: stuck._stalled)
+        wait_until(lambda: stuck._stalled)
         asked = time.monotonic()
         assert printer.state()["state"] == "printing"  # the heartbeat is not held up
         assert time.monotonic() - asked < 1
@@ -165,7 +166,7 @@ def test_printer_that_stops_reading_times_out(tmp_path, port):
     fresh = FakePrinter(port)
     try:
         Printer.from_config(cfg, store).reprint_last()
-        assert wait_for(lambda: fresh.printed.jobs())
+        assert wait_until(lambda: fresh.printed.jobs())
         assert fresh.errors == []
     finally:
         fresh.stop()
@@ -202,7 +203,7 @@ def test_status_check_can_be_turned_off(tmp_path, port):
     quiet = FakePrinter(port, answer=False)
     try:
         Printer.from_config(cfg, store).print_image(issue(cfg, store)[1])
-        assert wait_for(lambda: quiet.printed.jobs())
+        assert wait_until(lambda: quiet.printed.jobs())
         assert quiet.status_queries == 0
     finally:
         quiet.stop()
@@ -237,7 +238,7 @@ def test_printer_unplugged_mid_job_keeps_the_job(tmp_path):
     errors = []
     worker = threading.Thread(target=lambda: _catch(errors, printer.print_image, image, ref=issued.receipt_id))
     worker.start()
-    wait_for(lambda: stuck._stalled)
+    wait_until(lambda: stuck._stalled)
     stuck.stop()
     port.close()  # cable pulled while the image is being sent
     worker.join(15)
@@ -247,7 +248,7 @@ def test_printer_unplugged_mid_job_keeps_the_job(tmp_path):
     fresh = FakePrinter(port)
     try:
         assert printer.reprint_last().ref == issued.receipt_id
-        assert zxingcpp.read_barcodes(wait_for(lambda: fresh.printed.jobs())[0])[0].text == issued.token
+        assert zxingcpp.read_barcodes(wait_until(lambda: fresh.printed.jobs())[0])[0].text == issued.token
     finally:
         fresh.stop()
         port.close()

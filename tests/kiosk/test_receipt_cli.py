@@ -2,8 +2,9 @@
 import pytest
 import zxingcpp
 from click.testing import CliRunner
+from helpers import wait_until
 from PIL import Image
-from ptys import RECEIPT_KEY, FakePrinter, PtyPort, wait_for, write_kiosk
+from ptys import RECEIPT_KEY, FakePrinter, PtyPort, write_kiosk
 
 from hailong.cli import main
 from sync import protocol
@@ -63,7 +64,7 @@ def test_print_to_a_serial_printer(tmp_path, printer_port):
     conf = config(tmp_path, printer={"port": port.path, "baudrate": 921600, "timeout": 0.5})
     result = run("print", "--config", conf, *OFFICER)
     assert result.exit_code == 0, result.output
-    printed = wait_for(lambda: fake.printed.jobs())[0]
+    printed = wait_until(lambda: fake.printed.jobs())[0]
     token = zxingcpp.read_barcodes(printed)[0].text
     assert protocol.parse_receipt_token(token, RECEIPT_KEY)[0]["h"] == "000.00.21.H31-261128-0042"
     assert fake.errors == []
@@ -82,7 +83,7 @@ def test_printer_fault_exits_1_and_reprint_prints_the_same_receipt(tmp_path, pri
     fake.paper = "ok"
     result = run("reprint", "--config", conf)
     assert result.exit_code == 0, result.output
-    printed = wait_for(lambda: fake.printed.jobs())[0]
+    printed = wait_until(lambda: fake.printed.jobs())[0]
     saved = zxingcpp.read_barcodes(Image.open(tmp_path / "r.png").convert("L"))[0].text
     assert zxingcpp.read_barcodes(printed)[0].text == saved
 
@@ -105,7 +106,7 @@ def test_letter_to_png_and_printer(tmp_path, printer_port):
     assert missing.exit_code == 2 and "new date" in missing.output
     result = run("letter", "--config", conf, "--kind", "cam_on", "--officer", "cb-002", "--dossier", "HS-7")
     assert result.exit_code == 0, result.output
-    assert wait_for(lambda: fake.printed.jobs())
+    assert wait_until(lambda: fake.printed.jobs())
 
 
 def test_letter_follows_receipt_when_configured(tmp_path, printer_port):
@@ -115,5 +116,5 @@ def test_letter_follows_receipt_when_configured(tmp_path, printer_port):
     result = run("print", "--config", conf, *OFFICER)  # 1.001193 birth registration: chuc_mung
     assert result.exit_code == 0, result.output
     assert "printed letter chuc_mung" in result.output
-    jobs = wait_for(lambda: len(fake.printed.jobs()) == 2 and fake.printed.jobs())
+    jobs = wait_until(lambda: len(fake.printed.jobs()) == 2 and fake.printed.jobs())
     assert zxingcpp.read_barcodes(jobs[0]) and not zxingcpp.read_barcodes(jobs[1])

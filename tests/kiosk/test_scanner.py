@@ -5,8 +5,8 @@ import time
 import unicodedata
 
 import pytest
-from helpers import VECTORS
-from ptys import PtyPort, wait_for
+from helpers import VECTORS, wait_until
+from ptys import PtyPort
 
 from kiosk.devices.scanner import KeyboardWedgeBuffer, LineAssembler, SerialScanner
 
@@ -36,24 +36,34 @@ def rig(tmp_path):
     port = PtyPort(tmp_path / "ttyQR")
     scans = Scans()
     scanner = SerialScanner(port.path, scans, reconnect_interval=0.05).start()
-    wait_for(lambda: scanner.state()["state"] == "ok")
+    wait_until(lambda: scanner.state()["state"] == "ok")
     yield port, scanner, scans
     scanner.stop()
     port.close()
 
 
-def settle(scans, count, extra=0.3):
-    """Wait for ``count`` scans, then a little longer to catch any duplicate."""
-    wait_for(lambda: len(scans.items) >= count)
-    time.sleep(extra)
-    return list(scans.items)
+END = "SETTLE-END"
+
+
+def settle(scans, count, port):
+    """Wait for ``count`` scans; then scan an end marker and wait for it, which catches any duplicate.
+
+    The reader handles lines in order, so a duplicate of an earlier scan would
+    arrive before the marker. Returns the scans before the marker.
+    """
+    wait_until(lambda: len(scans.items) >= count)
+    port.write(END.encode("ascii") + b"\r")
+    wait_until(lambda: END in scans.items, what="the end marker")
+    items = list(scans.items)
+    assert items[-1] == END, items
+    return items[:-1]
 
 
 def test_token_arrives_once_per_scan(rig):
     port, scanner, scans = rig
     port.write(TOKEN.encode("ascii") + b"\r")
-    assert settle(scans, 1) == [TOKEN]
-    assert scanner.state()["scans"] == 1
+    assert settle(scans, 1, port) == [TOKEN]
+    assert scanner.state()["scans"] == 2          # the token once, and settle's end marker
 
 
 def test_split_writes_are_reassembled(rig):
@@ -62,21 +72,21 @@ def test_split_writes_are_reassembled(rig):
     for i in range(0, len(data), 17):
         port.write(data[i:i + 17])
         time.sleep(0.02)
-    assert settle(scans, 1) == [TOKEN]
+    assert settle(scans, 1, port) == [TOKEN]
 
 
 @pytest.mark.parametrize("ending", [b"\r", b"\n", b"\r\n"])
 def test_line_endings_and_several_codes_in_one_write(rig, ending):
     port, _scanner, scans = rig
     port.write(b"A-1" + ending + b"B-2" + ending + ending)
-    assert settle(scans, 2) == ["A-1", "B-2"]
+    assert settle(scans, 2, port) == ["A-1", "B-2"]
 
 
 def test_text_is_utf8_and_nfc(rig):
     port, _scanner, scans = rig
     nfd = unicodedata.normalize("NFD", "Hồ sơ Đồng Tâm")
     port.write(nfd.encode("utf-8") + b"\r\n")
-    assert settle(scans, 1) == ["Hồ sơ Đồng Tâm"]
+    assert settle(scans, 1, port) == ["Hồ sơ Đồng Tâm"]
 
 
 def test_port_disappearing_and_returning(tmp_path):
@@ -84,18 +94,18 @@ def test_port_disappearing_and_returning(tmp_path):
     scans = Scans()
     scanner = SerialScanner(str(link), scans, reconnect_interval=0.05).start()
     try:
-        assert wait_for(lambda: scanner.state()["state"] == "absent")
+        assert wait_until(lambda: scanner.state()["state"] == "absent")
         port = PtyPort(link)
-        wait_for(lambda: scanner.state()["state"] == "ok")
+        wait_until(lambda: scanner.state()["state"] == "ok")
         port.write(b"first\r")
-        wait_for(lambda: scans.items == ["first"])
+        wait_until(lambda: scans.items == ["first"])
         port.write(b"half-a-sc")  # cable pulled mid-scan
         port.close()
-        wait_for(lambda: scanner.state()["state"] == "absent")
+        wait_until(lambda: scanner.state()["state"] == "absent")
         port = PtyPort(link)  # plugged back in (a new device behind the same name)
-        wait_for(lambda: scanner.state()["state"] == "ok")
+        wait_until(lambda: scanner.state()["state"] == "ok")
         port.write(b"second\r\n")
-        assert settle(scans, 2) == ["first", "second"]
+        assert settle(scans, 2, port) == ["first", "second"]
         port.close()
     finally:
         scanner.stop()
@@ -113,11 +123,11 @@ def test_a_failing_callback_does_not_stop_the_reader(tmp_path):
 
     scanner = SerialScanner(port.path, handler, reconnect_interval=0.05).start()
     try:
-        wait_for(lambda: scanner.state()["state"] == "ok")
+        wait_until(lambda: scanner.state()["state"] == "ok")
         port.write(b"boom\r")
-        wait_for(lambda: seen == ["boom"])
+        wait_until(lambda: seen == ["boom"])
         port.write(b"next\r")
-        wait_for(lambda: seen == ["boom", "next"])
+        wait_until(lambda: seen == ["boom", "next"])
     finally:
         scanner.stop()
         port.close()
@@ -180,15 +190,15 @@ def test_scanned_receipt_is_verified_once(tmp_path):
     scanner = SerialScanner(port.path, lambda text: results.append(verifier.check(text)),
                             reconnect_interval=0.05).start()
     try:
-        wait_for(lambda: scanner.state()["state"] == "ok")
+        wait_until(lambda: scanner.state()["state"] == "ok")
         port.write(issued.token.encode("ascii") + b"\r\n")
-        wait_for(lambda: len(results) == 1)
+        wait_until(lambda: len(results) == 1)
         first = results[0]
         assert first.ok and first.officer["name"] == "Phạm Quốc Hưng"
         store.append(unit_code="13321", desk_id="quay-1", officer_id=first.officer_id, level=2,
                      source="receipt", dossier_code=first.dossier_code, receipt_id=first.receipt_id)
         port.write(issued.token.encode("ascii") + b"\r\n")
-        wait_for(lambda: len(results) == 2)
+        wait_until(lambda: len(results) == 2)
         assert results[1].kind == "already_rated"
     finally:
         scanner.stop()

@@ -1,7 +1,8 @@
 """The staff panel's logic: PIN sign-in, duty, receipts on a real pty printer, counts only."""
 import pytest
 import zxingcpp
-from ptys import RECEIPT_KEY, FakePrinter, PtyPort, wait_for, write_kiosk
+from helpers import wait_until
+from ptys import RECEIPT_KEY, FakePrinter, PtyPort, write_kiosk
 
 from kiosk.devices.printer import Printer
 from kiosk.staff import StaffPanel
@@ -41,7 +42,7 @@ def test_receipt_printed_for_the_signed_in_officer_then_paper_out_and_reprint(tm
         staff.sign_in("2222")
         out = staff.print_receipt("000.00.21.H31-261128-0042", "1.001193")
         assert out.ok, out.message_en
-        page = wait_for(lambda: fake.printed.jobs())[0]
+        page = wait_until(lambda: fake.printed.jobs())[0]
         decoded = zxingcpp.read_barcodes(page)
         fields, rid = protocol.parse_receipt_token(decoded[0].text, RECEIPT_KEY)
         assert (fields["o"], fields["h"], fields["p"]) == ("cb-002", "000.00.21.H31-261128-0042", "1.001193")
@@ -56,7 +57,7 @@ def test_receipt_printed_for_the_signed_in_officer_then_paper_out_and_reprint(tm
         fake.paper = "ok"
         again = staff.reprint_last()
         assert again.ok, again.message_en
-        pages = wait_for(lambda: len(fake.printed.jobs()) >= 2 and fake.printed.jobs())
+        pages = wait_until(lambda: len(fake.printed.jobs()) >= 2 and fake.printed.jobs())
         fields2, _ = protocol.parse_receipt_token(zxingcpp.read_barcodes(pages[-1])[0].text, RECEIPT_KEY)
         assert fields2["h"] == "HS-2"
     finally:

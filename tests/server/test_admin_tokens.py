@@ -7,7 +7,8 @@ import sys
 
 import pytest
 import requests
-from faultproxy import ROOT, ServerThread
+from faultproxy import ServerThread
+from helpers import ROOT
 
 from sync import protocol
 

@@ -7,14 +7,13 @@ import sys
 
 import pytest
 from faultproxy import (
-    ROOT,
     ServerThread,
     fill_kiosk,
     open_alerts,
     server_ratings,
-    wait_until,
     write_config,
 )
+from helpers import ROOT, free_port, wait_until
 from sqlalchemy import select
 
 from sync import protocol
@@ -244,8 +243,6 @@ def test_a_wrong_server_quarantines_nothing(tmp_path):
     """A web server answering 404 to everything: the ratings stay pending, the error says why."""
     import http.server
     import threading
-
-    from faultproxy import free_port
 
     from sync.agent import SyncError
 

@@ -12,20 +12,18 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
 from faultproxy import (
-    ROOT,
     FaultProxy,
     ServerProcess,
     ServerThread,
     fill_kiosk,
     open_alerts,
     server_ratings,
-    wait_until,
     write_config,
 )
+from helpers import ROOT, wait_until
 from sqlalchemy import func, select
 
 from sync import protocol
@@ -157,7 +155,7 @@ def test_server_killed_and_restarted_mid_drain(tmp_path):
         server.kill()
         left = store.sync_counts()["pending"]
         assert 0 < left < 6000
-        time.sleep(0.3)
+        wait_until(lambda: agent.last_error, what="the agent finding the server gone")
         server.start()
         worker.join(60)
         assert not worker.is_alive()

@@ -9,7 +9,8 @@ import uuid
 
 import pytest
 import requests
-from faultproxy import ROOT, ServerThread, sealed_ratings
+from faultproxy import ServerThread, sealed_ratings
+from helpers import ROOT
 
 from sync import protocol
 from sync.server.core.admin_ops import create_token, create_user, enrol_kiosk
