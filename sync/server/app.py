@@ -1,8 +1,11 @@
 """The town server's FastAPI app factory.
 
-Routers live in their own modules (api_ingest for kiosks, api_admin for the
-admin API); admin web pages are added as one more router in create_app.
-Every error reply is JSON ``{"detail": "<message>"}``.
+Every route is included here, visibly: the kiosk API (api/kiosks.py), the
+admin API (api/ratings.py, api/reports.py) and the admin pages, one router
+per page group (web/signin.py, dashboard.py, alerts.py, kiosks.py,
+roster.py, office.py); ``web.base.setup`` adds what the pages share
+(sessions, /static, the sign-in redirect). Every error reply of the API is
+JSON ``{"detail": "<message>"}``.
 """
 from __future__ import annotations
 
@@ -15,12 +18,19 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from sync.server import web
 from sync.server.api import kiosks as api_kiosks
 from sync.server.api import ratings as api_ratings
+from sync.server.api import reports as api_reports
 from sync.server.core import tasks
 from sync.server.core.db import FifoLock, db_url, make_engine, make_reader, migrate
 from sync.server.core.settings import ensure_receipt_key
+from sync.server.web import alerts as web_alerts
+from sync.server.web import base as web_base
+from sync.server.web import dashboard as web_dashboard
+from sync.server.web import kiosks as web_kiosks
+from sync.server.web import office as web_office
+from sync.server.web import roster as web_roster
+from sync.server.web import signin as web_signin
 
 log = logging.getLogger("hailong.server")
 
@@ -77,9 +87,16 @@ def create_app(db: str = "town.db", *, media_dir: str | Path | None = None, run_
     app.state.write_lock = FifoLock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
     app.state.options = {**DEFAULTS, **options,
                          "media_dir": str(media_dir or default_media_dir(db))}
-    app.include_router(api_kiosks.router)
-    app.include_router(api_ratings.router)
-    web.install(app)
+    app.include_router(api_kiosks.router)         # sync protocol v1: batches, config, photos, heartbeats
+    app.include_router(api_ratings.router)        # admin API: ratings pull, alerts
+    app.include_router(api_reports.router)        # admin API: the dashboard's figures
+    web_base.setup(app)                           # the pages' sessions, /static, sign-in redirect
+    app.include_router(web_signin.router)         # /login, /logout, /lang
+    app.include_router(web_dashboard.router)      # /admin, officer pages, exports
+    app.include_router(web_alerts.router)         # /admin/alerts
+    app.include_router(web_kiosks.router)         # /admin/kiosks
+    app.include_router(web_roster.router)         # /admin/roster, roster import, photos
+    app.include_router(web_office.router)         # /admin/letters, report settings
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException):

@@ -82,8 +82,8 @@ def page_portable(conn, start: int, limit: int) -> bytes:
 def list_ratings(request: Request, after: str | None = Query(None, max_length=18),
                  limit: int = Query(1000, ge=1, le=MAX_LIMIT), user: dict = Depends(current_user)):
     start = parse_cursor(after)
-    # the pages' read-only engine (SQLite): a pull must not hold the write lock kiosks wait on
-    engine = getattr(request.app.state, "read_engine", None) or request.app.state.engine
+    # the read-only engine (SQLite): a pull must not hold the write lock kiosks wait on
+    engine = request.app.state.reader
     build = page_sqlite if engine.dialect.name == "sqlite" else page_portable
     with engine.connect() as conn:
         body = build(conn, start, limit)
@@ -98,5 +98,5 @@ def list_alerts(request: Request, include_resolved: bool = False, kiosk_id: str 
         query = query.where(alerts.c.resolved_at.is_(None))
     if kiosk_id:
         query = query.where(alerts.c.kiosk_id == kiosk_id)
-    with request.app.state.engine.connect() as conn:
+    with request.app.state.reader.connect() as conn:
         return {"alerts": [dict(r) for r in conn.execute(query).mappings()]}

@@ -8,14 +8,18 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import math
+import os
 import re
 import shutil
+import tempfile
 from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from sync.protocol import hash_pin, nfc
+from sync.server.core import alerts as alert_rules
 from sync.server.core.clock import iso, utcnow
 from sync.server.core.db import (
     alerts,
@@ -44,11 +48,30 @@ def _ident(value: str, what: str) -> str:
     return value
 
 
-def enrol_kiosk(conn: Connection, kiosk_id: str, unit_code: str) -> dict:
+class Missing(AdminError):
+    """A unit or desk named does not exist (``what``: "unit" or "desk"; ``code``)."""
+
+    def __init__(self, what: str, code: str):
+        super().__init__(f"no {what} {code!r}")
+        self.what, self.code = what, code
+
+
+class Exists(AdminError):
+    """What is to be created exists already."""
+
+
+def enrol_kiosk(conn: Connection, kiosk_id: str, unit_code: str, require_unit: bool = False) -> dict:
+    """A new kiosk's credentials {kiosk_id, token, key} (shown once; only the token's hash is kept).
+
+    require_unit: refuse a unit the roster does not hold (the pages do; the
+    command line may enrol before the roster is imported).
+    """
     _ident(kiosk_id, "kiosk id")
+    if require_unit and not conn.execute(select(units.c.code).where(units.c.code == unit_code)).first():
+        raise Missing("unit", unit_code)
     _ident(unit_code, "unit code")
     if conn.execute(select(kiosks.c.id).where(kiosks.c.id == kiosk_id)).first():
-        raise AdminError(f"kiosk {kiosk_id} is already enrolled (revoke-kiosk, then enrol it under a new id)")
+        raise Exists(f"kiosk {kiosk_id} is already enrolled (revoke-kiosk, then enrol it under a new id)")
     token, key = new_token("hk"), new_key_hex()
     conn.execute(kiosks.insert().values(id=kiosk_id, unit_code=unit_code, token_hash=token_hash(token),
                                         key_hex=key, revoked=False, enrolled_at=iso(utcnow()),
@@ -128,14 +151,123 @@ def list_alerts(conn: Connection, include_resolved: bool = False) -> list[dict]:
 
 
 def resolve_alert(conn: Connection, alert_id: int, by: str, note: str | None = None) -> None:
-    """An admin closes an alert (e.g. a chain break explained), saying who and why."""
+    """An admin closes an alert (e.g. a chain break explained), saying who and why.
+
+    The alert's ``open_key`` is cleared with it (core/alerts.resolve), so the
+    next cause of the same kind starts a new alert.
+    """
     row = conn.execute(select(alerts.c.resolved_at).where(alerts.c.id == alert_id)).first()
     if row is None:
         raise AdminError(f"no alert {alert_id}")
-    if row.resolved_at is not None:
+    if row.resolved_at is not None or not alert_rules.resolve(
+            conn, alerts.c.id == alert_id, nfc(note) if note else None, by=nfc(by)):
         raise AdminError(f"alert {alert_id} is already resolved")
-    conn.execute(alerts.update().where(alerts.c.id == alert_id).values(
-        resolved_at=iso(utcnow()), acked_by=nfc(by), note=nfc(note) if note else None))
+
+
+def set_alert_rules(conn: Connection, officer_rate_below: float, officer_min_ratings: int,
+                    kiosk_silent_hours: float) -> dict:
+    """Set the alert thresholds (the ``alert_rules`` setting); returns what was stored."""
+    new = {"officer_rate_below": float(officer_rate_below), "officer_min_ratings": int(officer_min_ratings),
+           "kiosk_silent_hours": float(kiosk_silent_hours)}
+    if not (math.isfinite(new["officer_rate_below"]) and 0 <= new["officer_rate_below"] <= 100):
+        raise AdminError("officer_rate_below: must be a percentage from 0 to 100")
+    if new["officer_min_ratings"] < 1:
+        raise AdminError("officer_min_ratings: must be at least 1")
+    if not (math.isfinite(new["kiosk_silent_hours"]) and new["kiosk_silent_hours"] > 0):
+        raise AdminError("kiosk_silent_hours: must be more than 0")
+    set_setting(conn, "alert_rules", new)
+    return new
+
+
+#: The fields of the ``report_issuer`` setting (reports/report_docx.Issuer reads them).
+REPORT_ISSUER_FIELDS = ("parent", "body", "body_full", "place", "symbol", "signer_on_behalf",
+                        "signer_title", "signer_name")
+
+
+def set_report_issuer(conn: Connection, values: dict) -> dict:
+    """Set who issues the Word report (every field; a missing one is stored empty); returns what was stored."""
+    unknown = sorted(set(values) - set(REPORT_ISSUER_FIELDS))
+    if unknown:
+        raise AdminError(f"report issuer: unknown field(s) {', '.join(unknown)}")
+    new = {f: nfc(str(values.get(f) or "").strip())[:200] for f in REPORT_ISSUER_FIELDS}
+    set_setting(conn, "report_issuer", new)
+    return new
+
+
+# --- roster rows, one at a time ------------------------------------------------
+
+#: kind -> (table, key column, [(field, required)]): what one row of each roster list holds.
+ROSTER_LISTS = {
+    "units": (units, "code", (("code", True), ("name", True), ("address", False))),
+    "desks": (desks, "id", (("id", True), ("unit_code", True), ("name", True))),
+    "officers": (officers, "id", (("id", True), ("name", True), ("title", False), ("desk_id", False))),
+    "procedures": (procedures, "code", (("code", True), ("name", True), ("letter", False))),
+}
+ROSTER_MAX_CHARS = 200
+
+
+class BadFields(AdminError):
+    """Required fields missing, or fields too long (their names, missing ones first)."""
+
+    def __init__(self, missing: list[str], too_long: list[str]):
+        super().__init__(f"missing: {', '.join(missing) or '-'}; "
+                         f"longer than {ROSTER_MAX_CHARS} characters: {', '.join(too_long) or '-'}")
+        self.fields = missing + too_long
+
+
+def save_roster_row(conn: Connection, kind: str, values: dict) -> str:
+    """Add or update one row of a roster list (its key names it); returns "added" or "updated"."""
+    if kind not in ROSTER_LISTS:
+        raise NotFound(f"no roster list {kind!r} (one of {', '.join(ROSTER_LISTS)})")
+    table, key, fields = ROSTER_LISTS[kind]
+    row = {f: (nfc(str(values.get(f) or "")).strip() or None) for f, _req in fields}
+    missing = [f for f, req in fields if req and not row[f]]
+    too_long = [f for f, _req in fields if row[f] and len(row[f]) > ROSTER_MAX_CHARS]
+    if missing or too_long:
+        raise BadFields(missing, too_long)
+    if kind == "desks" and not conn.execute(select(units.c.code).where(units.c.code == row["unit_code"])).first():
+        raise Missing("unit", row["unit_code"])
+    if kind == "officers" and row["desk_id"] and not conn.execute(
+            select(desks.c.id).where(desks.c.id == row["desk_id"])).first():
+        raise Missing("desk", row["desk_id"])
+    if conn.execute(select(table.c[key]).where(table.c[key] == row[key])).first():
+        conn.execute(table.update().where(table.c[key] == row[key]).values(**row))
+        return "updated"
+    conn.execute(table.insert().values(**row))
+    return "added"
+
+
+# --- officer photos ------------------------------------------------------------
+
+def set_officer_photo(conn: Connection, officer_id: str, data: bytes, suffix: str, media_dir: str | Path) -> str:
+    """Store ``data`` (a checked PNG or JPEG) as the officer's photo; returns its file name.
+
+    The file is written first under a temporary name and moved into place
+    inside the caller's transaction, so a failure leaves the old photo. A
+    photo of another suffix that the new one replaces is removed after the
+    move (the caller commits right after).
+    """
+    if suffix not in (".png", ".jpg"):
+        raise AdminError(f"photo: must be .png or .jpg, got {suffix!r}")
+    _ident(officer_id, "officer id")
+    old = conn.execute(select(officers.c.photo).where(officers.c.id == officer_id)).first()
+    if old is None:
+        raise NotFound(f"no officer {officer_id!r}")
+    media = Path(media_dir)
+    media.mkdir(parents=True, exist_ok=True)
+    name = f"{officer_id}{suffix}"               # the name import_roster gives a photo
+    with tempfile.NamedTemporaryFile(dir=media, prefix=".upload-", delete=False) as tmp:
+        tmp.write(data)
+    try:
+        conn.execute(officers.update().where(officers.c.id == officer_id).values(
+            photo=name, photo_sha256=hashlib.sha256(data).hexdigest()))
+        os.replace(tmp.name, media / name)       # a failure here rolls the update back
+    finally:
+        if os.path.exists(tmp.name):
+            os.unlink(tmp.name)
+    if old.photo and old.photo != name and "/" not in old.photo:
+        (media / old.photo).unlink(missing_ok=True)     # e.g. the .jpg a new .png replaces
+    return name
 
 
 # --- roster import ----------------------------------------------------------
@@ -217,10 +349,21 @@ def _need(row: dict, key: str, where: str) -> str:
     return str(value)
 
 
-def import_roster(conn: Connection, path: str | Path, media_dir: str | Path) -> dict:
-    """Upsert units, desks, officers (PINs hashed, photos copied) and procedures; returns counts."""
+class PhotosNotAllowed(AdminError):
+    """A roster file uploaded without its photos names some (photos come one by one there)."""
+
+
+def import_roster(conn: Connection, path: str | Path, media_dir: str | Path, uploaded: bool = False) -> dict:
+    """Upsert units, desks, officers (PINs hashed, photos copied) and procedures; returns counts.
+
+    uploaded: the file came through the pages, alone: one that names a photo
+    is refused (PhotosNotAllowed) and officers keep the photos they have.
+    """
     path = Path(path)
     data = read_roster(path)
+    listed = data.get("officers")
+    if uploaded and isinstance(listed, list) and any(isinstance(o, dict) and o.get("photo") for o in listed):
+        raise PhotosNotAllowed(f"{path.name}: names officer photos, which cannot come with an uploaded file")
     media = Path(media_dir)
     unit_rows = {}
     for i, u in enumerate(_rows(data, "units", path), 1):
@@ -254,6 +397,8 @@ def import_roster(conn: Connection, path: str | Path, media_dir: str | Path) -> 
             photos[oid] = src
             row["photo"] = f"{oid}{src.suffix.lower() or '.png'}"
             row["photo_sha256"] = hashlib.sha256(src.read_bytes()).hexdigest()
+        if uploaded:                    # no photo named: leave the officer's own
+            del row["photo"], row["photo_sha256"]
         officer_rows[oid] = row
     proc_rows = {}
     for i, p in enumerate(_rows(data, "procedures", path), 1):

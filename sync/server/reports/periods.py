@@ -149,3 +149,9 @@ def containing(kind: str, day: date) -> Period:
 
 def today_vn() -> date:
     return datetime.now(VN_TZ).date()
+
+
+def trend_step(period: Period) -> str:
+    """The trend's step for a period, the same on the pages, the JSON report and the Word report:
+    a point a day up to 62 days (two months), a week up to 190 days (six months), else a month."""
+    return "day" if period.days <= 62 else ("week" if period.days <= 190 else "month")

@@ -27,7 +27,7 @@ from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
 
 from sync.server.reports import charts
-from sync.server.reports.periods import Period
+from sync.server.reports.periods import Period, trend_step
 from sync.server.reports.stats import Figures, Filter, Stats
 
 FONT = "Times New Roman"
@@ -71,7 +71,7 @@ def gather(stats: Stats, flt: Filter, names: dict[str, dict[str, str]]) -> Repor
             f.name = names.get(dim, {}).get(f.key) or (f.key or "(không ghi thủ tục)")
         return rows
 
-    step = "month" if flt.period.days > 62 else "day"
+    step = trend_step(flt.period)
     dash = stats.dashboard(flt, step, comments=10)
     return ReportData(
         period=flt.period, overall=dash.overall,

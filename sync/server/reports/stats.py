@@ -29,7 +29,9 @@ from sqlalchemy.types import DateTime
 
 from sync.protocol import DEFAULT_REASONS, MISUSE_FLAGS, SCALES, satisfaction_rate
 from sync.server.core import rollup
+from sync.server.core import db
 from sync.server.core.clock import VN_TZ
+from sync.server.core.settings import survey
 from sync.server.core.sql import BUCKETS, WeekOfDay, misuse_expr
 from sync.server.core.sql import contains_code as _contains_code
 from sync.server.reports.periods import Period
@@ -130,16 +132,17 @@ def _best_first(rows) -> list[Figures]:
 class Stats:
     """The statistics of one ratings table on one scale.
 
+    ``engine`` is only read from (the server passes its read-only engine,
+    ``app.state.reader``): the roll-up is folded by ingest, never here.
     ``time_col`` is the column periods are cut on (the corrected time).
     """
 
     def __init__(self, engine, ratings: Table, time_col: str, scale: int = 3,
-                 reasons: dict[str, tuple[str, str]] | None = None, rollup: bool = False,
-                 read_engine=None):
+                 reasons: dict[str, tuple[str, str]] | None = None, rollup: bool = False):
         if scale not in SCALES:
             raise ValueError(f"scale: must be one of {sorted(SCALES)}")
         self.engine = engine
-        self.reader = read_engine or engine    # reads only: the roll-up is folded by ingest
+        self.reader = engine
         self.r = ratings
         self.time_col = time_col
         self.scale = scale
@@ -323,3 +326,15 @@ class Stats:
             if lv == level:
                 return en if english else vi
         return str(level)
+
+
+def town_stats(reader) -> Stats:
+    """The statistics of the town's ratings, on its survey's scale and reasons, from the roll-up.
+
+    What the pages, the JSON report and the Word report read; ``reader`` is
+    the read-only engine.
+    """
+    with reader.connect() as conn:
+        sv = survey(conn)
+    reasons = {c: DEFAULT_REASONS.get(c, (c, c)) for c in sv["reasons"]}
+    return Stats(reader, db.ratings, "corrected_at", scale=sv["scale"], reasons=reasons, rollup=True)

@@ -1,0 +1,104 @@
+"""The figures: the dashboard, an officer's page, and the exports (CSV, Excel, the Word report).
+
+Reads only: the statistics come from the roll-up that ingest folds when a
+batch commits, through ``app.state.reader``.
+"""
+from __future__ import annotations
+
+import tempfile
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
+from markupsafe import Markup
+from sqlalchemy import select
+
+from sync.server.core import db
+from sync.server.reports import charts, exports, periods, report_docx
+from sync.server.web.base import (
+    alert_rule_values,
+    error_page,
+    filter_from_query,
+    filter_query,
+    open_alert_count,
+    period_choices,
+    render,
+    report_issuer,
+    require_user,
+    scale_labels,
+    session_lang,
+    stats_context,
+    tr,
+)
+
+router = APIRouter(include_in_schema=False)
+
+
+def _render_figures(request: Request, template: str, stats, flt, comments: int, **ctx) -> HTMLResponse:
+    """A page of figures for ``flt`` (the dashboard, an officer): figures, trend chart, labels."""
+    step = periods.trend_step(flt.period)
+    dash = stats.dashboard(flt, step, comments=comments)
+    lang = session_lang(request)
+    _ = tr(request)
+    return render(request, template, flt=flt, dash=dash, step=step,
+                  choices=period_choices(periods.today_vn(), _),
+                  chart=Markup(charts.trend_svg(dash.trend, labels=(_("Tỷ lệ hài lòng (%)"), _("Số đánh giá hợp lệ"),
+                                                                    _("Chưa có đánh giá trong kỳ")))),
+                  levels=scale_labels(stats.scale, lang),
+                  reason_labels={c: (en if lang == "en" else vi) for c, (vi, en) in stats.reasons.items()},
+                  filter_qs=filter_query(flt), open_alerts=open_alert_count(request),
+                  low_below=float(alert_rule_values(request)["officer_rate_below"]), **ctx)
+
+
+@router.get("/admin")
+def dashboard(request: Request):
+    user = require_user(request)
+    stats, names, _sv = stats_context(request)
+    flt, error = filter_from_query(request)
+    return _render_figures(request, "dashboard.html", stats, flt, comments=15, user=user, error=error,
+                           names=names)
+
+
+@router.get("/admin/officers/{officer_id}")
+def officer_page(request: Request, officer_id: str):
+    user = require_user(request)
+    stats, names, _sv = stats_context(request)
+    flt, error = filter_from_query(request)
+    flt.officer = officer_id
+    with request.app.state.reader.connect() as conn:
+        officer = conn.execute(select(db.officers).where(db.officers.c.id == officer_id)).mappings().first()
+    if officer is None and officer_id not in names["officer"]:
+        _ = tr(request)
+        return error_page(request, 404, _("Không có cán bộ mã {code}.", code=officer_id), user=user)
+    return _render_figures(request, "officer.html", stats, flt, comments=30, user=user, error=error,
+                           names=names, officer=dict(officer) if officer else {"id": officer_id, "name": officer_id})
+
+
+@router.get("/admin/export")
+def export(request: Request, fmt: str = "csv"):
+    require_user(request)
+    flt, error = filter_from_query(request)
+    if error or fmt not in ("csv", "xlsx", "docx"):
+        _ = tr(request)
+        return error_page(request, 422, error or _("Định dạng xuất không hợp lệ: chọn csv, xlsx hoặc docx."))
+    stats, names, sv = stats_context(request)
+    base = f"hailong-{flt.period.key.replace('..', '_')}"
+    if fmt == "docx":
+        data = report_docx.gather(stats, flt, names)
+        with request.app.state.reader.connect() as conn:
+            issuer = report_issuer(conn)
+        body = report_docx.report(data, issuer, periods.today_vn())
+        return Response(body, media_type="application/vnd.openxmlformats-officedocument."
+                        "wordprocessingml.document",
+                        headers={"Content-Disposition": f'attachment; filename="{base}-bao-cao.docx"'})
+    # a year of a busy town is hundreds of MB: spill to disk, not to memory
+    buf = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
+    exports.export(request.app.state.reader, flt, fmt, buf, scale=sv["scale"])
+    media = ("text/csv; charset=utf-8" if fmt == "csv"
+             else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    buf.seek(0)
+
+    def chunks():
+        with buf:
+            yield from iter(lambda: buf.read(256 * 1024), b"")
+    return StreamingResponse(chunks(), media_type=media,
+                             headers={"Content-Disposition": f'attachment; filename="{base}.{fmt}"'})

@@ -1,0 +1,119 @@
+"""Kiosk health (last contact, clock, quarantine), enrolling a kiosk and revoking one.
+
+Enrol and revoke are the operations ``hailong admin enrol-kiosk`` and
+``revoke-kiosk`` run (core/admin_ops.py); the token and key of a new kiosk
+are shown once, never stored in the clear.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse
+from sqlalchemy import select
+
+from sync.server.core import admin_ops, db
+from sync.server.core import alerts as alert_rules
+from sync.server.web.base import (
+    checked_form,
+    error_page,
+    local_time,
+    open_alert_count,
+    render,
+    require_user,
+    tr,
+)
+
+router = APIRouter(include_in_schema=False)
+
+
+def _ago(hours: float | None, _) -> str:
+    """How long ago, in the unit an admin reads at a glance."""
+    if hours is None:
+        return _("chưa liên lạc lần nào")
+    minutes = int(hours * 60)
+    if minutes < 2:
+        return _("vừa xong")
+    if minutes < 120:
+        return _("{n} phút trước", n=minutes)
+    if hours < 48:
+        return _("{n} giờ trước", n=int(hours))
+    return _("{n} ngày trước", n=int(hours // 24))
+
+
+@router.get("/admin/kiosks")
+def kiosks_page(request: Request):
+    user = require_user(request)
+    with request.app.state.reader.connect() as conn:
+        rows = conn.execute(select(db.kiosks).order_by(db.kiosks.c.unit_code, db.kiosks.c.id)).mappings().all()
+        rule = alert_rules.rules(conn)
+        units = conn.execute(select(db.units.c.code, db.units.c.name).order_by(db.units.c.code)).all()
+    now = datetime.now(timezone.utc)
+    kiosks = []
+    for k in rows:
+        seen = k["last_seen"]
+        age_h = None
+        if seen:
+            try:
+                at = datetime.fromisoformat(seen)
+                age_h = (now - (at if at.tzinfo else at.replace(tzinfo=timezone.utc))).total_seconds() / 3600
+            except ValueError:
+                pass
+        problems = []
+        if k["revoked"]:
+            problems.append("revoked")
+        elif age_h is None or age_h >= rule["kiosk_silent_hours"]:
+            problems.append("silent")
+        if k["clock_skew"] is not None and abs(k["clock_skew"]) >= request.app.state.options.get("skew_threshold", 600):
+            problems.append("skew")
+        if k["quarantined"]:
+            problems.append("quarantined")
+        kiosks.append({**dict(k), "age_h": age_h, "problems": problems})
+    ask = request.query_params.get("revoke")
+    confirm = next((k for k in kiosks if k["id"] == ask and not k["revoked"]), None)
+    return render(request, "kiosks.html", user=user, kiosks=kiosks, fmt_time=local_time, ago=_ago,
+                  units=units, confirm=confirm if user["role"] == "admin" else None,
+                  revoked=next((k["id"] for k in kiosks if k["id"] == request.query_params.get("revoked")
+                                and k["revoked"]), None), open_alerts=open_alert_count(request))
+
+
+@router.post("/admin/kiosks/enrol")
+async def kiosk_enrol(request: Request):
+    require_user(request, "admin")
+    form = await checked_form(request)
+    _ = tr(request)
+    kiosk_id, unit_code = form.get("kiosk_id", "").strip(), form.get("unit_code", "").strip()
+    error, enrolled = None, None
+    if not admin_ops.IDENT.match(kiosk_id):
+        error = _("Mã ki-ốt chỉ gồm 1–64 chữ cái không dấu, chữ số, dấu chấm, gạch dưới hoặc gạch ngang.")
+    else:
+        try:
+            # render() reads the database: never call it inside this write transaction
+            with request.app.state.engine.begin() as conn:
+                enrolled = admin_ops.enrol_kiosk(conn, kiosk_id, unit_code, require_unit=True)
+        except admin_ops.Missing:
+            error = _("Không có đơn vị mã {code}.", code=unit_code)
+        except admin_ops.Exists:
+            error = _("Ki-ốt {kiosk} đã được đăng ký. Hãy đặt mã khác.", kiosk=kiosk_id)
+        except admin_ops.AdminError as exc:          # e.g. a unit code no kiosk config can carry
+            error = str(exc)
+    if error:
+        return error_page(request, 422, error, back="/admin/kiosks#enrol")
+    server_url = str(request.base_url).rstrip("/")
+    response = render(request, "kiosk_enrolled.html", kiosk=enrolled, unit_code=unit_code,
+                      server_url=server_url, open_alerts=open_alert_count(request))
+    response.headers["Cache-Control"] = "no-store"      # the token is shown this once
+    return response
+
+
+@router.post("/admin/kiosks/{kiosk_id}/revoke")
+async def kiosk_revoke(request: Request, kiosk_id: str):
+    require_user(request, "admin")
+    await checked_form(request)
+    _ = tr(request)
+    try:
+        with request.app.state.engine.begin() as conn:
+            admin_ops.revoke_kiosk(conn, kiosk_id)
+    except admin_ops.AdminError:
+        return error_page(request, 404, _("Không có ki-ốt {kiosk}.", kiosk=kiosk_id), back="/admin/kiosks")
+    return RedirectResponse(f"/admin/kiosks?revoked={kiosk_id}", status_code=303)

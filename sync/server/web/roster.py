@@ -1,0 +1,189 @@
+"""The roster: units, desks, officers and procedures; a row at a time, a whole file, officer photos.
+
+Every write is an operation of core/admin_ops.py (``save_roster_row``,
+``import_roster`` as ``hailong admin import-roster`` runs it,
+``set_officer_photo``) in one transaction; this module parses the form and
+says what went wrong in the admin's language.
+"""
+from __future__ import annotations
+
+import io
+import re
+import tempfile
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse
+from sqlalchemy import select
+
+from sync.protocol import nfc
+from sync.server.core import admin_ops
+from sync.server.web.base import (
+    ISSUER_FIELDS,
+    checked_form,
+    checked_upload,
+    error_page,
+    open_alert_count,
+    render,
+    report_issuer,
+    require_user,
+    tr,
+)
+
+router = APIRouter(include_in_schema=False)
+
+#: Vietnamese labels of the roster lists' fields (what each list holds: admin_ops.ROSTER_LISTS)
+LABELS = {
+    "units": {"code": "Mã đơn vị", "name": "Tên đơn vị", "address": "Địa chỉ"},
+    "desks": {"id": "Mã quầy", "unit_code": "Mã đơn vị", "name": "Tên quầy"},
+    "officers": {"id": "Mã cán bộ", "name": "Họ và tên", "title": "Chức danh", "desk_id": "Mã quầy"},
+    "procedures": {"code": "Mã thủ tục", "name": "Tên thủ tục", "letter": "Thư kèm theo"},
+}
+#: kind -> (table, key column, [(field, Vietnamese label, required)]), as the page shows them
+ROSTER = {kind: (table, key, [(f, LABELS[kind][f], req) for f, req in fields])
+          for kind, (table, key, fields) in admin_ops.ROSTER_LISTS.items()}
+
+ROSTER_MAX_BYTES = 5 * 1024 * 1024
+ROSTER_SUFFIXES = (".csv", ".xlsx", ".json")
+PHOTO_MAX_BYTES = 2 * 1024 * 1024
+PHOTO_FORMATS = {"PNG": ".png", "JPEG": ".jpg"}
+
+
+@router.get("/admin/roster")
+def roster_page(request: Request):
+    user = require_user(request)
+    with request.app.state.reader.connect() as conn:
+        lists = {kind: conn.execute(select(t).order_by(t.c[key])).mappings().all()
+                 for kind, (t, key, _f) in ROSTER.items()}
+        issuer = report_issuer(conn)
+    return render(request, "roster.html", user=user, lists=lists, roster=ROSTER, issuer=issuer,
+                  issuer_fields=ISSUER_FIELDS, open_alerts=open_alert_count(request),
+                  saved=request.query_params.get("saved"), imported=_imported(request),
+                  photo_saved=request.query_params.get("photo"))
+
+
+def _imported(request: Request) -> dict[str, int] | None:
+    """The counts a roster import redirected with (roster_import)."""
+    q = request.query_params
+    if q.get("imported") != "1":
+        return None
+    return {k: int(q[k]) if q.get(k, "").isdigit() else 0 for k in ("units", "desks", "officers", "procedures")}
+
+
+@router.post("/admin/roster/{kind}")
+async def roster_save(request: Request, kind: str):
+    require_user(request, "admin")
+    form = await checked_form(request)
+    _ = tr(request)
+    if kind not in ROSTER:
+        return error_page(request, 404, _("Không có danh mục này."))
+    labels = LABELS[kind]
+    values = {f: form.get(f, "") for f in labels}
+    error = None
+    try:
+        # render() reads the database: never call it inside this write transaction
+        with request.app.state.engine.begin() as conn:
+            admin_ops.save_roster_row(conn, kind, values)
+    except admin_ops.BadFields as exc:
+        error = _("Thiếu hoặc quá dài: {fields}.", fields=", ".join(_(labels[f]) for f in exc.fields))
+    except admin_ops.Missing as exc:
+        error = (_("Không có đơn vị mã {code}.", code=exc.code) if exc.what == "unit"
+                 else _("Không có quầy mã {code}.", code=exc.code))
+    if error:
+        return error_page(request, 422, error)
+    return RedirectResponse(f"/admin/roster?saved={kind}#{kind}", status_code=303)
+
+
+# --- roster file ------------------------------------------------------------------------
+
+def _safe_name(filename: str | None) -> str:
+    name = nfc(Path(filename or "").name)
+    stem, suffix = Path(name).stem, Path(name).suffix.lower()
+    stem = re.sub(r"[^\w.-]+", "-", stem).strip(".-")[:80] or "danh-muc"
+    return stem + suffix
+
+
+@router.post("/admin/import-roster")
+async def roster_import(request: Request):
+    require_user(request, "admin")
+    _ = tr(request)
+    back = "/admin/roster#import"
+    too_big = _("Tệp lớn quá: tối đa {mb} MB.", mb=ROSTER_MAX_BYTES // (1024 * 1024))
+    form, upload = await checked_upload(request, ROSTER_MAX_BYTES)
+    if form is None:
+        return error_page(request, 413, too_big, back=back)
+    if upload is None or not upload.filename:
+        return error_page(request, 422, _("Chọn một tệp danh mục."), back=back)
+    name = _safe_name(upload.filename)
+    if Path(name).suffix not in ROSTER_SUFFIXES:
+        return error_page(request, 422, _("Tệp {name}: chỉ nhận tệp .csv, .xlsx hoặc .json.", name=name), back=back)
+    data = await upload.read(ROSTER_MAX_BYTES + 1)
+    if len(data) > ROSTER_MAX_BYTES:
+        return error_page(request, 413, too_big, back=back)
+    error, counts = None, None
+    with tempfile.TemporaryDirectory(prefix="hailong-roster-") as tmp:
+        path = Path(tmp) / name
+        path.write_bytes(data)
+        try:
+            # render() reads the database: never call it inside this write transaction
+            with request.app.state.engine.begin() as conn:
+                counts = admin_ops.import_roster(conn, path, request.app.state.options["media_dir"],
+                                                 uploaded=True)
+        except admin_ops.PhotosNotAllowed:
+            error = _("Tệp {name} có cột ảnh (photo), mà ảnh không gửi kèm được qua trang này: hãy bỏ cột ảnh, hoặc nhập bằng lệnh hailong admin import-roster trên máy chủ.",  # noqa: E501
+                      name=name)
+        except admin_ops.AdminError as exc:
+            detail = str(exc).replace(str(path), name).replace(tmp + "/", "")
+            error = _("Không nhập được tệp danh mục, chưa có gì thay đổi: {detail}", detail=detail)
+    if error:
+        return error_page(request, 422, error, back=back)
+    query = "&".join(f"{k}={counts[k]}" for k in ("units", "desks", "officers", "procedures"))
+    return RedirectResponse(f"/admin/roster?imported=1&{query}#import", status_code=303)
+
+
+# --- officer photos ---------------------------------------------------------------------
+
+def _image_suffix(data: bytes) -> str | None:
+    """'.png' or '.jpg' when Pillow reads the bytes as a whole PNG or JPEG image, else None."""
+    from PIL import Image, UnidentifiedImageError
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            fmt = image.format
+            if image.width * image.height > 40_000_000:      # a small file that unpacks huge
+                return None
+            image.verify()
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()                                   # verify() misses a truncated JPEG
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return None
+    return PHOTO_FORMATS.get(fmt)
+
+
+@router.post("/admin/officers/{officer_id}/photo")
+async def officer_photo(request: Request, officer_id: str):
+    require_user(request, "admin")
+    _ = tr(request)
+    back = "/admin/roster#officers"
+    too_big = _("Ảnh lớn quá: tối đa {mb} MB.", mb=PHOTO_MAX_BYTES // (1024 * 1024))
+    form, upload = await checked_upload(request, PHOTO_MAX_BYTES)
+    if form is None:
+        return error_page(request, 413, too_big, back=back)
+    if upload is None or not upload.filename:
+        return error_page(request, 422, _("Chọn một tệp ảnh."), back=back)
+    data = await upload.read(PHOTO_MAX_BYTES + 1)
+    if len(data) > PHOTO_MAX_BYTES:
+        return error_page(request, 413, too_big, back=back)
+    suffix = _image_suffix(data)
+    if suffix is None:
+        return error_page(request, 422, _("Tệp {name} không phải ảnh PNG hoặc JPEG đọc được.",
+                                          name=_safe_name(upload.filename)), back=back)
+    if not admin_ops.IDENT.match(officer_id):
+        return error_page(request, 422, _("Mã cán bộ {code} có ký tự không dùng được trong tên tệp: hãy đổi mã cán bộ.",  # noqa: E501
+                                          code=officer_id), back=back)
+    try:
+        # render() reads the database: never call it inside this write transaction
+        with request.app.state.engine.begin() as conn:
+            admin_ops.set_officer_photo(conn, officer_id, data, suffix, request.app.state.options["media_dir"])
+    except admin_ops.NotFound:
+        return error_page(request, 404, _("Không có cán bộ mã {code}.", code=officer_id), back=back)
+    return RedirectResponse(f"/admin/roster?photo={officer_id}#officers", status_code=303)
