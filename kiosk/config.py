@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sync.protocol import DEFAULT_REASONS, SCALES, nfc
+from sync.protocol import DEFAULT_REASONS, LETTER_KINDS, SCALES, nfc
 
 HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
 
@@ -98,10 +98,11 @@ SCHEMA: dict[str, dict[str, tuple[type | tuple, Any, Any]]] = {
         "staff_idle_timeout": ((int, float), 120, _positive),
     },
     "letters": {
-        "default": (str, "", _one_of("", "cam_on", "xin_loi", "chuc_mung", "chia_buon")),
+        "default": (str, "", _one_of("", *LETTER_KINDS)),
         "with_receipt": (bool, False, None),
         "after_rating": (bool, False, None),
-        "by_procedure": (dict, {}, lambda v: all(k in ("cam_on", "xin_loi", "chuc_mung", "chia_buon", "") for k in v.values()) or "each letter must be cam_on, xin_loi, chuc_mung, chia_buon or empty"),
+        "by_procedure": (dict, {}, lambda v: all(k in ("", *LETTER_KINDS) for k in v.values())
+                         or f"each letter must be {', '.join(LETTER_KINDS)} or empty"),
     },
     "survey": {
         "scale": (int, 3, _one_of(*sorted(SCALES))),

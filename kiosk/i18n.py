@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import gettext
 import sys
-import unicodedata
 from pathlib import Path
 
 from assets import LOCALE as LOCALE_DIR
+from sync.protocol import nfc
 
 LANGUAGES = ("vi", "en")
 
@@ -67,7 +67,7 @@ class Translator:
         self._current = self._catalogue(language)
 
     def __call__(self, message: str) -> str:
-        return unicodedata.normalize("NFC", self._current.gettext(message))
+        return nfc(self._current.gettext(message))
 
 
 if __name__ == "__main__":

@@ -13,23 +13,22 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from assets import LETTERS as TEMPLATES
+from sync import protocol
 from sync.protocol import nfc
 
-#: the short thank-you printed after a rating (kind cam_on, its own template)
-AFTER_RATING_TEMPLATE = "cam_on_sau_danh_gia"
+#: the short thank-you printed after a rating (kind THANKS, its own template)
+AFTER_RATING_TEMPLATE = f"{protocol.LETTER_THANKS}_sau_danh_gia"
 #: its print job's kind: a failed thank-you never holds back the next one
 AFTER_RATING_JOB = "letter:after_rating"
 #: the dossier printed on a walk-up visit's thank-you (no receipt, no dossier)
 NO_DOSSIER = "—"
 log = logging.getLogger(__name__)
 
-#: kind -> (Vietnamese name, English name)
-KINDS = {
-    "cam_on": ("Thư cảm ơn", "Thank-you letter"),
-    "xin_loi": ("Thư xin lỗi và hẹn lại", "Apology with a new date"),
-    "chuc_mung": ("Thư chúc mừng", "Congratulation"),
-    "chia_buon": ("Thư chia buồn", "Condolence"),
-}
+#: kind -> (Vietnamese name, English name): the protocol's, shared with the town server
+KINDS = protocol.LETTER_KINDS
+THANKS, APOLOGY = protocol.LETTER_THANKS, protocol.LETTER_APOLOGY
+CONGRATULATION, CONDOLENCE = protocol.LETTER_CONGRATULATION, protocol.LETTER_CONDOLENCE
+label = protocol.letter_label
 
 
 class LetterError(ValueError):
@@ -73,9 +72,9 @@ def template(kind: str, name: str | None = None) -> string.Template:
 def letter_text(kind: str, *, unit: str, desk: str, officer: str, title: str | None,
                 procedure: str | None, dossier: str, new_date: date | None = None,
                 today: date | None = None, template_name: str | None = None) -> str:
-    """The filled template. ``new_date`` is required for the apology (xin_loi)."""
-    if kind == "xin_loi" and new_date is None:
-        raise LetterError("xin_loi: the new date for the result is required (--new-date)")
+    """The filled template. ``new_date`` is required for the apology (APOLOGY)."""
+    if kind == APOLOGY and new_date is None:
+        raise LetterError(f"{APOLOGY}: the new date for the result is required (--new-date)")
     values = {
         "unit": unit, "desk": desk or "", "officer": officer, "title": title or "",
         "procedure": procedure or "hành chính", "dossier": dossier,
@@ -139,7 +138,7 @@ def after_rating_letter(cfg, record: dict | None, printer_configured: bool) -> A
 
 def after_rating_image(cfg, store, letter: AfterRating, today: date | None = None):
     """The thank-you's image: dated to the day, no time, no level."""
-    return letter_image(cfg, store, "cam_on", letter.officer_id, letter.dossier, letter.procedure_code,
+    return letter_image(cfg, store, THANKS, letter.officer_id, letter.dossier, letter.procedure_code,
                         today=today, template_name=AFTER_RATING_TEMPLATE)
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from kiosk.commands import CONFIG_OPTION, load_or_exit, open_store
+from sync.protocol import LETTER_APOLOGY, LETTER_KINDS
 
 
 def _store(cfg):
@@ -95,7 +96,7 @@ def _letter_after(cfg, store, issued) -> None:
     if not cfg.letters.get("with_receipt"):
         return
     kind = letters.letter_for(cfg, store, issued.fields.get("p"))
-    if kind and kind != "xin_loi":  # an apology needs a new date: printed on purpose only
+    if kind and kind != letters.APOLOGY:  # an apology needs a new date: printed on purpose only
         image = letters.letter_image(cfg, store, kind, issued.fields["o"], issued.fields["h"],
                                      issued.fields.get("p"))
         _print(cfg, store, image, f"letter:{kind}", issued.fields["h"])
@@ -133,6 +134,8 @@ def reprint(config_path):
 def status(config_path, as_json):
     """The printer's state: ok, paper_low, paper_out, offline, absent, ..."""
     import json
+
+    from kiosk.devices.printer import PRINTABLE
     cfg = load_or_exit(config_path)
     store = _store(cfg)
     state = _printer(cfg, store).state()
@@ -140,18 +143,17 @@ def status(config_path, as_json):
         click.echo(json.dumps(state, ensure_ascii=False))
     else:
         click.echo(f"{state['state']}: {state['message_vi']} / {state['message_en']}")
-    sys.exit(0 if state["state"] in ("ok", "paper_low") else 1)
+    sys.exit(0 if state["state"] in PRINTABLE else 1)
 
 
 @receipt.command()
 @CONFIG_OPTION
-@click.option("--kind", required=True, type=click.Choice(["cam_on", "xin_loi", "chuc_mung", "chia_buon"]),
-              help="cam_on thank-you, xin_loi apology with a new date, chuc_mung congratulation, "
-                   "chia_buon condolence")
+@click.option("--kind", required=True, type=click.Choice(list(LETTER_KINDS)),
+              help=", ".join(f"{kind} {en.lower()}" for kind, (_vi, en) in LETTER_KINDS.items()))
 @click.option("--officer", required=True, help="officer id, as in the roster")
 @click.option("--dossier", required=True, help="dossier code (mã hồ sơ)")
 @click.option("--procedure", default=None, help="procedure code (mã thủ tục)")
-@click.option("--new-date", default=None, help="xin_loi: the new date for the result (2026-12-05)")
+@click.option("--new-date", default=None, help=f"{LETTER_APOLOGY}: the new date for the result (2026-12-05)")
 @click.option("--out", default=None, help="save the letter image (PNG) instead of printing")
 @click.option("--print", "do_print", is_flag=True, help="print it (also with --out)")
 def letter(config_path, kind, officer, dossier, procedure, new_date, out, do_print):

@@ -8,7 +8,6 @@ crisp strokes instead of dithered grey.
 """
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -17,6 +16,7 @@ import qrcode
 from PIL import Image, ImageDraw, ImageFont
 
 from assets import FONTS
+from sync.protocol import nfc
 
 PAPER_DOTS = {58: 384, 80: 576}
 #: The smallest QR module printed: 4 dots = 0.5 mm at 203 dpi, which phone
@@ -31,8 +31,9 @@ class RenderError(ValueError):
     """The content cannot be laid out (e.g. a QR text too long for the paper)."""
 
 
-def nfc(text) -> str:
-    return unicodedata.normalize("NFC", str(text or ""))
+def _printed(value) -> str:
+    """The text printed for a value: "" for None, NFC (sync.protocol.nfc)."""
+    return nfc(str(value or ""))
 
 
 @lru_cache(maxsize=32)
@@ -51,7 +52,7 @@ def paper_width(paper_mm: int) -> int:
 def wrap(text: str, fnt: ImageFont.FreeTypeFont, width: int) -> list[str]:
     """Greedy word wrap by drawn width; a word wider than a line is cut by characters."""
     lines: list[str] = []
-    for para in nfc(text).split("\n"):
+    for para in _printed(text).split("\n"):
         line = ""
         for word in para.split():
             candidate = f"{line} {word}" if line else word
@@ -116,13 +117,13 @@ class Canvas:
     def field(self, label: str, value: str, size: int) -> None:
         """``Label: value`` with the label bold, value wrapped under the line's width."""
         bold, regular = font(size, True), font(size)
-        label = nfc(label) + " "
+        label = _printed(label) + " "
         lw = bold.getlength(label)
         line_h = round(size * 1.25)
         self.draw.text((self.sizes.margin, self.y), label, font=bold, fill=0)
         # Whole words only beside the label: a code such as a dossier number
         # goes to the next line intact rather than being cut.
-        words, taken = nfc(value).split(), 0
+        words, taken = _printed(value).split(), 0
         while taken < len(words) and regular.getlength(" ".join(words[:taken + 1])) <= self.inner - lw:
             taken += 1
         if taken:
@@ -218,7 +219,7 @@ def render_letter(body: str, paper_mm: int = 58) -> Image.Image:
     """
     c = Canvas(paper_width(paper_mm))
     s = c.sizes
-    for raw in nfc(body).splitlines():
+    for raw in _printed(body).splitlines():
         line = raw.rstrip()
         if not line:
             c.space()

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from kiosk import letters, receipts
-from kiosk.devices.printer import Printer, PrinterError
+from kiosk.devices.printer import Printer, PrinterError, unconfigured_state
 from sync import protocol
 
 
@@ -94,7 +94,7 @@ class StaffPanel:
         Never the apology: it needs a new date the officer chooses.
         """
         kind = letters.letter_for(self.cfg, self.store, procedure_code)
-        if not kind or kind == "xin_loi":
+        if not kind or kind == letters.APOLOGY:
             return receipt
         letter = self.print_letter(kind, receipt.issued.fields["h"], procedure_code)
         return Outcome(letter.ok, f"{receipt.message_vi} {letter.message_vi}",
@@ -145,15 +145,14 @@ class StaffPanel:
 
     @staticmethod
     def _no_printer() -> Outcome:
-        return Outcome(False, "Chưa cấu hình máy in ([printer] port).", "No printer configured ([printer] port).",
-                       extra={"state": "not_configured"})
+        state = unconfigured_state()
+        return Outcome(False, state["message_vi"], state["message_en"], extra={"state": state["state"]})
 
     # -- the kiosk's state, in counts only ---------------------------------------
 
     def status(self) -> dict:
         counts = self.store.sync_counts()
-        printer = self.printer.state() if self.printer else {
-            "state": "not_configured", "message_vi": "Chưa cấu hình máy in", "message_en": "No printer configured"}
+        printer = self.printer.state() if self.printer else unconfigured_state()
         scanner = self.scanner.state() if self.scanner else {"state": "not_configured"}
         return {
             "pending": counts["pending"], "quarantined": counts["quarantined"],

@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import unicodedata
 
+# the one nfc; kiosk.ui.widgets still reaches it as telex.nfc
+from sync.protocol import nfc
+
 #: tone name -> combining mark
 TONES = {
     "sac": "\u0301",    # á
@@ -36,10 +39,6 @@ MODIFIED = set("ăâêôơư")
 _DOUBLE = {"a": "â", "e": "ê", "o": "ô", "d": "đ"}
 #: Telex "w": plain vowel -> horned / breved vowel
 _HORN = {"a": "ă", "o": "ơ", "u": "ư"}
-
-
-def nfc(text: str) -> str:
-    return unicodedata.normalize("NFC", text)
 
 
 def split_tone(ch: str) -> tuple[str, str | None]:

@@ -21,11 +21,10 @@ from __future__ import annotations
 
 import logging
 import time
-import unicodedata
 from dataclasses import dataclass, field
 from typing import Callable
 
-from sync.protocol import COMMENT_MAX, DEFAULT_REASONS, SCALES
+from sync.protocol import COMMENT_MAX, DEFAULT_REASONS, SCALES, nfc
 
 WELCOME = "welcome"
 CHOOSE_OFFICER = "choose_officer"
@@ -179,7 +178,7 @@ class Visit:
         """A kind message (already rated, receipt not valid…) that returns to welcome by itself."""
         self._clear()
         self.touch()
-        self.message = unicodedata.normalize("NFC", text)
+        self.message = nfc(text)
         return self._go(MESSAGE)
 
     def rate(self, level: int) -> str:
@@ -220,7 +219,7 @@ class Visit:
         """Keep the comment typed so far (NFC); False when it was cut at COMMENT_MAX characters."""
         self._expect(COMMENT)
         self.touch()
-        text = unicodedata.normalize("NFC", text or "")
+        text = nfc(text or "")
         self.comment = text[:COMMENT_MAX]
         return len(text) <= COMMENT_MAX
 

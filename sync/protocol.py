@@ -281,6 +281,27 @@ def now_at_offset(utc_offset: str = "+07:00") -> datetime:
     return datetime.now(tz_from_offset(utc_offset)).replace(microsecond=0)
 
 
+# --- Device states in the heartbeat ---------------------------------------
+
+#: The codes a heartbeat's ``printer`` and ``scanner`` fields carry (what
+#: kiosk.devices' state() answers; anything else is shown as sent), with the
+#: short words an admin reads on the town server's kiosk page (Vietnamese,
+#: English). The kiosk's own texts for these states, with what to do at the
+#: desk, are kiosk.devices' (printer.MESSAGES, printer.GLANCE, scanner.GLANCE).
+DEVICE_STATES: dict[str, tuple[str, str]] = {
+    "ok": ("Sẵn sàng", "Ready"),
+    "paper_low": ("Sắp hết giấy", "Paper low"),
+    "paper_out": ("Hết giấy", "Out of paper"),
+    "offline": ("Mất kết nối", "Offline"),
+    "timeout": ("Không phản hồi", "Not answering"),
+    "absent": ("Không thấy thiết bị", "Device not found"),
+    "error": ("Lỗi", "Error"),
+    "not_configured": ("Chưa cấu hình", "Not configured"),
+    "printing": ("Đang in", "Printing"),
+    "unknown": ("Chưa rõ", "Unknown"),
+}
+
+
 # --- QR receipt -----------------------------------------------------------
 
 RECEIPT_PREFIX = "HL1."
@@ -406,6 +427,37 @@ def satisfaction_rate(satisfied: int, valid: int) -> float | None:
     if not valid:
         return None
     return round(satisfied * 100.0 / valid, 1)
+
+
+# --- Letters (the kiosk prints them; the town server writes them as Word) -----
+
+#: letter kind -> (Vietnamese name, English name), in the order they are offered.
+LETTER_KINDS: dict[str, tuple[str, str]] = {
+    "cam_on": ("Thư cảm ơn", "Thank-you letter"),
+    "xin_loi": ("Thư xin lỗi và hẹn lại", "Apology with a new date"),
+    "chuc_mung": ("Thư chúc mừng", "Congratulation"),
+    "chia_buon": ("Thư chia buồn", "Condolence"),
+}
+#: the kinds by role; the apology is the one that needs a new date for the result
+LETTER_THANKS, LETTER_APOLOGY, LETTER_CONGRATULATION, LETTER_CONDOLENCE = LETTER_KINDS
+#: other spellings still accepted: the town server's letters page has sent the
+#: apology as "xin_loi_hen_lai" (its form value and file names) since 0.1
+LETTER_KIND_ALIASES = {"xin_loi_hen_lai": LETTER_APOLOGY}
+_LETTER_PREFIX = "Thư "
+
+
+def letter_kind(name: Any) -> str | None:
+    """The kind ``name`` spells (a kind or an alias of one), or None."""
+    if not isinstance(name, str):
+        return None
+    name = LETTER_KIND_ALIASES.get(name, name)
+    return name if name in LETTER_KINDS else None
+
+
+def letter_label(kind: str) -> str:
+    """The kind's short Vietnamese label, a button's: "Thư cảm ơn" → "Cảm ơn"."""
+    short = LETTER_KINDS[kind][0].removeprefix(_LETTER_PREFIX)
+    return short[:1].upper() + short[1:]
 
 
 # --- Officer PINs (the server hashes, the kiosk checks offline) ------------

@@ -60,8 +60,28 @@ MESSAGES = {
     "printing": ("Máy in đang in.", "Printing."),
     "no_job": ("Chưa có phiếu nào để in lại.", "There is nothing to reprint yet."),
 }
+#: state -> the staff panel's words at a glance (a msgid; the full message,
+#: with what to do, comes with a print's outcome). The heartbeat sends the
+#: state's code; the town server has its own words for it (sync.protocol.DEVICE_STATES).
+GLANCE = {
+    "ok": "sẵn sàng",
+    "paper_low": "sắp hết giấy",
+    "paper_out": "hết giấy, xin thay cuộn mới",
+    "offline": "không phản hồi (tắt, mở nắp hoặc lỗi)",
+    "timeout": "không nhận dữ liệu",
+    "absent": "không tìm thấy máy in (kiểm tra dây cáp, nguồn)",
+    "error": "lỗi cổng máy in",
+    "not_configured": "chưa khai báo ([printer] port)",
+    "printing": "đang in",
+}
 #: States in which a job can be printed.
 PRINTABLE = ("ok", "paper_low")
+
+
+def unconfigured_state() -> dict:
+    """What Printer.state() says when the kiosk has no printer at all."""
+    vi, en = MESSAGES["not_configured"]
+    return {"state": "not_configured", "message_vi": vi, "message_en": en, "last_job": None}
 
 
 class PrinterError(Exception):

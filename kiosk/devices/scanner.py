@@ -16,18 +16,26 @@ import logging
 import os
 import threading
 import time
-import unicodedata
 from typing import Callable
 
 import serial
 
+from sync.protocol import nfc
+
 log = logging.getLogger(__name__)
 MAX_LINE = 4096
+#: state -> the staff panel's words at a glance (a msgid)
+GLANCE = {
+    "ok": "sẵn sàng",
+    "absent": "không thấy máy quét (kiểm tra dây cáp)",
+    "error": "lỗi cổng máy quét",
+    "not_configured": "chưa khai báo (máy quét kiểu bàn phím vẫn dùng được)",
+}
 
 
 def _clean(raw: bytes | str) -> str:
     text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
-    return unicodedata.normalize("NFC", text.strip())
+    return nfc(text.strip())
 
 
 class LineAssembler:

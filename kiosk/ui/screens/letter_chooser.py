@@ -18,13 +18,8 @@ from kivy.uix.modalview import ModalView
 
 from kiosk import letters
 
-#: the four kinds, in the order of the buttons, with their short labels (msgids)
-KIND_LABELS = {
-    "cam_on": "Cảm ơn",
-    "xin_loi": "Xin lỗi và hẹn lại",
-    "chuc_mung": "Chúc mừng",
-    "chia_buon": "Chia buồn",
-}
+#: the kinds, in the order of the buttons, with their short labels (msgids)
+KIND_LABELS = {kind: letters.label(kind) for kind in letters.KINDS}
 DATE_DIGITS = 8
 NEED_KIND = "Xin chọn loại thư."
 NEED_DATE = "Thư xin lỗi cần ngày hẹn trả kết quả mới: xin gõ ngày/tháng/năm."
@@ -91,7 +86,7 @@ class LetterChooser(ModalView):
             self.message = NEED_KIND
             return
         new_date = None
-        if self.kind == "xin_loi":
+        if self.kind == letters.APOLOGY:
             new_date, self.message = new_date_from(self.digits)
             if new_date is None:
                 return

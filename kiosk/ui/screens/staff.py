@@ -9,38 +9,23 @@ rated, and nothing here changes a rating.
 from __future__ import annotations
 
 import threading
-import unicodedata
 
 from kivy.clock import Clock
 from kivy.metrics import dp
 from kivy.properties import BooleanProperty, ListProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
+from kiosk.devices.printer import GLANCE as PRINTER_STATES
+from kiosk.devices.printer import PRINTABLE
+from kiosk.devices.scanner import GLANCE as SCANNER_STATES
 from kiosk.receipts import DOSSIER_MAX
 from kiosk.ui.screens import KioskScreen
 from kiosk.ui.screens.letter_chooser import LetterChooser
 from kiosk.ui.widgets import Chip, Key
+from sync.protocol import nfc
 
 #: keys of the dossier pad: dossier codes are digits, capitals, dots, dashes, slashes
 PAD_ROWS = ["1234567890", "QWERTYUIOP", "ASDFGHJKL.", ["Z", "X", "C", "V", "B", "N", "M", "-", "/", "backspace"]]
-SCANNER_STATES = {
-    "ok": "sẵn sàng",
-    "absent": "không thấy máy quét (kiểm tra dây cáp)",
-    "error": "lỗi cổng máy quét",
-    "not_configured": "chưa khai báo (máy quét kiểu bàn phím vẫn dùng được)",
-}
-#: the printer's state at a glance (the full message, with what to do, comes with a print's outcome)
-PRINTER_STATES = {
-    "ok": "sẵn sàng",
-    "paper_low": "sắp hết giấy",
-    "paper_out": "hết giấy, xin thay cuộn mới",
-    "offline": "không phản hồi (tắt, mở nắp hoặc lỗi)",
-    "timeout": "không nhận dữ liệu",
-    "absent": "không tìm thấy máy in (kiểm tra dây cáp, nguồn)",
-    "error": "lỗi cổng máy in",
-    "not_configured": "chưa khai báo ([printer] port)",
-    "printing": "đang in",
-}
 STATUS_EVERY = 2.0
 
 
@@ -157,11 +142,11 @@ class StaffScreen(KioskScreen):
 
     @property
     def dossier(self) -> str:
-        return unicodedata.normalize("NFC", self.ids.pad.text.strip())
+        return nfc(self.ids.pad.text.strip())
 
     def scanned_dossier(self, text: str) -> None:
         """A code scanned while the panel is open: the dossier's own barcode."""
-        code = unicodedata.normalize("NFC", (text or "").strip())[:DOSSIER_MAX]
+        code = nfc((text or "").strip())[:DOSSIER_MAX]
         self.ids.pad.text = code
         self._say(True, "Đã nhận mã hồ sơ từ máy quét.", "Dossier code read from the scanner.")
 
@@ -268,7 +253,7 @@ class StaffScreen(KioskScreen):
             return
         printer = status["printer"]
         self.printer_vi, self.printer_en = printer["message_vi"], printer["message_en"]
-        self.printer_ok = printer["state"] in ("ok", "paper_low", "printing")
+        self.printer_ok = printer["state"] in (*PRINTABLE, "printing")
         self.printer_state = printer["state"]
         self.scanner_state = status["scanner"]["state"]
         self.pending = str(status["pending"])
