@@ -259,16 +259,17 @@ def sweep_silent(conn: Connection, now: datetime | None = None) -> int:
     """Raise ``silent`` for each kiosk not heard from for longer than the rule allows.
 
     Safe to run from every server process at once: an open alert of the
-    same kiosk absorbs the second insert. Returns how many kiosks are silent.
+    same kiosk absorbs the second insert. Returns how many kiosks it newly found silent.
     """
     now = now or utcnow()
     hours = float(rules(conn)["kiosk_silent_hours"])
-    k = db.kiosks
+    k, a = db.kiosks, db.alerts
+    already = set(conn.execute(select(a.c.subject).where(a.c.kind == "silent", a.c.open_key.is_not(None))).scalars())
     causes = []
     for kiosk in conn.execute(select(k.c.id, k.c.last_seen, k.c.enrolled_at).where(k.c.revoked.is_(False))):
         seen_at = parse_stored(kiosk.last_seen or kiosk.enrolled_at)
-        if seen_at is None or now - seen_at < timedelta(hours=hours):
-            continue
+        if seen_at is None or now - seen_at < timedelta(hours=hours) or kiosk.id in already:
+            continue   # heard from lately, or already alerted (a round that finds nothing writes nothing)
         verb = "gửi dữ liệu lần cuối" if kiosk.last_seen else "được đăng ký"
         causes.append(Alert("silent", f"Ki-ốt {kiosk.id} {verb} lúc {local_text(seen_at)}, "
                                       f"đã hơn {hours:g} giờ không liên lạc",
