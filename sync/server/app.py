@@ -71,12 +71,11 @@ def create_app(db: str = "town.db", *, media_dir: str | Path | None = None, run_
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
-        background = tasks.Background(app.state.engine, app.state.write_lock, app.state.options["sweep_seconds"])
-        background.start()
+        app.state.background.start()
         try:
             yield
         finally:
-            background.stop()
+            app.state.background.stop()
 
     app = FastAPI(title="hailong town server", version="1", lifespan=lifespan,
                   description="Sync protocol v1 (kiosks) and the admin API. See DESIGN.md.")
@@ -87,6 +86,7 @@ def create_app(db: str = "town.db", *, media_dir: str | Path | None = None, run_
     app.state.write_lock = FifoLock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
     app.state.options = {**DEFAULTS, **options,
                          "media_dir": str(media_dir or default_media_dir(db))}
+    app.state.background = tasks.Background(engine, app.state.write_lock, app.state.options["sweep_seconds"])
     app.include_router(api_kiosks.router)         # sync protocol v1: batches, config, photos, heartbeats
     app.include_router(api_ratings.router)        # admin API: ratings pull, alerts
     app.include_router(api_reports.router)        # admin API: the dashboard's figures
@@ -115,6 +115,6 @@ def create_app(db: str = "town.db", *, media_dir: str | Path | None = None, run_
 
     @app.get("/healthz", include_in_schema=False)
     def healthz():
-        return {"ok": True}
+        return {"ok": True, "background": app.state.background.status()}
 
     return app
