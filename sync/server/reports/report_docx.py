@@ -26,6 +26,7 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
 
+from sync import protocol
 from sync.server.reports import charts
 from sync.server.reports.periods import Period, trend_step
 from sync.server.reports.stats import Figures, Filter, Stats
@@ -349,9 +350,10 @@ def report(data: ReportData, issuer: Issuer | None = None, on: date | None = Non
 
 # --- letters ----------------------------------------------------------------------
 
-#: letter kind -> (title, paragraphs). {name} {procedure} {dossier} {new_date} {officer} {unit}
+#: letter kind (protocol.LETTER_KINDS) -> (title, paragraphs).
+#: {name} {procedure} {dossier} {new_date} {officer} {unit}
 LETTERS = {
-    "cam_on": ("THƯ CẢM ƠN", [
+    protocol.LETTER_THANKS: ("THƯ CẢM ƠN", [
         "Kính gửi: Ông/Bà {name}",
         "{unit} trân trọng cảm ơn Ông/Bà đã tin tưởng thực hiện thủ tục {procedure} "
         "(hồ sơ số {dossier}) tại Bộ phận Một cửa và dành thời gian đánh giá mức độ hài lòng "
@@ -359,7 +361,7 @@ LETTERS = {
         "Ý kiến của Ông/Bà giúp chúng tôi phục vụ người dân ngày càng tốt hơn. "
         "Kính chúc Ông/Bà và gia đình sức khỏe, hạnh phúc.",
     ]),
-    "xin_loi_hen_lai": ("THƯ XIN LỖI VÀ HẸN LẠI THỜI GIAN TRẢ KẾT QUẢ", [
+    protocol.LETTER_APOLOGY: ("THƯ XIN LỖI VÀ HẸN LẠI THỜI GIAN TRẢ KẾT QUẢ", [
         "Kính gửi: Ông/Bà {name}",
         "Ngày tiếp nhận hồ sơ số {dossier} về thủ tục {procedure}, {unit} đã hẹn trả kết quả "
         "cho Ông/Bà. Tuy nhiên, hồ sơ chưa giải quyết xong đúng hẹn.",
@@ -371,9 +373,11 @@ LETTERS = {
 
 
 def letter(kind: str, fields: dict, issuer: Issuer | None = None, on: date | None = None) -> bytes:
-    """A letter of ``kind`` (see LETTERS) with ``fields`` filled in, as .docx bytes."""
+    """A letter of ``kind`` (see LETTERS, or an alias: protocol.letter_kind) with ``fields`` filled in, as .docx bytes."""
+    kind = protocol.letter_kind(kind)
     if kind not in LETTERS:
-        raise ValueError(f"letter kind: must be one of {', '.join(LETTERS)}")
+        names = [*LETTERS, *(a for a, k in protocol.LETTER_KIND_ALIASES.items() if k in LETTERS)]
+        raise ValueError(f"letter kind: must be one of {', '.join(names)}")
     issuer = issuer or Issuer()
     on = on or date.today()
     values = {"name": "……………………", "procedure": "……………………", "dossier": "…………",
