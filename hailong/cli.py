@@ -14,7 +14,7 @@ import click
 COMMANDS = {
     "kiosk": "kiosk.commands:kiosk",
     "receipt": "kiosk.receipt_commands:receipt",
-    "sync": "sync.agent_commands:sync",
+    "sync": "kiosk.sync_commands:sync",
     "server": "sync.server.commands:server",
     "admin": "sync.server.commands:admin",
     "pull": "sync.pull:pull",

@@ -40,13 +40,57 @@ def kiosk(ctx, config_path):
         run_kiosk(cfg)
 
 
-def run_kiosk(cfg, demo: bool = False) -> None:
-    """The app with its sync agent (when [server] url and token are set)."""
+def run_kiosk(cfg, demo: bool = False, extra_services=()) -> None:
+    """The app with its sync agent (when [server] url and token are set).
+
+    ``extra_services`` start after the agent (the kiosk driver of the tests
+    passes its scripted citizen here, so it runs the real wiring).
+    """
     import logging
     logging.getLogger("urllib3").setLevel(logging.WARNING)  # Kivy's logger would print every request
     from kiosk.ui.app import run
-    from sync.agent import kiosk_service
-    run(cfg, demo=demo, extra_services=[kiosk_service(cfg)])
+    run(cfg, demo=demo, extra_services=[sync_service(cfg), *extra_services])
+
+
+def sync_service(cfg, **overrides):
+    """The sync agent as a service of the kiosk app: ``kiosk.ui.app.run(extra_services=[…])``.
+
+    This is where the app and its agent meet, so the wiring is here, in
+    events both ways and no attribute set on the other:
+
+    * agent → app: ``agent.on_config_applied(app.config_applied)``; the
+      agent's thread calls it once the store holds a new config, the app
+      hops to its UI thread with a Clock trigger and refreshes once (roster,
+      receipt key, names);
+    * app → agent: ``app.bind(on_rating_stored=…)`` nudges the agent, so a
+      rating leaves within a second instead of at the next interval;
+    * the heartbeat reports ``app.device_state()`` (printer, scanner).
+
+    ``service(app)`` returns the function that undoes all of it and stops
+    the agent, or None when this kiosk is offline only (no [server] url or
+    token). Kivy-free: ``app`` needs ``store``, ``device_state``,
+    ``config_applied`` and Kivy's ``bind``/``unbind``.
+    """
+    def service(app):
+        if not cfg.server["url"] or not cfg.server["token"]:
+            return None
+        from sync.agent import agent_from_config
+        options = dict(overrides)
+        options.setdefault("device_state", app.device_state)
+        agent = agent_from_config(cfg, app.store, **options)
+        forget_app = agent.on_config_applied(app.config_applied)
+
+        def nudge(_app, _record) -> None:
+            agent.nudge()
+        app.bind(on_rating_stored=nudge)
+        agent.start()
+
+        def stop() -> None:
+            app.unbind(on_rating_stored=nudge)
+            forget_app()
+            agent.stop()
+        return stop
+    return service
 
 
 @kiosk.command()

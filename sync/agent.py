@@ -17,6 +17,16 @@ The server's config lands in the store: the roster through apply_roster
 (photos downloaded beside kiosk.db) and, as JSON in the meta table,
 ``server_scale``, ``server_reasons``, ``server_questions``,
 ``server_scale_labels``, ``receipt_key`` and ``config_etag``.
+
+Whoever shows that config hears of it through an event, not by polling:
+:meth:`SyncAgent.on_config_applied` registers a listener, called (from the
+agent's thread) once the store holds the whole new config. The kiosk app
+registers one that only fires a Kivy ``Clock`` trigger, so the refresh runs
+once, on the UI thread (kiosk/commands.py wires them). The agent knows
+nothing of the app: no Kivy, no ``kiosk`` import here.
+
+Retries go through tenacity with sync/retry.py's wait, the same rule as
+``hailong pull``.
 """
 from __future__ import annotations
 
@@ -25,12 +35,10 @@ import hashlib
 import json
 import logging
 import mimetypes
-import random
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 from urllib.parse import urljoin
@@ -39,52 +47,17 @@ import requests
 import tenacity
 
 from sync import protocol
+from sync.retry import RETRY_STATUS, BackoffWait, TransientError, retry_after
+
+__all__ = ["SyncAgent", "SyncError", "TransientError", "DrainResult", "ConfigListener", "agent_from_config"]
 
 log = logging.getLogger("hailong.sync")
 
-RETRY_STATUS = {408, 429, 500, 502, 503, 504}
-
+#: called with the config the server sent, once the store holds it
+ConfigListener = Callable[[dict], None]
 
 class SyncError(Exception):
     """Syncing cannot go on without a person (e.g. the token was refused)."""
-
-
-class TransientError(Exception):
-    """Worth retrying: no link, timeout, or the server asked to come back later."""
-
-    def __init__(self, message: str, retry_after: float | None = None):
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-def _retry_after(resp: requests.Response) -> float | None:
-    value = resp.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        from email.utils import parsedate_to_datetime
-        return max(0.0, (parsedate_to_datetime(value) - datetime.now(timezone.utc)).total_seconds())
-    except (TypeError, ValueError):
-        return None
-
-
-class _BackoffWait(tenacity.wait.wait_base):
-    """Full jitter (random between 0 and base·2ⁿ, capped), or the server's Retry-After."""
-
-    def __init__(self, base: float, cap: float):
-        self.base, self.cap = base, cap
-
-    def __call__(self, retry_state) -> float:
-        exc = retry_state.outcome.exception() if retry_state.outcome else None
-        after = getattr(exc, "retry_after", None)
-        if after is not None:
-            return min(after, self.cap)
-        ceiling = min(self.cap, self.base * 2 ** (retry_state.attempt_number - 1))
-        return random.uniform(0, ceiling)
 
 
 @dataclass
@@ -106,7 +79,7 @@ class SyncAgent:
                  max_backoff: float = 300, min_backoff: float = 0.5, utc_offset: str = "+07:00",
                  photo_dir: str | Path | None = None, version: str | None = None,
                  device_state: Callable[[], dict] | None = None,
-                 on_config: Callable[[dict], None] | None = None, gzip_level: int = 6,
+                 on_config: ConfigListener | None = None, gzip_level: int = 6,
                  session: requests.Session | None = None):
         if not server_url:
             raise SyncError("no server url: this kiosk is offline only")
@@ -123,7 +96,7 @@ class SyncAgent:
         self.photo_dir = Path(photo_dir) if photo_dir else Path(getattr(store, "path", "kiosk.db")).parent / "photos"
         self.version = version or _version()
         self.device_state = device_state
-        self.on_config = on_config
+        self._config_listeners: list[ConfigListener] = [on_config] if on_config is not None else []
         self.gzip_level = gzip_level
         self.session = session or requests.Session()
         self.session.headers.update({"Authorization": f"Bearer {token}",
@@ -137,6 +110,34 @@ class SyncAgent:
         self.last_error: str | None = None
         self.last_success: str | None = None
         self.acked_through: int | None = None
+
+    # -- events ----------------------------------------------------------------
+
+    def on_config_applied(self, listener: ConfigListener) -> Callable[[], None]:
+        """Call ``listener(config)`` after each new config is stored; returns a function removing it.
+
+        It runs on the thread that pulled the config (the agent's own, when
+        started), after the roster, surveys, receipt key and ETag are all in
+        the store, so a listener that reads the store sees the whole new
+        config. Keep it short and thread-safe (a Kivy app only fires a Clock
+        trigger). A listener that raises is logged and never stops the sync.
+        The ``on_config`` constructor argument is the first listener.
+        """
+        self._config_listeners.append(listener)
+
+        def remove() -> None:
+            try:
+                self._config_listeners.remove(listener)
+            except ValueError:
+                pass
+        return remove
+
+    def _config_applied(self, config: dict) -> None:
+        for listener in list(self._config_listeners):
+            try:
+                listener(config)
+            except Exception:
+                log.exception("sync: a config listener failed")
 
     # -- HTTP ------------------------------------------------------------------
 
@@ -152,7 +153,7 @@ class SyncAgent:
         except requests.RequestException as exc:
             raise TransientError(f"request failed: {exc}") from None
         if resp.status_code in RETRY_STATUS:
-            raise TransientError(f"server answered {resp.status_code}", _retry_after(resp))
+            raise TransientError(f"server answered {resp.status_code}", retry_after(resp))
         if resp.status_code in (401, 403):
             raise SyncError(f"server refused this kiosk ({resp.status_code}): {_detail(resp)}")
         return resp
@@ -168,7 +169,7 @@ class SyncAgent:
 
         return tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(TransientError),
-            wait=_BackoffWait(self.min_backoff, self.max_backoff),
+            wait=BackoffWait(self.min_backoff, self.max_backoff),
             stop=stop, sleep=self._stop.wait, before_sleep=before_sleep, reraise=True)
 
     # -- ratings ---------------------------------------------------------------
@@ -348,8 +349,7 @@ class SyncAgent:
         if config.get("receipt_key"):
             self.store.set_meta("receipt_key", json.dumps(config["receipt_key"]))
         self.store.set_meta("config_etag", resp.headers.get("ETag"))
-        if self.on_config is not None:
-            self.on_config(config)
+        self._config_applied(config)
         return True
 
     def _fetch_photo(self, officer: dict) -> str | None:
@@ -468,22 +468,3 @@ def agent_from_config(cfg, store, **overrides) -> SyncAgent:
                   utc_offset=cfg.kiosk["utc_offset"])
     kwargs.update(overrides)
     return SyncAgent(store, s["url"], s["token"], cfg.kiosk["id"], **kwargs)
-
-
-def kiosk_service(cfg, **overrides):
-    """A service for ``kiosk.ui.app.run(extra_services=[…])``: the agent on the app's store.
-
-    Started with the app (as ``app.sync_agent``), stopped with it; nothing
-    when the kiosk is offline only (no [server] url or token). The heartbeat
-    reports ``app.device_state()`` (printer, scanner) when the app has it.
-    """
-    def service(app):
-        if not cfg.server["url"] or not cfg.server["token"]:
-            return None
-        options = dict(overrides)
-        if callable(getattr(app, "device_state", None)):
-            options.setdefault("device_state", app.device_state)
-        agent = agent_from_config(cfg, app.store, **options).start()
-        app.sync_agent = agent
-        return agent.stop
-    return service

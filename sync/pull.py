@@ -6,6 +6,8 @@ cursor reached is remembered in a state file (default ``<out>.cursor.json``)
 and the next run without ``--after`` starts from it, so each pull brings only
 what is new. The output and the state are written to temporary files and
 renamed at the end: an interrupted pull leaves the previous ones intact.
+A page the server does not serve is retried (``--retries``) by the same
+tenacity rule as the sync agent's (sync/retry.py).
 """
 from __future__ import annotations
 
@@ -14,14 +16,15 @@ import json
 import operator
 import os
 import sys
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 import click
 import requests
+import tenacity
 
 from sync import protocol
+from sync.retry import RETRY_STATUS, BackoffWait, TransientError, retry_after
 
 COLUMNS = list(protocol.RECORD_FIELDS) + ["received_at"]
 LIST_FIELDS = ("reasons", "flags")
@@ -30,6 +33,41 @@ XLSX_MAX_RATINGS = 1_048_576 - 1   # Excel's rows, less the heading
 
 class PullError(Exception):
     pass
+
+
+class _RetryStatus(TransientError):
+    """A 408/429/5xx answer: retried; when the tries run out, its response is reported as any other."""
+
+    def __init__(self, resp: requests.Response):
+        super().__init__(f"server answered {resp.status_code}", retry_after(resp))
+        self.resp = resp
+
+
+def _get(session: requests.Session, url: str, params: dict, timeout: float, retries: int,
+         server: str) -> requests.Response:
+    """One page, tried ``retries`` more times when the server does not answer or asks to come back.
+
+    The same tenacity rule as the sync agent (sync/retry.py): full jitter
+    from 0.5 s doubling up to 10 s, or the server's Retry-After up to 30 s.
+    """
+    def once() -> requests.Response:
+        try:
+            resp = session.get(url, params=params, timeout=timeout)
+        except requests.RequestException as exc:
+            raise TransientError(f"no answer from {server}: {exc.__class__.__name__}") from None
+        if resp.status_code in RETRY_STATUS:
+            raise _RetryStatus(resp)
+        return resp
+
+    retrying = tenacity.Retrying(retry=tenacity.retry_if_exception_type(TransientError),
+                                 wait=BackoffWait(0.5, 10, after_cap=30),
+                                 stop=tenacity.stop_after_attempt(retries + 1), reraise=True)
+    try:
+        return retrying(once)
+    except _RetryStatus as exc:
+        return exc.resp
+    except TransientError as exc:
+        raise PullError(str(exc)) from None
 
 
 def fetch_pages(server: str, token: str, after: str | None, limit: int, timeout: float,
@@ -42,18 +80,7 @@ def fetch_pages(server: str, token: str, after: str | None, limit: int, timeout:
         params = {"limit": limit}
         if after:
             params["after"] = after
-        for attempt in range(retries + 1):
-            try:
-                resp = session.get(url, params=params, timeout=timeout)
-            except requests.RequestException as exc:
-                if attempt == retries:
-                    raise PullError(f"no answer from {server}: {exc.__class__.__name__}") from None
-                time.sleep(min(2 ** attempt * 0.5, 10))
-                continue
-            if resp.status_code in (429, 500, 502, 503, 504) and attempt < retries:
-                time.sleep(min(float(resp.headers.get("Retry-After") or 2 ** attempt * 0.5), 30))
-                continue
-            break
+        resp = _get(session, url, params, timeout, retries, server)
         if resp.status_code != 200:
             try:
                 detail = resp.json().get("detail")

@@ -2,8 +2,9 @@
 
     python tests/kiosk_driver.py CONFIG SCENARIO OUT_DIR [--demo]
 
-Starts the app exactly as ``hailong kiosk`` does (kiosk.ui.app.run), with
-one extra service: a scripted citizen. Touches are real MotionEvents fed
+Starts the app exactly as ``hailong kiosk`` does (kiosk.commands.run_kiosk:
+the app with its sync agent when [server] url and token are set), with one
+extra service: a scripted citizen. Touches are real MotionEvents fed
 through Kivy's event loop (the same path as the input provider's), so the
 debounce guard, the widgets' collision and the screens all take part.
 Screenshots go to OUT_DIR/<name>.png; OUT_DIR/<SCENARIO>.json says what happened.
@@ -378,9 +379,10 @@ def no_roster(d: Driver):
     yield from d.tap(pos=(640, 400))
     yield 0.3
     d.result["notes"]["screen_after_tap"] = d.screen
-    # the roster arrives (as the sync agent would apply it): welcome picks it up by itself
+    # the roster arrives as the sync agent applies it: stored, then the config event
     from kiosk.roster import load_roster_file
     d.app.store.apply_roster(load_roster_file())
+    d.app.config_applied({})
     screen = d.app.root.sm.get_screen("welcome")
     yield from d.wait_for(lambda: screen.has_officers, 10, "the roster on welcome")
     yield 0.2
@@ -448,7 +450,7 @@ def bad_tokens(app) -> dict:
 
 
 class CountingAgent:
-    """Stands in for the sync agent the lead attaches: counts nudges."""
+    """Stands in for the sync agent: counts nudges (bound to the app's on_rating_stored, as sync_service does)."""
 
     def __init__(self):
         self.nudges = 0
@@ -464,7 +466,8 @@ def message_text(d: Driver) -> str:
 def receipts_flow(d: Driver):
     """Scan a receipt → rate its officer; scan again → already rated; every bad kind refused."""
     from kiosk import receipts
-    d.app.sync_agent = agent = CountingAgent()
+    agent = CountingAgent()
+    d.app.bind(on_rating_stored=lambda _app, _record: agent.nudge())
     yield from d.wait_screen("welcome")
     issued = receipts.issue(d.app.cfg, d.app.store, "cb-002", "000.00.21.H31-261128-0042", "1.001193")
     t0 = time.monotonic()
@@ -522,6 +525,40 @@ def receipts_flow(d: Driver):
     yield from d.wait_screen("thanks")
     d.result["notes"]["nudges"] = agent.nudges
     d.result["notes"]["device_state"] = d.app.device_state()
+
+
+def config_from_agent(d: Driver):
+    """Started with no roster and no receipt key; the real sync agent brings both from the town server.
+
+    The app must take them in on the agent's event, without a restart
+    (issue 10: a valid receipt was refused until the kiosk restarted): the
+    roster shows on welcome, a receipt signed with the town's key (the test
+    leaves it in town_receipt_key.txt beside the config) rates its officer,
+    and the rating reaches the server on the app's nudge, long before the
+    agent's interval.
+    """
+    from sync import protocol
+    app = d.app
+    yield from d.wait_for(lambda: app.config_refreshes >= 1, 20, "the agent's config event")
+    screen = app.root.sm.get_screen("welcome")
+    d.result["notes"]["officers_on_welcome"] = screen.has_officers
+    d.result["notes"]["verifier_key"] = app.scanning.verifier.receipt_key
+    yield 0.2
+    d.result["texts"]["welcome_after_config"] = d.visible_texts()
+    yield from d.shot("welcome_after_config")
+    key = (Path(app.cfg.db_path).parent / "town_receipt_key.txt").read_text("ascii").strip()
+    token = protocol.make_receipt_token(protocol.receipt_fields(
+        app.cfg.kiosk["unit_code"], app.cfg.kiosk["desk_id"], "cb-002", "HS-EVENT-1", None,
+        int(time.time())), key)
+    scan(token)
+    yield from d.wait_screen("rate", timeout=5)
+    d.result["notes"]["rate_officer"] = d.by_id("officer_name").text
+    yield from d.tap(d.find(lambda w: w.__class__.__name__ == "LevelButton" and w.level == 3))
+    yield from d.wait_screen("thanks")
+    t0 = time.monotonic()
+    yield from d.wait_for(lambda: app.store.sync_counts()["pending"] == 0, 10, "the nudged agent to send it")
+    d.result["notes"]["sent_after_s"] = time.monotonic() - t0
+    d.result["notes"]["config_refreshes"] = app.config_refreshes
 
 
 def wedge(d: Driver):
@@ -925,9 +962,10 @@ def bench_scan(d: Driver):
 
 SCENARIOS = {f.__name__: f for f in (full_visit, language, idle, double_touch, rapid_repeat, staff_exit,
                                      scale5, no_roster, receipts_flow, wedge, staff_panel, bench_scan,
-                                     staff_letters, letters_after_rating)}
+                                     staff_letters, letters_after_rating, config_from_agent)}
 #: scenarios that run with pty devices on [scanner] and [printer]
-WITH_DEVICES = {"receipts_flow", "wedge", "staff_panel", "bench_scan", "staff_letters", "letters_after_rating"}
+WITH_DEVICES = {"receipts_flow", "wedge", "staff_panel", "bench_scan", "staff_letters", "letters_after_rating",
+                "config_from_agent"}
 
 
 def main(argv: list[str]) -> int:
@@ -946,6 +984,10 @@ def main(argv: list[str]) -> int:
         from kivy.clock import Clock
         driver = Driver(app, out)
         state["driver"] = driver
+        # what the app holds when it starts, before any event of its agent can be taken in
+        driver.result["notes"]["at_start"] = {
+            "receipt_key": bool(app.scanning.verifier.receipt_key),
+            "officers": len(app.store.officers(app.cfg.kiosk["desk_id"]))}
         steps = SCENARIOS[scenario](driver)
         pending = {"until": 0.0}
 
@@ -971,10 +1013,10 @@ def main(argv: list[str]) -> int:
         Clock.schedule_interval(step, 0)
         return None
 
-    from kiosk.ui.app import run
+    from kiosk.commands import run_kiosk
     started = time.monotonic()
     try:
-        run(cfg, demo=demo, extra_services=[scripted_citizen])
+        run_kiosk(cfg, demo=demo, extra_services=[scripted_citizen])
     finally:
         driver = state["driver"]
         result = driver.result if driver else {"ok": False, "error": "the app did not start"}

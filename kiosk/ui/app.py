@@ -7,7 +7,17 @@ top-right corner). The same PIN pad takes an officer's PIN to open the staff
 panel (kiosk/ui/screens/staff.py). Scanned receipts come in through
 kiosk/ui/scanning.py; the printer and the scanner belong to the app.
 
-``run(cfg)`` is what ``hailong kiosk`` calls.
+The app talks with the sync agent through two events and holds no reference
+to it (kiosk/commands.py wires them where both are built):
+
+* ``on_rating_stored`` (a Kivy event, ``app.bind(on_rating_stored=…)``):
+  dispatched on the UI thread once a rating is in kiosk.db;
+* :meth:`KioskApp.config_applied`: called from any thread (the agent's)
+  after a new config (roster, surveys, receipt key) is in the store; it only
+  fires a ``Clock.create_trigger``, so however many arrive in a frame the app
+  refreshes once, on its own thread. Nothing polls the store for a roster.
+
+``run(cfg)`` is what ``hailong kiosk`` calls (through kiosk.commands.run_kiosk).
 """
 from __future__ import annotations
 
@@ -67,6 +77,7 @@ class KioskApp(App):
     clock_text = StringProperty("")
     staff_open = BooleanProperty(False)
     title = "hailong"
+    __events__ = ("on_rating_stored",)
 
     def __init__(self, cfg, store=None, demo: bool = False,
                  extra_services: Iterable[Service] = (), **kwargs):
@@ -87,7 +98,8 @@ class KioskApp(App):
         self.visit.listeners.append(self._on_visit_change)
         self._last_down = -1e9
         self.debounced_touches = 0
-        self._roster_seen = 0.0
+        self.config_refreshes = 0     # how many times a new config was taken in (tests read it)
+        self._config_trigger = Clock.create_trigger(self._take_new_config, 0)
         self._swallowed: set = set()
         self._long_press = None
         self._pin_pad = None
@@ -196,7 +208,7 @@ class KioskApp(App):
         if visit.state == "welcome":
             self._load_names()
         if visit.state == "thanks" and old != "thanks":
-            self._nudge_sync()
+            self._rating_stored(visit.last_record)
             self._letter_after_rating(visit.last_record)
         sm = self.root.sm if self.root else None
         if sm is None:
@@ -208,14 +220,43 @@ class KioskApp(App):
             sm.current = visit.state
         sm.current_screen.refresh()
 
-    def _nudge_sync(self) -> None:
-        """A rating was just stored: the sync agent (when the lead attached one) sends it soon."""
-        agent = getattr(self, "sync_agent", None)
-        if agent is not None:
-            try:
-                agent.nudge()
-            except Exception:
-                log.exception("sync agent nudge failed")
+    def _rating_stored(self, record: dict | None) -> None:
+        """Tell the listeners (the sync agent's nudge); one failing never stops the visit."""
+        try:
+            self.dispatch("on_rating_stored", record)
+        except Exception:
+            log.exception("an on_rating_stored listener failed")
+
+    def on_rating_stored(self, record: dict | None) -> None:
+        """Kivy event: a rating was just stored in kiosk.db (``record`` is it). Default: nothing."""
+
+    # -- a new config from the town server ---------------------------------------
+
+    def config_applied(self, _config: dict | None = None) -> None:
+        """A new config is in the store: refresh once, on the UI thread. Safe from any thread.
+
+        The sync agent calls this from its own thread (its on_config_applied
+        listener); Kivy's Clock is thread-safe and a trigger already pending
+        is not scheduled twice, so a burst of configs costs one refresh.
+        """
+        self._config_trigger()
+
+    def _take_new_config(self, _dt=None) -> None:
+        """Read what the new config changed from the store: receipt key, names, the welcome screen.
+
+        The receipt key matters most: a kiosk that started before its agent
+        stored the key would refuse every valid receipt until a restart. A
+        visit in progress is left alone: its screens read the roster again
+        when the visit ends on welcome.
+        """
+        self.config_refreshes += 1
+        if self.scanning is not None:
+            self.scanning.reload_key()
+        self._load_names()
+        if self.root is None or self.staff_open:
+            return
+        if self.visit.state == "welcome" and self.root.sm.current == "welcome":
+            self.root.sm.get_screen("welcome").refresh()
 
     def _letter_after_rating(self, record: dict | None) -> None:
         """[letters] after_rating: the thank-you, printed in a worker thread; faults are only logged."""
@@ -237,11 +278,6 @@ class KioskApp(App):
                 self.close_staff_panel()
             return
         self.visit.tick()
-        if self.visit.state == "welcome" and self.root and now - self._roster_seen >= 5:
-            # the sync agent may have brought (or changed) the roster meanwhile
-            self._roster_seen = now
-            self._load_names()
-            self.root.sm.get_screen("welcome").refresh()
 
     # -- kiosk mode: touch guard, long press, Escape ----------------------------------
 
@@ -346,7 +382,7 @@ def run(cfg, demo: bool = False, extra_services: Iterable[Service] = ()) -> None
     """Run the kiosk until staff leave it with the PIN.
 
     ``extra_services``: callables started with the app (``service(app)``),
-    e.g. the sync agent thread or the scanner reader; each may return a
+    e.g. the sync agent (kiosk.commands.sync_service); each may return a
     function called when the app stops.
     """
     configure(cfg.ui)

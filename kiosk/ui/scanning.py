@@ -9,6 +9,10 @@ Every code ends up in ``ScanRouter.handle(text)`` on the UI thread:
   message (in the current language) and times back to welcome. The verifier
   counts refusals as security events ("already rated" is not one).
 
+The verifier holds the receipt key; when the sync agent stores a new one
+the app calls :meth:`ScanRouter.reload_key` (KioskApp.config_applied), so a
+receipt signed with it is accepted at once, without a restart.
+
 Keyboard-wedge scanners type into the window: characters arrive as
 ``on_textinput``, the code's end as Enter (``on_key_down``). They are
 collected only while no TextInput has the focus, so a person typing into a
@@ -22,7 +26,7 @@ import time
 from kivy.clock import Clock
 
 from kiosk.devices.scanner import KeyboardWedgeBuffer, SerialScanner
-from kiosk.receipts import ReceiptVerifier
+from kiosk.receipts import ReceiptIssueError, ReceiptVerifier
 
 log = logging.getLogger(__name__)
 ENTER_KEYS = (13, 271)          # Return, keypad Enter
@@ -60,6 +64,16 @@ class ScanRouter:
         Window.unbind(on_textinput=self._on_textinput, on_key_down=self._on_key_down)
         if self.scanner is not None:
             self.scanner.stop()
+
+    def reload_key(self) -> None:
+        """Take the receipt key the store holds now (the agent just stored a new config).
+
+        A key that does not parse is logged and the verifier in use is kept.
+        """
+        try:
+            self.verifier = ReceiptVerifier.from_config(self.app.cfg, self.app.store)
+        except ReceiptIssueError as exc:
+            log.error("new receipt key not taken: %s", exc)
 
     def state(self) -> str:
         """The serial scanner's state (ok, absent, error), or not_configured (wedge only)."""

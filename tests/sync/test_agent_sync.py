@@ -206,28 +206,80 @@ def test_hailong_sync_keeps_running_until_sigterm(town, tmp_path):
     assert store.sync_counts()["pending"] == 0
 
 
-def test_kiosk_service_runs_the_agent_with_the_app(town, tmp_path):
-    from types import SimpleNamespace
+def test_sync_service_wires_agent_and_app_through_events(town, tmp_path):
+    """kiosk.commands.sync_service: the config event reaches the app, the app's rating event nudges the agent.
 
+    The app here is what the service needs of KioskApp, without Kivy; the
+    real app with the real agent is tests/kiosk/test_kiosk_sync_events.py.
+    """
+    import threading
+
+    from kiosk.commands import sync_service
     from kiosk.config import load
-    from sync.agent import kiosk_service
     store = fill_kiosk(tmp_path / "kiosk.db", "K1", town.k1["key"], 40)
-    cfg = load(write_config(tmp_path, "K1", town.k1["key"], town.url, town.k1["token"]))
-    app = SimpleNamespace(store=store, device_state=lambda: {"printer": "no_paper", "scanner": "ok"})
-    stop = kiosk_service(cfg)(app)
+    # interval 60 s: within the test only a nudge sends a new rating
+    cfg = load(write_config(tmp_path, "K1", town.k1["key"], town.url, town.k1["token"], interval=60))
+
+    class App:
+        def __init__(self):
+            self.store, self.configs, self.bound = store, [], {}
+
+        def device_state(self):
+            return {"printer": "no_paper", "scanner": "ok"}
+
+        def config_applied(self, config=None):
+            # what the store holds when the event comes, and on which thread
+            self.configs.append((threading.current_thread().name, config,
+                                 store.officer("cb-001") is not None, store.get_meta("receipt_key")))
+
+        def bind(self, **handlers):
+            self.bound.update(handlers)
+
+        def unbind(self, **handlers):
+            for name in handlers:
+                self.bound.pop(name)
+
+    app = App()
+    stop = sync_service(cfg)(app)
     try:
         wait_until(lambda: store.sync_counts()["pending"] == 0, what="service drained")
-        wait_until(lambda: store.officer("cb-001") is not None, what="roster applied")
+        wait_until(lambda: app.configs, what="the config event")
+        thread, config, roster_stored, key_stored = app.configs[0]
+        assert thread == "hailong-sync" and roster_stored
+        assert json.loads(key_stored) == config["receipt_key"] and len(config["receipt_key"]) == 64
 
         def printer_state():
             with town.engine.connect() as conn:
                 return conn.execute(select(kiosks.c.printer_state).where(kiosks.c.id == "K1")).scalar()
         wait_until(lambda: printer_state() == "no_paper", what="heartbeat with the app's device state")
+
+        fill_kiosk(tmp_path / "kiosk.db", "K1", town.k1["key"], 1)      # a citizen's rating…
+        assert store.sync_counts()["pending"] == 1
+        app.bound["on_rating_stored"](app, store.pending(1)[0])          # …and the app's event
+        wait_until(lambda: store.sync_counts()["pending"] == 0, timeout=10, what="the nudged agent")
     finally:
         stop()
-    assert not app.sync_agent.running
+    assert app.bound == {} and len(app.configs) == 1
+    assert not any(t.name == "hailong-sync" and t.is_alive() for t in threading.enumerate())
     offline = load(write_config(tmp_path, "K1", town.k1["key"], "", ""))
-    assert kiosk_service(offline)(SimpleNamespace(store=store)) is None
+    assert sync_service(offline)(App()) is None
+
+
+def test_config_listeners_hear_each_new_config_once_and_never_stop_the_sync(town, tmp_path):
+    store = fill_kiosk(tmp_path / "kiosk" / "kiosk.db", "K1", town.k1["key"], 5)
+    agent = agent_for(town, store)
+    heard = []
+
+    def broken(_config):
+        raise RuntimeError("a listener's own bug")
+    agent.on_config_applied(broken)
+    forget = agent.on_config_applied(heard.append)
+    assert agent.pull_config() is True and len(heard) == 1     # stored, told, despite the broken one
+    assert store.officer("cb-001") is not None
+    assert agent.pull_config() is False and len(heard) == 1    # 304: nothing new, no event
+    forget()
+    store.set_meta("config_etag", None)
+    assert agent.pull_config() is True and len(heard) == 1     # removed: not told any more
 
 
 def test_pending_wire_is_pending_as_json(tmp_path):

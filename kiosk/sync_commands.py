@@ -1,4 +1,10 @@
-"""``hailong sync``: run the kiosk's sync agent in the foreground, or drain once."""
+"""``hailong sync``: run the kiosk's sync agent in the foreground, or drain once.
+
+It lives with the kiosk's commands, not in sync/, because it reads the
+kiosk's config.toml and opens kiosk.db (kiosk.commands' helpers); the agent
+itself (sync/agent.py) takes the store as an object and imports nothing of
+kiosk/, so the import arrows all run from kiosk/ to sync/.
+"""
 from __future__ import annotations
 
 import logging
