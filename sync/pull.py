@@ -18,6 +18,7 @@ import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 import click
 import requests
@@ -44,7 +45,7 @@ class _RetryStatus(TransientError):
 
 
 def _get(session: requests.Session, url: str, params: dict, timeout: float, retries: int,
-         server: str) -> requests.Response:
+         server: str, sleep: Callable[[float], None] = tenacity.nap.sleep) -> requests.Response:
     """One page, tried ``retries`` more times when the server does not answer or asks to come back.
 
     The same tenacity rule as the sync agent (sync/retry.py): full jitter
@@ -61,7 +62,7 @@ def _get(session: requests.Session, url: str, params: dict, timeout: float, retr
 
     retrying = tenacity.Retrying(retry=tenacity.retry_if_exception_type(TransientError),
                                  wait=BackoffWait(0.5, 10, after_cap=30),
-                                 stop=tenacity.stop_after_attempt(retries + 1), reraise=True)
+                                 stop=tenacity.stop_after_attempt(retries + 1), sleep=sleep, reraise=True)
     try:
         return retrying(once)
     except _RetryStatus as exc:
