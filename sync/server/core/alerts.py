@@ -167,12 +167,17 @@ def _alerts_cursor(conn: Connection, cursor_table) -> int:
     return cur
 
 
-def after_fold(conn: Connection, scale: int, now: datetime | None = None) -> int:
+def after_fold(conn: Connection, scale: int, now: datetime | None = None, rows: list[dict] | None = None) -> int:
     """Raise the rating rules' alerts for the ratings folded since the last call.
 
     Runs inside the caller's write transaction, right after
     ``rollup.fold_in``: the roll-up already holds the new ratings, so an
     officer's month is judged on every rating of it. Returns how many causes.
+
+    ``rows``: the ratings ingest just stored (town.db rows). When they are
+    exactly what was folded since the last call, a rule none of them can
+    trigger (no harassment reason; no rating in a judged month) skips its
+    query: a backlog of last month's ratings costs no look-up per batch.
     """
     now = now or utcnow()
     r = db.ratings
@@ -181,9 +186,12 @@ def after_fold(conn: Connection, scale: int, now: datetime | None = None) -> int
     if top <= start:
         return 0
     new = and_(r.c.pk > start, r.c.pk <= top)
-    rule = rules(conn)
-    causes = _harassment(conn, new)
-    causes += _low_rates(conn, new, rule, scale, now)
+    known = rows is not None and top - start == len(rows)
+    causes = []
+    if not known or any('"nhung_nhieu"' in row["reasons"] for row in rows):
+        causes += _harassment(conn, new)
+    if not known or not {_local_month_of(row["corrected_at"]) for row in rows}.isdisjoint(_judged_months(now)):
+        causes += _low_rates(conn, new, rules(conn), scale, now)
     conn.execute(rollup.cursor_table.update().where(rollup.cursor_table.c.name == CURSOR).values(pk=top))
     return raise_alerts(conn, causes, now)
 
@@ -210,6 +218,14 @@ def _judged_months(now: datetime) -> tuple[str, str]:
     today = now.astimezone(VN_TZ).date()
     prev = today.replace(day=1) - timedelta(days=1)
     return prev.strftime("%Y-%m"), today.strftime("%Y-%m")
+
+
+def _local_month_of(stored: str) -> str | None:
+    """YYYY-MM of a stored rating time on the local calendar (fast for the kiosks' +07:00)."""
+    if stored.endswith("+07:00"):
+        return stored[:7]
+    at = parse_stored(stored)
+    return local_month(at) if at else None
 
 
 def _month_label(month: str) -> str:

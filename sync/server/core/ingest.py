@@ -268,7 +268,7 @@ def ingest(conn: Connection, kiosk: dict, batch: dict, idem_key: str, *,
         # no read ever folds, and an alert exists as soon as its rating does
         sv = survey(conn)
         rollup.fold_in(conn, sv["reasons"])
-        alert_rules.after_fold(conn, sv["scale"], now)
+        alert_rules.after_fold(conn, sv["scale"], now, rows=to_insert)
     through = acked_through(conn, kid, kiosk["acked_through"])
     conn.execute(kiosks.update().where(kiosks.c.id == kid).values(
         acked_through=through, last_seen=now_s, clock_skew=skew))

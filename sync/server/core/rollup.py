@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import Column, Integer, String, Table, and_, func, select
+from sqlalchemy import Column, Integer, String, Table, bindparam, func, select
 
 from sync.server.core import db
 from sync.server.core.sql import LocalDay, misuse_expr
@@ -71,25 +71,53 @@ cursor_table = Table(
 )
 
 
+_UPSERTS: dict[tuple[str, str], object] = {}
+
+
 def _upsert(conn, table: Table, rows: list[dict], keys: list[str], add: list[str]) -> None:
-    """Insert rows, or add their counts to the row already there (SQLite and PostgreSQL)."""
+    """Insert rows, or add their counts to the row already there (SQLite and PostgreSQL).
+
+    One statement per table and dialect, built once and run as an
+    executemany: ingest calls this for every batch, and compiling a fresh
+    multi-row INSERT … ON CONFLICT each time cost more than the batch's insert.
+    """
     if not rows:
         return
     name = conn.dialect.name
-    if name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    elif name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:   # pragma: no cover - the two databases the server supports
-        raise RuntimeError(f"roll-up upsert not written for {name}")
-    for i in range(0, len(rows), 500):
-        stmt = insert(table).values(rows[i:i + 500])
-        stmt = stmt.on_conflict_do_update(
-            index_elements=keys, set_={c: table.c[c] + stmt.excluded[c] for c in add})
-        conn.execute(stmt)
+    stmt = _UPSERTS.get((name, table.name))
+    if stmt is None:
+        if name == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert
+        elif name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:   # pragma: no cover - the two databases the server supports
+            raise RuntimeError(f"roll-up upsert not written for {name}")
+        stmt = insert(table)
+        stmt = stmt.on_conflict_do_update(index_elements=keys, set_={c: table.c[c] + stmt.excluded[c] for c in add})
+        _UPSERTS[(name, table.name)] = stmt
+    conn.execute(stmt, rows)
 
 
 CHUNK = 50_000   # ratings per write transaction: caps how long a fold holds the write lock (~2 s)
+
+
+def _new_groups():
+    """The ratings of a pk range grouped by key, level, misuse and the reasons' JSON text.
+
+    Few distinct groups (the fold pivots them in Python); built once with
+    bound pk limits, so that each batch's fold costs the query, not its
+    construction and compilation.
+    """
+    r = db.ratings
+    day = LocalDay(r.c.corrected_at).label("day")
+    proc = func.coalesce(r.c.procedure_code, "").label("procedure_code")
+    bad = misuse_expr(r).label("bad")
+    groups = [day, r.c.unit_code, r.c.desk_id, r.c.officer_id, proc, r.c.level, bad, r.c.reasons]
+    return (select(*groups, func.count().label("n"))
+            .where(r.c.pk > bindparam("lo"), r.c.pk <= bindparam("hi")).group_by(*groups))
+
+
+_NEW_GROUPS = _new_groups()
 
 
 def fold(engine, reasons: list[str]) -> int:
@@ -128,18 +156,10 @@ def fold_in(conn, reasons: list[str], limit: int | None = None) -> int | None:
         return None
     if limit is not None:
         top = min(top, cur + limit)
-    new = and_(r.c.pk > cur, r.c.pk <= top)
-    day = LocalDay(r.c.corrected_at).label("day")
-    proc = func.coalesce(r.c.procedure_code, "").label("procedure_code")
-    bad = misuse_expr(r).label("bad")
-    # One pass: group by the key, level, misuse and the reasons' JSON text
-    # (few distinct values), then pivot in Python.
-    groups = [day, r.c.unit_code, r.c.desk_id, r.c.officer_id, proc, r.c.level, bad, r.c.reasons]
-    q = select(*groups, func.count().label("n")).where(new).group_by(*groups)
     wanted = set(reasons)
     days: dict[tuple, dict] = {}
     counted: dict[tuple, int] = {}
-    for row in conn.execute(q):
+    for row in conn.execute(_NEW_GROUPS, {"lo": cur, "hi": top}):
         key = tuple(row[:5])
         agg = days.setdefault(key, dict.fromkeys(COUNTS, 0))
         agg["total"] += row.n
