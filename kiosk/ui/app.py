@@ -123,8 +123,8 @@ class KioskApp(App):
 
     def show_text_message(self, message_vi: str, message_en: str) -> None:
         """A message that comes in both languages (a receipt refusal) on the message screen."""
-        import unicodedata
-        vi = unicodedata.normalize("NFC", message_vi)
+        from sync.protocol import nfc
+        vi = nfc(message_vi)
         self._runtime_texts[vi] = message_en
         self.visit.show_message(vi)
 

@@ -27,6 +27,7 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.widget import Widget
 
 from kiosk import telex
+from sync import protocol
 
 # High contrast palette (WCAG AAA for text on these backgrounds).
 INK = (0.06, 0.07, 0.10, 1)
@@ -300,7 +301,7 @@ class VietKeyboard(BoxLayout):
                 ch = ch.upper()
                 self.shift = False
             text = telex.type_key(text, ch, telex=self.telex)
-        text = telex.nfc(text)
+        text = protocol.nfc(text)
         if len(text) > self.max_length:
             if self.on_text_limit:
                 self.on_text_limit()

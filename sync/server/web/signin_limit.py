@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import threading
 import time
-import unicodedata
 from collections import deque
+
+from sync.protocol import nfc
 
 WINDOW = 15 * 60
 MAX_PER_USER = 5
@@ -34,7 +35,7 @@ class SignInLimiter:
 
     @staticmethod
     def _keys(username: str, ip: str | None) -> list[tuple[str, str]]:
-        name = unicodedata.normalize("NFC", username.strip()).casefold()
+        name = nfc(username.strip()).casefold()
         return [("user", name), ("ip", ip or "?")]
 
     def _recent(self, key, now) -> deque:
