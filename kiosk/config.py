@@ -146,6 +146,19 @@ def _type_name(t) -> str:
     return names.get(t, t.__name__)
 
 
+#: Keys whose value is a secret: an error names the key and what is wrong, never the value.
+SECRET_KEYS = {("kiosk", "key"), ("server", "token"), ("server", "key"), ("receipt", "key"), ("ui", "staff_pin")}
+
+
+def _shown(section: str, key: str, value) -> str:
+    """The value as an error message shows it: repr, or for a secret only its type and length."""
+    if (section, key) not in SECRET_KEYS:
+        return repr(value)
+    if isinstance(value, str):
+        return f"{len(value)} characters (value not shown: it is a secret)"
+    return f"{type(value).__name__} (value not shown: it is a secret)"
+
+
 def check(data: dict, path: Path) -> Config:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: not a TOML table")
@@ -170,12 +183,13 @@ def check(data: dict, path: Path) -> Config:
             value = given[key]
             ok_type = isinstance(value, typ) and not (isinstance(value, bool) and typ is not bool and bool not in (typ if isinstance(typ, tuple) else (typ,)))
             if not ok_type:
-                raise ConfigError(f"[{section}] {key}: must be {_type_name(typ)}, got {value!r}")
+                raise ConfigError(f"[{section}] {key}: must be {_type_name(typ)}, got {_shown(section, key, value)}")
             value = nfc(value)
             if rule is not None:
                 verdict = rule(value)
                 if verdict is not True:
-                    raise ConfigError(f"[{section}] {key}: {verdict if isinstance(verdict, str) else 'invalid value'}, got {value!r}")
+                    raise ConfigError(f"[{section}] {key}: {verdict if isinstance(verdict, str) else 'invalid value'}, "
+                                      f"got {_shown(section, key, value)}")
             out[key] = value
         setattr(cfg, section, out)
     for code in cfg.survey["reasons"]:

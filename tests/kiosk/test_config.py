@@ -80,3 +80,31 @@ def test_cli_prints_the_message_not_a_traceback(tmp_path):
     assert proc.returncode == 2
     assert "config error: [ui] idle_timeout: must be a number" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+SECRET = "a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d2e3f4a5b6c7d8e9f0a1b"    # 63 hex digits: one short
+
+
+@pytest.mark.parametrize("extra,value,message", [
+    (f"[server]\nkey = \"{SECRET}\"\n", SECRET, "[server] key: must be 64 hexadecimal digits"),
+    (f"[receipt]\nkey = \"{SECRET}zz\"\n", SECRET, "[receipt] key: must be 64 hexadecimal digits"),
+    ("[server]\ntoken = 123456789012345\n", "123456789012345", "[server] token: must be a string"),
+    ("[ui]\nstaff_pin = \"98\"\n", "'98'", "[ui] staff_pin: must be 4 to 8 digits"),
+])
+def test_errors_about_secrets_never_echo_the_value(tmp_path, extra, value, message):
+    if message is None:
+        return
+    path = write(tmp_path, GOOD + extra)
+    with pytest.raises(ConfigError) as err:
+        load(path)
+    text = str(err.value)
+    assert message in text and "not shown" in text, text
+    assert value not in text and value[:12] not in text, text
+
+
+def test_kiosk_cli_config_error_does_not_print_the_key(tmp_path):
+    path = write(tmp_path, GOOD + f"[server]\nkey = \"{SECRET}\"\n")
+    out = subprocess.run([sys.executable, "-m", "hailong.cli", "kiosk", "verify", "--config", str(path)],
+                         capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert out.returncode != 0 and "[server] key" in out.stdout + out.stderr
+    assert SECRET not in out.stdout + out.stderr and SECRET[:12] not in out.stdout + out.stderr
