@@ -129,6 +129,48 @@ def create_user(db, username, role, password_stdin):
     click.echo(f"user {username} ({role}) created", err=True)
 
 
+def _read_password(password_stdin: bool) -> str:
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt("password", hide_input=True, confirmation_prompt=True)
+
+
+@admin.command("set-password")
+@click.option("--username", required=True)
+@click.option("--password-stdin", is_flag=True, help="read the new password from standard input")
+@click.pass_obj
+def set_password(db, username, password_stdin):
+    """Give a user a new password; every page session of the user ends at once."""
+    from sync.server.core.admin_ops import set_password as set_pw
+    password = _read_password(password_stdin)
+    with _engine(db).begin() as conn:
+        set_pw(conn, username, password)
+    click.echo(f"password of {username} changed; their sessions ended", err=True)
+
+
+@admin.command("set-role")
+@click.option("--username", required=True)
+@click.option("--role", required=True, type=click.Choice(["admin", "viewer"]))
+@click.pass_obj
+def set_role(db, username, role):
+    """Change a user's role; every page session of the user ends at once."""
+    from sync.server.core.admin_ops import set_role as set_r
+    with _engine(db).begin() as conn:
+        changed = set_r(conn, username, role)
+    click.echo(f"{username} is now {role}" if changed else f"{username} was already {role}", err=True)
+
+
+@admin.command("delete-user")
+@click.option("--username", required=True)
+@click.pass_obj
+def delete_user(db, username):
+    """Remove a user with their API tokens; their page sessions end at once (ratings and alerts stay)."""
+    from sync.server.core.admin_ops import delete_user as delete
+    with _engine(db).begin() as conn:
+        tokens = delete(conn, username)
+    click.echo(f"user {username} removed ({tokens} API token(s) with them)", err=True)
+
+
 @admin.command("create-token")
 @click.option("--username", required=True)
 @click.option("--json", "as_json", is_flag=True, help="print {token} as JSON")

@@ -11,11 +11,12 @@ import json
 import math
 import os
 import re
+import secrets
 import shutil
 import tempfile
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection
 
 from sync.protocol import hash_pin, nfc
@@ -32,7 +33,7 @@ from sync.server.core.db import (
     users,
 )
 from sync.server.core.security import hash_password, new_key_hex, new_token, token_hash
-from sync.server.core.settings import set_setting
+from sync.server.core.settings import get_setting, set_setting
 
 IDENT = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 ROLES = ("admin", "viewer")
@@ -84,18 +85,94 @@ def revoke_kiosk(conn: Connection, kiosk_id: str) -> None:
         raise AdminError(f"no kiosk {kiosk_id!r}")
 
 
+def _password_ok(password: str) -> str:
+    if not isinstance(password, str) or len(password) < 8:
+        raise AdminError("password: at least 8 characters")
+    if len(password) > 1024:
+        raise AdminError("password: at most 1024 characters")
+    return password
+
+
 def create_user(conn: Connection, username: str, role: str, password: str) -> None:
     username = nfc(username.strip())
     if not username or len(username) > 100:
         raise AdminError("username: must be 1-100 characters")
     if role not in ROLES:
         raise AdminError(f"role: must be one of {', '.join(ROLES)}")
-    if len(password) < 8:
-        raise AdminError("password: at least 8 characters")
+    _password_ok(password)
     if conn.execute(select(users.c.username).where(users.c.username == username)).first():
         raise AdminError(f"user {username} already exists")
     conn.execute(users.insert().values(username=username, role=role, password_hash=hash_password(password),
                                        created_at=iso(utcnow())))
+    end_sessions(conn, username)    # a fresh stamp: no cookie of an earlier account of this name opens it
+
+
+# --- sessions of the admin pages ------------------------------------------------
+#
+# A page session (web/base.py) is a signed cookie holding the username and
+# the user's *session stamp*: a digest of the users row (name, role,
+# password hash, created_at) and of a random per-user nonce kept in the
+# settings table. Every request recomputes the stamp from the database and
+# compares: signing out (a new nonce), a password change, a role change or
+# removing the user changes it, so every session of that user ends at once,
+# a cookie copied before included. An account deleted and created again gets
+# a new salted password hash, created_at and nonce: old cookies do not open it.
+# No table or column of its own (the settings table holds the nonces).
+
+def _nonce_key(username: str) -> str:
+    return "session_nonce:" + hashlib.sha256(username.encode("utf-8")).hexdigest()[:40]
+
+
+def session_stamp(conn: Connection, username: str) -> str | None:
+    """The current session stamp of a user; None when there is no such user."""
+    row = conn.execute(select(users.c.username, users.c.role, users.c.password_hash, users.c.created_at)
+                       .where(users.c.username == username)).first()
+    if row is None:
+        return None
+    nonce = get_setting(conn, _nonce_key(row.username), "") or ""
+    text = "\0".join([row.username, row.role, row.password_hash, row.created_at or "", nonce])
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def end_sessions(conn: Connection, username: str) -> None:
+    """End every page session of a user now (sign-out, password or role change, removal)."""
+    set_setting(conn, _nonce_key(username), secrets.token_urlsafe(18))
+
+
+def _existing_user(conn: Connection, username: str) -> str:
+    username = nfc((username or "").strip())
+    if not conn.execute(select(users.c.username).where(users.c.username == username)).first():
+        raise NotFound(f"no user {username!r}")
+    return username
+
+
+def set_password(conn: Connection, username: str, password: str) -> None:
+    """A new password for a user; every session of the user ends (API tokens are kept)."""
+    username = _existing_user(conn, username)
+    _password_ok(password)
+    conn.execute(users.update().where(users.c.username == username)
+                 .values(password_hash=hash_password(password)))
+    end_sessions(conn, username)
+
+
+def set_role(conn: Connection, username: str, role: str) -> bool:
+    """Change a user's role; every session of the user ends. False when the role was already that."""
+    username = _existing_user(conn, username)
+    if role not in ROLES:
+        raise AdminError(f"role: must be one of {', '.join(ROLES)}")
+    changed = conn.execute(users.update().where(users.c.username == username, users.c.role != role)
+                           .values(role=role)).rowcount
+    end_sessions(conn, username)
+    return bool(changed)
+
+
+def delete_user(conn: Connection, username: str) -> int:
+    """Remove a user, their API tokens and sessions; returns how many API tokens went with them."""
+    username = _existing_user(conn, username)
+    tokens = conn.execute(delete(api_tokens).where(api_tokens.c.username == username)).rowcount
+    conn.execute(delete(users).where(users.c.username == username))
+    end_sessions(conn, username)
+    return tokens
 
 
 def create_token(conn: Connection, username: str) -> str:

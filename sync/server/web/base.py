@@ -6,9 +6,11 @@ The pages are server-rendered Jinja2 in Vietnamese (English through the
 matplotlib on the server.
 
 Security: a signed session cookie (Starlette's SessionMiddleware,
-itsdangerous) holds only the username, the language and the CSRF token; the
-user's role is read from the database on every request, so removing a user
-or changing a role takes effect at once. Every POST form carries the
+itsdangerous) holds only the username, the user's session stamp, the
+language and the CSRF token; the user's role and stamp are read from the
+database on every request, so signing out, a new password, a role change or
+removing a user ends every session of that user at once, copies of the
+cookie included (core/admin_ops.session_stamp). Every POST form carries the
 session's CSRF token (:func:`checked_form`, :func:`checked_upload`). Roles:
 ``admin`` manages, ``viewer`` reads (and exports). Bearer tokens (kiosk or
 admin API) are not a session: the pages ignore them.
@@ -41,6 +43,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from assets import LOCALE
 from sync.protocol import SCALES, nfc
+from sync.server.core import admin_ops
 from sync.server.core import alerts as alert_rules
 from sync.server.core import db
 from sync.server.core.settings import get_setting, set_setting, survey
@@ -99,14 +102,23 @@ class Forbidden(Exception):
 
 
 def signed_in_user(request: Request) -> dict | None:
-    """{username, role} of the session's user, read from the database now; None when signed out."""
-    name = request.session.get("user")
-    if not name:
+    """{username, role} of the session's user, read from the database now; None when signed out.
+
+    The session holds the user's session stamp (core/admin_ops.session_stamp)
+    as it was at sign-in: once the user signs out anywhere, changes password
+    or role, or is removed (and perhaps created again), the stamp differs and
+    the cookie opens nothing, a copy of it included.
+    """
+    name, stamp = request.session.get("user"), request.session.get("stamp")
+    if not name or not isinstance(name, str) or not stamp or not isinstance(stamp, str):
         return None
     with request.app.state.reader.connect() as conn:
         row = conn.execute(select(db.users.c.username, db.users.c.role)
                            .where(db.users.c.username == name)).mappings().first()
-    return dict(row) if row else None
+        now = admin_ops.session_stamp(conn, name) if row else None
+    if row is None or now is None or not hmac.compare_digest(now, stamp):
+        return None
+    return dict(row)
 
 
 def require_user(request: Request, role: str | None = None) -> dict:

@@ -3,7 +3,9 @@
 Failed sign-ins are counted per username and per address
 (web/signin_limit.py): too many and the form answers 429 before the
 password is looked at. A successful sign-in starts a fresh session (no
-fixation) that keeps only the language of the old one.
+fixation) that keeps only the language of the old one, and holds the user's
+session stamp (core/admin_ops.session_stamp). Signing out ends every
+session of the user on the server, not only this browser's cookie.
 """
 from __future__ import annotations
 
@@ -15,9 +17,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 
-from sync.server.core import db
+from sync.server.core import admin_ops, db
 from sync.server.core.security import check_password, hash_password
-from sync.server.web.base import checked_form, render, safe_next, session_lang, tr
+from sync.server.web.base import checked_form, render, safe_next, session_lang, signed_in_user, tr
 
 router = APIRouter(include_in_schema=False)
 
@@ -56,9 +58,11 @@ async def login(request: Request):
         return render(request, "login.html", status=401, next=safe_next(form.get("next")), user=None,
                       error=_("Sai tên đăng nhập hoặc mật khẩu."))
     limiter.succeeded(username)
+    with request.app.state.reader.connect() as conn:
+        stamp = admin_ops.session_stamp(conn, row["username"])
     lang = session_lang(request)
     request.session.clear()               # a fresh session: no fixation
-    request.session.update({"user": row["username"], "lang": lang,
+    request.session.update({"user": row["username"], "stamp": stamp, "lang": lang,
                             "since": datetime.now(timezone.utc).isoformat()})
     return RedirectResponse(safe_next(form.get("next")), status_code=303)
 
@@ -66,6 +70,10 @@ async def login(request: Request):
 @router.post("/logout")
 async def logout(request: Request):
     await checked_form(request)
+    user = signed_in_user(request)
+    if user is not None:   # every session of this user ends, a copied cookie too
+        with request.app.state.engine.begin() as conn:
+            admin_ops.end_sessions(conn, user["username"])
     lang = session_lang(request)
     request.session.clear()
     request.session["lang"] = lang
