@@ -136,6 +136,9 @@ class KioskStore:
     def _tx(self) -> Iterator[None]:
         """BEGIN IMMEDIATE … COMMIT: one writer at a time, committed durably."""
         with self._lock:
+            if self.conn.in_transaction:    # inside an outer _tx (seal_draft): part of its commit
+                yield
+                return
             self.conn.execute("BEGIN IMMEDIATE")
             try:
                 yield
@@ -258,9 +261,13 @@ class KioskStore:
         return protocol.verify_chain(self.iter_records(), key)
 
     def receipt_used(self, receipt_id: str) -> bool:
+        """Rated already: a stored rating, or the visit's draft (a tap is a rating), holds it."""
         with self._lock:
-            return self.conn.execute(
-                "SELECT 1 FROM ratings WHERE receipt_id=? LIMIT 1", (receipt_id,)).fetchone() is not None
+            if self.conn.execute(
+                    "SELECT 1 FROM ratings WHERE receipt_id=? LIMIT 1", (receipt_id,)).fetchone() is not None:
+                return True
+            draft = self.draft()
+            return bool(draft and draft.get("receipt_id") == receipt_id)
 
     # -- what the sync agent needs -------------------------------------------
 
@@ -401,3 +408,53 @@ class KioskStore:
         with self._lock:
             return dict(self.conn.execute(
                 "SELECT kind, count(*) FROM security_events GROUP BY kind").fetchall())
+
+    # -- the visit's draft: a tap is a rating (kiosk/visit.py) -------------------
+    #
+    # At the tap the visit writes its rating as a draft (meta key "visit_draft",
+    # committed with synchronous=FULL); the extras the citizen adds update it.
+    # When the visit ends (sent, skipped, timed out) or at the next start after
+    # a crash, seal_draft() appends the one rating and removes the draft in the
+    # same transaction: it is sealed exactly once.
+
+    DRAFT_KEY = "visit_draft"
+
+    def save_draft(self, fields: dict) -> None:
+        """Durably hold the visit's rating so far (append()'s keyword arguments, ``now`` as ISO text)."""
+        if not self.kiosk_id or not self.key_hex:
+            raise StoreError("the kiosk id and key are needed to store a rating")
+        self.set_meta(self.DRAFT_KEY, json.dumps(fields, ensure_ascii=False))
+
+    def draft(self) -> dict | None:
+        text = self.get_meta(self.DRAFT_KEY)
+        return json.loads(text) if text else None
+
+    def seal_draft(self, fields: dict | None = None) -> dict | None:
+        """Append the draft (``fields`` when given: the visit's latest) as one rating, drop it; one commit.
+
+        None when there is no draft. A draft that can never be sealed (refused
+        by the record checks) is kept aside under "visit_draft_refused" and
+        counted as a security event, so it never blocks the next visit.
+        """
+        with self._lock:
+            stored = self.draft()
+            if stored is None:
+                return None
+            fields = dict(fields if fields is not None else stored)
+            now = fields.pop("now", None)
+            try:
+                with self._tx():
+                    record = self.append(**fields, now=datetime.fromisoformat(now) if now else None)
+                    self.conn.execute("DELETE FROM meta WHERE key=?", (self.DRAFT_KEY,))
+            except (ValueError, TypeError) as exc:
+                self._tail = None
+                with self._tx():
+                    self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+                                      ("visit_draft_refused", json.dumps(stored, ensure_ascii=False)))
+                    self.conn.execute("DELETE FROM meta WHERE key=?", (self.DRAFT_KEY,))
+                self.record_event("draft_refused", str(exc)[:200])
+                raise
+            except BaseException:
+                self._tail = None           # the insert was rolled back with the transaction
+                raise
+            return record

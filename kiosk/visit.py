@@ -7,15 +7,24 @@ in this module so it is tested without a window.
 States::
 
     welcome ─tap_start─▶ choose_officer ─choose_officer─▶ rate ─rate─▶ reasons ─▶ comment ─▶ thanks
-       ▲        (skipped with one officer on duty)            (only low levels)  (if enabled)   │
-       └──────────────── idle timeout (nothing stored) ◀──────────────────── thanks timeout ◀───┘
+       ▲        (skipped with one officer on duty)   │        (only low levels)  (if enabled)   │
+       │                                       draft held from here on                        │
+       └──────── idle warning, then timeout (draft sealed) ◀──────────────── thanks timeout ◀───┘
 
     start_from_receipt(...) ─▶ rate (officer and dossier fixed, source "receipt")
     show_message(text)      ─▶ message ─timeout─▶ welcome   (already rated, forged receipt…)
 
-The rating is appended to the store (committed durably) *before* the state
-becomes "thanks": the thank-you screen never shows for a rating that was not
-kept. An unfinished visit is discarded whole on idle timeout.
+A tap is a rating: the moment a level is tapped, the rating is held durably
+in kiosk.db as the visit's draft (``store.save_draft``, synchronous=FULL);
+reasons and the comment update it. When the visit ends in any way (sent,
+skipped, idle timeout, a scanned receipt, a message, the staff panel), the
+draft is sealed into the one rating (``store.seal_draft``: append and removal
+in one transaction); a draft left by a crash is sealed when the next Visit
+starts. The thank-you screen shows only after the rating was sealed. A visit
+left before any level was tapped stores nothing.
+
+The idle timeout warns first: ``warning`` turns True ``Settings.warning_seconds``
+before it, any touch (the warning's "go on" button) turns it off.
 """
 from __future__ import annotations
 
@@ -60,6 +69,8 @@ class Settings:
     idle_timeout: float = 45
     thanks_timeout: float = 5
     message_timeout: float = 8
+    #: seconds the "still there?" warning shows before the idle timeout ends the visit
+    idle_warning: float | None = None
     rapid_repeat_seconds: float = 10
     language: str = "vi"
 
@@ -73,13 +84,23 @@ class Settings:
             message_timeout=max(cfg.ui["thanks_timeout"], 10),
             rapid_repeat_seconds=cfg.ui["rapid_repeat_seconds"], language=cfg.ui["language"])
 
+    @property
+    def warning_seconds(self) -> float:
+        """The warning's share of the idle timeout: a third of it, at most 15 s (unless set)."""
+        if self.idle_warning is not None:
+            return max(0.0, min(self.idle_warning, self.idle_timeout))
+        return min(15.0, self.idle_timeout / 3)
+
 
 class Visit:
     """The citizen's path through the screens, and the one rating it stores.
 
-    ``store`` needs ``officers(desk_id, on_duty_only=True)`` and ``append(**fields)``
-    (kiosk.store.KioskStore). ``clock`` returns seconds (monotonic); tests pass
-    their own. ``on_change(visit, old_state)`` listeners run after every state change.
+    ``store`` needs ``officers(desk_id, on_duty_only=True)``, ``save_draft``,
+    ``draft`` and ``seal_draft`` (kiosk.store.KioskStore). ``clock`` returns
+    seconds (monotonic); tests pass their own. ``listeners``
+    (``listener(visit, old_state)``) run after every state change;
+    ``warning_listeners`` (``listener(visit)``) when the idle warning shows or
+    hides; ``stored_listeners`` (``listener(record)``) after a rating was sealed.
     """
 
     def __init__(self, store, settings: Settings, clock: Callable[[], float] = time.monotonic):
@@ -89,6 +110,9 @@ class Visit:
         self.settings = settings
         self.clock = clock
         self.listeners: list[Callable[["Visit", str], None]] = []
+        self.warning_listeners: list[Callable[["Visit"], None]] = []
+        self.stored_listeners: list[Callable[[dict], None]] = []
+        self.warning = False
         self.language = settings.language
         self.state = WELCOME
         self.last_record: dict | None = None
@@ -96,6 +120,20 @@ class Visit:
         self.message: str | None = None
         self._clear()
         self._last_touch = self._entered = clock()
+        self.recover()
+
+    def recover(self) -> dict | None:
+        """Seal a draft a crash left in the store (the app died after a tap); the record or None."""
+        try:
+            record = self.store.seal_draft()
+        except Exception as exc:
+            self.last_error = exc
+            log.exception("the draft left by the last run could not be sealed")
+            return None
+        if record is not None:
+            log.info("sealed the rating tapped before the last stop (seq %s)", record["seq"])
+            self.last_record = record
+        return record
 
     # -- what the screens show ----------------------------------------------
 
@@ -133,8 +171,16 @@ class Visit:
     # -- events ---------------------------------------------------------------
 
     def touch(self) -> None:
-        """Any touch on the screen: the idle timer starts again."""
+        """Any touch on the screen: the idle timer starts again (and the warning goes)."""
         self._last_touch = self.clock()
+        if self.warning:
+            self.warning = False
+            self._notify_warning()
+
+    def keep_going(self) -> str:
+        """The warning's "go on" button: the visit goes on where it was."""
+        self.touch()
+        return self.state
 
     def tap_start(self) -> str:
         """Welcome → choose the officer (or straight to rating when one is on duty)."""
@@ -162,9 +208,11 @@ class Visit:
                            procedure_code: str | None, receipt_id: str) -> str:
         """A verified receipt was scanned: rate this officer for this dossier.
 
-        Any unfinished walk-up visit is dropped; the officer choice is skipped.
-        (kiosk/receipts.py verifies the token and checks it was not used.)
+        A visit in progress ends first (a level already tapped is sealed);
+        the officer choice is skipped. (kiosk/receipts.py verifies the token
+        and checks it was not used.)
         """
+        self._end_visit()
         self._clear()
         self.touch()
         self.officer_id = officer_id
@@ -175,7 +223,12 @@ class Visit:
         return self._go(RATE)
 
     def show_message(self, text: str) -> str:
-        """A kind message (already rated, receipt not valid…) that returns to welcome by itself."""
+        """A kind message (already rated, receipt not valid…) that returns to welcome by itself.
+
+        A visit in progress ends first (a level already tapped is sealed).
+        """
+        if not self._end_visit():
+            text = NOT_STORED
         self._clear()
         self.touch()
         self.message = nfc(text)
@@ -186,8 +239,16 @@ class Visit:
         self.touch()
         if level not in {lv for lv, *_ in self.levels()}:
             raise VisitError(f"level {level!r} is not on the {self.settings.scale}-level scale")
+        if not self._drafted and self.store.draft() is not None:
+            if not self._end_visit():        # a draft left unsealed: seal it before holding this one
+                return self.show_message(NOT_STORED)
         self.level = level
         self.reasons = []
+        self.comment = ""
+        self._tapped_at = self._now_iso()
+        if not self._save_draft():           # the tap could not be held: say so, never go on
+            self._clear()
+            return self._message(NOT_STORED)
         if self.wants_reasons(level):
             return self._go(REASONS)
         return self._after_reasons()
@@ -200,14 +261,17 @@ class Visit:
             raise VisitError(f"reason {code!r} is not configured")
         if code in self.reasons:
             self.reasons.remove(code)
-            return False
-        self.reasons.append(code)
-        return True
+        else:
+            self.reasons.append(code)
+        self._dirty = True
+        self._save_draft()
+        return code in self.reasons
 
     def submit_reasons(self) -> str:
         self._expect(REASONS)
         self.touch()
         self.reasons = [c for c in self.settings.reasons if c in self.reasons]  # config order
+        self._dirty = True
         return self._after_reasons()
 
     def skip_reasons(self) -> str:
@@ -220,7 +284,9 @@ class Visit:
         self._expect(COMMENT)
         self.touch()
         text = nfc(text or "")
-        self.comment = text[:COMMENT_MAX]
+        if text[:COMMENT_MAX] != self.comment:
+            self.comment = text[:COMMENT_MAX]
+            self._dirty = True               # written to the draft by tick(): not a disk write per key
         return len(text) <= COMMENT_MAX
 
     def submit_comment(self) -> str:
@@ -253,18 +319,30 @@ class Visit:
         self._notify(self.state)
 
     def tick(self) -> str:
-        """Called a few times a second: time the visit out."""
+        """Called a few times a second: warn, then time the visit out; keep the draft's extras."""
         now = self.clock()
+        if self._dirty and self._drafted:
+            self._save_draft()
         if self.state == THANKS and now - self._entered >= self.settings.thanks_timeout:
             return self.reset()
         if self.state == MESSAGE and now - self._entered >= self.settings.message_timeout:
             return self.reset()
-        if self.state != WELCOME and now - self._last_touch >= self.settings.idle_timeout:
+        if self.state == WELCOME:
+            return self.state
+        idle = now - self._last_touch
+        if idle >= self.settings.idle_timeout:
+            log.info("idle timeout at %s%s", self.state, ": the tapped level is kept" if self._drafted else "")
             return self.reset()
+        if (not self.warning and self.state not in (THANKS, MESSAGE)
+                and idle >= self.settings.idle_timeout - self.settings.warning_seconds):
+            self.warning = True
+            self._notify_warning()
         return self.state
 
     def reset(self) -> str:
-        """Back to welcome in the configured language; an unfinished rating is dropped."""
+        """Back to welcome in the configured language; a tapped level is sealed first."""
+        if not self._end_visit():
+            return self._message(NOT_STORED)
         self._clear()
         self.message = None
         self.language = self.settings.language
@@ -278,22 +356,71 @@ class Visit:
         return self._finish()
 
     def _finish(self) -> str:
-        """Store the rating durably, then thank: never the other way round."""
-        s = self.settings
-        try:
-            record = self.store.append(
-                unit_code=s.unit_code, desk_id=s.desk_id, officer_id=self.officer_id,
-                level=self.level, reasons=list(self.reasons), comment=(self.comment or "").strip() or None,
-                source=self.source, dossier_code=self.dossier_code, procedure_code=self.procedure_code,
-                receipt_id=self.receipt_id, rapid_repeat_seconds=s.rapid_repeat_seconds)
-        except Exception as exc:            # disk full, broken db: say so, never thank
-            self.last_error = exc
-            log.exception("rating not stored")
-            return self.show_message(NOT_STORED)
-        self.last_record = record
+        """Seal the rating durably, then thank: never the other way round."""
+        if not self._end_visit():           # disk full, broken db: say so, never thank
+            return self._message(NOT_STORED)
+        self._clear()
         return self._go(THANKS)
 
+    def _fields(self) -> dict:
+        """The draft: store.append()'s keyword arguments, the tap's time as ISO text."""
+        s = self.settings
+        return dict(
+            unit_code=s.unit_code, desk_id=s.desk_id, officer_id=self.officer_id,
+            level=self.level, reasons=[c for c in s.reasons if c in self.reasons],
+            comment=(self.comment or "").strip() or None, source=self.source,
+            dossier_code=self.dossier_code, procedure_code=self.procedure_code,
+            receipt_id=self.receipt_id, rapid_repeat_seconds=s.rapid_repeat_seconds,
+            now=self._tapped_at)
+
+    def _now_iso(self) -> str:
+        from sync.protocol import now_at_offset
+        return now_at_offset(getattr(self.store, "utc_offset", "+07:00")).isoformat()
+
+    def _save_draft(self) -> bool:
+        try:
+            self.store.save_draft(self._fields())
+        except Exception as exc:
+            self.last_error = exc
+            log.exception("the tapped level could not be held")
+            return False
+        self._drafted = True
+        self._dirty = False
+        return True
+
+    def _end_visit(self) -> bool:
+        """Seal this visit's draft (if a level was tapped) into its rating; False if it failed."""
+        if not self._drafted:
+            return True
+        try:
+            record = self.store.seal_draft(self._fields())
+        except Exception as exc:
+            self.last_error = exc
+            log.exception("rating not stored")
+            if self.store.draft() is None:  # refused for good (counted by the store): nothing to retry
+                self._drafted = False
+            return False
+        self._drafted = False
+        self._dirty = False
+        if record is not None:
+            self.last_record = record
+            for listener in list(self.stored_listeners):
+                try:
+                    listener(record)
+                except Exception:
+                    log.exception("a stored listener failed")
+        return True
+
+    def _message(self, text: str) -> str:
+        self._clear()
+        self.message = nfc(text)
+        return self._go(MESSAGE)
+
     def _clear(self) -> None:
+        # an unsealed draft (a failed seal) stays in the store: the next tap or start seals it
+        self._drafted = False
+        self._dirty = False
+        self._tapped_at: str | None = None
         self.officer_id: str | None = None
         self.level: int | None = None
         self.reasons: list[str] = []
@@ -310,8 +437,15 @@ class Visit:
         old = self.state
         self.state = state
         self._entered = self.clock()
+        if self.warning:
+            self.warning = False
+            self._notify_warning()
         self._notify(old)
         return state
+
+    def _notify_warning(self) -> None:
+        for listener in list(self.warning_listeners):
+            listener(self)
 
     def _notify(self, old: str) -> None:
         for listener in list(self.listeners):

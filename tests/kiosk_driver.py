@@ -256,7 +256,9 @@ def language(d: Driver):
 
 
 def idle(d: Driver):
-    """Start, choose, leave: idle timeout → welcome, nothing stored. Then Escape is ignored."""
+    """Start, choose, Không hài lòng, one reason, leave: idle timeout → welcome, the rating kept.
+
+    Then Escape is ignored."""
     yield from d.wait_screen("welcome")
     yield from d.tap(d.by_id("start_button"))
     yield from d.wait_screen("choose_officer")
@@ -960,9 +962,85 @@ def bench_scan(d: Driver):
     d.result["notes"].update(scan_s=scans, tap_s=taps, verify_s=verify)
 
 
+def _to_comment(d: Driver, level: int = 3):
+    """Welcome → cb-001 → ``level`` (a satisfied one goes straight to the comment)."""
+    yield from d.wait_screen("welcome")
+    yield from d.tap(d.by_id("start_button"))
+    yield from d.wait_screen("choose_officer")
+    yield from d.tap(d.find(lambda w: getattr(w, "officer_id", None) == "cb-001"
+                            and w.__class__.__name__ == "OfficerCard"))
+    yield from d.wait_screen("rate")
+    yield from d.tap(d.find(lambda w: w.__class__.__name__ == "LevelButton" and w.level == level))
+    d.result["notes"]["rows_at_tap"] = d.app.store.count()
+    d.result["notes"]["draft_at_tap"] = d.app.store.draft()
+    yield from d.wait_screen("comment")
+
+
+def _warning_button(d: Driver):
+    pad = d.app._idle_warning
+    return d.find(lambda w: w.__class__.__name__ == "BigButton" and getattr(w, "icon", "") == "check", root=pad)
+
+
+def walk_away(d: Driver):
+    """Rất hài lòng, a few words on the keyboard, then nothing: the warning, then welcome; one row."""
+    yield from _to_comment(d, 3)
+    yield from d.type_keys(keys_for("Toots"))           # Telex: "Tốt"
+    d.result["notes"]["typed"] = d.by_id("keyboard").text
+    t0 = time.monotonic()
+    yield from d.wait_for(lambda: d.app._idle_warning is not None, 10, "the idle warning")
+    d.result["notes"]["warning_after"] = time.monotonic() - t0
+    yield 0.3
+    yield from d.shot("idle_warning")
+    d.result["texts"]["idle_warning"] = [w.text for w in d.walk(d.app._idle_warning)
+                                         if w.__class__.__name__ == "Label" and w.text]
+    button = _warning_button(d)
+    from kivy.metrics import Metrics
+    d.result["notes"]["go_on_size"] = [button.width, button.height]
+    d.result["notes"]["dpi"] = Metrics.dpi
+    d.result["notes"]["screen_under_warning"] = d.screen
+    yield from d.wait_screen("welcome", timeout=10)
+    d.result["notes"]["ended_after"] = time.monotonic() - t0
+    d.result["notes"]["warning_gone"] = d.app._idle_warning is None
+    yield 0.3
+    yield from d.shot("after_walk_away")
+
+
+def go_on(d: Driver):
+    """The warning shows; "Tiếp tục" keeps the visit where it was; then the citizen sends."""
+    yield from _to_comment(d, 2)
+    yield from d.tap(d.app.root.ids.language_button)      # in English (a touch too)
+    yield from d.wait_for(lambda: d.app._idle_warning is not None, 15, "the idle warning")
+    yield 0.3
+    d.result["texts"]["idle_warning_en"] = [w.text for w in d.walk(d.app._idle_warning)
+                                            if w.__class__.__name__ == "Label" and w.text]
+    yield from d.tap(_warning_button(d))
+    yield 0.5
+    d.result["notes"]["after_go_on"] = [d.screen, d.app.visit.state, d.app._idle_warning is None]
+    d.result["notes"]["rows_after_go_on"] = d.app.store.count()
+    yield from d.tap(d.by_id("send_button"))
+    yield from d.wait_screen("thanks")
+    d.result["notes"]["rows_at_thanks"] = d.app.store.count()
+
+
+def tap_then_die(d: Driver):
+    """The level is tapped, then the process is killed (SIGKILL) before anything else happens."""
+    import signal
+    yield from _to_comment(d, 3)
+    os.kill(os.getpid(), signal.SIGKILL)
+    yield
+
+
+def restart(d: Driver):
+    """Start again on the same kiosk.db: a draft left by the crash is a row now."""
+    yield from d.wait_screen("welcome")
+    d.result["notes"]["rows_at_start"] = d.app.store.count()
+    d.result["notes"]["draft_at_start"] = d.app.store.draft()
+
+
 SCENARIOS = {f.__name__: f for f in (full_visit, language, idle, double_touch, rapid_repeat, staff_exit,
                                      scale5, no_roster, receipts_flow, wedge, staff_panel, bench_scan,
-                                     staff_letters, letters_after_rating, config_from_agent)}
+                                     staff_letters, letters_after_rating, config_from_agent,
+                                     walk_away, go_on, tap_then_die, restart)}
 #: scenarios that run with pty devices on [scanner] and [printer]
 WITH_DEVICES = {"receipts_flow", "wedge", "staff_panel", "bench_scan", "staff_letters", "letters_after_rating",
                 "config_from_agent"}

@@ -96,6 +96,9 @@ class KioskApp(App):
         self.lang = cfg.ui["language"]
         self.visit = Visit(self.store, Settings.from_config(cfg))
         self.visit.listeners.append(self._on_visit_change)
+        self.visit.warning_listeners.append(self._on_idle_warning)
+        self.visit.stored_listeners.append(self._rating_stored)
+        self._idle_warning = None
         self._last_down = -1e9
         self.debounced_touches = 0
         self.config_refreshes = 0     # how many times a new config was taken in (tests read it)
@@ -208,7 +211,6 @@ class KioskApp(App):
         if visit.state == "welcome":
             self._load_names()
         if visit.state == "thanks" and old != "thanks":
-            self._rating_stored(visit.last_record)
             self._letter_after_rating(visit.last_record)
         sm = self.root.sm if self.root else None
         if sm is None:
@@ -220,8 +222,22 @@ class KioskApp(App):
             sm.current = visit.state
         sm.current_screen.refresh()
 
+    def _on_idle_warning(self, visit: Visit) -> None:
+        """Show "Ông/Bà còn tiếp tục không?" over the screen while the visit's warning is on."""
+        if visit.warning and self._idle_warning is None and not self.staff_open and self.root:
+            from kiosk.ui.idle_warning import IdleWarning
+            self._idle_warning = IdleWarning(visit)
+            self._idle_warning.bind(on_dismiss=lambda *_: setattr(self, "_idle_warning", None))
+            self._idle_warning.open()
+        elif not visit.warning and self._idle_warning is not None:
+            self._idle_warning.dismiss()
+            self._idle_warning = None
+
     def _rating_stored(self, record: dict | None) -> None:
-        """Tell the listeners (the sync agent's nudge); one failing never stops the visit."""
+        """A rating was sealed (sent, skipped or timed out): tell the listeners (the sync agent's nudge).
+
+        One failing never stops the visit.
+        """
         try:
             self.dispatch("on_rating_stored", record)
         except Exception:

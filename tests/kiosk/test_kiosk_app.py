@@ -104,11 +104,13 @@ def test_language_toggle_changes_texts_and_resets_on_welcome(xvfb, tmp_path, out
     assert len(rows) == 1 and rows[0]["level"] == 3 and rows[0]["comment"] is None
 
 
-def test_idle_timeout_discards_and_escape_does_not_quit(xvfb, tmp_path, out):
+def test_idle_timeout_keeps_the_tapped_level_and_escape_does_not_quit(xvfb, tmp_path, out):
     result, rows, _ = run_kiosk(xvfb, tmp_path, out, "idle")
     notes = result["notes"]
-    assert rows == []
-    assert notes["rows_after_idle"] == 0
+    # walked away at the reasons screen: a tap is a rating, with the chip chosen
+    assert [(r["officer_id"], r["level"], r["reasons"]) for r in rows] == [("cb-002", 1, ["thai_do"])] \
+        or [(r["level"], r["reasons"]) for r in rows] == [(1, ["thai_do"])]
+    assert notes["rows_after_idle"] == 1
     assert 1.0 <= notes["idle_seconds"] < 6          # idle_timeout = 2, counted from the last touch
     assert notes["alive_after_escape"] is True
     assert "Phiếu này đã được đánh giá. Cảm ơn Ông/Bà!" in result["texts"]["message"]
@@ -273,3 +275,56 @@ print(json.dumps({"full": full, "small": small.text, "hits": len(hits)}, ensure_
     got = json.loads(proc.stdout.strip().splitlines()[-1])
     assert got["full"] == "Việt nam đẹp quaa"     # quá ⌫ → qu… then Telex off: "aa" stays
     assert got["small"] == "abc" and got["hits"] == 2
+
+
+def test_walk_away_at_the_comment_keeps_the_rating_and_the_words(xvfb, tmp_path, out):
+    """Rất hài lòng, "Tốt" typed, then the citizen leaves: warned, then welcome, exactly one row."""
+    result, rows, store = run_kiosk(xvfb, tmp_path, out, "walk_away", ui={"idle_timeout": 3})
+    notes = result["notes"]
+    assert notes["rows_at_tap"] == 0 and notes["draft_at_tap"]["level"] == 3   # held durably at the tap
+    assert notes["typed"] == "Tốt"
+    assert [(r["officer_id"], r["level"], r["comment"], r["source"]) for r in rows] == [
+        ("cb-001", 3, "Tốt", "walk_up")]
+    assert store.draft() is None and store.verify() == (None, None)
+    # the warning came first, over the comment screen, then the visit ended
+    assert notes["screen_under_warning"] == "comment"
+    assert "Ông/Bà còn tiếp tục không?" in result["texts"]["idle_warning"]
+    assert "Tiếp tục" in result["texts"]["idle_warning"]
+    assert notes["ended_after"] > notes["warning_after"] and notes["warning_gone"]
+    width, height = notes["go_on_size"]
+    assert min(width, height) >= 20 / 25.4 * notes["dpi"] and min(width, height) >= 118
+    assert (out / "idle_warning.png").stat().st_size > 10_000
+
+
+def test_go_on_keeps_the_visit(xvfb, tmp_path, out):
+    result, rows, _ = run_kiosk(xvfb, tmp_path, out, "go_on", ui={"idle_timeout": 6})
+    notes = result["notes"]
+    assert "Are you still there? Would you like to go on?" in result["texts"]["idle_warning_en"]
+    assert "Continue" in result["texts"]["idle_warning_en"]
+    assert notes["after_go_on"] == ["comment", "comment", True]
+    assert notes["rows_after_go_on"] == 0         # still the citizen's visit: not sealed yet
+    assert notes["rows_at_thanks"] == 1
+    assert [(r["level"], r["comment"]) for r in rows] == [(2, None)]
+
+
+def test_killed_right_after_the_tap_the_rating_is_there_after_restart(xvfb, tmp_path, out):
+    import os
+    import signal
+
+    from kiosk_runs import BASE_UI, DRIVER, toml_value
+    lines = ["[kiosk]", 'id = "TEST-KIOSK"', 'unit_code = "13321"', 'desk_id = "quay-1"',
+             'db = "kiosk.db"', f'key = "{KEY}"', "[ui]"]
+    lines += [f"{k} = {toml_value(v)}" for k, v in {**BASE_UI, "idle_timeout": 30}.items()]
+    config = tmp_path / "config.toml"
+    config.write_text("\n".join(lines) + "\n", "utf-8")
+    proc = subprocess.run([sys.executable, str(DRIVER), str(config), "tap_then_die", str(out), "--demo"],
+                          env=xvfb, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
+    store = KioskStore(tmp_path / "kiosk.db", key_hex=KEY)
+    assert store.count() == 0 and store.draft()["level"] == 3      # durable at the tap, not yet sealed
+    store.close()
+    result, rows, store = run_kiosk(xvfb, tmp_path, out, "restart")
+    assert result["notes"]["rows_at_start"] == 1 and result["notes"]["draft_at_start"] is None
+    assert [(r["officer_id"], r["level"]) for r in rows] == [("cb-001", 3)]
+    assert store.verify() == (None, None)
+    assert os.path.exists(tmp_path / "kiosk.db")

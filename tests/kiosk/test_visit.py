@@ -97,12 +97,15 @@ def test_skips_reasons_and_comment(store, clock):
     assert row["reasons"] == [] and row["comment"] is None
 
 
-def test_idle_timeout_discards_unfinished_rating(store, clock):
+def test_idle_timeout_keeps_the_tapped_level_with_its_extras(store, clock):
+    """A tap is a rating: walking away at the reasons screen still rates, with the chips chosen."""
     v = make(store, clock)
     v.tap_start()
     v.choose_officer("cb-001")
     v.rate(1)
+    assert store.count() == 0 and store.draft()["level"] == 1     # held durably at the tap
     v.toggle_reason("thai_do")
+    assert store.draft()["reasons"] == ["thai_do"]
     clock.advance(44)
     assert v.tick() == V.REASONS
     v.toggle_reason("huong_dan")               # a touch restarts the idle timer
@@ -110,10 +113,72 @@ def test_idle_timeout_discards_unfinished_rating(store, clock):
     assert v.tick() == V.REASONS
     clock.advance(1)
     assert v.tick() == V.WELCOME
-    assert store.count() == 0
+    [row] = store.records()
+    assert (row["officer_id"], row["level"], row["reasons"]) == ("cb-001", 1, ["thai_do", "huong_dan"])
+    assert store.draft() is None
     assert v.officer_id is None and v.reasons == [] and v.level is None
     v.tap_start()                              # the next citizen starts clean
     assert v.reasons == [] and v.officer_id is None
+    clock.advance(45)
+    assert v.tick() == V.WELCOME and store.count() == 1     # no level tapped: nothing stored
+
+
+def test_walk_away_at_the_comment_keeps_what_was_typed(store, clock):
+    v = make(store, clock)
+    v.tap_start()
+    v.choose_officer("cb-002")
+    assert v.rate(3) == V.COMMENT
+    v.set_comment("Cán bộ tận")
+    v.tick()                                   # the typed words join the draft on the next tick
+    assert store.draft()["comment"] == "Cán bộ tận"
+    clock.advance(45)
+    assert v.tick() == V.WELCOME
+    [row] = store.records()
+    assert (row["level"], row["comment"]) == (3, "Cán bộ tận")
+    assert store.verify() == (None, None)
+
+
+def test_a_draft_left_by_a_crash_is_sealed_at_the_next_start(store, clock):
+    v = make(store, clock)
+    v.tap_start()
+    v.choose_officer("cb-003")
+    v.rate(2)
+    v.set_comment("Nhanh")
+    v.tick()
+    # the app dies here; the next start seals the draft, once
+    again = make(store, clock)
+    [row] = store.records()
+    assert (row["officer_id"], row["level"], row["comment"]) == ("cb-003", 2, "Nhanh")
+    assert again.last_record["id"] == row["id"] and store.draft() is None
+    make(store, clock)
+    assert store.count() == 1
+
+
+def test_idle_warns_before_it_ends_the_visit(store, clock):
+    v = make(store, clock)                     # idle_timeout 45: the warning at 30 s
+    shown = []
+    v.warning_listeners.append(lambda visit: shown.append(visit.warning))
+    v.tap_start()
+    v.choose_officer("cb-001")
+    v.rate(3)
+    clock.advance(29)
+    assert v.tick() == V.COMMENT and not v.warning
+    clock.advance(1.5)
+    assert v.tick() == V.COMMENT and v.warning and shown == [True]
+    assert v.keep_going() == V.COMMENT         # "go on": the visit goes on, warning gone
+    assert not v.warning and shown == [True, False]
+    clock.advance(44)
+    assert v.tick() == V.COMMENT and v.warning
+    clock.advance(1)
+    assert v.tick() == V.WELCOME and not v.warning
+    assert [r["level"] for r in store.records()] == [3]
+
+
+def test_a_scanned_receipt_rates_once_even_while_its_draft_is_held(store, clock):
+    v = make(store, clock)
+    v.start_from_receipt("cb-002", "H-1", None, "f0e1d2c3b4a59687")
+    v.rate(3)
+    assert store.count() == 0 and store.receipt_used("f0e1d2c3b4a59687")
 
 
 def test_idle_counts_from_the_last_touch_on_every_screen(store, clock):
@@ -177,9 +242,11 @@ def test_back_walks_the_screens(store, clock):
     v.submit_reasons()
     assert v.back() == V.REASONS
     assert v.back() == V.RATE
+    assert v.rate(2) == V.COMMENT            # a second tap before the visit ends changes the level
+    assert v.back() == V.RATE
     assert v.back() == V.CHOOSE_OFFICER
     assert v.back() == V.WELCOME
-    assert store.count() == 0
+    assert [r["level"] for r in store.records()] == [2]   # what was tapped is never lost
 
 
 def test_language_switch_and_reset(store, clock):
