@@ -19,6 +19,7 @@ from pathlib import Path
 import click
 
 from kiosk.roster import DEMO_ROSTER
+from sync.filemodes import private_dir, write_private
 
 DEMO_ADMIN = ("admin", "hailong-demo")
 #: kiosk id -> desk; the first is the window, the second only brings its history.
@@ -59,7 +60,7 @@ def wait_for(url: str, timeout: float = 30) -> None:
 
 def kiosk_config(folder: Path, kiosk_id: str, desk: str, enrolment: dict, port: int) -> Path:
     path = folder / ("config.toml" if desk == "quay-1" else f"config-{kiosk_id}.toml")
-    path.write_text(f"""# written by `hailong demo`
+    write_private(path, f"""# written by `hailong demo`
 [kiosk]
 id = "{kiosk_id}"
 unit_code = "13321"
@@ -77,7 +78,7 @@ heartbeat_interval = 10
 fullscreen = false
 show_cursor = true
 staff_pin = "1234"
-""", "utf-8")
+""")   # holds the kiosk's token and key: 0600
     return path
 
 
@@ -87,7 +88,7 @@ def prepare(folder: Path, port: int) -> dict[str, Path]:
     from kiosk.config import load
     from kiosk.store import KioskStore
 
-    folder.mkdir(parents=True, exist_ok=True)
+    private_dir(folder)   # 0700 when created here: town.db, kiosk.db, tokens and keys live in it
     town = folder / "town.db"
     enrolments_file = folder / "enrolments.json"
     fresh = not enrolments_file.exists()
@@ -99,7 +100,7 @@ def prepare(folder: Path, port: int) -> dict[str, Path]:
                 "--password-stdin", stdin=DEMO_ADMIN[1] + "\n")
         enrolments = {kid: json.loads(run_cli("admin", "--db", str(town), "enrol-kiosk", "--kiosk-id", kid,
                                               "--unit", "13321", "--json")) for kid in KIOSKS}
-        enrolments_file.write_text(json.dumps(enrolments), "utf-8")
+        write_private(enrolments_file, json.dumps(enrolments))
     enrolments = json.loads(enrolments_file.read_text("utf-8"))
     configs = {kid: kiosk_config(folder, kid, desk, enrolments[kid], port) for kid, desk in KIOSKS.items()}
     if fresh:

@@ -21,7 +21,24 @@ def load_or_exit(path: str):
 
 def open_store(cfg):
     from kiosk.store import KioskStore
-    return KioskStore.from_config(cfg)
+    store = KioskStore.from_config(cfg)
+    warn_exposed(cfg.db_path)
+    return store
+
+
+def warn_exposed(db_path) -> list[str]:
+    """At start: one warning (log and stderr) for each way others can read kiosk.db."""
+    import logging
+
+    from sync.filemodes import exposed
+    found = exposed(db_path)
+    if found:   # one line
+        line = f"warning: {'; '.join(found)}: others can read this kiosk's key and ratings"
+        if logging.getLogger().handlers:     # the app's or `hailong sync`'s log (stderr)
+            logging.getLogger("hailong.kiosk").warning(line)
+        else:                                # a plain command: stderr
+            click.echo(line, err=True)
+    return found
 
 
 @click.group(invoke_without_command=True)
@@ -49,6 +66,8 @@ def run_kiosk(cfg, demo: bool = False, extra_services=()) -> None:
     import logging
     logging.getLogger("urllib3").setLevel(logging.WARNING)  # Kivy's logger would print every request
     from kiosk.ui.app import run
+    if cfg.db_path.exists():
+        warn_exposed(cfg.db_path)
     run(cfg, demo=demo, extra_services=[sync_service(cfg), *extra_services])
 
 

@@ -19,6 +19,7 @@ from typing import Iterable, Iterator
 import sqlite_utils
 
 from sync import protocol
+from sync.filemodes import create_private, private_sqlite
 
 SCHEMA_VERSION = 2
 LIST_FIELDS = ("reasons", "flags")
@@ -94,11 +95,16 @@ class KioskStore:
         self.key_hex = key_hex
         self.utc_offset = utc_offset
         self._lock = threading.RLock()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # kiosk.db holds the kiosk's key: created 0600 in a 0700 folder when new (SQLite
+        # gives -wal and -shm the file's mode; leftovers of a looser run are tightened).
+        if str(self.path) != ":memory:":
+            create_private(self.path)
         conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
+        if str(self.path) != ":memory:":
+            private_sqlite(self.path)
         self.db = sqlite_utils.Database(conn)
         self.conn = conn
         self._tail: tuple[int, str, str] | None = None  # (seq, hash, created_at) of the last rating

@@ -22,7 +22,9 @@ from sync.server.api import kiosks as api_kiosks
 from sync.server.api import ratings as api_ratings
 from sync.server.api import reports as api_reports
 from sync.server.core import tasks
+from sync.filemodes import exposed, private_dir
 from sync.server.core.db import FifoLock, db_url, make_engine, make_reader, migrate
+from sync.server.core.health import RETRY_AFTER, DbHealth
 from sync.server.core.settings import ensure_receipt_key
 from sync.server.web import alerts as web_alerts
 from sync.server.web import base as web_base
@@ -68,6 +70,17 @@ def create_app(db: str = "town.db", *, media_dir: str | Path | None = None, run_
         migrate(engine)
     with engine.begin() as conn:
         ensure_receipt_key(conn)
+    # Watches the file the server was started on (deleted, replaced, read-only, corrupt):
+    # batches get 503 and /healthz says so (core/health.py).
+    health = DbHealth(engine)
+    health.quick_check_later()
+    if health.path:
+        found = exposed(health.path)
+        if found:   # one line
+            log.warning("%s: others can read the server's secrets (session secret, kiosk keys)", "; ".join(found))
+    media = Path(media_dir or default_media_dir(db))
+    if not media.exists():
+        private_dir(media)    # officer photos: 0700 like town.db's folder
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -84,8 +97,8 @@ def create_app(db: str = "town.db", *, media_dir: str | Path | None = None, run_
     # SQLite has one writer: batches queue on this lock, in arrival order,
     # rather than on SQLite's busy handler (which sleeps and retries, unfairly).
     app.state.write_lock = FifoLock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
-    app.state.options = {**DEFAULTS, **options,
-                         "media_dir": str(media_dir or default_media_dir(db))}
+    app.state.health = health
+    app.state.options = {**DEFAULTS, **options, "media_dir": str(media)}
     app.state.background = tasks.Background(engine, app.state.write_lock, app.state.options["sweep_seconds"])
     app.include_router(api_kiosks.router)         # sync protocol v1: batches, config, photos, heartbeats
     app.include_router(api_ratings.router)        # admin API: ratings pull, alerts
@@ -115,6 +128,9 @@ def create_app(db: str = "town.db", *, media_dir: str | Path | None = None, run_
 
     @app.get("/healthz", include_in_schema=False)
     def healthz():
-        return {"ok": True, "background": app.state.background.status()}
+        problem = app.state.health.problem()
+        body = {"ok": problem is None, "database": problem or "ok", "background": app.state.background.status()}
+        return JSONResponse(body, status_code=503 if problem else 200,
+                            headers={"Retry-After": str(RETRY_AFTER)} if problem else None)
 
     return app

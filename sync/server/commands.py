@@ -62,10 +62,16 @@ def _engine(db: str):
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
 def server(db, host, port, media, max_batch, max_body_mb, skew_threshold, sweep_seconds, log_level):
     """Serve the town server (kiosk sync API, admin API) until stopped."""
+    import logging
+
     import uvicorn
     from sqlalchemy.exc import SQLAlchemyError
 
     from sync.server.app import create_app
+    if not logging.getLogger().handlers:
+        # the server's own lines (a database that others can read, or that went unhealthy) on stderr
+        logging.basicConfig(level=getattr(logging, log_level.upper()),
+                            format="%(asctime)s hailong server %(levelname)s: %(message)s")
     try:
         app = create_app(db, media_dir=media, max_batch=max_batch,
                          max_body_bytes=int(max_body_mb * 1024 * 1024), skew_threshold=skew_threshold,
@@ -210,10 +216,13 @@ def revoke_token(db, token, username):
 @click.pass_obj
 def import_roster(db, file, media):
     """Import units, desks, officers and procedures from JSON, CSV or Excel (.xlsx)."""
+    from sync.filemodes import private_dir
     from sync.server.app import default_media_dir
     from sync.server.core.admin_ops import import_roster as do_import
+    media = media or default_media_dir(db)
+    private_dir(media)   # officer photos: created 0700, like town.db's folder
     with _engine(db).begin() as conn:
-        counts = do_import(conn, file, media or default_media_dir(db))
+        counts = do_import(conn, file, media)
     click.echo(", ".join(f"{n} {k}" for k, n in counts.items()) + " imported")
 
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from sync import protocol
@@ -18,6 +19,7 @@ from sync.server.core import alerts as alert_rules
 from sync.server.core import ingest
 from sync.server.core.clock import iso, utcnow
 from sync.server.core.db import kiosks, officers
+from sync.server.core.health import RETRY_AFTER, Unhealthy
 from sync.server.core.settings import etag_of, kiosk_config
 
 MAX_SEQ = ingest.MAX_SEQ
@@ -53,7 +55,9 @@ class BatchReply(BaseModel):
         "responses": {str(c): {"description": d, "content": _ERR} for c, d in (
             (400, "bad JSON, gzip or Idempotency-Key"), (401, "unknown token"),
             (403, "revoked kiosk or another kiosk's token"), (413, "body or batch too large"),
-            (415, "unsupported Content-Encoding"), (422, "malformed batch: nothing stored"))},
+            (415, "unsupported Content-Encoding"), (422, "malformed batch: nothing stored"),
+            (503, "database unhealthy (deleted, replaced, read-only or corrupt): nothing acknowledged, "
+                  "send again after Retry-After"))},
     },
 )
 async def post_batch(request: Request, kiosk: dict = Depends(current_kiosk),
@@ -81,12 +85,28 @@ def _apply(app, raw: bytes, encoding: str | None, kiosk: dict, key: str):
     try:
         data = ingest.decode_body(raw, encoding, opts["max_body_bytes"])
         batch = ingest.parse_batch(data, opts["max_batch"])
-        with app.state.write_lock, app.state.engine.begin() as conn:
-            fresh = conn.execute(select(kiosks).where(kiosks.c.id == kiosk["id"])).mappings().one()
-            if fresh["revoked"]:
-                raise ingest.BatchError(403, f"kiosk {kiosk['id']} is revoked")
-            reply = ingest.ingest(conn, dict(fresh), batch, key, skew_threshold=opts["skew_threshold"])
+        health = app.state.health
+        with app.state.write_lock:
+            health.check()   # the file the server was started on, writable and sound
+            try:
+                with app.state.engine.begin() as conn:
+                    fresh = conn.execute(select(kiosks).where(kiosks.c.id == kiosk["id"])).mappings().one()
+                    if fresh["revoked"]:
+                        raise ingest.BatchError(403, f"kiosk {kiosk['id']} is revoked")
+                    reply = ingest.ingest(conn, dict(fresh), batch, key, skew_threshold=opts["skew_threshold"])
+            except SQLAlchemyError as exc:
+                problem = health.classify(exc)
+                if problem is None:
+                    raise          # a bug: 500
+                raise Unhealthy(problem) from None
+            # With SQLite a deleted or replaced file still takes the commit through the open
+            # descriptor: acknowledge only if the path is still the file the commit went to.
+            health.check()
         return JSONResponse(reply)   # already the reply's shape: skip response_model validation
+    except Unhealthy as exc:
+        return JSONResponse({"detail": f"database unhealthy: {exc.problem}; nothing of this batch is "
+                                       "acknowledged, send it again later"},
+                            status_code=503, headers={"Retry-After": str(RETRY_AFTER)})
     except ingest.BatchError as exc:
         content = {"detail": exc.detail}
         if exc.errors:

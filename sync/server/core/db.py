@@ -30,6 +30,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 
+from sync.filemodes import create_private, private_sqlite
+
 metadata = MetaData()
 
 kiosks = Table(
@@ -202,11 +204,15 @@ def make_engine(db: str) -> Engine:
     url = db_url(db)
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
                                pool_size=8, max_overflow=16)
         _sqlite_pragmas(engine)
+        if path and path != ":memory:":
+            # town.db holds the session secret and kiosks' keys: created 0600 in a 0700
+            # folder when new (SQLite gives -wal and -shm the file's mode).
+            create_private(path)
+            with engine.connect():
+                private_sqlite(path)   # -wal/-shm left by a looser run follow a private file
         return engine
     return create_engine(url, pool_pre_ping=True)
 
