@@ -346,13 +346,72 @@ class ReceiptError(ValueError):
         self.kind = kind
 
 
-def parse_receipt_token(text: str, receipt_key_hex: str) -> tuple[dict, str]:
-    """Verify a scanned token's signature; return (fields, receipt_id).
+#: A scanned receipt's limits: what kiosk/receipts.py issues, and a little room.
+RECEIPT_TOKEN_MAX = 1024            # the whole scanned text (with a public base URL)
+RECEIPT_PAYLOAD_MAX = 700           # base64url of ~520 bytes: every field at its longest
+RECEIPT_CODE_MAX = 64               # u, d, o, p; and h, the dossier code (mã hồ sơ)
+RECEIPT_REQUIRED = frozenset({"v", "u", "d", "o", "h", "t"})
+RECEIPT_OPTIONAL = frozenset({"p", "a"})
+_RECEIPT_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
-    Expiry and unit are policy, checked by the caller (the kiosk knows its
-    unit and the configured validity).
+
+def _receipt_text(fields: dict, key: str, nullable: bool = False) -> None:
+    """A receipt's string field: NFC, 1–RECEIPT_CODE_MAX characters, no control or format character."""
+    value = fields.get(key)
+    if value is None and nullable:
+        return
+    if not isinstance(value, str) or not value:
+        raise ReceiptError("malformed", f"receipt field {key} missing or not a string")
+    if len(value) > RECEIPT_CODE_MAX:
+        raise ReceiptError("malformed", f"receipt field {key} longer than {RECEIPT_CODE_MAX} characters")
+    if not unicodedata.is_normalized("NFC", value):
+        raise ReceiptError("malformed", f"receipt field {key} is not NFC")
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp") for ch in value):
+        raise ReceiptError("malformed", f"receipt field {key} holds a control or format character")
+
+
+def check_receipt_fields(fields: Any) -> None:
+    """Refuse what the issuer would never sign (DESIGN.md, QR receipt: the same rules as a record)."""
+    if not isinstance(fields, dict) or fields.get("v") != 1 or isinstance(fields.get("v"), bool):
+        raise ReceiptError("malformed", "unknown receipt version")
+    missing = RECEIPT_REQUIRED - fields.keys()
+    if missing:
+        raise ReceiptError("malformed", f"receipt field {sorted(missing)[0]} missing")
+    unknown = fields.keys() - RECEIPT_REQUIRED - RECEIPT_OPTIONAL
+    if unknown:
+        raise ReceiptError("malformed", "receipt has unknown fields")
+    for key in ("u", "d", "o", "h"):
+        _receipt_text(fields, key)
+    _receipt_text(fields, "p", nullable=True)
+    t = fields.get("t")
+    if not isinstance(t, int) or isinstance(t, bool) or not 0 <= t < 2**40:
+        raise ReceiptError("malformed", "receipt field t is not a time")
+    if "a" in fields and fields["a"] is not None:
+        a = fields["a"]
+        try:
+            if not isinstance(a, str) or not _RECEIPT_DATE.fullmatch(a):
+                raise ValueError
+            datetime.strptime(a, "%Y-%m-%d")
+        except ValueError:
+            raise ReceiptError("malformed", "receipt field a is not a date (YYYY-MM-DD)") from None
+
+
+def parse_receipt_token(text: str, receipt_key_hex: str) -> tuple[dict, str]:
+    """Verify a scanned token's signature and its fields; return (fields, receipt_id).
+
+    As strict as the issuer: a token longer than RECEIPT_TOKEN_MAX, unknown
+    fields, a field of the wrong type, too long or holding control characters
+    are refused (ReceiptError "malformed") even when signed with the right key;
+    nothing else (no RecursionError) escapes. Expiry and unit are policy,
+    checked by the caller (the kiosk knows its unit and the configured validity).
     """
+    if not isinstance(text, str):
+        raise ReceiptError("malformed", "not a hailong receipt")
+    if len(text) > RECEIPT_TOKEN_MAX * 4:             # before any work on it
+        raise ReceiptError("malformed", "receipt code is too long")
     text = nfc(text.strip())
+    if len(text) > RECEIPT_TOKEN_MAX:
+        raise ReceiptError("malformed", "receipt code is too long")
     if text.startswith(RECEIPT_PREFIX):
         rest = text[len(RECEIPT_PREFIX):]
     elif "/r/" in text:
@@ -365,19 +424,15 @@ def parse_receipt_token(text: str, receipt_key_hex: str) -> tuple[dict, str]:
     payload, sig = parts
     if not re.fullmatch(r"[A-Za-z0-9_-]+", payload) or not re.fullmatch(r"[A-Za-z0-9_-]+", sig):
         raise ReceiptError("malformed", "receipt code has invalid characters")
+    if len(payload) > RECEIPT_PAYLOAD_MAX:
+        raise ReceiptError("malformed", "receipt code is too long")
     if not hmac.compare_digest(receipt_sig(receipt_key_hex, payload), sig):
         raise ReceiptError("forged", "receipt signature does not verify")
     try:
         fields = json.loads(b64url_decode(payload).decode("utf-8"))
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise ReceiptError("malformed", "receipt payload is not JSON") from None
-    if not isinstance(fields, dict) or fields.get("v") != 1:
-        raise ReceiptError("malformed", "unknown receipt version")
-    for key in ("u", "d", "o", "h"):
-        if not isinstance(fields.get(key), str) or not fields[key]:
-            raise ReceiptError("malformed", f"receipt field {key} missing")
-    if not isinstance(fields.get("t"), int):
-        raise ReceiptError("malformed", "receipt field t missing")
+    check_receipt_fields(fields)
     return fields, receipt_id(payload)
 
 

@@ -251,3 +251,83 @@ def test_letter_images(kiosk, kind):
     assert img.mode == "1" and img.width == 384 and 300 < img.height < 2000
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     img.save(ARTIFACTS / f"letter_{kind}.png")
+
+
+# -- verified as strictly as issued (issue 9) ------------------------------------------
+
+def signed_raw(payload_json: bytes, key=None) -> str:
+    """A token over exactly these payload bytes, signed with the right key."""
+    key = key or VECTORS["receipt_key_hex"]
+    payload = protocol.b64url(payload_json)
+    return f"{protocol.RECEIPT_PREFIX}{payload}.{protocol.receipt_sig(key, payload)}"
+
+
+def signed_fields(**changes) -> str:
+    fields = dict(VECTORS["fields"], **changes)
+    fields = {k: v for k, v in fields.items() if v is not Ellipsis}
+    return signed_raw(json.dumps(fields, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+
+
+STRICT_CASES = {
+    "dossier_10kb": dict(h="H" * 10_000),
+    "dossier_65": dict(h="H" * 65),
+    "dossier_control": dict(h="H12\x0b34"),
+    "dossier_nul": dict(h="H12\x0034"),
+    "officer_rtl_override": dict(o="cb-\u202e001"),
+    "officer_c1": dict(o="cb-\x85001"),
+    "procedure_object": dict(p={"code": "1.001193"}),
+    "procedure_list": dict(p=["1.001193"]),
+    "officer_number": dict(o=1),
+    "unit_empty": dict(u=""),
+    "desk_missing": dict(d=...),
+    "time_string": dict(t="1767225600"),
+    "time_bool": dict(t=True),
+    "time_float": dict(t=1767225600.5),
+    "version_true": dict(v=True),
+    "unknown_field": dict(x="1"),
+    "appointment_not_a_date": dict(a="2026-02-30"),
+    "appointment_number": dict(a=20260201),
+    "officer_nfd": dict(o=unicodedata.normalize("NFD", "cb-Đức")),
+}
+
+
+@pytest.mark.parametrize("name", sorted(STRICT_CASES))
+def test_signed_payloads_the_issuer_would_refuse_are_refused(kiosk, name):
+    _cfg, store = kiosk
+    token = signed_fields(**STRICT_CASES[name])
+    with pytest.raises(protocol.ReceiptError) as err:
+        protocol.parse_receipt_token(token, VECTORS["receipt_key_hex"])
+    assert err.value.kind == "malformed"
+    result = verifier(store).check(token)
+    assert isinstance(result, Refused) and result.kind == "malformed"
+
+
+@pytest.mark.parametrize("depth", [50, 1000, 100_000])
+def test_deeply_nested_signed_payload_is_refused_not_raised(kiosk, depth):
+    _cfg, store = kiosk
+    token = signed_raw(b"[" * depth + b"]" * depth)
+    with pytest.raises(protocol.ReceiptError):
+        protocol.parse_receipt_token(token, VECTORS["receipt_key_hex"])
+    nested = signed_raw(b'{"v":1,"u":"13321","d":"quay-1","o":"cb-001","h":"H","t":1,"p":'
+                        + b"[" * depth + b"]" * depth + b"}")
+    for t in (token, nested):
+        assert isinstance(verifier(store).check(t), Refused)
+
+
+def test_an_overlong_scan_is_refused_before_any_work(kiosk):
+    _cfg, store = kiosk
+    assert verifier(store).check("HL1." + "A" * 2_000_000 + ".abc").kind == "malformed"
+    with pytest.raises(protocol.ReceiptError, match="too long"):
+        protocol.parse_receipt_token("HL1." + "A" * 5000 + ".abc", VECTORS["receipt_key_hex"])
+
+
+def test_what_the_issuer_signs_is_still_accepted_at_its_longest(kiosk):
+    cfg, store = kiosk
+    store.apply_roster({"units": [], "desks": [], "officers": [
+        {"id": "c" * 64, "name": "Ánh", "desk_id": "quay-1"}], "procedures": []})
+    fields = dict(VECTORS["fields"], o="c" * 64, h="Đ" * 64, p="p" * 64, a="2026-02-28")
+    token = signed_raw(protocol.canonical_json(fields))
+    assert len(token) <= protocol.RECEIPT_TOKEN_MAX
+    parsed, _rid = protocol.parse_receipt_token(token, VECTORS["receipt_key_hex"])
+    assert parsed["h"] == "Đ" * 64
+    assert isinstance(verifier(store).check(token), Accepted)
