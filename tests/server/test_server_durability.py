@@ -246,3 +246,62 @@ def test_a_server_started_on_a_corrupt_file_says_so_and_does_not_serve(tmp_path)
                          timeout=60)
     assert run.returncode != 0
     assert "cannot open the database" in run.stderr and "not a database" in run.stderr
+
+
+def test_a_commit_that_went_to_a_replaced_file_is_not_acknowledged(tmp_path, monkeypatch):
+    """The file is swapped while the batch is inside its transaction: the commit lands in the old
+    inode, and the check after the commit answers 503 instead of 200 (the kiosk resends)."""
+    from faultproxy import ServerThread
+
+    from sync.server.core import ingest
+    server = ServerThread(tmp_path / "town.db")
+    try:
+        with server.engine.begin() as conn:
+            k1 = enrol_kiosk(conn, "K1", "13321")
+        real = ingest.ingest
+
+        def ingest_then_swap(conn, *args, **kwargs):
+            reply = real(conn, *args, **kwargs)
+            copy = tmp_path / "copy.db"
+            shutil.copy(tmp_path / "town.db", copy)
+            os.replace(copy, tmp_path / "town.db")   # before the commit, after the check at the start
+            return reply
+        monkeypatch.setattr(ingest, "ingest", ingest_then_swap)
+        store = fill_kiosk(tmp_path / "kiosk.db", "K1", k1["key"], 30)
+        agent = SyncAgent(store, server.url, k1["token"], "K1", batch_size=50, timeout=10,
+                          min_backoff=0.01, max_backoff=0.05)
+        with pytest.raises(TransientError):
+            agent.drain(deadline=time.monotonic() + 1)
+        assert synced_ids(store) == set()
+        assert store.sync_counts()["pending"] == 30
+        assert server.app.state.health.problem() is not None
+    finally:
+        server.stop()
+
+
+def test_sqlite_error_codes_mean_unhealthy_and_bugs_do_not(tmp_path):
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import DatabaseError, IntegrityError
+
+    from sync.server.core.health import DbHealth
+    db = tmp_path / "town.db"
+    engine = make_engine(str(db))
+    migrate(engine)
+    health = DbHealth(engine)
+    assert health.problem() is None
+    with engine.connect() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (x INTEGER PRIMARY KEY)")
+        conn.exec_driver_sql("INSERT INTO t VALUES (1)")
+        try:
+            conn.exec_driver_sql("INSERT INTO t VALUES (1)")
+        except IntegrityError as exc:
+            assert health.classify(exc) is None            # a constraint: the caller's bug, not the disk
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"not a database at all" * 200)
+    try:
+        with create_engine(f"sqlite:///{junk}").connect() as conn:
+            conn.exec_driver_sql("SELECT * FROM sqlite_master")
+    except DatabaseError as exc:
+        found = health.classify(exc)
+    assert found and "corrupt" in found
+    assert "corrupt" in health.problem()                 # until a restart
