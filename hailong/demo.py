@@ -134,7 +134,7 @@ def demo(folder, port):
         click.echo(f"\nTown server:  {base}/   (sign in as {DEMO_ADMIN[0]} / {DEMO_ADMIN[1]})")
         click.echo(f"Kiosk config: {configs['DT-MC-01']}")
         click.echo("Kiosk:        the window that opens now. Hold the clock (top-right) 3 s for the PIN pad:")
-        click.echo("              1234 leaves kiosk mode; an officer's PIN (1111, 2222, 3333) opens the staff panel.\n")
+        click.echo("              1234 leaves kiosk mode; an officer's PIN (111111, 222222, 333333) opens the staff panel.\n")
         os.environ.setdefault("KIVY_NO_ARGS", "1")
         from kiosk.commands import run_kiosk
         from kiosk.config import load

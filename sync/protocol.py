@@ -517,16 +517,49 @@ def letter_label(kind: str) -> str:
 
 # --- Officer PINs (the server hashes, the kiosk checks offline) ------------
 
+#: Officer PINs are this many digits by default (the roster's and the demo's).
+PIN_DIGITS = 6
+#: scrypt's cost for new hashes: N = 2**16, r = 8, p = 1 (64 MiB, ~0.28 s a check here;
+#: all 10**6 six-digit PINs take ~1.6 days on both cores: docs/decisions.md)
+PIN_SCRYPT_LOG_N, PIN_SCRYPT_R, PIN_SCRYPT_P = 16, 8, 1
+#: what a roster's hash may ask of the kiosk at most (a forged roster must not hang it)
+_PIN_LOG_N_MAX, _PIN_R_MAX, _PIN_P_MAX = 20, 16, 4
+
+
+def _scrypt(pin: str, salt: bytes, log_n: int, r: int, p: int) -> bytes:
+    return hashlib.scrypt(pin.encode("utf-8"), salt=salt, n=2**log_n, r=r, p=p, dklen=32,
+                          maxmem=129 * r * (2**log_n) * p + 2**24)
+
+
 def hash_pin(pin: str, salt: bytes | None = None) -> str:
-    """``scrypt$<salt hex>$<hash hex>``: what the roster carries instead of a PIN."""
+    """``scrypt$ln=16,r=8,p=1$<salt hex>$<hash hex>``: what the roster carries instead of a PIN.
+
+    (Hashes of hailong 0.1, ``scrypt$<salt hex>$<hash hex>`` with N = 2**14,
+    are still checked.)
+    """
     import os
     salt = salt or os.urandom(16)
-    digest = hashlib.scrypt(pin.encode("utf-8"), salt=salt, n=2**14, r=8, p=1, dklen=32)
-    return f"scrypt${salt.hex()}${digest.hex()}"
+    digest = _scrypt(pin, salt, PIN_SCRYPT_LOG_N, PIN_SCRYPT_R, PIN_SCRYPT_P)
+    return f"scrypt$ln={PIN_SCRYPT_LOG_N},r={PIN_SCRYPT_R},p={PIN_SCRYPT_P}${salt.hex()}${digest.hex()}"
 
 
 def check_pin(pin: str, pin_hash: str | None) -> bool:
-    if not pin_hash or not pin_hash.startswith("scrypt$"):
+    """Whether ``pin`` is the one ``pin_hash`` was made from; a malformed hash is never a match."""
+    if not isinstance(pin, str) or not isinstance(pin_hash, str) or not pin_hash.startswith("scrypt$"):
         return False
-    _, salt_hex, digest_hex = pin_hash.split("$", 2)
-    return hmac.compare_digest(hash_pin(pin, bytes.fromhex(salt_hex)), pin_hash)
+    parts = pin_hash.split("$")
+    try:
+        if len(parts) == 3:                       # hailong 0.1
+            log_n, r, p, salt_hex, digest_hex = 14, 8, 1, parts[1], parts[2]
+        elif len(parts) == 4:
+            params = dict(item.split("=", 1) for item in parts[1].split(","))
+            log_n, r, p = int(params["ln"]), int(params["r"]), int(params["p"])
+            salt_hex, digest_hex = parts[2], parts[3]
+        else:
+            return False
+        if not (1 <= log_n <= _PIN_LOG_N_MAX and 1 <= r <= _PIN_R_MAX and 1 <= p <= _PIN_P_MAX):
+            return False
+        salt, expected = bytes.fromhex(salt_hex), bytes.fromhex(digest_hex)
+        return hmac.compare_digest(_scrypt(pin, salt, log_n, r, p), expected)
+    except (KeyError, ValueError):
+        return False

@@ -659,7 +659,7 @@ def staff_panel(d: Driver):
     d.result["notes"]["screen_after_wrong"] = d.screen
     yield from d.tap(d.find(lambda w: w.__class__.__name__ == "BigButton" and w.text == "Huỷ",
                             root=app._pin_pad))
-    yield from pin(d, "2222")                          # cb-002 of this desk
+    yield from pin(d, "222222")                          # cb-002 of this desk
     yield from d.wait_screen("staff", timeout=5)
     screen = app.staff_screen
     yield from d.wait_for(lambda: screen.pending != "–", 5, "status")
@@ -732,7 +732,7 @@ def staff_panel(d: Driver):
     yield from d.tap(d.find(lambda w: w.__class__.__name__ == "BigButton" and w.icon == "back"))
     yield from d.wait_screen("welcome", timeout=3)
     # the panel times out by itself
-    yield from pin(d, "1111")
+    yield from pin(d, "111111")
     yield from d.wait_screen("staff", timeout=5)
     t0 = time.monotonic()
     yield from d.wait_screen("welcome", timeout=15)
@@ -769,7 +769,7 @@ def staff_letters(d: Driver):
     fake = DEVICES["fake"]
     notes = d.result["notes"]
     yield from d.wait_screen("welcome")
-    yield from pin(d, "2222")                          # cb-002
+    yield from pin(d, "222222")                          # cb-002
     yield from d.wait_screen("staff", timeout=5)
     screen = app.staff_screen
     yield from d.tap(screen.ids.letter_button)          # no dossier yet

@@ -26,11 +26,11 @@ def panel(tmp_path, port_path):
 def test_sign_in_needs_a_pin_of_this_desk(tmp_path, port):
     staff, store = panel(tmp_path, port.path)
     assert staff.sign_in("0000") is None
-    assert staff.sign_in("4444") is None  # cb-004 works at quay-2, not this desk
+    assert staff.sign_in("444444") is None  # cb-004 works at quay-2, not this desk
     assert store.event_counts() == {"staff_pin_wrong": 2}
     with pytest.raises(PermissionError):
         staff.print_receipt("HS-1")
-    assert staff.sign_in("1111")["id"] == "cb-001"
+    assert staff.sign_in("111111")["id"] == "cb-001"
     staff.set_duty(["cb-001", "cb-002"])
     assert {o["id"]: o["on_duty"] for o in staff.duty()} == {"cb-001": 1, "cb-002": 1, "cb-003": 0}
 
@@ -39,7 +39,7 @@ def test_receipt_printed_for_the_signed_in_officer_then_paper_out_and_reprint(tm
     fake = FakePrinter(port)
     try:
         staff, store = panel(tmp_path, port.path)
-        staff.sign_in("2222")
+        staff.sign_in("222222")
         out = staff.print_receipt("000.00.21.H31-261128-0042", "1.001193")
         assert out.ok, out.message_en
         page = wait_until(lambda: fake.printed.jobs())[0]
@@ -78,6 +78,6 @@ def test_status_is_counts_only(tmp_path, port):
 def test_no_printer_configured_says_so(tmp_path):
     cfg, store = write_kiosk(tmp_path)
     staff = StaffPanel(cfg, store, None)
-    staff.sign_in("1111")
+    staff.sign_in("111111")
     out = staff.print_receipt("HS-9")
     assert not out.ok and "[printer] port" in out.message_en and out.issued is not None

@@ -94,7 +94,7 @@ def test_roster_and_duty(store):
     assert store.unit("13321")["name"] == "UBND xã Đồng Tâm"
     officers = store.officers("quay-1", on_duty_only=True)
     assert [o["id"] for o in officers] == ["cb-003", "cb-001", "cb-002"]  # by name: Lê, Nguyễn, Trần
-    assert protocol.check_pin("1111", store.officer("cb-001")["pin_hash"])
+    assert protocol.check_pin("111111", store.officer("cb-001")["pin_hash"])
     store.set_on_duty("quay-1", ["cb-001"])
     assert [o["id"] for o in store.officers("quay-1", on_duty_only=True)] == ["cb-001"]
     store.apply_roster(load_roster_file())  # duty survives a roster update

@@ -53,8 +53,8 @@ def test_config_has_roster_survey_and_receipt_key_with_etag(town):
     assert [u["name"] for u in cfg["roster"]["units"]] == ["UBND xã Đồng Tâm"]
     officers = {o["id"]: o for o in cfg["roster"]["officers"]}
     assert officers["cb-001"]["name"] == "Nguyễn Thị Hồng Nhung"
-    assert protocol.check_pin("1111", officers["cb-001"]["pin_hash"])
-    assert "1111" not in r.text
+    assert protocol.check_pin("111111", officers["cb-001"]["pin_hash"])
+    assert "111111" not in r.text
     assert [x["code"] for x in cfg["reasons"]][:2] == ["thai_do", "huong_dan"]
     assert len(cfg["receipt_key"]) == 64
     again = requests.get(url, headers={**bearer(town.k1["token"]), "If-None-Match": etag}, timeout=5)

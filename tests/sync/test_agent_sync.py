@@ -60,7 +60,7 @@ def test_drain_backlog_config_and_heartbeat(town, tmp_path):
     officer = store.officer("cb-001")
     assert officer["name"] == "Nguyễn Thị Hồng Nhung"
     assert officer["photo"].endswith(".png") and os.path.getsize(officer["photo"]) > 100
-    assert protocol.check_pin("1111", officer["pin_hash"])
+    assert protocol.check_pin("111111", officer["pin_hash"])
     assert json.loads(store.get_meta("server_scale")) == 3
     assert json.loads(store.get_meta("server_reasons"))[0]["code"] == "thai_do"
     assert len(json.loads(store.get_meta("receipt_key"))) == 64
