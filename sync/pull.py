@@ -7,7 +7,10 @@ and the next run without ``--after`` starts from it, so each pull brings only
 what is new. The output and the state are written to temporary files and
 renamed at the end: an interrupted pull leaves the previous ones intact.
 A page the server does not serve is retried (``--retries``) by the same
-tenacity rule as the sync agent's (sync/retry.py).
+tenacity rule as the sync agent's (sync/retry.py). The token is read from
+``--token-file`` or ``$HAILONG_TOKEN`` (or ``--token``, which ``ps`` shows).
+CSV and Excel cells are written by sync/cells.py's rule, the web export's:
+never a formula, no control character.
 """
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ import requests
 import tenacity
 
 from sync import protocol
+from sync.cells import csv_cell, xlsx_cell
 from sync.retry import RETRY_STATUS, BackoffWait, TransientError, retry_after
 
 COLUMNS = list(protocol.RECORD_FIELDS) + ["received_at"]
@@ -203,10 +207,11 @@ class _Writer:
             if self.rows > XLSX_MAX_RATINGS:
                 raise PullError(f"an Excel sheet holds at most {XLSX_MAX_RATINGS:,} ratings: "
                                 "use --format csv or jsonl, or pull in parts with --after")
-            for rec in ratings:
-                self.sheet.append(_flat(rec))
-        elif self.fmt == "csv":
-            self.csv.writerows(map(_flat, ratings))
+            sheet = self.sheet
+            for rec in ratings:   # text cells, never a formula, control characters replaced (sync/cells.py)
+                sheet.append([xlsx_cell(sheet, v) for v in _flat(rec)])
+        elif self.fmt == "csv":   # formula-leading cells escaped exactly as the web's CSV (sync/cells.py)
+            self.csv.writerows([csv_cell(v) for v in _flat(rec)] for rec in ratings)
         elif lines is not None:
             self.fh.write("\n".join(lines) + "\n")
         else:
@@ -269,9 +274,30 @@ def pull_to(server: str, token: str, fmt: str, out: Path, after: str | None, sta
     return count, cursor
 
 
+def _token(token: str | None, token_file: Path | None) -> str:
+    """The token to send: from --token-file, else --token / $HAILONG_TOKEN; messages never show it."""
+    if token_file is not None:
+        try:
+            lines = token_file.read_text("utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise click.ClickException(f"--token-file {token_file}: cannot read it "
+                                       f"({getattr(exc, 'strerror', None) or 'not UTF-8 text'})") from None
+        token = lines[0].strip() if lines else ""
+        if not token:
+            raise click.ClickException(f"--token-file {token_file}: the file is empty")
+    token = (token or "").strip()
+    if not token:
+        raise click.UsageError("no admin API token: set $HAILONG_TOKEN, or give --token-file FILE (or --token T)")
+    return token
+
+
 @click.command()
 @click.option("--server", required=True, help="town server URL, e.g. https://hailong.xa-abc.gov.vn")
-@click.option("--token", required=True, envvar="HAILONG_TOKEN", help="admin API token (or $HAILONG_TOKEN)")
+@click.option("--token", default=None, envvar="HAILONG_TOKEN", show_envvar=True,
+              help="admin API token; better from $HAILONG_TOKEN or --token-file, which other users "
+                   "cannot read in `ps` as they can a command line")
+@click.option("--token-file", default=None, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="read the admin API token from this file (its first line)")
 @click.option("--after", default=None, help="cursor to start after [default: the state file's, else the start]")
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "jsonl"]), required=True)
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
@@ -283,10 +309,16 @@ def pull_to(server: str, token: str, fmt: str, out: Path, after: str | None, sta
 @click.option("--retries", default=5, show_default=True, type=click.IntRange(0, 20),
               help="tries again this many times (with backoff) when the server does not answer")
 @click.option("--progress/--no-progress", default=None, help="[default: when standard error is a terminal]")
-def pull(server, token, after, fmt, out, state_path, full, limit, timeout, retries, progress):
-    """Pull ratings from the town server into a CSV, Excel or JSON Lines file."""
+def pull(server, token, token_file, after, fmt, out, state_path, full, limit, timeout, retries, progress):
+    """Pull ratings from the town server into a CSV, Excel or JSON Lines file.
+
+    The admin API token comes from --token-file FILE, else $HAILONG_TOKEN,
+    else --token T; a token on the command line is visible to every user of
+    the machine in `ps`, so prefer the file or the variable.
+    """
     if not server.startswith(("http://", "https://")):
         raise click.ClickException("--server: must start with http:// or https://")
+    token = _token(token, token_file)
     state_path = state_path or out.with_name(out.name + ".cursor.json")
     try:
         if after is None and not full:

@@ -233,6 +233,8 @@ def resolve_alert(conn: Connection, alert_id: int, by: str, note: str | None = N
     The alert's ``open_key`` is cleared with it (core/alerts.resolve), so the
     next cause of the same kind starts a new alert.
     """
+    if isinstance(alert_id, bool) or not isinstance(alert_id, int) or not 1 <= alert_id < 2 ** 63:
+        raise AdminError(f"no alert {alert_id}")
     row = conn.execute(select(alerts.c.resolved_at).where(alerts.c.id == alert_id)).first()
     if row is None:
         raise AdminError(f"no alert {alert_id}")
@@ -241,17 +243,55 @@ def resolve_alert(conn: Connection, alert_id: int, by: str, note: str | None = N
         raise AdminError(f"alert {alert_id} is already resolved")
 
 
-def set_alert_rules(conn: Connection, officer_rate_below: float, officer_min_ratings: int,
-                    kiosk_silent_hours: float) -> dict:
-    """Set the alert thresholds (the ``alert_rules`` setting); returns what was stored."""
-    new = {"officer_rate_below": float(officer_rate_below), "officer_min_ratings": int(officer_min_ratings),
-           "kiosk_silent_hours": float(kiosk_silent_hours)}
-    if not (math.isfinite(new["officer_rate_below"]) and 0 <= new["officer_rate_below"] <= 100):
-        raise AdminError("officer_rate_below: must be a percentage from 0 to 100")
-    if new["officer_min_ratings"] < 1:
-        raise AdminError("officer_min_ratings: must be at least 1")
-    if not (math.isfinite(new["kiosk_silent_hours"]) and new["kiosk_silent_hours"] > 0):
-        raise AdminError("kiosk_silent_hours: must be more than 0")
+class BadField(AdminError):
+    """One field of a settings form is wrong: ``field`` names it, the message says what is allowed."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+#: field -> (integer?, lowest, highest, lowest included?, what the message says is allowed)
+ALERT_RULE_RANGES = {
+    "officer_rate_below": (False, 0.0, 100.0, True, "a percentage from 0 to 100"),
+    "officer_min_ratings": (True, 1, 100_000, True, "a whole number from 1 to 100000"),
+    "kiosk_silent_hours": (False, 0.0, 24.0 * 365, False, "a number of hours more than 0, at most 8760 (a year)"),
+}
+
+
+def _rule_number(field: str, value) -> float | int:
+    """A finite number in the field's range (text as typed: "12,5" is 12.5), else BadField."""
+    integer, low, high, low_in, allowed = ALERT_RULE_RANGES[field]
+    if isinstance(value, bool):
+        raise BadField(field, f"must be {allowed}")
+    if isinstance(value, str):
+        text = value.strip().replace(",", ".")
+        if not re.fullmatch(r"[+-]?([0-9]{1,12}(\.[0-9]{0,12})?|\.[0-9]{1,12})", text):
+            raise BadField(field, f"must be {allowed}")
+        number = float(text)
+    elif isinstance(value, (int, float)):
+        number = float(value)
+    else:
+        raise BadField(field, f"must be {allowed}")
+    if not math.isfinite(number) or number > high or number < low or (number == low and not low_in):
+        raise BadField(field, f"must be {allowed}")
+    if integer:
+        if number != int(number):
+            raise BadField(field, f"must be {allowed}")
+        return int(number)
+    return number
+
+
+def set_alert_rules(conn: Connection, officer_rate_below, officer_min_ratings, kiosk_silent_hours) -> dict:
+    """Set the alert thresholds (the ``alert_rules`` setting); returns what was stored.
+
+    Each value is a number or the text typed in the form; a value that is not
+    a finite number in its range (``inf``, ``nan``, ``1e11``, ``-1``) raises
+    :class:`BadField` naming the field.
+    """
+    new = {"officer_rate_below": _rule_number("officer_rate_below", officer_rate_below),
+           "officer_min_ratings": _rule_number("officer_min_ratings", officer_min_ratings),
+           "kiosk_silent_hours": _rule_number("kiosk_silent_hours", kiosk_silent_hours)}
     set_setting(conn, "alert_rules", new)
     return new
 

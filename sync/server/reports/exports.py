@@ -6,9 +6,11 @@ written row by row from a streamed query (openpyxl's write-only mode), so a
 year of a busy town exports without holding it in memory.
 
 Free text typed by citizens (comment) and codes scanned from paper
-(dossier) may start with "=", "+", "-" or "@": Excel would run them as a
-formula. CSV cells get a leading apostrophe (OWASP's advice); Excel cells are
-written as plain text.
+(dossier) may start with "=", "+", "-", "@", a tab or a CR: Excel would run
+them as a formula. CSV cells get a leading apostrophe (OWASP's advice); Excel
+cells are written as plain text; control characters and lone surrogates that
+an older server stored are replaced by U+FFFD. The rule is sync/cells.py's,
+the same one ``hailong pull`` writes its files with.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from typing import IO, Iterator
 
 from sqlalchemy import select
 
+from sync.cells import csv_cell, xlsx_cell
 from sync.protocol import DEFAULT_REASONS, MISUSE_FLAGS, SCALES
 from sync.server.core import db
 from sync.server.reports.stats import Filter
@@ -46,7 +49,6 @@ HEADERS = [
 
 SOURCE_LABELS = {"walk_up": "Trực tiếp", "receipt": "Biên nhận (QR)", "phone": "Điện thoại"}
 FLAG_LABELS = {"rapid_repeat": "Lặp nhanh (nghi lạm dụng)"}
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _names(conn) -> dict[str, dict[str, str]]:
@@ -100,10 +102,6 @@ def rating_rows(engine, flt: Filter, scale: int = 3, time_col: str = "corrected_
             }
 
 
-def _csv_safe(value):
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
 
 
 def write_csv(out: IO[bytes], rows) -> int:
@@ -113,7 +111,7 @@ def write_csv(out: IO[bytes], rows) -> int:
     writer.writerow([h for _k, h in HEADERS])
     n = 0
     for row in rows:
-        writer.writerow([_csv_safe(row[k]) for k, _h in HEADERS])
+        writer.writerow([csv_cell(row[k]) for k, _h in HEADERS])
         n += 1
     text.flush()
     text.detach()
@@ -143,16 +141,7 @@ def write_xlsx(out: IO[bytes], rows, title: str = "Đánh giá") -> int:
     ws.append(header)
     n = 0
     for row in rows:
-        cells = []
-        for key, _h in HEADERS:
-            value = row[key]
-            if isinstance(value, str) and value.startswith("="):
-                cell = WriteOnlyCell(ws, value=value)
-                cell.data_type = "s"   # text, never a formula
-                cells.append(cell)
-            else:
-                cells.append(value)
-        ws.append(cells)
+        ws.append([xlsx_cell(ws, row[key]) for key, _h in HEADERS])
         n += 1
     wb.save(out)
     return n

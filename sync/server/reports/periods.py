@@ -29,6 +29,17 @@ class PeriodError(ValueError):
     """A period the admin typed that means nothing; the message says why."""
 
 
+#: The years a period may cover: hailong's ratings start in the 2020s, and a date
+#: past 9999 cannot even be written (``9999-12-31..`` would end in year 10000).
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+
+
+def _year_ok(y: int) -> int:
+    if not FIRST_YEAR <= y <= LAST_YEAR:
+        raise PeriodError(f"năm phải từ {FIRST_YEAR} đến {LAST_YEAR}, không phải {y}")
+    return y
+
+
 @dataclass(frozen=True)
 class Period:
     kind: str          # "month" | "quarter" | "half" | "year" | "custom"
@@ -78,6 +89,7 @@ def _add_months(d: date, months: int) -> date:
 
 
 def month(year: int, m: int) -> Period:
+    _year_ok(year)
     if not 1 <= m <= 12:
         raise PeriodError(f"tháng phải từ 1 đến 12, không phải {m}")
     first = date(year, m, 1)
@@ -85,6 +97,7 @@ def month(year: int, m: int) -> Period:
 
 
 def quarter(year: int, q: int) -> Period:
+    _year_ok(year)
     if not 1 <= q <= 4:
         raise PeriodError(f"quý phải từ 1 đến 4, không phải {q}")
     first = date(year, 3 * (q - 1) + 1, 1)
@@ -92,6 +105,7 @@ def quarter(year: int, q: int) -> Period:
 
 
 def half(year: int, h: int) -> Period:
+    _year_ok(year)
     if h not in (1, 2):
         raise PeriodError(f"nửa năm phải là 1 hoặc 2, không phải {h}")
     first = date(year, 1 if h == 1 else 7, 1)
@@ -99,11 +113,14 @@ def half(year: int, h: int) -> Period:
 
 
 def year(y: int) -> Period:
+    _year_ok(y)
     return Period("year", date(y, 1, 1), date(y + 1, 1, 1), f"{y}")
 
 
 def custom(first_day: date, last_day: date) -> Period:
     """Both days included, as an admin means "from 01/11 to 28/11"."""
+    _year_ok(first_day.year)
+    _year_ok(last_day.year)
     if last_day < first_day:
         raise PeriodError(
             f"ngày kết thúc {last_day:%d/%m/%Y} trước ngày bắt đầu {first_day:%d/%m/%Y}")
@@ -114,6 +131,9 @@ def custom(first_day: date, last_day: date) -> Period:
 def parse(text: str) -> Period:
     """``2026`` | ``2026-11`` | ``2026-Q4`` | ``2026-H2`` | ``2026-11-01..2026-11-28``."""
     text = (text or "").strip()
+    if len(text) > 40:
+        raise PeriodError("kỳ báo cáo không hợp lệ: quá dài; dùng 2026, 2026-11, 2026-Q4, 2026-H2 "
+                          "hoặc 2026-11-01..2026-11-28")
     try:
         if m := _YEAR.match(text):
             return year(int(m[1]))
@@ -125,7 +145,7 @@ def parse(text: str) -> Period:
             return half(int(m[1]), int(m[2]))
         if m := _CUSTOM.match(text):
             return custom(date.fromisoformat(m[1]), date.fromisoformat(m[2]))
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:
         if isinstance(exc, PeriodError):
             raise
         raise PeriodError(f"kỳ báo cáo không hợp lệ: {text!r} ({exc})") from None

@@ -11,6 +11,10 @@ the signature block on the right.
 
 The document leaves the number blank ("Số:      /BC-UBND") for the văn thư
 to fill in when it is registered, as is the practice.
+
+Every text goes in through one run (``_para``, ``_cell_text``) with control
+characters and lone surrogates replaced by U+FFFD (sync/cells.clean_text):
+a comment stored before the server refused them never breaks the file.
 """
 from __future__ import annotations
 
@@ -27,6 +31,7 @@ from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
 
 from sync import protocol
+from sync.cells import clean_text
 from sync.server.reports import charts
 from sync.server.reports.periods import Period, trend_step
 from sync.server.reports.stats import Figures, Filter, Stats
@@ -119,7 +124,7 @@ def _para(container, text="", size=BODY_PT, bold=False, italic=False, underline=
           align=None, before=0, after=6, indent_first=False, keep_next=False):
     p = container.add_paragraph()
     if text:
-        _set_font(p.add_run(text), size, bold, italic, underline)
+        _set_font(p.add_run(clean_text(str(text))), size, bold, italic, underline)
     fmt = p.paragraph_format
     fmt.space_before = Pt(before)
     fmt.space_after = Pt(after)
@@ -165,7 +170,7 @@ def _cell_text(cell, text, size=BODY_PT, bold=False, italic=False, underline=Fal
     p.paragraph_format.space_after = Pt(0)
     p.paragraph_format.space_before = Pt(0)
     if text:
-        _set_font(p.add_run(text), size, bold, italic, underline)
+        _set_font(p.add_run(clean_text(str(text))), size, bold, italic, underline)
     return p
 
 

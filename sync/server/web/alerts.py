@@ -32,13 +32,15 @@ def alerts_page(request: Request, show: str = "open"):
 
 
 @router.post("/admin/alerts/{alert_id}/ack")
-async def acknowledge(request: Request, alert_id: int):
+async def acknowledge(request: Request, alert_id: str):
     user = require_user(request, "admin")
     form = await checked_form(request)
     note = form.get("note", "").strip()[:1000]
     try:
+        if not (alert_id.isascii() and alert_id.isdigit() and len(alert_id) <= 19):
+            raise admin_ops.AdminError(f"no alert {alert_id}")      # -1, abc, 99999999999999999999
         with request.app.state.engine.begin() as conn:
-            admin_ops.resolve_alert(conn, alert_id, user["username"], note or None)
+            admin_ops.resolve_alert(conn, int(alert_id), user["username"], note or None)
     except admin_ops.AdminError:
         _ = tr(request)
         return error_page(request, 404, _("Cảnh báo này không còn mở (đã được xử lý hoặc không tồn tại)."),
@@ -46,17 +48,23 @@ async def acknowledge(request: Request, alert_id: int):
     return RedirectResponse("/admin/alerts", status_code=303)
 
 
+#: The thresholds' fields as the form labels them (the message names the wrong one).
+RULE_LABELS = {"officer_rate_below": ("Tỷ lệ hài lòng của cán bộ dưới (%)", "một tỷ lệ từ 0 đến 100"),
+               "officer_min_ratings": ("khi có ít nhất (lượt hợp lệ trong tháng)", "một số nguyên từ 1 đến 100000"),
+               "kiosk_silent_hours": ("Ki-ốt im lặng quá (giờ)", "một số giờ lớn hơn 0, tối đa 8760 (một năm)")}
+
+
 @router.post("/admin/alerts/rules")
 async def save_rules(request: Request):
-    require_user(request, "admin")
+    user = require_user(request, "admin")
     form = await checked_form(request)
+    _ = tr(request)
     try:
-        values = (float(form["officer_rate_below"].replace(",", ".")), int(form["officer_min_ratings"]),
-                  float(form["kiosk_silent_hours"].replace(",", ".")))
+        values = [form.get(f, "") for f in RULE_LABELS]
         with request.app.state.engine.begin() as conn:
             admin_ops.set_alert_rules(conn, *values)
-    except (KeyError, ValueError, admin_ops.AdminError):
-        _ = tr(request)
-        return error_page(request, 422, _("Ngưỡng không hợp lệ: tỷ lệ từ 0 đến 100, số đánh giá tối thiểu từ 1, "
-                                          "số giờ lớn hơn 0."))
+    except admin_ops.BadField as exc:
+        label, allowed = RULE_LABELS[exc.field]
+        return error_page(request, 422, _("Ngưỡng không hợp lệ: «{field}» phải là {allowed}.",
+                                          field=_(label), allowed=_(allowed)), user=user)
     return RedirectResponse("/admin/alerts", status_code=303)

@@ -27,7 +27,10 @@ included by ``sync.server.app.create_app``, which also calls :func:`setup`
 """
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
+import re
 import secrets
 from datetime import date, datetime, timezone
 from functools import lru_cache
@@ -293,6 +296,97 @@ def report_issuer(conn) -> report_docx.Issuer:
     return report_docx.Issuer(**{k: v for k, v in saved.items() if k in report_docx.Issuer.__dataclass_fields__})
 
 
+# --- hardening: headers on every response, Secure cookies over HTTPS ------------------------
+
+#: The pages run no inline script and no inline style: everything comes from /static.
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+       "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+SECURITY_HEADERS = [(b"x-frame-options", b"DENY"), (b"x-content-type-options", b"nosniff"),
+                    (b"referrer-policy", b"same-origin")]
+#: FastAPI's own API docs (Swagger UI, ReDoc) load from a CDN and start with one inline script:
+#: allowed there by the script's hash, nowhere else.
+DOCS_PATHS = ("/docs", "/redoc")
+_DOCS_CDN = "https://cdn.jsdelivr.net"
+
+
+def _docs_csp(html: bytes) -> str:
+    hashes = " ".join(
+        "'sha256-" + base64.b64encode(hashlib.sha256(m).digest()).decode() + "'"
+        for m in re.findall(rb"<script>(.*?)</script>", html, re.S))
+    return (f"default-src 'self'; script-src 'self' {_DOCS_CDN} {hashes}; style-src 'self' {_DOCS_CDN}; "
+            f"img-src 'self' data: https://fastapi.tiangolo.com; object-src 'none'; base-uri 'none'; "
+            "frame-ancestors 'none'")
+
+
+class Hardening:
+    """ASGI middleware: CSP, X-Frame-Options, nosniff and Referrer-Policy on every response, and the
+    ``Secure`` attribute on every cookie when the request came over HTTPS.
+
+    "Over HTTPS" is the request's scheme: https when uvicorn serves TLS itself,
+    or when a trusted reverse proxy (uvicorn's ``--forwarded-allow-ips``,
+    ``FORWARDED_ALLOW_IPS``, 127.0.0.1 by default) says ``X-Forwarded-Proto:
+    https``; see docs/admin-side.md.
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        https = scope.get("scheme") == "https"
+        docs = scope.get("path", "") in DOCS_PATHS
+        held: dict = {}
+
+        def harden(message, csp: str) -> None:
+            headers = [(k, v) for k, v in message.get("headers", [])
+                       if k.lower() not in (b"content-security-policy", *(h for h, _ in SECURITY_HEADERS))]
+            if https:
+                headers = [(k, v + b"; secure") if k.lower() == b"set-cookie" and b"secure" not in v.lower()
+                           else (k, v) for k, v in headers]
+            headers += [(b"content-security-policy", csp.encode()), *SECURITY_HEADERS]
+            message["headers"] = headers
+
+        async def wrapped(message):
+            if message["type"] == "http.response.start":
+                if docs:            # the CSP needs the page's inline script: hold the start until the body
+                    held["start"] = message
+                    return
+                harden(message, CSP)
+            elif message["type"] == "http.response.body" and docs and "start" in held:
+                if message.get("more_body"):
+                    held.setdefault("body", []).append(message.get("body", b""))
+                    return
+                body = b"".join(held.pop("body", [])) + message.get("body", b"")
+                start = held.pop("start")
+                harden(start, _docs_csp(body))
+                await send(start)
+                message = {**message, "body": body}
+            await send(message)
+
+        await self.app(scope, receive, wrapped)
+
+
+_STYLE_ATTR = re.compile(r'\sstyle="([^"]*)"')
+
+
+def csp_safe_svg(svg: str) -> str:
+    """An inline SVG (matplotlib's) without style: its ``style="a: b"`` become presentation attributes
+    (``a="b"``) and its ``<style>`` element goes (its defaults set on the root), so the
+    Content-Security-Policy's ``style-src 'self'`` leaves the chart as drawn."""
+    def attrs(m):
+        out = []
+        for part in m[1].split(";"):
+            name, sep, value = part.partition(":")
+            name, value = name.strip(), value.strip()
+            if sep and re.fullmatch(r"[a-z-]{1,40}", name) and '"' not in value:
+                out.append(f' {name}="{value}"')
+        return "".join(out)
+    svg = re.sub(r"<style[^>]*>.*?</style>", "", svg, flags=re.S)
+    svg = _STYLE_ATTR.sub(attrs, svg)
+    return svg.replace("<svg ", '<svg stroke-linejoin="round" stroke-linecap="butt" ', 1)
+
+
 # --- wiring: what create_app calls besides including the routers ---------------------------
 
 def _session_secret(engine) -> str:
@@ -309,7 +403,8 @@ def setup(app: FastAPI) -> None:
     app.state.signin_limiter = SignInLimiter()
     app.add_middleware(SessionMiddleware, secret_key=_session_secret(app.state.engine),
                        session_cookie="hailong_session", max_age=SESSION_HOURS * 3600,
-                       same_site="strict", https_only=False)
+                       same_site="strict", https_only=False)   # Secure over HTTPS: Hardening
+    app.add_middleware(Hardening)    # outside the sessions: it sees their Set-Cookie
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     @app.exception_handler(SignInRequired)

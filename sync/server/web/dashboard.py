@@ -16,6 +16,7 @@ from sync.server.core import db
 from sync.server.reports import charts, exports, periods, report_docx
 from sync.server.web.base import (
     alert_rule_values,
+    csp_safe_svg,
     error_page,
     filter_from_query,
     filter_query,
@@ -39,10 +40,12 @@ def _render_figures(request: Request, template: str, stats, flt, comments: int, 
     dash = stats.dashboard(flt, step, comments=comments)
     lang = session_lang(request)
     _ = tr(request)
-    return render(request, template, flt=flt, dash=dash, step=step,
+    # a period that means nothing: the page of the current quarter, saying why, as a 422
+    status = 422 if ctx.get("error") else 200
+    return render(request, template, status=status, flt=flt, dash=dash, step=step,
                   choices=period_choices(periods.today_vn(), _),
-                  chart=Markup(charts.trend_svg(dash.trend, labels=(_("Tỷ lệ hài lòng (%)"), _("Số đánh giá hợp lệ"),
-                                                                    _("Chưa có đánh giá trong kỳ")))),
+                  chart=Markup(csp_safe_svg(charts.trend_svg(dash.trend, labels=(_("Tỷ lệ hài lòng (%)"), _("Số đánh giá hợp lệ"),
+                                                                    _("Chưa có đánh giá trong kỳ"))))),
                   levels=scale_labels(stats.scale, lang),
                   reason_labels={c: (en if lang == "en" else vi) for c, (vi, en) in stats.reasons.items()},
                   filter_qs=filter_query(flt), open_alerts=open_alert_count(request),
