@@ -21,8 +21,10 @@ import sqlite_utils
 from sync import protocol
 from sync.filemodes import create_private, private_sqlite
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 LIST_FIELDS = ("reasons", "flags")
+#: columns holding JSON text: lists and the answers object
+JSON_FIELDS = ("reasons", "flags", "answers")
 
 
 def _migration_1(db: sqlite_utils.Database) -> None:
@@ -65,7 +67,18 @@ def _migration_2(db: sqlite_utils.Database) -> None:
         id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, kind TEXT NOT NULL, detail TEXT)""")
 
 
-MIGRATIONS = {1: _migration_1, 2: _migration_2}
+def _migration_3(db: sqlite_utils.Database) -> None:
+    """Protocol v2: the survey the citizen answered and its other answers.
+
+    Rows already held stay exactly as sealed: their survey and answers are
+    NULL, which is how a protocol v1 record (hailong 0.1) is told apart; it is
+    sent without the two fields, so its hash still verifies.
+    """
+    db.execute("ALTER TABLE ratings ADD COLUMN survey TEXT")
+    db.execute("ALTER TABLE ratings ADD COLUMN answers TEXT")
+
+
+MIGRATIONS = {1: _migration_1, 2: _migration_2, 3: _migration_3}
 
 
 _INSERT_SQL = (f"INSERT INTO ratings({','.join(protocol.RECORD_FIELDS)}) "
@@ -108,11 +121,18 @@ class KioskStore:
         self.db = sqlite_utils.Database(conn)
         self.conn = conn
         self._tail: tuple[int, str, str] | None = None  # (seq, hash, created_at) of the last rating
+        #: the survey append() seals a rating on when it is given none (config.toml's scale: hl3/hl4/hl5)
+        self.default_survey = protocol.DEFAULT_SURVEY_ID
 
     @classmethod
     def from_config(cls, cfg) -> "KioskStore":
         """The store a loaded config.toml names ([kiosk] db, id, key, utc_offset)."""
-        return cls(cfg.db_path, cfg.kiosk["id"], cfg.kiosk_key or None, cfg.kiosk["utc_offset"])
+        store = cls(cfg.db_path, cfg.kiosk["id"], cfg.kiosk_key or None, cfg.kiosk["utc_offset"])
+        try:
+            store.default_survey = protocol.survey_for_scale(cfg.survey["scale"])
+        except (AttributeError, KeyError, TypeError, ValueError):
+            pass
+        return store
 
     # -- schema -------------------------------------------------------------
 
@@ -164,23 +184,58 @@ class KioskStore:
         with self._tx():
             self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
 
+    # -- surveys --------------------------------------------------------------
+
+    def surveys(self) -> dict[str, dict]:
+        """The surveys the server sent (id → document; the sync agent keeps them in meta)."""
+        try:
+            held = json.loads(self.get_meta("server_surveys") or "[]")
+        except ValueError:
+            return {}
+        if isinstance(held, dict):
+            held = list(held.values())
+        return {s["id"]: s for s in held if isinstance(s, dict) and isinstance(s.get("id"), str)}
+
+    def current_survey(self) -> dict:
+        """The survey to ask now: the server's default survey when it sent one, else :attr:`default_survey`.
+
+        (Campaign surveys by date and desk are picked by the kiosk's visit
+        logic from :meth:`surveys`.)
+        """
+        known = self.surveys()
+        try:
+            sid = json.loads(self.get_meta("server_default_survey") or "null")
+        except ValueError:
+            sid = None
+        return (protocol.find_survey(sid, known) or protocol.find_survey(self.default_survey, known)
+                or protocol.BUILTIN_SURVEYS[protocol.DEFAULT_SURVEY_ID])
+
     # -- ratings --------------------------------------------------------------
 
     def append(self, *, unit_code: str, desk_id: str, officer_id: str, level: int,
                reasons: Iterable[str] = (), comment: str | None = None, source: str = "walk_up",
                dossier_code: str | None = None, procedure_code: str | None = None,
                receipt_id: str | None = None, flags: Iterable[str] = (),
-               rapid_repeat_seconds: float = 0, now: datetime | None = None) -> dict:
-        """Seal and durably commit one rating; return the record as stored.
+               rapid_repeat_seconds: float = 0, now: datetime | None = None,
+               survey: str | None = None, answers: dict | None = None) -> dict:
+        """Seal and durably commit one rating (protocol v2); return the record as stored.
+
+        ``survey``: the id of the survey the citizen answered (``level`` and
+        ``answers`` are on its scales); None: :attr:`default_survey`. The
+        record is checked (protocol.check_record, with the surveys the server
+        sent) before it is sealed: a bad one raises protocol.RecordError and
+        nothing is stored.
 
         A rating within ``rapid_repeat_seconds`` of the previous one gets the
         flag "rapid_repeat": kept and sent, not counted in the rate.
         """
         if not self.kiosk_id or not self.key_hex:
             raise StoreError("the kiosk id and key are needed to store a rating")
-        comment = protocol.nfc(comment.strip()) if comment else None
+        comment = protocol.nfc(comment.replace("\r\n", "\n").replace("\r", "\n").strip()) if comment else None
         if comment and len(comment) > protocol.COMMENT_MAX:
             raise ValueError(f"comment: longer than {protocol.COMMENT_MAX} characters")
+        survey = survey or self.default_survey
+        answers = dict(answers or {})
         created = now or now_local(self.utc_offset)
         flags = list(dict.fromkeys(flags))
         body = {
@@ -188,14 +243,16 @@ class KioskStore:
             "desk_id": desk_id, "officer_id": officer_id, "dossier_code": dossier_code,
             "procedure_code": procedure_code, "receipt_id": receipt_id, "level": int(level),
             "reasons": list(reasons), "comment": comment, "source": source,
+            "survey": survey, "answers": answers,
         }
+        surveys = self.surveys()
         for attempt in (1, 2):
             with self._lock:
                 if self._tail is None or attempt == 2:
                     self._tail = self._read_tail()
                 try:
                     with self._tx():
-                        record = self._insert(body, flags, created, rapid_repeat_seconds)
+                        record = self._insert(body, flags, created, rapid_repeat_seconds, surveys)
                 except sqlite3.IntegrityError:
                     if attempt == 2:  # not a stale tail: a real constraint failure
                         raise
@@ -208,7 +265,8 @@ class KioskStore:
         row = self.conn.execute("SELECT seq, hash, created_at FROM ratings ORDER BY seq DESC LIMIT 1").fetchone()
         return tuple(row) if row else (0, protocol.ZERO_HASH, "")
 
-    def _insert(self, body: dict, flags: list, created: datetime, rapid_repeat_seconds: float) -> dict:
+    def _insert(self, body: dict, flags: list, created: datetime, rapid_repeat_seconds: float,
+                surveys: dict | None = None) -> dict:
         """Seal ``body`` onto the cached tail and insert it (inside the caller's transaction)."""
         last_seq, prev_hash, last_created = self._tail
         flags = list(flags)
@@ -218,18 +276,24 @@ class KioskStore:
                 flags.append("rapid_repeat")
         record = protocol.seal({**body, "id": str(uuid.uuid4()), "seq": last_seq + 1, "flags": flags},
                                prev_hash, self.key_hex)
-        protocol.check_record(record)
+        protocol.check_record(record, surveys)
         row = dict(record)
-        for key in LIST_FIELDS:
-            row[key] = json.dumps(row[key], ensure_ascii=False)
+        for key in JSON_FIELDS:
+            row[key] = json.dumps(row[key], ensure_ascii=False, sort_keys=True)
         self.conn.execute(_INSERT_SQL, tuple(row[k] for k in protocol.RECORD_FIELDS))
         return record
 
     @staticmethod
     def _record(row: sqlite3.Row | dict) -> dict:
+        """A row as the record it is: a v1 row (survey NULL) without survey and answers."""
         rec = dict(row)
         for key in LIST_FIELDS:
             rec[key] = json.loads(rec[key])
+        if rec.get("survey") is None:
+            rec.pop("survey", None)
+            rec.pop("answers", None)
+        elif "answers" in rec:
+            rec["answers"] = json.loads(rec["answers"] or "{}")
         return rec
 
     def _rows(self, sql: str, params: tuple = ()) -> list[dict]:
@@ -286,12 +350,15 @@ class KioskStore:
         rows = self._rows(
             "SELECT * FROM ratings WHERE synced_at IS NULL AND sync_error IS NULL AND seq > ? "
             "ORDER BY seq LIMIT ?", (after_seq, limit))
-        return [{k: r[k] for k in protocol.RECORD_FIELDS} for r in rows]
+        return [{k: r[k] for k in protocol.RECORD_FIELDS if k in r} for r in rows]
 
+    # a v1 row (survey NULL) goes without survey and answers, as it was sealed
+    _WIRE_OBJECT = "json_object(" + ", ".join(
+        f"'{k}', json({k})" if k in JSON_FIELDS else f"'{k}', {k}" for k in protocol.RECORD_FIELDS) + ")"
     _WIRE_SQL = (
-        "SELECT id, seq, json_object(" + ", ".join(
-            f"'{k}', json({k})" if k in LIST_FIELDS else f"'{k}', {k}" for k in protocol.RECORD_FIELDS)
-        + ") FROM ratings WHERE synced_at IS NULL AND sync_error IS NULL AND seq > ? ORDER BY seq LIMIT ?")
+        f"SELECT id, seq, CASE WHEN survey IS NULL THEN json_remove({_WIRE_OBJECT}, '$.survey', '$.answers') "
+        f"ELSE {_WIRE_OBJECT} END"
+        " FROM ratings WHERE synced_at IS NULL AND sync_error IS NULL AND seq > ? ORDER BY seq LIMIT ?")
 
     def pending_wire(self, limit: int = 500, after_seq: int = 0) -> list[dict]:
         """Like pending(), but each as {"id", "seq", "wire": the record's JSON text}.

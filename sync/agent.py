@@ -16,7 +16,9 @@ after the server's Retry-After.
 The server's config lands in the store: the roster through apply_roster
 (photos downloaded beside kiosk.db) and, as JSON in the meta table,
 ``server_scale``, ``server_reasons``, ``server_questions``,
-``server_scale_labels``, ``receipt_key`` and ``config_etag``.
+``server_scale_labels``, ``server_surveys`` (protocol v2: the survey
+documents a rating may be sealed on), ``server_default_survey``,
+``receipt_key`` and ``config_etag``.
 
 Whoever shows that config hears of it through an event, not by polling:
 :meth:`SyncAgent.on_config_applied` registers a listener, called (from the
@@ -343,7 +345,7 @@ class SyncAgent:
         for officer in roster.get("officers", []):
             officer["photo"] = self._fetch_photo(officer)
         self.store.apply_roster(roster)
-        for key in ("scale", "reasons", "questions", "scale_labels"):
+        for key in ("scale", "reasons", "questions", "scale_labels", "surveys", "default_survey"):
             if key in config:
                 self.store.set_meta(f"server_{key}", json.dumps(config[key], ensure_ascii=False))
         if config.get("receipt_key"):

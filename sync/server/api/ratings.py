@@ -10,7 +10,7 @@ import json
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import func, literal, select
+from sqlalchemy import case, func, literal, select
 
 from sync import protocol
 from sync.server.api.auth import current_user
@@ -22,7 +22,8 @@ MAX_LIMIT = 5000
 
 
 class RatingsPage(BaseModel):
-    ratings: list[dict] = Field(description="records as sent by the kiosks, plus received_at")
+    ratings: list[dict] = Field(description="records as sent by the kiosks (a protocol v1 record without "
+                                            "survey and answers), plus received_at and server_flags")
     next: str | None = Field(description="cursor to pass as `after` next time; null when caught up")
 
 
@@ -34,9 +35,9 @@ def parse_cursor(after: str | None) -> int:
     return int(after)
 
 
-_PAGE_COLUMNS = ("pk", "received_at", *protocol.RECORD_FIELDS)
-_LIST_FIELDS = ("reasons", "flags")
-_LIST_AT = tuple(i for i, k in enumerate(_PAGE_COLUMNS) if k in _LIST_FIELDS)
+_V1 = protocol.RECORD_FIELDS_V1
+_PAGE_COLUMNS = ("pk", "received_at", "server_flags", "wire_version", *_V1, "survey", "answers")
+_JSON_FIELDS = ("reasons", "flags", "answers", "server_flags")
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
@@ -47,6 +48,18 @@ def _page(rows: list[str], last_pk: int | None) -> bytes:
     return ('{"ratings":[\n' + ",\n".join(rows) + f'\n],"next":"{last_pk}"}}').encode("utf-8")
 
 
+def _object_args(fields) -> list:
+    args = []
+    for k in fields:
+        args += [literal(k), func.json(ratings.c[k]) if k in _JSON_FIELDS else ratings.c[k]]
+    return args
+
+
+#: a v2 record as sent; a v1 record (wire_version 1) without survey and answers, so its hash verifies
+_V2_OBJECT = func.json_object(*_object_args((*protocol.RECORD_FIELDS, "received_at", "server_flags")))
+_V1_OBJECT = func.json_object(*_object_args((*_V1, "received_at", "server_flags")))
+
+
 def page_sqlite(conn, start: int, limit: int) -> bytes:
     """The page's JSON with each record encoded by SQLite itself (``json_object``, in C).
 
@@ -55,10 +68,8 @@ def page_sqlite(conn, start: int, limit: int) -> bytes:
     ``json.dumps`` per row doubles it. ``response_model`` still documents the
     page in the OpenAPI schema.
     """
-    args = []
-    for k in (*protocol.RECORD_FIELDS, "received_at"):
-        args += [literal(k), func.json(ratings.c[k]) if k in _LIST_FIELDS else ratings.c[k]]
-    rows = conn.execute(select(ratings.c.pk, func.json_object(*args)).where(ratings.c.pk > start)
+    obj = case((ratings.c.wire_version == 1, _V1_OBJECT), else_=_V2_OBJECT)
+    rows = conn.execute(select(ratings.c.pk, obj).where(ratings.c.pk > start)
                         .order_by(ratings.c.pk).limit(limit)).all()
     return _page([r[1] for r in rows], rows[-1][0] if rows else None)
 
@@ -69,11 +80,13 @@ def page_portable(conn, start: int, limit: int) -> bytes:
                         .order_by(ratings.c.pk).limit(limit)).all()
     out = []
     for row in rows:
-        row = list(row)
-        for i in _LIST_AT:
-            row[i] = json.loads(row[i])
-        rec = dict(zip(protocol.RECORD_FIELDS, row[2:]))
-        rec["received_at"] = row[1]
+        m = dict(zip(_PAGE_COLUMNS, row))
+        rec = {k: m[k] for k in (_V1 if m["wire_version"] == 1 else protocol.RECORD_FIELDS)}
+        for k in ("reasons", "flags", "answers"):
+            if k in rec:
+                rec[k] = json.loads(rec[k] or "{}")
+        rec["received_at"] = m["received_at"]
+        rec["server_flags"] = json.loads(m["server_flags"] or "[]")
         out.append(_dumps(rec))
     return _page(out, rows[-1][0] if rows else None)
 

@@ -2,8 +2,11 @@
 
 Where each kind is raised (never when a page is opened):
 
-* ``gap``, ``chain``, ``signature``, ``conflict``, ``clock_skew`` — by ingest,
-  in the transaction that stores the batch (core/ingest.py);
+* ``gap``, ``chain``, ``signature``, ``conflict``, ``clock_skew``,
+  ``unknown_officer`` / ``unknown_desk`` (not in the roster: stored, counted
+  under its own id) and ``duplicate_receipt`` (a receipt rated twice in the
+  town: stored, not counted) — by ingest, in the transaction that stores the
+  batch (core/ingest.py);
 * ``nhung_nhieu`` — a rating that names harassment, and ``low_rate`` — an
   officer whose satisfaction rate in the current or the previous month is
   under the threshold with enough valid ratings to mean something: by
@@ -32,7 +35,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, func, select, tuple_
 from sqlalchemy.engine import Connection
 
-from sync.protocol import SCALES
 from sync.server.core import db, rollup
 from sync.server.core.clock import (
     VN_TZ,
@@ -59,9 +61,13 @@ KIND_LABELS = {
     "nhung_nhieu": "Phản ánh nhũng nhiễu",
     "low_rate": "Tỷ lệ hài lòng thấp",
     "silent": "Ki-ốt im lặng quá lâu",
+    "unknown_officer": "Cán bộ không có trong danh mục",
+    "unknown_desk": "Quầy không có trong danh mục",
+    "duplicate_receipt": "Phiếu hẹn được đánh giá lần nữa",
 }
 #: How alerts of each kind are grouped into one: per subject and month, or one open per subject.
-MONTHLY = frozenset({"chain", "signature", "conflict", "nhung_nhieu", "low_rate"})
+MONTHLY = frozenset({"chain", "signature", "conflict", "nhung_nhieu", "low_rate",
+                     "unknown_officer", "unknown_desk", "duplicate_receipt"})
 ONE_OPEN = frozenset({"clock_skew", "silent"})
 
 
@@ -167,7 +173,7 @@ def _alerts_cursor(conn: Connection, cursor_table) -> int:
     return cur
 
 
-def after_fold(conn: Connection, scale: int, now: datetime | None = None, rows: list[dict] | None = None) -> int:
+def after_fold(conn: Connection, scale: int | None = None, now: datetime | None = None, rows: list[dict] | None = None) -> int:
     """Raise the rating rules' alerts for the ratings folded since the last call.
 
     Runs inside the caller's write transaction, right after
@@ -241,11 +247,10 @@ def _low_rates(conn: Connection, new, rule: dict, scale: int, now: datetime) -> 
                            .where(new, month.in_(months)).group_by(month, r.c.officer_id)).all()
     if not touched:
         return []
-    sat = [lv for lv, _vi, _en, ok in SCALES[scale] if ok]
     pairs = [(row.month, row.officer_id) for row in touched]
     figures = {(row.at, row.officer_id): row for row in conn.execute(
         select(t.c.at, t.c.officer_id, func.sum(t.c.total - t.c.misuse).label("valid"),
-               func.sum(sum((t.c[f"l{lv}"] for lv in sat[1:]), t.c[f"l{sat[0]}"])).label("satisfied"))
+               func.sum(t.c.satisfied).label("satisfied"))   # each rating by its own survey
         .where(tuple_(t.c.at, t.c.officer_id).in_(pairs)).group_by(t.c.at, t.c.officer_id))}
     raised = set(conn.execute(select(a.c.month, a.c.subject).where(
         a.c.kind == "low_rate", tuple_(a.c.month, a.c.subject).in_(pairs))).all())

@@ -79,10 +79,18 @@ ratings = Table(
     Column("batch_key", String(36)),
     Column("skew_seconds", Float),
     Column("corrected_at", String(40), nullable=False),  # created_at, or + skew when the clock was off
+    # protocol v2 (migration 0003): the survey the rating answered and its other answers (a v1
+    # record: hl3 and {}), the protocol version it came in (1: sent without survey and answers,
+    # and returned so by the admin pull), and what the server found beside the signed flags
+    Column("survey", String(64), nullable=False, server_default="hl3"),
+    Column("answers", Text, nullable=False, server_default="{}"),       # JSON object
+    Column("wire_version", Integer, nullable=False, server_default="1"),
+    Column("server_flags", Text, nullable=False, server_default="[]"),  # JSON list
     UniqueConstraint("kiosk_id", "seq", name="uq_ratings_kiosk_seq"),
 )
 Index("ix_ratings_corrected_at", ratings.c.corrected_at)
 Index("ix_ratings_officer", ratings.c.officer_id)
+Index("ix_ratings_receipt", ratings.c.receipt_id)
 
 batches = Table(
     "batches", metadata,

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+import unicodedata
 import zlib
 from datetime import datetime, timedelta
 
@@ -23,8 +25,8 @@ from sync.server.core import alerts as alert_rules
 from sync.server.core import rollup
 from sync.server.core.alerts import Alert
 from sync.server.core.clock import iso, utcnow
-from sync.server.core.db import alerts, batches, bulk_insert, kiosks, ratings
-from sync.server.core.settings import survey
+from sync.server.core.db import alerts, batches, bulk_insert, desks, kiosks, officers, ratings
+from sync.server.core.settings import custom_surveys, survey
 
 #: Larger integers would not fit a 64-bit column (nor a JSON number read as a double).
 MAX_SEQ = 2**53
@@ -74,12 +76,90 @@ def parse_time(value, name: str) -> datetime:
     return parsed
 
 
-def parse_batch(data: bytes, max_records: int) -> dict:
-    """Decoded body → {"kiosk_id", "sent_at" (datetime), "ratings"}; BatchError when malformed."""
+#: a \uD800–\uDFFF escape: the only way a lone surrogate gets into decoded JSON text
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _check_shape(body, deep_limit: int, check_strings: bool) -> None:
+    """400 for a body nested deeper than the protocol's own shape, or holding a lone surrogate.
+
+    An iterative walk (no recursion); strings are looked at only when the
+    raw text held a surrogate escape (a valid pair decodes to one character).
+    """
+    stack = [(body, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > deep_limit:
+            raise BatchError(400, f"body nested deeper than {deep_limit} levels")
+        if isinstance(value, dict):
+            items = value.values()
+            if check_strings:
+                for key in value:
+                    _check_text(key)
+        elif isinstance(value, list):
+            items = value
+        else:
+            if check_strings and isinstance(value, str):
+                _check_text(value)
+            continue
+        for item in items:
+            if isinstance(item, (dict, list)):
+                stack.append((item, depth + 1))
+            elif check_strings and isinstance(item, str):
+                _check_text(item)
+
+
+def _check_text(value: str) -> None:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BatchError(400, "body holds a string that is not valid Unicode (a lone surrogate)") from None
+
+
+def _nfc_record(rec: dict) -> dict:
+    """Every string of a record in NFC (DESIGN.md: "every string NFC"), at the server's entry point.
+
+    The hash is over the NFC form, so a record sent in NFD still verifies;
+    normalising here (rather than refusing) means an officer id sent in NFD
+    is stored, counted and reported as the same officer as its NFC form.
+    ASCII strings (nearly all) are left as they are.
+    """
+    out = None
+    for key, value in rec.items():
+        if isinstance(value, str):
+            if value.isascii():
+                continue
+            new = unicodedata.normalize("NFC", value)
+        elif isinstance(value, list):
+            if all(not isinstance(x, str) or x.isascii() for x in value):
+                continue
+            new = [unicodedata.normalize("NFC", x) if isinstance(x, str) else x for x in value]
+        elif isinstance(value, dict):
+            if all(not isinstance(k, str) or k.isascii() for k in value):
+                continue
+            new = {unicodedata.normalize("NFC", k) if isinstance(k, str) else k: v for k, v in value.items()}
+        else:
+            continue
+        if out is None:
+            out = dict(rec)
+        out[key] = new
+    return rec if out is None else out
+
+
+def parse_batch(data: bytes, max_records: int, surveys: dict | None = None) -> dict:
+    """Decoded body → {"kiosk_id", "sent_at" (datetime), "ratings"}; BatchError when malformed.
+
+    ``surveys``: the server's own surveys (id → document), when the caller
+    has them; otherwise a record of a survey that is not built in is checked
+    by :func:`ingest`, which reads them from the database.
+    """
     try:
         body = json.loads(data)
+    except RecursionError:
+        raise BatchError(400, "body nested too deeply") from None
     except (ValueError, UnicodeDecodeError):
         raise BatchError(400, "body is not valid JSON") from None
+    _check_shape(body, protocol.MAX_JSON_DEPTH, bool(_SURROGATE_ESCAPE.search(data)))
     if not isinstance(body, dict):
         raise BatchError(422, "body: must be a JSON object")
     for key in ("kiosk_id", "sent_at", "ratings"):
@@ -98,9 +178,16 @@ def parse_batch(data: bytes, max_records: int) -> dict:
     if len(recs) > max_records:
         raise BatchError(413, f"ratings: more than {max_records} in one batch")
     errors = []
+    later = []   # indexes of records on a survey of the server's own, checked by ingest
     for i, rec in enumerate(recs):
         try:
-            protocol.check_record(rec)
+            if isinstance(rec, dict):
+                rec = recs[i] = _nfc_record(rec)
+                sid = rec.get("survey")
+                if surveys is None and sid is not None and sid not in protocol.BUILTIN_SURVEYS:
+                    later.append(i)
+                    rec = {**rec, "survey": "hl3", "level": 1, "answers": {}, "reasons": []}
+            protocol.check_record(rec, surveys)
             if rec["seq"] > MAX_SEQ:
                 raise protocol.RecordError(f"seq: larger than {MAX_SEQ}")
             if rec["kiosk_id"] != kiosk_id:
@@ -117,7 +204,29 @@ def parse_batch(data: bytes, max_records: int) -> dict:
         raise BatchError(422, "ratings: must be in increasing seq order, each seq once")
     if len({r["id"] for r in recs}) != len(recs):
         raise BatchError(422, "ratings: the same id twice in one batch")
-    return {"kiosk_id": kiosk_id, "sent_at": sent_at, "ratings": recs}
+    return {"kiosk_id": kiosk_id, "sent_at": sent_at, "ratings": recs, "check_surveys": later}
+
+
+def check_against(batch: dict, known: dict, unit_code: str) -> None:
+    """What only the server's database can say about a parsed batch: its surveys, the kiosk's unit.
+
+    422 naming the record and field, nothing stored.
+    """
+    errors = []
+    for i in batch.get("check_surveys") or ():
+        try:
+            protocol.check_record(batch["ratings"][i], known)
+        except protocol.RecordError as exc:
+            errors.append({"index": i, "id": batch["ratings"][i]["id"], "error": str(exc)})
+    for i, rec in enumerate(batch["ratings"]):
+        if rec["unit_code"] != unit_code:
+            errors.append({"index": i, "id": rec["id"],
+                           "error": f"unit_code: {rec['unit_code']!r} is not the unit this kiosk is enrolled for"})
+    if errors:
+        errors.sort(key=lambda e: e["index"])
+        first = errors[0]
+        raise BatchError(422, f"ratings[{first['index']}]: {first['error']}"
+                         + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""), errors)
 
 
 def fingerprint(batch: dict) -> str:
@@ -150,10 +259,26 @@ def _list_text(items: list) -> str:
     return json.dumps(items if all(x.isascii() for x in items) else protocol.nfc(items), ensure_ascii=False)
 
 
+_V1_FIELDS = protocol.RECORD_FIELDS_V1
+
+
+def _answers_text(answers: dict) -> str:
+    if not answers:
+        return "{}"
+    return json.dumps(answers, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
 def _row(rec: dict, received: str, key: str, skew: float, corrected: str) -> dict:
-    row = {k: rec[k] for k in protocol.RECORD_FIELDS}
-    if row["comment"] is not None and not row["comment"].isascii():
-        row["comment"] = protocol.nfc(row["comment"])
+    row = {k: rec[k] for k in _V1_FIELDS}
+    if "survey" in rec:
+        row["survey"] = rec["survey"]
+        row["answers"] = _answers_text(rec["answers"])
+        row["wire_version"] = 2
+    else:   # protocol v1: read as hl3, sent back without survey and answers
+        row["survey"] = protocol.V1_SURVEY
+        row["answers"] = "{}"
+        row["wire_version"] = 1
+    row["server_flags"] = "[]"
     row["reasons"] = _list_text(rec["reasons"])
     row["flags"] = _list_text(rec["flags"])
     row["received_at"] = received
@@ -190,6 +315,9 @@ def ingest(conn: Connection, kiosk: dict, batch: dict, idem_key: str, *,
         if stored.request_hash != fp:
             raise BatchError(422, "Idempotency-Key already used for a different batch")
         return json.loads(stored.response)
+
+    known = {**custom_surveys(conn), **protocol.BUILTIN_SURVEYS} if batch.get("check_surveys") else None
+    check_against(batch, known or protocol.BUILTIN_SURVEYS, kiosk["unit_code"])
 
     now = now or utcnow()
     now_s = iso(now)
@@ -258,6 +386,7 @@ def ingest(conn: Connection, kiosk: dict, batch: dict, idem_key: str, *,
         results.append({"id": rid, "status": "accepted", "error": None})
 
     if to_insert:
+        _server_flags(conn, kid, kiosk["unit_code"], to_insert, new_alerts)
         bulk_insert(conn, ratings, to_insert)
     _gap_alerts(conn, kid, to_insert, held, now_s, new_alerts)
     _skew_alert(conn, kid, skew, clock_off, skew_threshold, now_s, new_alerts)
@@ -267,7 +396,7 @@ def ingest(conn: Connection, kiosk: dict, batch: dict, idem_key: str, *,
         # the roll-up and the rating rules see this batch in the transaction that stores it:
         # no read ever folds, and an alert exists as soon as its rating does
         sv = survey(conn)
-        rollup.fold_in(conn, sv["reasons"])
+        rollup.fold_in(conn, sv["reasons"], surveys=known)
         alert_rules.after_fold(conn, sv["scale"], now, rows=to_insert)
     through = acked_through(conn, kid, kiosk["acked_through"])
     conn.execute(kiosks.update().where(kiosks.c.id == kid).values(
@@ -278,6 +407,51 @@ def ingest(conn: Connection, kiosk: dict, batch: dict, idem_key: str, *,
         sent_at=batch["sent_at"].isoformat(), skew_seconds=skew, count=len(recs),
         response=json.dumps(reply)))
     return reply
+
+
+def _server_flags(conn: Connection, kid: str, unit_code: str, rows: list[dict], new_alerts: list) -> None:
+    """What the server finds beside the signed record, in each row's ``server_flags`` (+ alerts).
+
+    * ``unknown_desk`` / ``unknown_officer``: not in the server's roster of
+      the kiosk's unit (a kiosk may hold an older one); stored and counted
+      under its own id. A unit the server has no desks (officers) for yet
+      has no roster to judge by: nothing is flagged (docs/decisions.md).
+    * ``duplicate_receipt``: a receipt the town already holds a rating of
+      (from any kiosk, or earlier in this batch); stored, not counted.
+    Two or three indexed look-ups per batch, whatever its size.
+    """
+    unit_desks = set(conn.execute(select(desks.c.id).where(desks.c.unit_code == unit_code)).scalars())
+    unit_officers = set(conn.execute(select(officers.c.id).where(officers.c.desk_id.in_(unit_desks))).scalars()) \
+        if unit_desks else set()
+    receipts = sorted({r["receipt_id"] for r in rows if r["receipt_id"] is not None})
+    held = set()
+    for part in _in_chunks(receipts):
+        held.update(conn.execute(select(ratings.c.receipt_id).where(ratings.c.receipt_id.in_(part))).scalars())
+    for row in rows:
+        found = []
+        if unit_desks and row["desk_id"] not in unit_desks:
+            found.append("unknown_desk")
+            new_alerts.append(Alert("unknown_desk", f"Quầy “{row['desk_id']}” không có trong danh mục "
+                                    f"(ki-ốt {kid}, seq {row['seq']}): đã lưu và tính dưới mã này",
+                                    row["corrected_at"], subject=row["desk_id"], kiosk_id=kid,
+                                    rating_id=row["id"], seq_from=row["seq"], seq_to=row["seq"]))
+        if unit_officers and row["officer_id"] not in unit_officers:
+            found.append("unknown_officer")
+            new_alerts.append(Alert("unknown_officer", f"Cán bộ “{row['officer_id']}” không có trong danh mục "
+                                    f"(ki-ốt {kid}, seq {row['seq']}): đã lưu và tính dưới mã này",
+                                    row["corrected_at"], subject=row["officer_id"], kiosk_id=kid,
+                                    rating_id=row["id"], seq_from=row["seq"], seq_to=row["seq"]))
+        rid = row["receipt_id"]
+        if rid is not None:
+            if rid in held:
+                found.append("duplicate_receipt")
+                new_alerts.append(Alert("duplicate_receipt", f"Phiếu {rid} đã được đánh giá trước đó; đánh giá "
+                                        f"lần nữa (ki-ốt {kid}, seq {row['seq']}) được lưu, không tính",
+                                        row["corrected_at"], subject=kid, kiosk_id=kid, rating_id=row["id"],
+                                        seq_from=row["seq"], seq_to=row["seq"]))
+            held.add(rid)
+        if found:
+            row["server_flags"] = json.dumps(found)
 
 
 def _open_alerts(conn: Connection, kid: str, kind: str) -> list:

@@ -28,7 +28,7 @@ from sqlalchemy import Column, Integer, String, Table, bindparam, func, select
 from sync.server.core import db
 from sync.server.core.sql import LocalDay, misuse_expr
 
-LEVELS = range(0, 11)          # protocol.check_record accepts levels 0..10
+LEVELS = range(0, 11)          # columns l0..l10: any survey's levels (protocol: 1 … scale ≤ 10; 0 from 0.1)
 metadata = db.metadata         # the tables are created by Alembic (migration 0002)
 #: "at" is the local day (YYYY-MM-DD) in the day tables, the month (YYYY-MM) in the month tables
 KEY = ("at", "unit_code", "desk_id", "officer_id", "procedure_code")
@@ -45,6 +45,8 @@ def _counts_table(name: str) -> Table:
         Column("total", Integer, nullable=False),
         Column("misuse", Integer, nullable=False),
         *[Column(f"l{lv}", Integer, nullable=False, default=0) for lv in LEVELS],
+        # valid ratings whose level is in their own survey's satisfied set (migration 0003)
+        Column("satisfied", Integer, nullable=False, default=0),
     )
 
 
@@ -62,7 +64,7 @@ rollup_reason_day = _reasons_table("rollup_reason_day")
 rollup_month = _counts_table("rollup_month")
 rollup_reason_month = _reasons_table("rollup_reason_month")
 TABLES = (rollup_day, rollup_reason_day, rollup_month, rollup_reason_month)
-COUNTS = ["total", "misuse", *[f"l{lv}" for lv in LEVELS]]
+COUNTS = ["total", "misuse", "satisfied", *[f"l{lv}" for lv in LEVELS]]
 
 cursor_table = Table(
     "rollup_cursor", metadata,
@@ -112,12 +114,19 @@ def _new_groups():
     day = LocalDay(r.c.corrected_at).label("day")
     proc = func.coalesce(r.c.procedure_code, "").label("procedure_code")
     bad = misuse_expr(r).label("bad")
-    groups = [day, r.c.unit_code, r.c.desk_id, r.c.officer_id, proc, r.c.level, bad, r.c.reasons]
+    groups = [day, r.c.unit_code, r.c.desk_id, r.c.officer_id, proc, r.c.level, bad, r.c.reasons, r.c.survey]
     return (select(*groups, func.count().label("n"))
             .where(r.c.pk > bindparam("lo"), r.c.pk <= bindparam("hi")).group_by(*groups))
 
 
 _NEW_GROUPS = _new_groups()
+
+
+def _satisfied_sets(conn, surveys: dict | None) -> dict[str, frozenset]:
+    if surveys is None:
+        from sync.server.core.settings import known_surveys
+        surveys = known_surveys(conn)
+    return {sid: frozenset(doc.get("satisfied") or ()) for sid, doc in surveys.items()}
 
 
 def fold(engine, reasons: list[str]) -> int:
@@ -138,12 +147,17 @@ def fold(engine, reasons: list[str]) -> int:
         done += n
 
 
-def fold_in(conn, reasons: list[str], limit: int | None = None) -> int | None:
+def fold_in(conn, reasons: list[str], limit: int | None = None, surveys: dict | None = None) -> int | None:
     """Fold, inside the caller's write transaction, the ratings after the cursor.
 
     Ingest calls it in the same transaction as the batch it stores, so the
     roll-up is never behind what was acknowledged and no read ever has to
     fold. Returns how many ratings were folded, None when there was nothing.
+
+    ``surveys``: id → survey document (the server's known_surveys; read
+    here when None): each rating counts as satisfied by its own survey's
+    ``satisfied`` set, whatever the town's default scale. A survey the
+    server does not know (never stored: ingest refuses it) counts none.
     """
     r = db.ratings
     cur = conn.execute(select(cursor_table.c.pk).where(cursor_table.c.name == "ratings")
@@ -157,6 +171,7 @@ def fold_in(conn, reasons: list[str], limit: int | None = None) -> int | None:
     if limit is not None:
         top = min(top, cur + limit)
     wanted = set(reasons)
+    satisfied = _satisfied_sets(conn, surveys)
     days: dict[tuple, dict] = {}
     counted: dict[tuple, int] = {}
     for row in conn.execute(_NEW_GROUPS, {"lo": cur, "hi": top}):
@@ -168,6 +183,8 @@ def fold_in(conn, reasons: list[str], limit: int | None = None) -> int | None:
             continue
         if row.level in LEVELS:
             agg[f"l{row.level}"] += row.n
+        if row.level in satisfied.get(row.survey, ()):
+            agg["satisfied"] += row.n
         for code in set(json.loads(row.reasons or "[]")) & wanted:
             counted[key + (code,)] = counted.get(key + (code,), 0) + row.n
     months: dict[tuple, dict] = {}

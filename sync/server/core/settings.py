@@ -50,6 +50,31 @@ def survey(conn: Connection) -> dict:
     return {**DEFAULT_SURVEY, **get_setting(conn, "survey", {})}
 
 
+def custom_surveys(conn: Connection) -> dict[str, dict]:
+    """The surveys defined on this server (setting ``surveys``: id → document), built-in ones aside."""
+    held = get_setting(conn, "surveys", {}) or {}
+    if isinstance(held, list):
+        held = {d.get("id"): d for d in held if isinstance(d, dict)}
+    return {k: v for k, v in held.items() if isinstance(k, str) and protocol.find_survey(k, held) is not None
+            and k not in protocol.BUILTIN_SURVEYS}
+
+
+def known_surveys(conn: Connection) -> dict[str, dict]:
+    """Every survey a rating may answer here: the built-in ones and the server's."""
+    return {**custom_surveys(conn), **protocol.BUILTIN_SURVEYS}
+
+
+def default_survey_id(conn: Connection) -> str:
+    """The unit's default survey: the ``default_survey`` setting, else the built-in one of the ``survey`` scale."""
+    sid = get_setting(conn, "default_survey")
+    if isinstance(sid, str) and protocol.find_survey(sid, custom_surveys(conn)) is not None:
+        return sid
+    try:
+        return protocol.survey_for_scale(survey(conn)["scale"])
+    except (ValueError, TypeError, KeyError):
+        return protocol.DEFAULT_SURVEY_ID
+
+
 def kiosk_config(conn: Connection, kiosk: dict, photo_url: str) -> dict:
     """What a kiosk needs to run: its unit's roster, the survey, the receipt key.
 
@@ -63,6 +88,8 @@ def kiosk_config(conn: Connection, kiosk: dict, photo_url: str) -> dict:
                                 .order_by(officers.c.id)).mappings().all() if desk_ids else []
     proc_rows = conn.execute(select(procedures).order_by(procedures.c.code)).mappings().all()
     sv = survey(conn)
+    known = known_surveys(conn)
+    default_sid = default_survey_id(conn)
     return {
         "kiosk_id": kiosk["id"],
         "unit_code": unit_code,
@@ -83,7 +110,25 @@ def kiosk_config(conn: Connection, kiosk: dict, photo_url: str) -> dict:
                      "en": protocol.DEFAULT_REASONS.get(c, (c, c))[1]} for c in sv["reasons"]],
         "questions": sv["questions"],
         "receipt_key": receipt_key(conn),
+        # protocol v2: the surveys a rating of this kiosk may answer, and the one to ask
+        "default_survey": default_sid,
+        "surveys": [known[default_sid]] + [doc for sid, doc in sorted(known.items())
+                                           if sid != default_sid and sid not in protocol.BUILTIN_SURVEYS
+                                           and _runs_for(doc, kiosk)],
     }
+
+
+def _runs_for(doc: dict, kiosk: dict) -> bool:
+    """A campaign survey meant for this kiosk's unit (empty ``units``: everywhere) that has not ended."""
+    units = doc.get("units") or []
+    if units and kiosk["unit_code"] not in units:
+        return False
+    end = doc.get("to")
+    if isinstance(end, str):
+        from sync.server.core.clock import VN_TZ, utcnow
+        if end < utcnow().astimezone(VN_TZ).date().isoformat():
+            return False
+    return True
 
 
 def etag_of(document: dict) -> str:

@@ -15,7 +15,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 from sqlalchemy.types import String
 
-from sync.protocol import MISUSE_FLAGS
+from sync.protocol import MISUSE_FLAGS, UNCOUNTED_SERVER_FLAGS
 
 
 class LocalBucket(FunctionElement):
@@ -97,6 +97,22 @@ def contains_code(col, code: str) -> ColumnElement:
 
 
 def misuse_expr(ratings: Table) -> ColumnElement:
-    """True when the rating carries a misuse flag (shown, not counted)."""
+    """True when the rating is shown but not counted: a misuse flag of the kiosk (rapid_repeat)
+    or, when the table has them, a server flag that keeps it out (duplicate_receipt)."""
     flags = ratings.c.flags
-    return and_(flags.is_not(None), or_(*[contains_code(flags, f) for f in sorted(MISUSE_FLAGS)]))
+    signed = and_(flags.is_not(None), or_(*[contains_code(flags, f) for f in sorted(MISUSE_FLAGS)]))
+    if "server_flags" not in ratings.c:
+        return signed
+    found = ratings.c.server_flags
+    return or_(signed, and_(found.is_not(None), found != "[]",
+                            or_(*[contains_code(found, f) for f in sorted(UNCOUNTED_SERVER_FLAGS)])))
+
+
+def satisfied_expr(ratings: Table, surveys: dict[str, dict]) -> ColumnElement:
+    """True when the rating's level is in its own survey's ``satisfied`` set (misuse not judged here)."""
+    parts = []
+    for sid, doc in sorted(surveys.items()):
+        levels = sorted(doc.get("satisfied") or ())
+        if levels:
+            parts.append(and_(ratings.c.survey == sid, ratings.c.level.in_(levels)))
+    return or_(*parts) if parts else and_(ratings.c.level != ratings.c.level)

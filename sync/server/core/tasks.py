@@ -17,7 +17,7 @@ import logging
 import threading
 
 from sync.server.core import alerts, rollup
-from sync.server.core.settings import survey
+from sync.server.core.settings import known_surveys, survey
 
 log = logging.getLogger("hailong.server")
 
@@ -28,7 +28,7 @@ def catch_up(engine, write_lock, now=None) -> int:
     while True:
         with write_lock, engine.begin() as conn:
             sv = survey(conn)
-            n = rollup.fold_in(conn, sv["reasons"], limit=rollup.CHUNK)
+            n = rollup.fold_in(conn, sv["reasons"], limit=rollup.CHUNK, surveys=known_surveys(conn))
             alerts.after_fold(conn, sv["scale"], now)
         if n is None:
             return done

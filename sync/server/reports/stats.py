@@ -7,7 +7,12 @@ Rules (DESIGN.md "Scale and satisfaction rate"):
 * a rating whose flags hold one of ``MISUSE_FLAGS`` ("rapid_repeat") is
   *shown* (counted in ``total`` and ``misuse``) but is not *valid*: it counts
   neither in the rate nor in the counts per level or per reason;
-* which level is "satisfied" comes from ``sync.protocol.SCALES``.
+* which level is "satisfied" comes from each rating's own survey
+  (``survey`` column; ``sync.protocol.BUILTIN_SURVEYS`` and the server's
+  surveys): a 5-level rating's "Bình thường" is not satisfied on a town
+  whose default is the 3-level survey. The roll-up counts ``satisfied`` at
+  fold time; the per-level counts are kept as they are (levels of the
+  default scale are shown).
 
 Every figure is one GROUP BY over the ratings of the period, so the work
 stays in the database (SQLite now, PostgreSQL later: only portable SQL, plus
@@ -27,12 +32,12 @@ from sqlalchemy import Table, and_, case, func, literal, not_, select
 from sqlalchemy.sql.expression import ColumnElement
 from sqlalchemy.types import DateTime
 
-from sync.protocol import DEFAULT_REASONS, MISUSE_FLAGS, SCALES, satisfaction_rate
+from sync.protocol import BUILTIN_SURVEYS, DEFAULT_REASONS, MISUSE_FLAGS, SCALES, satisfaction_rate
 from sync.server.core import rollup
 from sync.server.core import db
 from sync.server.core.clock import VN_TZ
-from sync.server.core.settings import survey
-from sync.server.core.sql import BUCKETS, WeekOfDay, misuse_expr
+from sync.server.core.settings import known_surveys, survey
+from sync.server.core.sql import BUCKETS, WeekOfDay, misuse_expr, satisfied_expr
 from sync.server.core.sql import contains_code as _contains_code
 from sync.server.reports.periods import Period
 
@@ -138,7 +143,8 @@ class Stats:
     """
 
     def __init__(self, engine, ratings: Table, time_col: str, scale: int = 3,
-                 reasons: dict[str, tuple[str, str]] | None = None, rollup: bool = False):
+                 reasons: dict[str, tuple[str, str]] | None = None, rollup: bool = False,
+                 surveys: dict[str, dict] | None = None):
         if scale not in SCALES:
             raise ValueError(f"scale: must be one of {sorted(SCALES)}")
         self.engine = engine
@@ -149,6 +155,9 @@ class Stats:
         self.reasons = dict(reasons or DEFAULT_REASONS)
         self.levels = [lv for lv, *_ in SCALES[scale]]
         self.rollup = rollup
+        #: id → survey: a rating is satisfied by its own survey's set (a table without a
+        #: survey column: every rating on ``scale``)
+        self.surveys = dict(surveys or BUILTIN_SURVEYS)
 
     # the aggregate columns shared by every breakdown
     def _aggregates(self) -> list:
@@ -159,12 +168,16 @@ class Stats:
         cols = [
             func.count().label("total"),
             func.sum(case((bad, one), else_=0)).label("misuse"),
-            func.sum(case((and_(ok, r.c.level.in_(satisfied_levels(self.scale))), one),
-                          else_=0)).label("satisfied"),
+            func.sum(case((and_(ok, self._satisfied(r)), one), else_=0)).label("satisfied"),
         ]
         for lv in self.levels:
             cols.append(func.sum(case((and_(ok, r.c.level == lv), one), else_=0)).label(f"lv{lv}"))
         return cols
+
+    def _satisfied(self, r: Table):
+        if "survey" in r.c:
+            return satisfied_expr(r, self.surveys)
+        return r.c.level.in_(satisfied_levels(self.scale))
 
     def _figures(self, row, key=None) -> Figures:
         m = row._mapping
@@ -275,9 +288,8 @@ class Stats:
             bucket = WeekOfDay(t.c.at)
         else:
             bucket = func.substr(t.c.at, 1, 7)
-        sat = satisfied_levels(self.scale)
         sums = [func.sum(t.c.total).label("total"), func.sum(t.c.misuse).label("misuse"),
-                func.sum(sum((t.c[f"l{lv}"] for lv in sat[1:]), t.c[f"l{sat[0]}"])).label("satisfied"),
+                func.sum(t.c.satisfied).label("satisfied"),   # each rating by its own survey, at fold time
                 *[func.sum(t.c[f"l{lv}"]).label(f"lv{lv}") for lv in self.levels]]
         by = {}
         with self.reader.connect() as conn:
@@ -336,5 +348,7 @@ def town_stats(reader) -> Stats:
     """
     with reader.connect() as conn:
         sv = survey(conn)
+        surveys = known_surveys(conn)
     reasons = {c: DEFAULT_REASONS.get(c, (c, c)) for c in sv["reasons"]}
-    return Stats(reader, db.ratings, "corrected_at", scale=sv["scale"], reasons=reasons, rollup=True)
+    return Stats(reader, db.ratings, "corrected_at", scale=sv["scale"], reasons=reasons, rollup=True,
+                 surveys=surveys)
