@@ -5,7 +5,7 @@ overall figures with counts per level, by unit / desk / officer / procedure,
 the monthly trend, reasons, latest comments) against the bare SQL aggregate
 over the same rows in the same run (one ``SELECT count(*), sum(...)`` with
 the period filter, through the plain sqlite3 module). Target: a year's
-dashboard in under 1 s — which needs the daily roll-up (sync/server/rollup.py):
+dashboard in under 1 s — which needs the daily roll-up (sync/server/core/rollup.py):
 the same figures straight from the ratings are shown too, for comparison.
 
 The database is built once (a few minutes) and kept in the temp folder:
