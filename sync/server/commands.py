@@ -238,6 +238,24 @@ def set_receipt_key(db, key, as_json):
     click.echo(json.dumps({"receipt_key": key}) if as_json else key)
 
 
+@admin.command("add-survey")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--default", "make_default", is_flag=True, help="make it the survey the town's kiosks ask")
+@click.pass_obj
+def add_survey(db, file, make_default):
+    """Add a survey defined as JSON (DESIGN.md "Surveys"); prints {"id": …}. The same id with other content is refused."""
+    from pathlib import Path
+
+    from sync.server.core.admin_ops import add_survey as do_add
+    try:
+        document = json.loads(Path(file).read_text("utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise click.ClickException(f"{file}: not JSON ({exc})") from None
+    with _engine(db).begin() as conn:
+        sid = do_add(conn, document, make_default)
+    click.echo(json.dumps({"id": sid}, ensure_ascii=False))
+
+
 @admin.command("alerts")
 @click.option("--all", "include_resolved", is_flag=True, help="resolved ones too")
 @click.option("--json", "as_json", is_flag=True)

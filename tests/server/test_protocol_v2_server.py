@@ -210,3 +210,38 @@ def test_a_receipt_rates_once_in_the_town(town):
     assert (overall["total"], overall["valid"], overall["satisfied"]) == (4, 2, 1)   # shown, not counted
     dup = [a for a in open_alerts(town.engine) if a["kind"] == "duplicate_receipt"]
     assert len(dup) == 1 and dup[0]["count"] == 2 and dup[0]["subject"] == "K2"
+
+
+MTTQ = {"id": "mttq-2026-q4", "title": {"vi": "Khảo sát MTTQ", "en": "Front survey"}, "by": "Ủy ban MTTQ",
+        "scale": 5, "labels": {str(i): {"vi": str(i), "en": str(i)} for i in range(1, 6)}, "satisfied": [5, 4],
+        "reasons": [{"code": "thai_do", "vi": "Thái độ", "en": "Attitude"}],
+        "questions": [{"code": "dung_hen", "text": {"vi": "Đúng hẹn", "en": "On time"}, "scale": 3,
+                       "labels": {}, "satisfied": [3, 2]}]}
+
+
+def test_a_survey_of_the_server_is_sent_to_kiosks_and_judges_its_ratings(town, tmp_path):
+    import subprocess
+    import sys
+    path = tmp_path / "mttq.json"
+    path.write_text(json.dumps(MTTQ, ensure_ascii=False), "utf-8")
+    cmd = [sys.executable, "-m", "hailong", "admin", "--db", str(tmp_path / "town.db"), "add-survey", str(path)]
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert out.returncode == 0 and json.loads(out.stdout) == {"id": "mttq-2026-q4"}, out.stderr
+    assert subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=60).returncode == 0  # same: no-op
+    path.write_text(json.dumps(dict(MTTQ, satisfied=[5]), ensure_ascii=False), "utf-8")
+    other = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert other.returncode != 0 and "other content" in other.stderr
+    config = requests.get(town.url + protocol.PATH_CONFIG.format(kiosk_id="K1"), timeout=10,
+                          headers={"Authorization": f"Bearer {town.k1['token']}"}).json()
+    assert config["default_survey"] == "hl3"
+    assert [s["id"] for s in config["surveys"]] == ["hl3", "mttq-2026-q4"]
+    recs = chain(town.k1["key"], [{"survey": "mttq-2026-q4", "level": lv, "answers": {"dung_hen": 3}}
+                                  for lv in (5, 4, 3)])
+    r = post(town, recs)
+    assert r.status_code == 200 and r.json()["acked_through"] == 3, r.text
+    overall = dashboard(town)["overall"]
+    assert (overall["valid"], overall["satisfied"]) == (3, 2)
+    bad = chain(town.k1["key"], [{"survey": "mttq-2026-q4", "level": 5, "answers": {"dung_hen": 4}}],
+                start_seq=4, prev=recs[-1]["hash"])
+    r = post(town, bad)
+    assert r.status_code == 422 and r.json()["detail"].startswith("ratings[0]: answers"), r.text
