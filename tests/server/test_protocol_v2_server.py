@@ -140,6 +140,8 @@ def test_levels_on_hl3_through_the_api(town):
     b'{"kiosk_id":"K1","sent_at":"2026-03-02T09:20:00+07:00","ratings":[' + b"[" * 100000 + b"]" * 100000 + b"]}",
     b'{"kiosk_id":"K1","sent_at":"2026-03-02T09:20:00+07:00","ratings":[],"x":' + b'{"a":' * 50 + b"1" + b"}" * 50 + b"}",
     b'{"kiosk_id":"K1","sent_at":"2026-03-02T09:20:00+07:00","ratings":["\\ud800"]}',
+    b'{"kiosk_id":' + b"[" * 60 + b"]" * 60 + b',"sent_at":"2026-03-02T09:20:00+07:00","ratings":[]}',
+    b'{"kiosk_id":"K1","sent_at":"2026-03-02T09:20:00+07:00","ratings":[{"id":' + b"[" * 60 + b"]" * 60 + b'}]}',
     b'{"kiosk_id":"K1\\udfff","sent_at":"2026-03-02T09:20:00+07:00","ratings":[]}',
     b'{"kiosk_id":"K1","sent_at":"2026-03-02T09:20:00+07:00","ratings":[{"\\udbff":1}]}',
 ])
@@ -147,6 +149,13 @@ def test_deep_json_and_lone_surrogates_are_400(town, raw):
     r = post(town, None, raw=raw)
     assert r.status_code == 400, r.text
     assert r.json()["detail"]
+
+
+@pytest.mark.parametrize("sent_at", ["2026-03-02T09:20+07:00", "2026-03-02T09:20:00", "2026-W10-1T09:20:00Z"])
+def test_sent_at_is_rfc3339_exactly(town, sent_at):
+    body = json.dumps({"kiosk_id": "K1", "sent_at": sent_at, "ratings": []}).encode()
+    r = post(town, None, raw=body)
+    assert r.status_code == 422 and r.json()["detail"].startswith("sent_at"), r.text
 
 
 def test_a_surrogate_pair_is_a_character_not_an_error(town):

@@ -63,14 +63,10 @@ def decode_body(raw: bytes, encoding: str | None, max_bytes: int) -> bytes:
 
 
 def parse_time(value, name: str) -> datetime:
-    if not isinstance(value, str):
-        raise BatchError(422, f"{name}: must be an RFC 3339 string")
     try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise BatchError(422, f"{name}: not RFC 3339") from None
-    if parsed.tzinfo is None:
-        raise BatchError(422, f"{name}: needs an offset, e.g. +07:00")
+        parsed = protocol.check_time(value, name)   # RFC 3339 exactly, as a record's created_at
+    except protocol.RecordError as exc:
+        raise BatchError(422, str(exc)) from None
     if not 1970 <= parsed.year <= 9000:
         raise BatchError(422, f"{name}: year out of range")
     return parsed
@@ -159,7 +155,17 @@ def parse_batch(data: bytes, max_records: int, surveys: dict | None = None) -> d
         raise BatchError(400, "body nested too deeply") from None
     except (ValueError, UnicodeDecodeError):
         raise BatchError(400, "body is not valid JSON") from None
-    _check_shape(body, protocol.MAX_JSON_DEPTH, bool(_SURROGATE_ESCAPE.search(data)))
+    if _SURROGATE_ESCAPE.search(data):
+        _check_shape(body, protocol.MAX_JSON_DEPTH, True)
+    try:
+        return _parse_body(body, max_records, surveys)
+    except BatchError as exc:
+        if exc.status == 422:   # the happy path never walks the body: a deep one is a 400 before a 422
+            _check_shape(body, protocol.MAX_JSON_DEPTH, False)
+        raise
+
+
+def _parse_body(body, max_records: int, surveys: dict | None) -> dict:
     if not isinstance(body, dict):
         raise BatchError(422, "body: must be a JSON object")
     for key in ("kiosk_id", "sent_at", "ratings"):
@@ -182,12 +188,19 @@ def parse_batch(data: bytes, max_records: int, surveys: dict | None = None) -> d
     for i, rec in enumerate(recs):
         try:
             if isinstance(rec, dict):
-                rec = recs[i] = _nfc_record(rec)
                 sid = rec.get("survey")
                 if surveys is None and sid is not None and sid not in protocol.BUILTIN_SURVEYS:
                     later.append(i)
                     rec = {**rec, "survey": "hl3", "level": 1, "answers": {}, "reasons": []}
-            protocol.check_record(rec, surveys)
+            try:
+                protocol.check_record(rec, surveys)
+            except protocol.RecordError as exc:
+                # kiosks seal NFC, so normalising is the rare path: only when check_record said so
+                if "NFC" not in str(exc):
+                    raise
+                recs[i] = _nfc_record(recs[i])
+                rec = _nfc_record(rec)
+                protocol.check_record(rec, surveys)
             if rec["seq"] > MAX_SEQ:
                 raise protocol.RecordError(f"seq: larger than {MAX_SEQ}")
             if rec["kiosk_id"] != kiosk_id:
