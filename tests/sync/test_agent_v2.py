@@ -1,0 +1,56 @@
+"""A kiosk.db of hailong 0.1 (v1 rows), upgraded, then v2 ratings: the agent sends each as sealed and
+the server holds one chain that verifies; the server's surveys reach the kiosk with its config."""
+import json
+
+import pytest
+from faultproxy import ServerThread, server_ratings
+from helpers import ROOT
+
+from sync import protocol
+from sync.agent import SyncAgent
+from sync.server.core.admin_ops import add_survey, enrol_kiosk, import_roster
+
+DEMO = ROOT / "assets" / "demo" / "roster.json"
+CAMPAIGN = {"id": "mttq-2026-q4", "scale": 5, "satisfied": [5, 4], "reasons": [{"code": "thai_do"}],
+            "questions": [{"code": "dung_hen", "scale": 3, "satisfied": [3, 2]}], "units": ["13321"]}
+
+
+@pytest.fixture
+def town(tmp_path):
+    server = ServerThread(tmp_path / "town" / "town.db", media_dir=tmp_path / "town" / "media")
+    with server.engine.begin() as conn:
+        server.k1 = enrol_kiosk(conn, "K1", "13321")
+        import_roster(conn, DEMO, tmp_path / "town" / "media")
+        add_survey(conn, CAMPAIGN)
+    yield server
+    server.stop()
+
+
+def test_v1_rows_then_v2_rows_reach_the_server_as_sealed(town, tmp_path):
+    import sys
+    sys.path.insert(0, str(ROOT / "tests" / "kiosk"))
+    from test_store_v2 import KEY, _v1_kiosk_db
+
+    from kiosk.store import KioskStore
+    from sync.server.core.db import kiosks
+    _v1_kiosk_db(tmp_path / "kiosk.db", n=3).close()      # kiosk DT-MC-01 of hailong 0.1, 3 v1 rows
+    with town.engine.begin() as conn:                     # enrolled with the key it sealed them with
+        dt = enrol_kiosk(conn, "DT-MC-01", "13321")
+        conn.execute(kiosks.update().where(kiosks.c.id == "DT-MC-01").values(key_hex=KEY))
+    store = KioskStore(tmp_path / "kiosk.db", "DT-MC-01", KEY)
+    assert store.init() == [3]
+    agent = SyncAgent(store, town.url, dt["token"], "DT-MC-01", batch_size=2, timeout=5,
+                      min_backoff=0.01, max_backoff=0.1)
+    agent.pull_config()
+    assert sorted(store.surveys()) == ["hl3", "mttq-2026-q4"]
+    assert json.loads(store.get_meta("server_default_survey")) == "hl3"
+    store.append(unit_code="13321", desk_id="quay-1", officer_id="cb-001", level=2)
+    store.append(unit_code="13321", desk_id="quay-1", officer_id="cb-002", level=5, survey="mttq-2026-q4",
+                 answers={"dung_hen": 2}, reasons=["thai_do"])
+    result = agent.drain()
+    assert result.synced == 5 and result.rejected == 0, result
+    held = server_ratings(town.engine, "DT-MC-01")
+    assert ["survey" in h for h in held] == [False, False, False, True, True]
+    assert held[4]["answers"] == {"dung_hen": 2}
+    assert protocol.verify_chain(held, KEY) == (None, None)
+    assert store.sync_counts()["pending"] == 0
