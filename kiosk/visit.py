@@ -33,6 +33,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+from sync import protocol
 from sync.protocol import COMMENT_MAX, DEFAULT_REASONS, SCALES, nfc
 
 WELCOME = "welcome"
@@ -371,7 +372,9 @@ class Visit:
             comment=(self.comment or "").strip() or None, source=self.source,
             dossier_code=self.dossier_code, procedure_code=self.procedure_code,
             receipt_id=self.receipt_id, rapid_repeat_seconds=s.rapid_repeat_seconds,
-            now=self._tapped_at)
+            now=self._tapped_at,
+            # the survey the citizen was shown, so the record is sealed on the scale it was given on
+            survey=protocol.survey_for_scale(s.scale))
 
     def _now_iso(self) -> str:
         from sync.protocol import now_at_offset
