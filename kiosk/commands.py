@@ -1,4 +1,4 @@
-"""``hailong kiosk``: run the kiosk app, create/migrate kiosk.db, verify its chain."""
+"""``hailong kiosk``: run the kiosk app, create/migrate kiosk.db (or recover its chain), verify its chain."""
 from __future__ import annotations
 
 import sys
@@ -114,8 +114,10 @@ def sync_service(cfg, **overrides):
 
 @kiosk.command()
 @CONFIG_OPTION
+@click.option("--recover", is_flag=True,
+              help="kiosk.db was lost or replaced: continue the chain from the last seq the server holds")
 @click.pass_context
-def init(ctx, config_path):
+def init(ctx, config_path, recover):
     """Create or migrate kiosk.db; do nothing more when it is current."""
     cfg = load_or_exit(config_path if config_path != "config.toml" else ctx.obj)
     store = open_store(cfg)
@@ -124,7 +126,45 @@ def init(ctx, config_path):
         click.echo(f"{cfg.db_path}: schema now at version {store.schema_version} (applied {applied})")
     else:
         click.echo(f"{cfg.db_path}: schema current (version {store.schema_version})")
-    store.close()
+    try:
+        if recover:
+            recover_chain(cfg, store)
+    finally:
+        store.close()
+
+
+def recover_chain(cfg, store) -> None:
+    """``init --recover``: ask the server its tail (or use the one last heard), continue the chain from it."""
+    if not cfg.kiosk_key:
+        click.echo("config error: [server] key: needed to seal the recovered chain (or [kiosk] key)", err=True)
+        sys.exit(2)
+    server = None
+    if cfg.server["url"] and cfg.server["token"]:
+        from sync.agent import SyncError, TransientError, agent_from_config
+        try:
+            agent_from_config(cfg, store, max_backoff=1).heartbeat()
+            server = store.server_tail()
+        except (TransientError, SyncError, OSError, ValueError) as exc:
+            click.echo(f"warning: the server's tail not fetched ({exc}); using the one last heard", err=True)
+    server = server or store.server_tail()
+    if server is None:
+        click.echo("cannot recover: the server's last seq of this kiosk is not known (no [server] url and "
+                   "token, the server unreachable, or it holds nothing of this kiosk)", err=True)
+        sys.exit(2)
+    behind = store.chain_behind(server)
+    if behind is None:
+        click.echo(f"nothing to recover: this kiosk's chain (seq {store.last_seq()}) is not behind the "
+                   f"server's (seq {server['seq']})")
+        return
+    from kiosk.store import StoreError
+    try:
+        done = store.recover(server)
+    except StoreError as exc:
+        click.echo(f"cannot recover: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"recovered: the chain continues from the server's seq {done['base_seq']}; "
+               f"{done['resealed']} rating(s) not acknowledged sealed again after it; "
+               f"the next rating is seq {done['next_seq']}")
 
 
 @kiosk.command()
@@ -142,8 +182,15 @@ def verify(ctx, config_path):
     store = open_store(cfg)
     bad, why = store.verify()
     count = store.count()
+    behind = store.chain_behind()
+    base = store.chain_base()
     store.close()
     if bad is not None:
         click.echo(f"BROKEN at seq {bad}: {why}", err=True)
         sys.exit(1)
-    click.echo(f"OK: {count} ratings, chain and signatures verify")
+    if behind is not None:
+        click.echo(f"BEHIND the server at seq {behind['server_seq']}: {behind['why']}; "
+                   "run `hailong kiosk init --recover`", err=True)
+        sys.exit(1)
+    since = f" (continuing the server's chain after seq {base['seq']})" if base else ""
+    click.echo(f"OK: {count} ratings, chain and signatures verify{since}")

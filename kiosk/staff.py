@@ -159,4 +159,23 @@ class StaffPanel:
             "security_events": sum(self.store.event_counts().values()),
             "printer": printer, "scanner": scanner,
             "last_sync": self.store.get_meta("last_sync_at"),
+            "chain": self.chain_state(),
         }
+
+    def chain_state(self) -> dict | None:
+        """None, or the kiosk's chain behind the server's (kiosk.db lost or replaced), in both languages."""
+        behind = self.store.chain_behind()
+        if behind is None:
+            return None
+        own, held = behind["own_seq"], behind["server_seq"]
+        if own < held:
+            vi = (f"Ki-ốt đã mất dữ liệu: máy chủ giữ đến số {held}, ki-ốt chỉ còn đến số {own}. "
+                  "Gọi kỹ thuật chạy «hailong kiosk init --recover».")
+            en = (f"This kiosk lost its data: the server holds up to seq {held}, the kiosk only up to {own}. "
+                  "Call technical staff to run “hailong kiosk init --recover”.")
+        else:
+            vi = (f"Dữ liệu ki-ốt khác máy chủ ở số {held}. "
+                  "Gọi kỹ thuật chạy «hailong kiosk init --recover».")
+            en = (f"This kiosk's data differs from the server's at seq {held}. "
+                  "Call technical staff to run “hailong kiosk init --recover”.")
+        return {**behind, "message_vi": vi, "message_en": en}

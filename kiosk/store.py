@@ -263,6 +263,9 @@ class KioskStore:
 
     def _read_tail(self) -> tuple[int, str, str]:
         row = self.conn.execute("SELECT seq, hash, created_at FROM ratings ORDER BY seq DESC LIMIT 1").fetchone()
+        base = self.chain_base()
+        if base and (row is None or row[0] <= base["seq"]):
+            return (base["seq"], base["hash"], "")    # a recovered kiosk continues the server's chain
         return tuple(row) if row else (0, protocol.ZERO_HASH, "")
 
     def _insert(self, body: dict, flags: list, created: datetime, rapid_repeat_seconds: float,
@@ -270,7 +273,7 @@ class KioskStore:
         """Seal ``body`` onto the cached tail and insert it (inside the caller's transaction)."""
         last_seq, prev_hash, last_created = self._tail
         flags = list(flags)
-        if last_seq and rapid_repeat_seconds > 0 and "rapid_repeat" not in flags:
+        if last_seq and last_created and rapid_repeat_seconds > 0 and "rapid_repeat" not in flags:
             gap = (created - datetime.fromisoformat(last_created)).total_seconds()
             if 0 <= gap < rapid_repeat_seconds:
                 flags.append("rapid_repeat")
@@ -307,7 +310,9 @@ class KioskStore:
         return self._rows("SELECT * FROM ratings WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit))
 
     def iter_records(self, chunk: int = 5000) -> Iterator[dict]:
-        after = 0
+        return self.iter_records_after(0, chunk)
+
+    def iter_records_after(self, after: int, chunk: int = 5000) -> Iterator[dict]:
         while True:
             rows = self.records(after, chunk)
             if not rows:
@@ -320,15 +325,146 @@ class KioskStore:
             return self.conn.execute("SELECT count(*) FROM ratings").fetchone()[0]
 
     def last_seq(self) -> int:
+        """The chain's last seq: the highest rating's, or the recovered chain's base when higher."""
         with self._lock:
-            return self.conn.execute("SELECT coalesce(max(seq), 0) FROM ratings").fetchone()[0]
+            top = self.conn.execute("SELECT coalesce(max(seq), 0) FROM ratings").fetchone()[0]
+        base = self.chain_base()
+        return max(top, base["seq"]) if base else top
+
+    def tail(self) -> tuple[int, str]:
+        """(last seq, its hash) of the chain, honouring chain_base; (0, zeros) when empty."""
+        with self._lock:
+            seq, hash_, _ = self._read_tail()
+        return seq, hash_
 
     def verify(self, key_hex: str | None = None) -> tuple[int | None, str | None]:
-        """(first bad seq, why), or (None, None) when the chain and every signature hold."""
+        """(first bad seq, why), or (None, None) when the chain and every signature hold.
+
+        A recovered kiosk (meta ``chain_base``) holds the chain from 1 up to
+        what it kept (maybe nothing), then from base seq + 1 on, linked to the
+        base's hash: the ratings in between are the server's.
+        """
         key = key_hex or self.key_hex
         if not key:
             raise StoreError("the kiosk key is needed to verify signatures")
-        return protocol.verify_chain(self.iter_records(), key)
+        base = self.chain_base()
+        if base is None:
+            return protocol.verify_chain(self.iter_records(), key)
+        before = self._rows("SELECT * FROM ratings WHERE seq <= ? ORDER BY seq", (base["seq"],))
+        bad = protocol.verify_chain(before, key)
+        if bad[0] is not None:
+            return bad
+        prev, expected = base["hash"], base["seq"] + 1
+        for rec in self.iter_records_after(base["seq"]):
+            if rec["seq"] != expected:
+                return expected, f"seq {expected} missing (found {rec['seq']})"
+            if rec["prev_hash"] != prev:
+                return rec["seq"], ("prev_hash does not link to the chain base (the server's seq "
+                                    f"{base['seq']})" if expected == base["seq"] + 1
+                                    else "prev_hash does not link to the previous record")
+            why = protocol.check_seal(rec, key)
+            if why:
+                return rec["seq"], why
+            prev, expected = rec["hash"], expected + 1
+        return None, None
+
+    # -- lost kiosk.db: behind the server's chain, recovery ------------------------
+    #
+    # The sync agent keeps what the server holds of this kiosk, from every
+    # heartbeat's reply, in meta "server_chain_tail" ({"seq", "hash"}). A kiosk
+    # whose chain is behind it (kiosk.db lost or replaced) says so
+    # (chain_behind: the staff panel, `hailong kiosk verify`), and recover()
+    # (`hailong kiosk init --recover`) continues the chain from that tail: meta
+    # "chain_base" {"seq", "hash"}, which the tail, last_seq and verify honour.
+
+    def _meta_json(self, key: str) -> dict | None:
+        try:
+            value = json.loads(self.get_meta(key) or "null")
+        except ValueError:
+            return None
+        if (isinstance(value, dict) and isinstance(value.get("seq"), int) and value["seq"] >= 0
+                and isinstance(value.get("hash"), str)):
+            return {"seq": value["seq"], "hash": value["hash"]}
+        return None
+
+    def chain_base(self) -> dict | None:
+        """{"seq", "hash"} the chain continues from after a recovery; None for a chain from seq 1."""
+        return self._meta_json("chain_base")
+
+    def server_tail(self) -> dict | None:
+        """{"seq", "hash"} of the last rating the server holds of this kiosk, as it last said."""
+        return self._meta_json("server_chain_tail")
+
+    def set_server_tail(self, tail: dict | None) -> None:
+        self.set_meta("server_chain_tail", json.dumps(tail) if tail else None)
+
+    def chain_behind(self, server: dict | None = None) -> dict | None:
+        """None, or how this kiosk's chain is behind the server's (``server`` or the one last heard).
+
+        Behind: its last seq is lower than the server's, or its rating at the
+        server's last seq has another hash. Returns {"own_seq", "server_seq",
+        "why"}.
+        """
+        server = server or self.server_tail()
+        if not server or server["seq"] < 1:
+            return None
+        own_seq, own_hash = self.tail()
+        if own_seq < server["seq"]:
+            return {"own_seq": own_seq, "server_seq": server["seq"],
+                    "why": f"this kiosk's chain ends at seq {own_seq} but the server holds up to seq "
+                           f"{server['seq']}: kiosk.db lost or replaced"}
+        base = self.chain_base()
+        if base and base["seq"] == server["seq"]:
+            at = base["hash"]
+        elif own_seq == server["seq"]:
+            at = own_hash
+        else:
+            with self._lock:
+                row = self.conn.execute("SELECT hash FROM ratings WHERE seq=?", (server["seq"],)).fetchone()
+            at = row[0] if row else None
+        if at is not None and at != server["hash"]:
+            return {"own_seq": own_seq, "server_seq": server["seq"],
+                    "why": f"this kiosk's seq {server['seq']} is not the rating the server holds: "
+                           "kiosk.db replaced"}
+        return None
+
+    def recover(self, server: dict) -> dict:
+        """Continue the chain from the server's tail ``server`` ({"seq", "hash"}), in one commit.
+
+        The ratings the server never acknowledged (pending or quarantined: taken
+        since kiosk.db was lost, and refused as "seq already held") are sealed
+        again onto the tail, same id and content, new seq, prev_hash, hash and
+        sig, and sent again; the next new rating follows them. A rating the
+        server acknowledged beyond its tail cannot be: StoreError. Returns
+        {"base_seq", "resealed", "next_seq"}.
+        """
+        if not self.kiosk_id or not self.key_hex:
+            raise StoreError("the kiosk id and key are needed to recover the chain")
+        seq, hash_ = int(server["seq"]), str(server["hash"])
+        with self._lock, self._tx():
+            beyond = self.conn.execute("SELECT count(*) FROM ratings WHERE seq > ? AND synced_at IS NOT NULL",
+                                       (seq,)).fetchone()[0]
+            if beyond:
+                raise StoreError(f"{beyond} rating(s) after seq {seq} were acknowledged by the server: "
+                                 "its tail is stale, sync first")
+            cur = self.conn.execute("SELECT * FROM ratings WHERE synced_at IS NULL ORDER BY seq")
+            names = [d[0] for d in cur.description]
+            moving = [self._record(dict(zip(names, r))) for r in cur.fetchall()]
+            self.conn.execute("UPDATE ratings SET seq = -seq WHERE synced_at IS NULL")
+            prev = hash_
+            for i, rec in enumerate(moving):
+                body = {k: v for k, v in rec.items()
+                        if k in protocol.RECORD_FIELDS and k not in ("prev_hash", "hash", "sig")}
+                body["seq"] = seq + 1 + i
+                sealed = protocol.seal(body, prev, self.key_hex)
+                self.conn.execute("UPDATE ratings SET seq=?, prev_hash=?, hash=?, sig=?, sync_error=NULL "
+                                  "WHERE id=?", (sealed["seq"], sealed["prev_hash"], sealed["hash"],
+                                                 sealed["sig"], rec["id"]))
+                prev = sealed["hash"]
+            self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('chain_base', ?)",
+                              (json.dumps({"seq": seq, "hash": hash_}),))
+            self._tail = None
+        return {"base_seq": seq, "resealed": len(moving), "next_seq": seq + len(moving) + 1}
 
     def receipt_used(self, receipt_id: str) -> bool:
         """Rated already: a stored rating, or the visit's draft (a tap is a rating), holds it."""
@@ -404,6 +540,9 @@ class KioskStore:
                        coalesce(sum(sync_error IS NOT NULL AND synced_at IS NULL), 0),
                        coalesce(max(seq), 0)
                 FROM ratings""").fetchone()
+        base = self.chain_base()
+        if base:
+            last_seq = max(last_seq, base["seq"])
         return {"total": total, "pending": pending, "quarantined": quarantined, "last_seq": last_seq}
 
     # -- roster -------------------------------------------------------------

@@ -18,7 +18,10 @@ The server's config lands in the store: the roster through apply_roster
 ``server_scale``, ``server_reasons``, ``server_questions``,
 ``server_scale_labels``, ``server_surveys`` (protocol v2: the survey
 documents a rating may be sealed on), ``server_default_survey``,
-``receipt_key`` and ``config_etag``.
+``receipt_key`` and ``config_etag``. Each heartbeat's reply says the last
+seq and hash the server holds of this kiosk (``chain_tail``), kept through
+``store.set_server_tail`` (meta ``server_chain_tail``): a kiosk whose chain
+is behind it lost or replaced kiosk.db (``hailong kiosk init --recover``).
 
 Whoever shows that config hears of it through an event, not by polling:
 :meth:`SyncAgent.on_config_applied` registers a listener, called (from the
@@ -383,11 +386,23 @@ class SyncAgent:
                 "quarantined": counts.get("quarantined", 0), "kiosk_time": _now(self.utc_offset),
                 "version": self.version, "printer": str(state.get("printer", "unknown"))[:200],
                 "scanner": str(state.get("scanner", "unknown"))[:200]}
+        tail = getattr(self.store, "tail", None)
+        if tail is not None:
+            seq, last_hash = tail()
+            if seq:
+                body["last_hash"] = last_hash
         resp = self._request("POST", protocol.PATH_HEARTBEAT.format(kiosk_id=self.kiosk_id), json=body)
         self._last_heartbeat = time.monotonic()
         if resp.status_code != 200:
             raise TransientError(f"heartbeat: server answered {resp.status_code}: {_detail(resp)}")
-        return resp.json()
+        reply = resp.json()
+        if "chain_tail" in reply and hasattr(self.store, "set_server_tail"):
+            # what the server holds of this kiosk: a kiosk.db lost or replaced is behind it
+            self.store.set_server_tail(reply["chain_tail"])
+            behind = self.store.chain_behind()
+            if behind:
+                log.error("sync: %s; recover with `hailong kiosk init --recover`", behind["why"])
+        return reply
 
     # -- running -------------------------------------------------------------------
 

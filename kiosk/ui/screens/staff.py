@@ -77,6 +77,8 @@ class StaffScreen(KioskScreen):
     quarantined = StringProperty("–")
     security_events = StringProperty("–")
     last_sync = StringProperty("")
+    chain_vi = StringProperty("")      # kiosk.db lost or replaced: behind the server's chain
+    chain_en = StringProperty("")
     procedure_names = ListProperty([])
 
     def __init__(self, **kwargs):
@@ -260,6 +262,8 @@ class StaffScreen(KioskScreen):
         self.quarantined = str(status["quarantined"])
         self.security_events = str(status["security_events"])
         self.last_sync = status["last_sync"] or ""
+        chain = status.get("chain") or {}
+        self.chain_vi, self.chain_en = chain.get("message_vi", ""), chain.get("message_en", "")
 
     def printer_text(self, state: str, _lang: str) -> str:
         if not state:

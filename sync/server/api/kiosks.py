@@ -18,7 +18,7 @@ from sync.server.api.auth import current_kiosk, own_kiosk
 from sync.server.core import alerts as alert_rules
 from sync.server.core import ingest
 from sync.server.core.clock import iso, utcnow
-from sync.server.core.db import kiosks, officers
+from sync.server.core.db import kiosks, officers, ratings
 from sync.server.core.health import RETRY_AFTER, Unhealthy
 from sync.server.core.settings import etag_of, kiosk_config
 
@@ -153,6 +153,8 @@ class Heartbeat(BaseModel):
     version: str = Field("", max_length=64)
     printer: str = Field("", max_length=200, description="printer state, e.g. ok, no_paper, offline, none")
     scanner: str = Field("", max_length=200, description="scanner state, e.g. ok, offline, none")
+    last_hash: str | None = Field(None, pattern="^[0-9a-f]{64}$",
+                                  description="hash of the kiosk's last seq (its chain tail), when it has one")
 
     @field_validator("kiosk_time")
     @classmethod
@@ -165,10 +167,26 @@ class Heartbeat(BaseModel):
         return value
 
 
+class ChainTail(BaseModel):
+    seq: int = Field(description="the highest seq of this kiosk the server holds")
+    hash: str = Field(description="that rating's hash")
+
+
 class HeartbeatReply(BaseModel):
     server_time: str
     acked_through: int
     clock_skew: float = Field(description="seconds, server time − kiosk time")
+    chain_tail: ChainTail | None = Field(
+        None, description="the last seq and hash the server holds of this kiosk (null: none yet); a kiosk "
+                          "whose own chain is behind it lost or replaced kiosk.db and recovers from it "
+                          "(`hailong kiosk init --recover`)")
+
+
+def chain_tail(conn, kiosk_id: str) -> dict | None:
+    """{"seq", "hash"} of the highest seq the server holds of ``kiosk_id``; None when it holds none."""
+    row = conn.execute(select(ratings.c.seq, ratings.c.hash).where(ratings.c.kiosk_id == kiosk_id)
+                       .order_by(ratings.c.seq.desc()).limit(1)).first()
+    return {"seq": row.seq, "hash": row.hash} if row else None
 
 
 @router.post(protocol.PATH_HEARTBEAT, response_model=HeartbeatReply, summary="Kiosk health")
@@ -177,10 +195,15 @@ def post_heartbeat(kiosk_id: str, beat: Heartbeat, request: Request, kiosk: dict
     now = utcnow()
     skew = (now - datetime.fromisoformat(beat.kiosk_time)).total_seconds()
     with request.app.state.engine.begin() as conn:
+        before = conn.execute(select(kiosks.c.last_seq).where(kiosks.c.id == kiosk_id)).scalar()
         conn.execute(kiosks.update().where(kiosks.c.id == kiosk_id).values(
             last_seen=iso(now), last_seq=beat.last_seq, pending=beat.pending,
             quarantined=beat.quarantined, kiosk_time=beat.kiosk_time, version=beat.version,
             printer_state=beat.printer, scanner_state=beat.scanner, clock_skew=skew))
         alert_rules.heard_from(conn, kiosk_id, now)
         through = conn.execute(select(kiosks.c.acked_through).where(kiosks.c.id == kiosk_id)).scalar()
-    return {"server_time": iso(now), "acked_through": through, "clock_skew": skew}
+        tail = chain_tail(conn, kiosk_id)
+        lost = alert_rules.kiosk_reset(kiosk_id, beat.last_seq, beat.last_hash, tail, through, before, now)
+        if lost is not None:
+            alert_rules.raise_alerts(conn, [lost], now)
+    return {"server_time": iso(now), "acked_through": through, "clock_skew": skew, "chain_tail": tail}

@@ -12,6 +12,10 @@ Where each kind is raised (never when a page is opened):
   under the threshold with enough valid ratings to mean something: by
   :func:`after_fold`, which ingest calls right after folding the batch into
   the roll-up, in the same transaction;
+* ``kiosk_reset`` — a kiosk whose heartbeat reports a chain behind what the
+  server holds of it (kiosk.db lost or replaced): by the heartbeat
+  (api/kiosks.py, :func:`kiosk_reset`); one open alert per lost run, however
+  many heartbeats repeat it;
 * ``silent`` — a kiosk not heard from for too long: by :func:`sweep_silent`,
   which a background task of every server process runs (core/tasks.py).
 
@@ -64,11 +68,14 @@ KIND_LABELS = {
     "unknown_officer": "Cán bộ không có trong danh mục",
     "unknown_desk": "Quầy không có trong danh mục",
     "duplicate_receipt": "Phiếu hẹn được đánh giá lần nữa",
+    "kiosk_reset": "Ki-ốt mất hoặc bị thay kiosk.db",
 }
 #: How alerts of each kind are grouped into one: per subject and month, or one open per subject.
 MONTHLY = frozenset({"chain", "signature", "conflict", "nhung_nhieu", "low_rate",
                      "unknown_officer", "unknown_desk", "duplicate_receipt"})
 ONE_OPEN = frozenset({"clock_skew", "silent"})
+#: kinds whose repeated causes (every heartbeat of a reset kiosk) do not add to the count
+NOT_COUNTED_AGAIN = ONE_OPEN | {"kiosk_reset"}
 
 
 def rules(conn: Connection) -> dict:
@@ -134,7 +141,7 @@ def raise_alerts(conn: Connection, causes: list[Alert], now: datetime | None = N
             month=first.month, count=len(same), happened_at=min(c.happened_at for c in same),
             last_at=last_at, open_key=key, kiosk_id=first.kiosk_id, rating_id=first.rating_id,
             seq_from=first.seq_from, seq_to=first.seq_to)
-        add = len(same) if first.kind not in ONE_OPEN else 0
+        add = len(same) if first.kind not in NOT_COUNTED_AGAIN else 0
         stmt = stmt.on_conflict_do_update(index_elements=[a.c.open_key], set_={
             "count": a.c.count + add,
             "last_at": func.max(func.coalesce(a.c.last_at, ""), last_at) if conn.dialect.name == "sqlite"
@@ -142,6 +149,33 @@ def raise_alerts(conn: Connection, causes: list[Alert], now: datetime | None = N
         })
         conn.execute(stmt)
     return len(causes)
+
+
+def kiosk_reset(kiosk_id: str, last_seq: int, last_hash: str | None, tail: dict | None, acked: int,
+                reported_before: int | None, now: datetime) -> Alert | None:
+    """The alert a heartbeat raises when the kiosk's chain is behind the server's ``tail``, else None.
+
+    Behind: its last seq is lower than the last seq the server holds, or the
+    same seq with another hash. The message names what the server holds and,
+    from the kiosk's previous heartbeat, the seqs it had not yet sent (lost
+    with its kiosk.db).
+    """
+    if not tail:
+        return None
+    held = tail["seq"]
+    if last_seq > held or (last_seq == held and (last_hash is None or last_hash == tail["hash"])):
+        return None
+    span = (f"1–{held}" if acked == held else f"seq up to {held} (all of 1–{acked})" if acked
+            else f"seq up to {held}")
+    why = ("kiosk.db lost or replaced" if last_seq < held
+           else f"its seq {held} is another rating: kiosk.db replaced")
+    msg = f"kiosk {kiosk_id} reports seq {last_seq} but the server holds {span}: {why}"
+    if reported_before and reported_before > held:
+        msg += (f"; seq {held + 1}–{reported_before}, which it reported before and never sent, are lost"
+                if reported_before > held + 1 else f"; seq {reported_before}, which it reported before "
+                                                    "and never sent, is lost")
+    msg += "; recover it with `hailong kiosk init --recover`"
+    return Alert("kiosk_reset", msg, iso(now), subject=kiosk_id, kiosk_id=kiosk_id, seq_from=1, seq_to=held)
 
 
 def resolve(conn: Connection, where, note: str, by: str | None = None, now: datetime | None = None) -> int:
