@@ -8,8 +8,11 @@ security events. Printing blocks on the serial port, so the UI calls
 """
 from __future__ import annotations
 
+import json
+import time
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Callable
 
 from kiosk import letters, receipts
 from kiosk.devices.printer import Printer, PrinterError, unconfigured_state
@@ -30,28 +33,104 @@ class Outcome:
         return self.message_vi if language == "vi" else self.message_en
 
 
+#: the pad's words while it is locked (Vietnamese msgid, English through gettext)
+PIN_LOCKED = "Nhập sai nhiều lần. Vui lòng thử lại sau {seconds} giây."
+
+
+class PinLock:
+    """Wrong PINs lock the pad for a while; the lock survives a restart (kiosk.db meta).
+
+    After ``tries`` wrong PINs in a row the pad refuses for ``first`` seconds;
+    each further run of ``tries`` wrong PINs doubles it, up to ``longest``.
+    A right PIN ends it all. While locked no PIN is checked at all.
+
+    ``clock`` returns Unix seconds (wall time, so the lock holds across a
+    restart); tests pass their own. A clock set back never makes the wait
+    longer than the lock it was given.
+    """
+
+    META_KEY = "pin_lock"
+
+    def __init__(self, store, clock: Callable[[], float] = time.time, tries: int = 5,
+                 first: float = 60, longest: float = 15 * 60):
+        self.store = store
+        self.clock = clock
+        self.tries = tries
+        self.first = first
+        self.longest = longest
+
+    def _state(self) -> dict:
+        try:
+            state = json.loads(self.store.get_meta(self.META_KEY) or "{}")
+        except ValueError:
+            state = {}
+        if not isinstance(state, dict):
+            state = {}
+        out = {}
+        for key in ("wrong", "runs", "until", "length"):
+            value = state.get(key, 0)
+            out[key] = value if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
+        return out
+
+    def remaining(self) -> int:
+        """Whole seconds the pad still refuses (0: not locked)."""
+        state = self._state()
+        left = state["until"] - self.clock()
+        if left <= 0:
+            return 0
+        return int(min(left, state["length"] or self.longest, self.longest) + 0.999)
+
+    def locked(self) -> bool:
+        return self.remaining() > 0
+
+    def wrong(self) -> int:
+        """Count a wrong PIN; the seconds of the lock it started (0 when none)."""
+        state = self._state()
+        state["wrong"] += 1
+        seconds = 0
+        if state["wrong"] >= self.tries:
+            seconds = min(self.first * 2 ** state["runs"], self.longest)
+            state.update(wrong=0, runs=state["runs"] + 1, until=self.clock() + seconds, length=seconds)
+        self.store.set_meta(self.META_KEY, json.dumps(state))
+        return int(seconds)
+
+    def right(self) -> None:
+        """A right PIN: the count and the lock start again from nothing."""
+        if self.store.get_meta(self.META_KEY) is not None:
+            self.store.set_meta(self.META_KEY, None)
+
+
 class StaffPanel:
     """One desk's staff actions. ``printer`` may be None (no printer configured)."""
 
-    def __init__(self, cfg, store, printer: Printer | None = None, scanner=None):
+    def __init__(self, cfg, store, printer: Printer | None = None, scanner=None,
+                 clock: Callable[[], float] = time.time):
         self.cfg = cfg
         self.store = store
         self.printer = printer
         self.scanner = scanner
         self.officer: dict | None = None
+        #: wrong PINs lock the pad for a while (the exit PIN and the officers' alike)
+        self.pin_lock = PinLock(store, clock)
 
     # -- who is at the desk --------------------------------------------------
 
     def sign_in(self, pin: str) -> dict | None:
-        """The officer of this desk whose PIN this is, now signed in; None if no one's."""
+        """The officer of this desk whose PIN this is, now signed in; None if no one's.
+
+        While the pad is locked (:class:`PinLock`) no PIN is checked: None.
+        A wrong PIN is counted, both as the event staff_pin_wrong and towards the lock.
+        """
         pin = (pin or "").strip()
-        if not pin:
+        if not pin or self.pin_lock.locked():
             return None
         for officer in self.store.officers(self.cfg.kiosk["desk_id"]):
             if protocol.check_pin(pin, officer.get("pin_hash")):
+                self.pin_lock.right()
                 self.officer = officer
                 return officer
         self.store.record_event("staff_pin_wrong", self.cfg.kiosk["desk_id"])
+        self.pin_lock.wrong()
         return None
 
     def sign_out(self) -> None:

@@ -89,6 +89,14 @@ class StoreError(Exception):
     """The store cannot do what was asked (e.g. no kiosk key)."""
 
 
+class ReceiptUsed(StoreError):
+    """The receipt is held already, by a stored rating or the visit's draft: a receipt rates once."""
+
+    def __init__(self, receipt_id: str):
+        super().__init__(f"receipt {receipt_id} was rated already")
+        self.receipt_id = receipt_id
+
+
 def now_local(utc_offset: str = "+07:00") -> datetime:
     """The kiosk's clock at ``utc_offset`` (Asia/Ho_Chi_Minh is +07:00, no DST), to the second."""
     return protocol.now_at_offset(utc_offset)
@@ -121,6 +129,7 @@ class KioskStore:
         self.db = sqlite_utils.Database(conn)
         self.conn = conn
         self._tail: tuple[int, str, str] | None = None  # (seq, hash, created_at) of the last rating
+        self._sealing_draft = False   # seal_draft() is appending the draft: its own receipt is no repeat
         #: the survey append() seals a rating on when it is given none (config.toml's scale: hl3/hl4/hl5)
         self.default_survey = protocol.DEFAULT_SURVEY_ID
 
@@ -228,6 +237,11 @@ class KioskStore:
 
         A rating within ``rapid_repeat_seconds`` of the previous one gets the
         flag "rapid_repeat": kept and sent, not counted in the rate.
+
+        A receipt rates once: ``receipt_id`` held by a stored rating or by the
+        visit's draft raises :class:`ReceiptUsed`, checked inside the same
+        write transaction (BEGIN IMMEDIATE) as the insert, so two threads or
+        two processes storing the same receipt never both succeed.
         """
         if not self.kiosk_id or not self.key_hex:
             raise StoreError("the kiosk id and key are needed to store a rating")
@@ -252,6 +266,8 @@ class KioskStore:
                     self._tail = self._read_tail()
                 try:
                     with self._tx():
+                        if receipt_id:
+                            self._check_receipt_free(receipt_id, by_draft=not self._sealing_draft)
                         record = self._insert(body, flags, created, rapid_repeat_seconds, surveys)
                 except sqlite3.IntegrityError:
                     if attempt == 2:  # not a stale tail: a real constraint failure
@@ -467,13 +483,27 @@ class KioskStore:
         return {"base_seq": seq, "resealed": len(moving), "next_seq": seq + len(moving) + 1}
 
     def receipt_used(self, receipt_id: str) -> bool:
-        """Rated already: a stored rating, or the visit's draft (a tap is a rating), holds it."""
+        """Rated already: a stored rating, or the visit's draft (a tap is a rating), holds it.
+
+        A quick look for the scan's kind message; what makes a receipt rate
+        once is the same check inside the write (append, save_draft).
+        """
         with self._lock:
-            if self.conn.execute(
-                    "SELECT 1 FROM ratings WHERE receipt_id=? LIMIT 1", (receipt_id,)).fetchone() is not None:
-                return True
-            draft = self.draft()
-            return bool(draft and draft.get("receipt_id") == receipt_id)
+            return self._receipt_held(receipt_id)
+
+    def _receipt_held(self, receipt_id: str, by_draft: bool = True) -> bool:
+        if self.conn.execute(
+                "SELECT 1 FROM ratings WHERE receipt_id=? LIMIT 1", (receipt_id,)).fetchone() is not None:
+            return True
+        if not by_draft:
+            return False
+        draft = self.draft()
+        return bool(draft and draft.get("receipt_id") == receipt_id)
+
+    def _check_receipt_free(self, receipt_id: str, by_draft: bool = True) -> None:
+        """Inside a write transaction: ReceiptUsed when a rating (or the draft) holds ``receipt_id``."""
+        if self._receipt_held(receipt_id, by_draft):
+            raise ReceiptUsed(receipt_id)
 
     # -- what the sync agent needs -------------------------------------------
 
@@ -631,11 +661,44 @@ class KioskStore:
 
     DRAFT_KEY = "visit_draft"
 
-    def save_draft(self, fields: dict) -> None:
-        """Durably hold the visit's rating so far (append()'s keyword arguments, ``now`` as ISO text)."""
+    def save_draft(self, fields: dict, new: bool = False) -> None:
+        """Durably hold the visit's rating so far (append()'s keyword arguments, ``now`` as ISO text).
+
+        ``new``: the tap that starts holding this visit's rating. Checked and
+        written in one write transaction (BEGIN IMMEDIATE): a receipt held by
+        a stored rating, or (``new``) by the draft already there, raises
+        :class:`ReceiptUsed` and nothing is written; a new draft never
+        overwrites another visit's: that one is sealed first, in the same commit.
+        """
         if not self.kiosk_id or not self.key_hex:
             raise StoreError("the kiosk id and key are needed to store a rating")
-        self.set_meta(self.DRAFT_KEY, json.dumps(fields, ensure_ascii=False))
+        text = json.dumps(fields, ensure_ascii=False)
+        receipt_id = fields.get("receipt_id")
+        with self._lock:
+            try:
+                with self._tx():
+                    stored = self.draft()
+                    if receipt_id:
+                        self._check_receipt_free(receipt_id, by_draft=new)
+                    if new and stored is not None:
+                        self._seal_stored(stored)
+                    self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+                                      (self.DRAFT_KEY, text))
+            except BaseException:
+                self._tail = None           # a rating sealed on the way was rolled back with it
+                raise
+
+    def _seal_stored(self, stored: dict) -> dict:
+        """Inside a write transaction: append ``stored`` (a draft's fields) and drop the draft."""
+        fields = dict(stored)
+        now = fields.pop("now", None)
+        self._sealing_draft = True
+        try:
+            record = self.append(**fields, now=datetime.fromisoformat(now) if now else None)
+        finally:
+            self._sealing_draft = False
+        self.conn.execute("DELETE FROM meta WHERE key=?", (self.DRAFT_KEY,))
+        return record
 
     def draft(self) -> dict | None:
         text = self.get_meta(self.DRAFT_KEY)
@@ -645,20 +708,19 @@ class KioskStore:
         """Append the draft (``fields`` when given: the visit's latest) as one rating, drop it; one commit.
 
         None when there is no draft. A draft that can never be sealed (refused
-        by the record checks) is kept aside under "visit_draft_refused" and
-        counted as a security event, so it never blocks the next visit.
+        by the record checks, or its receipt rated already: ReceiptUsed) is
+        kept aside under "visit_draft_refused" and counted as a security
+        event, so it never blocks the next visit.
         """
         with self._lock:
-            stored = self.draft()
-            if stored is None:
-                return None
-            fields = dict(fields if fields is not None else stored)
-            now = fields.pop("now", None)
+            stored = None
             try:
-                with self._tx():
-                    record = self.append(**fields, now=datetime.fromisoformat(now) if now else None)
-                    self.conn.execute("DELETE FROM meta WHERE key=?", (self.DRAFT_KEY,))
-            except (ValueError, TypeError) as exc:
+                with self._tx():        # read inside the write: another process may seal it first
+                    stored = self.draft()
+                    if stored is None:
+                        return None
+                    record = self._seal_stored(fields if fields is not None else stored)
+            except (ValueError, TypeError, ReceiptUsed) as exc:
                 self._tail = None
                 with self._tx():
                     self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",

@@ -23,6 +23,11 @@ in one transaction); a draft left by a crash is sealed when the next Visit
 starts. The thank-you screen shows only after the rating was sealed. A visit
 left before any level was tapped stores nothing.
 
+A receipt rates once: the tap's draft is checked and written in one write
+transaction (``store.save_draft(fields, new=True)``); a receipt another visit
+or thread already holds is refused there (``ReceiptUsed``) and the visit
+shows ALREADY_RATED, never a second rating.
+
 The idle timeout warns first: ``warning`` turns True ``Settings.warning_seconds``
 before it, any touch (the warning's "go on" button) turns it off.
 """
@@ -51,6 +56,11 @@ ALREADY_RATED = "Phiếu này đã được đánh giá. Cảm ơn Ông/Bà!"
 RECEIPT_INVALID = "Phiếu không hợp lệ hoặc đã hết hạn. Xin Ông/Bà hỏi cán bộ quầy."
 
 log = logging.getLogger(__name__)
+
+
+def _receipt_used(exc: BaseException | None) -> bool:
+    from kiosk.store import ReceiptUsed
+    return isinstance(exc, ReceiptUsed)
 
 
 class VisitError(ValueError):
@@ -241,15 +251,16 @@ class Visit:
         if level not in {lv for lv, *_ in self.levels()}:
             raise VisitError(f"level {level!r} is not on the {self.settings.scale}-level scale")
         if not self._drafted and self.store.draft() is not None:
-            if not self._end_visit():        # a draft left unsealed: seal it before holding this one
-                return self.show_message(NOT_STORED)
+            self.recover()                   # a draft left unsealed: seal it before holding this one
+            if self.store.draft() is not None:
+                return self._message(NOT_STORED)
         self.level = level
         self.reasons = []
         self.comment = ""
         self._tapped_at = self._now_iso()
         if not self._save_draft():           # the tap could not be held: say so, never go on
             self._clear()
-            return self._message(NOT_STORED)
+            return self._message(self._failure())
         if self.wants_reasons(level):
             return self._go(REASONS)
         return self._after_reasons()
@@ -343,7 +354,7 @@ class Visit:
     def reset(self) -> str:
         """Back to welcome in the configured language; a tapped level is sealed first."""
         if not self._end_visit():
-            return self._message(NOT_STORED)
+            return self._message(self._failure())
         self._clear()
         self.message = None
         self.language = self.settings.language
@@ -358,8 +369,8 @@ class Visit:
 
     def _finish(self) -> str:
         """Seal the rating durably, then thank: never the other way round."""
-        if not self._end_visit():           # disk full, broken db: say so, never thank
-            return self._message(NOT_STORED)
+        if not self._end_visit():           # disk full, broken db, receipt rated: say so, never thank
+            return self._message(self._failure())
         self._clear()
         return self._go(THANKS)
 
@@ -380,12 +391,19 @@ class Visit:
         from sync.protocol import now_at_offset
         return now_at_offset(getattr(self.store, "utc_offset", "+07:00")).isoformat()
 
+    def _failure(self) -> str:
+        """What to tell the citizen when the rating could not be held or sealed."""
+        return ALREADY_RATED if _receipt_used(self.last_error) else NOT_STORED
+
     def _save_draft(self) -> bool:
         try:
-            self.store.save_draft(self._fields())
+            self.store.save_draft(self._fields(), new=not self._drafted)
         except Exception as exc:
             self.last_error = exc
-            log.exception("the tapped level could not be held")
+            if _receipt_used(exc):
+                log.info("receipt %s rated already: refused at the tap", self.receipt_id)
+            else:
+                log.exception("the tapped level could not be held")
             return False
         self._drafted = True
         self._dirty = False

@@ -360,6 +360,47 @@ def staff_exit(d: Driver):
     yield 5          # app.stop() ends the loop before this returns
 
 
+def pin_lock(d: Driver):
+    """Five wrong PINs typed with real touches lock the pad; it says how long to wait; the exit PIN waits too."""
+    from kivy.core.window import Window
+    from kivy.uix.label import Label
+    yield from d.wait_screen("welcome")
+    touch = d.down(pos=(Window.width - 20, Window.height - 20))
+    yield from d.wait_for(lambda: d.app._pin_pad is not None, 5, "PIN pad")
+    d.up(touch)
+    yield 0.3
+    pad = d.app._pin_pad
+
+    def key(text):
+        return d.find(lambda w: w.__class__.__name__ == "PinKey" and w.text == text, root=pad)
+    notes = d.result["notes"]
+    notes["titles"] = []
+    for _try in range(5):
+        for digit in "1357":
+            yield from d.tap(key(digit))
+        yield from d.tap(key("OK"))
+        yield 0.2
+        notes["titles"].append(pad.ids.title.text)
+    yield from d.wait_for(lambda: pad.locked_seconds > 0, 5, "the lock")
+    notes["locked_seconds"] = pad.locked_seconds
+    notes["events"] = d.app.store.event_counts().get("staff_pin_wrong", 0)
+    yield from d.shot("pin_locked")
+    notes["pad_texts"] = [w.text for w in d.walk(pad) if isinstance(w, Label) and w.text]
+    # the exit PIN, typed while locked: the digits do nothing, OK checks nothing, kiosk mode stays
+    for digit in d.app.cfg.ui["staff_pin"]:
+        yield from d.tap(key(digit))
+    notes["stars_while_locked"] = pad.pin
+    yield from d.tap(key("OK"))
+    yield 1.2
+    notes["still_running"] = True
+    notes["events_after_exit_pin"] = d.app.store.event_counts().get("staff_pin_wrong", 0)
+    notes["counted_down"] = pad.locked_seconds < notes["locked_seconds"]
+    d.app.visit.set_language("en")
+    yield 0.3
+    notes["title_en"] = pad.ids.title.text
+    yield from d.shot("pin_locked_en")
+
+
 def scale5(d: Driver):
     """A 5-level scale: five faces and words, each still a big target; reasons for levels 1-3."""
     yield from d.wait_screen("welcome")
@@ -1037,7 +1078,7 @@ def restart(d: Driver):
     d.result["notes"]["draft_at_start"] = d.app.store.draft()
 
 
-SCENARIOS = {f.__name__: f for f in (full_visit, language, idle, double_touch, rapid_repeat, staff_exit,
+SCENARIOS = {f.__name__: f for f in (full_visit, language, idle, double_touch, rapid_repeat, staff_exit, pin_lock,
                                      scale5, no_roster, receipts_flow, wedge, staff_panel, bench_scan,
                                      staff_letters, letters_after_rating, config_from_agent,
                                      walk_away, go_on, tap_then_die, restart)}

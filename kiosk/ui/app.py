@@ -346,7 +346,7 @@ class KioskApp(App):
     def open_pin_pad(self) -> None:
         from kiosk.ui.pin_pad import PinPad
         self._long_press = None
-        self._pin_pad = PinPad(check=self.check_staff_pin)
+        self._pin_pad = PinPad(check=self.check_staff_pin, locked_for=self.staff.pin_lock.remaining)
         self._pin_pad.bind(on_dismiss=lambda *_: setattr(self, "_pin_pad", None))
         self._pin_pad.open()
 
@@ -359,10 +359,14 @@ class KioskApp(App):
         """[ui] staff_pin leaves kiosk mode; an officer's PIN of this desk opens the staff panel.
 
         A PIN that is neither is counted as the security event staff_pin_wrong
-        (StaffPanel.sign_in records it).
+        (StaffPanel.sign_in records it) and towards the pad's lock
+        (kiosk.staff.PinLock): while it holds, no PIN is checked.
         """
+        if self.staff.pin_lock.locked():
+            return False
         expected = self.cfg.ui["staff_pin"]
         if expected and hmac.compare_digest(pin.encode(), expected.encode()):
+            self.staff.pin_lock.right()
             log.info("staff left kiosk mode")
             self.stop()
             return True

@@ -141,6 +141,23 @@ def test_staff_leave_kiosk_mode_only_with_the_pin(xvfb, tmp_path, out):
     assert rows == []
 
 
+def test_wrong_pins_lock_the_pad_and_it_says_how_long(xvfb, tmp_path, out):
+    result, rows, store = run_kiosk(xvfb, tmp_path, out, "pin_lock")
+    notes = result["notes"]
+    assert notes["titles"][:4] == ["Sai mã PIN, xin nhập lại"] * 4
+    assert notes["locked_seconds"] in (59, 60)
+    locked = f"Nhập sai nhiều lần. Vui lòng thử lại sau {notes['locked_seconds']} giây."
+    assert notes["titles"][4] == locked and locked in notes["pad_texts"]
+    assert notes["events"] == 5 and notes["events_after_exit_pin"] == 5
+    assert notes["stars_while_locked"] == "" and notes["still_running"] is True   # the exit PIN waits too
+    assert notes["counted_down"] is True
+    assert notes["title_en"].startswith("Too many wrong PINs. Please try again in ")
+    from kiosk.staff import PinLock
+    assert 0 < PinLock(store).remaining() <= 60          # held in kiosk.db: a restart keeps it
+    assert rows == []
+    assert (out / "pin_locked.png").stat().st_size > 10_000
+
+
 def test_five_level_scale(xvfb, tmp_path, out):
     result, rows, _ = run_kiosk(xvfb, tmp_path, out, "scale5", survey={"scale": 5})
     sizes = result["notes"]["level_sizes"]
