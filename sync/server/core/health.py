@@ -79,9 +79,15 @@ class DbHealth:
         self._error: tuple[str, float] | None = None   # a non-fatal error, with when it happened
         self._reported: str | None = None
         self._lock = threading.Lock()
+        self._fd: int | None = None
         if self.path:
             st = os.stat(self.path)
             self.identity = (st.st_dev, st.st_ino)
+            # Read the header through ONE descriptor kept open for the process's life: closing
+            # any descriptor of a file drops every POSIX lock this process holds on it, SQLite's
+            # included ("How To Corrupt An SQLite Database File", 2.2) — an open()/close() per
+            # check made the server's own connections fail with "disk I/O error".
+            self._fd = os.open(self.path, os.O_RDONLY)
 
     # -- checks -----------------------------------------------------------
 
@@ -99,8 +105,7 @@ class DbHealth:
         if not st.st_mode & stat.S_IWUSR or not os.access(self.path, os.W_OK):
             return f"{self.path} is read-only"
         try:
-            with open(self.path, "rb") as fh:
-                header = fh.read(100)
+            header = os.pread(self._fd, 100, 0)   # same inode as the path (checked just above)
         except OSError as exc:
             return f"{self.path} cannot be read ({exc.strerror})"
         if header and not header.startswith(SQLITE_MAGIC[:len(header)]):
