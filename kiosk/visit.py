@@ -63,6 +63,16 @@ def _receipt_used(exc: BaseException | None) -> bool:
     return isinstance(exc, ReceiptUsed)
 
 
+def _usable(doc) -> bool:
+    """A survey document the rate screen can show: a scale with a label for every level."""
+    try:
+        return (isinstance(doc, dict) and isinstance(doc.get("id"), str) and isinstance(doc.get("scale"), int) and 2 <= doc["scale"] <= protocol.LEVEL_MAX
+                and all(isinstance(doc["labels"][str(lv)]["vi"], str) for lv in range(1, doc["scale"] + 1))
+                and isinstance(doc.get("satisfied"), list))
+    except (KeyError, TypeError):
+        return False
+
+
 class VisitError(ValueError):
     """An event that does not fit the current state (a UI bug, never the citizen's)."""
 
@@ -152,16 +162,49 @@ class Visit:
         """Officers on duty at this desk (photo cards)."""
         return self.store.officers(self.settings.desk_id, on_duty_only=True)
 
+    def survey(self) -> dict:
+        """The survey this visit asks, chosen once per visit (a new config never changes it midway).
+
+        The server's (``store.current_survey()``: the unit's default it sent
+        in the kiosk's config) once the server has sent surveys, else the
+        built-in survey of config.toml's scale (DESIGN.md: an offline-only
+        kiosk asks the one config.toml names). The rating is sealed on it, so it is
+        counted on the scale the citizen was shown.
+        """
+        if self._survey is None:
+            doc = None
+            pick = getattr(self.store, "current_survey", None)
+            sent = getattr(self.store, "surveys", None)
+            if pick is not None and sent is not None:
+                try:
+                    doc = pick() if sent() else None     # the server sent surveys: ask its choice
+                except Exception:   # noqa: BLE001 - a broken config must not stop a rating
+                    log.exception("the server's survey could not be read; asking config.toml's scale")
+            if not _usable(doc):
+                doc = protocol.BUILTIN_SURVEYS[protocol.survey_for_scale(self.settings.scale)]
+            self._survey = doc
+        return self._survey
+
     def levels(self) -> list[tuple[int, str, str, bool]]:
-        """(level, Vietnamese, English, satisfied?) of the configured scale, best first."""
-        return SCALES[self.settings.scale]
+        """(level, Vietnamese, English, satisfied?) of this visit's survey, best first."""
+        doc = self.survey()
+        satisfied = set(doc["satisfied"])
+        return [(lv, doc["labels"][str(lv)]["vi"], doc["labels"][str(lv)]["en"], lv in satisfied)
+                for lv in range(doc["scale"], 0, -1)]
 
     def reason_codes(self) -> list[str]:
-        return list(self.settings.reasons)
+        """The reason chips: the survey's reasons (for a built-in survey, those config.toml keeps)."""
+        doc = self.survey()
+        codes = [r["code"] for r in doc.get("reasons", [])]
+        if doc["id"] in protocol.BUILTIN_SURVEYS:
+            return [c for c in self.settings.reasons if c in codes]
+        return codes
 
-    @staticmethod
-    def reason_labels(code: str) -> tuple[str, str]:
+    def reason_labels(self, code: str) -> tuple[str, str]:
         """(Vietnamese, English) label of a reason code; unknown codes show as themselves."""
+        for reason in self.survey().get("reasons", []):
+            if reason.get("code") == code:
+                return reason.get("vi", code), reason.get("en", code)
         return DEFAULT_REASONS.get(code, (code, code))
 
     def wants_reasons(self, level: int) -> bool:
@@ -249,7 +292,7 @@ class Visit:
         self._expect(RATE)
         self.touch()
         if level not in {lv for lv, *_ in self.levels()}:
-            raise VisitError(f"level {level!r} is not on the {self.settings.scale}-level scale")
+            raise VisitError(f"level {level!r} is not on the {self.survey()['scale']}-level scale")
         if not self._drafted and self.store.draft() is not None:
             self.recover()                   # a draft left unsealed: seal it before holding this one
             if self.store.draft() is not None:
@@ -385,7 +428,7 @@ class Visit:
             receipt_id=self.receipt_id, rapid_repeat_seconds=s.rapid_repeat_seconds,
             now=self._tapped_at,
             # the survey the citizen was shown, so the record is sealed on the scale it was given on
-            survey=protocol.survey_for_scale(s.scale))
+            survey=self.survey()["id"])
 
     def _now_iso(self) -> str:
         from sync.protocol import now_at_offset
@@ -449,6 +492,7 @@ class Visit:
         self.source = "walk_up"
         self.dossier_code = self.procedure_code = self.receipt_id = None
         self.skipped_choice = False
+        self._survey: dict | None = None
 
     def _expect(self, *states: str) -> None:
         if self.state not in states:

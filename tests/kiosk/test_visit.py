@@ -319,3 +319,23 @@ def test_from_config(tmp_path):
     s = Settings.from_config(load(cfg_path))
     assert (s.unit_code, s.desk_id, s.scale, s.reasons, s.comment, s.idle_timeout) == (
         "U", "D", 4, ["thai_do"], False, 7)
+
+
+def test_the_visit_asks_the_servers_survey_and_seals_the_rating_on_it(store, clock):
+    import json
+
+    from sync import protocol
+    offline = make(store, clock)                      # config.toml's 3 levels while the server said nothing
+    assert [lv for lv, *_ in offline.levels()] == [3, 2, 1]
+    store.set_meta("server_surveys", json.dumps([protocol.BUILTIN_SURVEYS["hl5"]], ensure_ascii=False))
+    store.set_meta("server_default_survey", json.dumps("hl5"))
+    v = make(store, clock)
+    assert [(lv, vi, sat) for lv, vi, _en, sat in v.levels()][2] == (3, "Bình thường", False)
+    v.tap_start()
+    v.choose_officer("cb-001")
+    v.rate(3)                                         # "Bình thường": on the 5-level survey, not satisfied
+    v.skip_reasons() if v.state == V.REASONS else None
+    v.skip_comment() if v.state == V.COMMENT else None
+    row = store.records(after_seq=store.last_seq() - 1, limit=1)[0]
+    assert (row["survey"], row["level"]) == ("hl5", 3)
+    assert store.verify() == (None, None)               # sealed and chained like any other
