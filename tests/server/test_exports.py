@@ -74,3 +74,17 @@ def test_empty_filter_gives_headers_only(engine, tmp_path):
     assert buf.getvalue().decode("utf-8-sig").count("\n") == 1
     with pytest.raises(ValueError):
         exports.export(engine, Filter(periods.year(2020)), "pdf", io.BytesIO())
+
+
+def test_each_rating_is_labelled_on_its_own_survey_and_a_repeated_receipt_is_not_counted(tmp_path):
+    from sqlalchemy import update
+
+    from sync.server.core import db
+    engine = make_town(tmp_path / "town.db")
+    with engine.begin() as conn:       # rating 1 was given on the 5-level survey; rating 2 repeats a receipt
+        conn.execute(update(db.ratings).where(db.ratings.c.seq == 1).values(survey="hl5", level=3))
+        conn.execute(update(db.ratings).where(db.ratings.c.seq == 2).values(server_flags='["duplicate_receipt"]'))
+    rows = {r["seq"]: r for r in exports.rating_rows(engine, Filter(periods.parse("2026")))}
+    assert (rows[1]["survey"], rows[1]["level_label"]) == ("hl5", "Bình thường")     # not "Rất hài lòng" of hl3
+    assert rows[2]["counted"] == "Không" and "Phiếu hẹn đánh giá lần nữa" in rows[2]["flags"]
+    assert rows[3]["counted"] == "Có"

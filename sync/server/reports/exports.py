@@ -22,8 +22,9 @@ from typing import IO, Iterator
 from sqlalchemy import select
 
 from sync.cells import csv_cell, xlsx_cell
-from sync.protocol import DEFAULT_REASONS, MISUSE_FLAGS, SCALES
+from sync.protocol import DEFAULT_REASONS, MISUSE_FLAGS, SCALES, find_survey
 from sync.server.core import db
+from sync.server.core.settings import known_surveys
 from sync.server.reports.stats import Filter
 
 HEADERS = [
@@ -45,10 +46,29 @@ HEADERS = [
     ("procedure", "Thủ tục"),
     ("flags", "Cờ"),
     ("counted", "Tính vào tỷ lệ"),
+    ("survey", "Phiếu khảo sát"),     # last: the columns before it keep their places
 ]
 
 SOURCE_LABELS = {"walk_up": "Trực tiếp", "receipt": "Biên nhận (QR)", "phone": "Điện thoại"}
-FLAG_LABELS = {"rapid_repeat": "Lặp nhanh (nghi lạm dụng)"}
+FLAG_LABELS = {"rapid_repeat": "Lặp nhanh (nghi lạm dụng)", "duplicate_receipt": "Phiếu hẹn đánh giá lần nữa",
+               "unknown_officer": "Cán bộ không có trong danh mục", "unknown_desk": "Quầy không có trong danh mục"}
+#: flags that keep a rating out of the rate (shown, not counted): DESIGN.md "Surveys, scales and satisfaction rate"
+NOT_COUNTED = MISUSE_FLAGS | {"duplicate_receipt"}
+
+
+def _level_labels(surveys: dict[str, dict], fallback: dict[int, str]):
+    """survey id -> {level: Vietnamese label}: each rating is labelled on its own survey's scale."""
+    cache: dict[str, dict[int, str]] = {}
+
+    def labels(survey_id: str | None) -> dict[int, str]:
+        if not survey_id:
+            return fallback
+        if survey_id not in cache:
+            doc = find_survey(survey_id, surveys)
+            cache[survey_id] = ({int(k): v.get("vi", k) for k, v in doc.get("labels", {}).items()}
+                                if doc else fallback)
+        return cache[survey_id]
+    return labels
 
 
 def _names(conn) -> dict[str, dict[str, str]]:
@@ -78,8 +98,10 @@ def rating_rows(engine, flt: Filter, scale: int = 3, time_col: str = "corrected_
          .order_by(r.c[time_col], r.c.pk))
     with engine.connect() as conn:
         names = _names(conn)
+        labels_of = _level_labels(known_surveys(conn), levels)
         for row in conn.execution_options(yield_per=2000).execute(q):
-            flags = json.loads(row.flags or "[]")
+            flags = json.loads(row.flags or "[]") + json.loads(getattr(row, "server_flags", None) or "[]")
+            survey_id = getattr(row, "survey", None)
             yield {
                 "id": row.id,
                 "time": row.time,
@@ -91,14 +113,15 @@ def rating_rows(engine, flt: Filter, scale: int = 3, time_col: str = "corrected_
                 "officer_id": row.officer_id,
                 "officer": names["officer"].get(row.officer_id, ""),
                 "level": row.level,
-                "level_label": levels.get(row.level, ""),
+                "survey": survey_id or "",
+                "level_label": labels_of(survey_id).get(row.level, ""),
                 "reasons": "; ".join(reasons.get(c, (c,))[0] for c in json.loads(row.reasons or "[]")),
                 "comment": row.comment or "",
                 "source": SOURCE_LABELS.get(row.source, row.source),
                 "dossier_code": row.dossier_code or "",
                 "procedure": _named(names["procedure"], row.procedure_code),
                 "flags": "; ".join(FLAG_LABELS.get(f, f) for f in flags),
-                "counted": "Không" if MISUSE_FLAGS.intersection(flags) else "Có",
+                "counted": "Không" if NOT_COUNTED.intersection(flags) else "Có",
             }
 
 
