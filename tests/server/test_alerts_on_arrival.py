@@ -85,7 +85,9 @@ def test_a_harassment_rating_is_an_alert_within_a_minute_with_no_page_opened(tow
     proc, url = serve(town)
     try:
         kiosk = Kiosk(town, url)
-        kiosk.send({"level": 3}, {"level": 2})
+        # (created before the harassment rating: a created_at that ran backwards would be corrected)
+        kiosk.send({"level": 3, "created_at": "2026-11-02T14:00:00+07:00"},
+                   {"level": 2, "created_at": "2026-11-02T14:30:00+07:00"})
         assert open_alerts(url, town, "nhung_nhieu") == []
         kiosk.send({"level": 1, "reasons": ["nhung_nhieu"], "comment": "Đòi tiền bồi dưỡng",
                     "created_at": "2026-11-02T15:00:00+07:00"})
@@ -105,9 +107,11 @@ def test_alerts_of_one_officer_in_one_month_are_one_alert_with_a_count(town):
     try:
         kiosk = Kiosk(town, url)
         harass = {"level": 1, "reasons": ["nhung_nhieu"], "created_at": "2026-11-05T09:00:00+07:00"}
+        # October's first, in seq order: a created_at that ran backwards would be corrected to November
+        kiosk.send({**harass, "created_at": "2026-10-30T09:00:00+07:00"})
         for _ in range(5):                              # fifty causes in five batches
             kiosk.send(*[harass] * 10)
-        kiosk.send({**harass, "officer": "cb-004"}, {**harass, "created_at": "2026-10-30T09:00:00+07:00"})
+        kiosk.send({**harass, "officer": "cb-004"})
         alerts = sorted((a["subject"], a["month"], a["count"]) for a in open_alerts(url, town, "nhung_nhieu"))
         assert alerts == [("cb-002", "2026-10", 1), ("cb-002", "2026-11", 50), ("cb-004", "2026-11", 1)]
         with sqlite3.connect(town["db"]) as con:

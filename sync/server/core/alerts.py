@@ -5,7 +5,9 @@ Where each kind is raised (never when a page is opened):
 * ``gap``, ``chain``, ``signature``, ``conflict``, ``clock_skew``,
   ``unknown_officer`` / ``unknown_desk`` (not in the roster: stored, counted
   under its own id) and ``duplicate_receipt`` (a receipt rated twice in the
-  town: stored, not counted) — by ingest, in the transaction that stores the
+  town: stored, not counted), ``clock_jump`` (a created_at that runs
+  backwards from the previous seq's, before 2020 or after tomorrow: stored,
+  counted, flagged) — by ingest, in the transaction that stores the
   batch (core/ingest.py);
 * ``nhung_nhieu`` — a rating that names harassment, and ``low_rate`` — an
   officer whose satisfaction rate in the current or the previous month is
@@ -68,11 +70,12 @@ KIND_LABELS = {
     "unknown_officer": "Cán bộ không có trong danh mục",
     "unknown_desk": "Quầy không có trong danh mục",
     "duplicate_receipt": "Phiếu hẹn được đánh giá lần nữa",
+    "clock_jump": "Đồng hồ ki-ốt nhảy (giờ lùi, trước 2020 hoặc sau ngày mai)",
     "kiosk_reset": "Ki-ốt mất hoặc bị thay kiosk.db",
 }
 #: How alerts of each kind are grouped into one: per subject and month, or one open per subject.
 MONTHLY = frozenset({"chain", "signature", "conflict", "nhung_nhieu", "low_rate",
-                     "unknown_officer", "unknown_desk", "duplicate_receipt"})
+                     "unknown_officer", "unknown_desk", "duplicate_receipt", "clock_jump"})
 ONE_OPEN = frozenset({"clock_skew", "silent"})
 #: kinds whose repeated causes (every heartbeat of a reset kiosk) do not add to the count
 NOT_COUNTED_AGAIN = ONE_OPEN | {"kiosk_reset"}

@@ -15,7 +15,7 @@ import json
 import re
 import unicodedata
 import zlib
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 from sqlalchemy import and_, func, select, text
 from sqlalchemy.engine import Connection
@@ -24,7 +24,7 @@ from sync import protocol
 from sync.server.core import alerts as alert_rules
 from sync.server.core import rollup
 from sync.server.core.alerts import Alert
-from sync.server.core.clock import iso, utcnow
+from sync.server.core.clock import VN_TZ, iso, local_text, utcnow
 from sync.server.core.db import alerts, batches, bulk_insert, desks, kiosks, officers, ratings
 from sync.server.core.settings import custom_surveys, survey
 
@@ -347,11 +347,16 @@ def ingest(conn: Connection, kiosk: dict, batch: dict, idem_key: str, *,
                                 .where(ratings.c.id.in_(part))):
             existing[row.id] = row
     held = {}  # seq -> (id, hash, prev_hash), around this batch's seqs
+    times = {}  # seq -> (created_at, corrected_at): the previous seq's, for the clock rules
     if recs:
         lo, hi = recs[0]["seq"], recs[-1]["seq"]
-        for row in conn.execute(select(ratings.c.seq, ratings.c.id, ratings.c.hash, ratings.c.prev_hash).where(
+        for row in conn.execute(select(ratings.c.seq, ratings.c.id, ratings.c.hash, ratings.c.prev_hash,
+                                       ratings.c.created_at, ratings.c.corrected_at).where(
                 and_(ratings.c.kiosk_id == kid, ratings.c.seq.between(lo - 1, hi + 1)))):
             held[row.seq] = (row.id, row.hash, row.prev_hash)
+            times[row.seq] = (row.created_at, row.corrected_at)
+    clock = _Clock(now, skew, clock_off)
+    jumped = []  # (row, clock flags) of rows whose created_at is flagged
 
     for rec in recs:
         rid, seq = rec["id"], rec["seq"]
@@ -388,18 +393,21 @@ def ingest(conn: Connection, kiosk: dict, batch: dict, idem_key: str, *,
             new_alerts.append(_alert("chain", kid, f"seq {seq + 1} does not link to seq {seq} (chain broken)",
                                      now_s, seq + 1, seq + 1, nxt[0]))
         held[seq] = (rid, rec["hash"], rec["prev_hash"])
-        created = datetime.fromisoformat(rec["created_at"])
-        corrected = rec["created_at"]
-        if clock_off:
-            try:
-                corrected = iso(created + timedelta(seconds=skew))
-            except OverflowError:
-                pass
-        to_insert.append(_row(rec, now_s, idem_key, skew, corrected))
+        created = rec["created_at"]
+        before = times.get(seq - 1)
+        corrected, found = clock.correct(created, before)
+        times[seq] = (created, corrected)
+        row = _row(rec, now_s, idem_key, skew, corrected)
+        to_insert.append(row)
+        if found:
+            jumped.append((row, found))
+            new_alerts.append(clock.alert(kid, seq, created, before, corrected, found, rid))
         results.append({"id": rid, "status": "accepted", "error": None})
 
     if to_insert:
         _server_flags(conn, kid, kiosk["unit_code"], to_insert, new_alerts)
+        for row, found in jumped:   # rare: merged with what _server_flags found
+            row["server_flags"] = json.dumps(json.loads(row["server_flags"]) + found)
         bulk_insert(conn, ratings, to_insert)
     _gap_alerts(conn, kid, to_insert, held, now_s, new_alerts)
     _skew_alert(conn, kid, skew, clock_off, skew_threshold, now_s, new_alerts)
@@ -420,6 +428,103 @@ def ingest(conn: Connection, kiosk: dict, batch: dict, idem_key: str, *,
         sent_at=batch["sent_at"].isoformat(), skew_seconds=skew, count=len(recs),
         response=json.dumps(reply)))
     return reply
+
+
+#: Before this (local) a kiosk's created_at is surely a clock that was never set.
+CLOCK_EPOCH = "2020-01-01T00:00:00+07:00"
+#: Server flags of a created_at the server does not believe (DESIGN.md); the rating still counts.
+CLOCK_FLAGS = ("clock_back", "clock_before_2020", "clock_future")
+
+
+def _before(a: str, b: str) -> bool:
+    """Whether moment ``a`` is before ``b``: two RFC 3339 texts, already checked strict.
+
+    Written with the same offset (the kiosks' "+07:00", or both "Z"), text
+    order is time order (the seconds, then the fraction as digits); only
+    texts with different offsets are parsed.
+    """
+    if a == b:
+        return False
+    if (a[-1] == "Z" and b[-1] == "Z") or (a[-6] in "+-" and a[-6:] == b[-6:]):
+        ha, hb = a[:19], b[:19]
+        if ha != hb:
+            return ha < hb
+        return _fraction(a) < _fraction(b)
+    return datetime.fromisoformat(a) < datetime.fromisoformat(b)
+
+
+def _fraction(value: str) -> str:
+    body = value[19:-1] if value[-1] == "Z" else value[19:-6]
+    return body[1:].ljust(9, "0")
+
+
+class _Clock:
+    """Corrected times for one batch (DESIGN.md "Kiosk clocks drift and jump").
+
+    ``corrected_at`` is created_at, + the batch's skew when the skew is over
+    the threshold (written in local time, as reports cut days); then never
+    before the corrected time of the kiosk's previous seq and never after the
+    rating's received_at (the server's now: it wins should the two disagree,
+    i.e. the server's own clock went back). A created_at before the previous
+    seq's, before 2020 or after the server's local tomorrow is flagged.
+    Text comparisons on the common path (one offset, the kiosks' +07:00).
+    """
+
+    def __init__(self, now: datetime, skew: float, clock_off: bool):
+        local = now.astimezone(VN_TZ)
+        self.skew = timedelta(seconds=skew)
+        self.clock_off = clock_off
+        self.received = iso(local)          # now, written like the kiosks' times
+        after = datetime.combine(local.date() + timedelta(days=2), time(), VN_TZ)
+        self.future = after.isoformat()     # from the day after tomorrow on: flagged
+        # the common case in plain text: a kiosk in step writing "YYYY-MM-DDTHH:MM:SS+07:00", from
+        # 2020 to a second before now (so before tomorrow too), after the previous seq's times
+        self.plain = not clock_off and self.future.endswith("+07:00")
+        self.received_plain = self.received[:19] + "+07:00"
+
+    def correct(self, created: str, before: tuple | None) -> tuple[str, tuple | list]:
+        """(corrected_at, clock flags) of a created_at; ``before``: the previous seq's (created, corrected)."""
+        if (self.plain and len(created) == 25 and created.endswith("+07:00")
+                and CLOCK_EPOCH <= created < self.received_plain):
+            if before is None:
+                return created, ()
+            was, was_corrected = before
+            if (was <= created and was_corrected <= created and len(was) == 25 == len(was_corrected)
+                    and was.endswith("+07:00") and was_corrected.endswith("+07:00")):
+                return created, ()
+        found = []
+        if before is not None and _before(created, before[0]):
+            found.append("clock_back")
+        if _before(created, CLOCK_EPOCH):
+            found.append("clock_before_2020")
+        elif not _before(created, self.future):
+            found.append("clock_future")
+        corrected = created
+        if self.clock_off:
+            try:
+                corrected = iso((datetime.fromisoformat(created) + self.skew).astimezone(VN_TZ))
+            except (OverflowError, ValueError):
+                pass
+        if before is not None and _before(corrected, before[1]):
+            corrected = before[1]
+        if _before(self.received, corrected):
+            corrected = self.received
+        return corrected, found
+
+    @staticmethod
+    def alert(kid: str, seq: int, created: str, before: tuple | None, corrected: str, found: list,
+              rating_id: str) -> Alert:
+        why = []
+        if "clock_back" in found:
+            why.append(f"lùi so với seq {seq - 1} ({local_text(before[0], '%d/%m/%Y %H:%M:%S')})")
+        if "clock_before_2020" in found:
+            why.append("trước năm 2020")
+        if "clock_future" in found:
+            why.append("sau ngày mai của máy chủ")
+        return Alert("clock_jump", f"Đồng hồ ki-ốt {kid} nhảy: seq {seq} ghi lúc "
+                     f"{local_text(created, '%d/%m/%Y %H:%M:%S')}, {'; '.join(why)}. Đã lưu và tính; "
+                     f"báo cáo dùng giờ đã hiệu chỉnh {local_text(corrected)}",
+                     corrected, subject=kid, kiosk_id=kid, rating_id=rating_id, seq_from=seq, seq_to=seq)
 
 
 def _server_flags(conn: Connection, kid: str, unit_code: str, rows: list[dict], new_alerts: list) -> None:
