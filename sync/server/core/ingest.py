@@ -545,20 +545,17 @@ def _server_flags(conn: Connection, kid: str, unit_code: str, rows: list[dict], 
     held = set()
     for part in _in_chunks(receipts):
         held.update(conn.execute(select(ratings.c.receipt_id).where(ratings.c.receipt_id.in_(part))).scalars())
+    roster = (("unknown_desk", "desk_id", "Quầy", unit_desks),
+              ("unknown_officer", "officer_id", "Cán bộ", unit_officers))
     for row in rows:
         found = []
-        if unit_desks and row["desk_id"] not in unit_desks:
-            found.append("unknown_desk")
-            new_alerts.append(Alert("unknown_desk", f"Quầy “{row['desk_id']}” không có trong danh mục "
-                                    f"(ki-ốt {kid}, seq {row['seq']}): đã lưu và tính dưới mã này",
-                                    row["corrected_at"], subject=row["desk_id"], kiosk_id=kid,
-                                    rating_id=row["id"], seq_from=row["seq"], seq_to=row["seq"]))
-        if unit_officers and row["officer_id"] not in unit_officers:
-            found.append("unknown_officer")
-            new_alerts.append(Alert("unknown_officer", f"Cán bộ “{row['officer_id']}” không có trong danh mục "
-                                    f"(ki-ốt {kid}, seq {row['seq']}): đã lưu và tính dưới mã này",
-                                    row["corrected_at"], subject=row["officer_id"], kiosk_id=kid,
-                                    rating_id=row["id"], seq_from=row["seq"], seq_to=row["seq"]))
+        for flag, field, what, known in roster:
+            if known and row[field] not in known:
+                found.append(flag)
+                new_alerts.append(Alert(flag, f"{what} “{row[field]}” không có trong danh mục "
+                                        f"(ki-ốt {kid}, seq {row['seq']}): đã lưu và tính dưới mã này",
+                                        row["corrected_at"], subject=row[field], kiosk_id=kid,
+                                        rating_id=row["id"], seq_from=row["seq"], seq_to=row["seq"]))
         rid = row["receipt_id"]
         if rid is not None:
             if rid in held:
