@@ -253,6 +253,18 @@ class ServerProcess:
         self.kill()
 
 
+def demo_town(tmp_path: Path) -> ServerThread:
+    """A running town server with kiosk K1 enrolled for unit 13321 (``server.k1``) and the demo roster."""
+    from helpers import ROOT
+
+    from sync.server.core.admin_ops import enrol_kiosk, import_roster
+    server = ServerThread(tmp_path / "town" / "town.db", media_dir=tmp_path / "town" / "media")
+    with server.engine.begin() as conn:
+        server.k1 = enrol_kiosk(conn, "K1", "13321")
+        import_roster(conn, ROOT / "assets" / "demo" / "roster.json", tmp_path / "town" / "media")
+    return server
+
+
 # --- kiosks ---------------------------------------------------------------------
 
 def sealed_ratings(kiosk_id: str, key_hex: str, n: int, start_seq: int = 1, prev_hash: str | None = None,

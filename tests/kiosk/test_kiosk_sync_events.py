@@ -9,23 +9,17 @@ every valid receipt until it was restarted.
 from __future__ import annotations
 
 import pytest
-from faultproxy import ServerThread, server_ratings
-from helpers import ROOT
+from faultproxy import demo_town, server_ratings
 from kiosk_runs import BASE_UI, run_scenario, toml_value
 
 from kiosk.store import KioskStore
-from sync.server.core.admin_ops import enrol_kiosk, import_roster
 from sync.server.core.settings import receipt_key
-
-DEMO = ROOT / "assets" / "demo" / "roster.json"
 
 
 @pytest.fixture
 def town(tmp_path):
-    server = ServerThread(tmp_path / "town" / "town.db", media_dir=tmp_path / "town" / "media")
+    server = demo_town(tmp_path)
     with server.engine.begin() as conn:
-        server.k1 = enrol_kiosk(conn, "K1", "13321")
-        import_roster(conn, DEMO, tmp_path / "town" / "media")
         server.receipt_key = receipt_key(conn)
     yield server
     server.stop()

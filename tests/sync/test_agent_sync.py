@@ -7,7 +7,7 @@ import sys
 
 import pytest
 from faultproxy import (
-    ServerThread,
+    demo_town,
     fill_kiosk,
     open_alerts,
     server_ratings,
@@ -18,18 +18,12 @@ from sqlalchemy import select
 
 from sync import protocol
 from sync.agent import SyncAgent
-from sync.server.core.admin_ops import enrol_kiosk, import_roster
 from sync.server.core.db import kiosks
-
-DEMO = ROOT / "assets" / "demo" / "roster.json"
 
 
 @pytest.fixture
 def town(tmp_path):
-    server = ServerThread(tmp_path / "town" / "town.db", media_dir=tmp_path / "town" / "media")
-    with server.engine.begin() as conn:
-        server.k1 = enrol_kiosk(conn, "K1", "13321")
-        import_roster(conn, DEMO, tmp_path / "town" / "media")
+    server = demo_town(tmp_path)
     yield server
     server.stop()
 

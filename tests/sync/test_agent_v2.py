@@ -3,24 +3,21 @@ the server holds one chain that verifies; the server's surveys reach the kiosk w
 import json
 
 import pytest
-from faultproxy import ServerThread, server_ratings
+from faultproxy import demo_town, server_ratings
 from helpers import ROOT
 
 from sync import protocol
 from sync.agent import SyncAgent
-from sync.server.core.admin_ops import add_survey, enrol_kiosk, import_roster
+from sync.server.core.admin_ops import add_survey, enrol_kiosk
 
-DEMO = ROOT / "assets" / "demo" / "roster.json"
 CAMPAIGN = {"id": "mttq-2026-q4", "scale": 5, "satisfied": [5, 4], "reasons": [{"code": "thai_do"}],
             "questions": [{"code": "dung_hen", "scale": 3, "satisfied": [3, 2]}], "units": ["13321"]}
 
 
 @pytest.fixture
 def town(tmp_path):
-    server = ServerThread(tmp_path / "town" / "town.db", media_dir=tmp_path / "town" / "media")
+    server = demo_town(tmp_path)
     with server.engine.begin() as conn:
-        server.k1 = enrol_kiosk(conn, "K1", "13321")
-        import_roster(conn, DEMO, tmp_path / "town" / "media")
         add_survey(conn, CAMPAIGN)
     yield server
     server.stop()

@@ -13,7 +13,7 @@ import subprocess
 import sys
 
 import pytest
-from faultproxy import ServerThread, open_alerts, server_ratings, write_config
+from faultproxy import demo_town, open_alerts, server_ratings, write_config
 from helpers import ROOT
 
 from kiosk.config import load
@@ -21,17 +21,11 @@ from kiosk.staff import StaffPanel
 from kiosk.store import KioskStore
 from sync import protocol
 from sync.agent import agent_from_config
-from sync.server.core.admin_ops import enrol_kiosk, import_roster
-
-DEMO = ROOT / "assets" / "demo" / "roster.json"
 
 
 @pytest.fixture
 def town(tmp_path):
-    server = ServerThread(tmp_path / "town" / "town.db", media_dir=tmp_path / "town" / "media")
-    with server.engine.begin() as conn:
-        server.k1 = enrol_kiosk(conn, "K1", "13321")
-        import_roster(conn, DEMO, tmp_path / "town" / "media")
+    server = demo_town(tmp_path)
     yield server
     server.stop()
 
