@@ -66,7 +66,7 @@ def test_upgrade_keeps_sealed_fields_and_refolds(tmp_path, scale, survey):
         version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
     assert after == before                                  # not one sealed field touched
     assert set(extra) == {(survey, "{}", 1, "[]")}
-    assert version == "0003"
+    assert version >= "0003"                                # and any later migration on top
     # the background catch-up refolds, each rating on its survey; no alert raised twice
     assert tasks.catch_up(engine, threading.Lock()) == 9
     with engine.connect() as conn:

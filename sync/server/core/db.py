@@ -27,6 +27,7 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    true,
 )
 from sqlalchemy.engine import Engine
 
@@ -125,6 +126,8 @@ alerts = Table(
     Column("last_at", String(40)),       # when the latest cause happened
     # set while the alert is open: one open alert per cause (kind|subject|month); NULL once resolved
     Column("open_key", String(300)),
+    # what a page needs to word the alert in the reader's language (JSON object; '{}' before 0004)
+    Column("params", Text, nullable=False, server_default="{}"),
     UniqueConstraint("open_key", name="uq_alerts_open_key"),
 )
 Index("ix_alerts_open", alerts.c.kiosk_id, alerts.c.resolved_at)
@@ -168,6 +171,8 @@ officers = Table(
     Column("photo", String(300)),       # file name in the server's media folder
     Column("photo_sha256", String(64)),
     Column("pin_hash", String(200)),
+    # False once the officer left: kept in history and reports, left out of the kiosk's roster
+    Column("active", Boolean, nullable=False, server_default=true()),
 )
 
 procedures = Table(
