@@ -17,6 +17,11 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 
+# The command line speaks the environment's language, Vietnamese unless it says English
+# (sync/cli_i18n.py). Tests read its English messages; this process and every `hailong` they
+# start inherit LANGUAGE=en. tests/test_cli_language.py sets the language of its own runs.
+os.environ["LANGUAGE"] = "en"
+
 
 @pytest.fixture(scope="session")
 def xvfb():

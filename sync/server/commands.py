@@ -1,13 +1,93 @@
-"""``hailong server`` (serve the town server) and ``hailong admin`` (enrol, users, roster)."""
+"""``hailong server`` (serve the town server) and ``hailong admin`` (enrol, users, roster).
+
+Help texts and messages are Vietnamese, English with ``LANG=en``
+(sync/cli_i18n.py). ``hailong admin`` refuses a ``--db`` that does not
+exist, naming it, except in the commands that start a town (``migrate``,
+``import-roster``, ``enrol-kiosk``), which say that they created it;
+``hailong server`` starts a new, empty town on a missing SQLite file and
+says so on its first line. What a command names (a unit, kiosk, user, API
+token, alert) must exist: a refusal names it and exits 2.
+"""
 from __future__ import annotations
 
 import json
+import re
 import sys
+from pathlib import Path
 
 import click
 
+from sync.cli_i18n import _
+
 DB_OPTION = click.option("--db", default="town.db", show_default=True,
-                         help="SQLite file, or a database URL such as postgresql+psycopg://…")
+                         help=_("tệp SQLite, hoặc địa chỉ cơ sở dữ liệu như postgresql+psycopg://…"))
+
+#: core/admin_ops' messages are English (the API and the logs read them); the command line words
+#: them in Vietnamese when it speaks Vietnamese: (pattern, Vietnamese, exit status). What does
+#: not exist exits 2, like a usage error; other bad input 1.
+CORE_MESSAGES = [
+    (r"no user '(?P<name>.*)'(?: \(create-user first\))?",
+     "Không có người dùng '{name}' (tạo bằng `hailong admin create-user`).", 2),
+    (r"no kiosk '(?P<kiosk>.*)'", "Không có ki-ốt '{kiosk}' (xem các ki-ốt ở trang Ki-ốt).", 2),
+    (r"no alert (?P<id>.*)", "Không có cảnh báo số {id} (xem `hailong admin alerts`).", 2),
+    (r"alert (?P<id>\S+) is already resolved", "Cảnh báo số {id} đã được xử lý rồi.", 1),
+    (r"kiosk (?P<kiosk>\S+) is already enrolled .*",
+     "Ki-ốt {kiosk} đã được đăng ký: thu hồi nó (revoke-kiosk) rồi đăng ký với một mã mới.", 1),
+    (r"(?P<what>kiosk id|unit code|officer id): must be 1-64 letters, digits, '\.', '_' or '-', got (?P<got>.*)",
+     "{what}: chỉ gồm 1–64 chữ cái không dấu, chữ số, '.', '_' hoặc '-' (nhận được {got}).", 1),
+    (r"password: at least 8 characters", "Mật khẩu: ít nhất 8 ký tự.", 1),
+    (r"password: at most 1024 characters", "Mật khẩu: nhiều nhất 1024 ký tự.", 1),
+    (r"username: must be 1-100 characters", "Tên người dùng: từ 1 đến 100 ký tự.", 1),
+    (r"role: must be one of (?P<roles>.*)", "Vai trò: một trong {roles}.", 1),
+    (r"user (?P<name>.+) already exists", "Người dùng {name} đã có.", 1),
+    (r"that is a kiosk token, not an API token: .*",
+     "Đây là mã của một ki-ốt, không phải mã API: dùng revoke-kiosk --kiosk-id …", 2),
+    (r"no such API token \(check it was copied whole\)", "Không có mã API này (kiểm tra đã chép đủ cả mã).", 2),
+    (r"give either --token or --username", "Hãy cho --token T hoặc --username U (một trong hai).", 2),
+    (r"receipt key: must be 64 hexadecimal digits", "Khóa phiếu: phải gồm 64 chữ số thập lục phân (0-9, a-f).", 1),
+    (r"survey (?P<id>\S+): already defined with other content .*",
+     "Khảo sát {id} đã có với nội dung khác (hãy đặt mã khác cho khảo sát mới).", 1),
+    (r"survey (?P<id>\S+): a built-in survey's id", "Khảo sát {id}: mã của một khảo sát có sẵn.", 1),
+    (r"(?P<path>.+): no such file", "{path}: không có tệp này.", 2),
+]
+WHAT_VI = {"kiosk id": "Mã ki-ốt", "unit code": "Mã đơn vị", "officer id": "Mã cán bộ"}
+
+
+def core_message(exc: Exception) -> tuple[str, int]:
+    """(the message in the command line's language, exit status) of an AdminError."""
+    from sync.server.core.admin_ops import NotFound
+    text = str(exc)
+    for pattern, vietnamese, status in CORE_MESSAGES:
+        m = re.fullmatch(pattern, text, re.S)
+        if m:
+            if _.language == "vi":
+                fields = {k: WHAT_VI.get(v, v) for k, v in m.groupdict().items()}
+                text = vietnamese.format(**fields)
+            return text, status
+    return text, 2 if isinstance(exc, NotFound) else 1
+
+
+class Refused(click.ClickException):
+    """Bad input, said in one line; ``exit_code`` 2 for what does not exist (like a usage error)."""
+
+    def __init__(self, message: str, exit_code: int = 1):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+    def format_message(self) -> str:
+        return self.message
+
+
+class NotFoundError(Refused):
+    """What was named (a database, unit, kiosk, user, token, alert) does not exist: exit status 2."""
+
+    def __init__(self, message: str):
+        super().__init__(message, 2)
+
+
+def _why(exc: Exception) -> str:
+    lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return lines[0] if lines else exc.__class__.__name__
 
 
 class AdminGroup(click.Group):
@@ -16,52 +96,88 @@ class AdminGroup(click.Group):
     def invoke(self, ctx):
         from sqlalchemy.exc import SQLAlchemyError
 
-        from sync.server.core.admin_ops import AdminError, NotFound
+        from sync.server.core.admin_ops import AdminError
         try:
             return super().invoke(ctx)
-        except NotFound as exc:
-            raise NotFoundError(str(exc)) from None
         except AdminError as exc:
-            raise click.ClickException(str(exc)) from None
+            message, status = core_message(exc)
+            raise Refused(message, status) from None
         except SQLAlchemyError as exc:
-            raise click.ClickException(f"database error: {exc.__class__.__name__}: "
-                                       f"{str(getattr(exc, 'orig', exc)).splitlines()[0]}") from None
+            raise click.ClickException(_("lỗi cơ sở dữ liệu: {kind}: {why}",
+                                         kind=exc.__class__.__name__, why=_why(exc))) from None
 
 
-class NotFoundError(click.ClickException):
-    """What was named (a token, a user) does not exist: exit status 2, like a usage error."""
-    exit_code = 2
+def shown(db: str) -> str:
+    """The --db value as it may be printed: a URL's password hidden."""
+    if "://" not in db:
+        return db
+    try:
+        from sqlalchemy.engine import make_url
+        return make_url(db).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - a URL SQLAlchemy cannot read is shown without its credentials
+        return re.sub(r"//[^@/]*@", "//***@", db)
 
 
-def _engine(db: str):
+def sqlite_file(db: str) -> Path | None:
+    """The file a --db names when it is SQLite (None for another database or :memory:)."""
+    from sync.server.core.db import db_url
+    url = db_url(db)
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        return Path(url[len("sqlite:///"):])
+    return None
+
+
+def _engine(db: str, create: bool = False):
+    """The migrated engine of --db. A missing SQLite file is refused unless ``create`` (then said)."""
     from sqlalchemy.exc import SQLAlchemyError
 
     from sync.server.core.db import make_engine, migrate
+    path = sqlite_file(db)
+    new = path is not None and not path.exists()
+    if new and not create:
+        raise NotFoundError(_(
+            "Không có cơ sở dữ liệu {db} ({path}). Hãy kiểm tra --db (mặc định: town.db trong thư mục "
+            "hiện tại); với một thị trấn mới, tạo nó trước: hailong admin --db {db} migrate",
+            db=db, path=path))
     try:
         engine = make_engine(db)
         migrate(engine)
+    except ImportError as exc:
+        raise click.ClickException(_(
+            "{db}: không mở được cơ sở dữ liệu (thiếu thư viện {module}: cài nó, ví dụ "
+            "pip install 'psycopg[binary]' cho PostgreSQL)",
+            db=shown(db), module=getattr(exc, "name", None) or str(exc))) from None
     except SQLAlchemyError as exc:
-        raise click.ClickException(f"{db}: cannot open the database ({str(getattr(exc, 'orig', exc)).splitlines()[0]})") from None
+        raise click.ClickException(_("{db}: không mở được cơ sở dữ liệu ({why})",
+                                     db=shown(db), why=_why(exc))) from None
+    if new:
+        click.echo(_("Đã tạo cơ sở dữ liệu mới {path}.", path=path), err=True)
     return engine
 
 
-@click.command()
+def _listed(values: list[str], most: int = 10) -> str:
+    return ", ".join(values[:most]) + (", …" if len(values) > most else "")
+
+
+@click.command(help=_("Chạy máy chủ thị trấn (API đồng bộ của ki-ốt, API và trang quản trị) cho đến khi dừng."))
 @DB_OPTION
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
-@click.option("--media", default=None, help="folder of officer photos [default: media/ beside town.db]")
+@click.option("--host", default="127.0.0.1", show_default=True, help=_("địa chỉ lắng nghe"))
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help=_("cổng lắng nghe"))
+@click.option("--media", default=None,
+              help=_("thư mục ảnh cán bộ [mặc định: media/ cạnh town.db]"))
 @click.option("--max-batch", default=5000, show_default=True, type=click.IntRange(1, 100000),
-              help="most ratings accepted in one batch")
+              help=_("số lượt đánh giá nhiều nhất nhận trong một lô"))
 @click.option("--max-body-mb", default=8.0, show_default=True, type=click.FloatRange(0.01),
-              help="largest batch body, decompressed")
+              help=_("kích thước lớn nhất của một lô, sau khi giải nén (MB)"))
 @click.option("--skew-threshold", default=600.0, show_default=True, type=click.FloatRange(0),
-              help="seconds of kiosk clock error before reports use corrected times (and an alert)")
+              help=_("số giây lệch đồng hồ ki-ốt trước khi báo cáo dùng giờ đã hiệu chỉnh (và báo cảnh báo)"))
 @click.option("--sweep-seconds", default=60.0, show_default=True, type=click.FloatRange(0.05, 3600),
-              help="how often this process looks for kiosks that fell silent (and raises their alerts)")
+              help=_("bao lâu tiến trình này tìm các ki-ốt im lặng một lần (và báo cảnh báo)"))
 @click.option("--log-level", default="info", show_default=True,
-              type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+              type=click.Choice(["critical", "error", "warning", "info", "debug"]), help=_("mức ghi nhật ký"))
 def server(db, host, port, media, max_batch, max_body_mb, skew_threshold, sweep_seconds, log_level):
-    """Serve the town server (kiosk sync API, admin API) until stopped."""
+    # A missing SQLite file is a new town, started empty (the first start of an install); the
+    # first line says so, so a mistyped --db is seen at once.
     import logging
 
     import uvicorn
@@ -72,196 +188,223 @@ def server(db, host, port, media, max_batch, max_body_mb, skew_threshold, sweep_
         # the server's own lines (a database that others can read, or that went unhealthy) on stderr
         logging.basicConfig(level=getattr(logging, log_level.upper()),
                             format="%(asctime)s hailong server %(levelname)s: %(message)s")
+    path = sqlite_file(db)
+    if path is not None and not path.exists():
+        click.echo(_("Chưa có cơ sở dữ liệu {path}: tạo một thị trấn mới, trống. Nếu đây không phải "
+                     "ý muốn, dừng máy chủ (Ctrl+C) và kiểm tra --db.", path=path), err=True)
     try:
         app = create_app(db, media_dir=media, max_batch=max_batch,
                          max_body_bytes=int(max_body_mb * 1024 * 1024), skew_threshold=skew_threshold,
                          sweep_seconds=sweep_seconds)
+    except ImportError as exc:
+        raise click.ClickException(_(
+            "{db}: không mở được cơ sở dữ liệu (thiếu thư viện {module}: cài nó, ví dụ "
+            "pip install 'psycopg[binary]' cho PostgreSQL)",
+            db=shown(db), module=getattr(exc, "name", None) or str(exc))) from None
     except SQLAlchemyError as exc:
-        raise click.ClickException(f"{db}: cannot open the database ({str(getattr(exc, 'orig', exc)).splitlines()[0]})") from None
-    click.echo(f"hailong server: {db} on http://{host}:{port} (OpenAPI at /docs)", err=True)
+        raise click.ClickException(_("{db}: không mở được cơ sở dữ liệu ({why})",
+                                     db=shown(db), why=_why(exc))) from None
+    click.echo(_("hailong server: {db} tại http://{host}:{port} (OpenAPI ở /docs)",
+                 db=shown(db), host=host, port=port), err=True)
     uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5)
 
 
-@click.group(cls=AdminGroup)
+@click.group(cls=AdminGroup, help=_(
+    "Đăng ký ki-ốt, tạo người dùng và mã API, nhập danh sách cán bộ, xem cảnh báo.\n\n"
+    "--db phải là một cơ sở dữ liệu đã có, trừ migrate, import-roster và enrol-kiosk (chúng tạo "
+    "một thị trấn mới). Mã thoát: 0 xong; 1 dữ liệu sai; 2 không có cái được nêu (cơ sở dữ liệu, "
+    "đơn vị, ki-ốt, người dùng, mã, cảnh báo) hoặc dùng lệnh sai."))
 @DB_OPTION
 @click.pass_context
 def admin(ctx, db):
-    """Enrol kiosks, create users and API tokens, import the roster."""
     ctx.obj = db
 
 
-@admin.command("enrol-kiosk")
-@click.option("--kiosk-id", required=True)
-@click.option("--unit", "unit_code", required=True, help="unit (commune / ward) code")
-@click.option("--json", "as_json", is_flag=True, help="print {kiosk_id, token, key} as JSON")
+@admin.command("enrol-kiosk", help=_(
+    "Đăng ký một ki-ốt: in mã truy cập (token) và khóa HMAC của nó (chỉ hiện một lần). "
+    "Đơn vị phải có trong danh sách, trừ khi thị trấn chưa có đơn vị nào."))
+@click.option("--kiosk-id", required=True, help=_("mã ki-ốt, ví dụ DT-MC-01"))
+@click.option("--unit", "unit_code", required=True, help=_("mã đơn vị (xã / phường)"))
+@click.option("--json", "as_json", is_flag=True, help=_("in {kiosk_id, token, key} dạng JSON"))
 @click.pass_obj
 def enrol_kiosk(db, kiosk_id, unit_code, as_json):
-    """Enrol a kiosk: prints its bearer token and HMAC key (shown once)."""
+    from sqlalchemy import select
+
+    from sync.server.core.admin_ops import Missing
     from sync.server.core.admin_ops import enrol_kiosk as enrol
-    with _engine(db).begin() as conn:
-        out = enrol(conn, kiosk_id, unit_code)
+    from sync.server.core.db import units
+    with _engine(db, create=True).begin() as conn:
+        known = [r.code for r in conn.execute(select(units.c.code).order_by(units.c.code))]
+        try:
+            # a new town may enrol its kiosks before its roster is imported; once it holds units,
+            # the unit must be one of them
+            out = enrol(conn, kiosk_id, unit_code, require_unit=bool(known))
+        except Missing:
+            raise NotFoundError(_("Không có đơn vị {unit!r} trong danh sách. Các đơn vị: {known}.",
+                                  unit=unit_code, known=_listed(known))) from None
+    if not known:
+        click.echo(_("Lưu ý: thị trấn chưa có đơn vị nào; ki-ốt được đăng ký với đơn vị {unit}. Hãy "
+                     "nhập danh sách có đơn vị này (hailong admin import-roster).", unit=unit_code), err=True)
     if as_json:
         click.echo(json.dumps(out))
     else:
-        click.echo(f"kiosk {out['kiosk_id']} enrolled. Put these in its config.toml [server]:\n"
-                   f"token = \"{out['token']}\"\nkey = \"{out['key']}\"")
+        click.echo(_("Đã đăng ký ki-ốt {kiosk}. Ghi hai dòng này vào mục [server] của config.toml "
+                     "của nó:", kiosk=out["kiosk_id"]))
+        click.echo(f"token = \"{out['token']}\"\nkey = \"{out['key']}\"")
 
 
-@admin.command("revoke-kiosk")
-@click.option("--kiosk-id", required=True)
+@admin.command("revoke-kiosk", help=_("Từ chối mã truy cập của một ki-ốt từ nay (các lượt đánh giá của nó vẫn giữ)."))
+@click.option("--kiosk-id", required=True, help=_("mã ki-ốt"))
 @click.pass_obj
 def revoke_kiosk(db, kiosk_id):
-    """Refuse a kiosk's token from now on (its ratings stay)."""
     from sync.server.core.admin_ops import revoke_kiosk as revoke
     with _engine(db).begin() as conn:
         revoke(conn, kiosk_id)
-    click.echo(f"kiosk {kiosk_id} revoked")
-
-
-@admin.command("create-user")
-@click.option("--username", required=True)
-@click.option("--role", required=True, type=click.Choice(["admin", "viewer"]))
-@click.option("--password-stdin", is_flag=True, help="read the password from standard input")
-@click.pass_obj
-def create_user(db, username, role, password_stdin):
-    """Create a user of the admin pages and API."""
-    from sync.server.core.admin_ops import create_user as create
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = click.prompt("password", hide_input=True, confirmation_prompt=True)
-    with _engine(db).begin() as conn:
-        create(conn, username, role, password)
-    click.echo(f"user {username} ({role}) created", err=True)
+    click.echo(_("Đã thu hồi ki-ốt {kiosk}.", kiosk=kiosk_id))
 
 
 def _read_password(password_stdin: bool) -> str:
     if password_stdin:
         return sys.stdin.readline().rstrip("\r\n")
-    return click.prompt("password", hide_input=True, confirmation_prompt=True)
+    return click.prompt(_("mật khẩu"), hide_input=True, confirmation_prompt=True)
 
 
-@admin.command("set-password")
-@click.option("--username", required=True)
-@click.option("--password-stdin", is_flag=True, help="read the new password from standard input")
+@admin.command("create-user", help=_("Tạo một người dùng của trang quản trị và API."))
+@click.option("--username", required=True, help=_("tên đăng nhập"))
+@click.option("--role", required=True, type=click.Choice(["admin", "viewer"]),
+              help=_("admin: quản trị; viewer: chỉ xem"))
+@click.option("--password-stdin", is_flag=True, help=_("đọc mật khẩu từ đầu vào chuẩn"))
+@click.pass_obj
+def create_user(db, username, role, password_stdin):
+    from sync.server.core.admin_ops import create_user as create
+    engine = _engine(db)            # a mistyped --db is said before the password is asked
+    password = _read_password(password_stdin)
+    with engine.begin() as conn:
+        create(conn, username, role, password)
+    click.echo(_("Đã tạo người dùng {user} ({role}).", user=username, role=role), err=True)
+
+
+@admin.command("set-password", help=_("Đặt mật khẩu mới cho một người dùng; mọi phiên trang của người đó kết thúc ngay."))
+@click.option("--username", required=True, help=_("tên đăng nhập"))
+@click.option("--password-stdin", is_flag=True, help=_("đọc mật khẩu mới từ đầu vào chuẩn"))
 @click.pass_obj
 def set_password(db, username, password_stdin):
-    """Give a user a new password; every page session of the user ends at once."""
     from sync.server.core.admin_ops import set_password as set_pw
+    engine = _engine(db)
     password = _read_password(password_stdin)
-    with _engine(db).begin() as conn:
+    with engine.begin() as conn:
         set_pw(conn, username, password)
-    click.echo(f"password of {username} changed; their sessions ended", err=True)
+    click.echo(_("Đã đổi mật khẩu của {user}; các phiên của người đó đã kết thúc.", user=username), err=True)
 
 
-@admin.command("set-role")
-@click.option("--username", required=True)
-@click.option("--role", required=True, type=click.Choice(["admin", "viewer"]))
+@admin.command("set-role", help=_("Đổi vai trò của một người dùng; mọi phiên trang của người đó kết thúc ngay."))
+@click.option("--username", required=True, help=_("tên đăng nhập"))
+@click.option("--role", required=True, type=click.Choice(["admin", "viewer"]),
+              help=_("admin: quản trị; viewer: chỉ xem"))
 @click.pass_obj
 def set_role(db, username, role):
-    """Change a user's role; every page session of the user ends at once."""
     from sync.server.core.admin_ops import set_role as set_r
     with _engine(db).begin() as conn:
         changed = set_r(conn, username, role)
-    click.echo(f"{username} is now {role}" if changed else f"{username} was already {role}", err=True)
+    click.echo(_("{user} nay là {role}.", user=username, role=role) if changed
+               else _("{user} vốn đã là {role}.", user=username, role=role), err=True)
 
 
-@admin.command("delete-user")
-@click.option("--username", required=True)
+@admin.command("delete-user", help=_(
+    "Xóa một người dùng cùng các mã API của họ; các phiên trang kết thúc ngay (đánh giá và cảnh báo vẫn giữ)."))
+@click.option("--username", required=True, help=_("tên đăng nhập"))
 @click.pass_obj
 def delete_user(db, username):
-    """Remove a user with their API tokens; their page sessions end at once (ratings and alerts stay)."""
     from sync.server.core.admin_ops import delete_user as delete
     with _engine(db).begin() as conn:
         tokens = delete(conn, username)
-    click.echo(f"user {username} removed ({tokens} API token(s) with them)", err=True)
+    click.echo(_("Đã xóa người dùng {user} (cùng {n} mã API).", user=username, n=tokens), err=True)
 
 
-@admin.command("create-token")
-@click.option("--username", required=True)
-@click.option("--json", "as_json", is_flag=True, help="print {token} as JSON")
+@admin.command("create-token", help=_("Tạo một mã API quản trị cho một người dùng (cho `hailong pull`)."))
+@click.option("--username", required=True, help=_("tên đăng nhập"))
+@click.option("--json", "as_json", is_flag=True, help=_("in {token} dạng JSON"))
 @click.pass_obj
 def create_token(db, username, as_json):
-    """Create an admin API token for a user (for `hailong pull`)."""
     from sync.server.core.admin_ops import create_token as create
     with _engine(db).begin() as conn:
         token = create(conn, username)
     click.echo(json.dumps({"token": token}) if as_json else token)
 
 
-@admin.command("revoke-token")
-@click.option("--token", default=None, help="the API token to revoke")
-@click.option("--username", default=None, help="revoke every API token of this user")
+@admin.command("revoke-token", help=_(
+    "Thu hồi một mã API quản trị (hoặc mọi mã của một người dùng): từ đó mã nhận 401.\n\n"
+    "Mã thoát: 0 đã thu hồi (hoặc đã thu hồi từ trước), 2 không có mã hay người dùng đó."))
+@click.option("--token", default=None, help=_("mã API cần thu hồi"))
+@click.option("--username", default=None, help=_("thu hồi mọi mã API của người dùng này"))
 @click.pass_obj
 def revoke_token(db, token, username):
-    """Revoke an admin API token (or all of a user's): it gets 401 from then on.
-
-    Exit status: 0 revoked (or already revoked), 2 no such token or user.
-    """
     from sync.server.core.admin_ops import revoke_token as revoke
     if (token is None) == (username is None):
-        raise click.UsageError("give either --token T or --username U")
+        raise click.UsageError(_("hãy cho --token T hoặc --username U (một trong hai)"))
     with _engine(db).begin() as conn:
         count = revoke(conn, token=token, username=username)
     if token is not None:
-        click.echo("API token revoked" if count else "API token was already revoked")
+        click.echo(_("Đã thu hồi mã API.") if count else _("Mã API này đã được thu hồi từ trước."))
     else:
-        click.echo(f"{count} API token(s) of {username} revoked" if count
-                   else f"{username} has no API token left to revoke")
+        click.echo(_("Đã thu hồi {n} mã API của {user}.", n=count, user=username) if count
+                   else _("{user} không còn mã API nào để thu hồi.", user=username))
 
 
-@admin.command("import-roster")
+@admin.command("import-roster", help=_(
+    "Nhập đơn vị, quầy, cán bộ và thủ tục từ tệp JSON, CSV hoặc Excel (.xlsx)."))
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--media", default=None, help="folder of officer photos [default: media/ beside town.db]")
+@click.option("--media", default=None, help=_("thư mục ảnh cán bộ [mặc định: media/ cạnh town.db]"))
 @click.pass_obj
 def import_roster(db, file, media):
-    """Import units, desks, officers and procedures from JSON, CSV or Excel (.xlsx)."""
     from sync.filemodes import private_dir
     from sync.server.app import default_media_dir
     from sync.server.core.admin_ops import import_roster as do_import
+    if not Path(file).is_file():     # before a new town.db or media/ is made for nothing
+        raise NotFoundError(_("{path}: không có tệp này.", path=file))
     media = media or default_media_dir(db)
     private_dir(media)   # officer photos: created 0700, like town.db's folder
-    with _engine(db).begin() as conn:
+    with _engine(db, create=True).begin() as conn:
         counts = do_import(conn, file, media)
-    click.echo(", ".join(f"{n} {k}" for k, n in counts.items()) + " imported")
+    words = {"units": _("đơn vị"), "desks": _("quầy"), "officers": _("cán bộ"), "procedures": _("thủ tục"),
+             "photos": _("ảnh")}
+    click.echo(_("Đã nhập: {counts}.", counts=", ".join(f"{n} {words.get(k, k)}" for k, n in counts.items())))
 
 
-@admin.command("set-receipt-key")
-@click.option("--key", default=None, help="64 hex digits; a new random key when omitted")
-@click.option("--json", "as_json", is_flag=True)
+@admin.command("set-receipt-key", help=_("Đặt (hoặc thay) khóa HMAC của phiếu QR mà các ki-ốt nhận cùng cấu hình."))
+@click.option("--key", default=None, help=_("64 chữ số thập lục phân; bỏ trống thì tạo khóa ngẫu nhiên mới"))
+@click.option("--json", "as_json", is_flag=True, help=_("in {receipt_key} dạng JSON"))
 @click.pass_obj
 def set_receipt_key(db, key, as_json):
-    """Set (or rotate) the receipt HMAC key that kiosks receive with their config."""
     from sync.server.core.admin_ops import set_receipt_key as set_key
     with _engine(db).begin() as conn:
         key = set_key(conn, key)
     click.echo(json.dumps({"receipt_key": key}) if as_json else key)
 
 
-@admin.command("add-survey")
+@admin.command("add-survey", help=_(
+    "Thêm một khảo sát định nghĩa bằng JSON (DESIGN.md \"Surveys\"); in {\"id\": …}. "
+    "Cùng mã mà khác nội dung thì bị từ chối."))
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--default", "make_default", is_flag=True, help="make it the survey the town's kiosks ask")
+@click.option("--default", "make_default", is_flag=True, help=_("dùng nó làm khảo sát các ki-ốt của thị trấn hỏi"))
 @click.pass_obj
 def add_survey(db, file, make_default):
-    """Add a survey defined as JSON (DESIGN.md "Surveys"); prints {"id": …}. The same id with other content is refused."""
-    from pathlib import Path
-
     from sync.server.core.admin_ops import add_survey as do_add
     try:
         document = json.loads(Path(file).read_text("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
-        raise click.ClickException(f"{file}: not JSON ({exc})") from None
+        raise click.ClickException(_("{path}: không phải JSON ({why})", path=file, why=exc)) from None
     with _engine(db).begin() as conn:
         sid = do_add(conn, document, make_default)
     click.echo(json.dumps({"id": sid}, ensure_ascii=False))
 
 
-@admin.command("alerts")
-@click.option("--all", "include_resolved", is_flag=True, help="resolved ones too")
-@click.option("--json", "as_json", is_flag=True)
+@admin.command("alerts", help=_(
+    "Liệt kê cảnh báo (thiếu số, chuỗi đứt, giả mạo, xung đột, lệch đồng hồ…): mặc định chỉ cảnh báo đang mở."))
+@click.option("--all", "include_resolved", is_flag=True, help=_("cả cảnh báo đã xử lý"))
+@click.option("--json", "as_json", is_flag=True, help=_("in dạng JSON"))
 @click.pass_obj
 def alerts_cmd(db, include_resolved, as_json):
-    """List alerts (gaps, broken chains, tampering, conflicts, clock skew): open ones by default."""
     from sync.server.core.admin_ops import list_alerts
     with _engine(db).begin() as conn:
         rows = list_alerts(conn, include_resolved)
@@ -269,28 +412,31 @@ def alerts_cmd(db, include_resolved, as_json):
         click.echo(json.dumps(rows, ensure_ascii=False, indent=1))
         return
     for a in rows:
-        state = f"resolved {a['resolved_at']} by {a['acked_by'] or 'itself'}" if a["resolved_at"] else "OPEN"
+        if a["resolved_at"]:
+            state = (_("đã xử lý {at}, bởi {who}", at=a["resolved_at"], who=a["acked_by"]) if a["acked_by"]
+                     else _("tự đóng {at}", at=a["resolved_at"]))
+        else:
+            state = _("ĐANG MỞ")
         click.echo(f"#{a['id']} {a['created_at']} {a['kind']:<10} {a['kiosk_id'] or '-'}: {a['message']} [{state}]")
     if not rows:
-        click.echo("no open alerts" if not include_resolved else "no alerts")
+        click.echo(_("Không có cảnh báo nào đang mở.") if not include_resolved else _("Không có cảnh báo nào."))
 
 
-@admin.command("resolve-alert")
-@click.option("--id", "alert_id", required=True, type=int)
-@click.option("--by", "by", required=True, help="who resolves it")
-@click.option("--note", default=None, help="why (what was found)")
+@admin.command("resolve-alert", help=_("Đóng một cảnh báo sau khi đã xem xét."))
+@click.option("--id", "alert_id", required=True, type=int, help=_("số của cảnh báo (xem `hailong admin alerts`)"))
+@click.option("--by", "by", required=True, help=_("ai xử lý"))
+@click.option("--note", default=None, help=_("vì sao (đã thấy gì)"))
 @click.pass_obj
 def resolve_alert_cmd(db, alert_id, by, note):
-    """Close an alert after looking into it."""
     from sync.server.core.admin_ops import resolve_alert
     with _engine(db).begin() as conn:
         resolve_alert(conn, alert_id, by, note)
-    click.echo(f"alert {alert_id} resolved")
+    click.echo(_("Đã đóng cảnh báo {id}.", id=alert_id))
 
 
-@admin.command("migrate")
+@admin.command("migrate", help=_(
+    "Tạo hoặc nâng cấp lược đồ cơ sở dữ liệu (máy chủ cũng làm việc này khi khởi động); tạo thị trấn mới khi chưa có."))
 @click.pass_obj
 def migrate_cmd(db):
-    """Create or upgrade the database schema (the server also does this at start)."""
-    _engine(db)
-    click.echo(f"{db}: schema current")
+    _engine(db, create=True)
+    click.echo(_("{db}: lược đồ đã mới nhất.", db=shown(db)))

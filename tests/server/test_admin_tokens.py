@@ -27,6 +27,7 @@ def ok(db, *args, stdin=None) -> str:
 @pytest.fixture
 def town(tmp_path):
     db = tmp_path / "town.db"
+    ok(db, "migrate")     # a new town: `create-user` refuses a --db that does not exist
     ok(db, "create-user", "--username", "chị.lan", "--role", "admin", "--password-stdin", stdin="mật khẩu dài\n")
     ok(db, "create-user", "--username", "xem", "--role", "viewer", "--password-stdin", stdin="password-viewer\n")
     tokens = {name: [json.loads(ok(db, "create-token", "--username", name, "--json"))["token"] for _ in range(2)]
