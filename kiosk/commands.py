@@ -6,16 +6,17 @@ import sys
 import click
 
 from kiosk.config import ConfigError, load
+from sync.cli_i18n import _
 
 CONFIG_OPTION = click.option("--config", "config_path", default="config.toml", show_default=True,
-                             type=click.Path(dir_okay=False), help="the kiosk's config.toml")
+                             type=click.Path(dir_okay=False), help=_("tệp config.toml của ki-ốt"))
 
 
 def load_or_exit(path: str):
     try:
         return load(path)
     except ConfigError as exc:
-        click.echo(f"config error: {exc}", err=True)
+        click.echo(_("Lỗi cấu hình: {error}", error=exc), err=True)
         sys.exit(2)
 
 
@@ -33,7 +34,8 @@ def warn_exposed(db_path) -> list[str]:
     from sync.filemodes import exposed
     found = exposed(db_path)
     if found:   # one line
-        line = f"warning: {'; '.join(found)}: others can read this kiosk's key and ratings"
+        line = _("Cảnh báo: {what}: người khác đọc được khóa và các lượt đánh giá của ki-ốt này",
+                 what="; ".join(found))
         if logging.getLogger().handlers:     # the app's or `hailong sync`'s log (stderr)
             logging.getLogger("hailong.kiosk").warning(line)
         else:                                # a plain command: stderr
@@ -41,18 +43,18 @@ def warn_exposed(db_path) -> list[str]:
     return found
 
 
-@click.group(invoke_without_command=True)
+@click.group(invoke_without_command=True,
+             help=_("Chạy ki-ốt (ứng dụng màn hình cảm ứng cùng tác tử đồng bộ của nó)."))
 @CONFIG_OPTION
 @click.pass_context
 def kiosk(ctx, config_path):
-    """Run the kiosk (touchscreen app with its sync agent)."""
     ctx.obj = config_path
     if ctx.invoked_subcommand is None:
         cfg = load_or_exit(config_path)
         if not cfg.kiosk_key:
-            click.echo("config error: [server] key: missing; enrol this kiosk (`hailong admin enrol-kiosk`) "
-                       "and copy its token and key into [server], or set [kiosk] key for an offline-only kiosk",
-                       err=True)
+            click.echo(_("Lỗi cấu hình: [server] key: thiếu; hãy đăng ký ki-ốt này (`hailong admin enrol-kiosk`) "
+                         "rồi chép token và key của nó vào [server], hoặc đặt [kiosk] key cho ki-ốt chỉ chạy "
+                         "ngoại tuyến"), err=True)
             sys.exit(2)
         run_kiosk(cfg)
 
@@ -112,20 +114,21 @@ def sync_service(cfg, **overrides):
     return service
 
 
-@kiosk.command()
+@kiosk.command(help=_("Tạo hoặc nâng cấp kiosk.db; không làm gì thêm khi nó đã mới nhất."))
 @CONFIG_OPTION
 @click.option("--recover", is_flag=True,
-              help="kiosk.db was lost or replaced: continue the chain from the last seq the server holds")
+              help=_("kiosk.db bị mất hoặc bị thay: nối tiếp chuỗi từ số cuối cùng máy chủ đang giữ"))
 @click.pass_context
 def init(ctx, config_path, recover):
-    """Create or migrate kiosk.db; do nothing more when it is current."""
     cfg = load_or_exit(config_path if config_path != "config.toml" else ctx.obj)
     store = open_store(cfg)
     applied = store.init()
     if applied:
-        click.echo(f"{cfg.db_path}: schema now at version {store.schema_version} (applied {applied})")
+        click.echo(_("{path}: lược đồ nay ở phiên bản {version} (đã áp dụng {applied})",
+                     path=cfg.db_path, version=store.schema_version, applied=applied))
     else:
-        click.echo(f"{cfg.db_path}: schema current (version {store.schema_version})")
+        click.echo(_("{path}: lược đồ đã mới nhất (phiên bản {version})",
+                     path=cfg.db_path, version=store.schema_version))
     try:
         if recover:
             recover_chain(cfg, store)
@@ -136,7 +139,8 @@ def init(ctx, config_path, recover):
 def recover_chain(cfg, store) -> None:
     """``init --recover``: ask the server its tail (or use the one last heard), continue the chain from it."""
     if not cfg.kiosk_key:
-        click.echo("config error: [server] key: needed to seal the recovered chain (or [kiosk] key)", err=True)
+        click.echo(_("Lỗi cấu hình: [server] key: cần để niêm phong chuỗi được khôi phục (hoặc [kiosk] key)"),
+                   err=True)
         sys.exit(2)
     server = None
     if cfg.server["url"] and cfg.server["token"]:
@@ -145,39 +149,39 @@ def recover_chain(cfg, store) -> None:
             agent_from_config(cfg, store, max_backoff=1).heartbeat()
             server = store.server_tail()
         except (TransientError, SyncError, OSError, ValueError) as exc:
-            click.echo(f"warning: the server's tail not fetched ({exc}); using the one last heard", err=True)
+            click.echo(_("Cảnh báo: chưa lấy được số cuối của máy chủ ({why}); dùng số nghe được lần cuối",
+                         why=exc), err=True)
     server = server or store.server_tail()
     if server is None:
-        click.echo("cannot recover: the server's last seq of this kiosk is not known (no [server] url and "
-                   "token, the server unreachable, or it holds nothing of this kiosk)", err=True)
+        click.echo(_("Không khôi phục được: chưa biết số cuối máy chủ giữ của ki-ốt này (không có [server] url "
+                     "và token, không liên lạc được máy chủ, hoặc máy chủ chưa giữ gì của ki-ốt này)"), err=True)
         sys.exit(2)
     behind = store.chain_behind(server)
     if behind is None:
-        click.echo(f"nothing to recover: this kiosk's chain (seq {store.last_seq()}) is not behind the "
-                   f"server's (seq {server['seq']})")
+        click.echo(_("Không có gì để khôi phục: chuỗi của ki-ốt này (số {seq}) không chậm hơn của máy chủ "
+                     "(số {server_seq})", seq=store.last_seq(), server_seq=server["seq"]))
         return
     from kiosk.store import StoreError
     try:
         done = store.recover(server)
     except StoreError as exc:
-        click.echo(f"cannot recover: {exc}", err=True)
+        click.echo(_("Không khôi phục được: {why}", why=exc), err=True)
         sys.exit(1)
-    click.echo(f"recovered: the chain continues from the server's seq {done['base_seq']}; "
-               f"{done['resealed']} rating(s) not acknowledged sealed again after it; "
-               f"the next rating is seq {done['next_seq']}")
+    click.echo(_("Đã khôi phục: chuỗi nối tiếp từ số {base} của máy chủ; {resealed} lượt đánh giá chưa được "
+                 "xác nhận được niêm phong lại sau số đó; lượt tiếp theo là số {next}",
+                 base=done["base_seq"], resealed=done["resealed"], next=done["next_seq"]))
 
 
-@kiosk.command()
+@kiosk.command(help=_("Kiểm tra chuỗi và mọi chữ ký; thoát với mã 1, nêu số đầu tiên bị hỏng."))
 @CONFIG_OPTION
 @click.pass_context
 def verify(ctx, config_path):
-    """Check the chain and every signature; exit 1 naming the first bad seq."""
     cfg = load_or_exit(config_path if config_path != "config.toml" else ctx.obj)
     if not cfg.kiosk_key:
-        click.echo("config error: [server] key: needed to verify signatures (or [kiosk] key)", err=True)
+        click.echo(_("Lỗi cấu hình: [server] key: cần để kiểm tra chữ ký (hoặc [kiosk] key)"), err=True)
         sys.exit(2)
     if not cfg.db_path.exists():
-        click.echo(f"{cfg.db_path}: no such database (run `hailong kiosk init`)", err=True)
+        click.echo(_("Không có cơ sở dữ liệu {path} (chạy `hailong kiosk init`)", path=cfg.db_path), err=True)
         sys.exit(2)
     store = open_store(cfg)
     bad, why = store.verify()
@@ -186,11 +190,11 @@ def verify(ctx, config_path):
     base = store.chain_base()
     store.close()
     if bad is not None:
-        click.echo(f"BROKEN at seq {bad}: {why}", err=True)
+        click.echo(_("HỎNG ở số {seq}: {why}", seq=bad, why=why), err=True)
         sys.exit(1)
     if behind is not None:
-        click.echo(f"BEHIND the server at seq {behind['server_seq']}: {behind['why']}; "
-                   "run `hailong kiosk init --recover`", err=True)
+        click.echo(_("CHẬM HƠN máy chủ ở số {seq}: {why}; chạy `hailong kiosk init --recover`",
+                     seq=behind["server_seq"], why=behind["why"]), err=True)
         sys.exit(1)
-    since = f" (continuing the server's chain after seq {base['seq']})" if base else ""
-    click.echo(f"OK: {count} ratings, chain and signatures verify{since}")
+    since = _(" (nối tiếp chuỗi của máy chủ sau số {seq})", seq=base["seq"]) if base else ""
+    click.echo(_("HỢP LỆ: {count} lượt đánh giá; chuỗi và chữ ký đều đúng{since}", count=count, since=since))

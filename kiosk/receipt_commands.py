@@ -12,12 +12,14 @@ from pathlib import Path
 import click
 
 from kiosk.commands import CONFIG_OPTION, load_or_exit, open_store
+from sync.cli_i18n import _
 from sync.protocol import LETTER_APOLOGY, LETTER_KINDS
 
 
 def _store(cfg):
     if not cfg.db_path.exists():
-        click.echo(f"{cfg.db_path}: no such database (run `hailong kiosk init` and load a roster)", err=True)
+        click.echo(_("Không có cơ sở dữ liệu {path} (chạy `hailong kiosk init` và nạp danh sách cán bộ)",
+                     path=cfg.db_path), err=True)
         sys.exit(2)
     store = open_store(cfg)
     store.init()
@@ -34,8 +36,8 @@ def _print(cfg, store, image, kind, ref=None, token=None) -> None:
     try:
         _printer(cfg, store).print_image(image, kind=kind, ref=ref, token=token)
     except PrinterError as exc:
-        click.echo(f"printer: {exc.message_vi}\n         {exc.message_en}", err=True)
-        click.echo("The job is kept: run `hailong receipt reprint` once the printer is fixed.", err=True)
+        click.echo(_("máy in: {vi}\n         {en}", vi=exc.message_vi, en=exc.message_en), err=True)
+        click.echo(_("Bản in được giữ lại: chạy `hailong receipt reprint` khi máy in đã được sửa."), err=True)
         sys.exit(1)
 
 
@@ -43,14 +45,14 @@ def _save(image, out: str) -> None:
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
     image.save(path)
-    click.echo(f"wrote {path} ({image.width}x{image.height} dots)")
+    click.echo(_("Đã ghi {path} ({width}x{height} điểm)", path=path, width=image.width, height=image.height))
 
 
 RECEIPT_OPTIONS = [
     CONFIG_OPTION,
-    click.option("--officer", required=True, help="officer id, as in the roster (e.g. cb-001)"),
-    click.option("--dossier", required=True, help="dossier code (mã hồ sơ)"),
-    click.option("--procedure", default=None, help="procedure code (mã thủ tục), e.g. 1.001193"),
+    click.option("--officer", required=True, help=_("mã cán bộ, như trong danh sách (ví dụ cb-001)")),
+    click.option("--dossier", required=True, help=_("mã hồ sơ")),
+    click.option("--procedure", default=None, help=_("mã thủ tục, ví dụ 1.001193")),
 ]
 
 
@@ -67,26 +69,25 @@ def _issue(config_path, officer, dossier, procedure):
     try:
         issued = receipts.issue(cfg, store, officer, dossier, procedure)
     except receipts.ReceiptIssueError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(_("Lỗi: {error}", error=exc), err=True)
         sys.exit(2)
     return cfg, store, issued, receipts.receipt_image(cfg, store, issued)
 
 
-@click.group()
+@click.group(help=_("Phiếu QR và thư gửi người dân (in trên máy in nhiệt của quầy)."))
 def receipt():
-    """QR receipts and letters for the citizen (printed on the desk's thermal printer)."""
+    pass
 
 
-@receipt.command()
+@receipt.command(help=_("Phát hành và in phiếu QR cho một hồ sơ vừa giải quyết."))
 @receipt_options
-@click.option("--out", default=None, help="also save the receipt image (PNG)")
+@click.option("--out", default=None, help=_("lưu cả ảnh phiếu (PNG)"))
 def print(config_path, officer, dossier, procedure, out):  # noqa: A001 - the command's name
-    """Issue and print a QR receipt for a dossier just handled."""
     cfg, store, issued, image = _issue(config_path, officer, dossier, procedure)
     if out:
         _save(image, out)
     _print(cfg, store, image, "receipt", issued.receipt_id, issued.token)
-    click.echo(f"printed receipt {issued.receipt_id} for dossier {issued.fields['h']}")
+    click.echo(_("Đã in phiếu {receipt} cho hồ sơ {dossier}", receipt=issued.receipt_id, dossier=issued.fields["h"]))
     _letter_after(cfg, store, issued)
 
 
@@ -100,39 +101,36 @@ def _letter_after(cfg, store, issued) -> None:
         image = letters.letter_image(cfg, store, kind, issued.fields["o"], issued.fields["h"],
                                      issued.fields.get("p"))
         _print(cfg, store, image, f"letter:{kind}", issued.fields["h"])
-        click.echo(f"printed letter {kind}")
+        click.echo(_("Đã in thư {kind}", kind=kind))
 
 
-@receipt.command()
+@receipt.command(help=_("Phát hành phiếu QR và lưu thành ảnh, không in."))
 @receipt_options
-@click.option("--out", default="receipt.png", show_default=True, help="where to save the image (PNG)")
+@click.option("--out", default="receipt.png", show_default=True, help=_("nơi lưu ảnh (PNG)"))
 def preview(config_path, officer, dossier, procedure, out):
-    """Issue a QR receipt and save it as an image, without printing."""
     _cfg, _store_, issued, image = _issue(config_path, officer, dossier, procedure)
     _save(image, out)
     click.echo(issued.token)
 
 
-@receipt.command()
+@receipt.command(help=_("In lại phiếu hoặc thư cuối cùng (sau khi máy in gặp sự cố)."))
 @CONFIG_OPTION
 def reprint(config_path):
-    """Print the last receipt or letter again (after a printer fault)."""
     from kiosk.devices.printer import PrinterError
     cfg = load_or_exit(config_path)
     store = _store(cfg)
     try:
         job = _printer(cfg, store).reprint_last()
     except PrinterError as exc:
-        click.echo(f"printer: {exc.message_vi}\n         {exc.message_en}", err=True)
+        click.echo(_("máy in: {vi}\n         {en}", vi=exc.message_vi, en=exc.message_en), err=True)
         sys.exit(2 if exc.state == "no_job" else 1)
-    click.echo(f"reprinted {job.kind} {job.ref or ''}".rstrip())
+    click.echo(_("Đã in lại {kind} {ref}", kind=job.kind, ref=job.ref or "").rstrip())
 
 
-@receipt.command()
+@receipt.command(help=_("Tình trạng máy in: ok, paper_low, paper_out, offline, absent, …"))
 @CONFIG_OPTION
-@click.option("--json", "as_json", is_flag=True, help="print the state as JSON")
+@click.option("--json", "as_json", is_flag=True, help=_("in tình trạng dạng JSON"))
 def status(config_path, as_json):
-    """The printer's state: ok, paper_low, paper_out, offline, absent, ..."""
     import json
 
     from kiosk.devices.printer import PRINTABLE
@@ -146,18 +144,19 @@ def status(config_path, as_json):
     sys.exit(0 if state["state"] in PRINTABLE else 1)
 
 
-@receipt.command()
+@receipt.command(help=_("Làm một thư cho người dân; lưu với --out, in với --print."))
 @CONFIG_OPTION
 @click.option("--kind", required=True, type=click.Choice(list(LETTER_KINDS)),
-              help=", ".join(f"{kind} {en.lower()}" for kind, (_vi, en) in LETTER_KINDS.items()))
-@click.option("--officer", required=True, help="officer id, as in the roster")
-@click.option("--dossier", required=True, help="dossier code (mã hồ sơ)")
-@click.option("--procedure", default=None, help="procedure code (mã thủ tục)")
-@click.option("--new-date", default=None, help=f"{LETTER_APOLOGY}: the new date for the result (2026-12-05)")
-@click.option("--out", default=None, help="save the letter image (PNG) instead of printing")
-@click.option("--print", "do_print", is_flag=True, help="print it (also with --out)")
+              help=", ".join(f"{kind} {(vi if _.language == 'vi' else en).lower()}"
+                             for kind, (vi, en) in LETTER_KINDS.items()))
+@click.option("--officer", required=True, help=_("mã cán bộ, như trong danh sách"))
+@click.option("--dossier", required=True, help=_("mã hồ sơ"))
+@click.option("--procedure", default=None, help=_("mã thủ tục"))
+@click.option("--new-date", default=None, help=_("{kind}: ngày hẹn trả kết quả mới (2026-12-05)",
+                                                 kind=LETTER_APOLOGY))
+@click.option("--out", default=None, help=_("lưu ảnh thư (PNG) thay vì in"))
+@click.option("--print", "do_print", is_flag=True, help=_("in thư (cả khi có --out)"))
 def letter(config_path, kind, officer, dossier, procedure, new_date, out, do_print):
-    """Make a letter for the citizen; saved with --out, printed with --print."""
     from kiosk import letters
     from kiosk.receipts import ReceiptIssueError
     cfg = load_or_exit(config_path)
@@ -166,10 +165,10 @@ def letter(config_path, kind, officer, dossier, procedure, new_date, out, do_pri
         when = letters.parse_new_date(new_date) if new_date else None
         image = letters.letter_image(cfg, store, kind, officer, dossier, procedure, when)
     except (letters.LetterError, ReceiptIssueError) as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(_("Lỗi: {error}", error=exc), err=True)
         sys.exit(2)
     if out:
         _save(image, out)
     if do_print or not out:
         _print(cfg, store, image, f"letter:{kind}", dossier)
-        click.echo(f"printed letter {kind}")
+        click.echo(_("Đã in thư {kind}", kind=kind))

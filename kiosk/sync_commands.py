@@ -15,18 +15,18 @@ import time
 import click
 
 from kiosk.commands import CONFIG_OPTION, load_or_exit, open_store
+from sync.cli_i18n import _
 
 
-@click.command()
+@click.command(help=_("Gửi các lượt đánh giá của ki-ốt này lên máy chủ thị trấn và lấy danh sách cán bộ về."))
 @CONFIG_OPTION
-@click.option("--once", is_flag=True, help="drain what is pending (retrying as usual), then exit 0")
+@click.option("--once", is_flag=True, help=_("gửi hết những gì đang chờ (thử lại như thường lệ), rồi thoát 0"))
 @click.option("--give-up-after", type=click.FloatRange(min=0), default=None,
-              help="with --once: stop retrying after this many seconds (exit 1) [default: never]")
+              help=_("với --once: thôi thử lại sau ngần ấy giây (thoát 1) [mặc định: không bao giờ]"))
 @click.option("--progress/--no-progress", default=None,
-              help="progress bar [default: when standard error is a terminal]")
-@click.option("-v", "--verbose", is_flag=True, help="log each retry")
+              help=_("thanh tiến độ [mặc định: khi đầu ra lỗi chuẩn là một màn hình dòng lệnh]"))
+@click.option("-v", "--verbose", is_flag=True, help=_("ghi nhật ký mỗi lần thử lại"))
 def sync(config_path, once, give_up_after, progress, verbose):
-    """Send this kiosk's ratings to the town server and fetch its roster."""
     from sync.agent import SyncError, TransientError, agent_from_config
 
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
@@ -34,8 +34,8 @@ def sync(config_path, once, give_up_after, progress, verbose):
     cfg = load_or_exit(config_path)
     for key in ("url", "token"):
         if not cfg.server[key]:
-            click.echo(f"config error: [server] {key}: empty (this kiosk is offline only; "
-                       "see `hailong admin enrol-kiosk`)", err=True)
+            click.echo(_("Lỗi cấu hình: [server] {key}: trống (ki-ốt này chỉ chạy ngoại tuyến; "
+                         "xem `hailong admin enrol-kiosk`)", key=key), err=True)
             sys.exit(2)
     store = open_store(cfg)
     store.init()
@@ -44,28 +44,32 @@ def sync(config_path, once, give_up_after, progress, verbose):
         progress = sys.stderr.isatty()
 
     def _stop(signum, _frame):
-        click.echo("stopping…", err=True)
+        click.echo(_("đang dừng…"), err=True)
         agent.stop(0)
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
 
     if not once:
-        click.echo(f"hailong sync: {cfg.kiosk['id']} → {cfg.server['url']} (Ctrl+C to stop)", err=True)
+        click.echo(_("hailong sync: {kiosk} → {url} (Ctrl+C để dừng)", kiosk=cfg.kiosk["id"], url=cfg.server["url"]),
+                   err=True)
         agent.run()
         return
     deadline = time.monotonic() + give_up_after if give_up_after is not None else None
     try:
         result = agent.sync_once(progress=progress, deadline=deadline)
     except SyncError as exc:
-        click.echo(f"sync error: {exc}", err=True)
+        click.echo(_("Lỗi đồng bộ: {error}", error=exc), err=True)
         sys.exit(1)
     except TransientError as exc:
         counts = store.sync_counts()
-        click.echo(f"gave up: {exc} ({counts['pending']} ratings still pending)", err=True)
+        click.echo(_("Đã thôi thử: {error} (còn {pending} lượt đánh giá đang chờ)", error=exc,
+                     pending=counts["pending"]), err=True)
         sys.exit(1)
     counts = store.sync_counts()
-    click.echo(f"synced {result.synced}, rejected {result.rejected}, pending {counts['pending']}, "
-               f"quarantined {counts['quarantined']} ({result.batches} batches, {result.retries} retries)")
+    click.echo(_("đã gửi {synced}, bị từ chối {rejected}, đang chờ {pending}, cách ly {quarantined} "
+                 "({batches} lô, {retries} lần thử lại)", synced=result.synced, rejected=result.rejected,
+                 pending=counts["pending"], quarantined=counts["quarantined"], batches=result.batches,
+                 retries=result.retries))
     for error in result.errors[:10]:
-        click.echo(f"  rejected: {error}", err=True)
+        click.echo(_("  bị từ chối: {error}", error=error), err=True)
     sys.exit(0 if counts["pending"] == 0 else 1)

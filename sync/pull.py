@@ -29,6 +29,7 @@ import tenacity
 
 from sync import protocol
 from sync.cells import csv_cell, xlsx_cell
+from sync.cli_i18n import _
 from sync.retry import RETRY_STATUS, BackoffWait, TransientError, retry_after
 
 COLUMNS = list(protocol.RECORD_FIELDS) + ["received_at"]
@@ -285,44 +286,49 @@ def _token(token: str | None, token_file: Path | None) -> str:
         try:
             lines = token_file.read_text("utf-8").splitlines()
         except (OSError, UnicodeDecodeError) as exc:
-            raise click.ClickException(f"--token-file {token_file}: cannot read it "
-                                       f"({getattr(exc, 'strerror', None) or 'not UTF-8 text'})") from None
+            raise click.ClickException(_("--token-file {path}: không đọc được ({why})", path=token_file,
+                                         why=getattr(exc, "strerror", None) or _("không phải văn bản UTF-8"))
+                                       ) from None
         token = lines[0].strip() if lines else ""
         if not token:
-            raise click.ClickException(f"--token-file {token_file}: the file is empty")
+            raise click.ClickException(_("--token-file {path}: tệp trống", path=token_file))
     token = (token or "").strip()
     if not token:
-        raise click.UsageError("no admin API token: set $HAILONG_TOKEN, or give --token-file FILE (or --token T)")
+        raise click.UsageError(_("chưa có mã API quản trị: đặt $HAILONG_TOKEN, hoặc cho --token-file FILE "
+                                 "(hoặc --token T)"))
     return token
 
 
-@click.command()
-@click.option("--server", required=True, help="town server URL, e.g. https://hailong.xa-abc.gov.vn")
+@click.command(help=_(
+    "Lấy các lượt đánh giá từ máy chủ thị trấn vào một tệp CSV, Excel hoặc JSON Lines.\n\n"
+    "Mã API quản trị lấy từ --token-file FILE, nếu không thì $HAILONG_TOKEN, nếu không thì --token T; "
+    "mã ghi trên dòng lệnh thì mọi người dùng của máy đều thấy trong `ps`, nên hãy dùng tệp hoặc biến "
+    "môi trường."))
+@click.option("--server", required=True, help=_("địa chỉ máy chủ thị trấn, ví dụ https://hailong.xa-abc.gov.vn"))
 @click.option("--token", default=None, envvar="HAILONG_TOKEN", show_envvar=True,
-              help="admin API token; better from $HAILONG_TOKEN or --token-file, which other users "
-                   "cannot read in `ps` as they can a command line")
+              help=_("mã API quản trị; tốt hơn là lấy từ $HAILONG_TOKEN hoặc --token-file, vì người dùng khác "
+                     "không đọc được chúng trong `ps` như đọc một dòng lệnh"))
 @click.option("--token-file", default=None, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="read the admin API token from this file (its first line)")
-@click.option("--after", default=None, help="cursor to start after [default: the state file's, else the start]")
-@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "jsonl"]), required=True)
-@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+              help=_("đọc mã API quản trị từ tệp này (dòng đầu tiên)"))
+@click.option("--after", default=None,
+              help=_("con trỏ để bắt đầu sau đó [mặc định: của tệp trạng thái, nếu không thì từ đầu]"))
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "jsonl"]), required=True,
+              help=_("định dạng tệp ra"))
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help=_("tệp ra"))
 @click.option("--state", "state_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="where the cursor is remembered [default: <out>.cursor.json]")
-@click.option("--full", is_flag=True, help="ignore the remembered cursor: pull everything")
-@click.option("--limit", default=1000, show_default=True, type=click.IntRange(1, 5000), help="ratings per page")
-@click.option("--timeout", default=30.0, show_default=True, type=click.FloatRange(min=0.1))
+              help=_("nơi nhớ con trỏ [mặc định: <out>.cursor.json]"))
+@click.option("--full", is_flag=True, help=_("bỏ qua con trỏ đã nhớ: lấy tất cả"))
+@click.option("--limit", default=1000, show_default=True, type=click.IntRange(1, 5000),
+              help=_("số lượt đánh giá mỗi trang"))
+@click.option("--timeout", default=30.0, show_default=True, type=click.FloatRange(min=0.1),
+              help=_("số giây chờ mỗi trang"))
 @click.option("--retries", default=5, show_default=True, type=click.IntRange(0, 20),
-              help="tries again this many times (with backoff) when the server does not answer")
-@click.option("--progress/--no-progress", default=None, help="[default: when standard error is a terminal]")
+              help=_("thử lại ngần ấy lần (giãn dần) khi máy chủ không trả lời"))
+@click.option("--progress/--no-progress", default=None,
+              help=_("thanh tiến độ [mặc định: khi đầu ra lỗi chuẩn là một màn hình dòng lệnh]"))
 def pull(server, token, token_file, after, fmt, out, state_path, full, limit, timeout, retries, progress):
-    """Pull ratings from the town server into a CSV, Excel or JSON Lines file.
-
-    The admin API token comes from --token-file FILE, else $HAILONG_TOKEN,
-    else --token T; a token on the command line is visible to every user of
-    the machine in `ps`, so prefer the file or the variable.
-    """
     if not server.startswith(("http://", "https://")):
-        raise click.ClickException("--server: must start with http:// or https://")
+        raise click.ClickException(_("--server: phải bắt đầu bằng http:// hoặc https://"))
     token = _token(token, token_file)
     state_path = state_path or out.with_name(out.name + ".cursor.json")
     try:
@@ -334,4 +340,5 @@ def pull(server, token, token_file, after, fmt, out, state_path, full, limit, ti
         raise click.ClickException(str(exc)) from None
     except OSError as exc:
         raise click.ClickException(f"{exc.filename or out}: {exc.strerror}") from None
-    click.echo(f"{count} ratings written to {out} (next pull starts after cursor {cursor or 'start'})")
+    click.echo(_("Đã ghi {count} lượt đánh giá vào {out} (lần lấy sau bắt đầu sau con trỏ {cursor})",
+                 count=count, out=out, cursor=cursor or _("đầu")))
