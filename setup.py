@@ -28,6 +28,7 @@ SERVER = [
     "python-multipart>=0.0.9",
     "itsdangerous>=2.1",
     "matplotlib>=3.8",
+    "fastapi-offline>=1.7",   # Swagger UI and ReDoc files, served by the server: /docs works offline
     "babel>=2.14",
 ]
 TEST = [

@@ -4,8 +4,18 @@ Every route is included here, visibly: the kiosk API (api/kiosks.py), the
 admin API (api/ratings.py, api/reports.py) and the admin pages, one router
 per page group (web/signin.py, dashboard.py, alerts.py, kiosks.py,
 roster.py, office.py); ``web.base.setup`` adds what the pages share
-(sessions, /static, the sign-in redirect). Every error reply of the API is
-JSON ``{"detail": "<message>"}``.
+(sessions, /static, the sign-in redirect).
+
+Errors: every error reply under ``/api/`` (and to a client that asks for
+JSON only) is JSON ``{"detail": "<message>"}``; anything else (a browser on
+an unknown or mistyped address, a wrong method) gets an HTML page in the
+session's language with a link back to the dashboard (:func:`_error_reply`).
+A client that gives up in the middle of sending its body (a kiosk on a slow
+link) is one line in the log, not a traceback.
+
+``/docs`` (Swagger UI) and ``/redoc`` work offline: their JavaScript and CSS
+are served from ``/static-docs``, the copy the ``fastapi-offline`` package
+ships (FastAPI's "self-hosting JavaScript and CSS for docs").
 """
 from __future__ import annotations
 
@@ -15,8 +25,11 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from sync.server.api import kiosks as api_kiosks
 from sync.server.api import ratings as api_ratings
@@ -35,6 +48,10 @@ from sync.server.web import roster as web_roster
 from sync.server.web import signin as web_signin
 
 log = logging.getLogger("hailong.server")
+
+#: Swagger UI's and ReDoc's JavaScript and CSS, as the fastapi-offline package ships them
+#: (no CDN: the town network may have no internet).
+DOCS_STATIC = "/static-docs"
 
 DEFAULTS = {
     "max_body_bytes": 8 * 1024 * 1024,  # decompressed, per batch
@@ -58,6 +75,65 @@ def _validation_message(exc: RequestValidationError) -> str:
         where = ".".join(str(x) for x in err.get("loc", ()) if x != "body") or "body"
         parts.append(f"{where}: {err.get('msg', 'invalid')}")
     return "; ".join(parts) or "invalid request"
+
+
+def _docs_assets() -> Path | None:
+    try:
+        import fastapi_offline
+    except ImportError:          # pragma: no cover - a server installed without it: no /docs
+        return None
+    folder = Path(fastapi_offline.__file__).resolve().parent / "static"
+    return folder if (folder / "swagger-ui-bundle.js").is_file() else None
+
+
+def wants_json(request: Request) -> bool:
+    """An API client: a path under /api/ (the kiosks' and the admin API), or a client that asks for
+    JSON and not HTML. Everyone else is a person with a browser."""
+    if request.url.path.startswith("/api/") or request.url.path in ("/healthz", "/openapi.json"):
+        return True
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
+def _error_words(request: Request, status: int, _) -> tuple[str, str]:
+    """(heading, message) of an HTML error page, in words a commune's admin reads."""
+    if status == 404:
+        return _("Không tìm thấy trang"), _("Không có trang nào ở địa chỉ {path}. Có thể địa chỉ gõ sai "
+                                             "hoặc trang đã được chuyển đi.", path=request.url.path)
+    if status == 405:
+        return _("Không thực hiện được"), _("Địa chỉ {path} không nhận yêu cầu kiểu {method}.",
+                                             path=request.url.path, method=request.method)
+    if status >= 500:
+        return _("Lỗi máy chủ"), _("Máy chủ gặp lỗi khi xử lý yêu cầu này. Hãy thử lại sau ít phút; "
+                                    "nếu vẫn lỗi, báo cho người phụ trách kỹ thuật.")
+    return _("Không thực hiện được"), _("Yêu cầu này không thực hiện được (mã lỗi {status}).", status=status)
+
+
+def _error_reply(request: Request, status: int, detail: str, headers=None, message: str | None = None):
+    """The reply to an error: JSON ``{"detail"}`` for an API client, else an HTML page
+    (``message``, or the status's words) with a link back to the dashboard."""
+    if wants_json(request):
+        return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+    # the 500 handler runs outside the session middleware: no session there, Vietnamese then
+    has_session = "session" in request.scope
+    try:
+        lang = web_base.session_lang(request) if has_session else "vi"
+        _ = web_base.translator(lang)
+        heading, words = _error_words(request, status, _)
+        ctx = {"heading": heading, "code": status, "message": message or words}
+        if has_session:
+            response = web_base.error_page(request, status, **ctx)
+        else:
+            response = web_base.templates.TemplateResponse(request, "error.html", {
+                "_": _, "lang": lang, "csrf": "", "path": request.url.path, "qs": "", "user": None, **ctx},
+                status_code=status)
+    except Exception:            # the page itself failed (the database is gone...): plain words
+        log.warning("error page for %s %s failed; plain text instead", request.method, request.url.path,
+                    exc_info=True)
+        response = Response(f"{status}: {detail}\n", status_code=status, media_type="text/plain; charset=utf-8")
+    for k, v in (headers or {}).items():
+        response.headers[k] = v
+    return response
 
 
 def create_app(db: str = "town.db", *, media_dir: str | Path | None = None, run_migrations: bool = True,
@@ -90,8 +166,10 @@ def create_app(db: str = "town.db", *, media_dir: str | Path | None = None, run_
         finally:
             app.state.background.stop()
 
+    docs_assets = _docs_assets()
     app = FastAPI(title="hailong town server", version="1", lifespan=lifespan,
-                  description="Sync protocol v1 (kiosks) and the admin API. See DESIGN.md.")
+                  description="Sync protocol v1 (kiosks) and the admin API. See DESIGN.md.",
+                  docs_url=None, redoc_url=None)   # /docs and /redoc below, from the server's own copy
     app.state.engine = engine          # writes: batches, heartbeats, admin operations
     app.state.reader = make_reader(engine)   # every GET reads here and never writes
     # SQLite has one writer: batches queue on this lock, in arrival order,
@@ -111,20 +189,31 @@ def create_app(db: str = "town.db", *, media_dir: str | Path | None = None, run_
     app.include_router(web_roster.router)         # /admin/roster, roster import, photos
     app.include_router(web_office.router)         # /admin/letters, report settings
 
+    if docs_assets is not None:
+        _offline_docs(app, docs_assets)
+
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException):
-        return JSONResponse({"detail": str(exc.detail)}, status_code=exc.status_code,
-                            headers=getattr(exc, "headers", None))
+        return _error_reply(request, exc.status_code, str(exc.detail), getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):
-        return JSONResponse({"detail": _validation_message(exc)}, status_code=422)
+        text = _validation_message(exc)
+        return _error_reply(request, 422, text, message=text)
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(request: Request, exc: ClientDisconnect):
+        # The client gave up before its body arrived (a kiosk on a slow link times out and
+        # retries later): nothing was done, nobody is listening; one line, no traceback.
+        log.warning("client %s disconnected before sending the whole body of %s %s; nothing done",
+                    request.client.host if request.client else "?", request.method, request.url.path)
+        return Response(status_code=400)
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception):
         # A bug, not the client's fault: say so plainly (the fuzz test hunts these).
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse({"detail": "internal server error"}, status_code=500)
+        return _error_reply(request, 500, "internal server error")
 
     @app.get("/healthz", include_in_schema=False)
     def healthz():
@@ -134,3 +223,29 @@ def create_app(db: str = "town.db", *, media_dir: str | Path | None = None, run_
                             headers={"Retry-After": str(RETRY_AFTER)} if problem else None)
 
     return app
+
+
+def _offline_docs(app: FastAPI, assets: Path) -> None:
+    """/docs (Swagger UI) and /redoc with their JavaScript and CSS served from ``DOCS_STATIC``."""
+    app.mount(DOCS_STATIC, StaticFiles(directory=str(assets)), name="static-docs")
+    redirect = app.swagger_ui_oauth2_redirect_url
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui(request: Request):
+        root = request.scope.get("root_path", "")
+        return get_swagger_ui_html(openapi_url=f"{root}{app.openapi_url}", title=f"{app.title} - API",
+                                   oauth2_redirect_url=f"{root}{redirect}",
+                                   swagger_js_url=f"{root}{DOCS_STATIC}/swagger-ui-bundle.js",
+                                   swagger_css_url=f"{root}{DOCS_STATIC}/swagger-ui.css",
+                                   swagger_favicon_url=f"{root}/static/favicon.svg")
+
+    @app.get(redirect, include_in_schema=False)
+    def swagger_ui_redirect():
+        return get_swagger_ui_oauth2_redirect_html()
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc(request: Request):
+        root = request.scope.get("root_path", "")
+        return get_redoc_html(openapi_url=f"{root}{app.openapi_url}", title=f"{app.title} - ReDoc",
+                              redoc_js_url=f"{root}{DOCS_STATIC}/redoc.standalone.js",
+                              redoc_favicon_url=f"{root}/static/favicon.svg", with_google_fonts=False)

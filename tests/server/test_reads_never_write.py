@@ -39,6 +39,8 @@ GETS = [
     ("/admin", "session"), ("/admin?period=2026-Q4", "session"), ("/admin?period=nonsense", "session"),
     ("/admin?period=2026&unit=13321&desk=quay-1", "session"),
     ("/admin/officers/cb-001?period=2026-Q4", "session"), ("/admin/officers/no-such-officer", "session"),
+    ("/admin/comments?period=2026-Q4", "session"), ("/admin/comments?period=2026&officer=cb-001&page=2", "session"),
+    ("/static-docs/swagger-ui.css", None),
     ("/admin/alerts", "session"),
     ("/admin/kiosks", "session"), ("/admin/kiosks?revoke=ki-ot-1", "session"),
     ("/admin/roster", "session"), ("/admin/roster?imported=1&officers=2", "session"),

@@ -1,6 +1,7 @@
 """The kiosk-facing API of sync protocol v1: batches, config, photos, heartbeat."""
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from datetime import datetime
@@ -12,6 +13,7 @@ from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from sync import protocol
 from sync.server.api.auth import current_kiosk, own_kiosk
@@ -26,6 +28,7 @@ MAX_SEQ = ingest.MAX_SEQ
 PATH_PHOTO = "/api/v1/photos/{officer_id}"
 
 router = APIRouter(tags=["kiosk"])
+log = logging.getLogger("hailong.server")
 
 RECORD_SCHEMA = protocol.record_json_schema()   # the limits protocol.check_record enforces
 BATCH_SCHEMA = {
@@ -69,10 +72,17 @@ async def post_batch(request: Request, kiosk: dict = Depends(current_kiosk),
     started = time.perf_counter()
     opts = request.app.state.options
     raw = bytearray()
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > opts["max_body_bytes"]:
-            raise HTTPException(413, f"body larger than {opts['max_body_bytes']} bytes")
+    try:
+        async for chunk in request.stream():
+            raw += chunk
+            if len(raw) > opts["max_body_bytes"]:
+                raise HTTPException(413, f"body larger than {opts['max_body_bytes']} bytes")
+    except ClientDisconnect:
+        # A kiosk on a slow link gave up (its timeout) and will send the batch again: nothing
+        # was stored, nobody is listening for a reply; one line in the log, no traceback.
+        log.warning("kiosk %s disconnected after %d bytes of its batch; nothing stored, it will send again",
+                    kiosk["id"], len(raw))
+        return Response(status_code=400)
     response = await run_in_threadpool(_apply, request.app, bytes(raw),
                                        request.headers.get("content-encoding"), kiosk, key)
     # Time spent on the server, queueing for the writer included (see benchmarks/sync_many_kiosks.py).

@@ -171,6 +171,12 @@ def today_vn() -> date:
     return datetime.now(VN_TZ).date()
 
 
+def data_until(period: Period, today: date) -> date | None:
+    """``today`` when ``period`` is still running on that day (its figures stop there: "Số liệu
+    đến ngày …"), else None (a period that has ended holds all its days; one not begun, none)."""
+    return today if period.first_day <= today < period.end_day else None
+
+
 def trend_step(period: Period) -> str:
     """The trend's step for a period, the same on the pages, the JSON report and the Word report:
     a point a day up to 62 days (two months), a week up to 190 days (six months), else a month."""

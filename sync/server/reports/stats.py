@@ -25,6 +25,7 @@ Lists (reasons, flags) are JSON text arrays of codes: a code is matched as
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -318,20 +319,40 @@ class Stats:
             row = conn.execute(q).one()
         return {code: int(row[i] or 0) for i, code in enumerate(self.reasons)}
 
-    def latest_comments(self, flt: Filter, limit: int = 20) -> list[dict]:
-        """The newest ratings with a comment (misuse included: they are shown)."""
+    def _with_comment(self, flt: Filter) -> ColumnElement:
+        r = self.r
+        return and_(flt.where(r, self.time_col), r.c.comment.is_not(None), r.c.comment != "")
+
+    def comment_count(self, flt: Filter) -> int:
+        """How many ratings of the filter carry a comment (misuse included: they are shown)."""
+        q = select(func.count()).select_from(self.r).where(self._with_comment(flt))
+        with self.reader.connect() as conn:
+            return int(conn.execute(q).scalar() or 0)
+
+    def comments(self, flt: Filter, limit: int = 50, offset: int = 0) -> list[dict]:
+        """The ratings with a comment, newest first (ties by id, so pages never overlap), ``limit``
+        of them from ``offset``; misuse included (marked ``misuse``: they are shown, not counted)."""
         r = self.r
         q = (select(r.c.id, r.c[self.time_col].label("at"), r.c.unit_code, r.c.desk_id,
-                    r.c.officer_id, r.c.level, r.c.comment, r.c.flags)
-             .where(flt.where(r, self.time_col), r.c.comment.is_not(None), r.c.comment != "")
-             .order_by(r.c[self.time_col].desc()).limit(limit))
+                    r.c.officer_id, r.c.procedure_code, r.c.level, r.c.reasons, r.c.comment, r.c.flags)
+             .where(self._with_comment(flt))
+             .order_by(r.c[self.time_col].desc(), r.c.id.desc()).limit(limit).offset(offset))
         with self.reader.connect() as conn:
             out = []
             for row in conn.execute(q):
                 d = dict(row._mapping)
                 d["misuse"] = any(f'"{f}"' in (d.pop("flags") or "") for f in MISUSE_FLAGS)
+                try:
+                    reasons = json.loads(d["reasons"] or "[]")
+                except ValueError:
+                    reasons = []
+                d["reasons"] = [c for c in reasons if isinstance(c, str)] if isinstance(reasons, list) else []
                 out.append(d)
             return out
+
+    def latest_comments(self, flt: Filter, limit: int = 20) -> list[dict]:
+        """The newest ratings with a comment (misuse included: they are shown)."""
+        return self.comments(flt, limit)
 
     def level_label(self, level: int, english: bool = False) -> str:
         for lv, vi, en, _sat in SCALES[self.scale]:

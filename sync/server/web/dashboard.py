@@ -1,4 +1,5 @@
-"""The figures: the dashboard, an officer's page, and the exports (CSV, Excel, the Word report).
+"""The figures: the dashboard, an officer's page, the citizens' comments, and the exports
+(CSV, Excel, the Word report).
 
 Reads only: the statistics come from the roll-up that ingest folds when a
 batch commits, through ``app.state.reader``.
@@ -14,12 +15,14 @@ from sqlalchemy import select
 
 from sync.server.core import db
 from sync.server.reports import charts, exports, periods, report_docx
+from sync.server.reports.stats import satisfied_levels
 from sync.server.web.base import (
     alert_rule_values,
     csp_safe_svg,
     error_page,
     filter_from_query,
     filter_query,
+    local_time,
     open_alert_count,
     period_choices,
     render,
@@ -34,6 +37,17 @@ from sync.server.web.base import (
 router = APIRouter(include_in_schema=False)
 
 
+#: comments per page of /admin/comments
+COMMENTS_PER_PAGE = 50
+
+
+def _level_words(stats, lang: str) -> dict:
+    """The per-level labels, and the words that tell the satisfied total from the level "Hài lòng":
+    which levels count as satisfied ("Rất hài lòng + Hài lòng")."""
+    levels = scale_labels(stats.scale, lang)
+    return {"levels": levels, "satisfied_levels": " + ".join(levels[lv] for lv in satisfied_levels(stats.scale))}
+
+
 def _render_figures(request: Request, template: str, stats, flt, comments: int, **ctx) -> HTMLResponse:
     """A page of figures for ``flt`` (the dashboard, an officer): figures, trend chart, labels."""
     step = periods.trend_step(flt.period)
@@ -42,12 +56,15 @@ def _render_figures(request: Request, template: str, stats, flt, comments: int, 
     _ = tr(request)
     # a period that means nothing: the page of the current quarter, saying why, as a 422
     status = 422 if ctx.get("error") else 200
+    today = periods.today_vn()
     return render(request, template, status=status, flt=flt, dash=dash, step=step,
-                  choices=period_choices(periods.today_vn(), _),
+                  choices=period_choices(today, _),
                   chart=Markup(csp_safe_svg(charts.trend_svg(dash.trend, labels=(_("Tỷ lệ hài lòng (%)"), _("Số đánh giá hợp lệ"),
                                                                     _("Chưa có đánh giá trong kỳ"))))),
-                  levels=scale_labels(stats.scale, lang),
+                  **_level_words(stats, lang),
                   reason_labels={c: (en if lang == "en" else vi) for c, (vi, en) in stats.reasons.items()},
+                  comment_total=stats.comment_count(flt), until=periods.data_until(flt.period, today),
+                  fmt_time=local_time,
                   filter_qs=filter_query(flt), open_alerts=open_alert_count(request),
                   low_below=float(alert_rule_values(request)["officer_rate_below"]), **ctx)
 
@@ -74,6 +91,34 @@ def officer_page(request: Request, officer_id: str):
         return error_page(request, 404, _("Không có cán bộ mã {code}.", code=officer_id), user=user)
     return _render_figures(request, "officer.html", stats, flt, comments=30, user=user, error=error,
                            names=names, officer=dict(officer) if officer else {"id": officer_id, "name": officer_id})
+
+
+@router.get("/admin/comments")
+def comments_page(request: Request):
+    """Every comment of the dashboard's filter (period, unit, desk, officer, procedure), newest
+    first, a page at a time. Reads only; the text is escaped like every value on the pages."""
+    user = require_user(request)
+    stats, names, _sv = stats_context(request)
+    flt, error = filter_from_query(request)
+    lang = session_lang(request)
+    _ = tr(request)
+    total = stats.comment_count(flt)
+    pages = max(1, -(-total // COMMENTS_PER_PAGE))
+    try:
+        page = int(request.query_params.get("page", "1"))
+    except ValueError:
+        page = 1
+    page = min(max(page, 1), pages)
+    rows = stats.comments(flt, COMMENTS_PER_PAGE, (page - 1) * COMMENTS_PER_PAGE)
+    today = periods.today_vn()
+    return render(request, "comments.html", status=422 if error else 200, user=user, error=error,
+                  flt=flt, names=names, rows=rows, total=total, page=page, pages=pages,
+                  first=(page - 1) * COMMENTS_PER_PAGE + 1 if rows else 0,
+                  last=(page - 1) * COMMENTS_PER_PAGE + len(rows),
+                  choices=period_choices(today, _), until=periods.data_until(flt.period, today),
+                  levels=scale_labels(stats.scale, lang), fmt_time=local_time,
+                  reason_labels={c: (en if lang == "en" else vi) for c, (vi, en) in stats.reasons.items()},
+                  filter_qs=filter_query(flt), open_alerts=open_alert_count(request))
 
 
 @router.get("/admin/export")

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from sync.server.core import admin_ops, db
 from sync.server.core import alerts as alert_rules
+from sync.server.core.clock import parse_stored
 from sync.server.web.base import (
     checked_form,
     error_page,
@@ -41,6 +42,34 @@ def _ago(hours: float | None, _) -> str:
     return _("{n} ngày trước", n=int(hours // 24))
 
 
+def _hours_since(value: str | None, now: datetime) -> float | None:
+    at = parse_stored(value)
+    return None if at is None else (now - at).total_seconds() / 3600
+
+
+def kiosk_health(k: dict, now: datetime, silent_hours: float, skew_threshold: float) -> dict:
+    """What the kiosks page says of one kiosk: ``age_h`` (hours since its last contact, None: never),
+    ``never`` (it never made contact yet), ``problems`` (revoked, silent, skew, quarantined).
+
+    The same rule as the silent sweep (core/alerts.sweep_silent): the silent hours count from the
+    last contact or, for a kiosk that never made contact, from its enrolment, so a kiosk enrolled a
+    minute ago is "Chưa kết nối lần nào", not "Im lặng quá lâu".
+    """
+    age_h = _hours_since(k["last_seen"], now)
+    never = age_h is None
+    since = age_h if not never else _hours_since(k["enrolled_at"], now)
+    problems = []
+    if k["revoked"]:
+        problems.append("revoked")
+    elif since is not None and since >= silent_hours:
+        problems.append("silent")
+    if k["clock_skew"] is not None and abs(k["clock_skew"]) >= skew_threshold:
+        problems.append("skew")
+    if k["quarantined"]:
+        problems.append("quarantined")
+    return {"age_h": age_h, "never": never, "problems": problems}
+
+
 @router.get("/admin/kiosks")
 def kiosks_page(request: Request):
     user = require_user(request)
@@ -49,32 +78,15 @@ def kiosks_page(request: Request):
         rule = alert_rules.rules(conn)
         units = conn.execute(select(db.units.c.code, db.units.c.name).order_by(db.units.c.code)).all()
     now = datetime.now(timezone.utc)
-    kiosks = []
-    for k in rows:
-        seen = k["last_seen"]
-        age_h = None
-        if seen:
-            try:
-                at = datetime.fromisoformat(seen)
-                age_h = (now - (at if at.tzinfo else at.replace(tzinfo=timezone.utc))).total_seconds() / 3600
-            except ValueError:
-                pass
-        problems = []
-        if k["revoked"]:
-            problems.append("revoked")
-        elif age_h is None or age_h >= rule["kiosk_silent_hours"]:
-            problems.append("silent")
-        if k["clock_skew"] is not None and abs(k["clock_skew"]) >= request.app.state.options.get("skew_threshold", 600):
-            problems.append("skew")
-        if k["quarantined"]:
-            problems.append("quarantined")
-        kiosks.append({**dict(k), "age_h": age_h, "problems": problems})
+    skew = request.app.state.options.get("skew_threshold", 600)
+    kiosks = [{**dict(k), **kiosk_health(k, now, float(rule["kiosk_silent_hours"]), skew)} for k in rows]
     ask = request.query_params.get("revoke")
     confirm = next((k for k in kiosks if k["id"] == ask and not k["revoked"]), None)
     return render(request, "kiosks.html", user=user, kiosks=kiosks, fmt_time=local_time, ago=_ago,
                   units=units, confirm=confirm if user["role"] == "admin" else None,
                   revoked=next((k["id"] for k in kiosks if k["id"] == request.query_params.get("revoked")
-                                and k["revoked"]), None), open_alerts=open_alert_count(request))
+                                and k["revoked"]), None), open_alerts=open_alert_count(request),
+                  silent_hours=rule["kiosk_silent_hours"])
 
 
 @router.post("/admin/kiosks/enrol")
