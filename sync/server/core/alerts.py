@@ -316,8 +316,12 @@ def _low_rates(conn: Connection, new, rule: dict, scale: int, now: datetime) -> 
 def sweep_silent(conn: Connection, now: datetime | None = None) -> int:
     """Raise ``silent`` for each kiosk not heard from for longer than the rule allows.
 
-    Safe to run from every server process at once: an open alert of the
-    same kiosk absorbs the second insert. Returns how many kiosks it newly found silent.
+    The hours count from the kiosk's last contact (a batch or a heartbeat) or,
+    for a kiosk that never made contact, from its enrolment: a kiosk enrolled
+    an hour ago is not silent yet (the kiosks page says "Chưa kết nối lần nào"),
+    one enrolled two days ago that never called is. Safe to run from every server
+    process at once: an open alert of the same kiosk absorbs the second insert.
+    Returns how many kiosks it newly found silent.
     """
     now = now or utcnow()
     hours = float(rules(conn)["kiosk_silent_hours"])
@@ -325,13 +329,16 @@ def sweep_silent(conn: Connection, now: datetime | None = None) -> int:
     already = set(conn.execute(select(a.c.subject).where(a.c.kind == "silent", a.c.open_key.is_not(None))).scalars())
     causes = []
     for kiosk in conn.execute(select(k.c.id, k.c.last_seen, k.c.enrolled_at).where(k.c.revoked.is_(False))):
-        seen_at = parse_stored(kiosk.last_seen or kiosk.enrolled_at)
+        seen_at = parse_stored(kiosk.last_seen) or parse_stored(kiosk.enrolled_at)
         if seen_at is None or now - seen_at < timedelta(hours=hours) or kiosk.id in already:
             continue   # heard from lately, or already alerted (a round that finds nothing writes nothing)
-        verb = "gửi dữ liệu lần cuối" if kiosk.last_seen else "được đăng ký"
-        causes.append(Alert("silent", f"Ki-ốt {kiosk.id} {verb} lúc {local_text(seen_at)}, "
-                                      f"đã hơn {hours:g} giờ không liên lạc",
-                            iso(seen_at), subject=kiosk.id, kiosk_id=kiosk.id))
+        if parse_stored(kiosk.last_seen):
+            message = (f"Ki-ốt {kiosk.id} gửi dữ liệu lần cuối lúc {local_text(seen_at)}, "
+                       f"đã hơn {hours:g} giờ không liên lạc")
+        else:
+            message = (f"Ki-ốt {kiosk.id} chưa kết nối lần nào từ khi đăng ký lúc {local_text(seen_at)} "
+                       f"(đã hơn {hours:g} giờ)")
+        causes.append(Alert("silent", message, iso(seen_at), subject=kiosk.id, kiosk_id=kiosk.id))
     return raise_alerts(conn, causes, now)
 
 
