@@ -216,3 +216,30 @@ def test_alert_rules_raise_each_cause_once(tmp_path):
         happened = dict(conn.execute(select(db.alerts.c.kind, db.alerts.c.happened_at)
                                      .where(db.alerts.c.kind.in_(["nhung_nhieu", "silent"]))).all())
     assert happened["nhung_nhieu"].startswith("2026-11-02T15:00") and happened["silent"].startswith("2026-11-26T09:00")
+
+
+# --- the trend chart's axes (issue 10) --------------------------------------------------------------
+
+def _svg_texts(svg: str) -> list[str]:
+    """The texts of a matplotlib SVG (drawn as paths, each after a comment holding its text)."""
+    import re
+    return re.findall(r"<!-- (.*?) -->", svg)
+
+
+def test_an_empty_chart_has_a_zero_count_axis_and_says_there_is_nothing():
+    from sync.server.reports import charts
+    texts = _svg_texts(charts.trend_svg([], labels=("Tỷ lệ hài lòng (%)", "Số đánh giá hợp lệ", "Chưa có dữ liệu")))
+    assert "Chưa có dữ liệu" in texts
+    numbers = [t for t in texts if t.replace("−", "-").lstrip("-").replace(".", "", 1).isdigit()]
+    assert not [t for t in numbers if "−" in t or "-" in t or "." in t], numbers     # no −0.045
+    assert numbers.count("0") == 2 and set(numbers) <= {"0", "20", "40", "60", "80", "100"}
+
+
+@pytest.mark.parametrize("counts,ticks", [([1], ["0", "1"]), ([1, 2, 3], ["0", "1", "2", "3"]), ([2], ["0", "1", "2"])])
+def test_tiny_counts_get_whole_number_ticks_from_zero(counts, ticks):
+    from sync.server.reports import charts
+    from sync.server.reports.stats import Figures
+    trend = [Figures(key=f"2026-10-{i + 1:02d}", total=n, valid=n, satisfied=n, levels={}) for i, n in enumerate(counts)]
+    texts = _svg_texts(charts.trend_svg(trend))
+    count_ticks = texts[:texts.index("Số đánh giá hợp lệ")]
+    assert count_ticks == ticks

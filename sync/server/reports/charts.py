@@ -11,7 +11,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
 from sync.server.reports.stats import Figures  # noqa: E402
 
@@ -53,7 +53,17 @@ def _trend_figure(trend: list[Figures], title: str, width: float, height: float,
     ax.set_ylim(0, 110)
     ax.set_ylabel(rate_label)
     ax2.set_ylabel(count_label)
-    ax2.yaxis.set_major_locator(MaxNLocator(integer=True))
+    # The count axis: whole numbers from 0 at the bottom, room above the tallest bar; with no
+    # ratings only the 0 (matplotlib alone centres an empty axis on 0: −0.045 … 0.045).
+    top = max(valid, default=0)
+    if top <= 0:
+        ax2.set_ylim(0, 1)
+        ax2.set_yticks([0])
+    else:
+        ax2.set_ylim(0, top * 1.15 if top >= 4 else top + 0.5)
+        ax2.yaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=2))
+    ax2.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{int(round(v))}"))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{int(round(v))}"))
     ax.set_xticks(list(x))
     step = max(1, len(labels) // 12)
     ax.set_xticklabels([lb if i % step == 0 else "" for i, lb in enumerate(labels)],
@@ -67,7 +77,8 @@ def _trend_figure(trend: list[Figures], title: str, width: float, height: float,
     ax.legend(lines[0] + bars[0], lines[1] + bars[1], loc="upper center", bbox_to_anchor=(0.5, -0.16),
               ncol=2, fontsize=8, frameon=False)
     if not labels:
-        ax.text(0.5, 0.5, empty_label, transform=ax.transAxes, ha="center", va="center")
+        ax.set_xticks([])
+        ax.text(0.5, 0.5, empty_label, transform=ax.transAxes, ha="center", va="center", color="#5b6775")
     fig.tight_layout()
     return fig
 
