@@ -152,6 +152,14 @@ def test_protocol_is_stdlib_only():
     assert not outside, f"sync/protocol.py is the wire contract both ends import; stdlib only: {outside}"
 
 
+def test_the_command_line_language_is_stdlib_only():
+    """sync/cli_i18n.py is imported by the kiosk's commands, `hailong pull` and the server's: stdlib and assets."""
+    stdlib = sys.stdlib_module_names
+    outside = sorted(i for i in RAW["sync.cli_i18n"] if i.split(".")[0] not in stdlib
+                     and i.split(".")[0] not in ("__future__", "assets"))
+    assert not outside, f"sync/cli_i18n.py: stdlib only (and where the catalogue is): {outside}"
+
+
 def test_pages_and_routes_are_not_loaded_by_name():
     """Routes are included where the app is built, visibly: no __import__ / import_module in the server."""
     for name in _importers("sync.server"):
