@@ -257,3 +257,20 @@ def test_every_word_of_these_pages_is_in_the_english_catalogue():
             if said[1] not in english:
                 missing.append(f"{name}: {said[1]}")
     assert not missing, missing
+
+
+def test_the_officer_pages_word_report_is_the_officers(vi):
+    page = vi.get("/admin/officers/cb-002?period=2026-Q4").text
+    link = html.unescape(re.search(r'href="(/admin/export\?fmt=docx[^"]*)"', page)[1])
+    assert "officer=cb-002" in link
+    r = vi.get(link)
+    assert r.status_code == 200
+    assert r.headers["content-disposition"] == \
+        'attachment; filename="hailong-2026-Q4-bao-cao-can-bo-cb-002-tran-van-duc.docx"'
+    import io
+
+    import docx
+    texts = [p.text for p in docx.Document(io.BytesIO(r.content)).paragraphs]
+    assert "Kết quả đánh giá của người dân, tổ chức đối với cán bộ Trần Văn Đức" in texts
+    whole = vi.get("/admin/export?fmt=docx&period=2026-Q4")
+    assert whole.headers["content-disposition"] == 'attachment; filename="hailong-2026-Q4-bao-cao.docx"'

@@ -117,3 +117,86 @@ def test_thank_you_letter_and_unknown_kind():
     assert "THƯ CẢM ƠN" in body and "thủ tục Đăng ký kết hôn" in body
     with pytest.raises(ValueError):
         report_docx.letter("chuc_mung_x", {})
+
+
+# --- the officer's report, page numbers, the signer, a running period (issue 10) -----------------
+
+def _names():
+    return {"officer": {o["id"]: o["name"] for o in NAMES["officers"]},
+            "desk": {d["id"]: d["name"] for d in NAMES["desks"]},
+            "procedure": {p["code"]: p["name"] for p in NAMES["procedures"]}}
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory):
+    return make_town(tmp_path_factory.mktemp("town2") / "town.db")
+
+
+def _report(engine, flt, issuer=None, on=date(2027, 1, 5)):
+    data = report_docx.gather(Stats(engine, db.ratings, "corrected_at"), flt, _names())
+    return data, docx.Document(io.BytesIO(report_docx.report(data, issuer, on=on)))
+
+
+def test_an_officers_report_names_the_officer_and_gives_their_own_figures(engine):
+    data, d = _report(engine, Filter(periods.quarter(2026, 4), officer="cb-002"))
+    texts = _texts(d)
+    title = texts.index("BÁO CÁO")
+    assert texts[title + 1] == "Kết quả đánh giá của người dân, tổ chức đối với cán bộ Trần Văn Đức"
+    assert "quý IV năm 2026" in texts[title + 2]
+    body = "\n".join(texts)
+    # cb-002 in Q4: 5 (level 3), 6 (level 1, nhũng nhiễu), 12 (level 2): 3 valid, 2 satisfied = 66,7 %
+    assert "I. KẾT QUẢ CỦA CÁN BỘ TRẦN VĂN ĐỨC" in texts
+    assert "Tỷ lệ hài lòng của cán bộ Trần Văn Đức: 66,7%" in body
+    assert "tỷ lệ hài lòng chung của Ủy ban nhân dân xã Đồng Tâm trong kỳ là 75,0% (6/8 lượt hợp lệ)" in body
+    assert "Tỷ lệ hài lòng chung: " not in body
+    assert not any(t.cell(0, 1).text == "Cán bộ, công chức" for t in d.tables)     # no table of officers
+    assert report_docx.file_name(data) == "hailong-2026-Q4-bao-cao-can-bo-cb-002-tran-van-duc.docx"
+
+
+def test_the_units_report_keeps_its_title_and_file_name(engine):
+    data, d = _report(engine, Filter(periods.quarter(2026, 4)))
+    texts = _texts(d)
+    assert texts[texts.index("BÁO CÁO") + 1] == "Kết quả khảo sát mức độ hài lòng của người dân, tổ chức"
+    assert report_docx.file_name(data) == "hailong-2026-Q4-bao-cao.docx"
+    body = "\n".join(texts)
+    assert "Số lượt hài lòng (gồm các mức Rất hài lòng, Hài lòng): 6." in body
+    officers = next(t for t in d.tables if t.cell(0, 1).text == "Cán bộ, công chức")
+    assert [c.text for c in officers.rows[0].cells][3:5] == ["Hài lòng (mọi mức)", "Chưa hài lòng (mọi mức)"]
+
+
+def _fields(part) -> list[str]:
+    from docx.oxml.ns import qn
+    return [t.text.strip() for t in part._element.iter(qn("w:instrText"))]
+
+
+def test_every_page_is_numbered_in_the_footer(engine):
+    _data, d = _report(engine, Filter(periods.quarter(2026, 4)))
+    footer = d.sections[0].footer
+    assert _fields(footer) == ["PAGE", "NUMPAGES"]
+    assert footer.paragraphs[0].text.startswith("Trang ") and footer.paragraphs[0].alignment == 1
+
+
+def test_the_signers_name_from_the_settings_and_no_hint_above_it(engine):
+    issuer = report_docx.Issuer(signer_name="Lê Văn Bảy")
+    _data, d = _report(engine, Filter(periods.quarter(2026, 4)), issuer)
+    right = [p for p in d.tables[-1].cell(0, 1).paragraphs if p.text]
+    assert [p.text for p in right] == ["TM. ỦY BAN NHÂN DÂN", "CHỦ TỊCH", "Lê Văn Bảy"]
+    assert right[-1].runs[0].bold
+    _data, d = _report(engine, Filter(periods.quarter(2026, 4)))                # no name set
+    right = [p.text for p in d.tables[-1].cell(0, 1).paragraphs if p.text]
+    assert right == ["TM. ỦY BAN NHÂN DÂN", "CHỦ TỊCH", "(Ký, ghi rõ họ tên và đóng dấu)"]
+
+
+def test_a_report_made_before_the_period_ends_says_up_to_when(engine):
+    _data, d = _report(engine, Filter(periods.quarter(2026, 4)), on=date(2026, 11, 28))
+    body = "\n".join(_texts(d))
+    assert "Số liệu đến ngày 28/11/2026 (kỳ báo cáo chưa kết thúc)." in body
+    assert "(từ ngày 01/10/2026 đến ngày 31/12/2026; số liệu đến ngày 28/11/2026)" in body
+    _data, d = _report(engine, Filter(periods.quarter(2026, 4)), on=date(2027, 1, 5))
+    assert "số liệu đến ngày" not in "\n".join(_texts(d)).lower()
+
+
+def test_the_comments_heading_says_how_many_there_are(engine):
+    data, d = _report(engine, Filter(periods.year(2026)))
+    assert data.comment_total == 4      # Rất nhanh, Phải đi lại ba lần, Đòi tiền, Quý trước
+    assert any(t.endswith("Ý KIẾN CỦA NGƯỜI DÂN (MỚI NHẤT)") for t in _texts(d))

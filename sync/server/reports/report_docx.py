@@ -19,6 +19,8 @@ a comment stored before the server refused them never breaks the file.
 from __future__ import annotations
 
 import io
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -33,8 +35,8 @@ from docx.shared import Mm, Pt
 from sync import protocol
 from sync.cells import clean_text
 from sync.server.reports import charts
-from sync.server.reports.periods import Period, trend_step
-from sync.server.reports.stats import Figures, Filter, Stats
+from sync.server.reports.periods import Period, data_until, trend_step
+from sync.server.reports.stats import Figures, Filter, Stats, satisfied_levels
 
 FONT = "Times New Roman"
 BODY_PT = 13
@@ -68,10 +70,20 @@ class ReportData:
     level_labels: dict[int, str]
     trend: list[Figures]
     comments: list[dict]
+    #: the levels that count as satisfied, in scale order ("Rất hài lòng", "Hài lòng")
+    satisfied_labels: list[str] = field(default_factory=list)
+    comment_total: int = 0
+    #: an officer's report (the filter names one): {"id", "name"}; None: the unit's report
+    officer: dict | None = None
+    #: the figures of the whole filter without the officer, beside an officer's own
+    whole: Figures | None = None
 
 
 def gather(stats: Stats, flt: Filter, names: dict[str, dict[str, str]]) -> ReportData:
-    """Everything the report shows, from the statistics (names: dim -> code -> name)."""
+    """Everything the report shows, from the statistics (names: dim -> code -> name).
+
+    A filter that names an officer makes that officer's report: their own figures,
+    and the unit's rate beside them for comparison."""
     def named(rows, dim):
         for f in rows:
             f.name = names.get(dim, {}).get(f.key) or (f.key or "(không ghi thủ tục)")
@@ -79,6 +91,11 @@ def gather(stats: Stats, flt: Filter, names: dict[str, dict[str, str]]) -> Repor
 
     step = trend_step(flt.period)
     dash = stats.dashboard(flt, step, comments=10)
+    officer = whole = None
+    if flt.officer:
+        officer = {"id": flt.officer, "name": names.get("officer", {}).get(flt.officer) or flt.officer}
+        others = Filter(flt.period, unit=flt.unit, desk=flt.desk, procedure=flt.procedure)
+        whole = stats.dashboard(others, step, comments=0).overall
     return ReportData(
         period=flt.period, overall=dash.overall,
         officers=named(dash.by["officer"], "officer"),
@@ -87,7 +104,25 @@ def gather(stats: Stats, flt: Filter, names: dict[str, dict[str, str]]) -> Repor
         reasons=dash.reasons,
         reason_labels={c: vi for c, (vi, _en) in stats.reasons.items()},
         level_labels={lv: stats.level_label(lv) for lv in stats.levels},
-        trend=dash.trend, comments=dash.comments)
+        trend=dash.trend, comments=dash.comments,
+        satisfied_labels=[stats.level_label(lv) for lv in satisfied_levels(stats.scale)],
+        comment_total=stats.comment_count(flt), officer=officer, whole=whole)
+
+
+def slug(text: str) -> str:
+    """ASCII for a file name: "Trần Văn Đức" -> "tran-van-duc"."""
+    text = unicodedata.normalize("NFKD", str(text).replace("đ", "d").replace("Đ", "D"))
+    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
+    return re.sub(r"[^a-z0-9]+", "-", text).strip("-")[:60] or "x"
+
+
+def file_name(data: ReportData) -> str:
+    """The report's file name: the period, and for an officer's report the officer's id and name."""
+    base = f"hailong-{data.period.key.replace('..', '_')}-bao-cao"
+    if data.officer:
+        ident, name = slug(data.officer["id"]), slug(data.officer["name"])
+        base += f"-can-bo-{ident}" + (f"-{name}" if name != ident else "")
+    return base + ".docx"
 
 
 # --- low-level formatting -----------------------------------------------------
@@ -232,7 +267,14 @@ def _header(doc, issuer: Issuer, number_symbol: str, on: date):
                size=13, italic=True).paragraph_format.space_before = Pt(6)
 
 
+#: under the signer's title when the settings hold no name: the signer writes it by hand
+SIGN_HINT = "(Ký, ghi rõ họ tên và đóng dấu)"
+
+
 def _sign_off(doc, issuer: Issuer, recipients: list[str]):
+    """"Nơi nhận" on the left; on the right the signer's authority and title, room to sign, and the
+    signer's name from the settings (ND30). With no name set, the hint asks for it by hand instead:
+    never the hint above a printed name, never an empty name line."""
     t = doc.add_table(rows=1, cols=2)
     _no_borders(t)
     _widths(t, (Mm(80), Mm(85)))
@@ -245,10 +287,42 @@ def _sign_off(doc, issuer: Issuer, recipients: list[str]):
         _cell_text(right, issuer.signer_title, size=13, bold=True, first=False)
     else:
         _cell_text(right, issuer.signer_title, size=13, bold=True)
-    _cell_text(right, "(Ký, ghi rõ họ tên và đóng dấu)", size=13, italic=True, first=False)
+    name = (issuer.signer_name or "").strip()
+    if not name:
+        _cell_text(right, SIGN_HINT, size=13, italic=True, first=False)
     for _ in range(4):
         _cell_text(right, "", first=False)
-    _cell_text(right, issuer.signer_name, size=13, bold=True, first=False)
+    if name:
+        _cell_text(right, name, size=13, bold=True, first=False)
+
+
+def _field(paragraph, code: str, size: int = 12):
+    """A Word field (PAGE, NUMPAGES) in ``paragraph``: Word and LibreOffice fill it in when shown."""
+    def char(kind):
+        run = _set_font(paragraph.add_run(), size)
+        el = OxmlElement("w:fldChar")
+        el.set(qn("w:fldCharType"), kind)
+        run._r.append(el)
+    char("begin")
+    run = _set_font(paragraph.add_run(), size)
+    instr = OxmlElement("w:instrText")
+    instr.set(qn("xml:space"), "preserve")
+    instr.text = f" {code} "
+    run._r.append(instr)
+    char("separate")
+    _set_font(paragraph.add_run("1"), size)      # shown until the field is updated
+    char("end")
+
+
+def _page_numbers(doc):
+    """"Trang 2/5" centred in the footer of every page (fields PAGE and NUMPAGES)."""
+    footer = doc.sections[0].footer
+    p = footer.paragraphs[0] if footer.paragraphs else footer.add_paragraph()
+    p.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    _set_font(p.add_run("Trang "), 12)
+    _field(p, "PAGE")
+    _set_font(p.add_run("/"), 12)
+    _field(p, "NUMPAGES")
 
 
 def _grid(doc, headers: list[str], rows: list[list[str]], widths_mm: list[float]):
@@ -277,42 +351,78 @@ def _figure_rows(rows: list[Figures]) -> list[list[str]]:
              str(f.misuse), _vn_number(f.rate)] for i, f in enumerate(rows, 1)]
 
 
-FIG_HEADERS = ["TT", "{what}", "Số đánh giá hợp lệ", "Hài lòng", "Không hài lòng", "Nghi lạm dụng",
-               "Tỷ lệ hài lòng (%)"]
+#: "Hài lòng (mọi mức)": every satisfied rating, not the level "Hài lòng" (the levels' table)
+FIG_HEADERS = ["TT", "{what}", "Số đánh giá hợp lệ", "Hài lòng (mọi mức)", "Chưa hài lòng (mọi mức)",
+               "Nghi lạm dụng", "Tỷ lệ hài lòng (%)"]
 FIG_WIDTHS = [10, 57, 20, 18, 20, 20, 20]
 
 
 # --- the report -----------------------------------------------------------------
 
+def _lower_first(text: str) -> str:
+    return text[0].lower() + text[1:] if text else text
+
+
 def report(data: ReportData, issuer: Issuer | None = None, on: date | None = None) -> bytes:
-    """Báo cáo kết quả khảo sát mức độ hài lòng, as .docx bytes."""
+    """Báo cáo kết quả khảo sát mức độ hài lòng, as .docx bytes: the unit's, or one officer's
+    (``data.officer``: its own title, the officer's figures, the unit's rate beside them)."""
     issuer = issuer or Issuer()
     on = on or date.today()
     doc = _new_document()
+    _page_numbers(doc)
     _header(doc, issuer, f"Số:        /{issuer.symbol}", on)
     o = data.overall
-    label = data.period.label()
+    label = _lower_first(data.period.label())
+    officer = data.officer
+    who = f"cán bộ {officer['name']}" if officer else ""
     _para(doc, "BÁO CÁO", size=14, bold=True, align=WD_ALIGN_PARAGRAPH.CENTER, before=18, after=0)
-    _para(doc, "Kết quả khảo sát mức độ hài lòng của người dân, tổ chức", size=14, bold=True,
-          align=WD_ALIGN_PARAGRAPH.CENTER, after=0)
-    _para(doc, f"đối với việc giải quyết thủ tục hành chính {label[0].lower() + label[1:]}",
-          size=14, bold=True, align=WD_ALIGN_PARAGRAPH.CENTER, after=0)
+    if officer:
+        _para(doc, f"Kết quả đánh giá của người dân, tổ chức đối với {who}", size=14, bold=True,
+              align=WD_ALIGN_PARAGRAPH.CENTER, after=0)
+        _para(doc, f"trong việc giải quyết thủ tục hành chính {label}", size=14, bold=True,
+              align=WD_ALIGN_PARAGRAPH.CENTER, after=0)
+    else:
+        _para(doc, "Kết quả khảo sát mức độ hài lòng của người dân, tổ chức", size=14, bold=True,
+              align=WD_ALIGN_PARAGRAPH.CENTER, after=0)
+        _para(doc, f"đối với việc giải quyết thủ tục hành chính {label}",
+              size=14, bold=True, align=WD_ALIGN_PARAGRAPH.CENTER, after=0)
     _short_rule(doc, indent_twips=3100)     # ~55 mm of the 165 mm line
+    until = data_until(data.period, on)
+    if until:
+        _para(doc, f"Số liệu đến ngày {until:%d/%m/%Y} (kỳ báo cáo chưa kết thúc).", italic=True,
+              align=WD_ALIGN_PARAGRAPH.CENTER, before=4)
+    span = f"từ ngày {data.period.first_day:%d/%m/%Y} đến ngày {data.period.last_day:%d/%m/%Y}"
+    if until:
+        span += f"; số liệu đến ngày {until:%d/%m/%Y}"
+    about = f"đối với {who} " if officer else ""
     _para(doc, f"Thực hiện nhiệm vụ khảo sát, đánh giá mức độ hài lòng của người dân, tổ chức tại "
-               f"Bộ phận Một cửa, {issuer.body_full} báo cáo kết quả {label[0].lower() + label[1:]} "
-               f"(từ ngày {data.period.first_day:%d/%m/%Y} đến ngày {data.period.last_day:%d/%m/%Y}) "
+               f"Bộ phận Một cửa, {issuer.body_full} báo cáo kết quả {about}{label} ({span}) "
                "như sau:", indent_first=True, before=6)
 
-    _para(doc, "I. KẾT QUẢ CHUNG", bold=True, keep_next=True)
-    _para(doc, f"Tổng số lượt đánh giá ghi nhận: {o.total}; trong đó {o.misuse} lượt bị đánh dấu nghi "
+    satisfied_levels_text = ", ".join(data.satisfied_labels)
+    levels_note = f" (gồm các mức {satisfied_levels_text})" if satisfied_levels_text else ""
+    if officer:
+        _para(doc, f"I. KẾT QUẢ CỦA CÁN BỘ {officer['name'].upper()}", bold=True, keep_next=True)
+    else:
+        _para(doc, "I. KẾT QUẢ CHUNG", bold=True, keep_next=True)
+    whose = f" về {who}" if officer else ""
+    _para(doc, f"Tổng số lượt đánh giá ghi nhận{whose}: {o.total}; trong đó {o.misuse} lượt bị đánh dấu nghi "
                f"lạm dụng (bấm lặp liên tục) được giữ lại nhưng không tính vào tỷ lệ; số lượt đánh giá "
                f"hợp lệ: {o.valid}.", indent_first=True)
-    _para(doc, f"Số lượt hài lòng: {o.satisfied}. Tỷ lệ hài lòng chung: {_vn_number(o.rate)}% "
-               "(số lượt hài lòng chia cho số lượt đánh giá hợp lệ).", indent_first=True)
+    if officer:
+        _para(doc, f"Số lượt hài lòng{levels_note}: {o.satisfied}. Tỷ lệ hài lòng của {who}: "
+                   f"{_vn_number(o.rate)}% (số lượt hài lòng chia cho số lượt đánh giá hợp lệ).", indent_first=True)
+        if data.whole is not None:
+            _para(doc, f"Để so sánh: tỷ lệ hài lòng chung của {issuer.body_full} trong kỳ là "
+                       f"{_vn_number(data.whole.rate)}% ({data.whole.satisfied}/{data.whole.valid} lượt hợp lệ).",
+                  indent_first=True)
+    else:
+        _para(doc, f"Số lượt hài lòng{levels_note}: {o.satisfied}. Tỷ lệ hài lòng chung: {_vn_number(o.rate)}% "
+                   "(số lượt hài lòng chia cho số lượt đánh giá hợp lệ).", indent_first=True)
     levels = [[str(i), data.level_labels[lv], str(n),
                _vn_number(n * 100.0 / o.valid if o.valid else None)]
               for i, (lv, n) in enumerate(o.levels.items(), 1)]
-    _para(doc, "Số lượt đánh giá theo mức độ:", indent_first=True, keep_next=True)
+    _para(doc, "Số lượt đánh giá theo từng mức:", indent_first=True, keep_next=True)
     _grid(doc, ["TT", "Mức độ", "Số lượt", "Tỷ lệ (%)"], levels, [12, 80, 35, 35])
 
     if data.trend:
@@ -320,17 +430,21 @@ def report(data: ReportData, issuer: Issuer | None = None, on: date | None = Non
         doc.add_picture(io.BytesIO(charts.trend_png(data.trend)), width=Mm(160))
         doc.paragraphs[-1].alignment = WD_ALIGN_PARAGRAPH.CENTER
 
-    sections = [("II. KẾT QUẢ THEO CÁN BỘ, CÔNG CHỨC", "Cán bộ, công chức", data.officers),
-                ("III. KẾT QUẢ THEO QUẦY", "Quầy", data.desks),
-                ("IV. KẾT QUẢ THEO THỦ TỤC HÀNH CHÍNH", "Thủ tục", data.procedures)]
-    for title, what, rows in sections:
-        _para(doc, title, bold=True, keep_next=True, before=6)
+    if officer:    # one officer: no table of officers; their desks and procedures
+        sections = [("Quầy", data.desks), ("Thủ tục", data.procedures)]
+        titles = ["KẾT QUẢ THEO QUẦY", "KẾT QUẢ THEO THỦ TỤC HÀNH CHÍNH"]
+    else:
+        sections = [("Cán bộ, công chức", data.officers), ("Quầy", data.desks), ("Thủ tục", data.procedures)]
+        titles = ["KẾT QUẢ THEO CÁN BỘ, CÔNG CHỨC", "KẾT QUẢ THEO QUẦY", "KẾT QUẢ THEO THỦ TỤC HÀNH CHÍNH"]
+    roman = iter(["II", "III", "IV", "V", "VI", "VII", "VIII"])
+    for title, (what, rows) in zip(titles, sections):
+        _para(doc, f"{next(roman)}. {title}", bold=True, keep_next=True, before=6)
         if rows:
             _grid(doc, [h.format(what=what) for h in FIG_HEADERS], _figure_rows(rows), FIG_WIDTHS)
         else:
             _para(doc, "Không có đánh giá trong kỳ.", indent_first=True)
 
-    _para(doc, "V. LÝ DO CHƯA HÀI LÒNG ĐƯỢC NÊU", bold=True, keep_next=True, before=6)
+    _para(doc, f"{next(roman)}. LÝ DO CHƯA HÀI LÒNG ĐƯỢC NÊU", bold=True, keep_next=True, before=6)
     reason_rows = [[str(i), data.reason_labels.get(c, c), str(n)]
                    for i, (c, n) in enumerate(sorted(data.reasons.items(), key=lambda kv: -kv[1]), 1)]
     _grid(doc, ["TT", "Lý do", "Số lượt"], reason_rows, [12, 110, 40])
@@ -339,14 +453,16 @@ def report(data: ReportData, issuer: Issuer | None = None, on: date | None = Non
                    "xử lý theo quy định.", indent_first=True, italic=True)
 
     if data.comments:
-        _para(doc, "VI. Ý KIẾN CỦA NGƯỜI DÂN (MỚI NHẤT)", bold=True, keep_next=True, before=6)
+        shown, total = len(data.comments), max(data.comment_total, len(data.comments))
+        scope = (f"{shown} Ý KIẾN MỚI NHẤT TRONG TỔNG SỐ {total}" if total > shown else "MỚI NHẤT")
+        _para(doc, f"{next(roman)}. Ý KIẾN CỦA NGƯỜI DÂN ({scope})", bold=True, keep_next=True, before=6)
         for c in data.comments:
             _para(doc, f"- {c['comment']}", indent_first=True, after=2)
 
-    _para(doc, "VII. ĐÁNH GIÁ, KIẾN NGHỊ", bold=True, keep_next=True, before=6)
+    _para(doc, f"{next(roman)}. ĐÁNH GIÁ, KIẾN NGHỊ", bold=True, keep_next=True, before=6)
     _para(doc, "…" * 48, indent_first=True)
-    _para(doc, f"Trên đây là báo cáo kết quả khảo sát mức độ hài lòng {label[0].lower() + label[1:]} "
-               f"của {issuer.body_full}./.", indent_first=True, after=12)
+    _para(doc, f"Trên đây là báo cáo kết quả {'đánh giá ' + about if officer else 'khảo sát mức độ hài lòng '}"
+               f"{label} của {issuer.body_full}./.", indent_first=True, after=12)
     _sign_off(doc, issuer, issuer.recipients)
     buf = io.BytesIO()
     doc.save(buf)

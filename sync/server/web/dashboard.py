@@ -135,9 +135,10 @@ def export(request: Request, fmt: str = "csv"):
         with request.app.state.reader.connect() as conn:
             issuer = report_issuer(conn)
         body = report_docx.report(data, issuer, periods.today_vn())
+        # an officer's report (the officer page's link keeps officer=…) is named after the officer
         return Response(body, media_type="application/vnd.openxmlformats-officedocument."
                         "wordprocessingml.document",
-                        headers={"Content-Disposition": f'attachment; filename="{base}-bao-cao.docx"'})
+                        headers={"Content-Disposition": f'attachment; filename="{report_docx.file_name(data)}"'})
     # a year of a busy town is hundreds of MB: spill to disk, not to memory
     buf = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
     exports.export(request.app.state.reader, flt, fmt, buf, scale=sv["scale"])
