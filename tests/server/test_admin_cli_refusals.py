@@ -187,3 +187,36 @@ def test_pull_names_a_missing_token_file(tmp_path):
                                        "--format", "csv", "--out", str(tmp_path / "out.csv")])
     assert result.exit_code == 2 and str(path) in result.output and "does not exist" in result.output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_core_messages_are_worded_in_vietnamese(tmp_path, monkeypatch):
+    """Each refusal core/admin_ops raises (in English, for the API and logs) has its Vietnamese wording."""
+    from sync.server import commands
+    from sync.server.core import admin_ops
+    from sync.server.core.db import migrate
+    engine = make_engine(str(tmp_path / "town.db"))
+    migrate(engine)
+    with engine.begin() as conn:
+        admin_ops.enrol_kiosk(conn, "K1", "13321")
+        admin_ops.create_user(conn, "an", "admin", "mật khẩu dài")
+    calls = [
+        (lambda c: admin_ops.enrol_kiosk(c, "K1", "13321"), "Ki-ốt K1 đã được đăng ký", 1),
+        (lambda c: admin_ops.enrol_kiosk(c, "bad id!", "13321"), "Mã ki-ốt: chỉ gồm 1–64", 1),
+        (lambda c: admin_ops.create_user(c, "binh", "admin", "ngắn"), "Mật khẩu: ít nhất 8 ký tự", 1),
+        (lambda c: admin_ops.create_user(c, "binh", "root", "mật khẩu dài"), "Vai trò: một trong admin, viewer", 1),
+        (lambda c: admin_ops.create_user(c, "an", "admin", "mật khẩu dài"), "Người dùng an đã có", 1),
+        (lambda c: admin_ops.create_token(c, "ghost"), "Không có người dùng 'ghost'", 2),
+        (lambda c: admin_ops.set_role(c, "ghost", "admin"), "Không có người dùng 'ghost'", 2),
+        (lambda c: admin_ops.revoke_kiosk(c, "K9"), "Không có ki-ốt 'K9'", 2),
+        (lambda c: admin_ops.revoke_token(c, token="ha_không-có"), "Không có mã API này", 2),
+        (lambda c: admin_ops.set_receipt_key(c, "xyz"), "Khóa phiếu: phải gồm 64 chữ số", 1),
+        (lambda c: admin_ops.resolve_alert(c, 4242, "an"), "Không có cảnh báo số 4242", 2),
+        (lambda c: admin_ops.read_roster(tmp_path / "roster.jsn"), "roster.jsn: không có tệp này", 2),
+    ]
+    monkeypatch.setattr(commands._, "language", "vi")
+    for call, words, status in calls:
+        with engine.connect() as conn, pytest.raises(admin_ops.AdminError) as caught:
+            call(conn)
+        message, code = commands.core_message(caught.value)
+        assert words in message and code == status, (str(caught.value), message, code)
+    engine.dispose()
