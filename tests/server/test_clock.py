@@ -119,7 +119,7 @@ def test_a_backwards_jump_is_flagged_alerted_and_still_counted(town):
     assert alert["count"] == 2 and alert["subject"] == "K1"
     assert alert["happened_at"] == rows[2]["corrected_at"]
     assert alert["rating_id"] == rows[2]["id"]
-    assert "seq 3" in alert["message"]
+    assert "phiếu số 3" in alert["message"]
     assert dashboard_valid(town) == 5                           # flagged ratings are not misuse
 
 

@@ -126,7 +126,7 @@ def test_broken_chain_is_stored_and_alerted(town):
     assert r["acked_through"] == 3
     alerts = open_alerts(town.engine, "K1")
     assert [(a["kind"], a["seq_from"]) for a in alerts] == [("chain", 3)]
-    assert "seq 3 does not link to seq 2" in alerts[0]["message"]
+    assert "Phiếu số 3 của ki-ốt K1 không nối tiếp phiếu số 2" in alerts[0]["message"]
     post(town, sealed_ratings("K1", town.k1["key"], 1, start_seq=4, prev_hash=relinked["hash"]))
     assert len(open_alerts(town.engine, "K1")) == 1          # a chain alert stays until someone resolves it
     from sync.server.core.admin_ops import AdminError, resolve_alert

@@ -80,7 +80,7 @@ def test_lost_kiosk_db_is_told_alerted_and_recovered(town, tmp_path):
     # the server raised an alert naming what was lost
     resets = [a for a in open_alerts(town.engine, "K1") if a["kind"] == "kiosk_reset"]
     assert len(resets) == 1
-    assert "kiosk K1 reports seq 2 but the server holds 1–6: kiosk.db lost or replaced" in resets[0]["message"]
+    assert "Ki-ốt K1 báo phiếu cuối là số 2 nhưng máy chủ đã giữ đến phiếu số 6" in resets[0]["message"]
     sync(cfg, store)                                           # a heartbeat more: still one alert, once
     resets = [a for a in open_alerts(town.engine, "K1") if a["kind"] == "kiosk_reset"]
     assert len(resets) == 1 and resets[0]["count"] == 1

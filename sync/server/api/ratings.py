@@ -14,6 +14,7 @@ from sqlalchemy import case, func, literal, select
 
 from sync import protocol
 from sync.server.api.auth import current_user
+from sync.server.core.alerts import as_record
 from sync.server.core.db import alerts, ratings
 
 router = APIRouter(tags=["admin"])
@@ -112,4 +113,5 @@ def list_alerts(request: Request, include_resolved: bool = False, kiosk_id: str 
     if kiosk_id:
         query = query.where(alerts.c.kiosk_id == kiosk_id)
     with request.app.state.reader.connect() as conn:
-        return {"alerts": [dict(r) for r in conn.execute(query).mappings()]}
+        # params: the kind's parameters as an object (what the pages word the alert from)
+        return {"alerts": [as_record(r) for r in conn.execute(query).mappings()]}

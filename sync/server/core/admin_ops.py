@@ -247,10 +247,11 @@ def add_survey(conn: Connection, document, make_default: bool = False) -> str:
 
 
 def list_alerts(conn: Connection, include_resolved: bool = False) -> list[dict]:
+    """Alerts (open ones by default), oldest first; ``params`` as an object (core/alerts.describe)."""
     query = select(alerts).order_by(alerts.c.id)
     if not include_resolved:
         query = query.where(alerts.c.resolved_at.is_(None))
-    return [dict(r) for r in conn.execute(query).mappings()]
+    return [alert_rules.as_record(r) for r in conn.execute(query).mappings()]
 
 
 def resolve_alert(conn: Connection, alert_id: int, by: str, note: str | None = None) -> None:
@@ -267,6 +268,24 @@ def resolve_alert(conn: Connection, alert_id: int, by: str, note: str | None = N
     if row.resolved_at is not None or not alert_rules.resolve(
             conn, alerts.c.id == alert_id, nfc(note) if note else None, by=nfc(by)):
         raise AdminError(f"alert {alert_id} is already resolved")
+
+
+#: At most this many groups acknowledged by one request.
+MAX_GROUPS = 200
+
+
+def resolve_alert_groups(conn: Connection, keys: list[str], by: str, note: str | None = None) -> int:
+    """An admin closes whole groups of alerts at once (the alerts page's checkboxes): every open alert
+    of each group (core/alerts.group_key: [upto|]kind|month|subject, no alert newer than upto) with
+    who and one note. Returns how many alerts were closed; AdminError when no group was given or
+    none of their alerts is open."""
+    groups = [g for g in (alert_rules.parse_group_key(k) for k in keys[:MAX_GROUPS]) if g]
+    if not groups:
+        raise AdminError("no alert group chosen")
+    closed = alert_rules.resolve_groups(conn, groups, nfc(note) if note else None, nfc(by))
+    if not closed:
+        raise AdminError("these alerts are already resolved")
+    return closed
 
 
 class BadField(AdminError):

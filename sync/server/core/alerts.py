@@ -32,13 +32,22 @@ while the alert is open, makes this hold across several server processes
 ``happened_at`` is when the (first) cause happened — the rating's corrected
 time, the kiosk's last contact — and ``created_at`` when the server noticed.
 Thresholds live in the ``alert_rules`` setting; DEFAULT_RULES says what they are.
+
+Wording: each alert keeps its kind's parameters in ``params`` (JSON: the
+officer, the kiosk, the seq range, the rate and threshold… of its first
+cause). :func:`describe` words an alert from kind + params for one reader
+(:class:`Words`: the language's translator, the roster's names, local
+times); ``message`` holds the same words in Vietnamese with the ids, for the
+admin pull and ``hailong admin alerts``. An alert raised before migration
+0004 has params '{}': the pages show its message.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, select, tuple_
+from sqlalchemy import and_, case, func, or_, select, tuple_
 from sqlalchemy.engine import Connection
 
 from sync.server.core import db, rollup
@@ -96,6 +105,7 @@ class Alert:
     rating_id: str | None = None
     seq_from: int | None = None
     seq_to: int | None = None
+    params: dict = field(default_factory=dict)   # what describe() words the alert from
 
     @property
     def month(self) -> str | None:
@@ -139,11 +149,13 @@ def raise_alerts(conn: Connection, causes: list[Alert], now: datetime | None = N
     for key, same in groups.items():
         first = same[0]
         last_at = max(c.happened_at for c in same)
+        params = first.params or _params_of(conn, first)
         stmt = insert(a).values(
             kind=first.kind, message=first.message, created_at=now_s, subject=first.subject,
             month=first.month, count=len(same), happened_at=min(c.happened_at for c in same),
             last_at=last_at, open_key=key, kiosk_id=first.kiosk_id, rating_id=first.rating_id,
-            seq_from=first.seq_from, seq_to=first.seq_to)
+            seq_from=first.seq_from, seq_to=first.seq_to,
+            params=json.dumps(params, ensure_ascii=False, separators=(",", ":")))
         add = len(same) if first.kind not in NOT_COUNTED_AGAIN else 0
         stmt = stmt.on_conflict_do_update(index_elements=[a.c.open_key], set_={
             "count": a.c.count + add,
@@ -168,17 +180,10 @@ def kiosk_reset(kiosk_id: str, last_seq: int, last_hash: str | None, tail: dict 
     held = tail["seq"]
     if last_seq > held or (last_seq == held and (last_hash is None or last_hash == tail["hash"])):
         return None
-    span = (f"1–{held}" if acked == held else f"seq up to {held} (all of 1–{acked})" if acked
-            else f"seq up to {held}")
-    why = ("kiosk.db lost or replaced" if last_seq < held
-           else f"its seq {held} is another rating: kiosk.db replaced")
-    msg = f"kiosk {kiosk_id} reports seq {last_seq} but the server holds {span}: {why}"
-    if reported_before and reported_before > held:
-        msg += (f"; seq {held + 1}–{reported_before}, which it reported before and never sent, are lost"
-                if reported_before > held + 1 else f"; seq {reported_before}, which it reported before "
-                                                    "and never sent, is lost")
-    msg += "; recover it with `hailong kiosk init --recover`"
-    return Alert("kiosk_reset", msg, iso(now), subject=kiosk_id, kiosk_id=kiosk_id, seq_from=1, seq_to=held)
+    params = {"kiosk": kiosk_id, "last_seq": last_seq, "held": held, "acked": acked,
+              "replaced": last_seq >= held, "reported_before": reported_before}
+    return Alert("kiosk_reset", describe("kiosk_reset", params), iso(now), subject=kiosk_id, kiosk_id=kiosk_id,
+                 seq_from=1, seq_to=held, params=params)
 
 
 def resolve(conn: Connection, where, note: str, by: str | None = None, now: datetime | None = None) -> int:
@@ -230,7 +235,7 @@ def after_fold(conn: Connection, scale: int | None = None, now: datetime | None 
         return 0
     new = and_(r.c.pk > start, r.c.pk <= top)
     known = rows is not None and top - start == len(rows)
-    causes = []
+    causes: list[Alert] = []
     if not known or any('"nhung_nhieu"' in row["reasons"] for row in rows):
         causes += _harassment(conn, new)
     if not known or not {_local_month_of(row["corrected_at"]) for row in rows}.isdisjoint(_judged_months(now)):
@@ -244,15 +249,15 @@ def _harassment(conn: Connection, new) -> list[Alert]:
     rows = conn.execute(select(r.c.id, r.c.kiosk_id, r.c.seq, r.c.officer_id, r.c.desk_id, r.c.corrected_at,
                                r.c.comment)
                         .where(new, contains_code(r.c.reasons, "nhung_nhieu")).order_by(r.c.pk)).all()
-    names = _officer_names(conn, (row.officer_id for row in rows))
+    words = Words(officers={o: (n, None) for o, n in _officer_names(
+        conn, (row.officer_id for row in rows)).items()})
     out = []
     for row in rows:
-        who = names.get(row.officer_id, row.officer_id)
-        msg = f"Phản ánh nhũng nhiễu đối với {who} ({row.desk_id}) lúc {local_text(row.corrected_at)}"
-        if row.comment:
-            msg += f": “{row.comment}”"
-        out.append(Alert("nhung_nhieu", msg, row.corrected_at, subject=row.officer_id, kiosk_id=row.kiosk_id,
-                         rating_id=row.id, seq_from=row.seq, seq_to=row.seq))
+        params = {"officer": row.officer_id, "desk": row.desk_id, "kiosk": row.kiosk_id, "seq": row.seq,
+                  "at": row.corrected_at, "comment": row.comment}
+        out.append(Alert("nhung_nhieu", describe("nhung_nhieu", params, words), row.corrected_at,
+                         subject=row.officer_id, kiosk_id=row.kiosk_id, rating_id=row.id, seq_from=row.seq,
+                         seq_to=row.seq, params=params))
     return out
 
 
@@ -271,11 +276,6 @@ def _local_month_of(stored: str) -> str | None:
     return local_month(at) if at else None
 
 
-def _month_label(month: str) -> str:
-    y, m = month.split("-")
-    return f"tháng {int(m)}/{y}"
-
-
 def _low_rates(conn: Connection, new, rule: dict, scale: int, now: datetime) -> list[Alert]:
     r, t, a = db.ratings, rollup.rollup_month, db.alerts
     months = _judged_months(now)
@@ -291,7 +291,7 @@ def _low_rates(conn: Connection, new, rule: dict, scale: int, now: datetime) -> 
         .where(tuple_(t.c.at, t.c.officer_id).in_(pairs)).group_by(t.c.at, t.c.officer_id))}
     raised = set(conn.execute(select(a.c.month, a.c.subject).where(
         a.c.kind == "low_rate", tuple_(a.c.month, a.c.subject).in_(pairs))).all())
-    names = _officer_names(conn, (o for _m, o in pairs))
+    words = Words(officers={o: (n, None) for o, n in _officer_names(conn, (o for _m, o in pairs)).items()})
     out = []
     for row in touched:
         fig = figures.get((row.month, row.officer_id))
@@ -303,11 +303,10 @@ def _low_rates(conn: Connection, new, rule: dict, scale: int, now: datetime) -> 
         rate = round(satisfied * 100 / valid, 1)
         if rate >= rule["officer_rate_below"]:
             continue
-        who = names.get(row.officer_id, row.officer_id)
-        shown = f"{rate:.1f}".replace(".", ",")
-        msg = (f"[{row.officer_id} {row.month}] {who}: tỷ lệ hài lòng {shown}% ({satisfied}/{valid}) "
-               f"dưới ngưỡng {rule['officer_rate_below']:g}% trong {_month_label(row.month)}")
-        out.append(Alert("low_rate", msg, row.last, subject=row.officer_id))
+        params = {"officer": row.officer_id, "month": row.month, "rate": rate, "satisfied": satisfied,
+                  "valid": valid, "threshold": rule["officer_rate_below"]}
+        out.append(Alert("low_rate", describe("low_rate", params, words), row.last, subject=row.officer_id,
+                         params=params))
     return out
 
 
@@ -345,3 +344,359 @@ def sweep_silent(conn: Connection, now: datetime | None = None) -> int:
 def heard_from(conn: Connection, kiosk_id: str, now: datetime | None = None) -> None:
     """A kiosk made contact: its silent alert, if any, is over."""
     resolve(conn, db.alerts.c.open_key == f"silent|{kiosk_id}", "the kiosk made contact again", now=now)
+
+
+# --- wording: an alert's kind + params in the reader's language ------------------------------
+
+def _plain(text: str, **kw) -> str:
+    return text.format(**kw) if kw else text
+
+
+class Words:
+    """How one reader reads alerts: a translator ``_(vietnamese, **kw)`` (web/base.translator), the
+    language (numbers: 66,7 or 66.7) and the roster's names; ids stand for what it does not name."""
+
+    def __init__(self, _=_plain, lang: str = "vi", officers: dict | None = None, desks: dict | None = None,
+                 kiosks: dict | None = None):
+        self._, self.lang = _, lang
+        self.officers = officers or {}      # officer id -> (name, desk id)
+        self.desks = desks or {}            # desk id -> name
+        self.kiosks = kiosks or {}          # kiosk id -> its unit's name
+
+    @classmethod
+    def from_roster(cls, conn: Connection, _=_plain, lang: str = "vi") -> Words:
+        o, d, k, u = db.officers, db.desks, db.kiosks, db.units
+        return cls(_, lang,
+                   officers={r.id: (r.name, r.desk_id) for r in conn.execute(select(o.c.id, o.c.name, o.c.desk_id))},
+                   desks=dict(conn.execute(select(d.c.id, d.c.name)).all()),
+                   kiosks=dict(conn.execute(select(k.c.id, u.c.name).select_from(
+                       k.outerjoin(u, u.c.code == k.c.unit_code))).all()))
+
+    def officer(self, officer_id) -> str:
+        known = self.officers.get(officer_id)
+        return known[0] if known and known[0] else str(officer_id)
+
+    def officer_desk(self, officer_id) -> str | None:
+        """The desk the roster puts the officer at, by name."""
+        known = self.officers.get(officer_id)
+        return self.desk(known[1]) if known and known[1] else None
+
+    def desk(self, desk_id) -> str:
+        return self.desks.get(desk_id) or str(desk_id)
+
+    def kiosk(self, kiosk_id) -> str:
+        unit = self.kiosks.get(kiosk_id)
+        return f"{kiosk_id} ({unit})" if unit else str(kiosk_id)
+
+    def time(self, value, fmt: str = "%d/%m/%Y %H:%M") -> str:
+        return local_text(value, fmt)
+
+    def number(self, value) -> str:
+        text = f"{float(value):.1f}"
+        return text.replace(".", ",") if self.lang == "vi" else text
+
+    def threshold(self, value) -> str:
+        text = f"{float(value):g}"
+        return text.replace(".", ",") if self.lang == "vi" else text
+
+    def month(self, month: str) -> str:
+        y, m = str(month).split("-")
+        return self._("tháng {m}/{y}", m=int(m), y=y)
+
+    def duration(self, seconds) -> str:
+        seconds = abs(float(seconds))
+        if seconds < 120:
+            return self._("{n} giây", n=f"{seconds:.0f}")
+        if seconds < 7200:
+            return self._("{n} phút", n=f"{seconds / 60:.0f}")
+        if seconds < 2 * 86400:
+            return self._("{n} giờ", n=f"{seconds / 3600:.0f}")
+        return self._("{n} ngày", n=f"{seconds / 86400:.0f}")
+
+
+#: The Vietnamese of the admin pull's ``message``: no translation, ids for names.
+VIETNAMESE = Words()
+
+
+def describe(kind: str, params: dict | None, words: Words = VIETNAMESE) -> str | None:
+    """The alert in ``words``' language, or None when there is nothing to word it from
+    (params '{}', raised before 0004; an unknown kind; params that do not fit): show ``message``."""
+    if not params or not isinstance(params, dict):
+        return None
+    try:
+        return _WORDING[kind](params, words, words._)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+        return None
+
+
+def _gap(p, w, _):
+    if p["seq_from"] == p["seq_to"]:
+        return _("Thiếu phiếu số {seq} của ki-ốt {kiosk} (trước phiếu số {before}): có thể đã mất dữ liệu",
+                 seq=p["seq_from"], kiosk=w.kiosk(p["kiosk"]), before=p["before"])
+    return _("Thiếu các phiếu số {first}–{last} ({n} phiếu) của ki-ốt {kiosk} (trước phiếu số {before}): "
+             "có thể đã mất dữ liệu", first=p["seq_from"], last=p["seq_to"], n=p["seq_to"] - p["seq_from"] + 1,
+             kiosk=w.kiosk(p["kiosk"]), before=p["before"])
+
+
+def _chain(p, w, _):
+    if p.get("first"):
+        return _("Phiếu số 1 của ki-ốt {kiosk} không mở đầu chuỗi băm", kiosk=w.kiosk(p["kiosk"]))
+    return _("Phiếu số {seq} của ki-ốt {kiosk} không nối tiếp phiếu số {prev}: chuỗi băm bị đứt",
+             seq=p["seq"], kiosk=w.kiosk(p["kiosk"]), prev=p["seq"] - 1)
+
+
+def _signature(p, w, _):
+    kw = {"seq": p["seq"], "kiosk": w.kiosk(p["kiosk"])}
+    if p.get("why") == "hash":
+        return _("Phiếu số {seq} của ki-ốt {kiosk} bị từ chối: mã băm không khớp nội dung (có thể bị sửa)", **kw)
+    if p.get("why") == "signature":
+        return _("Phiếu số {seq} của ki-ốt {kiosk} bị từ chối: chữ ký không đúng với khóa của ki-ốt "
+                 "(có thể bị giả mạo)", **kw)
+    return _("Phiếu số {seq} của ki-ốt {kiosk} bị từ chối: {detail}", detail=p.get("detail", ""), **kw)
+
+
+def _conflict(p, w, _):
+    kw = {"seq": p["seq"], "kiosk": w.kiosk(p["kiosk"])}
+    if p.get("case") == "seq":
+        return _("Ki-ốt {kiosk} gửi một phiếu khác mang số {seq} đã có (bị từ chối)", **kw)
+    return _("Phiếu số {seq} của ki-ốt {kiosk} được gửi lại với nội dung khác phiếu đã lưu (bị từ chối)", **kw)
+
+
+def _clock_skew(p, w, _):
+    kw = {"kiosk": w.kiosk(p["kiosk"]), "amount": w.duration(p["seconds"]), "threshold": w.duration(p["threshold"])}
+    if p.get("ahead"):
+        return _("Đồng hồ ki-ốt {kiosk} nhanh {amount} so với máy chủ (ngưỡng {threshold}): "
+                 "báo cáo dùng giờ đã hiệu chỉnh", **kw)
+    return _("Đồng hồ ki-ốt {kiosk} chậm {amount} so với máy chủ (ngưỡng {threshold}): "
+             "báo cáo dùng giờ đã hiệu chỉnh", **kw)
+
+
+def _clock_jump(p, w, _):
+    why = []
+    found = p.get("found") or []
+    if "clock_back" in found:
+        why.append(_("lùi so với phiếu số {prev} ({at})", prev=p["seq"] - 1,
+                     at=w.time(p.get("prev_created"), "%d/%m/%Y %H:%M:%S")))
+    if "clock_before_2020" in found:
+        why.append(_("trước năm 2020"))
+    if "clock_future" in found:
+        why.append(_("sau ngày mai của máy chủ"))
+    return _("Đồng hồ ki-ốt {kiosk} nhảy: phiếu số {seq} ghi lúc {created}, {why}. Đã lưu và tính; "
+             "báo cáo dùng giờ đã hiệu chỉnh {corrected}", kiosk=w.kiosk(p["kiosk"]), seq=p["seq"],
+             created=w.time(p["created"], "%d/%m/%Y %H:%M:%S"), why="; ".join(why),
+             corrected=w.time(p["corrected"]))
+
+
+def _nhung_nhieu(p, w, _):
+    text = _("Phản ánh nhũng nhiễu đối với {officer} ({desk}) lúc {at}", officer=w.officer(p["officer"]),
+             desk=w.desk(p["desk"]), at=w.time(p["at"]))
+    return f"{text}: “{p['comment']}”" if p.get("comment") else text
+
+
+def _low_rate(p, w, _):
+    return _("{officer}: tỷ lệ hài lòng {rate}% ({satisfied}/{valid}) dưới ngưỡng {threshold}% trong {month}",
+             officer=w.officer(p["officer"]), rate=w.number(p["rate"]), satisfied=p["satisfied"],
+             valid=p["valid"], threshold=w.threshold(p["threshold"]), month=w.month(p["month"]))
+
+
+def _silent(p, w, _):
+    kw = {"kiosk": w.kiosk(p["kiosk"]), "at": w.time(p["since"]), "hours": w.threshold(p["hours"])}
+    if p.get("contact") == "enrolled":
+        return _("Ki-ốt {kiosk} chưa kết nối lần nào từ khi đăng ký lúc {at} (đã hơn {hours} giờ)", **kw)
+    return _("Ki-ốt {kiosk} gửi dữ liệu lần cuối lúc {at}, đã hơn {hours} giờ không liên lạc", **kw)
+
+
+def _unknown(what_vi: str):
+    def word(p, w, _):
+        kw = {"code": p["code"], "seq": p["seq"], "kiosk": w.kiosk(p["kiosk"])}
+        if what_vi == "officer":
+            return _("Mã cán bộ “{code}” không có trong danh mục (phiếu số {seq} của ki-ốt {kiosk}): "
+                     "đã lưu và tính dưới mã này", **kw)
+        return _("Mã quầy “{code}” không có trong danh mục (phiếu số {seq} của ki-ốt {kiosk}): "
+                 "đã lưu và tính dưới mã này", **kw)
+    return word
+
+
+def _duplicate_receipt(p, w, _):
+    kw = {"receipt": p["receipt"], "seq": p["seq"], "kiosk": w.kiosk(p["kiosk"])}
+    if p.get("dossier"):
+        return _("Giấy hẹn {receipt} (hồ sơ {dossier}) đã được đánh giá trước đó; phiếu số {seq} của ki-ốt "
+                 "{kiosk} đánh giá lại được lưu, không tính", dossier=p["dossier"], **kw)
+    return _("Giấy hẹn {receipt} đã được đánh giá trước đó; phiếu số {seq} của ki-ốt {kiosk} đánh giá lại "
+             "được lưu, không tính", **kw)
+
+
+def _kiosk_reset(p, w, _):
+    kiosk, held = w.kiosk(p["kiosk"]), p["held"]
+    if p.get("replaced"):
+        text = _("Ki-ốt {kiosk} báo phiếu số {held} khác với phiếu số {held} máy chủ đang giữ: "
+                 "kiosk.db đã bị thay", kiosk=kiosk, held=held)
+    else:
+        text = _("Ki-ốt {kiosk} báo phiếu cuối là số {last} nhưng máy chủ đã giữ đến phiếu số {held}: "
+                 "kiosk.db bị mất hoặc bị thay", kiosk=kiosk, last=p["last_seq"], held=held)
+    before = p.get("reported_before")
+    if before and before > held + 1:
+        text += _("; các phiếu số {first}–{last} ki-ốt đã báo trước đây nhưng chưa gửi đã bị mất",
+                  first=held + 1, last=before)
+    elif before and before > held:
+        text += _("; phiếu số {seq} ki-ốt đã báo trước đây nhưng chưa gửi đã bị mất", seq=before)
+    return text + _(". Khôi phục bằng lệnh `hailong kiosk init --recover` trên ki-ốt")
+
+
+_WORDING = {
+    "gap": _gap, "chain": _chain, "signature": _signature, "conflict": _conflict,
+    "clock_skew": _clock_skew, "clock_jump": _clock_jump, "nhung_nhieu": _nhung_nhieu,
+    "low_rate": _low_rate, "silent": _silent, "unknown_officer": _unknown("officer"),
+    "unknown_desk": _unknown("desk"), "duplicate_receipt": _duplicate_receipt, "kiosk_reset": _kiosk_reset,
+}
+
+
+def _params_of(conn: Connection, cause: Alert) -> dict:
+    """Params of a cause raised without them: ``silent`` (sweep_silent) from the kiosk and the rule."""
+    if cause.kind == "silent" and cause.kiosk_id:
+        seen = conn.execute(select(db.kiosks.c.last_seen).where(db.kiosks.c.id == cause.kiosk_id)).scalar()
+        return {"kiosk": cause.kiosk_id, "since": cause.happened_at,
+                "hours": float(rules(conn)["kiosk_silent_hours"]),
+                "contact": "sent" if parse_stored(seen) else "enrolled"}
+    return {}
+
+
+# --- the alerts page: alerts grouped by cause --------------------------------------------------
+
+#: What the page groups by: one row per kind × subject (officer or kiosk) × local month.
+def _group_columns():
+    a = db.alerts
+    return (a.c.kind, func.coalesce(a.c.subject, "").label("subject"), func.coalesce(a.c.month, "").label("month"))
+
+
+def group_key(kind: str, subject: str | None, month: str | None, upto: int | None = None) -> str:
+    """The page's name of a group (a checkbox's value): [upto|]kind|month|subject (the subject, last,
+    may hold "|"); ``upto``: the group's highest alert id when the page was read."""
+    key = f"{kind}|{month or ''}|{subject or ''}"
+    return f"{upto}|{key}" if upto is not None else key
+
+
+def parse_group_key(text: str) -> tuple[str, str, str, int | None] | None:
+    """(kind, subject, month, upto or None) of a group_key, None when it is not one."""
+    text = str(text)
+    if len(text) > 320:
+        return None
+    upto = None
+    head, sep, rest = text.partition("|")
+    if sep and head.isascii() and head.isdigit():
+        if len(head) > 18:
+            return None
+        upto, text = int(head), rest
+    parts = text.split("|", 2)
+    if len(parts) != 3 or parts[0] not in KIND_LABELS:
+        return None
+    kind, month, subject = parts
+    return kind, subject, month, upto
+
+
+def _group_where(kind: str, subject: str, month: str):
+    a = db.alerts
+    return and_(a.c.kind == kind, func.coalesce(a.c.subject, "") == subject, func.coalesce(a.c.month, "") == month)
+
+
+def _filters(state: str, kind: str | None, subject: str | None, month: str | None) -> list:
+    a = db.alerts
+    where = []
+    if state == "open":
+        where.append(a.c.resolved_at.is_(None))
+    elif state == "resolved":
+        where.append(a.c.resolved_at.is_not(None))
+    if kind:
+        where.append(a.c.kind == kind)
+    if subject is not None:
+        where.append(func.coalesce(a.c.subject, "") == subject)
+    if month:
+        where.append(func.coalesce(a.c.month, "") == month)
+    return where
+
+
+def alert_groups(conn: Connection, state: str = "open", kind: str | None = None, subject: str | None = None,
+                 month: str | None = None, page: int = 1, per_page: int = 25) -> tuple[int, list[dict]]:
+    """(how many groups, the groups of one page) of the alerts matching the filters, latest first.
+
+    A group: kind, subject, month, ``alerts`` (rows), ``causes`` (their counts summed), ``first`` /
+    ``last`` (when its causes happened), ``open`` (rows still open), ``upto`` (its highest alert id:
+    acknowledging the group closes no alert raised after the page was read), and ``latest``, its
+    newest alert row (kiosk, params, message, who resolved it and the note).
+    """
+    a = db.alerts
+    kind_c, subject_c, month_c = _group_columns()
+    where = _filters(state, kind, subject, month)
+    last = func.max(func.coalesce(a.c.last_at, a.c.happened_at, a.c.created_at))
+    grouped = (select(kind_c, subject_c, month_c, func.count().label("alerts"),
+                      func.sum(func.coalesce(a.c.count, 1)).label("causes"),
+                      func.min(func.coalesce(a.c.happened_at, a.c.created_at)).label("first"),
+                      last.label("last"),
+                      func.sum(case((a.c.resolved_at.is_(None), 1), else_=0)).label("open"),
+                      func.max(a.c.id).label("upto"))
+               .where(*where).group_by(kind_c, subject_c, month_c))
+    total = conn.execute(select(func.count()).select_from(grouped.subquery())).scalar() or 0
+    rows = conn.execute(grouped.order_by(last.desc(), func.max(a.c.id).desc())
+                        .limit(per_page).offset((page - 1) * per_page)).mappings().all()
+    out = [dict(r) for r in rows]
+    if out:
+        latest = {r.id: r for r in conn.execute(select(a).where(a.c.id.in_([g["upto"] for g in out]))).mappings()}
+        for g in out:
+            row = dict(latest[g["upto"]])
+            row["params"] = _loads(row.get("params"))
+            g["latest"] = row
+            g["key"] = group_key(g["kind"], g["subject"], g["month"], g["upto"])
+    return total, out
+
+
+def group_members(conn: Connection, groups: list[dict], state: str = "open", limit: int = 20) -> None:
+    """Each group's own alert rows (newest first, at most ``limit``) as ``members``, for groups of several."""
+    a = db.alerts
+    for g in groups:
+        if g["alerts"] < 2:
+            g["members"] = []
+            continue
+        rows = conn.execute(select(a).where(_group_where(g["kind"], g["subject"], g["month"]),
+                                            *_filters(state, None, None, None))
+                            .order_by(a.c.id.desc()).limit(limit)).mappings().all()
+        g["members"] = [{**dict(r), "params": _loads(r["params"])} for r in rows]
+
+
+def filter_choices(conn: Connection) -> dict:
+    """What the page's filters offer: kinds, subjects (with their kinds) and months that have alerts."""
+    a = db.alerts
+    kind_c, subject_c, month_c = _group_columns()
+    subjects = conn.execute(select(subject_c, func.min(kind_c)).group_by(subject_c).order_by(subject_c)
+                            .limit(1000)).all()
+    months = conn.execute(select(month_c).where(a.c.month.is_not(None)).group_by(month_c)
+                          .order_by(month_c.desc()).limit(240)).scalars().all()
+    kinds = conn.execute(select(kind_c).group_by(kind_c)).scalars().all()
+    return {"subjects": [(s, k) for s, k in subjects if s], "months": [m for m in months if m],
+            "kinds": [k for k in KIND_LABELS if k in kinds]}
+
+
+def resolve_groups(conn: Connection, groups: list[tuple[str, str, str, int | None]], note: str | None, by: str,
+                   now: datetime | None = None) -> int:
+    """Close every open alert of the groups (kind, subject, month, upto): none newer than its ``upto``
+    (an alert raised after the admin read the page stays open)."""
+    a = db.alerts
+    if not groups:
+        return 0
+    match = or_(*[and_(_group_where(k, s, m), a.c.id <= upto) if upto is not None else _group_where(k, s, m)
+                  for k, s, m, upto in groups])
+    return resolve(conn, match, note, by=by, now=now)
+
+
+def _loads(text) -> dict:
+    try:
+        value = json.loads(text or "{}")
+    except (TypeError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def as_record(row) -> dict:
+    """An alert row as the admin pull and ``hailong admin alerts --json`` give it: params as an object."""
+    out = dict(row)
+    out["params"] = _loads(out.get("params"))
+    return out

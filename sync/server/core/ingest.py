@@ -24,7 +24,7 @@ from sync import protocol
 from sync.server.core import alerts as alert_rules
 from sync.server.core import rollup
 from sync.server.core.alerts import Alert
-from sync.server.core.clock import VN_TZ, iso, local_text, utcnow
+from sync.server.core.clock import VN_TZ, iso, utcnow
 from sync.server.core.db import alerts, batches, bulk_insert, desks, kiosks, officers, ratings
 from sync.server.core.settings import custom_surveys, survey
 
@@ -255,10 +255,14 @@ def _in_chunks(items: list, size: int = 500):
         yield items[i:i + size]
 
 
-def _alert(kind: str, kiosk_id: str, message: str, now: str, seq_from=None, seq_to=None, rating_id=None) -> Alert:
-    """A problem ingest saw in this kiosk's records, noticed (and so happened, for us) ``now``."""
-    return Alert(kind, message, now, subject=kiosk_id, kiosk_id=kiosk_id, rating_id=rating_id,
-                 seq_from=seq_from, seq_to=seq_to)
+def _alert(kind: str, kiosk_id: str, params: dict, now: str, seq_from=None, seq_to=None, rating_id=None) -> Alert:
+    """A problem ingest saw in this kiosk's records, noticed (and so happened, for us) ``now``.
+
+    ``params``: what core/alerts.describe words it from (the kiosk is added); the
+    Vietnamese ``message`` is those words."""
+    params = {"kiosk": kiosk_id, **params}
+    return Alert(kind, alert_rules.describe(kind, params), now, subject=kiosk_id, kiosk_id=kiosk_id,
+                 rating_id=rating_id, seq_from=seq_from, seq_to=seq_to, params=params)
 
 
 def seal_problem(rec: dict, key: bytes) -> str | None:
@@ -366,32 +370,30 @@ def ingest(conn: Connection, kiosk: dict, batch: dict, idem_key: str, *,
             if why is None and ex.kiosk_id == kid and ex.seq == seq and ex.hash == rec["hash"]:
                 results.append({"id": rid, "status": "duplicate", "error": None})
                 continue
-            msg = f"rating {rid} (seq {seq}) already held with other content"
             results.append({"id": rid, "status": "rejected", "error": "id already held with other content"})
-            new_alerts.append(_alert("conflict", kid, msg, now_s, seq, seq, rid))
+            new_alerts.append(_alert("conflict", kid, {"seq": seq, "case": "content", "rating": rid},
+                                     now_s, seq, seq, rid))
             continue
         if why is not None:
             results.append({"id": rid, "status": "rejected", "error": why})
-            new_alerts.append(_alert("signature", kid, f"seq {seq} refused, possible tampering: {why}",
+            cause = "hash" if why.startswith("hash") else "signature" if why.startswith("signature") else None
+            new_alerts.append(_alert("signature", kid, {"seq": seq, "why": cause, "detail": why},
                                      now_s, seq, seq, rid))
             continue
         if seq in held:
             other = held[seq][0]
             results.append({"id": rid, "status": "rejected", "error": f"seq {seq} already held by another rating"})
-            new_alerts.append(_alert("conflict", kid, f"seq {seq} sent as {rid} but already held as {other}",
+            new_alerts.append(_alert("conflict", kid, {"seq": seq, "case": "seq", "rating": rid, "held": other},
                                      now_s, seq, seq, rid))
             continue
         prev = held.get(seq - 1)
         if seq == 1 and rec["prev_hash"] != protocol.ZERO_HASH:
-            new_alerts.append(_alert("chain", kid, "seq 1 does not start the chain (prev_hash is not zeros)",
-                                     now_s, 1, 1, rid))
+            new_alerts.append(_alert("chain", kid, {"seq": 1, "first": True}, now_s, 1, 1, rid))
         elif prev is not None and prev[1] != rec["prev_hash"]:
-            new_alerts.append(_alert("chain", kid, f"seq {seq} does not link to seq {seq - 1} (chain broken)",
-                                     now_s, seq, seq, rid))
+            new_alerts.append(_alert("chain", kid, {"seq": seq}, now_s, seq, seq, rid))
         nxt = held.get(seq + 1)
         if nxt is not None and nxt[2] != rec["hash"]:
-            new_alerts.append(_alert("chain", kid, f"seq {seq + 1} does not link to seq {seq} (chain broken)",
-                                     now_s, seq + 1, seq + 1, nxt[0]))
+            new_alerts.append(_alert("chain", kid, {"seq": seq + 1}, now_s, seq + 1, seq + 1, nxt[0]))
         held[seq] = (rid, rec["hash"], rec["prev_hash"])
         created = rec["created_at"]
         before = times.get(seq - 1)
@@ -514,17 +516,10 @@ class _Clock:
     @staticmethod
     def alert(kid: str, seq: int, created: str, before: tuple | None, corrected: str, found: list,
               rating_id: str) -> Alert:
-        why = []
-        if "clock_back" in found:
-            why.append(f"lùi so với seq {seq - 1} ({local_text(before[0], '%d/%m/%Y %H:%M:%S')})")
-        if "clock_before_2020" in found:
-            why.append("trước năm 2020")
-        if "clock_future" in found:
-            why.append("sau ngày mai của máy chủ")
-        return Alert("clock_jump", f"Đồng hồ ki-ốt {kid} nhảy: seq {seq} ghi lúc "
-                     f"{local_text(created, '%d/%m/%Y %H:%M:%S')}, {'; '.join(why)}. Đã lưu và tính; "
-                     f"báo cáo dùng giờ đã hiệu chỉnh {local_text(corrected)}",
-                     corrected, subject=kid, kiosk_id=kid, rating_id=rating_id, seq_from=seq, seq_to=seq)
+        params = {"kiosk": kid, "seq": seq, "created": created, "corrected": corrected, "found": list(found),
+                  "prev_created": before[0] if before and "clock_back" in found else None}
+        return Alert("clock_jump", alert_rules.describe("clock_jump", params), corrected, subject=kid,
+                     kiosk_id=kid, rating_id=rating_id, seq_from=seq, seq_to=seq, params=params)
 
 
 def _server_flags(conn: Connection, kid: str, unit_code: str, rows: list[dict], new_alerts: list) -> None:
@@ -545,25 +540,24 @@ def _server_flags(conn: Connection, kid: str, unit_code: str, rows: list[dict], 
     held = set()
     for part in _in_chunks(receipts):
         held.update(conn.execute(select(ratings.c.receipt_id).where(ratings.c.receipt_id.in_(part))).scalars())
-    roster = (("unknown_desk", "desk_id", "Quầy", unit_desks),
-              ("unknown_officer", "officer_id", "Cán bộ", unit_officers))
+    roster = (("unknown_desk", "desk_id", unit_desks), ("unknown_officer", "officer_id", unit_officers))
     for row in rows:
         found = []
-        for flag, field, what, known in roster:
+        for flag, field, known in roster:
             if known and row[field] not in known:
                 found.append(flag)
-                new_alerts.append(Alert(flag, f"{what} “{row[field]}” không có trong danh mục "
-                                        f"(ki-ốt {kid}, seq {row['seq']}): đã lưu và tính dưới mã này",
-                                        row["corrected_at"], subject=row[field], kiosk_id=kid,
-                                        rating_id=row["id"], seq_from=row["seq"], seq_to=row["seq"]))
+                params = {"code": row[field], "kiosk": kid, "seq": row["seq"]}
+                new_alerts.append(Alert(flag, alert_rules.describe(flag, params), row["corrected_at"],
+                                        subject=row[field], kiosk_id=kid, rating_id=row["id"],
+                                        seq_from=row["seq"], seq_to=row["seq"], params=params))
         rid = row["receipt_id"]
         if rid is not None:
             if rid in held:
                 found.append("duplicate_receipt")
-                new_alerts.append(Alert("duplicate_receipt", f"Phiếu {rid} đã được đánh giá trước đó; đánh giá "
-                                        f"lần nữa (ki-ốt {kid}, seq {row['seq']}) được lưu, không tính",
+                params = {"receipt": rid, "dossier": row.get("dossier_code"), "kiosk": kid, "seq": row["seq"]}
+                new_alerts.append(Alert("duplicate_receipt", alert_rules.describe("duplicate_receipt", params),
                                         row["corrected_at"], subject=kid, kiosk_id=kid, rating_id=row["id"],
-                                        seq_from=row["seq"], seq_to=row["seq"]))
+                                        seq_from=row["seq"], seq_to=row["seq"], params=params))
             held.add(rid)
         if found:
             row["server_flags"] = json.dumps(found)
@@ -593,18 +587,16 @@ def _gap_alerts(conn, kid, inserted, held, now_s, new_alerts) -> None:
         if any(a <= end and start <= b for a, b in still_open):
             continue
         still_open.append((start, end))
-        missing = f"seq {start}" if start == end else f"seqs {start}–{end}"
-        new_alerts.append(_alert("gap", kid, f"{missing} missing before seq {seq}", now_s, start, end, row["id"]))
+        new_alerts.append(_alert("gap", kid, {"seq_from": start, "seq_to": end, "before": seq},
+                                 now_s, start, end, row["id"]))
 
 
 def _skew_alert(conn, kid, skew, clock_off, threshold, now_s, new_alerts) -> None:
     """One open clock alert per kiosk while its clock is off; closed once it is back in step."""
     open_alerts = _open_alerts(conn, kid, "clock_skew")
     if clock_off and not open_alerts:
-        direction = "behind" if skew > 0 else "ahead of"
-        new_alerts.append(_alert("clock_skew", kid,
-                                 f"kiosk clock {abs(skew):.0f} s {direction} the server's "
-                                 f"(threshold {threshold:.0f} s): reports use corrected times", now_s))
+        new_alerts.append(_alert("clock_skew", kid, {"seconds": round(abs(skew)), "ahead": skew < 0,
+                                                     "threshold": round(threshold)}, now_s))
     elif not clock_off:
         for alert in open_alerts:
             alert_rules.resolve(conn, alerts.c.id == alert.id, "kiosk clock back in step")
