@@ -105,9 +105,9 @@ def catalogue(lang: str, locale_dir: Path = LOCALE, domain: str = DOMAIN) -> dic
 class Translator:
     """``_(text, **kw)``: the text in the chosen language, then ``str.format(**kw)`` when given."""
 
-    def __init__(self, lang: str | None = None, locale_dir: Path = LOCALE):
+    def __init__(self, lang: str | None = None, locale_dir: Path = LOCALE, domain: str = DOMAIN):
         self.language = lang or language()
-        self._cat = catalogue(self.language, locale_dir)
+        self._cat = catalogue(self.language, locale_dir, domain)
 
     def __call__(self, text: str, **kw) -> str:
         out = self._cat.get(_nfc(text), text)

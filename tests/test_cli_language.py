@@ -182,3 +182,26 @@ def test_a_message_in_each_language(tmp_path):
         run = subprocess.run([sys.executable, "-m", "hailong", "admin", "--db", str(tmp_path / "x.db"), "alerts"],
                              cwd=ROOT, capture_output=True, text=True, env=environment(LANG=lang), timeout=60)
         assert run.returncode == 2 and words in run.stderr, (lang, run.stderr)
+
+
+def test_alerts_are_listed_in_the_command_line_s_language(tmp_path):
+    """`hailong admin alerts` words each alert from its kind and params, as the alerts page does."""
+    from datetime import datetime, timezone
+
+    from sync.server.core import alerts
+    from sync.server.core.db import make_engine, migrate
+    db = tmp_path / "town.db"
+    engine = make_engine(str(db))
+    migrate(engine)
+    with engine.begin() as conn:
+        alerts.raise_alerts(conn, [alerts.kiosk_reset("K1", 2, None, {"seq": 6, "hash": "ab"}, 6, 8,
+                                                      datetime(2026, 12, 1, 10, 0, tzinfo=timezone.utc))])
+    engine.dispose()
+    said = {}
+    for lang in ("vi_VN.UTF-8", "en_US.UTF-8"):
+        run = subprocess.run([sys.executable, "-m", "hailong", "admin", "--db", str(db), "alerts"], cwd=ROOT,
+                             capture_output=True, text=True, env=environment(LANG=lang), timeout=60)
+        assert run.returncode == 0, run.stderr
+        said[lang[:2]] = run.stdout
+    assert "máy chủ đã giữ đến phiếu số 6" in said["vi"] and "[ĐANG MỞ]" in said["vi"], said["vi"]
+    assert "the server holds up to no. 6" in said["en"] and "[OPEN]" in said["en"], said["en"]

@@ -405,19 +405,26 @@ def add_survey(db, file, make_default):
 @click.option("--json", "as_json", is_flag=True, help=_("in dạng JSON"))
 @click.pass_obj
 def alerts_cmd(db, include_resolved, as_json):
+    from sync.cli_i18n import Translator
+    from sync.server.core import alerts as alert_rules
     from sync.server.core.admin_ops import list_alerts
     with _engine(db).begin() as conn:
         rows = list_alerts(conn, include_resolved)
+        # worded like the alerts page, in the command line's language (the pages' catalogue)
+        words = alert_rules.Words.from_roster(conn, Translator(_.language, domain="hailong_server"), _.language)
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=1))
         return
     for a in rows:
+        text = alert_rules.describe(a["kind"], a.get("params"), words) or a["message"]
+        when = words.time(a["created_at"], "%Y-%m-%d %H:%M")
         if a["resolved_at"]:
-            state = (_("đã xử lý {at}, bởi {who}", at=a["resolved_at"], who=a["acked_by"]) if a["acked_by"]
-                     else _("tự đóng {at}", at=a["resolved_at"]))
+            at = words.time(a["resolved_at"], "%Y-%m-%d %H:%M")
+            state = (_("đã xử lý {at}, bởi {who}", at=at, who=a["acked_by"]) if a["acked_by"]
+                     else _("tự đóng {at}", at=at))
         else:
             state = _("ĐANG MỞ")
-        click.echo(f"#{a['id']} {a['created_at']} {a['kind']:<10} {a['kiosk_id'] or '-'}: {a['message']} [{state}]")
+        click.echo(f"#{a['id']} {when} {a['kind']:<10} {a['kiosk_id'] or '-'}: {text} [{state}]")
     if not rows:
         click.echo(_("Không có cảnh báo nào đang mở.") if not include_resolved else _("Không có cảnh báo nào."))
 
