@@ -60,7 +60,8 @@ def _get(session: requests.Session, url: str, params: dict, timeout: float, retr
         try:
             resp = session.get(url, params=params, timeout=timeout)
         except requests.RequestException as exc:
-            raise TransientError(f"no answer from {server}: {exc.__class__.__name__}") from None
+            raise TransientError(_("không có trả lời từ {server}: {why}", server=server,
+                                   why=exc.__class__.__name__)) from None
         if resp.status_code in RETRY_STATUS:
             raise _RetryStatus(resp)
         return resp
@@ -92,11 +93,11 @@ def fetch_pages(server: str, token: str, after: str | None, limit: int, timeout:
                 detail = resp.json().get("detail")
             except ValueError:
                 detail = resp.reason
-            raise PullError(f"server answered {resp.status_code}: {detail}")
+            raise PullError(_("máy chủ trả lời {status}: {detail}", status=resp.status_code, detail=detail))
         try:
             ratings, nxt, lines = parse_page(resp.content)
         except (ValueError, KeyError, TypeError):
-            raise PullError(f"{url} did not answer like a hailong server") from None
+            raise PullError(_("{url} không trả lời như một máy chủ hailong", url=url)) from None
         if ratings:
             yield ratings, nxt or after, lines
         if not ratings or nxt is None:
@@ -237,9 +238,10 @@ def read_state(path: Path, server: str) -> str | None:
     except FileNotFoundError:
         return None
     except (ValueError, UnicodeDecodeError):
-        raise PullError(f"{path}: not a pull state file (delete it, or pass --after)") from None
+        raise PullError(_("{path}: không phải tệp trạng thái của pull (xóa nó, hoặc cho --after)", path=path)) from None
     if state.get("server") != server.rstrip("/"):
-        raise PullError(f"{path}: cursor belongs to {state.get('server')}, not {server} (use --state or --after)")
+        raise PullError(_("{path}: con trỏ thuộc về {owner}, không phải {server} (dùng --state hoặc --after)",
+                          path=path, owner=state.get("server"), server=server))
     return state.get("after")
 
 
