@@ -350,3 +350,25 @@ def test_ignored_filters_are_said(town):
     assert "Tháng «2026-13» không hợp lệ" in text
     assert "Số trang «abc» không hợp lệ" in text
     assert "Trạng thái «gone» không có" in text
+
+
+def test_the_filtered_count_says_how_many_alerts_the_groups_stand_for(town):
+    s = sign_in(town, "an", "mật-khẩu-quản-trị")
+    with sqlite3.connect(town.state.db_path) as con:     # a second gap alert of K1 this month
+        con.execute("INSERT INTO alerts(kind, kiosk_id, message, created_at, subject, month, count, happened_at, "
+                    "params) SELECT kind, kiosk_id, message, created_at, subject, month, 1, happened_at, params "
+                    "FROM alerts WHERE kind = 'gap'")
+    text = text_of(s.get("/admin/alerts?kind=gap").text)
+    assert "(1 nhóm, 2 cảnh báo)" in text and "2 cảnh báo trong nhóm" in text
+
+
+def test_rebuilding_the_roll_up_raises_no_alert_again(town):
+    from sync.server.core import rollup
+    from sync.server.core.settings import survey
+    with town.state.engine.begin() as conn:
+        reasons = survey(conn)["reasons"]
+    before = db_rows(town, "SELECT kind, month, count FROM alerts ORDER BY id")
+    rollup.rebuild(town.state.engine, reasons)
+    with town.state.engine.begin() as conn:
+        assert alert_rules.after_fold(conn) == 0
+    assert db_rows(town, "SELECT kind, month, count FROM alerts ORDER BY id") == before

@@ -649,6 +649,13 @@ def alert_groups(conn: Connection, state: str = "open", kind: str | None = None,
     return total, out
 
 
+def count_alerts(conn: Connection, state: str = "open", kind: str | None = None, subject: str | None = None,
+                 month: str | None = None) -> int:
+    """How many alert rows match the filters (the groups stand for them)."""
+    return conn.execute(select(func.count()).select_from(db.alerts)
+                        .where(*_filters(state, kind, subject, month))).scalar() or 0
+
+
 def group_members(conn: Connection, groups: list[dict], state: str = "open", limit: int = 20) -> None:
     """Each group's own alert rows (newest first, at most ``limit``) as ``members``, for groups of several."""
     a = db.alerts

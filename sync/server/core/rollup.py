@@ -206,8 +206,12 @@ def fold_in(conn, reasons: list[str], limit: int | None = None, surveys: dict | 
 
 
 def rebuild(engine, reasons: list[str]) -> int:
-    """Drop the roll-up and fold every rating again."""
+    """Drop the roll-up and fold every rating again.
+
+    The alert rules' cursor (core/alerts.CURSOR) stays: the ratings they have looked at raise
+    no alert again (a harassment rating would otherwise count twice, a resolved alert reopen)."""
     with engine.begin() as conn:
-        for table in (*TABLES, cursor_table):
+        for table in TABLES:
             conn.execute(table.delete())
+        conn.execute(cursor_table.delete().where(cursor_table.c.name != "alerts"))
     return fold(engine, reasons)

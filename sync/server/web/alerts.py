@@ -154,13 +154,14 @@ def alerts_page(request: Request):
         recent = []
         if flt["state"] == "open":
             _n, recent = alert_rules.alert_groups(conn, "resolved", flt["kind"], flt["subject"], flt["month"], 1, 10)
+        shown = alert_rules.count_alerts(conn, flt["state"], flt["kind"], flt["subject"], flt["month"])
         choices = alert_rules.filter_choices(conn)
         open_count = conn.execute(select(func.count()).select_from(db.alerts)
                                   .where(db.alerts.c.resolved_at.is_(None))).scalar() or 0
         rule = alert_rules.rules(conn)
     done = request.session.pop("alerts_done", None)
     return render(request, "alerts.html", user=user, groups=groups, recent=recent, total=total, pages=pages,
-                  flt=flt, notes=notes, choices=choices, rule=rule, kinds=alert_rules.KIND_LABELS,
+                  flt=flt, notes=notes, shown=shown, choices=choices, rule=rule, kinds=alert_rules.KIND_LABELS,
                   say=Reader(words), open_alerts=open_count, fmt_time=local_time, done=done,
                   page_url=lambda n: alerts_url(flt, n), back=filter_query(flt, flt["page"]))
 
