@@ -39,7 +39,7 @@ def test_admin_signs_in_filters_a_quarter_opens_an_officer_acks_an_alert_and_exp
     page.wait_for_url("**/admin?period=2026-Q4*")
     assert page.locator("h1").inner_text() == "Kết quả khảo sát — Quý IV năm 2026"
     assert page.get_by_test_id("rate").inner_text() == "75,0%"
-    assert "6 hài lòng / 8 hợp lệ" in page.locator(".kpi.main").inner_text()
+    assert "6 lượt hài lòng (mọi mức) / 8 lượt hợp lệ" in page.locator(".kpi.main").inner_text()
     officers = page.locator("section.card", has_text="Theo cán bộ")
     first = officers.locator("tbody tr").first.inner_text()
     assert "Phạm Quốc Hưng" in first and "100,0%" in first

@@ -354,7 +354,7 @@ def _figure_rows(rows: list[Figures]) -> list[list[str]]:
 #: "Hài lòng (mọi mức)": every satisfied rating, not the level "Hài lòng" (the levels' table)
 FIG_HEADERS = ["TT", "{what}", "Số đánh giá hợp lệ", "Hài lòng (mọi mức)", "Chưa hài lòng (mọi mức)",
                "Nghi lạm dụng", "Tỷ lệ hài lòng (%)"]
-FIG_WIDTHS = [10, 57, 20, 18, 20, 20, 20]
+FIG_WIDTHS = [10, 47, 20, 22, 24, 20, 22]
 
 
 # --- the report -----------------------------------------------------------------
