@@ -74,9 +74,6 @@ class Refused(click.ClickException):
         super().__init__(message)
         self.exit_code = exit_code
 
-    def format_message(self) -> str:
-        return self.message
-
 
 class NotFoundError(Refused):
     """What was named (a database, unit, kiosk, user, token, alert) does not exist: exit status 2."""
