@@ -122,6 +122,8 @@ def _error_reply(request: Request, status: int, detail: str, headers=None, messa
         heading, words = _error_words(request, status, _)
         ctx = {"heading": heading, "code": status, "message": message or words}
         if has_session:
+            if web_base.signed_in_user(request):
+                ctx["open_alerts"] = web_base.open_alert_count(request)     # the menu's badge
             response = web_base.error_page(request, status, **ctx)
         else:
             response = web_base.templates.TemplateResponse(request, "error.html", {
