@@ -200,8 +200,9 @@ def test_alert_rules_raise_each_cause_once(tmp_path):
     assert kinds == [("low_rate", None), ("low_rate", None), ("nhung_nhieu", "k1"), ("silent", "k-quiet")]
     low = sorted(m for k, _kid, m in rows if k == "low_rate")
     # October: cb-001 2 of 3 = 66,7 %; November: cb-002 1 of 2 = 50,0 % (hand-counted)
-    assert low[0].startswith("[cb-001 2026-10] Nguyễn Thị Hồng Nhung: tỷ lệ hài lòng 66,7% (2/3)")
-    assert low[1].startswith("[cb-002 2026-11] Trần Văn Đức: tỷ lệ hài lòng 50,0% (1/2)")
+    # (no raw key such as "[cb-001 2026-10]" in front: the month is said in words)
+    assert low[0] == "Nguyễn Thị Hồng Nhung: tỷ lệ hài lòng 66,7% (2/3) dưới ngưỡng 80% trong tháng 10/2026"
+    assert low[1] == "Trần Văn Đức: tỷ lệ hài lòng 50,0% (1/2) dưới ngưỡng 80% trong tháng 11/2026"
     harass = next(m for k, _kid, m in rows if k == "nhung_nhieu")
     assert harass == "Phản ánh nhũng nhiễu đối với Trần Văn Đức (quay-1) lúc 02/11/2026 15:00: “Đòi tiền”"
     silent = next(m for k, _kid, m in rows if k == "silent")
