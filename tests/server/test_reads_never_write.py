@@ -42,6 +42,8 @@ GETS = [
     ("/admin/comments?period=2026-Q4", "session"), ("/admin/comments?period=2026&officer=cb-001&page=2", "session"),
     ("/static-docs/swagger-ui.css", None),
     ("/admin/alerts", "session"),
+    ("/admin/alerts?state=all&kind=nhung_nhieu&subject=cb-002&month=2026-11&page=2", "session"),
+    ("/admin/alerts?state=resolved&page=abc&kind=nope", "session"),
     ("/admin/kiosks", "session"), ("/admin/kiosks?revoke=ki-ot-1", "session"),
     ("/admin/roster", "session"), ("/admin/roster?imported=1&officers=2", "session"),
     ("/admin/letters", "session"),
