@@ -124,11 +124,39 @@ def sqlite_file(db: str) -> Path | None:
     return None
 
 
-def _engine(db: str, create: bool = False):
-    """The migrated engine of --db. A missing SQLite file is refused unless ``create`` (then said)."""
-    from sqlalchemy.exc import SQLAlchemyError
+def sqlite_tables(path: Path) -> set[str] | None:
+    """The tables of an existing SQLite file, read without changing it (None: not readable as SQLite).
 
-    from sync.server.core.db import make_engine, migrate
+    Before town.db's engine opens it: that engine turns on WAL and makes the
+    file private, which a mistyped --db (a kiosk.db, another program's file)
+    must not undergo.
+    """
+    import sqlite3
+    from urllib.parse import quote
+    try:
+        # immutable: no lock, no -wal/-shm made beside it (a WAL file's schema is in its main file
+        # once checkpointed; a town never checkpointed reads as empty here, and is migrated as usual)
+        con = sqlite3.connect(f"file:{quote(str(path))}?mode=ro&immutable=1", uri=True)
+        try:
+            return {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return None     # not a database, a folder, unreadable: make_engine says so in its words
+
+
+def not_a_town(path: Path) -> Refused | None:
+    """A refusal when the SQLite file holds tables but not a town's (no Alembic version table)."""
+    tables = sqlite_tables(path)
+    if tables and "alembic_version" not in tables:
+        return Refused(_("{path} không phải cơ sở dữ liệu của máy chủ thị trấn (nó có các bảng {tables}; "
+                         "có phải kiosk.db?). Hãy kiểm tra --db; tệp không bị thay đổi.",
+                         path=path, tables=_listed(sorted(tables))), 2)
+    return None
+
+
+def _check_db(db: str, create: bool = False) -> bool:
+    """Refuse a missing SQLite file (unless ``create``) and one that is not a town's; True when new."""
     path = sqlite_file(db)
     new = path is not None and not path.exists()
     if new and not create:
@@ -136,6 +164,19 @@ def _engine(db: str, create: bool = False):
             "Không có cơ sở dữ liệu {db} ({path}). Hãy kiểm tra --db (mặc định: town.db trong thư mục "
             "hiện tại); với một thị trấn mới, tạo nó trước: hailong admin --db {db} migrate",
             db=db, path=path))
+    if path is not None and not new:
+        refused = not_a_town(path)
+        if refused is not None:
+            raise refused
+    return new
+
+
+def _engine(db: str, create: bool = False):
+    """The migrated engine of --db. A missing SQLite file is refused unless ``create`` (then said)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from sync.server.core.db import make_engine, migrate
+    new = _check_db(db, create)
     try:
         engine = make_engine(db)
         migrate(engine)
@@ -148,7 +189,7 @@ def _engine(db: str, create: bool = False):
         raise click.ClickException(_("{db}: không mở được cơ sở dữ liệu ({why})",
                                      db=shown(db), why=_why(exc))) from None
     if new:
-        click.echo(_("Đã tạo cơ sở dữ liệu mới {path}.", path=path), err=True)
+        click.echo(_("Đã tạo cơ sở dữ liệu mới {path}.", path=sqlite_file(db)), err=True)
     return engine
 
 
@@ -189,6 +230,10 @@ def server(db, host, port, media, max_batch, max_body_mb, skew_threshold, sweep_
     if path is not None and not path.exists():
         click.echo(_("Chưa có cơ sở dữ liệu {path}: tạo một thị trấn mới, trống. Nếu đây không phải "
                      "ý muốn, dừng máy chủ (Ctrl+C) và kiểm tra --db.", path=path), err=True)
+    elif path is not None:
+        refused = not_a_town(path)
+        if refused is not None:
+            raise refused
     try:
         app = create_app(db, media_dir=media, max_batch=max_batch,
                          max_body_bytes=int(max_body_mb * 1024 * 1024), skew_threshold=skew_threshold,
@@ -359,6 +404,7 @@ def import_roster(db, file, media):
     from sync.server.core.admin_ops import import_roster as do_import
     if not Path(file).is_file():     # before a new town.db or media/ is made for nothing
         raise NotFoundError(_("{path}: không có tệp này.", path=file))
+    _check_db(db, create=True)
     media = media or default_media_dir(db)
     private_dir(media)   # officer photos: created 0700, like town.db's folder
     with _engine(db, create=True).begin() as conn:

@@ -220,3 +220,19 @@ def test_core_messages_are_worded_in_vietnamese(tmp_path, monkeypatch):
         message, code = commands.core_message(caught.value)
         assert words in message and code == status, (str(caught.value), message, code)
     engine.dispose()
+
+
+@pytest.mark.parametrize("args", [["alerts"], ["migrate"], ["import-roster", str(ROSTER)]], ids=lambda a: a[0])
+def test_a_db_that_is_not_a_town_is_refused_and_left_as_it_was(tmp_path, args):
+    """`--db kiosk.db` by mistake: not migrated into a town, not switched to WAL, not chmod-ed."""
+    from kiosk.store import KioskStore
+    path = tmp_path / "kiosk.db"
+    store = KioskStore(path, "K1", "7e" * 32)
+    store.init()
+    store.close()
+    os.chmod(path, 0o644)
+    before = (path.read_bytes(), path.stat().st_mode, sorted(p.name for p in tmp_path.iterdir()))
+    result = admin(path, *args)
+    assert result.exit_code == 2, result.output
+    assert f"{path} is not a town server's database" in result.output and "ratings" in result.output
+    assert (path.read_bytes(), path.stat().st_mode, sorted(p.name for p in tmp_path.iterdir())) == before
