@@ -236,3 +236,15 @@ def test_a_db_that_is_not_a_town_is_refused_and_left_as_it_was(tmp_path, args):
     assert result.exit_code == 2, result.output
     assert f"{path} is not a town server's database" in result.output and "ratings" in result.output
     assert (path.read_bytes(), path.stat().st_mode, sorted(p.name for p in tmp_path.iterdir())) == before
+
+
+def test_the_server_refuses_a_db_that_is_not_a_town(tmp_path):
+    from kiosk.store import KioskStore
+    path = tmp_path / "kiosk.db"
+    store = KioskStore(path, "K1", "7e" * 32)
+    store.init()
+    store.close()
+    before = path.read_bytes()
+    result = CliRunner().invoke(main, ["server", "--db", str(path), "--port", str(free_port())])
+    assert result.exit_code == 2 and f"{path} is not a town server's database" in result.output, result.output
+    assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["kiosk.db"]
