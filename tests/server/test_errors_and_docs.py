@@ -121,3 +121,22 @@ def test_a_kiosk_that_disconnects_mid_body_is_one_line_in_the_log(server, caplog
         "kiosk_id": "K1", "sent_at": "2026-11-01T00:00:00+07:00", "ratings": []},
         headers={"Authorization": f"Bearer {server.kiosk['token']}", "Idempotency-Key": str(uuid.uuid4())})
     assert r.status_code in (200, 422), r.text
+
+
+def test_a_bug_is_a_page_for_people_and_json_for_the_api(tmp_path):
+    from starlette.testclient import TestClient
+
+    from sync.server.app import create_app
+    app = create_app(str(tmp_path / "town.db"))
+
+    @app.get("/admin/boom")
+    @app.get("/api/v1/boom")
+    def boom():
+        raise RuntimeError("a bug")
+    client = TestClient(app, raise_server_exceptions=False)
+    page = client.get("/admin/boom", headers={"Accept": "text/html"})
+    assert page.status_code == 500 and page.headers["content-type"].startswith("text/html")
+    assert "Lỗi máy chủ" in page.text and "a bug" not in page.text and '<a href="/admin">' in page.text
+    api = client.get("/api/v1/boom")
+    assert api.status_code == 500 and api.json() == {"detail": "internal server error"}
+    app.state.engine.dispose()

@@ -74,8 +74,9 @@ def _trend_figure(trend: list[Figures], title: str, width: float, height: float,
     ax.grid(axis="y", alpha=0.3)
     lines = ax.get_legend_handles_labels()
     bars = ax2.get_legend_handles_labels()
-    ax.legend(lines[0] + bars[0], lines[1] + bars[1], loc="upper center", bbox_to_anchor=(0.5, -0.16),
-              ncol=2, fontsize=8, frameon=False)
+    if labels:      # nothing drawn, nothing to explain (an empty bar set's legend swatch is the default blue)
+        ax.legend(lines[0] + bars[0], lines[1] + bars[1], loc="upper center", bbox_to_anchor=(0.5, -0.16),
+                  ncol=2, fontsize=8, frameon=False)
     if not labels:
         ax.set_xticks([])
         ax.text(0.5, 0.5, empty_label, transform=ax.transAxes, ha="center", va="center", color="#5b6775")
