@@ -9,7 +9,7 @@ import pytest
 from town import NAMES, make_town
 
 from sync.server.core import db
-from sync.server.reports import periods, report_docx
+from sync.server.reports import letters_docx, periods, report_docx
 from sync.server.reports.stats import Filter, Stats
 
 
@@ -100,7 +100,7 @@ def test_recipients_and_signature(report):
 
 
 def test_apology_letter_carries_the_new_date():
-    raw = report_docx.letter("xin_loi_hen_lai", {"name": "Nguyễn Văn An", "dossier": "H001",
+    raw = letters_docx.letter("xin_loi_hen_lai", {"name": "Nguyễn Văn An", "dossier": "H001",
                                                  "procedure": "Đăng ký khai sinh", "new_date": "05/12/2026",
                                                  "officer": "Trần Văn Đức"}, on=date(2026, 11, 28))
     d = docx.Document(io.BytesIO(raw))
@@ -112,11 +112,11 @@ def test_apology_letter_carries_the_new_date():
 
 
 def test_thank_you_letter_and_unknown_kind():
-    d = docx.Document(io.BytesIO(report_docx.letter("cam_on", {"procedure": "Đăng ký kết hôn"})))
+    d = docx.Document(io.BytesIO(letters_docx.letter("cam_on", {"procedure": "Đăng ký kết hôn"})))
     body = "\n".join(_texts(d))
     assert "THƯ CẢM ƠN" in body and "thủ tục Đăng ký kết hôn" in body
     with pytest.raises(ValueError):
-        report_docx.letter("chuc_mung_x", {})
+        letters_docx.letter("chuc_mung_x", {})
 
 
 # --- the officer's report, page numbers, the signer, a running period (issue 10) -----------------

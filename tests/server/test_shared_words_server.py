@@ -8,7 +8,7 @@ from babel.messages.pofile import read_po
 from helpers import ROOT
 
 from sync import protocol
-from sync.server.reports import report_docx
+from sync.server.reports import letters_docx
 
 
 def test_device_state_words_are_in_the_servers_catalogue():
@@ -19,15 +19,15 @@ def test_device_state_words_are_in_the_servers_catalogue():
 
 
 def test_word_letters_are_keyed_by_the_protocols_kinds():
-    assert set(report_docx.LETTERS) <= set(protocol.LETTER_KINDS)
+    assert set(letters_docx.LETTERS) <= set(protocol.LETTER_KINDS)
 
 
 @pytest.mark.parametrize("kind", [protocol.LETTER_APOLOGY, "xin_loi_hen_lai"])
 def test_the_apology_by_its_kind_or_the_pages_spelling(kind):
-    d = docx.Document(io.BytesIO(report_docx.letter(kind, {"new_date": "05/12/2026"})))
+    d = docx.Document(io.BytesIO(letters_docx.letter(kind, {"new_date": "05/12/2026"})))
     assert any("THƯ XIN LỖI VÀ HẸN LẠI" in p.text for p in d.paragraphs)
 
 
 def test_unknown_kind_names_the_accepted_ones():
     with pytest.raises(ValueError, match="cam_on, xin_loi"):
-        report_docx.letter("chia_buon", {})
+        letters_docx.letter("chia_buon", {})

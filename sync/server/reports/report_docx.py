@@ -1,4 +1,4 @@
-"""The periodic report and the letters as Word files (python-docx), ND 30/2020 layout.
+"""The periodic report as a Word file (python-docx), ND 30/2020 layout (the letters: letters_docx).
 
 Nghị định 30/2020/NĐ-CP (công tác văn thư), Phụ lục I: A4 paper, Times New
 Roman 13–14 pt, margins top/bottom 20–25 mm, left 30–35 mm, right 15–20 mm;
@@ -32,7 +32,6 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
 
-from sync import protocol
 from sync.cells import clean_text
 from sync.server.reports import charts
 from sync.server.reports.periods import Period, data_until, trend_step
@@ -468,52 +467,3 @@ def report(data: ReportData, issuer: Issuer | None = None, on: date | None = Non
     doc.save(buf)
     return buf.getvalue()
 
-
-# --- letters ----------------------------------------------------------------------
-
-#: letter kind (protocol.LETTER_KINDS) -> (title, paragraphs).
-#: {name} {procedure} {dossier} {new_date} {officer} {unit}
-LETTERS = {
-    protocol.LETTER_THANKS: ("THƯ CẢM ƠN", [
-        "Kính gửi: Ông/Bà {name}",
-        "{unit} trân trọng cảm ơn Ông/Bà đã tin tưởng thực hiện thủ tục {procedure} "
-        "(hồ sơ số {dossier}) tại Bộ phận Một cửa và dành thời gian đánh giá mức độ hài lòng "
-        "đối với cán bộ, công chức phục vụ.",
-        "Ý kiến của Ông/Bà giúp chúng tôi phục vụ người dân ngày càng tốt hơn. "
-        "Kính chúc Ông/Bà và gia đình sức khỏe, hạnh phúc.",
-    ]),
-    protocol.LETTER_APOLOGY: ("THƯ XIN LỖI VÀ HẸN LẠI THỜI GIAN TRẢ KẾT QUẢ", [
-        "Kính gửi: Ông/Bà {name}",
-        "Ngày tiếp nhận hồ sơ số {dossier} về thủ tục {procedure}, {unit} đã hẹn trả kết quả "
-        "cho Ông/Bà. Tuy nhiên, hồ sơ chưa giải quyết xong đúng hẹn.",
-        "{unit} thành thật xin lỗi Ông/Bà vì sự chậm trễ này và xin hẹn trả kết quả vào ngày "
-        "{new_date}. Cán bộ phụ trách: {officer}.",
-        "Rất mong Ông/Bà thông cảm. Trân trọng./.",
-    ]),
-}
-
-
-def letter(kind: str, fields: dict, issuer: Issuer | None = None, on: date | None = None) -> bytes:
-    """A letter of ``kind`` (see LETTERS, or an alias: protocol.letter_kind) with ``fields`` filled in, as .docx bytes."""
-    kind = protocol.letter_kind(kind)
-    if kind not in LETTERS:
-        names = [*LETTERS, *(a for a, k in protocol.LETTER_KIND_ALIASES.items() if k in LETTERS)]
-        raise ValueError(f"letter kind: must be one of {', '.join(names)}")
-    issuer = issuer or Issuer()
-    on = on or date.today()
-    values = {"name": "……………………", "procedure": "……………………", "dossier": "…………",
-              "new_date": "…/…/……", "officer": "……………………", "unit": issuer.body_full}
-    values.update({k: v for k, v in fields.items() if v})
-    title, paragraphs = LETTERS[kind]
-    doc = _new_document()
-    _header(doc, issuer, "", on)
-    _para(doc, title, size=14, bold=True, align=WD_ALIGN_PARAGRAPH.CENTER, before=24, after=12)
-    first, *rest = paragraphs
-    _para(doc, first.format(**values), align=WD_ALIGN_PARAGRAPH.CENTER, after=12)
-    for text in rest:
-        p = _para(doc, text.format(**values), indent_first=True)
-        p.alignment = WD_ALIGN_PARAGRAPH.JUSTIFY
-    _sign_off(doc, issuer, ["Như trên;", "Lưu: VT, BPMC."])
-    buf = io.BytesIO()
-    doc.save(buf)
-    return buf.getvalue()

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from sync.server.core import admin_ops
-from sync.server.reports import periods, report_docx
+from sync.server.reports import letters_docx, periods
 from sync.server.web.base import (
     ISSUER_FIELDS,
     checked_form,
@@ -75,7 +75,7 @@ async def letter_download(request: Request):
         return error_page(request, 422, error)
     with request.app.state.reader.connect() as conn:
         issuer = report_issuer(conn)
-    body = report_docx.letter(kind, values, issuer, periods.today_vn())
+    body = letters_docx.letter(kind, values, issuer, periods.today_vn())
     name = f"thu-{kind.replace('_', '-')}-{values['dossier'] or 'ho-so'}.docx"
     name = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "-" for c in name)
     return Response(body, media_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
