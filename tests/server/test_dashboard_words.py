@@ -274,3 +274,22 @@ def test_the_officer_pages_word_report_is_the_officers(vi):
     assert "Kết quả đánh giá của người dân, tổ chức đối với cán bộ Trần Văn Đức" in texts
     whole = vi.get("/admin/export?fmt=docx&period=2026-Q4")
     assert whole.headers["content-disposition"] == 'attachment; filename="hailong-2026-Q4-bao-cao.docx"'
+
+
+def test_the_signer_named_in_the_report_settings_signs_the_word_report(vi):
+    import io
+
+    import docx
+
+    from sync.server.reports.report_docx import SIGN_HINT, Issuer
+    before = docx.Document(io.BytesIO(vi.get("/admin/export?fmt=docx&period=2026-Q4").content))
+    assert SIGN_HINT in [p.text for p in before.tables[-1].cell(0, 1).paragraphs]        # no name set yet
+    token = re.search(r'name="csrf" value="([^"]+)"', vi.get("/admin/roster").text)[1]
+    form = {f: getattr(Issuer(), f) for f in ("parent", "body", "body_full", "place", "symbol",
+                                             "signer_on_behalf", "signer_title")}
+    r = vi.post("/admin/settings/report", data={**form, "signer_name": "Lê Văn Bảy", "csrf": token},
+                follow_redirects=False)
+    assert r.status_code == 303
+    after = docx.Document(io.BytesIO(vi.get("/admin/export?fmt=docx&period=2026-Q4&officer=cb-001").content))
+    right = [p.text for p in after.tables[-1].cell(0, 1).paragraphs if p.text]
+    assert right == ["TM. ỦY BAN NHÂN DÂN", "CHỦ TỊCH", "Lê Văn Bảy"]
