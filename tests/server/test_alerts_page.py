@@ -331,7 +331,7 @@ HOSTILE = [
     "kind=nope", "kind=%3Cscript%3E", "kind=gap&kind=chain", "subject=" + "x" * 5000, "subject=%00%FF",
     "subject=cb-002%27%20OR%201%3D1--", "month=2026-13", "month=99999-01", "month=%E2%80%AE", "month=2026-1",
     "state=gone", "state=", "show=all", "page=2&page=x", "&&&==&", "%ZZ=1", "kind=" + "%F0%9F%92%A9" * 300,
-    "a=" + "b" * 10000, "page=２", "page=٣",
+    "a=" + "b" * 10000, "page=２", "page=٣", "&".join(["kind=gap"] * 200), "month=" + "9" * 400,
 ]
 
 

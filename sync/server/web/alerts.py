@@ -51,8 +51,11 @@ def _first(q: dict, name: str) -> str:
 
 def read_filters(query: str, _) -> tuple[dict, list[str]]:
     """The page's filters from a query string, and a message for each value that was ignored."""
-    q = parse_qs(query or "", keep_blank_values=True, max_num_fields=50) if len(query or "") <= 4000 else {}
     notes = []
+    try:
+        q = parse_qs(query or "", keep_blank_values=True, max_num_fields=50) if len(query or "") <= 4000 else {}
+    except ValueError:          # more fields than any link of the page has
+        q = {}
     state = _first(q, "state") or "open"
     if state not in STATES:
         notes.append(_("Trạng thái «{value}» không có: đang xem các nhóm đang mở.", value=state[:40]))
