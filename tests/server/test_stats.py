@@ -244,3 +244,11 @@ def test_tiny_counts_get_whole_number_ticks_from_zero(counts, ticks):
     texts = _svg_texts(charts.trend_svg(trend))
     count_ticks = texts[:texts.index("Số đánh giá hợp lệ")]
     assert count_ticks == ticks
+
+
+def test_the_charts_decimal_mark_is_the_pages():
+    from sync.server.reports import charts
+    from sync.server.reports.stats import Figures
+    trend = [Figures(key="2026-10", total=3, valid=3, satisfied=2, levels={})]
+    assert "66,7" in _svg_texts(charts.trend_svg(trend))
+    assert "66.7" in _svg_texts(charts.trend_svg(trend, decimal="."))

@@ -33,7 +33,8 @@ def _short(key: str | None) -> str:
 LABELS = ("Tỷ lệ hài lòng (%)", "Số đánh giá hợp lệ", "Chưa có đánh giá trong kỳ")
 
 
-def _trend_figure(trend: list[Figures], title: str, width: float, height: float, labels_text=LABELS):
+def _trend_figure(trend: list[Figures], title: str, width: float, height: float, labels_text=LABELS,
+                  decimal: str = ","):
     rate_label, count_label, empty_label = labels_text
     labels = [_short(f.key) for f in trend]
     rates = [f.rate for f in trend]
@@ -46,7 +47,7 @@ def _trend_figure(trend: list[Figures], title: str, width: float, height: float,
             color=BLUE, marker="o", linewidth=2, label=rate_label)
     for i, r in zip(x, rates):
         if r is not None:
-            ax.annotate(f"{r:.1f}".replace(".", ","), (i, r), textcoords="offset points",
+            ax.annotate(f"{r:.1f}".replace(".", decimal), (i, r), textcoords="offset points",
                         xytext=(0, 7), ha="center", fontsize=8, color=BLUE)
     ax.set_zorder(ax2.get_zorder() + 1)
     ax.patch.set_visible(False)
@@ -92,8 +93,10 @@ def trend_png(trend: list[Figures], title: str = "Tỷ lệ hài lòng theo th�
     return buf.getvalue()
 
 
-def trend_svg(trend: list[Figures], title: str = "", labels: tuple[str, str, str] = LABELS) -> str:
-    fig = _trend_figure(trend, title, 6.4, 3.4, labels)
+def trend_svg(trend: list[Figures], title: str = "", labels: tuple[str, str, str] = LABELS,
+              decimal: str = ",") -> str:
+    """The trend as inline SVG; ``decimal``: the page's decimal mark ("," Vietnamese, "." English)."""
+    fig = _trend_figure(trend, title, 6.4, 3.4, labels, decimal)
     buf = io.StringIO()
     fig.savefig(buf, format="svg", bbox_inches="tight")
     plt.close(fig)
