@@ -7,12 +7,14 @@ command line prints without a traceback.
 from __future__ import annotations
 
 import re
+import time
 import tomllib
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sync.protocol import DEFAULT_REASONS, LETTER_KINDS, SCALES, nfc
+from sync.protocol import DEFAULT_REASONS, LETTER_KINDS, SCALES, nfc, tz_from_offset
 
 HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
 
@@ -134,9 +136,48 @@ class Config:
         return p if p.is_absolute() else self.path.parent / p
 
     @property
+    def tz(self) -> timezone:
+        """The kiosk's wall clock zone: [kiosk] utc_offset (Asia/Ho_Chi_Minh, +07:00)."""
+        return tz_from_offset(self.kiosk.get("utc_offset") or "+07:00")
+
+    def now(self) -> datetime:
+        """What the kiosk's clocks read now, whatever the machine's TZ: see :func:`local_now`."""
+        return local_now(self.kiosk.get("utc_offset") or "+07:00")
+
+    def local(self, when: datetime | float | str) -> datetime:
+        """``when`` (an aware datetime, Unix seconds or RFC 3339 text) at the kiosk's offset."""
+        return to_local(when, self.kiosk.get("utc_offset") or "+07:00")
+
+    @property
     def kiosk_key(self) -> str:
         """The kiosk's HMAC key: [server] key (from enrolment), else [kiosk] key."""
         return (self.server["key"] or self.kiosk["key"]).lower()
+
+
+#: Unix seconds now; the one wall clock every time the kiosk shows is read from
+#: (tests replace it to stand at a chosen instant).
+wall_clock = time.time
+
+
+def local_now(utc_offset: str = "+07:00") -> datetime:
+    """The kiosk's one local time: now at ``utc_offset``, to the second, whatever TZ the machine has.
+
+    The header clock, receipts, letters and the staff panel all read this, as
+    ratings do (sync.protocol.now_at_offset), so a receipt printed at 00:30
+    in Hà Nội carries the same date as the rating it brings.
+    """
+    return datetime.fromtimestamp(int(wall_clock()), tz_from_offset(utc_offset))
+
+
+def to_local(when: datetime | float | str, utc_offset: str = "+07:00") -> datetime:
+    """An instant at ``utc_offset``: an aware datetime, Unix seconds, or RFC 3339 text (naive = UTC)."""
+    if isinstance(when, str):
+        when = datetime.fromisoformat(when.replace("Z", "+00:00"))
+    if isinstance(when, (int, float)):
+        return datetime.fromtimestamp(when, tz_from_offset(utc_offset))
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when.astimezone(tz_from_offset(utc_offset))
 
 
 def _type_name(t) -> str:

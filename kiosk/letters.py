@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from assets import LETTERS as TEMPLATES
+from kiosk.config import local_now
 from sync import protocol
 from sync.protocol import nfc
 
@@ -79,7 +80,7 @@ def letter_text(kind: str, *, unit: str, desk: str, officer: str, title: str | N
         "unit": unit, "desk": desk or "", "officer": officer, "title": title or "",
         "procedure": procedure or "hành chính", "dossier": dossier,
         "new_date": new_date.strftime("%d/%m/%Y") if new_date else "",
-        "date": vi_date(today or date.today()).capitalize(),
+        "date": vi_date(today or local_now().date()).capitalize(),
     }
     try:
         return nfc(template(kind, template_name).substitute(nfc(values)))
@@ -90,7 +91,11 @@ def letter_text(kind: str, *, unit: str, desk: str, officer: str, title: str | N
 def letter_image(cfg, store, kind: str, officer_id: str, dossier: str,
                  procedure_code: str | None = None, new_date: date | None = None,
                  today: date | None = None, template_name: str | None = None):
-    """Render a letter for this kiosk's unit and paper, names from the roster."""
+    """Render a letter for this kiosk's unit and paper, names from the roster.
+
+    ``today``: the date written in the letter; by default the kiosk's own
+    (``[kiosk] utc_offset``), never the machine's time zone.
+    """
     from kiosk import render
     from kiosk.receipts import clean_dossier
 
@@ -104,7 +109,8 @@ def letter_image(cfg, store, kind: str, officer_id: str, dossier: str,
                        desk=desk.get("name") or cfg.kiosk["desk_id"], officer=officer["name"],
                        title=officer.get("title"),
                        procedure=(proc or {}).get("name") or procedure_code,
-                       dossier=clean_dossier(dossier), new_date=new_date, today=today,
+                       dossier=clean_dossier(dossier), new_date=new_date,
+                       today=today or cfg.now().date(),
                        template_name=template_name)
     return render.render_letter(text, cfg.receipt["paper_mm"])
 

@@ -14,7 +14,7 @@ import json
 import re
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Callable
 
 from sync import protocol
@@ -40,6 +40,13 @@ class Issued:
     issued_at: datetime
     officer: dict
     procedure: dict | None
+    #: the last moment the kiosk accepts it (valid_until), at the kiosk's offset
+    valid_until: datetime | None = None
+
+
+def valid_until(issued_at: int, validity_days: int) -> int:
+    """The last Unix second a receipt issued at ``issued_at`` is accepted: the verifier's rule and the paper's."""
+    return int(issued_at) + int(validity_days) * 86400
 
 
 # -- the key -------------------------------------------------------------------
@@ -105,12 +112,13 @@ def issue(cfg, store, officer_id: str, dossier_code: str, procedure_code: str | 
     if procedure_code:
         procedure_code = protocol.nfc(procedure_code.strip())
         procedure = next((p for p in store.procedures() if p["code"] == procedure_code), None)
-    now = now or datetime.now(timezone.utc).astimezone()
+    now = cfg.local(now) if now is not None else cfg.now()     # the kiosk's one local time
     fields = protocol.receipt_fields(cfg.kiosk["unit_code"], cfg.kiosk["desk_id"], officer_id,
                                      dossier_code, procedure_code or None, int(now.timestamp()))
     token = protocol.make_receipt_token(fields, key, cfg.receipt.get("public_base_url") or None)
     payload = protocol.b64url(protocol.canonical_json(fields))
-    return Issued(token, fields, protocol.receipt_id(payload), now, officer, procedure)
+    until = cfg.local(valid_until(fields["t"], cfg.receipt["validity_days"]))
+    return Issued(token, fields, protocol.receipt_id(payload), now, officer, procedure, until)
 
 
 # -- verifying -----------------------------------------------------------------
@@ -215,7 +223,7 @@ class ReceiptVerifier:
             return self._refuse("other_unit", f"receipt {rid} of unit {fields['u']}")
         now = self.clock()
         age = now - fields["t"]
-        if age > self.validity_days * 86400:
+        if now > valid_until(fields["t"], self.validity_days):
             return self._refuse("expired", f"receipt {rid} issued {int(age // 86400)} days ago",
                                 days=self.validity_days)
         if -age > self.future_tolerance:
@@ -242,4 +250,6 @@ def receipt_image(cfg, store, issued: Issued):
         token=issued.token, unit_name=unit.get("name") or cfg.kiosk["unit_code"],
         desk_name=desk.get("name") or cfg.kiosk["desk_id"], officer_name=issued.officer["name"],
         officer_title=issued.officer.get("title"), dossier_code=issued.fields["h"],
-        procedure_name=procedure, issued_at=issued.issued_at, paper_mm=cfg.receipt["paper_mm"])
+        procedure_name=procedure, issued_at=cfg.local(issued.issued_at),
+        valid_until=cfg.local(valid_until(issued.fields["t"], cfg.receipt["validity_days"])),
+        paper_mm=cfg.receipt["paper_mm"])

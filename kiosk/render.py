@@ -98,6 +98,8 @@ class Canvas:
         self.img = Image.new("L", (width, max_height), 255)
         self.draw = ImageDraw.Draw(self.img)
         self.y = self.sizes.margin
+        #: every line drawn, in order: the paper's text, kept with the image (``image().info["text"]``)
+        self.lines: list[str] = []
 
     @property
     def inner(self) -> int:
@@ -112,6 +114,7 @@ class Canvas:
             x = {"left": self.sizes.margin, "center": (self.width - w) / 2,
                  "right": self.width - self.sizes.margin - w}[align]
             self.draw.text((x, self.y), line, font=fnt, fill=0)
+            self.lines.append(line)
             self.y += line_h
 
     def field(self, label: str, value: str, size: int) -> None:
@@ -129,10 +132,12 @@ class Canvas:
         if taken:
             self.draw.text((self.sizes.margin + lw, self.y), " ".join(words[:taken]), font=regular, fill=0)
         rest = " ".join(words[taken:])
+        self.lines.append((label + " ".join(words[:taken])).rstrip())
         self.y += line_h
         if rest:
             for line in wrap(rest, regular, self.inner):
                 self.draw.text((self.sizes.margin, self.y), line, font=regular, fill=0)
+                self.lines.append(line)
                 self.y += line_h
 
     def rule(self, dashed: bool = False) -> None:
@@ -157,7 +162,9 @@ class Canvas:
         if self.y + self.sizes.margin > self.img.height:
             raise RenderError(f"content is {self.y} dots long, more than {self.img.height}: shorten the text")
         out = self.img.crop((0, 0, self.width, self.y + self.sizes.margin))
-        return out.point(lambda p: 0 if p < 160 else 255, mode="1")
+        out = out.point(lambda p: 0 if p < 160 else 255, mode="1")
+        out.info["text"] = "\n".join(self.lines)     # what the paper says (tests, saved PNGs)
+        return out
 
 
 def qr_image(text: str, max_width: int) -> Image.Image:
@@ -180,10 +187,30 @@ def format_when(when: datetime) -> str:
     return f"{when:%H:%M} - {when:%d/%m/%Y}"
 
 
+def valid_until_lines(until: datetime) -> tuple[str, str]:
+    """The receipt's validity, Vietnamese and English: "Phiếu có giá trị đến 17:05 ngày 08/12/2026"."""
+    return (f"Phiếu có giá trị đến {until:%H:%M} ngày {until:%d/%m/%Y}",
+            f"Valid until {until:%H:%M} on {until:%d/%m/%Y}")
+
+
+def save_png(image: Image.Image, path) -> None:
+    """Save a rendered paper as PNG with its text (a tEXt chunk "text"), so the file says what it shows."""
+    from PIL import PngImagePlugin
+    info = PngImagePlugin.PngInfo()
+    if image.info.get("text"):
+        info.add_itxt("text", image.info["text"])
+    image.save(path, format="PNG", pnginfo=info)
+
+
 def render_receipt(*, token: str, unit_name: str, desk_name: str, officer_name: str,
                    officer_title: str | None, dossier_code: str, procedure_name: str | None,
-                   issued_at: datetime, paper_mm: int = 58) -> Image.Image:
-    """The printed QR receipt: who served which dossier, and the QR to rate them."""
+                   issued_at: datetime, valid_until: datetime | None = None,
+                   paper_mm: int = 58) -> Image.Image:
+    """The printed QR receipt: who served which dossier, the QR to rate them, and until when.
+
+    ``issued_at`` and ``valid_until`` are printed as they are given: the
+    caller passes them at the kiosk's offset (kiosk.receipts.receipt_image).
+    """
     c = Canvas(paper_width(paper_mm))
     s = c.sizes
     c.text(unit_name, s.title, bold=True, align="center")
@@ -204,6 +231,10 @@ def render_receipt(*, token: str, unit_name: str, desk_name: str, officer_name: 
     c.text(INVITATION, s.body, bold=True, align="center")
     c.space()
     c.paste_center(qr_image(token, c.width))
+    if valid_until is not None:
+        vi, en = valid_until_lines(valid_until)
+        c.text(vi, s.body, bold=True, align="center")
+        c.text(en, s.small, align="center")
     c.text("Mỗi phiếu được đánh giá một lần. "
            "Không cần cung cấp thông tin cá nhân.", s.small, align="center")
     c.space(2)

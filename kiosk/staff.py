@@ -3,7 +3,9 @@ print and reprint receipts and letters, and the kiosk's state in counts.
 
 The panel never shows what a citizen rated and never changes a rating: the
 only figures it gives are counts from ``store.sync_counts()`` and the
-security events. Printing blocks on the serial port, so the UI calls
+security events. Without paper (no printer, or none wanted) the officer
+opens the citizen's rating for a dossier on the kiosk itself
+(:meth:`StaffPanel.rate_on_screen`). Printing blocks on the serial port, so the UI calls
 ``print_receipt`` / ``reprint_last`` from a worker thread.
 """
 from __future__ import annotations
@@ -32,6 +34,13 @@ class Outcome:
     def message(self, language: str = "vi") -> str:
         return self.message_vi if language == "vi" else self.message_en
 
+
+#: no receipt key yet (Vietnamese, English): what to do
+NO_RECEIPT_KEY = (
+    "Ki-ốt chưa có khoá ký phiếu nên chưa in được phiếu. Nhờ cán bộ CNTT đồng bộ ki-ốt với máy chủ của xã "
+    "(hoặc ghi [receipt] key trong config.toml). Trong lúc chờ, bấm «Đánh giá trên máy».",
+    "This kiosk has no receipt key yet, so it cannot print receipts. Ask the IT person to sync the kiosk "
+    "with the town server (or set [receipt] key in config.toml). Meanwhile, press “Rate on screen”.")
 
 #: the pad's words while it is locked (Vietnamese msgid, English through gettext)
 PIN_LOCKED = "Nhập sai nhiều lần. Vui lòng thử lại sau {seconds} giây."
@@ -152,12 +161,59 @@ class StaffPanel:
             raise PermissionError("sign in first")
         return self.officer
 
+    # -- a dossier rated on the kiosk, without paper ------------------------------
+
+    def rate_on_screen(self, dossier_code: str, procedure_code: str | None = None) -> Outcome:
+        """Check a typed (or scanned) dossier code for a rating on the kiosk screen itself.
+
+        ``ok``: ``extra`` holds officer_id, dossier_code, procedure_code, and the
+        app opens the citizen's rating screen for the signed-in officer and
+        this dossier, as a scanned receipt would (KioskApp.start_dossier_rating).
+
+        The record it brings has source ``walk_up`` with ``dossier_code`` (and
+        ``procedure_code``) and ``receipt_id`` null: DESIGN.md's record allows a
+        dossier on any source, and a receipt_id names a real signed paper, which
+        never existed here (a receipt issued and consumed in the same step would
+        put "Biên nhận (QR)" on the server's reports for a rating no QR code
+        brought, and would need the receipt key). The cost: "rates once" is a
+        receipt's rule, so the same dossier may be opened again by the officer.
+
+        The code follows the protocol's rule for codes (sync.protocol.check_code:
+        NFC, no control or format character), at most DOSSIER_MAX characters.
+        """
+        officer = self._need_officer()
+        text = protocol.nfc((dossier_code or "").strip())
+        if not text:
+            return Outcome(False, "Xin nhập hoặc quét mã hồ sơ trước khi mở đánh giá.",
+                           "Type or scan the dossier code before opening the rating.")
+        try:
+            code = receipts.clean_dossier(text)
+            protocol.check_code(code, "dossier_code", max_len=receipts.DOSSIER_MAX)
+        except (receipts.ReceiptIssueError, protocol.RecordError):
+            shown = protocol.nfc("".join(ch if ch.isprintable() else "?" for ch in text))[:40]
+            return Outcome(False,
+                           f"Mã hồ sơ «{shown}» không hợp lệ: mã chỉ gồm chữ, số và các dấu . - /, "
+                           f"tối đa {receipts.DOSSIER_MAX} ký tự. Xin gõ lại.",
+                           f"The dossier code “{shown}” is not valid: letters, digits and . - / only, "
+                           f"at most {receipts.DOSSIER_MAX} characters. Please type it again.")
+        if procedure_code and not any(p["code"] == procedure_code for p in self.procedures()):
+            return Outcome(False, f"Thủ tục {procedure_code} không có trong danh sách của ki-ốt.",
+                           f"The procedure {procedure_code} is not on this kiosk's list.")
+        return Outcome(True, f"Mời người dân đánh giá hồ sơ {code} trên máy.",
+                       f"The citizen can now rate dossier {code} on the kiosk.",
+                       extra={"officer_id": officer["id"], "dossier_code": code,
+                              "procedure_code": procedure_code or None})
+
     # -- printing --------------------------------------------------------------
 
     def print_receipt(self, dossier_code: str, procedure_code: str | None = None) -> Outcome:
         """Issue a receipt for the signed-in officer and print it; a fault keeps it for reprint."""
         officer = self._need_officer()
+        if self.printer is None:          # nothing to print on: say what to do, issue nothing
+            return self._no_printer()
         try:
+            if not receipts.receipt_key(self.cfg, self.store):
+                return Outcome(False, NO_RECEIPT_KEY[0], NO_RECEIPT_KEY[1])
             issued = receipts.issue(self.cfg, self.store, officer["id"], dossier_code, procedure_code)
         except receipts.ReceiptIssueError as exc:
             return Outcome(False, f"Không tạo được phiếu: {exc}", f"Cannot make the receipt: {exc}")
@@ -237,9 +293,19 @@ class StaffPanel:
             "pending": counts["pending"], "quarantined": counts["quarantined"],
             "security_events": sum(self.store.event_counts().values()),
             "printer": printer, "scanner": scanner,
-            "last_sync": self.store.get_meta("last_sync_at"),
+            "last_sync": self.last_sync_shown(),
             "chain": self.chain_state(),
         }
+
+    def last_sync_shown(self) -> str:
+        """The last sync as the panel shows it, "HH:MM dd/mm/yyyy" at the kiosk's offset; "" if never."""
+        at = self.store.get_meta("last_sync_at")
+        if not at:
+            return ""
+        try:
+            return f"{self.cfg.local(at):%H:%M %d/%m/%Y}"
+        except (TypeError, ValueError):
+            return ""
 
     def chain_state(self) -> dict | None:
         """None, or the kiosk's chain behind the server's (kiosk.db lost or replaced), in both languages."""

@@ -1078,10 +1078,67 @@ def restart(d: Driver):
     d.result["notes"]["draft_at_start"] = d.app.store.draft()
 
 
+# ------------------------------------------- the staff panel without a printer (issue 10)
+
+def staff_rate_on_screen(d: Driver):
+    """No printer: the panel says what to do; a bad dossier code is refused; a typed one opens the rating."""
+    app = d.app
+    notes = d.result["notes"]
+    yield from d.wait_screen("welcome")
+    yield from pin(d, "222222")                          # cb-002 of desk 1
+    yield from d.wait_screen("staff", timeout=5)
+    screen = app.staff_screen
+    yield from d.wait_for(lambda: screen.printer_state == "not_configured", 6, "the printer's state")
+    yield 0.2
+    notes["printer_line"] = screen.ids.printer_line.text
+    notes["outcome_at_open"] = screen.ids.outcome.text
+    yield from d.shot("staff_no_printer")
+    yield from d.tap(screen.ids.print_button)            # no dossier yet
+    yield from d.tap(screen.ids.rate_here_button)
+    notes["no_dossier"] = [screen.outcome_ok, screen.outcome_vi, d.screen]
+    # a code with a hidden direction mark, as a bad barcode would bring: refused, the panel stays
+    app.scanning.handle("HS-\u202e0042")
+    yield 0.2
+    yield from d.tap(screen.ids.rate_here_button)
+    notes["bad_code"] = [screen.outcome_ok, screen.outcome_vi, d.screen]
+    yield from d.shot("staff_bad_dossier")
+    # in English
+    yield from d.tap(app.root.ids.language_button)
+    yield 0.3
+    notes["printer_line_en"] = screen.ids.printer_line.text
+    notes["bad_code_en"] = screen.ids.outcome.text
+    yield from d.shot("staff_no_printer_en")
+    yield from d.tap(app.root.ids.language_button)
+    yield 0.2
+    # the print button without a printer: what to do, and the dossier is kept
+    screen.clear_dossier()
+    for key in "000.21.H31-0042":
+        yield from d.tap(screen.ids.pad.key_for(key), hold=0.03)
+    yield from d.tap(screen.ids.print_button)
+    yield from d.wait_for(lambda: not screen.busy, 10, "the print attempt")
+    notes["print_outcome"] = [screen.outcome_ok, screen.outcome_vi, screen.ids.pad.text]
+    yield from d.shot("staff_print_no_printer")
+    yield from d.tap(screen.ids.procedure)
+    yield 0.3
+    yield from d.tap(d.find(lambda w: w.__class__.__name__ == "ProcedureOption"
+                            and w.text == "Đăng ký khai sinh", root=app.root_window))
+    notes["rows_before"] = app.store.count()
+    yield from d.tap(screen.ids.rate_here_button)
+    yield from d.wait_screen("rate", timeout=5)
+    notes["signed_in_at_rate"] = app.staff.officer is not None
+    notes["rate_officer"] = d.by_id("officer_name").text
+    yield from d.shot("staff_rate_on_screen")
+    yield from d.tap(d.find(lambda w: w.__class__.__name__ == "LevelButton" and w.level == 3))
+    yield from d.wait_screen("thanks")
+    notes["records"] = [{k: r[k] for k in ("officer_id", "dossier_code", "procedure_code", "receipt_id",
+                                           "source", "level")} for r in app.store.records()]
+
+
 SCENARIOS = {f.__name__: f for f in (full_visit, language, idle, double_touch, rapid_repeat, staff_exit, pin_lock,
                                      scale5, no_roster, receipts_flow, wedge, staff_panel, bench_scan,
                                      staff_letters, letters_after_rating, config_from_agent,
                                      walk_away, go_on, tap_then_die, restart)}
+SCENARIOS.update({f.__name__: f for f in (staff_rate_on_screen,)})
 #: scenarios that run with pty devices on [scanner] and [printer]
 WITH_DEVICES = {"receipts_flow", "wedge", "staff_panel", "bench_scan", "staff_letters", "letters_after_rating",
                 "config_from_agent"}

@@ -9,7 +9,8 @@ Every job opens the port, asks the printer's real-time status (DLE EOT 1
 online, DLE EOT 4 paper), sends ESC @ + image + cut, and closes it, so a
 printer unplugged and plugged back just works. A fault raises PrinterError
 with a Vietnamese and an English message saying what is wrong and what
-to check (the caller adds how to print again: a button, a command); the job is kept (in memory and in
+to do about it (which part to check, which config.toml setting, or to ask
+the IT person); the caller adds how to print again (a button, a command); the job is kept (in memory and in
 the store's meta, so it survives a restart) for ``reprint_last()``.
 """
 from __future__ import annotations
@@ -38,25 +39,35 @@ MESSAGES = {
     "ok": ("Máy in sẵn sàng.", "Printer ready."),
     "paper_low": ("Giấy in sắp hết, xin chuẩn bị cuộn giấy mới.",
                   "Paper is running low; have a new roll ready."),
-    "paper_out": ("Máy in hết giấy. Xin thay cuộn giấy mới.",
-                  "The printer is out of paper. Load a new roll."),
-    "offline": ("Máy in không phản hồi (đang tắt, mở nắp hoặc bị lỗi). "
-                "Xin kiểm tra máy in.",
-                "The printer does not answer (switched off, cover open or fault). "
-                "Please check it."),
-    "timeout": ("Máy in không nhận dữ liệu (quá thời gian chờ). "
-                "Xin kiểm tra máy in.",
-                "The printer stopped taking data (timed out). Please check it."),
-    "absent": ("Không tìm thấy máy in ở cổng {port}. Xin kiểm tra dây cáp và nguồn điện.",
-               "No printer found at {port}. Check the cable and power."),
-    "error": ("Không mở được cổng máy in {port}: {detail}",
-              "Cannot open the printer port {port}: {detail}"),
-    "not_configured": ("Chưa khai báo máy in ([printer] port trong config.toml).",
-                       "No printer configured ([printer] port in config.toml)."),
+    "paper_out": ("Máy in hết giấy. Xin mở nắp, lắp cuộn giấy mới (mặt in hướng ra ngoài) rồi đóng nắp.",
+                  "The printer is out of paper. Open the cover, load a new roll (printing side out) "
+                  "and close the cover."),
+    "offline": ("Máy in không phản hồi. Xin kiểm tra máy in đã bật, nắp đã đóng chặt và đèn báo lỗi "
+                "đã tắt; nếu vẫn vậy, nhờ cán bộ CNTT kiểm tra máy in.",
+                "The printer does not answer. Check that it is switched on, its cover is shut and its "
+                "error light is off; if it still does not answer, ask the IT person to check it."),
+    "timeout": ("Máy in ngừng nhận dữ liệu (quá thời gian chờ). Xin tắt máy in rồi bật lại; "
+                "nếu vẫn vậy, nhờ cán bộ CNTT kiểm tra dây cáp máy in.",
+                "The printer stopped taking data (timed out). Switch it off and on again; "
+                "if it happens again, ask the IT person to check the printer cable."),
+    "absent": ("Không tìm thấy máy in ở cổng {port}. Xin kiểm tra dây cáp và nguồn điện của máy in; "
+               "nếu đã cắm mà vẫn vậy, nhờ cán bộ CNTT kiểm tra [printer] port trong config.toml.",
+               "No printer found at {port}. Check the printer's cable and power; if both are in, "
+               "ask the IT person to check [printer] port in config.toml."),
+    "error": ("Không mở được cổng máy in {port}: {detail}. "
+              "Nhờ cán bộ CNTT kiểm tra [printer] port và [printer] profile trong config.toml.",
+              "Cannot open the printer port {port}: {detail}. "
+              "Ask the IT person to check [printer] port and [printer] profile in config.toml."),
+    "not_configured": ("Ki-ốt chưa có máy in. Nhờ cán bộ CNTT kết nối máy in và ghi cổng của nó vào "
+                       "[printer] port trong config.toml. Trong lúc chờ, bấm «Đánh giá trên máy» "
+                       "để người dân đánh giá hồ sơ ngay trên ki-ốt.",
+                       "This kiosk has no printer. Ask the IT person to connect one and put its port in "
+                       "config.toml, [printer] port. Meanwhile, press “Rate on screen” to let the citizen "
+                       "rate the dossier on the kiosk."),
     "too_wide": ("Khổ giấy trong cấu hình ({detail}) rộng hơn khổ của máy in. "
-                 "Xin sửa [receipt] paper_mm hoặc [printer] profile.",
+                 "Nhờ cán bộ CNTT sửa [receipt] paper_mm hoặc [printer] profile trong config.toml.",
                  "The configured paper ({detail}) is wider than the printer's. "
-                 "Fix [receipt] paper_mm or [printer] profile."),
+                 "Ask the IT person to fix [receipt] paper_mm or [printer] profile in config.toml."),
     "printing": ("Máy in đang in.", "Printing."),
     "no_job": ("Chưa có phiếu nào để in lại.", "There is nothing to reprint yet."),
 }
@@ -67,11 +78,11 @@ GLANCE = {
     "ok": "sẵn sàng",
     "paper_low": "sắp hết giấy",
     "paper_out": "hết giấy, xin thay cuộn mới",
-    "offline": "không phản hồi (tắt, mở nắp hoặc lỗi)",
-    "timeout": "không nhận dữ liệu",
+    "offline": "không phản hồi: kiểm tra nguồn, nắp và đèn báo lỗi",
+    "timeout": "không nhận dữ liệu: tắt rồi bật lại máy in",
     "absent": "không tìm thấy máy in (kiểm tra dây cáp, nguồn)",
-    "error": "lỗi cổng máy in",
-    "not_configured": "chưa khai báo ([printer] port)",
+    "error": "lỗi cổng máy in: nhờ cán bộ CNTT kiểm tra [printer] port",
+    "not_configured": "chưa kết nối: nhờ cán bộ CNTT kết nối máy in ([printer] port)",
     "printing": "đang in",
 }
 #: States in which a job can be printed.

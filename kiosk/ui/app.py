@@ -285,7 +285,7 @@ class KioskApp(App):
         job.start()
 
     def _tick(self, _dt) -> None:
-        self.clock_text = time.strftime("%H:%M")
+        self.clock_text = self.cfg.now().strftime("%H:%M")     # [kiosk] utc_offset, not the machine's TZ
         now = time.monotonic()
         if self.staff_open:
             busy = self.staff_screen is not None and self.staff_screen.busy
@@ -388,6 +388,21 @@ class KioskApp(App):
         self.staff_open = True
         self.staff_screen.refresh()
         self.root.sm.current = "staff"
+
+    def start_dossier_rating(self, officer_id: str, dossier_code: str,
+                             procedure_code: str | None = None) -> None:
+        """The staff panel's "Đánh giá trên máy": sign out, the citizen rates this officer for this dossier.
+
+        The same rate screen as a scanned receipt opens (officer fixed, no
+        choice; "Quay lại" ends the visit), but the record is a ``walk_up``
+        with the dossier and no receipt_id: no receipt exists
+        (kiosk.staff.StaffPanel.rate_on_screen says why).
+        """
+        log.info("rating on screen for dossier %s, officer %s", dossier_code, officer_id)
+        self.close_staff_panel()
+        self.visit.start_from_receipt(officer_id, dossier_code, procedure_code, None)
+        self.visit.source = "walk_up"       # no paper was scanned: not a receipt rating
+        self.visit.skipped_choice = True    # the officer is the panel's: back ends the visit
 
     def close_staff_panel(self) -> None:
         """"Đóng" or idle: sign out, back to welcome."""

@@ -71,3 +71,40 @@ def test_receipt_printed_paper_out_then_reprint(staff_run):
     assert notes["events_added_by_dossier_scan"] == 0 and notes["screen_after_dossier_scan"] == "staff"
     for name in ("staff_panel", "staff_panel_paper_out", "staff_panel_paper_out_en", "staff_panel_printer_absent"):
         assert (out / f"{name}.png").stat().st_size > 10_000
+
+
+@pytest.fixture(scope="module")
+def no_printer_run(xvfb, artifacts, tmp_path_factory):
+    from kiosk_runs import run_kiosk
+    return run_kiosk(xvfb, tmp_path_factory.mktemp("noprinter"), artifacts("kiosk"), "staff_rate_on_screen",
+                     survey={"comment": False})
+
+
+def test_no_printer_says_what_to_do(no_printer_run):
+    """Issue 10: with no printer the panel says what to do (the setting, or whom to ask), in both languages."""
+    result, _rows, _store = no_printer_run
+    notes = result["notes"]
+    assert "nhờ cán bộ CNTT kết nối máy in ([printer] port)" in notes["printer_line"]
+    assert "ask the IT person to connect the printer" in notes["printer_line_en"]
+    # the whole message, with the setting, as the panel opens
+    assert "Nhờ cán bộ CNTT kết nối máy in" in notes["outcome_at_open"]
+    assert "[printer] port trong config.toml" in notes["outcome_at_open"]
+    ok, message, kept = notes["print_outcome"]
+    assert not ok and "Nhờ cán bộ CNTT kết nối máy in" in message and kept == "000.21.H31-0042"
+
+
+def test_officer_opens_a_dossier_rating_without_paper(no_printer_run):
+    """PIN → type the dossier → "Đánh giá trên máy" → the citizen's rate screen for this officer; one tap, one record."""
+    result, rows, _store = no_printer_run
+    notes = result["notes"]
+    assert notes["no_dossier"][:1] == [False] and notes["no_dossier"][2] == "staff"
+    ok, message, screen = notes["bad_code"]
+    assert not ok and "không hợp lệ" in message and screen == "staff"
+    assert "not valid" in notes["bad_code_en"]
+    assert notes["rows_before"] == 0
+    assert notes["rate_officer"] == "Trần Văn Đức"            # the signed-in officer, no choice
+    assert not notes["signed_in_at_rate"]            # the officer is signed out when the citizen rates
+    assert notes["records"] == [{"officer_id": "cb-002", "dossier_code": "000.21.H31-0042",
+                                 "procedure_code": "1.001193", "receipt_id": None, "source": "walk_up",
+                                 "level": 3}]
+    assert len(rows) == 1

@@ -121,7 +121,7 @@ def test_paper_out_then_reprint_after_a_restart(tmp_path, port, fake):
     with pytest.raises(PrinterError) as err:
         Printer.from_config(cfg, store).print_image(image, ref=issued.receipt_id, token=issued.token)
     assert err.value.state == "paper_out"
-    assert err.value.message_vi == "Máy in hết giấy. Xin thay cuộn giấy mới."
+    assert err.value.message_vi.startswith("Máy in hết giấy. Xin mở nắp, lắp cuộn giấy mới")
     assert fake.printed.rasters == []  # nothing half-printed
     assert store.get_meta(META_LAST_JOB)
     fake.paper = "ok"
@@ -259,3 +259,18 @@ def _catch(errors, fn, *args, **kw):
         fn(*args, **kw)
     except PrinterError as exc:
         errors.append(exc)
+
+
+@pytest.mark.parametrize("state", ["not_configured", "absent", "offline", "paper_out", "timeout", "error", "too_wide"])
+def test_every_fault_says_what_to_do(state):
+    """Issue 10: not only what is wrong, but what to do: a part to check, a setting, or whom to ask."""
+    from kiosk.devices.printer import MESSAGES
+    vi, en = MESSAGES[state]
+    assert "Xin " in vi or "Nhờ cán bộ CNTT" in vi or "nhờ cán bộ CNTT" in vi, vi
+    assert any(w in en for w in ("Check", "Ask the IT person", "ask the IT person", "Open the cover",
+                                 "Switch it off")), en
+    if state in ("not_configured", "absent", "error", "too_wide"):
+        assert "config.toml" in vi and "config.toml" in en       # which file, which setting
+    if state == "not_configured":
+        assert "Nhờ cán bộ CNTT kết nối máy in" in vi and "[printer] port" in vi
+        assert "Ask the IT person to connect" in en and "Đánh giá trên máy" in vi

@@ -80,4 +80,38 @@ def test_no_printer_configured_says_so(tmp_path):
     staff = StaffPanel(cfg, store, None)
     staff.sign_in("111111")
     out = staff.print_receipt("HS-9")
-    assert not out.ok and "[printer] port" in out.message_en and out.issued is not None
+    # nothing to print on: no receipt is issued for paper that never comes
+    assert not out.ok and "[printer] port" in out.message_en and out.issued is None
+    # issue 10: what to do, not only what is wrong
+    assert "Nhờ cán bộ CNTT kết nối máy in" in out.message_vi and "Ask the IT person" in out.message_en
+
+
+def test_rate_on_screen_checks_the_dossier_code(tmp_path):
+    """No paper: the typed dossier opens a rating for the signed-in officer; bad codes are said clearly."""
+    cfg, store = write_kiosk(tmp_path)
+    staff = StaffPanel(cfg, store, None)
+    with pytest.raises(PermissionError):
+        staff.rate_on_screen("HS-1")
+    staff.sign_in("222222")
+    out = staff.rate_on_screen("  000.00.21.H31-261128-0042 ", "1.001193")
+    assert out.ok and out.extra == {"officer_id": "cb-002", "dossier_code": "000.00.21.H31-261128-0042",
+                                    "procedure_code": "1.001193"}
+    assert staff.rate_on_screen("HS-2").extra["procedure_code"] is None
+    empty = staff.rate_on_screen("   ")
+    assert not empty.ok and "mã hồ sơ" in empty.message_vi
+    for bad in ("HS\u202e-1", "HS\x00-1", "X" * 65):       # a format character, a control, too long
+        out = staff.rate_on_screen(bad)
+        assert not out.ok and "không hợp lệ" in out.message_vi and "not valid" in out.message_en, bad
+    unknown = staff.rate_on_screen("HS-3", "9.999999")
+    assert not unknown.ok and "9.999999" in unknown.message_vi
+    assert store.count() == 0          # checking a code stores nothing
+
+
+def test_no_receipt_key_says_what_to_do_in_each_language(tmp_path):
+    cfg, store = write_kiosk(tmp_path, receipt={"key": ""}, printer={"port": str(tmp_path / "ttyNONE")})
+    staff = StaffPanel(cfg, store, Printer.from_config(cfg, store))
+    staff.sign_in("111111")
+    out = staff.print_receipt("HS-9")
+    assert not out.ok and out.issued is None
+    assert "Nhờ cán bộ CNTT đồng bộ ki-ốt" in out.message_vi and "no receipt key" not in out.message_vi
+    assert "Ask the IT person to sync" in out.message_en

@@ -17,6 +17,7 @@ from kivy.properties import ObjectProperty, StringProperty
 from kivy.uix.modalview import ModalView
 
 from kiosk import letters
+from kiosk.config import local_now
 
 #: the kinds, in the order of the buttons, with their short labels (msgids)
 KIND_LABELS = {kind: letters.label(kind) for kind in letters.KINDS}
@@ -41,7 +42,7 @@ def new_date_from(digits: str, today: date | None = None) -> tuple[date | None, 
         day = letters.parse_new_date(date_shown(digits))
     except letters.LetterError:
         return None, BAD_DATE
-    if day < (today or date.today()):
+    if day < (today or local_now().date()):
         return None, PAST_DATE
     return day, ""
 
@@ -56,8 +57,11 @@ class LetterChooser(ModalView):
     message = StringProperty("")
     on_print = ObjectProperty(None)
 
-    def __init__(self, dossier: str, suggested: str | None, on_print: Callable, **kwargs):
+    def __init__(self, dossier: str, suggested: str | None, on_print: Callable,
+                 today: Callable[[], date] | None = None, **kwargs):
         super().__init__(auto_dismiss=False, **kwargs)
+        #: the kiosk's date ([kiosk] utc_offset): a new date before it is refused
+        self.today = today or (lambda: local_now().date())
         self.dossier = dossier
         self.suggested = suggested or ""
         self.kind = self.suggested
@@ -87,7 +91,7 @@ class LetterChooser(ModalView):
             return
         new_date = None
         if self.kind == letters.APOLOGY:
-            new_date, self.message = new_date_from(self.digits)
+            new_date, self.message = new_date_from(self.digits, self.today())
             if new_date is None:
                 return
         self.dismiss()

@@ -3,7 +3,8 @@
 Opened by an officer's PIN (the corner long press). Logic is kiosk.staff's
 StaffPanel; this screen draws it. Printing blocks on the serial port, so
 "In phiếu" / "In thư" / "In lại" run in a worker thread and the outcome comes back
-through the Clock. The status box shows counts only: never what a citizen
+through the Clock. "Đánh giá trên máy" needs no paper: it opens the citizen's
+rating for the signed-in officer and the dossier in the field. The status box shows counts only: never what a citizen
 rated, and nothing here changes a rating.
 """
 from __future__ import annotations
@@ -181,13 +182,28 @@ class StaffScreen(KioskScreen):
         self._say(True, "", "")
         self.letter_chooser = LetterChooser(
             dossier, self.staff.letter_default(procedure),
-            on_print=lambda kind, new_date: self.print_letter(dossier, procedure, kind, new_date))
+            on_print=lambda kind, new_date: self.print_letter(dossier, procedure, kind, new_date),
+            today=lambda: self.app.cfg.now().date())
         self.letter_chooser.bind(on_dismiss=lambda *_: setattr(self, "letter_chooser", None))
         self.letter_chooser.open()
 
     def print_letter(self, dossier: str, procedure: str | None, kind: str, new_date) -> None:
         if not self.busy:
             self._run(lambda: self.staff.print_letter(kind, dossier, procedure, new_date))
+
+    def rate_here(self) -> None:
+        """"Đánh giá trên máy": the citizen's rating screen for this officer and dossier, no paper.
+
+        The code is checked (StaffPanel.rate_on_screen); a bad one is said
+        here and the panel stays open with what was typed.
+        """
+        if self.busy:
+            return
+        out = self.staff.rate_on_screen(self.dossier, self.procedure_code())
+        if not out.ok:
+            self._say(False, out.message_vi, out.message_en)
+            return
+        self.app.start_dossier_rating(**out.extra)
 
     def reprint(self) -> None:
         if not self.busy:
@@ -256,6 +272,9 @@ class StaffScreen(KioskScreen):
         printer = status["printer"]
         self.printer_vi, self.printer_en = printer["message_vi"], printer["message_en"]
         self.printer_ok = printer["state"] in (*PRINTABLE, "printing")
+        if not self.printer_ok and printer["state"] != self.printer_state and not self.outcome_vi:
+            # a printer fault found by the status (not by a print): its whole message, with what to do
+            self._say(False, self.printer_vi, self.printer_en)
         self.printer_state = printer["state"]
         self.scanner_state = status["scanner"]["state"]
         self.pending = str(status["pending"])
