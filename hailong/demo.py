@@ -5,15 +5,26 @@ two enrolled kiosks and the demo roster; the kiosks' config.toml and
 kiosk.db, with a year of history. Nothing to configure: it goes through the
 same public commands an installer would use (``hailong admin``, ``hailong
 server``, ``hailong sync``, ``hailong kiosk``).
+
+Paper and scanner without devices: the kiosk's printer is a folder
+(``[printer] save_dir = "prints"``: each receipt or letter printed from the
+staff panel lands in demo-data/prints/ as a PNG, its QR text beside it as
+``.qr.txt``, and the path is written on the console), and its serial scanner
+is a pty fed from the named pipe demo-data/scan: a line written there (a
+receipt's QR text, its ``.qr.txt`` file or its PNG) reaches the kiosk exactly
+as a scanner's code does, through the real serial scanner path.
 """
 from __future__ import annotations
 
 import json
 import os
+import select
 import socket
 import subprocess
 import sys
+import threading
 import time
+import tty
 from pathlib import Path
 
 import click
@@ -74,12 +85,83 @@ key = "{enrolment['key']}"
 interval = 2
 heartbeat_interval = 10
 
+[printer]
+save_dir = "prints"        # the demo's printer: each page as a PNG in demo-data/prints/
+
 [ui]
 fullscreen = false
 show_cursor = true
 staff_pin = "1234"
 """)   # holds the kiosk's token and key: 0600
     return path
+
+
+def qr_text_of(line: str) -> str:
+    """What a line written to the scan pipe stands for: a receipt's PNG, its .qr.txt, or the QR text itself."""
+    line = line.strip()
+    path = Path(line)
+    if line.endswith(".qr.txt") and path.is_file():
+        return path.read_text("ascii").strip()
+    if line.lower().endswith(".png") and path.is_file():
+        try:
+            import zxingcpp
+            from PIL import Image
+            found = zxingcpp.read_barcodes(Image.open(path))
+        except Exception as exc:          # zxing-cpp missing or an unreadable file: say so, go on
+            click.echo(f"hailong demo: cannot read a QR code in {path}: {exc}", err=True)
+            return ""
+        return found[0].text if found else ""
+    return line
+
+
+class DemoScanner:
+    """A pty the kiosk opens as its serial scanner, fed line by line from the named pipe ``fifo``."""
+
+    def __init__(self, fifo: Path):
+        self.fifo = fifo
+        self.master, self.slave = os.openpty()
+        tty.setraw(self.master)
+        tty.setraw(self.slave)
+        self.port = os.ttyname(self.slave)
+        if fifo.exists() or fifo.is_symlink():
+            fifo.unlink()
+        os.mkfifo(fifo, 0o600)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="demo-scan-pipe", daemon=True)
+
+    def start(self) -> "DemoScanner":
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        reader = os.open(self.fifo, os.O_RDONLY | os.O_NONBLOCK)
+        keep = os.open(self.fifo, os.O_WRONLY | os.O_NONBLOCK)   # no EOF when a writer closes
+        buf = b""
+        try:
+            while not self._stop.is_set():
+                ready, _, _ = select.select([reader], [], [], 0.3)
+                if not ready:
+                    continue
+                buf += os.read(reader, 65536)
+                while b"\n" in buf:
+                    line, buf = buf.split(b"\n", 1)
+                    text = qr_text_of(line.decode("utf-8", "replace"))
+                    if text:
+                        os.write(self.master, text.encode("utf-8") + b"\r\n")
+        finally:
+            os.close(reader)
+            os.close(keep)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        for fd in (self.master, self.slave):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        if self.fifo.exists():
+            self.fifo.unlink()
 
 
 def prepare(folder: Path, port: int) -> dict[str, Path]:
@@ -134,11 +216,20 @@ def demo(folder, port):
         click.echo(f"\nTown server:  {base}/   (sign in as {DEMO_ADMIN[0]} / {DEMO_ADMIN[1]})")
         click.echo(f"Kiosk config: {configs['DT-MC-01']}")
         click.echo("Kiosk:        the window that opens now. Hold the clock (top-right) 3 s for the PIN pad:")
-        click.echo("              1234 leaves kiosk mode; an officer's PIN (111111, 222222, 333333) opens the staff panel.\n")
+        click.echo("              1234 leaves kiosk mode; an officer's PIN (111111, 222222, 333333) opens the staff panel.")
+        scanner = DemoScanner(folder / "scan").start()
+        click.echo(f"Printer:      receipts and letters printed from the staff panel are saved in {folder / 'prints'}/")
+        click.echo(f"Scanner:      scan a receipt with   cat {folder / 'prints'}/<receipt>.qr.txt > {folder / 'scan'}")
+        click.echo("              (or write its PNG's path, or the QR text itself, as a line into that pipe)\n")
         os.environ.setdefault("KIVY_NO_ARGS", "1")
         from kiosk.commands import run_kiosk
         from kiosk.config import load
-        run_kiosk(load(configs["DT-MC-01"]), demo=True)
+        cfg = load(configs["DT-MC-01"])
+        cfg.scanner["port"] = scanner.port           # the pty the pipe feeds: a serial scanner to the kiosk
+        try:
+            run_kiosk(cfg, demo=True)
+        finally:
+            scanner.stop()
     finally:
         server.terminate()
         try:

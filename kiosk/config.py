@@ -78,6 +78,7 @@ SCHEMA: dict[str, dict[str, tuple[type | tuple, Any, Any]]] = {
         "profile": (str, "default", None),
         "timeout": ((int, float), 3, _positive),
         "check_status": (bool, True, None),
+        "save_dir": (str, "", None),
     },
     "scanner": {
         "port": (str, "", None),
@@ -134,6 +135,19 @@ class Config:
         """kiosk.db, relative paths taken from the config file's folder."""
         p = Path(self.kiosk["db"])
         return p if p.is_absolute() else self.path.parent / p
+
+    @property
+    def print_dir(self) -> Path | None:
+        """[printer] save_dir (relative paths from the config file's folder), or None."""
+        if not self.printer.get("save_dir"):
+            return None
+        p = Path(self.printer["save_dir"])
+        return p if p.is_absolute() else self.path.parent / p
+
+    @property
+    def has_printer(self) -> bool:
+        """A serial port, or a folder the prints go to as PNG files."""
+        return bool(self.printer.get("port") or self.printer.get("save_dir"))
 
     @property
     def tz(self) -> timezone:

@@ -194,12 +194,12 @@ def valid_until_lines(until: datetime) -> tuple[str, str]:
 
 
 def save_png(image: Image.Image, path) -> None:
-    """Save a rendered paper as PNG with its text (a tEXt chunk "text"), so the file says what it shows."""
+    """Save a rendered paper (to a path or a binary file) as PNG with its text (a tEXt chunk "text"), so the file says what it shows."""
     from PIL import PngImagePlugin
     info = PngImagePlugin.PngInfo()
     if image.info.get("text"):
         info.add_itxt("text", image.info["text"])
-    image.save(path, format="PNG", pnginfo=info)
+    image.save(path, format="PNG", optimize=True, pnginfo=info)
 
 
 def render_receipt(*, token: str, unit_name: str, desk_name: str, officer_name: str,

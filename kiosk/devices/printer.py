@@ -12,6 +12,13 @@ with a Vietnamese and an English message saying what is wrong and what
 to do about it (which part to check, which config.toml setting, or to ask
 the IT person); the caller adds how to print again (a button, a command); the job is kept (in memory and in
 the store's meta, so it survives a restart) for ``reprint_last()``.
+
+``[printer] save_dir``: every job printed is also saved there as a PNG (with
+its text in a tEXt chunk) and, for a receipt, its QR text beside it
+(``<name>.qr.txt``). With no port it is the only output: a printer made of
+files, for the demo (``hailong demo``) and for a desk that prints elsewhere.
+The path is logged and written on stderr, so whoever started the kiosk sees
+where the page went.
 """
 from __future__ import annotations
 
@@ -19,7 +26,10 @@ import base64
 import contextlib
 import io
 import json
+import logging
 import os
+import re
+import sys
 import threading
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -27,8 +37,11 @@ from datetime import datetime, timezone
 import serial
 from escpos import exceptions as escpos_errors
 from escpos.printer import Serial as EscposSerial
+from pathlib import Path
+
 from PIL import Image
 
+log = logging.getLogger(__name__)
 META_LAST_JOB = "printer_last_job"
 ESC_INIT = b"\x1b@"
 DLE_EOT_ONLINE = b"\x10\x04\x01"
@@ -154,8 +167,12 @@ class Printer:
 
     def __init__(self, port: str, baudrate: int = 9600, profile: str = "default",
                  timeout: float = 3, check_status: bool = True, store=None,
-                 status_timeout: float | None = None):
+                 status_timeout: float | None = None, save_dir=None, utc_offset: str = "+07:00"):
         self.port = port
+        self.utc_offset = utc_offset     # a job's time, as the kiosk's clock reads it
+        #: a folder every printed job is saved to as PNG (the only output when port is "")
+        self.save_dir = Path(save_dir) if save_dir else None
+        self.saved: list[Path] = []
         self.baudrate = baudrate
         self.profile = profile
         self.timeout = timeout
@@ -170,7 +187,8 @@ class Printer:
     def from_config(cls, cfg, store=None) -> "Printer":
         p = cfg.printer
         return cls(p["port"], p["baudrate"], p["profile"], p["timeout"],
-                   p.get("check_status", True), store)
+                   p.get("check_status", True), store, save_dir=cfg.print_dir,
+                   utc_offset=cfg.kiosk["utc_offset"])
 
     # -- the connection ----------------------------------------------------------
 
@@ -230,7 +248,9 @@ class Printer:
         While a job is being sent (up to a minute at 9600 baud) it does not
         wait: it answers "printing" at once, so a heartbeat is never held up.
         """
-        if not self._lock.acquire(timeout=0.2):
+        if not self.port and self.save_dir is not None:
+            state = "ok"
+        elif not self._lock.acquire(timeout=0.2):
             state = "printing"
         else:
             try:
@@ -262,9 +282,12 @@ class Printer:
 
         Blocks until the last byte is written: a UI calls it from a worker thread.
         """
+        from kiosk.config import local_now
+        from kiosk.render import save_png
         buf = io.BytesIO()
-        image.save(buf, format="PNG", optimize=True)
-        job = PrintJob(kind=kind, png=buf.getvalue(), ref=ref, token=token)
+        save_png(image, buf)             # with the paper's text, for a saved copy
+        job = PrintJob(kind=kind, png=buf.getvalue(), ref=ref, token=token,
+                       created_at=local_now(self.utc_offset).isoformat())
         self._keep(job)
         self._send(job)
         return job
@@ -291,7 +314,37 @@ class Printer:
         if self.store is not None:
             self.store.set_meta(META_LAST_JOB, job.to_json())
 
+    def _save(self, job: PrintJob) -> Path:
+        """The job as a PNG in save_dir (and a receipt's QR text beside it); its path."""
+        from kiosk.render import save_png
+        self.save_dir.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.fromisoformat(job.created_at).strftime("%Y%m%d-%H%M%S")
+        ref = re.sub(r"[^A-Za-z0-9.-]+", "_", job.ref or "")[:40]
+        name = "-".join(part for part in (stamp, re.sub(r"[^a-z_]+", "_", job.kind), ref) if part)
+        path = self.save_dir / f"{name}.png"
+        save_png(job.image(), path)
+        if job.token:
+            path.with_suffix(".qr.txt").write_text(job.token + "\n", "ascii")
+        self.saved.append(path)
+        log.info("printed %s to %s", job.kind, path)
+        print(f"hailong: printed {job.kind} {job.ref or ''} -> {path}"
+              + (f"\n         its QR code's text: {path.with_suffix('.qr.txt')}" if job.token else ""),
+              file=sys.stderr, flush=True)
+        return path
+
     def _send(self, job: PrintJob) -> None:
+        if not self.port and self.save_dir is not None:     # a printer made of files
+            with self._lock:
+                self._save(job)
+            job.printed = True
+            self._keep(job)
+            return
+        self._send_serial(job)
+        if self.save_dir is not None:
+            with contextlib.suppress(OSError):
+                self._save(job)
+
+    def _send_serial(self, job: PrintJob) -> None:
         image = job.image()
         with self._lock:
             dev = self._open()

@@ -113,7 +113,7 @@ class KioskApp(App):
         self._letter_jobs: list[threading.Thread] = []
         from kiosk.devices.printer import Printer
         from kiosk.staff import StaffPanel
-        self.printer = Printer.from_config(cfg, self.store) if cfg.printer["port"] else None
+        self.printer = Printer.from_config(cfg, self.store) if cfg.has_printer else None   # a port or a PNG folder
         self.staff = StaffPanel(cfg, self.store, self.printer)
 
     # -- texts ---------------------------------------------------------------

@@ -274,3 +274,41 @@ def test_every_fault_says_what_to_do(state):
     if state == "not_configured":
         assert "Nhờ cán bộ CNTT kết nối máy in" in vi and "[printer] port" in vi
         assert "Ask the IT person to connect" in en and "Đánh giá trên máy" in vi
+
+
+def test_a_printer_made_of_files_for_the_demo(tmp_path):
+    """[printer] save_dir and no port: the staff panel's receipt lands as a PNG whose QR the kiosk accepts,
+    and the demo's scan pipe carries it to a serial scanner (hailong demo, issue 10)."""
+    from hailong.demo import DemoScanner
+    from kiosk.devices.scanner import SerialScanner
+    from kiosk.staff import StaffPanel
+    cfg, store = write_kiosk(tmp_path, printer={"save_dir": "prints"})
+    try:
+        assert cfg.has_printer and cfg.print_dir == tmp_path / "prints"
+        printer = Printer.from_config(cfg, store)
+        assert printer.state()["state"] == "ok"
+        staff = StaffPanel(cfg, store, printer)
+        staff.sign_in("111111")
+        out = staff.print_receipt("HS-DEMO-1", "1.001193")
+        assert out.ok, out.message_en
+        png = next((tmp_path / "prints").glob("*receipt*.png"))
+        from PIL import Image
+        page = Image.open(png)
+        assert "Phiếu có giá trị đến" in page.text["text"]          # the paper's text rides in the PNG
+        token = zxingcpp.read_barcodes(page)[0].text
+        assert png.with_suffix(".qr.txt").read_text("ascii").strip() == token == out.issued.token
+        assert receipts.ReceiptVerifier.from_config(cfg, store).check(token).ok
+        # the demo's pipe → pty → the kiosk's serial scanner
+        scanner = DemoScanner(tmp_path / "scan").start()
+        got = []
+        reader = SerialScanner(scanner.port, got.append, reconnect_interval=0.1).start()
+        try:
+            with open(tmp_path / "scan", "w") as pipe:
+                pipe.write(f"{png.with_suffix('.qr.txt')}\n{png}\n")
+            wait_until(lambda: len(got) >= 2, 10)
+            assert got == [token, token]
+        finally:
+            reader.stop()
+            scanner.stop()
+    finally:
+        store.close()
