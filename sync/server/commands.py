@@ -29,6 +29,7 @@ CORE_MESSAGES = [
     (r"no user '(?P<name>.*)'(?: \(create-user first\))?",
      "Không có người dùng '{name}' (tạo bằng `hailong admin create-user`).", 2),
     (r"no kiosk '(?P<kiosk>.*)'", "Không có ki-ốt '{kiosk}' (xem các ki-ốt ở trang Ki-ốt).", 2),
+    (r"no officer '(?P<officer>.*)'", "Không có cán bộ '{officer}' (xem trang Danh mục).", 2),
     (r"no alert (?P<id>.*)", "Không có cảnh báo số {id} (xem `hailong admin alerts`).", 2),
     (r"alert (?P<id>\S+) is already resolved", "Cảnh báo số {id} đã được xử lý rồi.", 1),
     (r"kiosk (?P<kiosk>\S+) is already enrolled .*",
@@ -55,7 +56,10 @@ WHAT_VI = {"kiosk id": "Mã ki-ốt", "unit code": "Mã đơn vị", "officer id
 
 def core_message(exc: Exception) -> tuple[str, int]:
     """(the message in the command line's language, exit status) of an AdminError."""
-    from sync.server.core.admin_ops import NotFound
+    from sync.server.core.admin_ops import NotFound, RosterError
+    if isinstance(exc, RosterError):     # worded in the server's catalogue: say it in the CLI's language
+        from sync.cli_i18n import Translator
+        return exc.say(Translator(_.language, domain="hailong_server")), 2 if isinstance(exc, NotFound) else 1
     text = str(exc)
     for pattern, vietnamese, status in CORE_MESSAGES:
         m = re.fullmatch(pattern, text, re.S)
@@ -412,6 +416,42 @@ def import_roster(db, file, media):
     words = {"units": _("đơn vị"), "desks": _("quầy"), "officers": _("cán bộ"), "procedures": _("thủ tục"),
              "photos": _("ảnh")}
     click.echo(_("Đã nhập: {counts}.", counts=", ".join(f"{n} {words.get(k, k)}" for k, n in counts.items())))
+
+
+@admin.command("deactivate-officer", help=_(
+    "Cho một cán bộ nghỉ: không còn trên ki-ốt và trong danh sách chọn; các đánh giá cũ vẫn giữ trong báo cáo."))
+@click.option("--officer-id", required=True, help=_("mã cán bộ"))
+@click.pass_obj
+def deactivate_officer(db, officer_id):
+    from sync.server.core.admin_ops import set_officer_active
+    with _engine(db).begin() as conn:
+        changed = set_officer_active(conn, officer_id, False)
+    click.echo(_("Cán bộ {officer} đã nghỉ.", officer=officer_id) if changed
+               else _("Cán bộ {officer} đã nghỉ từ trước.", officer=officer_id))
+
+
+@admin.command("activate-officer", help=_("Cho một cán bộ đã nghỉ làm lại: có lại trên ki-ốt."))
+@click.option("--officer-id", required=True, help=_("mã cán bộ"))
+@click.pass_obj
+def activate_officer(db, officer_id):
+    from sync.server.core.admin_ops import set_officer_active
+    with _engine(db).begin() as conn:
+        changed = set_officer_active(conn, officer_id, True)
+    click.echo(_("Cán bộ {officer} làm lại.", officer=officer_id) if changed
+               else _("Cán bộ {officer} vẫn đang làm.", officer=officer_id))
+
+
+@admin.command("set-officer-pin", help=_(
+    "Đặt (hoặc đặt lại) mã PIN của một cán bộ cho bảng cán bộ trên ki-ốt; đọc mã PIN từ stdin."))
+@click.option("--officer-id", required=True, help=_("mã cán bộ"))
+@click.pass_obj
+def set_officer_pin(db, officer_id):
+    from sync.server.core.admin_ops import set_officer_pin as set_pin
+    pin = sys.stdin.readline().strip() if not sys.stdin.isatty() else click.prompt(
+        _("mã PIN"), hide_input=True, confirmation_prompt=True)
+    with _engine(db).begin() as conn:
+        set_pin(conn, officer_id, pin)
+    click.echo(_("Đã đặt mã PIN mới cho cán bộ {officer}.", officer=officer_id))
 
 
 @admin.command("set-receipt-key", help=_("Đặt (hoặc thay) khóa HMAC của phiếu QR mà các ki-ốt nhận cùng cấu hình."))

@@ -175,7 +175,7 @@ def test_admin_edits_the_roster_and_the_report_issuer_viewer_cannot(town):
     assert r.status_code == 303
     r = viewer.post(town.url + "/admin/roster/officers", timeout=30, data={
         "csrf": token, "id": "cb-010", "name": "Ai Đó", "desk_id": "quay-99"})
-    assert r.status_code == 422 and "Không có quầy mã quay-99" in r.text
+    assert r.status_code == 422 and "Mã quầy: không có quầy mã quay-99." in r.text
     r = viewer.post(town.url + "/admin/settings/report", allow_redirects=False, timeout=30, data={
         "csrf": token, "parent": "UBND TỈNH ĐỒNG THÁP", "body": "UBND XÃ ĐỒNG TÂM",
         "body_full": "Ủy ban nhân dân xã Đồng Tâm", "place": "Đồng Tâm", "symbol": "BC-UBND",

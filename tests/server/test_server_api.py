@@ -228,7 +228,7 @@ def test_import_roster_csv_and_xlsx(tmp_path):
     migrate(engine)
     csv_path = tmp_path / "can_bo.csv"
     csv_path.write_text("id,name,title,desk_id,desk_name,unit_code,unit_name,pin\n"
-                        "cb-101,Đặng Thị Thu Hà,Công chức Tư pháp,quay-9,Quầy 9,13321,UBND xã Đồng Tâm,1234\n",
+                        "cb-101,Đặng Thị Thu Hà,Công chức Tư pháp,quay-9,Quầy 9,13321,UBND xã Đồng Tâm,123456\n",
                         "utf-8")
     with engine.begin() as conn:
         counts = import_roster(conn, csv_path, tmp_path / "media")
@@ -237,14 +237,14 @@ def test_import_roster_csv_and_xlsx(tmp_path):
     sheet = book.active
     sheet.title = "officers"
     sheet.append(["id", "name", "title", "desk_id", "pin"])
-    sheet.append(["cb-102", "Bùi Văn Khoa", "Công chức Địa chính", "quay-9", 5678])
+    sheet.append(["cb-102", "Bùi Văn Khoa", "Công chức Địa chính", "quay-9", 567890])
     xlsx = tmp_path / "roster.xlsx"
     book.save(xlsx)
     with engine.begin() as conn:
         import_roster(conn, xlsx, tmp_path / "media")
         rows = {r.id: r for r in conn.execute(select(officers))}
     assert rows["cb-101"].name == "Đặng Thị Thu Hà"
-    assert protocol.check_pin("5678", rows["cb-102"].pin_hash)
+    assert protocol.check_pin("567890", rows["cb-102"].pin_hash)
     bad = tmp_path / "bad.csv"
     bad.write_text("id,name,desk_id\ncb-103,Ai đó,quay-404\n", "utf-8")
     from sync.server.core.admin_ops import AdminError

@@ -28,6 +28,10 @@ def test_the_apology_by_its_kind_or_the_pages_spelling(kind):
     assert any("THƯ XIN LỖI VÀ HẸN LẠI" in p.text for p in d.paragraphs)
 
 
+def test_every_protocol_kind_has_a_word_letter():
+    assert set(letters_docx.LETTERS) == set(protocol.LETTER_KINDS)
+
+
 def test_unknown_kind_names_the_accepted_ones():
-    with pytest.raises(ValueError, match="cam_on, xin_loi"):
-        letters_docx.letter("chia_buon", {})
+    with pytest.raises(ValueError, match="cam_on, xin_loi, chuc_mung, chia_buon"):
+        letters_docx.letter("chia_buon_x", {})

@@ -19,7 +19,7 @@ from pathlib import Path
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection
 
-from sync.protocol import hash_pin, nfc
+from sync.protocol import LETTER_KINDS, PIN_DIGITS, hash_pin, letter_kind, nfc
 from sync.server.core import alerts as alert_rules
 from sync.server.core.clock import iso, utcnow
 from sync.server.core.db import (
@@ -377,6 +377,87 @@ class BadFields(AdminError):
         self.fields = missing + too_long
 
 
+class RosterError(AdminError):
+    """A roster problem worded once, in the server's catalogue: ``text`` is the Vietnamese msgid
+    with {params}; a param that is a :class:`Word` (or a RosterError, a phrase) is translated too.
+    ``say(_)`` words it for a reader (a page's translator); ``str()`` is the English (CLI, logs)."""
+
+    def __init__(self, text: str, **params):
+        self.text, self.params = text, params
+        super().__init__(self.say(_english()))
+
+    def say(self, _) -> str:
+        return _(self.text, **{k: v.say(_) if isinstance(v, RosterError) else _(v) if isinstance(v, Word) else v
+                               for k, v in self.params.items()})
+
+
+class Word(str):
+    """A word of a roster message that is translated with it (a list's or a field's name)."""
+
+
+def _english():
+    from sync.cli_i18n import Translator
+    return Translator("en", domain="hailong_server")
+
+
+#: the words of the roster's fields in messages (the file's column name follows in brackets)
+FIELD_WORDS = {"code": Word("mã"), "id": Word("mã"), "name": Word("tên"), "address": Word("địa chỉ"),
+               "title": Word("chức danh"), "unit_code": Word("mã đơn vị"), "desk_id": Word("mã quầy"),
+               "pin": Word("mã PIN"), "pin_hash": Word("mã PIN"), "photo": Word("ảnh"),
+               "letter": Word("thư kèm theo"), "desk_name": Word("tên quầy"), "unit_name": Word("tên đơn vị")}
+LIST_WORDS = {"units": Word("đơn vị"), "desks": Word("quầy"), "officers": Word("cán bộ"),
+              "procedures": Word("thủ tục")}
+
+
+def _field(key: str) -> RosterError:
+    return RosterError("cột {word} ({key})", word=FIELD_WORDS.get(key, Word(key)), key=key)
+
+
+class NoRosterFile(RosterError, NotFound):
+    """The roster file named does not exist (``hailong admin`` exits with status 2)."""
+
+
+class BadPin(RosterError):
+    """A PIN not of PIN_DIGITS digits."""
+
+
+def valid_pin(pin) -> str:
+    """The officer PIN rule, the one of the pages, the roster import and the CLI: exactly
+    protocol.PIN_DIGITS digits (what the kiosk's staff panel asks for); returns it stripped."""
+    pin = str(pin if pin is not None else "").strip()
+    if not re.fullmatch(rf"\d{{{PIN_DIGITS}}}", pin):
+        raise BadPin("Mã PIN phải gồm đúng {n} chữ số.", n=PIN_DIGITS)
+    return pin
+
+
+def _officer(conn: Connection, officer_id: str):
+    row = conn.execute(select(officers).where(officers.c.id == officer_id)).mappings().first()
+    if row is None:
+        raise NotFound(f"no officer {officer_id!r}")
+    return row
+
+
+def set_officer_pin(conn: Connection, officer_id: str, pin: str) -> None:
+    """Set or reset an officer's PIN (check_pin's rule): only its hash is stored, and the kiosks
+    of the officer's unit get it with their next config."""
+    pin = valid_pin(pin)
+    _officer(conn, officer_id)
+    conn.execute(officers.update().where(officers.c.id == officer_id).values(pin_hash=hash_pin(pin)))
+
+
+def set_officer_active(conn: Connection, officer_id: str, active: bool) -> bool:
+    """Deactivate (an officer who left) or reactivate an officer; returns whether it changed.
+
+    A deactivated officer stays in history, reports and exports, and ratings that still arrive
+    for them are stored; they leave the kiosks' roster (settings.kiosk_config) and the lists
+    offered for new assignments."""
+    row = _officer(conn, officer_id)
+    if bool(row["active"]) == bool(active):
+        return False
+    conn.execute(officers.update().where(officers.c.id == officer_id).values(active=bool(active)))
+    return True
+
+
 def save_roster_row(conn: Connection, kind: str, values: dict) -> str:
     """Add or update one row of a roster list (its key names it); returns "added" or "updated"."""
     if kind not in ROSTER_LISTS:
@@ -392,6 +473,10 @@ def save_roster_row(conn: Connection, kind: str, values: dict) -> str:
     if kind == "officers" and row["desk_id"] and not conn.execute(
             select(desks.c.id).where(desks.c.id == row["desk_id"])).first():
         raise Missing("desk", row["desk_id"])
+    if kind == "procedures" and row["letter"]:
+        if letter_kind(row["letter"]) is None:
+            raise Missing("letter", row["letter"])
+        row["letter"] = letter_kind(row["letter"])
     if conn.execute(select(table.c[key]).where(table.c[key] == row[key])).first():
         conn.execute(table.update().where(table.c[key] == row[key]).values(**row))
         return "updated"
@@ -444,7 +529,8 @@ def _read_xlsx(path: Path) -> dict[str, list[dict]]:
     try:
         book = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a broken file
-        raise AdminError(f"{path}: not a readable Excel file ({exc.__class__.__name__})") from None
+        raise RosterError("{file}: không phải tệp Excel đọc được ({why}).", file=str(path),
+                          why=exc.__class__.__name__) from None
     tables = {}
     for sheet in book.worksheets:
         rows = list(sheet.iter_rows(values_only=True))
@@ -469,22 +555,24 @@ def read_roster(path: str | Path) -> dict:
     """
     path = Path(path)
     if not path.is_file():
-        raise AdminError(f"{path}: no such file")
+        raise NoRosterFile("{path}: không có tệp này.", path=str(path))
     suffix = path.suffix.lower()
     if suffix == ".json":
         try:
             data = json.loads(path.read_text("utf-8"))
         except (ValueError, UnicodeDecodeError) as exc:
-            raise AdminError(f"{path}: not valid JSON ({exc})") from None
+            raise RosterError("{file}: không phải JSON hợp lệ ({why}).", file=str(path), why=str(exc)) from None
         if not isinstance(data, dict):
-            raise AdminError(f"{path}: must hold a JSON object with units, desks, officers, procedures")
+            raise RosterError("{file}: phải chứa một đối tượng JSON có units, desks, officers, procedures.",
+                              file=str(path))
     elif suffix == ".xlsx":
         data = _read_xlsx(path)
     elif suffix == ".csv":
         try:
             rows = _read_table_csv(path)
         except UnicodeDecodeError:
-            raise AdminError(f"{path}: not UTF-8 text") from None
+            raise RosterError("{file}: không phải văn bản UTF-8 (hãy lưu tệp CSV dạng UTF-8).",
+                              file=str(path)) from None
         data = {"officers": rows, "desks": [], "units": []}
         for row in rows:
             if row.get("desk_id") and row.get("desk_name"):
@@ -493,25 +581,40 @@ def read_roster(path: str | Path) -> dict:
             if row.get("unit_code") and row.get("unit_name"):
                 data["units"].append({"code": row["unit_code"], "name": row["unit_name"]})
     else:
-        raise AdminError(f"{path}: unknown roster format (use .json, .csv or .xlsx)")
+        raise RosterError("{file}: không rõ dạng tệp danh mục (dùng .json, .csv hoặc .xlsx).", file=str(path))
     return nfc(data)
 
 
 def _rows(data: dict, name: str, path: Path) -> list[dict]:
     rows = data.get(name, []) or []
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-        raise AdminError(f"{path}: {name} must be a list of objects")
+        raise RosterError("{file}: {name} phải là một danh sách các đối tượng.", file=str(path), name=name)
     return rows
 
 
-def _need(row: dict, key: str, where: str) -> str:
+def _where(path: Path, name: str, i: int) -> RosterError:
+    """The phrase naming row ``i`` (from 1) of list ``name`` of the file: its line in a CSV or
+    Excel sheet (the header is line 1), its place in a JSON list."""
+    if path.suffix.lower() == ".json":
+        return RosterError("{file}, danh sách {list}, mục thứ {n}", file=path.name, list=LIST_WORDS[name], n=i)
+    return RosterError("{file}, danh sách {list}, dòng {n}", file=path.name, list=LIST_WORDS[name], n=i + 1)
+
+
+def _need(row: dict, key: str, where) -> str:
     value = row.get(key)
     if value in (None, ""):
-        raise AdminError(f"{where}: {key} missing")
+        raise RosterError("{where}: thiếu {field}.", where=where, field=_field(key))
     return str(value)
 
 
-class PhotosNotAllowed(AdminError):
+def _roster_ident(value: str, key: str, where) -> str:
+    if not IDENT.match(value):
+        raise RosterError("{where}: {field} chỉ gồm 1–64 chữ cái không dấu, chữ số, '.', '_' hoặc '-' "
+                          "(nhận được {got}).", where=where, field=_field(key), got=repr(value))
+    return value
+
+
+class PhotosNotAllowed(RosterError):
     """A roster file uploaded without its photos names some (photos come one by one there)."""
 
 
@@ -525,29 +628,35 @@ def import_roster(conn: Connection, path: str | Path, media_dir: str | Path, upl
     data = read_roster(path)
     listed = data.get("officers")
     if uploaded and isinstance(listed, list) and any(isinstance(o, dict) and o.get("photo") for o in listed):
-        raise PhotosNotAllowed(f"{path.name}: names officer photos, which cannot come with an uploaded file")
+        raise PhotosNotAllowed("Tệp {name} có cột ảnh (photo), mà ảnh không gửi kèm được qua trang này: hãy bỏ "
+                               "cột ảnh, hoặc nhập bằng lệnh hailong admin import-roster trên máy chủ.", name=path.name)
     media = Path(media_dir)
     unit_rows = {}
     for i, u in enumerate(_rows(data, "units", path), 1):
-        where = f"{path.name}: unit {i}"
-        code = _ident(_need(u, "code", where), f"{where} code")
+        where = _where(path, "units", i)
+        code = _roster_ident(_need(u, "code", where), "code", where)
         unit_rows[code] = {"code": code, "name": _need(u, "name", where), "address": u.get("address") or None}
     desk_rows = {}
     for i, d in enumerate(_rows(data, "desks", path), 1):
-        where = f"{path.name}: desk {i}"
-        did = _ident(_need(d, "id", where), f"{where} id")
+        where = _where(path, "desks", i)
+        did = _roster_ident(_need(d, "id", where), "id", where)
         desk_rows[did] = {"id": did, "unit_code": _need(d, "unit_code", where), "name": _need(d, "name", where)}
     known_desks = set(desk_rows) | {r[0] for r in conn.execute(select(desks.c.id))}
     officer_rows, photos = {}, {}
     for i, o in enumerate(_rows(data, "officers", path), 1):
-        where = f"{path.name}: officer {i}"
-        oid = _ident(_need(o, "id", where), f"{where} id")
+        where = _where(path, "officers", i)
+        oid = _roster_ident(_need(o, "id", where), "id", where)
         desk_id = o.get("desk_id") or None
         if desk_id and desk_id not in known_desks:
-            raise AdminError(f"{where} ({oid}): desk {desk_id!r} is not in the roster")
+            raise RosterError("{where} (cán bộ {officer}): {field}: quầy {desk} không có trong danh mục.",
+                              where=where, officer=oid, field=_field("desk_id"), desk=desk_id)
         pin = str(o.get("pin") or "").strip()
-        if pin and not re.fullmatch(r"\d{4,8}", pin):
-            raise AdminError(f"{where} ({oid}): pin must be 4 to 8 digits")
+        if pin:
+            try:
+                pin = valid_pin(pin)
+            except BadPin as exc:
+                raise RosterError("{where} (cán bộ {officer}): {field}: {problem}", where=where, officer=oid,
+                                  field=_field("pin"), problem=exc) from None
         pin_hash = hash_pin(pin) if pin else (o.get("pin_hash") or None)
         row = {"id": oid, "name": _need(o, "name", where), "title": o.get("title") or None,
                "desk_id": desk_id, "photo": None, "photo_sha256": None, "pin_hash": pin_hash}
@@ -555,7 +664,8 @@ def import_roster(conn: Connection, path: str | Path, media_dir: str | Path, upl
             src = Path(o["photo"])
             src = src if src.is_absolute() else path.parent / src
             if not src.is_file():
-                raise AdminError(f"{where} ({oid}): photo {o['photo']!r} not found")
+                raise RosterError("{where} (cán bộ {officer}): {field}: không thấy tệp {photo}.", where=where,
+                                  officer=oid, field=_field("photo"), photo=o["photo"])
             photos[oid] = src
             row["photo"] = f"{oid}{src.suffix.lower() or '.png'}"
             row["photo_sha256"] = hashlib.sha256(src.read_bytes()).hexdigest()
@@ -564,9 +674,15 @@ def import_roster(conn: Connection, path: str | Path, media_dir: str | Path, upl
         officer_rows[oid] = row
     proc_rows = {}
     for i, p in enumerate(_rows(data, "procedures", path), 1):
-        where = f"{path.name}: procedure {i}"
+        where = _where(path, "procedures", i)
         code = _need(p, "code", where)
-        proc_rows[code] = {"code": code, "name": _need(p, "name", where), "letter": p.get("letter") or None}
+        letter = p.get("letter") or None
+        if letter and letter_kind(letter) is None:
+            raise RosterError("{where} (thủ tục {code}): {field}: không có loại thư {letter} (một trong {kinds}).",
+                              where=where, code=code, field=_field("letter"), letter=letter,
+                              kinds=", ".join(LETTER_KINDS))
+        proc_rows[code] = {"code": code, "name": _need(p, "name", where),
+                           "letter": letter_kind(letter) if letter else None}
 
     for table, key, rows in ((units, "code", unit_rows), (desks, "id", desk_rows),
                              (officers, "id", officer_rows), (procedures, "code", proc_rows)):

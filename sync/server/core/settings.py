@@ -84,7 +84,8 @@ def kiosk_config(conn: Connection, kiosk: dict, photo_url: str) -> dict:
     unit_rows = conn.execute(select(units).where(units.c.code == unit_code)).mappings().all()
     desk_rows = conn.execute(select(desks).where(desks.c.unit_code == unit_code).order_by(desks.c.id)).mappings().all()
     desk_ids = [d["id"] for d in desk_rows]
-    officer_rows = conn.execute(select(officers).where(officers.c.desk_id.in_(desk_ids))
+    # a deactivated officer (admin_ops.set_officer_active) leaves the kiosk's roster: the ETag changes
+    officer_rows = conn.execute(select(officers).where(officers.c.desk_id.in_(desk_ids), officers.c.active)
                                 .order_by(officers.c.id)).mappings().all() if desk_ids else []
     proc_rows = conn.execute(select(procedures).order_by(procedures.c.code)).mappings().all()
     sv = survey(conn)

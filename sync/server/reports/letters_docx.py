@@ -38,6 +38,21 @@ LETTERS = {
         "{new_date}. Cán bộ phụ trách: {officer}.",
         "Rất mong Ông/Bà thông cảm. Trân trọng./.",
     ]),
+    protocol.LETTER_CONGRATULATION: ("THƯ CHÚC MỪNG", [
+        "Kính gửi: Ông/Bà {name}",
+        "Nhân dịp Ông/Bà hoàn thành thủ tục {procedure} (hồ sơ số {dossier}) tại Bộ phận Một cửa, "
+        "{unit} xin gửi tới Ông/Bà và gia đình lời chúc mừng tốt đẹp nhất.",
+        "Với phương châm \u201cChính quyền thân thiện vì nhân dân phục vụ\u201d, chúng tôi luôn sẵn sàng "
+        "đồng hành cùng Ông/Bà trong các thủ tục hành chính.",
+        "Chúc gia đình Ông/Bà luôn mạnh khỏe, hạnh phúc và vạn sự như ý! Trân trọng./.",
+    ]),
+    protocol.LETTER_CONDOLENCE: ("THƯ CHIA BUỒN", [
+        "Kính gửi: Ông/Bà {name} và gia đình",
+        "{unit} xin gửi tới Ông/Bà và gia đình lời chia buồn sâu sắc nhất trước sự mất mát lớn lao này.",
+        "Hồ sơ số {dossier} (thủ tục {procedure}) đã được Bộ phận Một cửa tiếp nhận. Nếu cần hỗ trợ thêm, "
+        "xin Ông/Bà liên hệ cán bộ phụ trách {officer}; chúng tôi luôn sẵn lòng giúp đỡ.",
+        "Xin thành kính phân ưu cùng gia đình./.",
+    ]),
 }
 
 

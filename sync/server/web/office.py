@@ -9,13 +9,16 @@ from datetime import datetime
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
+
+from sync import protocol
+from sync.server.core import db
 
 from sync.server.core import admin_ops
 from sync.server.reports import letters_docx, periods
 from sync.server.web.base import (
     ISSUER_FIELDS,
     checked_form,
-    error_page,
     names,
     open_alert_count,
     render,
@@ -41,38 +44,54 @@ async def report_settings(request: Request):
 
 # --- letters --------------------------------------------------------------------------
 
-LETTER_KINDS = {"cam_on": "Thư cảm ơn", "xin_loi_hen_lai": "Thư xin lỗi và hẹn lại"}
+#: the form's kinds: protocol.LETTER_KINDS (the apology keeps the page's old value "xin_loi_hen_lai",
+#: which protocol.letter_kind reads too)
+LETTER_KINDS = {("xin_loi_hen_lai" if k == protocol.LETTER_APOLOGY else k): names
+                for k, names in protocol.LETTER_KINDS.items()}
 LETTER_FIELDS = [("name", "Họ tên công dân"), ("dossier", "Mã hồ sơ"), ("procedure", "Thủ tục"),
                  ("officer", "Cán bộ phụ trách"), ("new_date", "Ngày hẹn mới (dd/mm/yyyy)")]
+
+
+def _letters_page(request: Request, user: dict, status: int = 200, error: str | None = None,
+                  typed: dict | None = None, bad: str | None = None):
+    """The letters form; after a refused one, what was typed again, the wrong field named."""
+    with request.app.state.reader.connect() as conn:
+        found = names(conn)
+        # officers who left are not offered for a new letter
+        found["officer"] = dict(conn.execute(select(db.officers.c.id, db.officers.c.name)
+                                             .where(db.officers.c.active).order_by(db.officers.c.name)).all())
+    lang = request.session.get("lang", "vi")
+    kinds = {k: (vi if lang == "vi" else en) for k, (vi, en) in LETTER_KINDS.items()}
+    return render(request, "letters.html", status=status, user=user, kinds=kinds, fields=LETTER_FIELDS,
+                  names=found, open_alerts=open_alert_count(request), error=error, typed=typed or {}, bad=bad)
 
 
 @router.get("/admin/letters")
 def letters_page(request: Request):
     user = require_user(request)
-    with request.app.state.reader.connect() as conn:
-        found = names(conn)
-    return render(request, "letters.html", user=user, kinds=LETTER_KINDS, fields=LETTER_FIELDS, names=found,
-                  open_alerts=open_alert_count(request))
+    return _letters_page(request, user)
 
 
 @router.post("/admin/letters")
 async def letter_download(request: Request):
     """A POST only because the form carries a citizen's name: the letter is made, not stored."""
-    require_user(request)
+    user = require_user(request)
     form = await checked_form(request)
     _ = tr(request)
     kind = form.get("kind", "")
     values = {f: form.get(f, "").strip()[:200] for f, _label in LETTER_FIELDS}
-    error = None
+    error, bad = None, None
     if kind not in LETTER_KINDS:
-        error = _("Chọn loại thư.")
-    elif kind == "xin_loi_hen_lai":
+        error, bad = _("Loại thư: chọn một loại thư."), "kind"
+    elif protocol.letter_kind(kind) == protocol.LETTER_APOLOGY or values["new_date"]:
         try:
             values["new_date"] = datetime.strptime(values["new_date"], "%d/%m/%Y").strftime("%d/%m/%Y")
         except ValueError:
-            error = _("Ngày hẹn mới phải có dạng ngày/tháng/năm, ví dụ 05/12/2026.")
+            error = _("{field}: {value} không phải một ngày có thật; ghi ngày/tháng/năm, ví dụ 05/12/2026.",
+                      field=_("Ngày hẹn mới (dd/mm/yyyy)"), value=values["new_date"] or "…")
+            bad = "new_date"
     if error:
-        return error_page(request, 422, error)
+        return _letters_page(request, user, 422, error=error, typed={"kind": kind, **values}, bad=bad)
     with request.app.state.reader.connect() as conn:
         issuer = report_issuer(conn)
     body = letters_docx.letter(kind, values, issuer, periods.today_vn())

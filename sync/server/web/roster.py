@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 
-from sync.protocol import nfc
+from sync.protocol import LETTER_KINDS, PIN_DIGITS, nfc
 from sync.server.core import admin_ops
 from sync.server.web.base import (
     ISSUER_FIELDS,
@@ -49,17 +49,38 @@ PHOTO_MAX_BYTES = 2 * 1024 * 1024
 PHOTO_FORMATS = {"PNG": ".png", "JPEG": ".jpg"}
 
 
-@router.get("/admin/roster")
-def roster_page(request: Request):
-    user = require_user(request)
+#: the fields chosen from a list (<select>), not typed: field -> the list it comes from
+CHOICES = {"unit_code": "units", "desk_id": "desks", "letter": "letters"}
+
+
+def _page(request: Request, user: dict, status: int = 200, errors: dict | None = None,
+          typed: dict | None = None, bad: dict | None = None):
+    """The roster page; after a refused form: ``errors`` (form -> message), ``typed`` (form -> the
+    values typed, shown again), ``bad`` (form -> the fields named in the message)."""
+    q = request.query_params
     with request.app.state.reader.connect() as conn:
         lists = {kind: conn.execute(select(t).order_by(t.c[key])).mappings().all()
                  for kind, (t, key, _f) in ROSTER.items()}
         issuer = report_issuer(conn)
-    return render(request, "roster.html", user=user, lists=lists, roster=ROSTER, issuer=issuer,
-                  issuer_fields=ISSUER_FIELDS, open_alerts=open_alert_count(request),
-                  saved=request.query_params.get("saved"), imported=_imported(request),
-                  photo_saved=request.query_params.get("photo"))
+    lang = request.session.get("lang", "vi")
+    choices = {
+        "units": [(u["code"], f"{u['name']} ({u['code']})") for u in lists["units"]],
+        "desks": [(d["id"], f"{d['name']} ({d['id']})") for d in lists["desks"]],
+        "letters": [(k, vi if lang == "vi" else en) for k, (vi, en) in LETTER_KINDS.items()],
+    }
+    shown = {"units": dict(choices["units"]), "desks": dict(choices["desks"]), "letters": dict(choices["letters"])}
+    return render(request, "roster.html", status=status, user=user, lists=lists, roster=ROSTER, issuer=issuer,
+                  issuer_fields=ISSUER_FIELDS, open_alerts=open_alert_count(request), choices=choices,
+                  choice_of=CHOICES, shown=shown, pin_digits=PIN_DIGITS,
+                  saved=q.get("saved"), imported=_imported(request), photo_saved=q.get("photo"),
+                  pin_saved=q.get("pin"), left=q.get("left"), back=q.get("back"),
+                  errors=errors or {}, typed=typed or {}, bad=bad or {})
+
+
+@router.get("/admin/roster")
+def roster_page(request: Request):
+    user = require_user(request)
+    return _page(request, user)
 
 
 def _imported(request: Request) -> dict[str, int] | None:
@@ -72,26 +93,69 @@ def _imported(request: Request) -> dict[str, int] | None:
 
 @router.post("/admin/roster/{kind}")
 async def roster_save(request: Request, kind: str):
-    require_user(request, "admin")
+    user = require_user(request, "admin")
     form = await checked_form(request)
     _ = tr(request)
     if kind not in ROSTER:
         return error_page(request, 404, _("Không có danh mục này."))
     labels = LABELS[kind]
     values = {f: form.get(f, "") for f in labels}
-    error = None
+    error, fields = None, []
     try:
         # render() reads the database: never call it inside this write transaction
         with request.app.state.engine.begin() as conn:
             admin_ops.save_roster_row(conn, kind, values)
     except admin_ops.BadFields as exc:
+        fields = exc.fields
         error = _("Thiếu hoặc quá dài: {fields}.", fields=", ".join(_(labels[f]) for f in exc.fields))
     except admin_ops.Missing as exc:
-        error = (_("Không có đơn vị mã {code}.", code=exc.code) if exc.what == "unit"
-                 else _("Không có quầy mã {code}.", code=exc.code))
+        fields = [{"unit": "unit_code", "desk": "desk_id", "letter": "letter"}[exc.what]]
+        error = {"unit": lambda: _("{field}: không có đơn vị mã {code}.", field=_(labels["unit_code"]), code=exc.code),
+                 "desk": lambda: _("{field}: không có quầy mã {code}.", field=_(labels["desk_id"]), code=exc.code),
+                 "letter": lambda: _("{field}: không có loại thư {code}.", field=_(labels["letter"]), code=exc.code),
+                 }[exc.what]()
     if error:
-        return error_page(request, 422, error)
+        return _page(request, user, 422, errors={kind: error}, typed={kind: values}, bad={kind: fields})
     return RedirectResponse(f"/admin/roster?saved={kind}#{kind}", status_code=303)
+
+
+# --- an officer's PIN, and an officer who left -------------------------------------------
+
+@router.post("/admin/officers/{officer_id}/pin")
+async def officer_pin(request: Request, officer_id: str):
+    """Set or reset the officer's PIN (admin_ops.valid_pin's rule); the hash is never shown."""
+    user = require_user(request, "admin")
+    form = await checked_form(request)
+    _ = tr(request)
+    pin = form.get("pin", "")
+    try:
+        with request.app.state.engine.begin() as conn:
+            admin_ops.set_officer_pin(conn, officer_id, pin)
+    except admin_ops.NotFound:
+        return error_page(request, 404, _("Không có cán bộ mã {code}.", code=officer_id), back="/admin/roster#officers")
+    except admin_ops.BadPin as exc:
+        form_id = f"pin:{officer_id}"
+        return _page(request, user, 422, errors={form_id: exc.say(_)}, typed={form_id: {"pin": pin}},
+                     bad={form_id: ["pin"]})
+    return RedirectResponse(f"/admin/roster?pin={officer_id}#officers", status_code=303)
+
+
+@router.post("/admin/officers/{officer_id}/active")
+async def officer_active(request: Request, officer_id: str):
+    """Deactivate (``active=0``: an officer who left) or reactivate (``active=1``) an officer."""
+    require_user(request, "admin")
+    form = await checked_form(request)
+    _ = tr(request)
+    active = form.get("active", "")
+    if active not in ("0", "1"):
+        return error_page(request, 422, _("Chọn cho nghỉ hoặc cho làm lại."), back="/admin/roster#officers")
+    try:
+        with request.app.state.engine.begin() as conn:
+            admin_ops.set_officer_active(conn, officer_id, active == "1")
+    except admin_ops.NotFound:
+        return error_page(request, 404, _("Không có cán bộ mã {code}.", code=officer_id), back="/admin/roster#officers")
+    what = "back" if active == "1" else "left"
+    return RedirectResponse(f"/admin/roster?{what}={officer_id}#officers", status_code=303)
 
 
 # --- roster file ------------------------------------------------------------------------
@@ -129,11 +193,12 @@ async def roster_import(request: Request):
             with request.app.state.engine.begin() as conn:
                 counts = admin_ops.import_roster(conn, path, request.app.state.options["media_dir"],
                                                  uploaded=True)
-        except admin_ops.PhotosNotAllowed:
-            error = _("Tệp {name} có cột ảnh (photo), mà ảnh không gửi kèm được qua trang này: hãy bỏ cột ảnh, hoặc nhập bằng lệnh hailong admin import-roster trên máy chủ.",  # noqa: E501
-                      name=name)
+        except admin_ops.PhotosNotAllowed as exc:
+            exc.params["name"] = name
+            error = exc.say(_)
         except admin_ops.AdminError as exc:
-            detail = str(exc).replace(str(path), name).replace(tmp + "/", "")
+            said = exc.say(_) if isinstance(exc, admin_ops.RosterError) else str(exc)
+            detail = said.replace(str(path), name).replace(tmp + "/", "")
             error = _("Không nhập được tệp danh mục, chưa có gì thay đổi: {detail}", detail=detail)
     if error:
         return error_page(request, 422, error, back=back)
