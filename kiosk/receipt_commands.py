@@ -44,7 +44,8 @@ def _print(cfg, store, image, kind, ref=None, token=None) -> None:
 def _save(image, out: str) -> None:
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
-    image.save(path)
+    from kiosk.render import save_png
+    save_png(image, path)                 # with the paper's text in the PNG
     click.echo(_("Đã ghi {path} ({width}x{height} điểm)", path=path, width=image.width, height=image.height))
 
 
@@ -88,7 +89,13 @@ def print(config_path, officer, dossier, procedure, out):  # noqa: A001 - the co
         _save(image, out)
     _print(cfg, store, image, "receipt", issued.receipt_id, issued.token)
     click.echo(_("Đã in phiếu {receipt} cho hồ sơ {dossier}", receipt=issued.receipt_id, dossier=issued.fields["h"]))
+    _say_valid_until(issued)
     _letter_after(cfg, store, issued)
+
+
+def _say_valid_until(issued) -> None:
+    """Until when the receipt is accepted, at the kiosk's offset (as the paper says)."""
+    click.echo(_("Phiếu có giá trị đến {until}", until=f"{issued.valid_until:%H:%M %d/%m/%Y}"))
 
 
 def _letter_after(cfg, store, issued) -> None:
@@ -110,6 +117,7 @@ def _letter_after(cfg, store, issued) -> None:
 def preview(config_path, officer, dossier, procedure, out):
     _cfg, _store_, issued, image = _issue(config_path, officer, dossier, procedure)
     _save(image, out)
+    _say_valid_until(issued)
     click.echo(issued.token)
 
 

@@ -233,7 +233,7 @@ def render_receipt(*, token: str, unit_name: str, desk_name: str, officer_name: 
     c.paste_center(qr_image(token, c.width))
     if valid_until is not None:
         vi, en = valid_until_lines(valid_until)
-        c.text(vi, s.body, bold=True, align="center")
+        c.text(vi.replace(" đến ", " đến\n", 1), s.body, bold=True, align="center")   # the date on a line of its own
         c.text(en, s.small, align="center")
     c.text("Mỗi phiếu được đánh giá một lần. "
            "Không cần cung cấp thông tin cá nhân.", s.small, align="center")

@@ -118,3 +118,26 @@ def test_letter_follows_receipt_when_configured(tmp_path, printer_port):
     assert "printed letter chuc_mung" in result.output
     jobs = wait_until(lambda: len(fake.printed.jobs()) == 2 and fake.printed.jobs())
     assert zxingcpp.read_barcodes(jobs[0]) and not zxingcpp.read_barcodes(jobs[1])
+
+
+def test_preview_says_until_when_at_the_kiosk_time(tmp_path, monkeypatch):
+    """Issue 10: 18:30 UTC on 08/12 in a New York machine is 01:30 on 09/12 at the kiosk; valid 30 days."""
+    import time
+    from datetime import datetime, timezone
+
+    from kiosk import config as kiosk_config
+    monkeypatch.setattr(kiosk_config, "wall_clock",
+                        lambda: datetime(2026, 12, 8, 18, 30, tzinfo=timezone.utc).timestamp())
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        conf = config(tmp_path)
+        out = tmp_path / "receipt.png"
+        result = run("preview", "--config", conf, *OFFICER, "--out", str(out))
+        assert result.exit_code == 0, result.output
+        assert "valid until 01:30 08/01/2027" in result.output
+        text = " ".join(Image.open(out).text["text"].split())
+        assert "01:30 - 09/12/2026" in text and "Phiếu có giá trị đến 01:30 ngày 08/01/2027" in text
+    finally:
+        monkeypatch.undo()          # the machine's TZ back, then taken in
+        time.tzset()
