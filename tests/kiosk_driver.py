@@ -1134,11 +1134,46 @@ def staff_rate_on_screen(d: Driver):
                                            "source", "level")} for r in app.store.records()]
 
 
+def local_clock(d: Driver):
+    """At 18:30 UTC on 08/12/2026 (the test sets the machine's TZ): the header clock, a receipt printed
+    from the staff panel and the panel's last sync all read the kiosk's +07:00 time (issue 10)."""
+    from datetime import datetime, timezone
+
+    from kiosk import config as kiosk_config
+    from kiosk.devices.printer import Printer
+    app = d.app
+    notes = d.result["notes"]
+    instant = datetime(2026, 12, 8, 18, 30, tzinfo=timezone.utc).timestamp()
+    kiosk_config.wall_clock = lambda: instant
+    notes["machine_time"] = time.strftime("%H:%M %d/%m/%Y", time.localtime(instant))
+    yield from d.wait_screen("welcome")
+    yield 0.4                                            # the clock ticks every 0.25 s
+    notes["header_texts"] = d.visible_texts()            # what the header's Labels show
+    yield from d.shot("local_clock_welcome")
+    notes["clock_text"] = app.clock_text
+    app.printer = app.staff.printer = Printer("", save_dir=d.out / "local_clock_prints",
+                                              utc_offset=app.cfg.kiosk["utc_offset"])
+    app.store.set_meta("last_sync_at", "2026-12-08T18:25:00+00:00")
+    app.cfg.receipt["key"] = app.cfg.receipt["key"] or "cd" * 32
+    yield from pin(d, "111111")
+    yield from d.wait_screen("staff", timeout=5)
+    screen = app.staff_screen
+    for key in "HS-TZ-1":
+        yield from d.tap(screen.ids.pad.key_for(key), hold=0.03)
+    yield from d.tap(screen.ids.print_button)
+    yield from d.wait_for(lambda: not screen.busy and app.printer.saved, 10, "the receipt")
+    yield from d.wait_for(lambda: screen.last_sync, 6, "the status")
+    notes["last_sync_line"] = screen.ids.sync_line.text
+    yield from d.shot("local_clock_staff")
+    from PIL import Image
+    notes["receipt_text"] = Image.open(app.printer.saved[0]).text["text"]
+
+
 SCENARIOS = {f.__name__: f for f in (full_visit, language, idle, double_touch, rapid_repeat, staff_exit, pin_lock,
                                      scale5, no_roster, receipts_flow, wedge, staff_panel, bench_scan,
                                      staff_letters, letters_after_rating, config_from_agent,
                                      walk_away, go_on, tap_then_die, restart)}
-SCENARIOS.update({f.__name__: f for f in (staff_rate_on_screen,)})
+SCENARIOS.update({f.__name__: f for f in (staff_rate_on_screen, local_clock)})
 #: scenarios that run with pty devices on [scanner] and [printer]
 WITH_DEVICES = {"receipts_flow", "wedge", "staff_panel", "bench_scan", "staff_letters", "letters_after_rating",
                 "config_from_agent"}

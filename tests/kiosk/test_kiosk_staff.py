@@ -108,3 +108,19 @@ def test_officer_opens_a_dossier_rating_without_paper(no_printer_run):
                                  "procedure_code": "1.001193", "receipt_id": None, "source": "walk_up",
                                  "level": 3}]
     assert len(rows) == 1
+
+
+@pytest.mark.parametrize("machine_tz", ["UTC", "America/New_York"])
+def test_one_local_time_in_the_real_app(xvfb, artifacts, tmp_path, machine_tz):
+    """The machine in UTC or New York at 18:30 UTC: the header clock, the receipt printed from the panel
+    and the last sync read 01:30 on 09/12 (+07:00), never the machine's 18:30 / 13:30 on 08/12."""
+    from kiosk_runs import run_kiosk
+    result, _rows, _store = run_kiosk(dict(xvfb, TZ=machine_tz), tmp_path, artifacts(f"kiosk/tz_{machine_tz[:3]}"),
+                                      "local_clock")
+    notes = result["notes"]
+    assert notes["machine_time"] in ("18:30 08/12/2026", "13:30 08/12/2026")
+    assert notes["clock_text"] == "01:30" and "01:30" in notes["header_texts"]
+    text = " ".join(notes["receipt_text"].split())
+    assert "Thời gian: 01:30 - 09/12/2026" in text
+    assert "Phiếu có giá trị đến 01:30 ngày 08/01/2027" in text
+    assert notes["last_sync_line"].endswith("01:25 09/12/2026")
