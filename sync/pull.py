@@ -1,11 +1,19 @@
 """``hailong pull``: copy ratings out of the town server through the admin API.
 
 Pages through ``GET /api/v1/ratings?after=<cursor>`` and writes CSV (UTF-8
-with BOM, so Excel shows Vietnamese right), Excel (.xlsx) or JSON Lines. The
+with BOM, so Excel shows Vietnamese right), Excel (.xlsx) or JSON Lines. CSV
+and Excel have the web export's Vietnamese headers and words (sync/columns.py;
+``--raw``: field names and codes); JSON Lines has the records as sent. The
 cursor reached is remembered in a state file (default ``<out>.cursor.json``)
-and the next run without ``--after`` starts from it, so each pull brings only
-what is new. The output and the state are written to temporary files and
-renamed at the end: an interrupted pull leaves the previous ones intact.
+and the next run without ``--after`` starts from it and ADDS what is new to
+the file: CSV and JSON Lines at their end (no second header; refused when the
+header differs), Excel written again with the old rows and the new ones.
+A new file (or an Excel one, or ``--full``) is written beside the output,
+fsynced and renamed into place. The state moves only after the rows are on
+the disk, and records the file's size: a pull interrupted mid-append is cut
+back and fetched again, never skipped nor doubled. An output without its
+state file is refused (where it stopped is unknown); a state without its
+output starts from the beginning, saying so.
 A page the server does not serve is retried (``--retries``) by the same
 tenacity rule as the sync agent's (sync/retry.py). The token is read from
 ``--token-file`` or ``$HAILONG_TOKEN`` (or ``--token``, which ``ps`` shows).
@@ -14,7 +22,9 @@ never a formula, no control character.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
+import hashlib
 import json
 import operator
 import os
@@ -27,8 +37,8 @@ import click
 import requests
 import tenacity
 
-from sync import protocol
-from sync.cells import csv_cell, xlsx_cell
+from sync import columns, protocol
+from sync.cells import csv_cell, xlsx_cell, xlsx_finish, xlsx_sheet, xlsx_time
 from sync.cli_i18n import _
 from sync.retry import RETRY_STATUS, BackoffWait, TransientError, retry_after
 
@@ -175,6 +185,7 @@ _ANSWERS_AT = COLUMNS.index("answers")
 
 
 def _flat(rec: dict) -> list:
+    """A record as the ``--raw`` row: field names' order, lists joined by "; ", answers as JSON text."""
     try:
         row = list(_COLUMN_VALUES(rec))
     except KeyError:   # a field missing: an empty cell
@@ -188,37 +199,128 @@ def _flat(rec: dict) -> list:
     return row
 
 
+_LOOKUPS = columns.Lookups()   # the pull has no names: codes (sync/columns.py)
+
+
+def _human(rec: dict) -> dict:
+    """A record as the web export's cells (sync/columns.py): the kiosk's time is the rating's time."""
+    return columns.values({**rec, "time": rec.get("created_at")}, _LOOKUPS)
+
+
+def header(fmt: str, raw: bool) -> list[str] | None:
+    """The header row the file has: field names with ``--raw``, else the web export's; JSON Lines has none."""
+    if fmt == "jsonl":
+        return None
+    return list(COLUMNS) if raw else list(columns.HEADERS)
+
+
+def sniff(path: Path) -> str:
+    """What an existing output holds: "xlsx" (a zip), "jsonl" (a JSON object first) or "csv"."""
+    with path.open("rb") as fh:
+        start = fh.read(8)
+    if start.startswith(b"PK\x03\x04"):
+        return "xlsx"
+    if start.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] == b"{":
+        return "jsonl"
+    return "csv"
+
+
+def _existing_header(fmt: str, path: Path) -> list[str] | None:
+    if fmt == "csv":
+        with path.open(encoding="utf-8-sig", newline="", errors="replace") as fh:
+            return next(csv.reader(fh), [])
+    if fmt == "xlsx":
+        from openpyxl import load_workbook
+        book = load_workbook(path, read_only=True)
+        try:
+            first = next(book.worksheets[0].iter_rows(max_row=1, values_only=True), ())
+        finally:
+            book.close()
+        return ["" if v is None else str(v) for v in first]
+    return None
+
+
+def _fsync(fh) -> None:
+    fh.flush()
+    os.fsync(fh.fileno())
+
+
+def _fsync_dir(folder: Path) -> None:
+    """The rename itself made durable (POSIX; Windows has no directory handles to sync)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _tail_hash(path: Path, size: int) -> str:
+    """SHA-256 of the last 4 KiB before ``size``: tells our own unfinished append from someone's edit."""
+    with path.open("rb") as fh:
+        fh.seek(max(0, size - 4096))
+        return hashlib.sha256(fh.read(min(size, 4096))).hexdigest()
+
+
 class _Writer:
-    def __init__(self, fmt: str, path: Path):
-        self.fmt, self.path = fmt, path
+    """Rows into ``path``: a new file (``append`` False: written whole, the caller renames it into place),
+    or the end of an existing CSV / JSON Lines file. Excel is always a new file: ``keep`` holds the old rows."""
+
+    def __init__(self, fmt: str, path: Path, raw: bool = False, append: bool = False, keep=None):
+        self.fmt, self.path, self.raw, self.rows = fmt, path, raw, 0
+        heads = header(fmt, raw)
         if fmt == "xlsx":
             try:
                 from openpyxl import Workbook
             except ImportError:
                 raise PullError("xlsx needs openpyxl: pip install 'hailong[server]'") from None
             self.book = Workbook(write_only=True)
-            self.sheet = self.book.create_sheet("ratings")
-            self.sheet.append(COLUMNS)
-            self.rows = 0
+            widths = [14] * len(heads) if raw else [columns.WIDTHS[k] for k in columns.KEYS]
+            self.sheet = xlsx_sheet(self.book, "ratings" if raw else "Đánh giá", heads, widths)
+            self._times = [False] * len(heads) if raw else [k in columns.TIME_KEYS for k in columns.KEYS]
+            for row in keep or ():
+                self._xlsx_row(list(row))
         elif fmt == "csv":
-            self.fh = path.open("w", newline="", encoding="utf-8-sig")
+            if append:   # no BOM and no header in the middle of the file
+                self.fh = path.open("a", newline="", encoding="utf-8")
+            else:
+                self.fh = path.open("w", newline="", encoding="utf-8-sig")
             self.csv = csv.writer(self.fh)
-            self.csv.writerow(COLUMNS)
+            if not append:
+                self.csv.writerow(heads)
         else:
-            self.fh = path.open("w", encoding="utf-8")
+            self.fh = path.open("a" if append else "w", encoding="utf-8", newline="\n")
             self.dumps = json.JSONEncoder(ensure_ascii=False).encode
+
+    def _xlsx_row(self, row: list) -> None:
+        self.rows += 1
+        if self.rows > XLSX_MAX_RATINGS:
+            raise PullError(f"an Excel sheet holds at most {XLSX_MAX_RATINGS:,} ratings: "
+                            "use --format csv or jsonl, or pull in parts with --after")
+        sheet, fmt = self.sheet, columns.EXCEL_TIME_FORMAT
+        self.sheet.append([xlsx_time(sheet, v, fmt) if t and isinstance(v, datetime) else xlsx_cell(sheet, v)
+                           for v, t in zip(row, self._times)])
 
     def write_page(self, ratings: list[dict], lines: list[str] | None = None) -> None:
         if self.fmt == "xlsx":
-            self.rows += len(ratings)
-            if self.rows > XLSX_MAX_RATINGS:
-                raise PullError(f"an Excel sheet holds at most {XLSX_MAX_RATINGS:,} ratings: "
-                                "use --format csv or jsonl, or pull in parts with --after")
-            sheet = self.sheet
-            for rec in ratings:   # text cells, never a formula, control characters replaced (sync/cells.py)
-                sheet.append([xlsx_cell(sheet, v) for v in _flat(rec)])
-        elif self.fmt == "csv":   # formula-leading cells escaped exactly as the web's CSV (sync/cells.py)
-            self.csv.writerows([csv_cell(v) for v in _flat(rec)] for rec in ratings)
+            # text cells never a formula, control characters replaced (sync/cells.py); times as dates
+            for rec in ratings:
+                if self.raw:
+                    self._xlsx_row(_flat(rec))
+                else:
+                    cells = _human(rec)
+                    self._xlsx_row([cells[k] for k in columns.KEYS])
+            return
+        self.rows += len(ratings)
+        if self.fmt == "csv":   # formula-leading cells escaped exactly as the web's CSV (sync/cells.py)
+            if self.raw:
+                self.csv.writerows([csv_cell(v) for v in _flat(rec)] for rec in ratings)
+            else:
+                self.csv.writerows([csv_cell(v) for v in columns.csv_values(_human(rec))] for rec in ratings)
         elif lines is not None:
             self.fh.write("\n".join(lines) + "\n")
         else:
@@ -226,31 +328,150 @@ class _Writer:
             self.fh.write("".join([dumps(rec) + "\n" for rec in ratings]))
 
     def close(self) -> None:
+        """Everything written reaches the disk (fsync) before this returns."""
         if self.fmt == "xlsx":
+            xlsx_finish(self.sheet, len(self.sheet_header()), self.rows,
+                        printed=None if self.raw else len(columns.PRINTED))
             self.book.save(self.path)
+            with self.path.open("rb+") as fh:
+                os.fsync(fh.fileno())
         else:
-            self.fh.close()
+            try:
+                _fsync(self.fh)
+            finally:
+                self.fh.close()
+
+    def abandon(self) -> None:
+        with contextlib.suppress(Exception):   # already failing: the first error is the one reported
+            if self.fmt == "xlsx":
+                self.sheet.close()   # ends openpyxl's sheet writer (its temporary file), nothing saved
+            else:
+                self.fh.close()
+
+    def sheet_header(self) -> list[str]:
+        return header(self.fmt, self.raw)
 
 
 def read_state(path: Path, server: str) -> str | None:
+    """The cursor remembered in ``path`` for ``server`` (None when there is no state file)."""
+    state = read_state_doc(path, server)
+    return state.get("after") if state else None
+
+
+def read_state_doc(path: Path, server: str) -> dict | None:
     try:
         state = json.loads(path.read_text("utf-8"))
     except FileNotFoundError:
         return None
     except (ValueError, UnicodeDecodeError):
         raise PullError(_("{path}: không phải tệp trạng thái của pull (xóa nó, hoặc cho --after)", path=path)) from None
+    if not isinstance(state, dict):
+        raise PullError(_("{path}: không phải tệp trạng thái của pull (xóa nó, hoặc cho --after)", path=path))
     if state.get("server") != server.rstrip("/"):
         raise PullError(_("{path}: con trỏ thuộc về {owner}, không phải {server} (dùng --state hoặc --after)",
                           path=path, owner=state.get("server"), server=server))
-    return state.get("after")
+    return state
+
+
+FORMAT_NAMES = {"csv": "CSV", "xlsx": "Excel (.xlsx)", "jsonl": "JSON Lines"}
+
+
+def check_appendable(fmt: str, out: Path, raw: bool, state: dict | None) -> None:
+    """Refuse to add rows to ``out`` when they would not fit what it holds (another format, other columns)."""
+    found = sniff(out)
+    if found != fmt:
+        raise PullError(_("{out} là tệp {found}, không phải {fmt}: không thêm vào được. Cho --out một tệp khác, "
+                          "hoặc --full để thay nó bằng toàn bộ đánh giá.", out=out, found=FORMAT_NAMES[found],
+                          fmt=FORMAT_NAMES[fmt]))
+    if state and state.get("format") not in (None, fmt):
+        raise PullError(_("{out}: lần lấy trước ghi dạng {was}, lần này {fmt}: cho --out một tệp khác, "
+                          "hoặc --full để ghi lại toàn bộ.", out=out, was=FORMAT_NAMES.get(state["format"], "?"),
+                          fmt=FORMAT_NAMES[fmt]))
+    want = header(fmt, raw)
+    if want is None:
+        return
+    try:
+        have = _existing_header(fmt, out)
+    except Exception:   # noqa: BLE001 - an unreadable workbook: said as such
+        raise PullError(_("{out}: không đọc được tệp đang có; cho --out một tệp khác, hoặc --full để thay nó.",
+                          out=out)) from None
+    if have != want:
+        if have == header(fmt, not raw):
+            why = (_("tệp có tên trường (--raw), lần này là tiêu đề tiếng Việt") if not raw
+                   else _("tệp có tiêu đề tiếng Việt, lần này là tên trường (--raw)"))
+        else:
+            why = _("tệp có các cột khác")
+        raise PullError(_("{out}: hàng tiêu đề không khớp các cột sẽ ghi ({why}): không thêm vào để khỏi trộn cột. "
+                          "Cho --out một tệp khác, hoặc --full để ghi lại toàn bộ.", out=out, why=why))
+
+
+def _count_rows(fmt: str, out: Path) -> int:
+    if fmt == "csv":
+        with out.open(encoding="utf-8-sig", newline="", errors="replace") as fh:
+            return max(0, sum(1 for _row in csv.reader(fh)) - 1)
+    with out.open("rb") as fh:
+        return sum(1 for line in fh if line.strip())
+
+
+def _old_xlsx_rows(out: Path) -> list:
+    from openpyxl import load_workbook
+    book = load_workbook(out, read_only=True)
+    try:
+        rows = [list(r) for r in book.worksheets[0].iter_rows(min_row=2, values_only=True)]
+    finally:
+        book.close()
+    return [r for r in rows if any(v is not None for v in r)]
 
 
 def pull_to(server: str, token: str, fmt: str, out: Path, after: str | None, state_path: Path,
             limit: int = 1000, timeout: float = 30, progress: bool = False,
-            retries: int = 5) -> tuple[int, str | None]:
-    """Write the ratings after ``after`` to ``out``; returns (count, cursor now)."""
-    tmp = out.with_name(out.name + ".part")
-    writer = _Writer(fmt, tmp)
+            retries: int = 5, raw: bool = False, replace: bool = False) -> tuple[int, str | None]:
+    """Add the ratings after ``after`` to ``out``; returns (count added, cursor now).
+
+    ``out`` missing (or ``replace``): a new file, written beside it and renamed
+    into place. ``out`` there: CSV and JSON Lines get the rows at their end,
+    Excel is written again with its rows and the new ones; refused when the
+    file is of another format or has other columns. The state moves only
+    after the rows are on the disk (fsync): an interrupted pull is fetched
+    again, and the part it had added is cut off first (the state's size).
+    """
+    return _pull(server, token, fmt, out, after, state_path, limit, timeout, progress, retries, raw, replace)[:2]
+
+
+def _pull(server, token, fmt, out, after, state_path, limit, timeout, progress, retries, raw, replace):
+    state = None
+    if not replace:   # an unreadable or foreign state with --after: only its size check is lost
+        with contextlib.suppress(PullError):
+            state = read_state_doc(state_path, server)
+    append = not replace and out.exists() and out.stat().st_size > 0
+    keep, total_before, cut = None, 0, False
+    if append:
+        check_appendable(fmt, out, raw, state)
+        if fmt == "xlsx":
+            keep = _old_xlsx_rows(out)
+            total_before = len(keep)
+        else:
+            size = out.stat().st_size
+            known = state.get("size") if state else None
+            if (isinstance(known, int) and 0 < known < size
+                    and _tail_hash(out, known) == state.get("tail")):
+                with out.open("rb+") as fh:     # what an interrupted pull had added: fetched again below
+                    fh.truncate(known)
+                    os.fsync(fh.fileno())
+                size, cut = known, True
+            trusted = state and state.get("size") == size and isinstance(state.get("rows"), int)
+            total_before = state["rows"] if trusted else _count_rows(fmt, out)
+            if size:
+                with out.open("rb") as fh:
+                    fh.seek(size - 1)
+                    ends_open = fh.read(1) not in (b"\n", b"\r")
+                if ends_open:                   # a last line without its end (an editor's save): close it
+                    with out.open("ab") as fh:
+                        fh.write(b"\r\n" if fmt == "csv" else b"\n")
+                        _fsync(fh)
+    target = out if append and fmt != "xlsx" else out.with_name(out.name + ".part")
+    start_size = out.stat().st_size if target is out else 0
+    writer = _Writer(fmt, target, raw, append=target is out, keep=keep)
     count, cursor = 0, after
     bar = None
     if progress:
@@ -265,21 +486,37 @@ def pull_to(server: str, token: str, fmt: str, out: Path, after: str | None, sta
                 bar.update(len(ratings))
         writer.close()
     except BaseException:
-        try:
-            writer.close()
-        finally:
-            tmp.unlink(missing_ok=True)
+        writer.abandon()
+        if target is out:                       # the rows added so far go: the state did not move
+            with out.open("rb+") as fh:
+                fh.truncate(start_size)
+                os.fsync(fh.fileno())
+        else:
+            target.unlink(missing_ok=True)
         raise
     finally:
         if bar is not None:
             bar.close()
-    os.replace(tmp, out)
+    if target is not out:
+        try:
+            os.replace(target, out)
+        except OSError:
+            target.unlink(missing_ok=True)
+            raise
+        _fsync_dir(out.parent)
+    total = total_before + count if fmt != "xlsx" else writer.rows
+    size = out.stat().st_size
+    doc = {"server": server.rstrip("/"), "after": cursor, "count": count, "rows": total, "format": fmt,
+           "raw": raw, "pulled_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    if fmt != "xlsx":
+        doc.update(size=size, tail=_tail_hash(out, size))
     state_tmp = state_path.with_name(state_path.name + ".part")
-    state_tmp.write_text(json.dumps({
-        "server": server.rstrip("/"), "after": cursor, "count": count,
-        "pulled_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}, indent=1), "utf-8")
+    with state_tmp.open("w", encoding="utf-8") as fh:
+        fh.write(json.dumps(doc, indent=1))
+        _fsync(fh)
     os.replace(state_tmp, state_path)
-    return count, cursor
+    _fsync_dir(state_path.parent)
+    return count, cursor, total, cut
 
 
 def _token(token: str | None, token_file: Path | None) -> str:
@@ -319,7 +556,9 @@ def _token(token: str | None, token_file: Path | None) -> str:
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help=_("tệp ra"))
 @click.option("--state", "state_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help=_("nơi nhớ con trỏ [mặc định: <out>.cursor.json]"))
-@click.option("--full", is_flag=True, help=_("bỏ qua con trỏ đã nhớ: lấy tất cả"))
+@click.option("--full", is_flag=True, help=_("bỏ qua con trỏ đã nhớ: lấy tất cả và thay tệp ra bằng chúng"))
+@click.option("--raw", is_flag=True,
+              help=_("cột là tên trường và mã như máy chủ gửi, thay cho tiêu đề tiếng Việt và chữ của trang xuất tệp"))
 @click.option("--limit", default=1000, show_default=True, type=click.IntRange(1, 5000),
               help=_("số lượt đánh giá mỗi trang"))
 @click.option("--timeout", default=30.0, show_default=True, type=click.FloatRange(min=0.1),
@@ -328,19 +567,49 @@ def _token(token: str | None, token_file: Path | None) -> str:
               help=_("thử lại ngần ấy lần (giãn dần) khi máy chủ không trả lời"))
 @click.option("--progress/--no-progress", default=None,
               help=_("thanh tiến độ [mặc định: khi đầu ra lỗi chuẩn là một màn hình dòng lệnh]"))
-def pull(server, token, token_file, after, fmt, out, state_path, full, limit, timeout, retries, progress):
+def pull(server, token, token_file, after, fmt, out, state_path, full, raw, limit, timeout, retries, progress):
     if not server.startswith(("http://", "https://")):
         raise click.ClickException(_("--server: phải bắt đầu bằng http:// hoặc https://"))
     token = _token(token, token_file)
     state_path = state_path or out.with_name(out.name + ".cursor.json")
     try:
         if after is None and not full:
-            after = read_state(state_path, server)
-        count, cursor = pull_to(server, token, fmt, out, after, state_path, limit, timeout,
-                                sys.stderr.isatty() if progress is None else progress, retries)
+            after = _resume_from(server, out, state_path)
+        count, cursor, total, cut = _pull(server, token, fmt, out, after, state_path, limit, timeout,
+                                          sys.stderr.isatty() if progress is None else progress, retries,
+                                          raw, full)
     except PullError as exc:
         raise click.ClickException(str(exc)) from None
+    except PermissionError as exc:   # on Windows, a file open in Excel cannot be written nor replaced
+        raise click.ClickException(_("{path}: không ghi được ({why}); tệp đang mở trong Excel? Đóng nó rồi chạy "
+                                     "lại: không mất gì, lần sau lấy lại đúng phần này.",
+                                     path=exc.filename or out, why=exc.strerror)) from None
     except OSError as exc:
         raise click.ClickException(f"{exc.filename or out}: {exc.strerror}") from None
-    click.echo(_("Đã ghi {count} lượt đánh giá vào {out} (lần lấy sau bắt đầu sau con trỏ {cursor})",
-                 count=count, out=out, cursor=cursor or _("đầu")))
+    if cut:
+        click.echo(_("{out}: bỏ phần lần lấy trước (bị ngắt) đã ghi dở; phần đó được lấy lại.", out=out), err=True)
+    click.echo(_("Đã thêm {count} dòng vào {out} (tổng {total}); lần lấy sau bắt đầu sau con trỏ {cursor}.",
+                 count=_number(count), out=out, total=_number(total), cursor=cursor or _("đầu")))
+
+
+def _number(n: int) -> str:
+    """4.084 in Vietnamese, 4,084 in English."""
+    text = f"{n:,}"
+    return text.replace(",", ".") if _.language == "vi" else text
+
+
+def _resume_from(server: str, out: Path, state_path: Path) -> str | None:
+    """The cursor to go on from, given what is on the disk; says what it does when the two disagree."""
+    state = read_state_doc(state_path, server)
+    exists = out.exists() and out.stat().st_size > 0
+    if state and not exists:
+        if state.get("after"):
+            click.echo(_("Không thấy {out} (lần lấy trước đã ghi vào đó đến con trỏ {cursor}): lấy lại tất cả "
+                         "từ đầu vào một tệp mới.", out=out, cursor=state.get("after")), err=True)
+        return None
+    if exists and not state:
+        raise PullError(_("{out} đã có nhưng không có tệp trạng thái {state}, nên không biết tệp dừng ở lượt nào: "
+                          "không thêm vào để khỏi lặp dòng. Cho --full để thay nó bằng toàn bộ đánh giá, "
+                          "--after CON_TRỎ để thêm sau con trỏ đó, hoặc --out một tệp khác.",
+                          out=out, state=state_path))
+    return state.get("after") if state else None

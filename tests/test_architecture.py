@@ -165,3 +165,14 @@ def test_pages_and_routes_are_not_loaded_by_name():
     for name in _importers("sync.server"):
         text = MODULES[name].read_text(encoding="utf-8")
         assert "__import__(" not in text and "import_module(" not in text, name
+
+
+def test_the_pull_client_and_its_columns_do_not_import_the_server():
+    """sync/columns.py holds the headers both exports write: stdlib and sync.protocol only, so `hailong pull`
+    (a client on an admin's PC) writes the web export's columns without the server's code."""
+    for name in ("sync.pull", "sync.columns", "sync.cells"):
+        assert not _imports_any(name, ("sync.server",)), name
+    stdlib = sys.stdlib_module_names
+    outside = sorted(i for i in RAW["sync.columns"] if i.split(".")[0] not in stdlib
+                     and i.split(".")[0] != "__future__" and i not in ("sync", "sync.protocol"))
+    assert not outside, f"sync/columns.py: stdlib and sync.protocol only: {outside}"

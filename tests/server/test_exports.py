@@ -3,11 +3,15 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+from datetime import datetime
 
 import openpyxl
 import pytest
+from openpyxl.utils import get_column_letter
 from town import RATINGS, make_town
 
+from sync import columns
 from sync.server.reports import exports, periods
 from sync.server.reports.stats import Filter
 
@@ -27,12 +31,15 @@ def test_csv_has_bom_vietnamese_headers_and_the_filters_rows(engine, tmp_path):
     raw = path.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
-    assert rows[0][:6] == ["Mã đánh giá", "Thời gian", "Thời gian nhận", "Ki-ốt", "Số thứ tự", "Đơn vị"]
+    assert rows[0][:4] == ["Thời gian", "Cán bộ", "Quầy", "Mức độ (chữ)"]       # the people's columns first
+    assert rows[0][-4:] == ["Mã cán bộ", "Ki-ốt", "Số thứ tự", "Mã đánh giá"]    # the machine's last
     assert "Ý kiến" in rows[0] and "Cờ" in rows[0] and "Thủ tục" in rows[0]
     body = [dict(zip(rows[0], r)) for r in rows[1:]]
     assert n == len(body) == 11          # 10 hand-counted Q4 ratings + the formula one
-    assert body[0]["Thời gian"] == "2026-10-01T06:30:00+07:00"   # oldest first
-    assert body[-1]["Thời gian"] == "2026-12-31T23:59:59+07:00"
+    assert body[0]["Thời gian"] == "2026-10-01 06:30:00"   # oldest first, local time, a form Excel reads as a date
+    assert body[-1]["Thời gian"] == "2026-12-31 23:59:59"
+    for r in body:                                         # "Thời gian nhận" local too (stored in UTC), no µs
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", r["Thời gian nhận"]), r["Thời gian nhận"]
     by_seq = {int(r["Số thứ tự"]): r for r in body}
     three = by_seq[3]
     assert three["Cán bộ"] == "Nguyễn Thị Hồng Nhung"
@@ -56,16 +63,44 @@ def test_xlsx_reopens_with_the_same_rows_and_no_formula(engine, tmp_path):
     wb = openpyxl.load_workbook(path)
     ws = wb.active
     rows = list(ws.iter_rows(values_only=True))
-    assert rows[0][0] == "Mã đánh giá" and rows[0][8] == "Cán bộ"
+    head = list(rows[0])
+    assert head == columns.HEADERS and head[0] == "Thời gian" and head[1] == "Cán bộ"
     assert ws["A1"].font.bold
     assert ws.freeze_panes == "A2"
     assert n == len(rows) - 1 == 4        # cb-002: seq 12, 5, 6 and the formula one
-    assert {r[8] for r in rows[1:]} == {"Trần Văn Đức"}
-    assert [r[4] for r in rows[1:]] == [12, 5, 6, 13]
-    evil = ws.cell(row=5, column=13)
+    col = {h: i for i, h in enumerate(head)}
+    assert {r[col["Cán bộ"]] for r in rows[1:]} == {"Trần Văn Đức"}
+    assert [r[col["Số thứ tự"]] for r in rows[1:]] == [12, 5, 6, 13]
+    evil = ws.cell(row=5, column=col["Ý kiến"] + 1)
     assert evil.value == EVIL and evil.data_type == "s"
     six = rows[3]
-    assert (six[9], six[11], six[12], six[15]) == (1, "Nhũng nhiễu", "Đòi tiền", None)  # no procedure: empty cell
+    assert (six[col["Mức độ"]], six[col["Lý do"]], six[col["Ý kiến"]], six[col["Thủ tục"]]) == (
+        1, "Nhũng nhiễu", "Đòi tiền", None)  # no procedure: empty cell
+    assert_printable_sheet(ws, n)
+
+
+def assert_printable_sheet(ws, n):
+    """What Excel needs to sort, filter and print the sheet as an admin expects (the pull's sheet too)."""
+    head = [c.value for c in ws[1]]
+    for key in ("Thời gian", "Thời gian nhận"):          # real dates, local, to the second
+        cells = [ws.cell(row=r, column=head.index(key) + 1) for r in range(2, n + 2)]
+        assert all(isinstance(c.value, datetime) and c.is_date for c in cells), [c.value for c in cells]
+        assert all(c.value.microsecond == 0 and c.value.tzinfo is None for c in cells)
+        assert {c.number_format for c in cells} == {"dd/mm/yyyy hh:mm"}
+    assert ws.auto_filter.ref == f"A1:{get_column_letter(len(head))}{n + 1}"
+    assert ws.print_title_rows == "$1:$1"                  # the header on every printed page
+    assert ws.page_setup.orientation == "landscape"
+    assert ws.sheet_properties.pageSetUpPr.fitToPage
+    assert (int(ws.page_setup.fitToWidth), int(ws.page_setup.fitToHeight)) == (1, 0)
+    assert ws.freeze_panes == "A2"
+    # the printout: the people's columns up to "Cờ" (ids and kiosk stay on the screen), about 200
+    # characters wide, so one landscape page wide stays readable (LibreOffice: ~75 %)
+    printed = head.index("Cờ") + 1
+    assert ws.print_area.endswith(f"!$A$1:${get_column_letter(printed)}${n + 1}"), ws.print_area
+    assert head[:printed][:3] == ["Thời gian", "Cán bộ", "Quầy"] and "Mã đánh giá" not in head[:printed]
+    widths = [ws.column_dimensions[get_column_letter(i + 1)].width for i in range(printed)]
+    assert sum(widths) <= 210 and widths[head.index("Ý kiến")] >= 30
+    assert ws.oddFooter.center.text == "&P / &N"          # page numbers
 
 
 def test_empty_filter_gives_headers_only(engine, tmp_path):

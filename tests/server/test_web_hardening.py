@@ -226,7 +226,7 @@ def test_pull_writes_cells_like_the_web_export(town, tmp_path):
     out = pull(town, "xlsx", tmp_path / "r.xlsx")                       # the token from $HAILONG_TOKEN
     assert out.returncode == 0, out.stderr
     ws = openpyxl.load_workbook(tmp_path / "r.xlsx").active
-    col = [c.value for c in ws[1]].index("comment")
+    col = [c.value for c in ws[1]].index("Ý kiến")
     got = {row[col].value: row[col].data_type for row in ws.iter_rows(min_row=2)}
     assert got["=HYPERLINK(\"http://x\",\"bấm\")"] == "s"
     assert "dòng\ufffddọc" in got and "nul\ufffdở giữa" in got and "ổn\ufffd" in got
@@ -235,7 +235,7 @@ def test_pull_writes_cells_like_the_web_export(town, tmp_path):
     assert out.returncode == 0, out.stderr
     with (tmp_path / "r.csv").open(encoding="utf-8-sig", newline="") as fh:
         rows = list(csv.reader(fh))
-    got = {row[rows[0].index("comment")] for row in rows[1:]}
+    got = {row[rows[0].index("Ý kiến")] for row in rows[1:]}
     assert {cells.csv_cell(v) for v in EVIL} <= got
     for v in EVIL[:6]:
         assert "'" + v in got

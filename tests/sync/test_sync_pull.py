@@ -1,19 +1,23 @@
-"""`hailong pull` against a real town server: pages, formats, the remembered cursor, errors."""
+"""`hailong pull` against a real town server: pages, formats, the remembered cursor, errors,
+adding to the file of the last pull, the web export's columns."""
 import csv
 import gzip
 import json
 import os
+import re
 import subprocess
 import sys
 import uuid
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
 from faultproxy import ServerThread, sealed_ratings
 from helpers import ROOT
 
-from sync import protocol
+from sync import columns, protocol
 from sync.server.core.admin_ops import create_token, create_user, enrol_kiosk
+from sync.server.reports import exports
 
 
 @pytest.fixture
@@ -41,10 +45,13 @@ def send(town, n):
     town.recs += recs
 
 
-def pull(town, *args, token=None):
+def pull(town, *args, token=None, lang=None):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if lang:
+        env.update(LANGUAGE=lang, LANG=lang)
     return subprocess.run([sys.executable, "-m", "hailong", "pull", "--server", town.url,
                            "--token", token or town.token, *args], capture_output=True, text=True, timeout=60,
-                          cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+                          cwd=ROOT, env=env)
 
 
 def test_pull_jsonl_then_only_what_is_new(town, tmp_path):
@@ -52,7 +59,7 @@ def test_pull_jsonl_then_only_what_is_new(town, tmp_path):
     out = tmp_path / "ratings.jsonl"
     r = pull(town, "--format", "jsonl", "--out", str(out), "--limit", "10")
     assert r.returncode == 0, r.stderr
-    assert "25 ratings written" in r.stdout
+    assert f"Added 25 rows to {out} (25 in all)" in r.stdout
     got = [json.loads(line) for line in out.read_text("utf-8").splitlines()]
     assert [g["id"] for g in got] == [x["id"] for x in town.recs]
     assert {k: got[6][k] for k in protocol.RECORD_FIELDS} == town.recs[6]   # "Cán bộ hướng dẫn tận tình"
@@ -61,12 +68,13 @@ def test_pull_jsonl_then_only_what_is_new(town, tmp_path):
     assert state["after"] and state["count"] == 25
     send(town, 4)
     r = pull(town, "--format", "jsonl", "--out", str(out))
-    assert "4 ratings written" in r.stdout
-    assert [json.loads(x)["seq"] for x in out.read_text("utf-8").splitlines()] == [26, 27, 28, 29]
+    assert "Added 4 rows" in r.stdout and "(29 in all)" in r.stdout
+    assert [json.loads(x)["seq"] for x in out.read_text("utf-8").splitlines()] == list(range(1, 30))
     r = pull(town, "--format", "jsonl", "--out", str(out))
-    assert "0 ratings written" in r.stdout
-    r = pull(town, "--format", "jsonl", "--out", str(out), "--full")
-    assert "29 ratings written" in r.stdout
+    assert "Added 0 rows" in r.stdout and "(29 in all)" in r.stdout
+    r = pull(town, "--format", "jsonl", "--out", str(out), "--full")      # --full: the file written again
+    assert "Added 29 rows" in r.stdout and "(29 in all)" in r.stdout
+    assert [json.loads(x)["seq"] for x in out.read_text("utf-8").splitlines()] == list(range(1, 30))
 
 
 def test_pull_csv_and_xlsx_keep_vietnamese(town, tmp_path):
@@ -75,15 +83,15 @@ def test_pull_csv_and_xlsx_keep_vietnamese(town, tmp_path):
     assert pull(town, "--format", "csv", "--out", str(out)).returncode == 0
     assert out.read_bytes().startswith(b"\xef\xbb\xbf")        # Excel reads it as UTF-8
     rows = list(csv.DictReader(out.open(encoding="utf-8-sig")))
-    assert len(rows) == 8 and rows[6]["comment"] == "Cán bộ hướng dẫn tận tình"
-    assert rows[2]["reasons"] == "thai_do"
+    assert len(rows) == 8 and rows[6]["Ý kiến"] == "Cán bộ hướng dẫn tận tình"
+    assert rows[2]["Lý do"] == "Thái độ"
     xlsx = tmp_path / "ratings.xlsx"
     assert pull(town, "--format", "xlsx", "--out", str(xlsx)).returncode == 0
     from openpyxl import load_workbook
     sheet = load_workbook(xlsx).active
     values = list(sheet.values)
-    assert values[0][:3] == ("id", "kiosk_id", "seq") and len(values) == 9
-    assert values[7][values[0].index("comment")] == "Cán bộ hướng dẫn tận tình"
+    assert list(values[0]) == columns.HEADERS and len(values) == 9
+    assert values[7][values[0].index("Ý kiến")] == "Cán bộ hướng dẫn tận tình"
 
 
 @pytest.mark.parametrize("which,words", [("kiosk", "403"), ("bad", "401"), ("down", "no answer")])
@@ -113,7 +121,7 @@ def test_pull_to_xlsx_refuses_more_than_a_sheet_holds_and_keeps_the_old_file(tow
     out.write_bytes(b"previous pull")
     monkeypatch.setattr(pull_mod, "XLSX_MAX_RATINGS", 10)   # Excel's 1,048,575, made small
     with pytest.raises(pull_mod.PullError, match="at most 10 ratings"):
-        pull_mod.pull_to(town.url, town.token, "xlsx", out, None, state, limit=5)
+        pull_mod.pull_to(town.url, town.token, "xlsx", out, None, state, limit=5, replace=True)
     assert out.read_bytes() == b"previous pull" and not state.exists()
     assert not (tmp_path / "r.xlsx.part").exists()
     # a jsonl pull of the same: one line per rating, as the server sent it
@@ -122,3 +130,140 @@ def test_pull_to_xlsx_refuses_more_than_a_sheet_holds_and_keeps_the_old_file(tow
     lines = (tmp_path / "r.jsonl").read_text("utf-8").splitlines()
     assert count == 12 and cursor == "12" and len(lines) == 12
     assert [{k: json.loads(line)[k] for k in protocol.RECORD_FIELDS} for line in lines] == town.recs
+
+
+
+def csv_rows(path):
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        return list(csv.reader(fh))
+
+
+def test_a_second_pull_adds_the_new_rows_under_the_one_header(town, tmp_path):
+    """The issue: a second, incremental run left pull.csv with its header only (4,072 rows lost)."""
+    send(town, 8)
+    out = tmp_path / "pull.csv"
+    assert pull(town, "--format", "csv", "--out", str(out), "--limit", "3").returncode == 0
+    send(town, 4)
+    r = pull(town, "--format", "csv", "--out", str(out), lang="vi_VN.UTF-8")
+    assert r.returncode == 0, r.stderr
+    assert f"Đã thêm 4 dòng vào {out} (tổng 12)" in r.stdout
+    raw = out.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf") and raw.count(b"\xef\xbb\xbf") == 1
+    rows = csv_rows(out)
+    assert rows[0] == columns.HEADERS and rows.count(columns.HEADERS) == 1
+    ids = [r[columns.KEYS.index("id")] for r in rows[1:]]
+    assert ids == [x["id"] for x in town.recs]                      # every rating once, in order
+    state = json.loads((tmp_path / "pull.csv.cursor.json").read_text())
+    assert (state["rows"], state["count"], state["format"], state["raw"]) == (12, 4, "csv", False)
+    r = pull(town, "--format", "csv", "--out", str(out))             # nothing new: nothing lost either
+    assert "Added 0 rows" in r.stdout and "(12 in all)" in r.stdout and len(csv_rows(out)) == 13
+
+
+def test_excel_is_written_again_with_the_old_rows_and_the_new(town, tmp_path):
+    from openpyxl import load_workbook
+    from openpyxl.utils import get_column_letter
+    send(town, 5)
+    out = tmp_path / "pull.xlsx"
+    assert pull(town, "--format", "xlsx", "--out", str(out)).returncode == 0
+    send(town, 3)
+    r = pull(town, "--format", "xlsx", "--out", str(out))
+    assert r.returncode == 0 and "Added 3 rows" in r.stdout and "(8 in all)" in r.stdout, r.stdout + r.stderr
+    ws = load_workbook(out).active
+    rows = list(ws.values)
+    assert list(rows[0]) == columns.HEADERS and len(rows) == 9
+    assert [r[columns.KEYS.index("seq")] for r in rows[1:]] == list(range(1, 9))
+    for key in ("time", "received_at"):                  # real date cells, old rows and new alike
+        col = columns.KEYS.index(key) + 1
+        cells = [ws.cell(row=i, column=col) for i in range(2, 10)]
+        assert all(isinstance(c.value, datetime) and c.is_date and c.value.microsecond == 0 for c in cells)
+        assert {c.number_format for c in cells} == {"dd/mm/yyyy hh:mm"}
+    assert ws.auto_filter.ref == f"A1:{get_column_letter(len(columns.KEYS))}9"
+    assert ws.print_title_rows == "$1:$1" and ws.page_setup.orientation == "landscape"
+    assert ws.sheet_properties.pageSetUpPr.fitToPage
+    assert (int(ws.page_setup.fitToWidth), int(ws.page_setup.fitToHeight)) == (1, 0)
+    assert ws.freeze_panes == "A2" and ws.print_area.endswith("!$A$1:$L$9")   # the web export's printout
+    assert not (tmp_path / "pull.xlsx.part").exists()
+
+
+def test_the_columns_and_words_are_the_web_export_s(town, tmp_path):
+    send(town, 8)
+    out, rawjl = tmp_path / "pull.csv", tmp_path / "raw.jsonl"
+    assert pull(town, "--format", "csv", "--out", str(out)).returncode == 0
+    assert pull(town, "--format", "jsonl", "--out", str(rawjl)).returncode == 0
+    rows = csv_rows(out)
+    assert rows[0] == [h for _k, h in exports.HEADERS]                # the one list (sync/columns.py)
+    body = [dict(zip(rows[0], r)) for r in rows[1:]]
+    recs = [json.loads(line) for line in rawjl.read_text("utf-8").splitlines()]
+    vn = timezone(timedelta(hours=7))
+    for row, rec in zip(body, recs):
+        for head, field in (("Thời gian", "created_at"), ("Thời gian nhận", "received_at")):
+            assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", row[head]), row[head]   # no µs, no offset
+            moment = datetime.fromisoformat(rec[field]).astimezone(vn)
+            assert row[head] == moment.strftime("%Y-%m-%d %H:%M:%S")                     # local, +07:00
+        assert row["Mức độ (chữ)"] == {3: "Rất hài lòng", 2: "Hài lòng", 1: "Không hài lòng"}[rec["level"]]
+        assert row["Nguồn"] == "Trực tiếp" and row["Tính vào tỷ lệ"] == "Có"
+        assert row["Mã cán bộ"] == rec["officer_id"] and row["Quầy"] == rec["desk_id"]
+    assert body[2]["Lý do"] == "Thái độ" and body[6]["Ý kiến"] == "Cán bộ hướng dẫn tận tình"
+
+
+def test_raw_keeps_field_names_and_codes(town, tmp_path):
+    send(town, 8)
+    out = tmp_path / "raw.csv"
+    assert pull(town, "--format", "csv", "--out", str(out), "--raw").returncode == 0
+    rows = csv_rows(out)
+    assert rows[0][:3] == ["id", "kiosk_id", "seq"] and "received_at" in rows[0]
+    body = [dict(zip(rows[0], r)) for r in rows[1:]]
+    assert body[2]["reasons"] == "thai_do" and body[0]["created_at"] == town.recs[0]["created_at"]
+    send(town, 2)
+    assert pull(town, "--format", "csv", "--out", str(out), "--raw").returncode == 0
+    assert len(csv_rows(out)) == 11 and csv_rows(out).count(rows[0]) == 1
+
+
+def test_mixing_columns_or_formats_is_refused_and_the_file_kept(town, tmp_path):
+    send(town, 3)
+    out = tmp_path / "pull.csv"
+    assert pull(town, "--format", "csv", "--out", str(out)).returncode == 0
+    before = out.read_bytes()
+    r = pull(town, "--format", "csv", "--out", str(out), "--raw")
+    assert r.returncode == 1 and "header row does not match" in r.stderr and "--raw" in r.stderr
+    r = pull(town, "--format", "jsonl", "--out", str(out))
+    assert r.returncode == 1 and "is a CSV file, not JSON Lines" in r.stderr
+    assert out.read_bytes() == before and "Traceback" not in r.stderr
+    r = pull(town, "--format", "csv", "--out", str(out), "--raw", "--full")    # --full: written again, raw
+    assert r.returncode == 0 and csv_rows(out)[0][0] == "id" and len(csv_rows(out)) == 4
+
+
+def test_an_output_without_its_state_is_refused_a_state_without_its_output_starts_over(town, tmp_path):
+    send(town, 4)
+    out, state = tmp_path / "pull.csv", tmp_path / "pull.csv.cursor.json"
+    assert pull(town, "--format", "csv", "--out", str(out)).returncode == 0
+    state.unlink()
+    before = out.read_bytes()
+    r = pull(town, "--format", "csv", "--out", str(out))
+    assert r.returncode == 1 and "its state file" in r.stderr and "--full" in r.stderr and "--after" in r.stderr
+    assert out.read_bytes() == before and not state.exists()
+    r = pull(town, "--format", "csv", "--out", str(out), "--after", "2")        # the admin says where it stopped
+    assert r.returncode == 0 and "Added 2 rows" in r.stdout and "(6 in all)" in r.stdout
+    out.unlink()
+    send(town, 1)
+    r = pull(town, "--format", "csv", "--out", str(out))
+    assert r.returncode == 0 and "is not there" in r.stderr and "pulling everything again" in r.stderr
+    assert "Added 5 rows" in r.stdout and len(csv_rows(out)) == 6
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_an_append_cut_short_is_cut_back_and_fetched_again(town, tmp_path, fmt):
+    """Killed mid-append (rows written, state not moved): the next pull has each rating once."""
+    send(town, 4)
+    out = tmp_path / f"pull.{fmt}"
+    assert pull(town, "--format", fmt, "--out", str(out)).returncode == 0
+    with out.open("ab") as fh:                      # what a pull killed before its fsync + state left behind
+        fh.write(b'{"half": "a row' if fmt == "jsonl" else b"2026-03-02 09:20:00,half a ro")
+    send(town, 3)
+    r = pull(town, "--format", fmt, "--out", str(out))
+    assert r.returncode == 0 and "interrupted" in r.stderr and "(7 in all)" in r.stdout, r.stdout + r.stderr
+    if fmt == "csv":
+        seqs = [int(r[columns.KEYS.index("seq")]) for r in csv_rows(out)[1:]]
+    else:
+        seqs = [json.loads(line)["seq"] for line in out.read_text("utf-8").splitlines()]
+    assert seqs == list(range(1, 8))

@@ -1,4 +1,9 @@
-"""Ratings of a filter as CSV or Excel, with Vietnamese headers.
+"""Ratings of a filter as CSV or Excel, with Vietnamese headers (sync/columns.py, shared with `hailong pull`).
+
+Times are local (Asia/Ho_Chi_Minh) to the second: "2026-10-01 06:30:00" in
+CSV, real date cells in Excel. The Excel sheet is laid out to be filtered and
+printed (sync/cells.xlsx_sheet): autofilter, header on every page, landscape
+one page wide.
 
 CSV is UTF-8 with a BOM, so that Excel on a Windows office PC opens the
 Vietnamese letters right instead of guessing a code page. Both formats are
@@ -21,120 +26,60 @@ from typing import IO, Iterator
 
 from sqlalchemy import select
 
-from sync.cells import csv_cell, xlsx_cell
-from sync.protocol import DEFAULT_REASONS, MISUSE_FLAGS, SCALES, find_survey
+from sync import columns
+from sync.cells import csv_cell, xlsx_cell, xlsx_finish, xlsx_sheet, xlsx_time
+from sync.protocol import DEFAULT_REASONS, SCALES
 from sync.server.core import db
+from sync.server.core.clock import VN_TZ
 from sync.server.core.settings import known_surveys
 from sync.server.reports.stats import Filter
 
-HEADERS = [
-    ("id", "Mã đánh giá"),
-    ("time", "Thời gian"),
-    ("received_at", "Thời gian nhận"),
-    ("kiosk_id", "Ki-ốt"),
-    ("seq", "Số thứ tự"),
-    ("unit", "Đơn vị"),
-    ("desk", "Quầy"),
-    ("officer_id", "Mã cán bộ"),
-    ("officer", "Cán bộ"),
-    ("level", "Mức độ"),
-    ("level_label", "Mức độ (chữ)"),
-    ("reasons", "Lý do"),
-    ("comment", "Ý kiến"),
-    ("source", "Nguồn"),
-    ("dossier_code", "Hồ sơ"),
-    ("procedure", "Thủ tục"),
-    ("flags", "Cờ"),
-    ("counted", "Tính vào tỷ lệ"),
-    ("survey", "Phiếu khảo sát"),     # last: the columns before it keep their places
-]
-
-SOURCE_LABELS = {"walk_up": "Trực tiếp", "receipt": "Biên nhận (QR)", "phone": "Điện thoại"}
-FLAG_LABELS = {"rapid_repeat": "Lặp nhanh (nghi lạm dụng)", "duplicate_receipt": "Phiếu hẹn đánh giá lần nữa",
-               "unknown_officer": "Cán bộ không có trong danh mục", "unknown_desk": "Quầy không có trong danh mục"}
-#: flags that keep a rating out of the rate (shown, not counted): DESIGN.md "Surveys, scales and satisfaction rate"
-NOT_COUNTED = MISUSE_FLAGS | {"duplicate_receipt"}
-
-
-def _level_labels(surveys: dict[str, dict], fallback: dict[int, str]):
-    """survey id -> {level: Vietnamese label}: each rating is labelled on its own survey's scale."""
-    cache: dict[str, dict[int, str]] = {}
-
-    def labels(survey_id: str | None) -> dict[int, str]:
-        if not survey_id:
-            return fallback
-        if survey_id not in cache:
-            doc = find_survey(survey_id, surveys)
-            cache[survey_id] = ({int(k): v.get("vi", k) for k, v in doc.get("labels", {}).items()}
-                                if doc else fallback)
-        return cache[survey_id]
-    return labels
+#: (key, header) in the order written: sync/columns.py, the one list `hailong pull` writes too
+HEADERS = columns.COLUMNS
+SOURCE_LABELS, FLAG_LABELS, NOT_COUNTED = columns.SOURCE_LABELS, columns.FLAG_LABELS, columns.NOT_COUNTED
 
 
 def _names(conn) -> dict[str, dict[str, str]]:
     return {
-        "unit": {r.code: r.name for r in conn.execute(select(db.units.c.code, db.units.c.name))},
-        "desk": {r.id: r.name for r in conn.execute(select(db.desks.c.id, db.desks.c.name))},
-        "officer": {r.id: r.name for r in conn.execute(select(db.officers.c.id, db.officers.c.name))},
-        "procedure": {r.code: r.name for r in conn.execute(
+        "units": {r.code: r.name for r in conn.execute(select(db.units.c.code, db.units.c.name))},
+        "desks": {r.id: r.name for r in conn.execute(select(db.desks.c.id, db.desks.c.name))},
+        "officers": {r.id: r.name for r in conn.execute(select(db.officers.c.id, db.officers.c.name))},
+        "procedures": {r.code: r.name for r in conn.execute(
             select(db.procedures.c.code, db.procedures.c.name))},
     }
 
 
-def _named(names: dict[str, str], code: str | None) -> str:
-    if not code:
-        return ""
-    name = names.get(code)
-    return f"{name} ({code})" if name else code
-
-
 def rating_rows(engine, flt: Filter, scale: int = 3, time_col: str = "corrected_at",
                 reasons: dict[str, tuple[str, str]] | None = None) -> Iterator[dict]:
-    """Each rating of the filter, oldest first, as export cells (strings and ints)."""
-    reasons = dict(reasons or DEFAULT_REASONS)
-    levels = {lv: vi for lv, vi, _en, _sat in SCALES[scale]}
+    """Each rating of the filter, oldest first, as export cells (sync/columns.values: text, ints, local datetimes)."""
     r = db.ratings
     q = (select(r, r.c[time_col].label("time")).where(flt.where(r, time_col))
          .order_by(r.c[time_col], r.c.pk))
     with engine.connect() as conn:
-        names = _names(conn)
-        labels_of = _level_labels(known_surveys(conn), levels)
+        look = columns.Lookups(**_names(conn), reasons=dict(reasons or DEFAULT_REASONS),
+                               surveys=known_surveys(conn), tz=VN_TZ,
+                               fallback_levels={lv: vi for lv, vi, _en, _sat in SCALES[scale]})
         for row in conn.execution_options(yield_per=2000).execute(q):
-            flags = json.loads(row.flags or "[]") + json.loads(getattr(row, "server_flags", None) or "[]")
-            survey_id = getattr(row, "survey", None)
-            yield {
-                "id": row.id,
-                "time": row.time,
-                "received_at": row.received_at,
-                "kiosk_id": row.kiosk_id,
-                "seq": row.seq,
-                "unit": _named(names["unit"], row.unit_code),
-                "desk": _named(names["desk"], row.desk_id),
-                "officer_id": row.officer_id,
-                "officer": names["officer"].get(row.officer_id, ""),
-                "level": row.level,
-                "survey": survey_id or "",
-                "level_label": labels_of(survey_id).get(row.level, ""),
-                "reasons": "; ".join(reasons.get(c, (c,))[0] for c in json.loads(row.reasons or "[]")),
-                "comment": row.comment or "",
-                "source": SOURCE_LABELS.get(row.source, row.source),
-                "dossier_code": row.dossier_code or "",
-                "procedure": _named(names["procedure"], row.procedure_code),
-                "flags": "; ".join(FLAG_LABELS.get(f, f) for f in flags),
-                "counted": "Không" if NOT_COUNTED.intersection(flags) else "Có",
+            rec = {
+                "id": row.id, "time": row.time, "received_at": row.received_at, "kiosk_id": row.kiosk_id,
+                "seq": row.seq, "unit_code": row.unit_code, "desk_id": row.desk_id, "officer_id": row.officer_id,
+                "level": row.level, "survey": getattr(row, "survey", None),
+                "reasons": json.loads(row.reasons or "[]"), "comment": row.comment, "source": row.source,
+                "dossier_code": row.dossier_code, "procedure_code": row.procedure_code,
+                "flags": json.loads(row.flags or "[]"),
+                "server_flags": json.loads(getattr(row, "server_flags", None) or "[]"),
             }
-
-
+            yield columns.values(rec, look)
 
 
 def write_csv(out: IO[bytes], rows) -> int:
     """Write UTF-8-with-BOM CSV to a binary file; returns the number of ratings."""
     text = io.TextIOWrapper(out, encoding="utf-8-sig", newline="", write_through=True)
     writer = csv.writer(text)
-    writer.writerow([h for _k, h in HEADERS])
+    writer.writerow(columns.HEADERS)
     n = 0
     for row in rows:
-        writer.writerow([csv_cell(row[k]) for k, _h in HEADERS])
+        writer.writerow([csv_cell(v) for v in columns.csv_values(row)])
         n += 1
     text.flush()
     text.detach()
@@ -142,30 +87,18 @@ def write_csv(out: IO[bytes], rows) -> int:
 
 
 def write_xlsx(out: IO[bytes], rows, title: str = "Đánh giá") -> int:
-    """Write an .xlsx workbook (one sheet, header row frozen); returns the count."""
+    """Write an .xlsx workbook (sync/cells.py's layout: frozen header, autofilter, printable); returns the count."""
     from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
 
     wb = Workbook(write_only=True)
-    ws = wb.create_sheet(title[:31])
-    ws.freeze_panes = "A2"
-    widths = {"id": 38, "time": 27, "received_at": 27, "unit": 28, "desk": 30, "officer": 26,
-              "reasons": 30, "comment": 50, "procedure": 40, "flags": 26}
-    for i, (key, _h) in enumerate(HEADERS, 1):
-        ws.column_dimensions[get_column_letter(i)].width = widths.get(key, 14)
-    bold = Font(bold=True)
-    header = []
-    for _k, h in HEADERS:
-        cell = WriteOnlyCell(ws, value=h)
-        cell.font = bold
-        header.append(cell)
-    ws.append(header)
+    ws = xlsx_sheet(wb, title, columns.HEADERS, [columns.WIDTHS[k] for k in columns.KEYS])
+    kinds = [(k, k in columns.TIME_KEYS) for k in columns.KEYS]
+    fmt = columns.EXCEL_TIME_FORMAT
     n = 0
     for row in rows:
-        ws.append([xlsx_cell(ws, row[key]) for key, _h in HEADERS])
+        ws.append([xlsx_time(ws, row[k], fmt) if is_time else xlsx_cell(ws, row[k]) for k, is_time in kinds])
         n += 1
+    xlsx_finish(ws, len(columns.KEYS), n, printed=len(columns.PRINTED))
     wb.save(out)
     return n
 
