@@ -115,3 +115,27 @@ def test_no_receipt_key_says_what_to_do_in_each_language(tmp_path):
     assert not out.ok and out.issued is None
     assert "Nhờ cán bộ CNTT đồng bộ ki-ốt" in out.message_vi and "no receipt key" not in out.message_vi
     assert "Ask the IT person to sync" in out.message_en
+
+
+def test_each_of_the_four_letters_prints_from_the_panel(tmp_path):
+    """Cảm ơn, xin lỗi với ngày hẹn mới, chúc mừng, chia buồn: each prints (here onto a folder printer)."""
+    from datetime import timedelta
+
+    from PIL import Image
+
+    from kiosk import letters
+    cfg, store = write_kiosk(tmp_path, printer={"save_dir": "prints"})
+    staff = StaffPanel(cfg, store, Printer.from_config(cfg, store))
+    staff.sign_in("111111")
+    new_date = cfg.now().date() + timedelta(days=3)
+    for kind in letters.KINDS:
+        out = staff.print_letter(kind, "HS-4", "1.001193", new_date if kind == letters.APOLOGY else None)
+        assert out.ok, (kind, out.message_en)
+    pages = sorted((tmp_path / "prints").glob("*.png"))
+    assert len(pages) == 4
+    texts = [" ".join(Image.open(p).text["text"].split()) for p in pages]
+    for heading in ("THƯ CẢM ƠN", "THƯ XIN LỖI", "THƯ CHÚC MỪNG", "THƯ CHIA BUỒN"):
+        assert any(heading in t for t in texts), heading
+    assert any(f"{new_date:%d/%m/%Y}" in t for t in texts if "XIN LỖI" in t)
+    no_date = staff.print_letter(letters.APOLOGY, "HS-4")
+    assert not no_date.ok and "new date" in no_date.message_en
