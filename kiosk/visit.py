@@ -7,9 +7,9 @@ in this module so it is tested without a window.
 States::
 
     welcome ─tap_start─▶ choose_officer ─choose_officer─▶ rate ─rate─▶ reasons ─▶ comment ─▶ thanks
-       ▲        (skipped with one officer on duty)   │        (only low levels)  (if enabled)   │
-       │                                       draft held from here on                        │
-       └──────── idle warning, then timeout (draft sealed) ◀──────────────── thanks timeout ◀───┘
+       ▲        (skipped with one officer on duty)   │      (every level)  (if enabled)   │
+       │                                       draft held from here on                   │
+       └──────── idle warning, then timeout (draft sealed) ◀─────────── thanks timeout ◀───┘
 
     start_from_receipt(...) ─▶ rate (officer and dossier fixed, source "receipt")
     show_message(text)      ─▶ message ─timeout─▶ welcome   (already rated, forged receipt…)
@@ -27,6 +27,13 @@ A receipt rates once: the tap's draft is checked and written in one write
 transaction (``store.save_draft(fields, new=True)``); a receipt another visit
 or thread already holds is refused there (``ReceiptUsed``) and the visit
 shows ALREADY_RATED, never a second rating.
+
+Every level takes the same steps: whatever level is tapped, the same
+reasons screen follows (the same chips, worded for praise and complaint
+alike, optional), then the same comment screen, the same timings, so an
+onlooker (the officer behind the desk) learns nothing from the screens. The
+screens never depend on the level: only the survey's reasons and
+``[survey] comment`` decide which of them show, for every level alike.
 
 The idle timeout warns first: ``warning`` turns True ``Settings.warning_seconds``
 before it, any touch (the warning's "go on" button) turns it off.
@@ -49,6 +56,20 @@ COMMENT = "comment"
 THANKS = "thanks"
 MESSAGE = "message"
 STATES = (WELCOME, CHOOSE_OFFICER, RATE, REASONS, COMMENT, THANKS, MESSAGE)
+
+#: The chips' words on the kiosk for the built-in reasons, (Vietnamese msgid, English).
+#: The codes are the protocol's (DEFAULT_REASONS, counted by the server) and never
+#: change; only what the citizen reads does. Every level shows the same chips, so
+#: each is worded for praise and complaint alike ("Thái độ phục vụ", not "Thái độ
+#: chưa tốt"), except nhung_nhieu: the server raises a harassment alert for every
+#: rating that names it, so its chip must still read as a report of harassment.
+CHIP_LABELS: dict[str, tuple[str, str]] = {
+    "thai_do": ("Thái độ phục vụ", "The officer's attitude"),
+    "huong_dan": ("Hướng dẫn thủ tục", "Guidance on the procedure"),
+    "dung_hen": ("Thời gian giải quyết", "Time taken"),
+    "so_lan_di_lai": ("Số lần phải đi lại", "Number of trips needed"),
+    "nhung_nhieu": ("Nhũng nhiễu, gây phiền hà", "Harassment, undue demands"),
+}
 
 #: messages (Vietnamese msgids, translated by the UI)
 NOT_STORED = "Xin lỗi, máy chưa lưu được đánh giá. Xin Ông/Bà báo cán bộ quầy."
@@ -85,6 +106,7 @@ class Settings:
     desk_id: str
     scale: int = 3
     reasons: list[str] = field(default_factory=lambda: list(DEFAULT_REASONS))
+    #: no longer used: reasons follow every level (kept so older config.toml files still load)
     reasons_below_level: int = 0
     comment: bool = True
     idle_timeout: float = 45
@@ -97,6 +119,9 @@ class Settings:
 
     @classmethod
     def from_config(cls, cfg) -> "Settings":
+        if cfg.survey.get("reasons_below_level"):
+            log.warning("[survey] reasons_below_level is ignored: the reasons screen follows every level, "
+                        "so that nobody watching learns the level from the screens")
         return cls(
             unit_code=cfg.kiosk["unit_code"], desk_id=cfg.kiosk["desk_id"],
             scale=cfg.survey["scale"], reasons=list(cfg.survey["reasons"]),
@@ -193,7 +218,7 @@ class Visit:
                 for lv in range(doc["scale"], 0, -1)]
 
     def reason_codes(self) -> list[str]:
-        """The reason chips: the survey's reasons (for a built-in survey, those config.toml keeps)."""
+        """The reason chips, the same for every level: the survey's reasons (for a built-in survey, those config.toml keeps)."""
         doc = self.survey()
         codes = [r["code"] for r in doc.get("reasons", [])]
         if doc["id"] in protocol.BUILTIN_SURVEYS:
@@ -201,19 +226,25 @@ class Visit:
         return codes
 
     def reason_labels(self, code: str) -> tuple[str, str]:
-        """(Vietnamese, English) label of a reason code; unknown codes show as themselves."""
+        """(Vietnamese, English) words of a reason chip; unknown codes show as themselves.
+
+        A built-in survey's chips read CHIP_LABELS (worded for every level);
+        a survey the town wrote shows its own words.
+        """
+        if self.survey()["id"] in protocol.BUILTIN_SURVEYS and code in CHIP_LABELS:
+            return CHIP_LABELS[code]
         for reason in self.survey().get("reasons", []):
             if reason.get("code") == code:
                 return reason.get("vi", code), reason.get("en", code)
         return DEFAULT_REASONS.get(code, (code, code))
 
-    def wants_reasons(self, level: int) -> bool:
-        """Reason chips follow the low levels: below reasons_below_level, else every 'not satisfied' one."""
-        if not self.settings.reasons:
-            return False
-        if self.settings.reasons_below_level > 0:
-            return level < self.settings.reasons_below_level
-        return not any(lv == level and sat for lv, _vi, _en, sat in self.levels())
+    def wants_reasons(self, level: int | None = None) -> bool:
+        """Whether the reasons screen follows a tap: for every level alike, whenever the survey has reasons.
+
+        ``level`` is not looked at, on purpose: a screen that showed for some
+        levels only would tell whoever watches which level was tapped.
+        """
+        return bool(self.reason_codes())
 
     @property
     def officer(self) -> dict | None:
@@ -304,7 +335,7 @@ class Visit:
         if not self._save_draft():           # the tap could not be held: say so, never go on
             self._clear()
             return self._message(self._failure())
-        if self.wants_reasons(level):
+        if self.wants_reasons():
             return self._go(REASONS)
         return self._after_reasons()
 
@@ -312,8 +343,8 @@ class Visit:
         """Select or unselect a chip; returns whether it is now selected."""
         self._expect(REASONS)
         self.touch()
-        if code not in self.settings.reasons:
-            raise VisitError(f"reason {code!r} is not configured")
+        if code not in self.reason_codes():
+            raise VisitError(f"reason {code!r} is not a reason of survey {self.survey()['id']!r}")
         if code in self.reasons:
             self.reasons.remove(code)
         else:
@@ -325,7 +356,7 @@ class Visit:
     def submit_reasons(self) -> str:
         self._expect(REASONS)
         self.touch()
-        self.reasons = [c for c in self.settings.reasons if c in self.reasons]  # config order
+        self.reasons = self._ordered(self.reasons)      # the chips' order, not the taps'
         self._dirty = True
         return self._after_reasons()
 
@@ -357,7 +388,7 @@ class Visit:
         """One screen back; from the first question, back to welcome (nothing stored)."""
         self.touch()
         if self.state == COMMENT:
-            return self._go(REASONS if self.level is not None and self.wants_reasons(self.level) else RATE)
+            return self._go(REASONS if self.wants_reasons() else RATE)
         if self.state == REASONS:
             return self._go(RATE)
         if self.state == RATE and self.source == "walk_up" and not self.skipped_choice:
@@ -422,13 +453,17 @@ class Visit:
         s = self.settings
         return dict(
             unit_code=s.unit_code, desk_id=s.desk_id, officer_id=self.officer_id,
-            level=self.level, reasons=[c for c in s.reasons if c in self.reasons],
+            level=self.level, reasons=self._ordered(self.reasons),
             comment=(self.comment or "").strip() or None, source=self.source,
             dossier_code=self.dossier_code, procedure_code=self.procedure_code,
             receipt_id=self.receipt_id, rapid_repeat_seconds=s.rapid_repeat_seconds,
             now=self._tapped_at,
             # the survey the citizen was shown, so the record is sealed on the scale it was given on
             survey=self.survey()["id"])
+
+    def _ordered(self, codes: list[str]) -> list[str]:
+        """``codes`` in the order of the chips (the survey's), unknown ones left out."""
+        return [c for c in self.reason_codes() if c in codes]
 
     def _now_iso(self) -> str:
         from sync.protocol import now_at_offset

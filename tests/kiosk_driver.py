@@ -139,8 +139,19 @@ class Driver:
                 raise TimeoutError(f"waited {timeout}s for {what} (screen {self.screen})")
             yield 0.05
 
-    def wait_screen(self, name, timeout=10.0):
-        yield from self.wait_for(lambda: self.screen == name, timeout, f"screen {name}")
+    def wait_screen(self, name, timeout=10.0, through_reasons=True):
+        """Wait for screen ``name``; on the way, a reasons screen is passed with "Tiếp tục".
+
+        The reasons screen follows every level (kiosk/visit.py), so a citizen
+        heading for the comment or the thanks goes through it; ``through_reasons``
+        False waits without touching it.
+        """
+        def there():
+            if (through_reasons and name != "reasons" and self.screen == "reasons"
+                    and self.app.visit.state == "reasons"):
+                self.app.root.sm.get_screen("reasons").submit()     # as a tap on "Tiếp tục" does
+            return self.screen == name
+        yield from self.wait_for(there, timeout, f"screen {name}")
         yield
         yield
 
@@ -310,7 +321,7 @@ def double_touch(d: Driver):
     d.result["notes"]["level_presses"] = len(presses)
     d.result["notes"]["screen_after"] = d.screen
     d.result["notes"]["debounced"] = d.app.debounced_touches
-    if d.screen == "thanks":
+    if d.screen in ("reasons", "thanks"):            # the reasons screen (every level) passed with "Tiếp tục"
         yield from d.wait_screen("welcome", timeout=10)
     d.result["notes"]["rows"] = d.app.store.count()
 
@@ -1004,7 +1015,7 @@ def bench_scan(d: Driver):
 
 
 def _to_comment(d: Driver, level: int = 3):
-    """Welcome → cb-001 → ``level`` (a satisfied one goes straight to the comment)."""
+    """Welcome → cb-001 → ``level`` → the reasons screen (passed with "Tiếp tục") → the comment."""
     yield from d.wait_screen("welcome")
     yield from d.tap(d.by_id("start_button"))
     yield from d.wait_screen("choose_officer")
@@ -1049,7 +1060,7 @@ def walk_away(d: Driver):
 def go_on(d: Driver):
     """The warning shows; "Tiếp tục" keeps the visit where it was; then the citizen sends."""
     yield from _to_comment(d, 2)
-    yield from d.tap(d.app.root.ids.language_button)      # in English (a touch too)
+    yield from d.tap(language_button(d))                 # in English (a touch too)
     yield from d.wait_for(lambda: d.app._idle_warning is not None, 15, "the idle warning")
     yield 0.3
     d.result["texts"]["idle_warning_en"] = [w.text for w in d.walk(d.app._idle_warning)
@@ -1077,6 +1088,169 @@ def restart(d: Driver):
     d.result["notes"]["rows_at_start"] = d.app.store.count()
     d.result["notes"]["draft_at_start"] = d.app.store.draft()
 
+
+
+# ------------------------------------------- the citizen's screens: touch targets, the same steps for every level
+
+def touch_targets_on(d: Driver) -> list:
+    """[name, visible width, visible height] of every widget a finger can use now.
+
+    Touchable: buttons of any kind (ButtonBehavior: BigButton, LevelButton,
+    OfficerCard, Chip, the keyboard's keys), text inputs, sliders, check boxes.
+    What an open modal view (the idle warning) covers is not touchable; a
+    widget hidden (opacity 0) or disabled is not either; the size is what is
+    visible inside the window and any scroll view around it.
+    """
+    from kivy.core.window import Window
+    from kivy.uix.behaviors import ButtonBehavior
+    from kivy.uix.checkbox import CheckBox
+    from kivy.uix.modalview import ModalView
+    from kivy.uix.slider import Slider
+    from kivy.uix.stencilview import StencilView
+    from kivy.uix.textinput import TextInput
+    modals = [w for w in Window.children if isinstance(w, ModalView)]
+    roots = modals[:1] or [d.app.root.ids.header, d.app.root.sm.current_screen]
+    names = {}
+    for holder in [d.app.root, d.app.root.sm.current_screen, *modals]:
+        for name, widget in holder.ids.items():
+            names.setdefault(id(getattr(widget, "__self__", widget)), name)     # ids hold weak proxies
+
+    def box(w):
+        x0, y0 = w.to_window(w.x, w.y)
+        x1, y1 = w.to_window(w.right, w.top)
+        return [max(0, x0), max(0, y0), min(Window.width, x1), min(Window.height, y1)]
+
+    def name_of(w):
+        kind = w.__class__.__name__
+        for attr in ("value", "code", "level", "officer_id"):
+            if getattr(w, attr, None) not in (None, ""):
+                return f"{names.get(id(w)) or kind}[{attr}={getattr(w, attr)!r}]"
+        return names.get(id(w)) or f"{kind}({getattr(w, 'text', '')!r})"
+
+    found = []
+    for root in roots:
+        for w in d.walk(root):
+            if not isinstance(w, (ButtonBehavior, TextInput, Slider, CheckBox)):
+                continue
+            hidden, node, rect = False, w, box(w)
+            while node is not None and node is not Window:
+                if node.opacity == 0 or node.disabled:
+                    hidden = True
+                if isinstance(node, StencilView) and node is not w:
+                    clip = box(node)
+                    rect = [max(rect[0], clip[0]), max(rect[1], clip[1]), min(rect[2], clip[2]), min(rect[3], clip[3])]
+                node = node.parent
+            if hidden or rect[2] <= rect[0] or rect[3] <= rect[1]:
+                continue
+            found.append([name_of(w), round(rect[2] - rect[0], 1), round(rect[3] - rect[1], 1)])
+    return found
+
+
+def language_button(d: Driver):
+    """The language button the citizen sees: the header's, or the comment screen's own."""
+    screen = d.app.root.sm.current_screen
+    return screen.ids.get("language_button") or d.app.root.ids.language_button
+
+
+def touch_targets(d: Driver):
+    """Every citizen screen in Vietnamese, then in English: each touchable widget's size, and a screenshot."""
+    from kivy.core.window import Window
+
+    from kiosk.visit import ALREADY_RATED
+    notes = d.result["notes"]
+    notes["window"] = [Window.width, Window.height]
+    notes["targets"] = {}
+
+    def record(name, lang):
+        yield 0.2
+        notes["targets"][f"{name}_{lang}"] = touch_targets_on(d)
+        yield from d.shot(f"targets_{name}_{lang}")
+
+    for lang in ("vi", "en"):
+        yield from d.wait_screen("welcome")
+        if lang == "en":
+            yield from d.tap(language_button(d))
+        yield from record("welcome", lang)
+        yield from d.tap(d.by_id("start_button"))
+        yield from d.wait_screen("choose_officer")
+        yield from record("choose_officer", lang)
+        yield from d.tap(d.find(lambda w: getattr(w, "officer_id", None) == "cb-002"
+                                and w.__class__.__name__ == "OfficerCard"))
+        yield from d.wait_screen("rate")
+        yield from record("rate", lang)
+        yield from d.tap(d.find(lambda w: w.__class__.__name__ == "LevelButton" and w.level == 2))
+        yield from d.wait_screen("reasons", through_reasons=False)
+        yield from d.tap(d.find(lambda w: getattr(w, "code", None) == "huong_dan"))
+        yield from record("reasons", lang)
+        yield from d.tap(d.by_id("next_button"))
+        yield from d.wait_screen("comment", through_reasons=False)
+        yield from d.type_keys(keys_for("Cans booj hwowngs daaxn raats taanj tinhf, nhieejt tinhf. "))
+        notes[f"comment_font_px_{lang}"] = d.by_id("comment_text").font_size
+        notes[f"comment_shown_{lang}"] = d.by_id("comment_text").text
+        yield from record("comment", lang)
+        d.app.visit.warning = True                      # the idle warning, as the idle timer shows it
+        d.app.visit._notify_warning()
+        yield from d.wait_for(lambda: d.app._idle_warning is not None, 5, "the idle warning")
+        yield 0.3
+        yield from record("idle_warning", lang)
+        yield from d.tap(_warning_button(d))
+        yield 0.3
+        yield from d.tap(d.by_id("send_button"))
+        yield from d.wait_screen("thanks", through_reasons=False)
+        yield from record("thanks", lang)
+        yield from d.wait_screen("welcome", timeout=10)
+        if lang == "en":
+            d.app.visit.set_language("en")
+        d.app.visit.show_message(ALREADY_RATED)
+        yield from d.wait_screen("message")
+        yield from record("message", lang)
+        yield from d.tap(d.by_id("home_button"))
+        yield from d.wait_screen("welcome", timeout=3)
+    notes["rows"] = d.app.store.count()
+    notes["comments"] = [r["comment"] for r in d.app.store.records()]
+
+
+def same_steps(d: Driver):
+    """Each level in turn, with the same real taps: the screens seen, their shots, the chips, the time each took."""
+    from kivy.metrics import Metrics
+    notes = d.result["notes"]
+    notes["dpi"] = Metrics.dpi
+    notes["walks"] = {}
+    levels = [lv for lv, *_rest in d.app.visit.levels()]
+    seen = []
+    d.app.root.sm.bind(current=lambda _sm, name: seen.append(name))
+    for level in levels:
+        yield from d.wait_screen("welcome")
+        yield from d.tap(d.by_id("start_button"))
+        yield from d.wait_screen("choose_officer")
+        yield from d.tap(d.find(lambda w: getattr(w, "officer_id", None) == "cb-001"
+                                and w.__class__.__name__ == "OfficerCard"))
+        yield from d.wait_screen("rate")
+        t0 = time.monotonic()
+        yield from d.tap(d.find(lambda w: w.__class__.__name__ == "LevelButton" and w.level == level))
+        yield from d.wait_screen("reasons", through_reasons=False)
+        walk = {"tap_to_next_s": time.monotonic() - t0, "rows_at_tap": d.app.store.count(),
+                "draft_level": (d.app.store.draft() or {}).get("level")}
+        walk["chips"] = [[w.code, w.text, w.selected] for w in d.walk() if w.__class__.__name__ == "Chip"]
+        yield from d.shot(f"same_steps_reasons_{level}")
+        walk["texts_reasons"] = d.visible_texts()
+        yield from d.tap(d.find(lambda w: getattr(w, "code", None) == "thai_do"))
+        yield from d.shot(f"same_steps_reasons_chosen_{level}")
+        yield from d.tap(d.by_id("next_button"))
+        yield from d.wait_screen("comment", through_reasons=False)
+        yield from d.shot(f"same_steps_comment_{level}")
+        walk["texts_comment"] = d.visible_texts()
+        yield from d.tap(d.by_id("send_button"))
+        yield from d.wait_screen("thanks", through_reasons=False)
+        yield from d.shot(f"same_steps_thanks_{level}")
+        walk["texts_thanks"] = d.visible_texts()
+        t1 = time.monotonic()
+        yield from d.wait_screen("welcome", timeout=10)
+        walk["thanks_s"] = time.monotonic() - t1
+        walk["screens"] = list(seen)
+        seen.clear()
+        notes["walks"][str(level)] = walk
+    notes["rows"] = [[r["level"], r["reasons"]] for r in d.app.store.records()]
 
 # ------------------------------------------- the staff panel without a printer (issue 10)
 
@@ -1173,6 +1347,7 @@ SCENARIOS = {f.__name__: f for f in (full_visit, language, idle, double_touch, r
                                      scale5, no_roster, receipts_flow, wedge, staff_panel, bench_scan,
                                      staff_letters, letters_after_rating, config_from_agent,
                                      walk_away, go_on, tap_then_die, restart)}
+SCENARIOS.update({f.__name__: f for f in (touch_targets, same_steps)})
 SCENARIOS.update({f.__name__: f for f in (staff_rate_on_screen, local_clock)})
 #: scenarios that run with pty devices on [scanner] and [printer]
 WITH_DEVICES = {"receipts_flow", "wedge", "staff_panel", "bench_scan", "staff_letters", "letters_after_rating",

@@ -63,9 +63,16 @@ def register_fonts() -> None:
 
 
 class KioskRoot(BoxLayout):
-    """Header (unit, desk, language, clock) above the screen manager."""
+    """Header (unit, desk, language, clock) above the screen manager.
+
+    Screens in ``headless`` take the whole window (the comment screen: a
+    keyboard whose keys are all 20 mm needs every row of pixels); they carry
+    their own language button.
+    """
 
     sm = ObjectProperty(None)
+    header_hidden = BooleanProperty(False)
+    headless = ("comment",)
 
 
 class KioskApp(App):

@@ -41,7 +41,8 @@ WHITE = (1, 1, 1, 1)
 class BigButton(ButtonBehavior, BoxLayout):
     """A large button with an optional icon beside (or above) its words.
 
-    ``feedback`` False removes the pressed look (used for rating levels).
+    ``feedback`` False removes the pressed look (used for rating levels);
+    ``vertical`` puts the icon above the words (a narrow button).
     """
 
     text = StringProperty("")
@@ -49,6 +50,7 @@ class BigButton(ButtonBehavior, BoxLayout):
     bold = BooleanProperty(True)
     primary = BooleanProperty(False)
     feedback = BooleanProperty(True)
+    vertical = BooleanProperty(False)
     icon = StringProperty("")            # "", "back", "check", "skip", "send", "hand", "globe"
 
 
@@ -211,11 +213,13 @@ class Key(ButtonBehavior, BoxLayout):
 
 
 # The layout: letters (qwerty, as on phones), the Vietnamese letters, tone keys.
+# Ten key widths a row at most: on the 1280 px reference panel each key is then
+# ≥ 120 px wide (20 mm, DESIGN.md), and five rows of them fill the comment screen.
 ROWS = [
-    list("qwertyuiop") + ["backspace"],
-    list("asdfghjkl") + ["?"],
+    list("qwertyuiop"),
+    list("asdfghjkl") + ["backspace"],
     ["shift"] + list("zxcvbnm") + [",", "."],
-    list("ăâđêôơư") + ["telex"],
+    list("ăâđêôơư") + ["?", "telex"],
     ["tone:sac", "tone:huyen", "tone:hoi", "tone:nga", "tone:nang", "space"],
 ]
 #: tone key -> (letter shown, tone name msgid)
@@ -223,7 +227,8 @@ TONE_KEYS = {
     "tone:sac": ("á", "sắc"), "tone:huyen": ("à", "huyền"), "tone:hoi": ("ả", "hỏi"),
     "tone:nga": ("ã", "ngã"), "tone:nang": ("ạ", "nặng"),
 }
-WIDTHS = {"backspace": 1.6, "shift": 1.6, "telex": 2.2, "space": 3.0}
+#: key widths in letter keys (every row adds up to 10)
+WIDTHS = {"telex": 2.0, "space": 3.5}
 
 
 def _same(msgid: str) -> str:
@@ -246,7 +251,7 @@ class VietKeyboard(BoxLayout):
     on_text_limit = ObjectProperty(None, allownone=True)
 
     def __init__(self, **kwargs):
-        super().__init__(orientation="vertical", spacing="6dp", **kwargs)
+        super().__init__(orientation="vertical", spacing="4dp", **kwargs)
         self.keys: list[Key] = []
         self.bind(shift=self.relabel, telex=self.relabel, tr=self.relabel)
         for row in ROWS:

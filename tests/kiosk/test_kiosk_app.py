@@ -67,7 +67,9 @@ def test_full_visit_stores_exactly_one_correct_row(full_visit):
     assert "Quầy số 1 — Tư pháp, Hộ tịch" in result["texts"]["welcome"]
     assert {"Trần Văn Đức", "Nguyễn Thị Hồng Nhung", "Lê Thị Ánh Tuyết"} <= set(result["texts"]["choose_officer"])
     assert {"Rất hài lòng", "Hài lòng", "Không hài lòng"} <= set(result["texts"]["rate"])
-    assert {label for label, _en in DEFAULT_REASONS.values()} <= set(result["texts"]["reasons"])
+    from kiosk.visit import CHIP_LABELS
+    assert {label for label, _en in CHIP_LABELS.values()} <= set(result["texts"]["reasons"])
+    assert "Điều gì khiến Ông/Bà đánh giá như vậy?" in result["texts"]["reasons"]
     for name in ("welcome", "choose_officer", "rate", "rate_pressed", "reasons", "comment", "thanks"):
         assert (out / f"{name}.png").stat().st_size > 10_000, name
 
@@ -164,7 +166,7 @@ def test_five_level_scale(xvfb, tmp_path, out):
     assert sorted(level for level, _w, _h in sizes) == [1, 2, 3, 4, 5]
     assert all(min(w, h) >= 118 for _level, w, h in sizes)
     assert {vi for _lv, vi, _en, _s in SCALES[5]} <= set(result["texts"]["rate_scale5"])
-    assert result["notes"]["screen_after_3"] == "reasons"     # "Bình thường" is not satisfied
+    assert result["notes"]["screen_after_3"] == "reasons"     # as after every level
     assert rows == []
 
 
@@ -223,6 +225,7 @@ def ui_msgids() -> set[str]:
     found |= {name for _letter, name in TONE_KEYS.values()}
     found |= {vi for scale in SCALES.values() for _lv, vi, _en, _s in scale}
     found |= {vi for vi, _en in DEFAULT_REASONS.values()}
+    found |= {vi for vi, _en in visit.CHIP_LABELS.values()}
     return found
 
 
@@ -238,6 +241,9 @@ def test_catalogue_covers_every_ui_string():
         for _lv, vi, en, _s in scale:
             assert catalogue[vi] == en
     for vi, en in DEFAULT_REASONS.values():
+        assert catalogue[vi] == en
+    from kiosk.visit import CHIP_LABELS                # the chips' own words, the same in the catalogue
+    for vi, en in CHIP_LABELS.values():
         assert catalogue[vi] == en
     assert all(unicodedata.is_normalized("NFC", m) for m in catalogue)
 
@@ -345,3 +351,43 @@ def test_killed_right_after_the_tap_the_rating_is_there_after_restart(xvfb, tmp_
     assert [(r["officer_id"], r["level"]) for r in rows] == [("cb-001", 3)]
     assert store.verify() == (None, None)
     assert os.path.exists(tmp_path / "kiosk.db")
+
+
+# ------------------------------------------------- every level takes the same steps
+
+def crop_below_header(path: Path):
+    """The screen under the header (the header's clock may turn a minute between two shots)."""
+    from PIL import Image
+    with Image.open(path) as im:
+        im = im.convert("RGB")
+        return im.crop((0, 140, im.width, im.height)).tobytes()
+
+
+def without_clock(items: list) -> list:
+    """The header's clock ("06:35") may turn a minute between two visits."""
+    return [t for t in items if not (isinstance(t, str) and re.fullmatch(r"\d\d:\d\d", t))]
+
+
+@pytest.mark.parametrize("scale", [3, 5])
+def test_every_level_takes_the_same_steps_on_the_screen(xvfb, tmp_path, out, scale):
+    """Tap each level in turn: the same screens, pixel for pixel, the same chips, the same taps to finish."""
+    result, rows, store = run_kiosk(xvfb, tmp_path, out, "same_steps",
+                                    ui={"idle_timeout": 30, "thanks_timeout": 1}, survey={"scale": scale})
+    walks = result["notes"]["walks"]
+    assert sorted(map(int, walks)) == list(range(1, scale + 1))
+    first = walks["1"]
+    assert first["screens"][:5] == ["choose_officer", "rate", "reasons", "comment", "thanks"]
+    for level, walk in walks.items():
+        assert walk["rows_at_tap"] == scale - int(level)         # the earlier visits (best level first)
+        assert walk["draft_level"] == int(level)                  # durable at the tap, for every level
+        for key in ("screens", "chips", "texts_reasons", "texts_comment", "texts_thanks"):
+            assert without_clock(walk[key]) == without_clock(first[key]), (level, key)
+        for shot in ("reasons", "reasons_chosen", "comment", "thanks"):
+            assert crop_below_header(out / f"same_steps_{shot}_{level}.png") == \
+                crop_below_header(out / f"same_steps_{shot}_1.png"), (level, shot)
+        assert abs(walk["thanks_s"] - first["thanks_s"]) < 1.0
+    from kiosk.visit import CHIP_LABELS
+    assert sorted(text for _code, text, _sel in first["chips"]) == sorted(vi for vi, _en in CHIP_LABELS.values())
+    assert sorted(level for level, _reasons in result["notes"]["rows"]) == list(range(1, scale + 1))
+    assert all(reasons == ["thai_do"] for _level, reasons in result["notes"]["rows"])
+    assert store.verify() == (None, None)

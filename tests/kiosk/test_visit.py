@@ -7,6 +7,7 @@ from kiosk import visit as V
 from kiosk.roster import load_roster_file
 from kiosk.store import KioskStore
 from kiosk.visit import Settings, Visit, VisitError
+from sync.protocol import DEFAULT_REASONS
 
 KEY = "cd" * 32
 
@@ -71,19 +72,75 @@ def test_whole_visit_stores_one_row_before_thanks(store, clock):
     assert v.tick() == V.WELCOME
 
 
-def test_reasons_only_for_not_satisfied_levels(store, clock):
+def steps(v, level, clock, choose="cb-001"):
+    """One visit at ``level``, walked with the same taps whatever it is: what the citizen (and an onlooker) saw."""
+    seen = [v.state]
+    v.listeners.append(lambda visit, old: seen.append(visit.state))
+    v.tap_start()
+    v.choose_officer(choose)
+    v.rate(level)
+    chips = (v.reason_codes(), [v.reason_labels(c) for c in v.reason_codes()]) if v.state == V.REASONS else None
+    while v.state in (V.REASONS, V.COMMENT):
+        v.submit_reasons() if v.state == V.REASONS else v.submit_comment()
+    clock.advance(v.settings.thanks_timeout)
+    v.tick()
+    v.listeners.clear()
+    return seen, chips
+
+
+@pytest.mark.parametrize("scale", [3, 4, 5])
+def test_every_level_takes_the_same_steps(store, clock, scale):
+    """Whatever level is tapped: the same screens, the same chips with the same words, the same taps."""
+    walks = {}
+    for level in range(1, scale + 1):
+        v = make(store, clock, scale=scale)
+        walks[level] = steps(v, level, clock)
+        assert store.records()[-1]["level"] == level
+    first = walks[1]
+    assert first[0] == [V.WELCOME, V.CHOOSE_OFFICER, V.RATE, V.REASONS, V.COMMENT, V.THANKS, V.WELCOME]
+    assert first[1][0] == list(DEFAULT_REASONS)
+    assert all(walk == first for walk in walks.values()), walks
+
+
+@pytest.mark.parametrize("extra", [{"comment": False}, {"reasons": []}, {"reasons": [], "comment": False},
+                                   {"reasons_below_level": 2}, {"reasons": ["thai_do", "nhung_nhieu"]}])
+def test_the_settings_never_make_the_steps_depend_on_the_level(store, clock, extra):
+    walks = [steps(make(store, clock, scale=5, **extra), level, clock) for level in range(1, 6)]
+    assert all(walk == walks[0] for walk in walks), walks
+    assert (V.REASONS in walks[0][0]) == bool(extra.get("reasons", True))
+    assert (V.COMMENT in walks[0][0]) == extra.get("comment", True)
+
+
+def test_reasons_are_optional_and_kept_for_a_satisfied_level_too(store, clock):
     v = make(store, clock)
-    assert [lv for lv, *_ in v.levels()] == [3, 2, 1]
-    assert not v.wants_reasons(3) and not v.wants_reasons(2) and v.wants_reasons(1)
     v.tap_start()
     v.choose_officer("cb-001")
-    assert v.rate(2) == V.COMMENT                          # satisfied: no reasons screen
-    five = make(store, clock, scale=5)
-    assert [lv for lv in range(1, 6) if five.wants_reasons(lv)] == [1, 2, 3]
-    below = make(store, clock, scale=5, reasons_below_level=2)
-    assert [lv for lv in range(1, 6) if below.wants_reasons(lv)] == [1]
-    none = make(store, clock, reasons=[])
-    assert not none.wants_reasons(1)
+    assert v.rate(3) == V.REASONS                   # "Rất hài lòng": the same chips as any level
+    assert v.toggle_reason("huong_dan") is True and store.draft()["reasons"] == ["huong_dan"]
+    assert v.toggle_reason("thai_do") is True
+    assert v.submit_reasons() == V.COMMENT
+    assert v.skip_comment() == V.THANKS
+    assert store.records()[-1]["reasons"] == ["thai_do", "huong_dan"]      # the chips' order
+    v.reset()
+    v.tap_start()
+    v.choose_officer("cb-001")
+    v.rate(2)
+    v.toggle_reason("thai_do")
+    assert v.skip_reasons() == V.COMMENT           # "Bỏ qua" drops the chips tapped
+    v.submit_comment()
+    assert store.records()[-1]["reasons"] == []
+
+
+def test_chip_words_fit_every_level_and_codes_stay_the_protocols(store, clock):
+    from sync import protocol
+    assert set(V.CHIP_LABELS) == set(DEFAULT_REASONS)      # a label for each code the server counts
+    v = make(store, clock)
+    assert v.reason_codes() == list(DEFAULT_REASONS)
+    assert v.reason_labels("thai_do") == ("Thái độ phục vụ", "The officer's attitude")
+    assert v.reason_labels("nhung_nhieu")[0].startswith("Nhũng nhiễu")   # still a report of harassment
+    # the protocol's labels (the server's reports) are not the kiosk's to change
+    assert protocol.DEFAULT_REASONS["thai_do"] == ("Thái độ", "Attitude")
+    assert v.reason_labels("unknown_code") == ("unknown_code", "unknown_code")
 
 
 def test_skips_reasons_and_comment(store, clock):
@@ -127,7 +184,8 @@ def test_walk_away_at_the_comment_keeps_what_was_typed(store, clock):
     v = make(store, clock)
     v.tap_start()
     v.choose_officer("cb-002")
-    assert v.rate(3) == V.COMMENT
+    assert v.rate(3) == V.REASONS
+    assert v.submit_reasons() == V.COMMENT
     v.set_comment("Cán bộ tận")
     v.tick()                                   # the typed words join the draft on the next tick
     assert store.draft()["comment"] == "Cán bộ tận"
@@ -143,6 +201,7 @@ def test_a_draft_left_by_a_crash_is_sealed_at_the_next_start(store, clock):
     v.tap_start()
     v.choose_officer("cb-003")
     v.rate(2)
+    v.submit_reasons()
     v.set_comment("Nhanh")
     v.tick()
     # the app dies here; the next start seals the draft, once
@@ -162,13 +221,13 @@ def test_idle_warns_before_it_ends_the_visit(store, clock):
     v.choose_officer("cb-001")
     v.rate(3)
     clock.advance(29)
-    assert v.tick() == V.COMMENT and not v.warning
+    assert v.tick() == V.REASONS and not v.warning
     clock.advance(1.5)
-    assert v.tick() == V.COMMENT and v.warning and shown == [True]
-    assert v.keep_going() == V.COMMENT         # "go on": the visit goes on, warning gone
+    assert v.tick() == V.REASONS and v.warning and shown == [True]
+    assert v.keep_going() == V.REASONS         # "go on": the visit goes on, warning gone
     assert not v.warning and shown == [True, False]
     clock.advance(44)
-    assert v.tick() == V.COMMENT and v.warning
+    assert v.tick() == V.REASONS and v.warning
     clock.advance(1)
     assert v.tick() == V.WELCOME and not v.warning
     assert [r["level"] for r in store.records()] == [3]
@@ -197,6 +256,7 @@ def test_comment_limit_and_nfc(store, clock):
     v.tap_start()
     v.choose_officer("cb-001")
     v.rate(3)
+    v.submit_reasons()
     decomposed = "Nhie\u0302\u0323t ti\u0300nh"          # NFD "Nhiệt tình"
     assert v.set_comment(decomposed) is True
     assert v.comment == "Nhiệt tình"
@@ -242,7 +302,7 @@ def test_back_walks_the_screens(store, clock):
     v.submit_reasons()
     assert v.back() == V.REASONS
     assert v.back() == V.RATE
-    assert v.rate(2) == V.COMMENT            # a second tap before the visit ends changes the level
+    assert v.rate(2) == V.REASONS            # a second tap before the visit ends changes the level
     assert v.back() == V.RATE
     assert v.back() == V.CHOOSE_OFFICER
     assert v.back() == V.WELCOME
@@ -270,7 +330,8 @@ def test_receipt_entry_skips_the_choice_and_keeps_the_dossier(store, clock):
     v.tap_start()
     v.choose_officer("cb-003")                 # an unfinished walk-up visit is dropped
     assert v.start_from_receipt("cb-002", "H12.34-250101-0001", "1.001193", "a1b2c3d4e5f60718") == V.RATE
-    assert v.rate(3) == V.COMMENT
+    assert v.rate(3) == V.REASONS
+    v.submit_reasons()
     v.submit_comment()
     [row] = store.records()
     assert row["source"] == "receipt" and row["officer_id"] == "cb-002"
@@ -339,3 +400,37 @@ def test_the_visit_asks_the_servers_survey_and_seals_the_rating_on_it(store, clo
     row = store.records(after_seq=store.last_seq() - 1, limit=1)[0]
     assert (row["survey"], row["level"]) == ("hl5", 3)
     assert store.verify() == (None, None)               # sealed and chained like any other
+
+
+def test_a_town_survey_with_its_own_reasons_and_questions(store, clock):
+    """A survey the server sent (its own reasons, extra questions, protocol v2): its chips for every level."""
+    import json
+
+    from sync import protocol
+    town = {"id": "mttq-2026-q4", "title": {"vi": "Khảo sát MTTQ", "en": "MTTQ survey"}, "by": "MTTQ",
+            "scale": 4, "labels": {str(lv): {"vi": f"Mức {lv}", "en": f"Level {lv}"} for lv in range(1, 5)},
+            "satisfied": [4, 3],
+            "reasons": [{"code": "giai_thich", "vi": "Giải thích rõ ràng", "en": "Clear explanations"},
+                        {"code": "thai_do", "vi": "Thái độ", "en": "Attitude"}],
+            "questions": [{"code": "dung_hen", "text": {"vi": "Đúng hẹn?", "en": "On time?"}, "scale": 3,
+                           "labels": {}, "satisfied": [3, 2]}]}
+    protocol.check_survey(town)
+    store.set_meta("server_surveys", json.dumps([town], ensure_ascii=False))
+    store.set_meta("server_default_survey", json.dumps(town["id"]))
+    walks = [steps(make(store, clock), level, clock) for level in range(1, 5)]
+    assert all(walk == walks[0] for walk in walks)
+    assert walks[0][1] == (["giai_thich", "thai_do"], [("Giải thích rõ ràng", "Clear explanations"),
+                                                       ("Thái độ", "Attitude")])   # the town's own words
+    v = make(store, clock)
+    v.tap_start()
+    v.choose_officer("cb-002")
+    assert v.rate(4) == V.REASONS
+    assert v.toggle_reason("thai_do") and v.toggle_reason("giai_thich")    # not in config.toml: the survey's
+    with pytest.raises(VisitError):
+        v.toggle_reason("nhung_nhieu")                                     # not a reason of this survey
+    v.submit_reasons()
+    v.submit_comment()
+    row = store.records()[-1]
+    assert (row["survey"], row["level"], row["reasons"], row["answers"]) == (
+        "mttq-2026-q4", 4, ["giai_thich", "thai_do"], {})
+    assert store.verify() == (None, None)

@@ -14,7 +14,8 @@ class ChooseOfficerScreen(KioskScreen):
         grid = self.ids.cards
         grid.clear_widgets()
         officers = self.visit.officers()
-        grid.cols = max(1, min(len(officers), 4))
+        # at most two rows of cards (each still ≥ 20 mm tall): four a row, five from nine officers on
+        grid.cols = max(1, min(len(officers), 4 if len(officers) <= 8 else 5))
         for officer in officers:
             card = OfficerCard(officer_id=officer["id"], name=officer["name"],
                                title=officer.get("title") or "", photo=photo_path(officer))

@@ -23,8 +23,10 @@ class RateScreen(KioskScreen):
         row.clear_widgets()
         levels = self.visit.levels()
         moods = face_moods(levels)
-        for level, vi, _en, _sat in levels:
-            button = LevelButton(level=level, mood=moods[level], text=self.t(vi),
+        for level, vi, en, _sat in levels:
+            shown = self.t(vi)        # a town's own labels are not in the catalogue: the survey's English
+            text = shown if (self.app.lang == "vi" or shown != vi) else en
+            button = LevelButton(level=level, mood=moods[level], text=text,
                                  font_size="34sp" if len(levels) <= 3 else "28sp")
             button.bind(on_release=self._rated)
             row.add_widget(button)

@@ -1,15 +1,28 @@
-"""Reasons: optional chips for a low rating; skippable."""
+"""Reasons: the same optional chips after every level, worded for praise and complaint alike."""
+from kivy.properties import NumericProperty
+
 from kiosk.ui.screens import KioskScreen
 from kiosk.ui.widgets import Chip
 
+#: chips per row: wide enough for two lines of words, tall enough for a finger (≥ 20 mm)
+COLUMNS = 3
+
 
 class ReasonsScreen(KioskScreen):
+    rows = NumericProperty(1)
+
     def refresh(self) -> None:
         grid = self.ids.chips
         grid.clear_widgets()
-        for code in self.visit.reason_codes():
-            vi, _en = self.visit.reason_labels(code)
-            chip = Chip(code=code, text=self.t(vi), selected=code in self.visit.reasons)
+        codes = self.visit.reason_codes()
+        grid.cols = COLUMNS if len(codes) > 4 else 2
+        self.rows = max(1, -(-len(codes) // grid.cols))
+        for code in codes:
+            vi, en = self.visit.reason_labels(code)
+            # a town's own reasons are not in the catalogue: their English is the survey's
+            shown = self.t(vi)
+            text = shown if (self.app.lang == "vi" or shown != vi) else en
+            chip = Chip(code=code, text=text, selected=code in self.visit.reasons)
             chip.bind(on_release=self._toggled)
             grid.add_widget(chip)
 
