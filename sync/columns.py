@@ -10,8 +10,8 @@ local offset (Asia/Ho_Chi_Minh, +07:00 since 1975) to the second.
 A rating is given to :func:`values` as a record (protocol field names, lists
 as lists) plus ``time`` and ``received_at``; ``Lookups`` holds what only the
 server knows (names of units, desks, officers, procedures; its reasons and
-surveys). ``hailong pull`` has no names: its unit, desk and procedure cells
-hold the codes, its officer cell is empty (the code is in "Mã cán bộ").
+surveys). Where a name is not known the cell holds the code: ``hailong pull``
+has no names, so its unit, desk, officer and procedure cells hold codes.
 
 Standard library and sync.protocol only: the pull client must not import the server.
 """
@@ -54,7 +54,7 @@ HEADERS = [h for _k, h in COLUMNS]
 TIME_KEYS = frozenset({"time", "received_at"})
 #: Excel column widths (characters), sized for landscape A4 fitted to the page width
 WIDTHS = {"time": 15, "officer": 20, "desk": 28, "level_label": 14, "level": 6, "reasons": 18, "comment": 30,
-          "procedure": 28, "dossier_code": 10, "source": 11, "counted": 8, "flags": 18, "unit": 24,
+          "procedure": 28, "dossier_code": 14, "source": 11, "counted": 8, "flags": 18, "unit": 24,
           "survey": 9, "received_at": 15, "officer_id": 10, "kiosk_id": 10, "seq": 8, "id": 12}
 #: the columns a printout holds (the print area): the people's, up to "Cờ"; the machine's stay on the screen,
 #: so that one page wide is still readable (about 75 %)
@@ -131,7 +131,7 @@ def values(rec: dict, look: Lookups) -> dict:
     survey_id = rec.get("survey") or None
     return {
         "time": local_moment(rec.get("time"), look.tz),
-        "officer": look.officers.get(rec.get("officer_id"), ""),
+        "officer": look.officers.get(rec.get("officer_id")) or rec.get("officer_id") or "",   # no name: the code
         "desk": _named(look.desks, rec.get("desk_id")),
         "level_label": look.level_labels(survey_id).get(rec.get("level"), ""),
         "level": rec.get("level"),

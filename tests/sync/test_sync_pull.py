@@ -202,7 +202,7 @@ def test_the_columns_and_words_are_the_web_export_s(town, tmp_path):
             assert row[head] == moment.strftime("%Y-%m-%d %H:%M:%S")                     # local, +07:00
         assert row["Mức độ (chữ)"] == {3: "Rất hài lòng", 2: "Hài lòng", 1: "Không hài lòng"}[rec["level"]]
         assert row["Nguồn"] == "Trực tiếp" and row["Tính vào tỷ lệ"] == "Có"
-        assert row["Mã cán bộ"] == rec["officer_id"] and row["Quầy"] == rec["desk_id"]
+        assert row["Mã cán bộ"] == row["Cán bộ"] == rec["officer_id"] and row["Quầy"] == rec["desk_id"]   # no names
     assert body[2]["Lý do"] == "Thái độ" and body[6]["Ý kiến"] == "Cán bộ hướng dẫn tận tình"
 
 
@@ -267,3 +267,11 @@ def test_an_append_cut_short_is_cut_back_and_fetched_again(town, tmp_path, fmt):
     else:
         seqs = [json.loads(line)["seq"] for line in out.read_text("utf-8").splitlines()]
     assert seqs == list(range(1, 8))
+
+
+def test_counts_are_written_the_way_each_language_writes_them(monkeypatch):
+    from sync import pull as pull_mod
+    monkeypatch.setattr(pull_mod._, "language", "vi")
+    assert pull_mod._number(4084) == "4.084" and pull_mod._number(1_048_575) == "1.048.575"
+    monkeypatch.setattr(pull_mod._, "language", "en")
+    assert pull_mod._number(4084) == "4,084" and pull_mod._number(12) == "12"
