@@ -84,3 +84,69 @@ def test_demo_runs_syncs_and_survives_a_server_restart(xvfb, tmp_path):
         assert len(again) == len(local) + 1
     finally:
         stop(server)
+
+
+def xtest_click(x: int, y: int) -> None:
+    """A real mouse click at window pixel (x, y) from the top-left, through X (XTest), as a finger on the panel."""
+    import ctypes
+    x11, xtst = ctypes.CDLL("libX11.so.6"), ctypes.CDLL("libXtst.so.6")
+    x11.XOpenDisplay.restype = ctypes.c_void_p
+    xtst.XTestFakeMotionEvent.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_ulong]
+    xtst.XTestFakeButtonEvent.argtypes = [ctypes.c_void_p, ctypes.c_uint, ctypes.c_int, ctypes.c_ulong]
+    x11.XFlush.argtypes = x11.XCloseDisplay.argtypes = [ctypes.c_void_p]
+    display = x11.XOpenDisplay(None)
+    xtst.XTestFakeMotionEvent(display, -1, x, y, 0)
+    xtst.XTestFakeButtonEvent(display, 1, 1, 0)
+    xtst.XTestFakeButtonEvent(display, 1, 0, 100)
+    x11.XFlush(display)
+    x11.XCloseDisplay(display)
+
+
+def test_demo_prints_a_receipt_to_a_png_that_scans_back(xvfb, tmp_path):
+    """Issue 10: in `hailong demo` a receipt printed as the staff panel prints lands in demo-data/prints/
+    as a PNG; written into demo-data/scan it reaches the running kiosk's scanner, which opens its rating."""
+    port = free_port()
+    log = (tmp_path / "demo.log").open("w")
+    demo = subprocess.Popen([sys.executable, "-m", "hailong", "demo", "--dir", str(tmp_path), "--port", str(port)],
+                            cwd=ROOT, env=xvfb, stdout=log,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        wait_until(lambda: (tmp_path / "scan").exists(), 120, what="the demo's scan pipe", step=0.3)
+
+        def printed():     # the same Printer the staff panel uses ([printer] save_dir); the key comes by sync
+            proc = subprocess.run([sys.executable, "-m", "hailong", "receipt", "print", "--config",
+                                   str(tmp_path / "config.toml"), "--officer", "cb-001", "--dossier", "HS-DEMO-1"],
+                                  cwd=ROOT, capture_output=True, text=True)
+            return proc.returncode == 0 and proc
+        proc = wait_until(printed, 60, what="a receipt printed in the demo", step=1)
+        assert "valid until" in proc.stdout
+        pngs = sorted((tmp_path / "prints").glob("*-receipt-*.png"))
+        assert len(pngs) == 1 and pngs[0].with_suffix(".qr.txt").exists()
+        text = (tmp_path / "demo.log").read_text("utf-8")
+        assert "Printer:" in text and str(tmp_path / "prints") in text and str(tmp_path / "scan") in text
+        with open(tmp_path / "scan", "w") as pipe:           # as the README says: the PNG's path
+            pipe.write(f"{pngs[0]}\n")
+        # the kiosk opens the rate screen for cb-001: a real click on "Rất hài lòng" (left of three, 1280×800)
+        # holds the tap as the visit's draft, with the receipt's dossier
+
+        def tapped():
+            xtest_click(225, 490)
+            store = KioskStore(tmp_path / "kiosk.db")
+            try:
+                draft = store.draft() or {}
+                rows = [r for r in store.iter_records() if r.get("dossier_code") == "HS-DEMO-1"]
+            finally:
+                store.close()
+            return draft.get("dossier_code") == "HS-DEMO-1" and draft or (rows and rows[0])
+        held = wait_until(tapped, 20, what="a rating for the scanned receipt's dossier", step=1)
+        assert held["officer_id"] == "cb-001" and held["source"] == "receipt" and held["receipt_id"]
+    except BaseException:
+        print((tmp_path / "demo.log").read_text("utf-8")[-4000:])
+        raise
+    finally:
+        os.killpg(demo.pid, signal.SIGTERM)
+        try:
+            demo.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(demo.pid, signal.SIGKILL)
+            demo.wait(10)
