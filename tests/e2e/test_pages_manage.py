@@ -101,7 +101,7 @@ def test_enrol_refuses_an_unknown_unit(town):
 
 
 GOOD_CSV = ("id,name,title,desk_id,desk_name,unit_code,unit_name,pin\n"
-            "cb-101,Hoàng Thị Thu Trang,Công chức Tư pháp - Hộ tịch,quay-9,Quầy số 9,13322,UBND xã Mỹ Châu,1234\n"
+            "cb-101,Hoàng Thị Thu Trang,Công chức Tư pháp - Hộ tịch,quay-9,Quầy số 9,13322,UBND xã Mỹ Châu,123456\n"
             "cb-102,Vũ Đức Thắng,Công chức Địa chính,quay-9,Quầy số 9,13322,UBND xã Mỹ Châu,\n")
 BAD_CSV = ("id,name,title,desk_id\n"
            "cb-201,Lê Thị Hạnh,Văn thư,quay-1\n"
@@ -131,9 +131,10 @@ def test_admin_imports_a_roster_csv_and_a_bad_file_changes_nothing(town, browser
     shot(page, "24-roster-imported")
     with sqlite3.connect(town.db) as con:
         pin_hash = con.execute("SELECT pin_hash FROM officers WHERE id = 'cb-101'").fetchone()[0]
-    assert pin_hash and "1234" not in pin_hash and protocol.check_pin("1234", pin_hash)
+    assert pin_hash and "123456" not in pin_hash and protocol.check_pin("123456", pin_hash)
 
-    for path, message in [(bad, "sai-quay.csv: officer 2 (cb-202): desk 'quay-77' is not in the roster"),
+    for path, message in [(bad, "sai-quay.csv, danh sách cán bộ, dòng 3 (cán bộ cb-202): cột mã quầy (desk_id): "
+                                "quầy quay-77 không có trong danh mục."),
                           (wrong, "Tệp ghi-chu.txt: chỉ nhận tệp .csv, .xlsx hoặc .json.")]:
         page.goto(town.url + "/admin/roster")
         page.locator("#import").get_by_label("Tệp danh mục").set_input_files(str(path))

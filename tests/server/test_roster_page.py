@@ -262,3 +262,19 @@ def test_roster_file_messages_in_the_readers_language(town, admin, body, vi, en)
     assert vi in said["vi"] and en in said["en"], said
     vi_words = said["vi"].replace("desk_id", "").replace("bad.csv", "")
     assert not ENGLISH_WORDS.search(re.sub(r"<[^>]+>", " ", vi_words)), said["vi"]
+
+
+# --- the kiosk enrolment form keeps what was typed -------------------------------------------------
+
+@pytest.mark.parametrize("kiosk_id, said", [
+    ("ki-ot-1", "Ki-ốt ki-ot-1 đã được đăng ký. Hãy đặt mã khác."),
+    ("ki ốt số 3", "Mã ki-ốt chỉ gồm 1–64 chữ cái không dấu, chữ số, dấu chấm, gạch dưới hoặc gạch ngang."),
+])
+def test_a_refused_kiosk_enrolment_keeps_the_form(town, admin, kiosk_id, said):
+    page = admin.get(town.url + "/admin/kiosks", timeout=30)
+    r = admin.post(town.url + "/admin/kiosks/enrol", timeout=30,
+                   data={"csrf": csrf_of(page.text), "kiosk_id": kiosk_id, "unit_code": "13321"})
+    assert r.status_code == 422
+    assert unescape(re.search(r'id="enrol-error">(.*?)</p>', r.text)[1]) == said
+    form = r.text.split('action="/admin/kiosks/enrol"')[1].split("</form>")[0]
+    assert f'value="{kiosk_id}"' in unescape(form) and '<option value="13321" selected>' in form

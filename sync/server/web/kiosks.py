@@ -72,7 +72,12 @@ def kiosk_health(k: dict, now: datetime, silent_hours: float, skew_threshold: fl
 
 @router.get("/admin/kiosks")
 def kiosks_page(request: Request):
-    user = require_user(request)
+    return _kiosks_page(request, require_user(request))
+
+
+def _kiosks_page(request: Request, user: dict, status: int = 200, error: str | None = None,
+                 typed: dict | None = None):
+    """The kiosks page; after a refused enrolment, the message above the form and what was typed in it."""
     with request.app.state.reader.connect() as conn:
         rows = conn.execute(select(db.kiosks).order_by(db.kiosks.c.unit_code, db.kiosks.c.id)).mappings().all()
         rule = alert_rules.rules(conn)
@@ -82,7 +87,8 @@ def kiosks_page(request: Request):
     kiosks = [{**dict(k), **kiosk_health(k, now, float(rule["kiosk_silent_hours"]), skew)} for k in rows]
     ask = request.query_params.get("revoke")
     confirm = next((k for k in kiosks if k["id"] == ask and not k["revoked"]), None)
-    return render(request, "kiosks.html", user=user, kiosks=kiosks, fmt_time=local_time, ago=_ago,
+    return render(request, "kiosks.html", status=status, error=error, typed=typed or {},
+                  user=user, kiosks=kiosks, fmt_time=local_time, ago=_ago,
                   units=units, confirm=confirm if user["role"] == "admin" else None,
                   revoked=next((k["id"] for k in kiosks if k["id"] == request.query_params.get("revoked")
                                 and k["revoked"]), None), open_alerts=open_alert_count(request),
@@ -91,7 +97,7 @@ def kiosks_page(request: Request):
 
 @router.post("/admin/kiosks/enrol")
 async def kiosk_enrol(request: Request):
-    require_user(request, "admin")
+    user = require_user(request, "admin")
     form = await checked_form(request)
     _ = tr(request)
     kiosk_id, unit_code = form.get("kiosk_id", "").strip(), form.get("unit_code", "").strip()
@@ -110,7 +116,8 @@ async def kiosk_enrol(request: Request):
         except admin_ops.AdminError as exc:          # e.g. a unit code no kiosk config can carry
             error = str(exc)
     if error:
-        return error_page(request, 422, error, back="/admin/kiosks#enrol")
+        # the form again, as typed, with the message (issue 10: a refused form loses nothing)
+        return _kiosks_page(request, user, 422, error=error, typed={"kiosk_id": kiosk_id, "unit_code": unit_code})
     server_url = str(request.base_url).rstrip("/")
     response = render(request, "kiosk_enrolled.html", kiosk=enrolled, unit_code=unit_code,
                       server_url=server_url, open_alerts=open_alert_count(request))
