@@ -30,6 +30,7 @@ from pathlib import Path
 import click
 
 from kiosk.roster import DEMO_ROSTER
+from sync.cli_i18n import _
 from sync.filemodes import private_dir, write_private
 
 DEMO_ADMIN = ("admin", "hailong-demo")
@@ -108,7 +109,7 @@ def qr_text_of(line: str) -> str:
             from PIL import Image
             found = zxingcpp.read_barcodes(Image.open(path))
         except Exception as exc:          # zxing-cpp missing or an unreadable file: say so, go on
-            click.echo(f"hailong demo: cannot read a QR code in {path}: {exc}", err=True)
+            click.echo(_("hailong demo: không đọc được mã QR trong {path}: {exc}", path=path, exc=exc), err=True)
             return ""
         return found[0].text if found else ""
     return line
@@ -175,7 +176,7 @@ def prepare(folder: Path, port: int) -> dict[str, Path]:
     enrolments_file = folder / "enrolments.json"
     fresh = not enrolments_file.exists()
     if fresh:
-        click.echo("Preparing the demo town server (roster, admin, kiosks)…")
+        click.echo(_("Đang chuẩn bị máy chủ thị trấn mẫu (danh sách cán bộ, quản trị viên, ki-ốt)…"))
         run_cli("admin", "--db", str(town), "import-roster", str(DEMO_ROSTER))
         run_cli("admin", "--db", str(town), "set-receipt-key")
         run_cli("admin", "--db", str(town), "create-user", "--username", DEMO_ADMIN[0], "--role", "admin",
@@ -186,7 +187,7 @@ def prepare(folder: Path, port: int) -> dict[str, Path]:
     enrolments = json.loads(enrolments_file.read_text("utf-8"))
     configs = {kid: kiosk_config(folder, kid, desk, enrolments[kid], port) for kid, desk in KIOSKS.items()}
     if fresh:
-        click.echo("Writing a year of demo ratings into the kiosks' stores…")
+        click.echo(_("Đang ghi một năm đánh giá mẫu vào các ki-ốt…"))
         for kid, desk in KIOSKS.items():
             cfg = load(configs[kid])
             store = KioskStore(cfg.db_path, kid, cfg.kiosk_key, cfg.kiosk["utc_offset"])
@@ -196,12 +197,11 @@ def prepare(folder: Path, port: int) -> dict[str, Path]:
     return configs
 
 
-@click.command()
+@click.command(help=_("Máy chủ thị trấn + ki-ốt + tác tử đồng bộ trên dữ liệu mẫu, không cần cấu hình gì."))
 @click.option("--dir", "folder", default="demo-data", show_default=True, type=click.Path(file_okay=False),
-              help="where the demo's databases and config live")
-@click.option("--port", default=8080, show_default=True, help="town server port (another is used if taken)")
+              help=_("thư mục chứa cơ sở dữ liệu và cấu hình của bản chạy thử"))
+@click.option("--port", default=8080, show_default=True, help=_("cổng của máy chủ thị trấn (dùng cổng khác nếu cổng này đã bận)"))
 def demo(folder, port):
-    """Town server + kiosk + sync agent on demo data, nothing to configure."""
     folder = Path(folder).resolve()
     port = free_port(port)
     configs = prepare(folder, port)
@@ -213,14 +213,14 @@ def demo(folder, port):
         for kid, config in configs.items():
             if kid != "DT-MC-01":  # the window's own agent syncs DT-MC-01
                 run_cli("sync", "--config", str(config), "--once", "--no-progress")
-        click.echo(f"\nTown server:  {base}/   (sign in as {DEMO_ADMIN[0]} / {DEMO_ADMIN[1]})")
-        click.echo(f"Kiosk config: {configs['DT-MC-01']}")
-        click.echo("Kiosk:        the window that opens now. Hold the clock (top-right) 3 s for the PIN pad:")
-        click.echo("              1234 leaves kiosk mode; an officer's PIN (111111, 222222, 333333) opens the staff panel.")
+        click.echo("\n" + _("Máy chủ:   {url}/   (đăng nhập: {user} / {password})", url=base, user=DEMO_ADMIN[0], password=DEMO_ADMIN[1]))
+        click.echo(_("Cấu hình ki-ốt: {path}", path=configs["DT-MC-01"]))
+        click.echo(_("Ki-ốt:     cửa sổ sắp mở. Giữ đồng hồ (góc trên bên phải) 3 giây để hiện bàn phím PIN:"))
+        click.echo(_("           1234 thoát chế độ ki-ốt; PIN của cán bộ (111111, 222222, 333333) mở bảng điều khiển cán bộ."))
         scanner = DemoScanner(folder / "scan").start()
-        click.echo(f"Printer:      receipts and letters printed from the staff panel are saved in {folder / 'prints'}/")
-        click.echo(f"Scanner:      scan a receipt with   cat {folder / 'prints'}/<receipt>.qr.txt > {folder / 'scan'}")
-        click.echo("              (or write its PNG's path, or the QR text itself, as a line into that pipe)\n")
+        click.echo(_("Máy in:    phiếu và thư in từ bảng cán bộ được lưu trong {path}/", path=folder / "prints"))
+        click.echo(_("Máy quét:  quét một phiếu bằng   cat {prints}/<phiếu>.qr.txt > {scan}", prints=folder / "prints", scan=folder / "scan"))
+        click.echo(_("           (hoặc ghi đường dẫn ảnh PNG của phiếu, hay chính chuỗi QR, thành một dòng vào ống đó)") + "\n")
         os.environ.setdefault("KIVY_NO_ARGS", "1")
         from kiosk.commands import run_kiosk
         from kiosk.config import load
