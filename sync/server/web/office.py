@@ -12,9 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
 from sync import protocol
-from sync.server.core import db
-
-from sync.server.core import admin_ops
+from sync.server.core import admin_ops, db
 from sync.server.reports import letters_docx, periods
 from sync.server.web.base import (
     ISSUER_FIELDS,

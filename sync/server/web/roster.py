@@ -109,11 +109,11 @@ async def roster_save(request: Request, kind: str):
         fields = exc.fields
         error = _("Thiếu hoặc quá dài: {fields}.", fields=", ".join(_(labels[f]) for f in exc.fields))
     except admin_ops.Missing as exc:
-        fields = [{"unit": "unit_code", "desk": "desk_id", "letter": "letter"}[exc.what]]
-        error = {"unit": lambda: _("{field}: không có đơn vị mã {code}.", field=_(labels["unit_code"]), code=exc.code),
-                 "desk": lambda: _("{field}: không có quầy mã {code}.", field=_(labels["desk_id"]), code=exc.code),
-                 "letter": lambda: _("{field}: không có loại thư {code}.", field=_(labels["letter"]), code=exc.code),
-                 }[exc.what]()
+        field = {"unit": "unit_code", "desk": "desk_id", "letter": "letter"}[exc.what]
+        fields = [field]
+        said = {"unit": "{field}: không có đơn vị mã {code}.", "desk": "{field}: không có quầy mã {code}.",
+                "letter": "{field}: không có loại thư {code}."}[exc.what]
+        error = _(said, field=_(labels[field]), code=exc.code)
     if error:
         return _page(request, user, 422, errors={kind: error}, typed={kind: values}, bad={kind: fields})
     return RedirectResponse(f"/admin/roster?saved={kind}#{kind}", status_code=303)
