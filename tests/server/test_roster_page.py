@@ -278,3 +278,13 @@ def test_a_refused_kiosk_enrolment_keeps_the_form(town, admin, kiosk_id, said):
     assert unescape(re.search(r'id="enrol-error">(.*?)</p>', r.text)[1]) == said
     form = r.text.split('action="/admin/kiosks/enrol"')[1].split("</form>")[0]
     assert f'value="{kiosk_id}"' in unescape(form) and '<option value="13321" selected>' in form
+
+
+def test_a_refused_threshold_keeps_the_alert_rules_form(town, admin):
+    page = admin.get(town.url + "/admin/alerts", timeout=30)
+    r = admin.post(town.url + "/admin/alerts/rules", timeout=30, data={
+        "csrf": csrf_of(page.text), "officer_rate_below": "62,5", "officer_min_ratings": "2.5",
+        "kiosk_silent_hours": "36"})
+    assert r.status_code == 422 and "Ngưỡng không hợp lệ: «khi có ít nhất" in unescape(r.text)
+    form = r.text.split('action="/admin/alerts/rules"')[1].split("</form>")[0]
+    assert 'value="62,5"' in form and 'value="2.5"' in form and 'value="36"' in form

@@ -162,6 +162,10 @@ def alerts_page(request: Request):
         open_count = conn.execute(select(func.count()).select_from(db.alerts)
                                   .where(db.alerts.c.resolved_at.is_(None))).scalar() or 0
         rule = alert_rules.rules(conn)
+    typed = getattr(request.state, "rules_typed", None)     # a refused thresholds form (save_rules), as typed
+    if typed:
+        rule = {**rule, **typed["values"]}
+        notes.append(typed["error"])
     done = request.session.pop("alerts_done", None)
     return render(request, "alerts.html", user=user, groups=groups, recent=recent, total=total, pages=pages,
                   flt=flt, notes=notes, shown=shown, choices=choices, rule=rule, kinds=alert_rules.KIND_LABELS,
@@ -220,7 +224,7 @@ RULE_LABELS = {"officer_rate_below": ("Tỷ lệ hài lòng của cán bộ dư�
 
 @router.post("/admin/alerts/rules")
 async def save_rules(request: Request):
-    user = require_user(request, "admin")
+    require_user(request, "admin")
     form = await checked_form(request)
     _ = tr(request)
     try:
@@ -229,6 +233,10 @@ async def save_rules(request: Request):
             admin_ops.set_alert_rules(conn, *values)
     except admin_ops.BadField as exc:
         label, allowed = RULE_LABELS[exc.field]
-        return error_page(request, 422, _("Ngưỡng không hợp lệ: «{field}» phải là {allowed}.",
-                                          field=_(label), allowed=_(allowed)), user=user)
+        # the alerts page again, the form as typed and the message: nothing typed is lost (issue 10)
+        request.state.rules_typed = {"values": {f: form.get(f, "") for f in RULE_LABELS}, "error": _(
+            "Ngưỡng không hợp lệ: «{field}» phải là {allowed}.", field=_(label), allowed=_(allowed))}
+        response = alerts_page(request)
+        response.status_code = 422
+        return response
     return RedirectResponse("/admin/alerts", status_code=303)
