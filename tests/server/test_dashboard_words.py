@@ -293,3 +293,26 @@ def test_the_signer_named_in_the_report_settings_signs_the_word_report(vi):
     after = docx.Document(io.BytesIO(vi.get("/admin/export?fmt=docx&period=2026-Q4&officer=cb-001").content))
     right = [p.text for p in after.tables[-1].cell(0, 1).paragraphs if p.text]
     assert right == ["TM. ỦY BAN NHÂN DÂN", "CHỦ TỊCH", "Lê Văn Bảy"]
+
+
+def test_reasons_tell_praise_from_complaint(vi):
+    """Every level may tick reasons on the kiosk: the dashboard counts them apart.
+
+    Quarter IV: huong_dan is named by a satisfied rating, thai_do by a not satisfied one;
+    quarter III: thai_do by 21 "Không hài lòng" ratings only."""
+    def rows(client, period):
+        page = client.get(f"/admin?period={period}").text
+        table = re.search(r'data-testid="reasons">(.*?)</table>', page, re.S)[1]
+        cells = [_text(r).split() for r in re.findall(r"<tr[^>]*>(.*?)</tr>", table.split("</thead>")[1], re.S)]
+        return _headers(table), {" ".join(c[:-2]): c[-2:] for c in cells}
+    heads, q4 = rows(vi, "2026-Q4")
+    assert heads == ["", "Khi chưa hài lòng", "", "Khi hài lòng"]
+    assert q4["Hướng dẫn"] == ["0", "1"] and q4["Thái độ"] == ["1", "0"] and q4["Đúng hẹn"] == ["0", "0"]
+    _, q3 = rows(vi, "2026-Q3")
+    assert q3["Thái độ"] == ["21", "0"]
+    vi.get("/lang/en?next=/admin")
+    try:
+        heads, _ = rows(vi, "2026-Q4")
+    finally:
+        vi.get("/lang/vi?next=/admin")
+    assert heads == ["", "When not satisfied", "", "When satisfied"]

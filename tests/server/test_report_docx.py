@@ -85,9 +85,12 @@ def test_tables_by_officer_desk_procedure_level_reason(report):
     levels = _table_with(report, "Mức độ")
     assert levels[1:] == [["1", "Rất hài lòng", "3", "37,5"], ["2", "Hài lòng", "3", "37,5"],
                           ["3", "Không hài lòng", "2", "25,0"]]
-    reasons = dict((r[1], r[2]) for r in _table_with(report, "Lý do")[1:])
-    assert reasons == {"Thái độ": "1", "Hướng dẫn": "1", "Số lần đi lại": "1", "Nhũng nhiễu": "1",
-                       "Đúng hẹn": "0"}
+    # complaint and praise apart (every level may tick reasons): huong_dan came with a "Hài lòng"
+    table = _table_with(report, "Nội dung")
+    assert table[0] == ["TT", "Nội dung", "Khi chưa hài lòng", "Khi hài lòng", "Tổng số lượt"]
+    reasons = {r[1]: r[2:] for r in table[1:]}
+    assert reasons == {"Thái độ": ["1", "0", "1"], "Hướng dẫn": ["0", "1", "1"], "Số lần đi lại": ["1", "0", "1"],
+                       "Nhũng nhiễu": ["1", "0", "1"], "Đúng hẹn": ["0", "0", "0"]}
 
 
 def test_recipients_and_signature(report):

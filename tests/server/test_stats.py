@@ -252,3 +252,27 @@ def test_the_charts_decimal_mark_is_the_pages():
     trend = [Figures(key="2026-10", total=3, valid=3, satisfied=2, levels={})]
     assert "66,7" in _svg_texts(charts.trend_svg(trend))
     assert "66.7" in _svg_texts(charts.trend_svg(trend, decimal="."))
+
+
+def test_reasons_are_split_between_praise_and_complaint(tmp_path):
+    """Every level may tick reasons on the kiosk: a reason named by a satisfied rating is praise.
+
+    The hand fixture names huong_dan once with a satisfied level, the rest with "Không hài lòng"; a "Rất hài lòng"
+    naming thai_do must show as praise, on the raw path and on the roll-up alike."""
+    from sync.server.core import rollup
+    engine = make_town(tmp_path / "town.db")
+    with engine.begin() as conn:
+        conn.execute(insert(db.ratings).values(
+            id=str(uuid.uuid4()), kiosk_id="k1", seq=99, created_at="2026-12-02T09:00:00+07:00",
+            unit_code="13321", desk_id="quay-2", officer_id="cb-004", procedure_code=None, level=3,
+            reasons='["thai_do"]', comment=None, source="walk_up", flags="[]", prev_hash="0" * 64,
+            hash="1" * 64, sig="2" * 64, received_at="x", corrected_at="2026-12-02T09:00:00+07:00"))
+    raw = Stats(engine, db.ratings, "corrected_at", scale=3)
+    fast = Stats(engine, db.ratings, "corrected_at", rollup=True)
+    rollup.fold(engine, list(fast.reasons))
+    for stats in (raw, fast):
+        dash = stats.dashboard(Q4, "month")
+        assert dash.reasons["thai_do"] == 2
+        assert dash.reasons_satisfied == {"thai_do": 1, "huong_dan": 1, "dung_hen": 0, "so_lan_di_lai": 0,
+                                          "nhung_nhieu": 0}
+        assert dash.reasons_split()[0] == ("thai_do", 2, 1, 1)       # code, all, praise, complaint

@@ -42,4 +42,6 @@ def report_api(request: Request, period: str | None = None, unit: str | None = N
             "overall": _figures_json(dash.overall),
             "by": {d: [_figures_json(f) for f in rows] for d, rows in dash.by.items()},
             "trend": {"step": step, "points": [_figures_json(f) for f in dash.trend]},
-            "reasons": dash.reasons}
+            "reasons": dash.reasons,
+            # of the ratings naming each reason, the satisfied ones (praise); added in 0.3
+            "reasons_satisfied": dash.reasons_satisfied}

@@ -56,6 +56,8 @@ def _reasons_table(name: str) -> Table:
         *[Column(k, String(200) if k != "at" else String(10), primary_key=True) for k in KEY],
         Column("code", String(100), primary_key=True),
         Column("n", Integer, nullable=False),
+        # of those n, the ratings satisfied on their own survey (praise, not complaint; migration 0005)
+        Column("satisfied", Integer, nullable=False, default=0),
     )
 
 
@@ -173,7 +175,7 @@ def fold_in(conn, reasons: list[str], limit: int | None = None, surveys: dict | 
     wanted = set(reasons)
     satisfied = _satisfied_sets(conn, surveys)
     days: dict[tuple, dict] = {}
-    counted: dict[tuple, int] = {}
+    counted: dict[tuple, list[int]] = {}      # key + code → [n, satisfied]
     for row in conn.execute(_NEW_GROUPS, {"lo": cur, "hi": top}):
         key = tuple(row[:5])
         agg = days.setdefault(key, dict.fromkeys(COUNTS, 0))
@@ -183,24 +185,29 @@ def fold_in(conn, reasons: list[str], limit: int | None = None, surveys: dict | 
             continue
         if row.level in LEVELS:
             agg[f"l{row.level}"] += row.n
-        if row.level in satisfied.get(row.survey, ()):
+        pleased = row.level in satisfied.get(row.survey, ())
+        if pleased:
             agg["satisfied"] += row.n
         for code in set(json.loads(row.reasons or "[]")) & wanted:
-            counted[key + (code,)] = counted.get(key + (code,), 0) + row.n
+            pair = counted.setdefault(key + (code,), [0, 0])
+            pair[0] += row.n
+            pair[1] += row.n if pleased else 0
     months: dict[tuple, dict] = {}
     for key, agg in days.items():
         month = months.setdefault((key[0][:7],) + key[1:], dict.fromkeys(COUNTS, 0))
         for c in COUNTS:
             month[c] += agg[c]
-    month_counted: dict[tuple, int] = {}
-    for key, n in counted.items():
-        mkey = (key[0][:7],) + key[1:]
-        month_counted[mkey] = month_counted.get(mkey, 0) + n
+    month_counted: dict[tuple, list[int]] = {}
+    for key, (n, pleased) in counted.items():
+        pair = month_counted.setdefault((key[0][:7],) + key[1:], [0, 0])
+        pair[0] += n
+        pair[1] += pleased
     for table, reasons_table, grouped, counts in ((rollup_day, rollup_reason_day, days, counted),
                                                   (rollup_month, rollup_reason_month, months, month_counted)):
         _upsert(conn, table, [dict(zip(KEY, key), **agg) for key, agg in grouped.items()], list(KEY), COUNTS)
-        _upsert(conn, reasons_table, [dict(zip((*KEY, "code"), key), n=n) for key, n in counts.items()],
-                [*KEY, "code"], ["n"])
+        _upsert(conn, reasons_table, [dict(zip((*KEY, "code"), key), n=n, satisfied=pleased)
+                                      for key, (n, pleased) in counts.items()],
+                [*KEY, "code"], ["n", "satisfied"])
     conn.execute(cursor_table.update().where(cursor_table.c.name == "ratings").values(pk=top))
     return sum(agg["total"] for agg in days.values())
 

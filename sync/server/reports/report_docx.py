@@ -72,6 +72,8 @@ class ReportData:
     #: the levels that count as satisfied, in scale order ("Rất hài lòng", "Hài lòng")
     satisfied_labels: list[str] = field(default_factory=list)
     comment_total: int = 0
+    #: reason code → how many of the ratings naming it were satisfied (praise, not complaint)
+    reasons_satisfied: dict[str, int] = field(default_factory=dict)
     #: an officer's report (the filter names one): {"id", "name"}; None: the unit's report
     officer: dict | None = None
     #: the figures of the whole filter without the officer, beside an officer's own
@@ -100,7 +102,7 @@ def gather(stats: Stats, flt: Filter, names: dict[str, dict[str, str]]) -> Repor
         officers=named(dash.by["officer"], "officer"),
         desks=named(dash.by["desk"], "desk"),
         procedures=named(dash.by["procedure"], "procedure"),
-        reasons=dash.reasons,
+        reasons=dash.reasons, reasons_satisfied=dash.reasons_satisfied,
         reason_labels={c: vi for c, (vi, _en) in stats.reasons.items()},
         level_labels={lv: stats.level_label(lv) for lv in stats.levels},
         trend=dash.trend, comments=dash.comments,
@@ -443,10 +445,14 @@ def report(data: ReportData, issuer: Issuer | None = None, on: date | None = Non
         else:
             _para(doc, "Không có đánh giá trong kỳ.", indent_first=True)
 
-    _para(doc, f"{next(roman)}. LÝ DO CHƯA HÀI LÒNG ĐƯỢC NÊU", bold=True, keep_next=True, before=6)
-    reason_rows = [[str(i), data.reason_labels.get(c, c), str(n)]
-                   for i, (c, n) in enumerate(sorted(data.reasons.items(), key=lambda kv: -kv[1]), 1)]
-    _grid(doc, ["TT", "Lý do", "Số lượt"], reason_rows, [12, 110, 40])
+    # every level may tick reasons on the kiosk: praise and complaint are counted apart
+    _para(doc, f"{next(roman)}. NHỮNG ĐIỀU NGƯỜI DÂN NÊU KHI ĐÁNH GIÁ", bold=True, keep_next=True, before=6)
+    pleased = data.reasons_satisfied
+    split = [(c, n, pleased.get(c, 0), n - pleased.get(c, 0)) for c, n in data.reasons.items()]
+    reason_rows = [[str(i), data.reason_labels.get(c, c), str(bad), str(good), str(n)]
+                   for i, (c, n, good, bad) in enumerate(sorted(split, key=lambda r: (-r[3], -r[1])), 1)]
+    _grid(doc, ["TT", "Nội dung", "Khi chưa hài lòng", "Khi hài lòng", "Tổng số lượt"], reason_rows,
+          [12, 70, 30, 25, 25])
     if data.reasons.get("nhung_nhieu"):
         _para(doc, f"Có {data.reasons['nhung_nhieu']} lượt phản ánh nhũng nhiễu; đề nghị xác minh, "
                    "xử lý theo quy định.", indent_first=True, italic=True)

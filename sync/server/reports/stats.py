@@ -127,8 +127,16 @@ class Dashboard:
     overall: Figures
     by: dict[str, list[Figures]]     # dimension -> figures, best rate first
     trend: list[Figures]
-    reasons: dict[str, int]
+    reasons: dict[str, int]          # code → valid ratings naming it, whatever their level
     comments: list[dict]
+    #: code → how many of those were satisfied ratings (praise); the rest are complaints.
+    #: Every level may tick reasons on the kiosk (the same steps whatever the answer).
+    reasons_satisfied: dict[str, int] = field(default_factory=dict)
+
+    def reasons_split(self) -> list[tuple[str, int, int, int]]:
+        """(code, all, when satisfied, when not satisfied) in the configured order."""
+        return [(code, n, self.reasons_satisfied.get(code, 0), n - self.reasons_satisfied.get(code, 0))
+                for code, n in self.reasons.items()]
 
 
 def _best_first(rows) -> list[Figures]:
@@ -215,11 +223,15 @@ class Stats:
             return [self._figures(row, row.key) for row in conn.execute(q)]
 
     def _reason_sums(self) -> list:
+        """Per reason code: valid ratings naming it (r<i>) and, of those, the satisfied ones (s<i>)."""
         r = self.r
         ok = not_(misuse_expr(r))
-        return [func.sum(case((and_(ok, r.c.reasons.is_not(None), _contains_code(r.c.reasons, code)),
-                               literal(1)), else_=0)).label(f"r{i}")
-                for i, code in enumerate(self.reasons)]
+        cols = []
+        for i, code in enumerate(self.reasons):
+            named = and_(ok, r.c.reasons.is_not(None), _contains_code(r.c.reasons, code))
+            cols.append(func.sum(case((named, literal(1)), else_=0)).label(f"r{i}"))
+            cols.append(func.sum(case((and_(named, self._satisfied(r)), literal(1)), else_=0)).label(f"s{i}"))
+        return cols
 
     def dashboard(self, flt: Filter, step: str = "month", comments: int = 20) -> Dashboard:
         """All the dashboard's figures from ONE grouped scan of the period.
@@ -243,6 +255,7 @@ class Stats:
         groups: dict[str, dict] = {d: {} for d in DIMENSIONS}
         trend: dict[str, Figures] = {}
         reasons = dict.fromkeys(self.reasons, 0)
+        pleased = dict.fromkeys(self.reasons, 0)
         with self.reader.connect() as conn:
             for row in conn.execute(q):
                 fig = self._figures(row)
@@ -254,10 +267,12 @@ class Stats:
                                                      levels=dict.fromkeys(self.levels, 0))).add(fig)
                 for i, code in enumerate(self.reasons):
                     reasons[code] += int(row._mapping[f"r{i}"] or 0)
+                    pleased[code] += int(row._mapping[f"s{i}"] or 0)
         overall.levels = {lv: overall.levels.get(lv, 0) for lv in self.levels}
         return Dashboard(overall=overall, by={d: _best_first(g.values()) for d, g in groups.items()},
                          trend=[trend[k] for k in sorted(trend)], reasons=reasons,
-                         comments=self.latest_comments(flt, comments) if comments else [])
+                         comments=self.latest_comments(flt, comments) if comments else [],
+                         reasons_satisfied=pleased)
 
     def _dashboard_rollup(self, flt: Filter, step: str, comments: int) -> Dashboard:
         """dashboard() read from the roll-up (core/rollup.py), which ingest keeps folded.
@@ -302,11 +317,13 @@ class Stats:
             b = bucket.label("key")
             trend = [self._figures(row, row.key)
                      for row in conn.execute(select(b, *sums).where(where(t)).group_by(b).order_by(b))]
-            counted = dict(conn.execute(select(tr.c.code, func.sum(tr.c.n)).where(where(tr))
-                                        .group_by(tr.c.code)).all())
-        reasons = {code: int(counted.get(code) or 0) for code in self.reasons}
+            counted = {code: (n, sat) for code, n, sat in conn.execute(
+                select(tr.c.code, func.sum(tr.c.n), func.sum(tr.c.satisfied)).where(where(tr)).group_by(tr.c.code))}
+        reasons = {code: int(counted.get(code, (0, 0))[0] or 0) for code in self.reasons}
+        pleased = {code: int(counted.get(code, (0, 0))[1] or 0) for code in self.reasons}
         return Dashboard(overall=overall, by=by, trend=trend, reasons=reasons,
-                         comments=self.latest_comments(flt, comments) if comments else [])
+                         comments=self.latest_comments(flt, comments) if comments else [],
+                         reasons_satisfied=pleased)
 
     def reason_counts(self, flt: Filter) -> dict[str, int]:
         """How many valid ratings named each reason (configured order)."""
@@ -317,7 +334,7 @@ class Stats:
         q = select(*cols).where(flt.where(r, self.time_col))
         with self.reader.connect() as conn:
             row = conn.execute(q).one()
-        return {code: int(row[i] or 0) for i, code in enumerate(self.reasons)}
+        return {code: int(row._mapping[f"r{i}"] or 0) for i, code in enumerate(self.reasons)}
 
     def _with_comment(self, flt: Filter) -> ColumnElement:
         r = self.r
