@@ -178,7 +178,8 @@ def _send(town, officer):
 
 def _figures(html):
     """The officer page without its CSRF token and charts (their ids differ at every drawing)."""
-    return re.sub(r'name="csrf" value="[^"]+"|<svg.*?</svg>', "", html, flags=re.S)
+    return re.sub(r'name="csrf" value="[^"]+"|<svg.*?</svg>|<p class="sub"><span class="tag bad" data-testid="officer-inactive">.*?</p>\n',
+                  "", re.sub(r"\n\s*\n", "\n", html), flags=re.S)
 
 
 def test_an_officer_who_left_is_gone_from_the_kiosk_and_kept_in_the_reports(town, admin):
@@ -200,6 +201,7 @@ def test_an_officer_who_left_is_gone_from_the_kiosk_and_kept_in_the_reports(town
     # the officer's page and the report still count their ratings; new ones are stored as theirs
     again = admin.get(town.url + "/admin/officers/cb-002?period=2026-Q4", timeout=30)
     assert again.status_code == 200 and "Trần Văn Đức" in again.text
+    assert "Đã nghỉ" in again.text and "Đã nghỉ" not in report.text
     assert _figures(again.text) == _figures(report.text)
     xlsx = admin.get(town.url + "/admin/export?fmt=xlsx&period=2026-Q4", timeout=30)
     sheet = openpyxl.load_workbook(io.BytesIO(xlsx.content)).worksheets[0]
