@@ -32,6 +32,16 @@ def up(base):
     return http_ok(base + "/openapi.json")
 
 
+
+def stop_demo(demo: subprocess.Popen) -> None:
+    """Stop `hailong demo` and its children (server, kiosk) as Ctrl-C would; kill what lingers."""
+    os.killpg(demo.pid, signal.SIGTERM)
+    try:
+        demo.wait(20)
+    except subprocess.TimeoutExpired:
+        os.killpg(demo.pid, signal.SIGKILL)
+        demo.wait(10)
+
 def test_demo_runs_syncs_and_survives_a_server_restart(xvfb, tmp_path):
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -68,12 +78,7 @@ def test_demo_runs_syncs_and_survives_a_server_restart(xvfb, tmp_path):
         print((tmp_path / "demo.log").read_text("utf-8")[-4000:])
         raise
     finally:
-        os.killpg(demo.pid, signal.SIGTERM)
-        try:
-            demo.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(demo.pid, signal.SIGKILL)
-            demo.wait(10)
+        stop_demo(demo)
     assert not up(base), "the demo's server should stop with the demo"
 
     # the server started again on the same town.db still holds it
@@ -144,9 +149,4 @@ def test_demo_prints_a_receipt_to_a_png_that_scans_back(xvfb, tmp_path):
         print((tmp_path / "demo.log").read_text("utf-8")[-4000:])
         raise
     finally:
-        os.killpg(demo.pid, signal.SIGTERM)
-        try:
-            demo.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(demo.pid, signal.SIGKILL)
-            demo.wait(10)
+        stop_demo(demo)
