@@ -10,8 +10,9 @@ local offset (Asia/Ho_Chi_Minh, +07:00 since 1975) to the second.
 A rating is given to :func:`values` as a record (protocol field names, lists
 as lists) plus ``time`` and ``received_at``; ``Lookups`` holds what only the
 server knows (names of units, desks, officers, procedures; its reasons and
-surveys). Where a name is not known the cell holds the code: ``hailong pull``
-has no names, so its unit, desk, officer and procedure cells hold codes.
+surveys). Where a name is not known the cell holds the code; ``hailong pull``
+reads the names from the server's ``/api/v1/names`` (a server older than 0.3:
+codes).
 
 Standard library and sync.protocol only: the pull client must not import the server.
 """
@@ -92,7 +93,7 @@ def csv_time(moment: datetime | None) -> str:
 
 @dataclass
 class Lookups:
-    """What the words of a row come from. The server fills the names; ``hailong pull`` leaves them empty."""
+    """What the words of a row come from: the server's roster and surveys (``hailong pull``: from /api/v1/names)."""
     units: dict[str, str] = field(default_factory=dict)
     desks: dict[str, str] = field(default_factory=dict)
     officers: dict[str, str] = field(default_factory=dict)

@@ -199,12 +199,53 @@ def _flat(rec: dict) -> list:
     return row
 
 
-_LOOKUPS = columns.Lookups()   # the pull has no names: codes (sync/columns.py)
+#: the admin API's names (sync/server/api/ratings.py PATH_NAMES), for the web export's words
+PATH_NAMES = "/api/v1/names"
+_CODES = columns.Lookups()     # a server without /names (before 0.3): the cells hold codes
 
 
-def _human(rec: dict) -> dict:
+def fetch_lookups(server: str, token: str, timeout: float, retries: int = 5,
+                  session: requests.Session | None = None) -> columns.Lookups:
+    """The names of units, desks, officers, procedures and the surveys' labels, from the server.
+
+    A server older than 0.3 has no such route (404): the cells hold codes, as they did.
+    Anything the server sends that is not the expected shape is left out, never trusted."""
+    session = session or requests.Session()
+    session.headers["Authorization"] = f"Bearer {token}"
+    resp = _get(session, server.rstrip("/") + PATH_NAMES, {}, timeout, retries, server)
+    if resp.status_code == 404:
+        return _CODES
+    if resp.status_code != 200:
+        try:
+            detail = resp.json().get("detail")
+        except ValueError:
+            detail = resp.reason
+        raise PullError(_("máy chủ trả lời {status}: {detail}", status=resp.status_code, detail=detail))
+    try:
+        doc = resp.json()
+    except ValueError:
+        raise PullError(_("{url} không trả lời như một máy chủ hailong", url=server)) from None
+
+    def names(key: str) -> dict[str, str]:
+        got = doc.get(key) if isinstance(doc, dict) else None
+        return {k: v for k, v in got.items() if isinstance(k, str) and isinstance(v, str)} \
+            if isinstance(got, dict) else {}
+
+    reasons = dict(protocol.DEFAULT_REASONS)
+    for code, pair in (doc.get("reasons") or {}).items() if isinstance(doc.get("reasons"), dict) else ():
+        if isinstance(pair, list) and len(pair) == 2 and all(isinstance(x, str) for x in pair):
+            reasons[code] = (pair[0], pair[1])
+    surveys = {k: v for k, v in (doc.get("surveys") or {}).items()
+               if isinstance(v, dict)} if isinstance(doc.get("surveys"), dict) else {}
+    scale = doc.get("scale") if doc.get("scale") in protocol.SCALES else 3
+    return columns.Lookups(units=names("units"), desks=names("desks"), officers=names("officers"),
+                           procedures=names("procedures"), reasons=reasons, surveys=surveys,
+                           fallback_levels={lv: vi for lv, vi, _en, _sat in protocol.SCALES[scale]})
+
+
+def _human(rec: dict, look: columns.Lookups = _CODES) -> dict:
     """A record as the web export's cells (sync/columns.py): the kiosk's time is the rating's time."""
-    return columns.values({**rec, "time": rec.get("created_at")}, _LOOKUPS)
+    return columns.values({**rec, "time": rec.get("created_at")}, look)
 
 
 def header(fmt: str, raw: bool) -> list[str] | None:
@@ -270,8 +311,9 @@ class _Writer:
     """Rows into ``path``: a new file (``append`` False: written whole, the caller renames it into place),
     or the end of an existing CSV / JSON Lines file. Excel is always a new file: ``keep`` holds the old rows."""
 
-    def __init__(self, fmt: str, path: Path, raw: bool = False, append: bool = False, keep=None):
-        self.fmt, self.path, self.raw, self.rows = fmt, path, raw, 0
+    def __init__(self, fmt: str, path: Path, raw: bool = False, append: bool = False, keep=None,
+                 look: columns.Lookups = _CODES):
+        self.fmt, self.path, self.raw, self.rows, self.look = fmt, path, raw, 0, look
         heads = header(fmt, raw)
         if fmt == "xlsx":
             try:
@@ -312,7 +354,7 @@ class _Writer:
                 if self.raw:
                     self._xlsx_row(_flat(rec))
                 else:
-                    cells = _human(rec)
+                    cells = _human(rec, self.look)
                     self._xlsx_row([cells[k] for k in columns.KEYS])
             return
         self.rows += len(ratings)
@@ -320,7 +362,8 @@ class _Writer:
             if self.raw:
                 self.csv.writerows([csv_cell(v) for v in _flat(rec)] for rec in ratings)
             else:
-                self.csv.writerows([csv_cell(v) for v in columns.csv_values(_human(rec))] for rec in ratings)
+                look = self.look
+                self.csv.writerows([csv_cell(v) for v in columns.csv_values(_human(rec, look))] for rec in ratings)
         elif lines is not None:
             self.fh.write("\n".join(lines) + "\n")
         else:
@@ -471,7 +514,9 @@ def _pull(server, token, fmt, out, after, state_path, limit, timeout, progress, 
                         _fsync(fh)
     target = out if append and fmt != "xlsx" else out.with_name(out.name + ".part")
     start_size = out.stat().st_size if target is out else 0
-    writer = _Writer(fmt, target, raw, append=target is out, keep=keep)
+    # the web export's words need the server's names (not for --raw, nor JSON Lines: records as sent)
+    look = _CODES if raw or fmt == "jsonl" else fetch_lookups(server, token, timeout, retries)
+    writer = _Writer(fmt, target, raw, append=target is out, keep=keep, look=look)
     count, cursor = 0, after
     bar = None
     if progress:

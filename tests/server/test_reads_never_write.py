@@ -52,7 +52,7 @@ GETS = [
     ("/lang/en?next=/admin/alerts", "session"), ("/admin/alerts", "session"), ("/lang/vi", "session"),
     ("/api/v1/reports/dashboard?period=2026-Q4", "api"), ("/api/v1/reports/dashboard?period=2026&step=week", "api"),
     ("/api/v1/ratings", "api"), ("/api/v1/ratings?after=3&limit=2", "api"),
-    ("/api/v1/alerts", "api"), ("/api/v1/alerts?include_resolved=true", "api"),
+    ("/api/v1/alerts", "api"), ("/api/v1/alerts?include_resolved=true", "api"), ("/api/v1/names", "api"),
     ("/api/v1/kiosks/ki-ot-1/config", "kiosk"), ("/api/v1/photos/cb-001", "kiosk"),
 ]
 

@@ -206,6 +206,39 @@ def test_the_columns_and_words_are_the_web_export_s(town, tmp_path):
     assert body[2]["Lý do"] == "Thái độ" and body[6]["Ý kiến"] == "Cán bộ hướng dẫn tận tình"
 
 
+def test_the_cells_carry_the_roster_s_names_as_the_web_export_does(town, tmp_path):
+    """The server's /api/v1/names gives the pull the words the web export writes (issue 10)."""
+    from sqlalchemy import insert
+
+    from sync.server.core import db
+    with town.engine.begin() as conn:
+        conn.execute(insert(db.units).values(code="13321", name="UBND xã Đồng Tâm"))
+        conn.execute(insert(db.desks).values(id="quay-1", unit_code="13321", name="Quầy số 1 — Tư pháp"))
+        conn.execute(insert(db.officers), [{"id": f"cb-00{i}", "name": f"Cán bộ số {i}", "desk_id": "quay-1",
+                                            "active": i != 3} for i in range(1, 6)])
+    send(town, 6)
+    out = tmp_path / "pull.csv"
+    r = pull(town, "--format", "csv", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    rows = csv_rows(out)
+    body = [dict(zip(rows[0], row)) for row in rows[1:]]
+    by_id = {rec["id"]: rec for rec in town.recs}
+    assert len(body) == 6
+    for row in body:
+        officer = by_id[row["Mã đánh giá"]]["officer_id"]
+        assert row["Mã cán bộ"] == officer
+        assert row["Cán bộ"] == f"Cán bộ số {officer[-1]}"     # a deactivated officer (cb-003) keeps the name
+        assert row["Quầy"].startswith("Quầy số 1 — Tư pháp") and row["Đơn vị"].startswith("UBND xã Đồng Tâm"), row
+    names = requests.get(town.url + "/api/v1/names", headers={"Authorization": f"Bearer {town.token}"},
+                         timeout=10).json()
+    assert names["officers"]["cb-003"] == "Cán bộ số 3" and names["scale"] == 3
+    assert "hl3" in names["surveys"] and names["reasons"]["thai_do"] == ["Thái độ", "Attitude"]
+    # --raw and JSON Lines keep the codes, as sent
+    assert pull(town, "--format", "csv", "--out", str(tmp_path / "raw.csv"), "--raw").returncode == 0
+    raw = csv_rows(tmp_path / "raw.csv")
+    assert {row[raw[0].index("officer_id")] for row in raw[1:]} == {rec["officer_id"] for rec in town.recs}
+
+
 def test_raw_keeps_field_names_and_codes(town, tmp_path):
     send(town, 8)
     out = tmp_path / "raw.csv"

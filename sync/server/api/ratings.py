@@ -16,10 +16,14 @@ from sync import protocol
 from sync.server.api.auth import current_user
 from sync.server.core.alerts import as_record
 from sync.server.core.db import alerts, ratings
+from sync.server.core.settings import known_surveys, survey
+from sync.server.reports.exports import roster_names
 
 router = APIRouter(tags=["admin"])
 
 MAX_LIMIT = 5000
+#: the admin API's names (hailong pull's words); added in 0.3
+PATH_NAMES = "/api/v1/names"
 
 
 class RatingsPage(BaseModel):
@@ -115,3 +119,18 @@ def list_alerts(request: Request, include_resolved: bool = False, kiosk_id: str 
     with request.app.state.reader.connect() as conn:
         # params: the kind's parameters as an object (what the pages word the alert from)
         return {"alerts": [as_record(r) for r in conn.execute(query).mappings()]}
+
+
+@router.get(PATH_NAMES, summary="The words of a pull: names of units, desks, officers, procedures; reasons; surveys")
+def list_names(request: Request, user: dict = Depends(current_user)):
+    """What ``hailong pull`` needs to write the web export's words instead of codes.
+
+    units/desks/officers/procedures: code → name (deactivated officers too: their ratings stay);
+    reasons: code → [Vietnamese, English] of the town's survey; surveys: id → document (every
+    survey a rating may have answered, for its level labels); scale: the town's default scale.
+    """
+    with request.app.state.reader.connect() as conn:
+        town = survey(conn)
+        return {**roster_names(conn),
+                "reasons": {c: list(protocol.DEFAULT_REASONS.get(c, (c, c))) for c in town.get("reasons") or []},
+                "surveys": known_surveys(conn), "scale": town.get("scale", 3)}

@@ -39,7 +39,8 @@ HEADERS = columns.COLUMNS
 SOURCE_LABELS, FLAG_LABELS, NOT_COUNTED = columns.SOURCE_LABELS, columns.FLAG_LABELS, columns.NOT_COUNTED
 
 
-def _names(conn) -> dict[str, dict[str, str]]:
+def roster_names(conn) -> dict[str, dict[str, str]]:
+    """Code → name of the units, desks, officers and procedures (an export's words; the admin API's /names)."""
     return {
         "units": {r.code: r.name for r in conn.execute(select(db.units.c.code, db.units.c.name))},
         "desks": {r.id: r.name for r in conn.execute(select(db.desks.c.id, db.desks.c.name))},
@@ -56,7 +57,7 @@ def rating_rows(engine, flt: Filter, scale: int = 3, time_col: str = "corrected_
     q = (select(r, r.c[time_col].label("time")).where(flt.where(r, time_col))
          .order_by(r.c[time_col], r.c.pk))
     with engine.connect() as conn:
-        look = columns.Lookups(**_names(conn), reasons=dict(reasons or DEFAULT_REASONS),
+        look = columns.Lookups(**roster_names(conn), reasons=dict(reasons or DEFAULT_REASONS),
                                surveys=known_surveys(conn), tz=VN_TZ,
                                fallback_levels={lv: vi for lv, vi, _en, _sat in SCALES[scale]})
         for row in conn.execution_options(yield_per=2000).execute(q):
