@@ -308,3 +308,37 @@ def test_counts_are_written_the_way_each_language_writes_them(monkeypatch):
     assert pull_mod._number(4084) == "4.084" and pull_mod._number(1_048_575) == "1.048.575"
     monkeypatch.setattr(pull_mod._, "language", "en")
     assert pull_mod._number(4084) == "4,084" and pull_mod._number(12) == "12"
+
+
+def test_an_older_server_without_names_gives_codes_and_a_bad_answer_is_named(tmp_path):
+    """A 0.2 server has no /api/v1/names (404): the cells hold codes; a non-JSON answer is a clear error."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from helpers import free_port
+    from sync import pull as pull_module
+
+    class Old(BaseHTTPRequestHandler):
+        def do_GET(self):
+            code, body = (404, b'{"detail":"Not Found"}') if self.path.startswith("/api/v1/names") else (200, b"<html>")
+            self.send_response(code)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Old)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}"
+        look = pull_module.fetch_lookups(url, "t", timeout=5, retries=0)
+        assert look.officers == {} and look.units == {}
+        Old.do_GET = lambda self: (self.send_response(200), self.send_header("Content-Length", "6"),
+                                   self.end_headers(), self.wfile.write(b"<html>"))
+        with pytest.raises(pull_module.PullError, match="hailong"):
+            pull_module.fetch_lookups(url, "t", timeout=5, retries=0)
+    finally:
+        server.shutdown()
+        server.server_close()
