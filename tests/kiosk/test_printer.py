@@ -303,6 +303,8 @@ def test_a_printer_made_of_files_for_the_demo(tmp_path):
         got = []
         reader = SerialScanner(scanner.port, got.append, reconnect_interval=0.1).start()
         try:
+            # opening a serial port flushes what waits in it (pyserial): write once the reader holds it
+            wait_until(lambda: reader.state()["state"] == "ok", 10, what="the scanner's port open")
             with open(tmp_path / "scan", "w") as pipe:
                 pipe.write(f"{png.with_suffix('.qr.txt')}\n{png}\n")
             wait_until(lambda: len(got) >= 2, 10)
