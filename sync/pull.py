@@ -87,6 +87,16 @@ def _get(session: requests.Session, url: str, params: dict, timeout: float, retr
         raise PullError(str(exc)) from None
 
 
+def _refused(resp: requests.Response) -> PullError:
+    """A non-200 answer as the error to show: its status and the server's ``detail`` (or the reason)."""
+    try:
+        body = resp.json()
+    except ValueError:
+        body = None
+    detail = body.get("detail") if isinstance(body, dict) else resp.reason
+    return PullError(_("máy chủ trả lời {status}: {detail}", status=resp.status_code, detail=detail))
+
+
 def fetch_pages(server: str, token: str, after: str | None, limit: int, timeout: float,
                 retries: int = 5, session: requests.Session | None = None):
     """Yield (ratings, next cursor, their JSON texts or None) pages until the server has nothing more."""
@@ -99,11 +109,7 @@ def fetch_pages(server: str, token: str, after: str | None, limit: int, timeout:
             params["after"] = after
         resp = _get(session, url, params, timeout, retries, server)
         if resp.status_code != 200:
-            try:
-                detail = resp.json().get("detail")
-            except ValueError:
-                detail = resp.reason
-            raise PullError(_("máy chủ trả lời {status}: {detail}", status=resp.status_code, detail=detail))
+            raise _refused(resp)
         try:
             ratings, nxt, lines = parse_page(resp.content)
         except (ValueError, KeyError, TypeError):
@@ -216,18 +222,16 @@ def fetch_lookups(server: str, token: str, timeout: float, retries: int = 5,
     if resp.status_code == 404:
         return _CODES
     if resp.status_code != 200:
-        try:
-            detail = resp.json().get("detail")
-        except ValueError:
-            detail = resp.reason
-        raise PullError(_("máy chủ trả lời {status}: {detail}", status=resp.status_code, detail=detail))
+        raise _refused(resp)
     try:
         doc = resp.json()
     except ValueError:
-        raise PullError(_("{url} không trả lời như một máy chủ hailong", url=server)) from None
+        doc = None
+    if not isinstance(doc, dict):
+        raise PullError(_("{url} không trả lời như một máy chủ hailong", url=server))
 
     def names(key: str) -> dict[str, str]:
-        got = doc.get(key) if isinstance(doc, dict) else None
+        got = doc.get(key)
         return {k: v for k, v in got.items() if isinstance(k, str) and isinstance(v, str)} \
             if isinstance(got, dict) else {}
 
