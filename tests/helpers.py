@@ -142,3 +142,16 @@ def x_window_names(display: str) -> list[str]:
         return names
     finally:
         x11.XCloseDisplay(dpy)
+
+
+class FakeClock:
+    """Seconds that move only when the test says (``clock.advance(5)`` or ``clock.now = …``)."""
+
+    def __init__(self, now: float = 1000.0):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds

@@ -1,20 +1,10 @@
 """Wrong PINs lock the pad for a while (kiosk.staff.PinLock), with a fake clock and a real kiosk.db."""
 import pytest
+from helpers import FakeClock
 from ptys import write_kiosk
 
 from kiosk.staff import PinLock, StaffPanel
 from kiosk.store import KioskStore
-
-
-class FakeClock:
-    def __init__(self, now=1_780_000_000.0):
-        self.now = now
-
-    def __call__(self):
-        return self.now
-
-    def advance(self, seconds):
-        self.now += seconds
 
 
 @pytest.fixture
@@ -30,7 +20,7 @@ def wrongs(lock, n):
 
 
 def test_five_wrong_lock_for_a_minute_then_doubling_up_to_fifteen(store):
-    clock = FakeClock()
+    clock = FakeClock(1_780_000_000.0)
     lock = PinLock(store, clock)
     assert wrongs(lock, 4) == [0, 0, 0, 0] and not lock.locked()
     assert lock.wrong() == 60
@@ -48,7 +38,7 @@ def test_five_wrong_lock_for_a_minute_then_doubling_up_to_fifteen(store):
 
 
 def test_a_right_pin_resets_it_all(store):
-    clock = FakeClock()
+    clock = FakeClock(1_780_000_000.0)
     lock = PinLock(store, clock)
     wrongs(lock, 5)
     clock.advance(60)
@@ -59,7 +49,7 @@ def test_a_right_pin_resets_it_all(store):
 
 
 def test_the_lock_survives_a_restart(tmp_path, store):
-    clock = FakeClock()
+    clock = FakeClock(1_780_000_000.0)
     wrongs(PinLock(store, clock), 5)
     store.close()
     again = KioskStore(tmp_path / "kiosk.db", "K-1", "ab" * 32)
@@ -70,7 +60,7 @@ def test_the_lock_survives_a_restart(tmp_path, store):
 
 
 def test_a_clock_set_back_never_lengthens_the_wait(store):
-    clock = FakeClock()
+    clock = FakeClock(1_780_000_000.0)
     lock = PinLock(store, clock)
     wrongs(lock, 5)
     clock.advance(-86400)
@@ -79,7 +69,7 @@ def test_a_clock_set_back_never_lengthens_the_wait(store):
 
 def test_sign_in_refuses_while_locked_without_checking_and_counts_each_wrong(tmp_path):
     cfg, store = write_kiosk(tmp_path)
-    clock = FakeClock()
+    clock = FakeClock(1_780_000_000.0)
     staff = StaffPanel(cfg, store, clock=clock)
     for _ in range(5):
         assert staff.sign_in("000000") is None

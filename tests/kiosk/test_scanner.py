@@ -5,20 +5,12 @@ import time
 import unicodedata
 
 import pytest
-from helpers import VECTORS, wait_until
+from helpers import VECTORS, FakeClock, wait_until
 from ptys import PtyPort
 
 from kiosk.devices.scanner import KeyboardWedgeBuffer, LineAssembler, SerialScanner
 
 TOKEN = json.loads((VECTORS / "receipt.json").read_text("utf-8"))["qr_text"]
-
-
-class Clock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self):
-        return self.now
 
 
 class Scans:
@@ -140,7 +132,7 @@ def test_no_port_configured():
 
 
 def test_line_assembler_drops_a_stale_partial():
-    clock = Clock()
+    clock = FakeClock()
     lines = LineAssembler(stale_after=2.0, clock=clock)
     assert lines.feed(b"half") == []
     clock.now += 5
@@ -152,7 +144,7 @@ def test_line_assembler_drops_a_stale_partial():
 
 
 def test_keyboard_wedge_emits_on_enter():
-    clock = Clock()
+    clock = FakeClock()
     wedge = KeyboardWedgeBuffer(stale_after=1.0, clock=clock)
     for ch in TOKEN:
         assert wedge.push(ch) == []
@@ -164,7 +156,7 @@ def test_keyboard_wedge_emits_on_enter():
 
 
 def test_keyboard_wedge_drops_stale_typing():
-    clock = Clock()
+    clock = FakeClock()
     wedge = KeyboardWedgeBuffer(stale_after=1.0, clock=clock)
     wedge.push("xyz")  # someone pokes at a keyboard
     clock.now += 3

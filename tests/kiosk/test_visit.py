@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+from helpers import FakeClock
 
 from kiosk import visit as V
 from kiosk.roster import load_roster_file
@@ -10,19 +11,6 @@ from kiosk.visit import Settings, Visit, VisitError
 from sync.protocol import DEFAULT_REASONS
 
 KEY = "cd" * 32
-
-
-class FakeClock:
-    """Seconds that move only when the test says."""
-
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self):
-        return self.now
-
-    def advance(self, seconds):
-        self.now += seconds
 
 
 @pytest.fixture
