@@ -7,6 +7,7 @@ BASE = [
     "requests>=2.31",
     "tenacity>=8.2",
     "tqdm>=4.66",
+    "cryptography>=42",   # Ed25519: evidence packs signed by the server, checked offline by verify-pack
 ]
 KIOSK = [
     "kivy[base]==2.3.1",
@@ -30,6 +31,8 @@ SERVER = [
     "matplotlib>=3.8",
     "fastapi-offline>=1.7",   # Swagger UI and ReDoc files, served by the server: /docs works offline
     "babel>=2.14",
+    "holidays>=0.60",     # Vietnamese public holidays (lunar Tết, Giỗ Tổ): cases' due dates in working days
+    "aiosmtpd>=1.4",      # `make demo`'s local mail catcher (alert e-mails read without a real server)
 ]
 TEST = [
     "pytest>=8",

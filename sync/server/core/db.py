@@ -138,6 +138,8 @@ users = Table(
     Column("role", String(20), nullable=False),  # admin | viewer
     Column("password_hash", String(200), nullable=False),
     Column("created_at", String(40), nullable=False),
+    Column("email", String(200)),        # told of its unit's new alerts and cases (migration 0006)
+    Column("unit_code", String(64)),     # sees and manages this unit only; NULL: every unit
 )
 
 api_tokens = Table(
@@ -187,6 +189,97 @@ settings = Table(
     Column("key", String(100), primary_key=True),
     Column("value", Text, nullable=False),    # JSON
 )
+
+
+# --- issue 11 (migration 0006): cases, their causes and log, letters issued, the outbox ---
+
+cases = Table(
+    "cases", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(40), nullable=False),     # nhung_nhieu, low_rate, tampering, silent, manual
+    Column("officer_id", String(200)),
+    Column("kiosk_id", String(64)),
+    Column("unit_code", String(200)),
+    Column("month", String(7)),                     # local month of the cause, when it has one
+    Column("title", Text, nullable=False),          # Vietnamese, with the ids (as alerts.message)
+    Column("status", String(20), nullable=False, server_default="open"),  # open|in_progress|resolved|closed
+    Column("owner", String(100)),                   # a username
+    Column("opened_at", String(40), nullable=False),
+    Column("opened_by", String(100)),               # NULL: opened by a rule
+    Column("due_date", String(10), nullable=False),  # local date YYYY-MM-DD
+    Column("found_cause", Text),
+    Column("outcome", Text),
+    Column("resolved_at", String(40)),
+    Column("closed_at", String(40)),
+    Column("closed_by", String(100)),
+    Column("reopened", Integer, nullable=False, server_default="0"),   # times reopened
+    Column("watch_month", String(7)),               # after closing: the month whose rate may reopen it
+    Column("open_key", String(300)),                # one case per cause while not closed; NULL once closed
+    Column("params", Text, nullable=False, server_default="{}"),       # JSON: what pages word it from
+    UniqueConstraint("open_key", name="uq_cases_open_key"),
+)
+Index("ix_cases_status_due", cases.c.status, cases.c.due_date)
+Index("ix_cases_officer", cases.c.officer_id)
+
+case_links = Table(
+    "case_links", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False),
+    Column("alert_id", Integer),
+    Column("rating_id", String(36)),
+    Column("linked_at", String(40), nullable=False),
+    UniqueConstraint("case_id", "alert_id", name="uq_case_links_alert"),
+    UniqueConstraint("case_id", "rating_id", name="uq_case_links_rating"),
+)
+Index("ix_case_links_case", case_links.c.case_id)
+Index("ix_case_links_alert", case_links.c.alert_id)
+
+case_events = Table(
+    "case_events", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False),
+    Column("at", String(40), nullable=False),
+    Column("by", String(100)),                      # NULL: the system (a rule, the overdue sweep)
+    Column("kind", String(30), nullable=False),     # opened, assigned, status, action, closed, reopened, letter, overdue, note
+    Column("action", String(40)),                   # for kind=action: nhac_nho, kiem_diem, chan_chinh, doi_vi_tri, xin_loi, de_xuat_xu_ly, other
+    Column("text", Text),
+    Column("params", Text, nullable=False, server_default="{}"),
+)
+Index("ix_case_events_case", case_events.c.case_id)
+
+letters_issued = Table(
+    "letters_issued", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(20), nullable=False),     # apology, thanks, congratulation, condolence
+    Column("case_id", Integer),
+    Column("officer_id", String(200)),
+    Column("unit_code", String(200)),
+    Column("dossier_code", String(200)),
+    Column("procedure_code", String(200)),
+    Column("issued_at", String(40), nullable=False),
+    Column("issued_by", String(100)),
+    Column("sent_at", String(40)),                  # when the desk marked it sent
+    Column("sha256", String(64)),                   # of the .docx produced (the name typed is never kept)
+    Column("note", Text),
+)
+Index("ix_letters_issued_case", letters_issued.c.case_id)
+
+notifications = Table(
+    "notifications", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("channel", String(10), nullable=False),  # email | webhook
+    Column("target", String(500), nullable=False),  # address or URL
+    Column("source", String(100), nullable=False),  # case:12, alert:40, digest:2026-12-02 …
+    Column("subject", Text, nullable=False),
+    Column("body", Text, nullable=False),           # text of the mail, or the webhook's JSON
+    Column("created_at", String(40), nullable=False),
+    Column("next_try_at", String(40), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("sent_at", String(40)),
+    Column("last_error", Text),
+    UniqueConstraint("channel", "target", "source", name="uq_notifications_once"),
+)
+Index("ix_notifications_pending", notifications.c.sent_at, notifications.c.next_try_at)
 
 
 def db_url(db: str) -> str:
