@@ -25,7 +25,8 @@ COMMANDS = {
     "receipt": "kiosk.receipt_commands:receipt",
     "sync": "kiosk.sync_commands:sync",
     "server": "sync.server.commands:server",
-    "admin": "sync.server.commands:admin",
+    "admin": "sync.server.admin_cli:admin",
+    "verify-pack": "sync.evidence:verify_pack",
     "pull": "sync.pull:pull",
     "demo": "hailong.demo:demo",
 }

@@ -33,6 +33,7 @@ from starlette.requests import ClientDisconnect
 
 from sync.server.api import kiosks as api_kiosks
 from sync.server.api import ratings as api_ratings
+from sync.server.api import cases as api_cases
 from sync.server.api import reports as api_reports
 from sync.server.core import tasks
 from sync.filemodes import exposed, private_dir
@@ -41,10 +42,14 @@ from sync.server.core.health import RETRY_AFTER, DbHealth
 from sync.server.core.settings import ensure_receipt_key
 from sync.server.web import alerts as web_alerts
 from sync.server.web import base as web_base
+from sync.server.web import case_letters as web_case_letters
+from sync.server.web import cases as web_cases
 from sync.server.web import dashboard as web_dashboard
+from sync.server.web import evidence as web_evidence
 from sync.server.web import kiosks as web_kiosks
 from sync.server.web import office as web_office
 from sync.server.web import roster as web_roster
+from sync.server.web import scores as web_scores
 from sync.server.web import signin as web_signin
 
 log = logging.getLogger("hailong.server")
@@ -183,6 +188,7 @@ def create_app(db: str = "town.db", *, media_dir: str | Path | None = None, run_
     app.include_router(api_kiosks.router)         # sync protocol v1: batches, config, photos, heartbeats
     app.include_router(api_ratings.router)        # admin API: ratings pull, alerts
     app.include_router(api_reports.router)        # admin API: the dashboard's figures
+    app.include_router(api_cases.router)          # admin API: cases
     web_base.setup(app)                           # the pages' sessions, /static, sign-in redirect
     app.include_router(web_signin.router)         # /login, /logout, /lang
     app.include_router(web_dashboard.router)      # /admin, officer pages, exports
@@ -190,6 +196,10 @@ def create_app(db: str = "town.db", *, media_dir: str | Path | None = None, run_
     app.include_router(web_kiosks.router)         # /admin/kiosks
     app.include_router(web_roster.router)         # /admin/roster, roster import, photos
     app.include_router(web_office.router)         # /admin/letters, report settings
+    app.include_router(web_cases.router)          # /admin/cases, a case's page, letters from a case
+    app.include_router(web_case_letters.router)   # /admin/cases/{id}/letter
+    app.include_router(web_evidence.router)       # /admin/evidence: the evidence pack
+    app.include_router(web_scores.router)         # /admin/scores: the yearly emulation score
 
     if docs_assets is not None:
         _offline_docs(app, docs_assets)

@@ -1,0 +1,5 @@
+"""`hailong admin` sub-commands of the cases feature (issue 11); sync/server/admin_cli.py adds COMMANDS to the group."""
+from __future__ import annotations
+
+#: click commands added to `hailong admin`
+COMMANDS: list = []

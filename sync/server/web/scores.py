@@ -1,0 +1,6 @@
+"""Admin pages of the scores feature (issue 11)."""
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(include_in_schema=False)
