@@ -40,6 +40,7 @@ from sync.filemodes import exposed, private_dir
 from sync.server.core.db import FifoLock, db_url, make_engine, make_reader, migrate
 from sync.server.core.health import RETRY_AFTER, DbHealth
 from sync.server.core.settings import ensure_receipt_key
+from sync.server.core.signing import ensure_signing_key
 from sync.server.web import alerts as web_alerts
 from sync.server.web import base as web_base
 from sync.server.web import case_letters as web_case_letters
@@ -153,6 +154,7 @@ def create_app(db: str = "town.db", *, media_dir: str | Path | None = None, run_
         migrate(engine)
     with engine.begin() as conn:
         ensure_receipt_key(conn)
+        ensure_signing_key(conn)   # evidence packs are signed with it; pages only read it
     # Watches the file the server was started on (deleted, replaced, read-only, corrupt):
     # batches get 503 and /healthz says so (core/health.py).
     health = DbHealth(engine)
