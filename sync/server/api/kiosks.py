@@ -18,7 +18,7 @@ from starlette.requests import ClientDisconnect
 from sync import protocol
 from sync.server.api.auth import current_kiosk, own_kiosk
 from sync.server.core import alerts as alert_rules
-from sync.server.core import ingest
+from sync.server.core import cases, ingest
 from sync.server.core.clock import iso, utcnow
 from sync.server.core.db import kiosks, officers, ratings
 from sync.server.core.health import RETRY_AFTER, Unhealthy
@@ -215,5 +215,5 @@ def post_heartbeat(kiosk_id: str, beat: Heartbeat, request: Request, kiosk: dict
         tail = chain_tail(conn, kiosk_id)
         lost = alert_rules.kiosk_reset(kiosk_id, beat.last_seq, beat.last_hash, tail, through, before, now)
         if lost is not None:
-            alert_rules.raise_alerts(conn, [lost], now)
+            cases.raise_alerts(conn, [lost], now)   # and its tampering case
     return {"server_time": iso(now), "acked_through": through, "clock_skew": skew, "chain_tail": tail}

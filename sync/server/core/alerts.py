@@ -33,6 +33,12 @@ while the alert is open, makes this hold across several server processes
 time, the kiosk's last contact — and ``created_at`` when the server noticed.
 Thresholds live in the ``alert_rules`` setting; DEFAULT_RULES says what they are.
 
+Cases: the server raises through core/cases.py (``raise_alerts``,
+``after_fold``, ``sweep_silent`` there), which opens the case of a
+case-worthy alert in the same transaction; the functions here raise
+alerts only. ``case_overdue`` (subject: the case id) is raised by
+core/cases.sweep_overdue.
+
 Wording: each alert keeps its kind's parameters in ``params`` (JSON: the
 officer, the kiosk, the seq range, the rate and threshold… of its first
 cause). :func:`describe` words an alert from kind + params for one reader
@@ -81,11 +87,12 @@ KIND_LABELS = {
     "duplicate_receipt": "Phiếu hẹn được đánh giá lần nữa",
     "clock_jump": "Đồng hồ ki-ốt nhảy (giờ lùi, trước 2020 hoặc sau ngày mai)",
     "kiosk_reset": "Ki-ốt mất hoặc bị thay kiosk.db",
+    "case_overdue": "Vụ việc quá hạn xử lý",
 }
 #: How alerts of each kind are grouped into one: per subject and month, or one open per subject.
 MONTHLY = frozenset({"chain", "signature", "conflict", "nhung_nhieu", "low_rate",
                      "unknown_officer", "unknown_desk", "duplicate_receipt", "clock_jump"})
-ONE_OPEN = frozenset({"clock_skew", "silent"})
+ONE_OPEN = frozenset({"clock_skew", "silent", "case_overdue"})
 #: kinds whose repeated causes (every heartbeat of a reset kiosk) do not add to the count
 NOT_COUNTED_AGAIN = ONE_OPEN | {"kiosk_reset"}
 
@@ -216,11 +223,19 @@ def _alerts_cursor(conn: Connection, cursor_table) -> int:
 
 
 def after_fold(conn: Connection, scale: int | None = None, now: datetime | None = None, rows: list[dict] | None = None) -> int:
-    """Raise the rating rules' alerts for the ratings folded since the last call.
+    """Raise the rating rules' alerts for the ratings folded since the last call (without their
+    cases: the server calls core/cases.after_fold). Returns how many causes."""
+    now = now or utcnow()
+    return raise_alerts(conn, rating_causes(conn, scale, now, rows), now)
+
+
+def rating_causes(conn: Connection, scale: int | None = None, now: datetime | None = None,
+                  rows: list[dict] | None = None) -> list[Alert]:
+    """The rating rules' causes among the ratings folded since the last call; moves the cursor.
 
     Runs inside the caller's write transaction, right after
     ``rollup.fold_in``: the roll-up already holds the new ratings, so an
-    officer's month is judged on every rating of it. Returns how many causes.
+    officer's month is judged on every rating of it.
 
     ``rows``: the ratings ingest just stored (town.db rows). When they are
     exactly what was folded since the last call, a rule none of them can
@@ -232,7 +247,7 @@ def after_fold(conn: Connection, scale: int | None = None, now: datetime | None 
     start = _alerts_cursor(conn, rollup.cursor_table)
     top = conn.execute(select(rollup.cursor_table.c.pk).where(rollup.cursor_table.c.name == "ratings")).scalar() or 0
     if top <= start:
-        return 0
+        return []
     new = and_(r.c.pk > start, r.c.pk <= top)
     known = rows is not None and top - start == len(rows)
     causes: list[Alert] = []
@@ -241,7 +256,7 @@ def after_fold(conn: Connection, scale: int | None = None, now: datetime | None 
     if not known or not {_local_month_of(row["corrected_at"]) for row in rows}.isdisjoint(_judged_months(now)):
         causes += _low_rates(conn, new, rules(conn), scale, now)
     conn.execute(rollup.cursor_table.update().where(rollup.cursor_table.c.name == CURSOR).values(pk=top))
-    return raise_alerts(conn, causes, now)
+    return causes
 
 
 def _harassment(conn: Connection, new) -> list[Alert]:
@@ -285,10 +300,7 @@ def _low_rates(conn: Connection, new, rule: dict, scale: int, now: datetime) -> 
     if not touched:
         return []
     pairs = [(row.month, row.officer_id) for row in touched]
-    figures = {(row.at, row.officer_id): row for row in conn.execute(
-        select(t.c.at, t.c.officer_id, func.sum(t.c.total - t.c.misuse).label("valid"),
-               func.sum(t.c.satisfied).label("satisfied"))   # each rating by its own survey
-        .where(tuple_(t.c.at, t.c.officer_id).in_(pairs)).group_by(t.c.at, t.c.officer_id))}
+    figures = month_figures(conn, pairs)
     raised = set(conn.execute(select(a.c.month, a.c.subject).where(
         a.c.kind == "low_rate", tuple_(a.c.month, a.c.subject).in_(pairs))).all())
     words = Words(officers={o: (n, None) for o, n in _officer_names(conn, (o for _m, o in pairs)).items()})
@@ -297,17 +309,37 @@ def _low_rates(conn: Connection, new, rule: dict, scale: int, now: datetime) -> 
         fig = figures.get((row.month, row.officer_id))
         if fig is None or (row.month, row.officer_id) in raised:
             continue
-        valid, satisfied = int(fig.valid or 0), int(fig.satisfied or 0)
-        if valid < rule["officer_min_ratings"]:
+        low = low_rate(fig, rule)
+        if low is None:
             continue
-        rate = round(satisfied * 100 / valid, 1)
-        if rate >= rule["officer_rate_below"]:
-            continue
+        rate, satisfied, valid = low
         params = {"officer": row.officer_id, "month": row.month, "rate": rate, "satisfied": satisfied,
                   "valid": valid, "threshold": rule["officer_rate_below"]}
         out.append(Alert("low_rate", describe("low_rate", params, words), row.last, subject=row.officer_id,
                          params=params))
     return out
+
+
+def month_figures(conn: Connection, pairs) -> dict[tuple[str, str], tuple[int, int]]:
+    """(month, officer) → (valid, satisfied) ratings from the roll-up, for the pairs asked."""
+    t = rollup.rollup_month
+    pairs = sorted(set(pairs))
+    if not pairs:
+        return {}
+    return {(row.at, row.officer_id): (int(row.valid or 0), int(row.satisfied or 0)) for row in conn.execute(
+        select(t.c.at, t.c.officer_id, func.sum(t.c.total - t.c.misuse).label("valid"),
+               func.sum(t.c.satisfied).label("satisfied"))   # each rating by its own survey
+        .where(tuple_(t.c.at, t.c.officer_id).in_(pairs)).group_by(t.c.at, t.c.officer_id))}
+
+
+def low_rate(figures: tuple[int, int], rule: dict) -> tuple[float, int, int] | None:
+    """(rate, satisfied, valid) when a month's (valid, satisfied) is under the threshold with enough
+    valid ratings to judge; None otherwise. The one low-rate rule: alerts and case reopening."""
+    valid, satisfied = figures
+    if valid < rule["officer_min_ratings"] or valid <= 0:
+        return None
+    rate = round(satisfied * 100 / valid, 1)
+    return (rate, satisfied, valid) if rate < rule["officer_rate_below"] else None
 
 
 # --- kiosks that fall silent -------------------------------------------------------------
@@ -322,6 +354,12 @@ def sweep_silent(conn: Connection, now: datetime | None = None) -> int:
     process at once: an open alert of the same kiosk absorbs the second insert.
     Returns how many kiosks it newly found silent.
     """
+    now = now or utcnow()
+    return raise_alerts(conn, silent_causes(conn, now), now)
+
+
+def silent_causes(conn: Connection, now: datetime | None = None) -> list[Alert]:
+    """The ``silent`` causes of :func:`sweep_silent` (core/cases.sweep_silent opens their cases)."""
     now = now or utcnow()
     hours = float(rules(conn)["kiosk_silent_hours"])
     k, a = db.kiosks, db.alerts
@@ -338,7 +376,7 @@ def sweep_silent(conn: Connection, now: datetime | None = None) -> int:
             message = (f"Ki-ốt {kiosk.id} chưa kết nối lần nào từ khi đăng ký lúc {local_text(seen_at)} "
                        f"(đã hơn {hours:g} giờ)")
         causes.append(Alert("silent", message, iso(seen_at), subject=kiosk.id, kiosk_id=kiosk.id))
-    return raise_alerts(conn, causes, now)
+    return causes
 
 
 def heard_from(conn: Connection, kiosk_id: str, now: datetime | None = None) -> None:
@@ -390,6 +428,11 @@ class Words:
 
     def time(self, value, fmt: str = "%d/%m/%Y %H:%M") -> str:
         return local_text(value, fmt)
+
+    def day(self, value) -> str:
+        """A local date (YYYY-MM-DD) as dd/mm/yyyy."""
+        y, m, d = str(value).split("-")
+        return f"{d}/{m}/{y}"
 
     def number(self, value) -> str:
         text = f"{float(value):.1f}"
@@ -543,7 +586,16 @@ def _kiosk_reset(p, w, _):
     return text + _(". Khôi phục bằng lệnh `hailong kiosk init --recover` trên ki-ốt")
 
 
+def _case_overdue(p, w, _):
+    if p.get("officer_id"):
+        return _("Vụ việc số {case} về {officer} đã quá hạn xử lý (hạn {due})", case=p["case_id"],
+                 officer=w.officer(p["officer_id"]), due=w.day(p["due_date"]))
+    return _("Vụ việc số {case} về ki-ốt {kiosk} đã quá hạn xử lý (hạn {due})", case=p["case_id"],
+             kiosk=w.kiosk(p["kiosk_id"]), due=w.day(p["due_date"]))
+
+
 _WORDING = {
+    "case_overdue": _case_overdue,
     "gap": _gap, "chain": _chain, "signature": _signature, "conflict": _conflict,
     "clock_skew": _clock_skew, "clock_jump": _clock_jump, "nhung_nhieu": _nhung_nhieu,
     "low_rate": _low_rate, "silent": _silent, "unknown_officer": _unknown("officer"),

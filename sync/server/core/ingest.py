@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 
 from sync import protocol
 from sync.server.core import alerts as alert_rules
-from sync.server.core import rollup
+from sync.server.core import cases, rollup
 from sync.server.core.alerts import Alert
 from sync.server.core.clock import VN_TZ, iso, utcnow
 from sync.server.core.db import alerts, batches, bulk_insert, desks, kiosks, officers, ratings
@@ -413,14 +413,14 @@ def ingest(conn: Connection, kiosk: dict, batch: dict, idem_key: str, *,
         bulk_insert(conn, ratings, to_insert)
     _gap_alerts(conn, kid, to_insert, held, now_s, new_alerts)
     _skew_alert(conn, kid, skew, clock_off, skew_threshold, now_s, new_alerts)
-    alert_rules.raise_alerts(conn, new_alerts, now)
+    cases.raise_alerts(conn, new_alerts, now)   # and the cases of tampering alerts
     alert_rules.heard_from(conn, kid, now)
     if to_insert:
         # the roll-up and the rating rules see this batch in the transaction that stores it:
         # no read ever folds, and an alert exists as soon as its rating does
         sv = survey(conn)
         rollup.fold_in(conn, sv["reasons"], surveys=known)
-        alert_rules.after_fold(conn, sv["scale"], now, rows=to_insert)
+        cases.after_fold(conn, sv["scale"], now, rows=to_insert)
     through = acked_through(conn, kid, kiosk["acked_through"])
     conn.execute(kiosks.update().where(kiosks.c.id == kid).values(
         acked_through=through, last_seen=now_s, clock_skew=skew))

@@ -4,8 +4,10 @@
   folded (a town.db of version 0.1, or ratings written by a tool), raising
   the rating rules' alerts on the way, so that no read ever has to fold.
 * Every ``interval`` seconds, look for kiosks that fell silent
-  (alerts.sweep_silent). Every server process runs this; the alerts
-  table's open_key keeps one open alert per kiosk however many do.
+  (cases.sweep_silent: the alert and its case) and for cases past their
+  due date (cases.sweep_overdue). Every server process runs this; the
+  open_key of alerts and cases keeps one open alert (one case) per cause
+  however many do.
 
 Both write under the same writer lock as ingest, one short transaction at
 a time, and never stop the server: a failure is logged and tried again
@@ -16,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from sync.server.core import alerts, rollup
+from sync.server.core import cases, rollup
 from sync.server.core.settings import known_surveys, survey
 
 log = logging.getLogger("hailong.server")
@@ -29,15 +31,18 @@ def catch_up(engine, write_lock, now=None) -> int:
         with write_lock, engine.begin() as conn:
             sv = survey(conn)
             n = rollup.fold_in(conn, sv["reasons"], limit=rollup.CHUNK, surveys=known_surveys(conn))
-            alerts.after_fold(conn, sv["scale"], now)
+            cases.after_fold(conn, sv["scale"], now)
         if n is None:
             return done
         done += n
 
 
 def sweep(engine, write_lock, now=None) -> int:
+    """One round: silent kiosks, then overdue cases (two short transactions); how many found."""
     with write_lock, engine.begin() as conn:
-        return alerts.sweep_silent(conn, now)
+        found = cases.sweep_silent(conn, now)
+    with write_lock, engine.begin() as conn:
+        return found + cases.sweep_overdue(conn, now)
 
 
 class Background:
@@ -78,7 +83,7 @@ class Background:
                 self.last_error = None
             except Exception as exc:   # noqa: BLE001 - logged, tried again next round
                 self.last_error = f"{exc.__class__.__name__}: {exc}"[:300]
-                log.warning("silent-kiosk sweep failed", exc_info=True)
+                log.warning("background sweep (silent kiosks, overdue cases) failed", exc_info=True)
             self.sweeps += 1
             if self._stop.wait(self.interval):
                 return
