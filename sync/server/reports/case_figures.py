@@ -15,7 +15,8 @@ end while it is still running — "số liệu đến ngày …"):
   falls in the period; **on time** when that moment's local date is on or
   before ``due_date`` (the shared schema's "closed on time"), else **late**;
 * **overdue**: opened before the cut, not finished by the cut, and due before
-  the cut's day (the shared schema's "overdue", read at the cut);
+  the cut's "today" — today while the period runs, else the day after its last
+  (the shared schema's "overdue", read at the cut);
 * **on-time share** = on time ÷ (finished + overdue): of the cases that had to
   be dealt with, how many were dealt with in time (None when there were none);
 * **unresolved nhũng nhiễu**: cases of kind ``nhung_nhieu`` opened before the
@@ -81,7 +82,7 @@ class CaseFigures:
     unresolved_nn: list[int] = field(default_factory=list)    # ids of nhũng nhiễu cases not dealt with
     actions: dict[str, int] = field(default_factory=dict)      # action code → count
     letters: dict[str, int] = field(default_factory=dict)      # letter kind → issued
-    letters_sent: int = 0
+    letters_sent: dict[str, int] = field(default_factory=dict)  # letter kind → marked sent
     apology_worthy: int = 0
     apologised: int = 0
     opened_by_kind: dict[str, int] = field(default_factory=dict)
@@ -231,7 +232,7 @@ def figures(conn, period: Period, today: date | None = None, unit: str | None = 
         for f in targets(unit_code, officer_id):
             f.letters[kind] = f.letters.get(kind, 0) + 1
             if row.sent_at:
-                f.letters_sent += 1
+                f.letters_sent[kind] = f.letters_sent.get(kind, 0) + 1
     for case_id in apologised:
         for f in worthy[case_id]:
             f.apologised += 1

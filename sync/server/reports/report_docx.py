@@ -33,8 +33,10 @@ from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
 
 from sync.cells import clean_text
-from sync.server.reports import charts
-from sync.server.reports.periods import Period, data_until, trend_step
+from sync.protocol import LETTER_KINDS
+from sync.server.core.signing import public_key_shown
+from sync.server.reports import case_figures, charts, scoring
+from sync.server.reports.periods import Period, data_until, today_vn, trend_step
 from sync.server.reports.stats import Figures, Filter, Stats, satisfied_levels
 
 FONT = "Times New Roman"
@@ -78,13 +80,23 @@ class ReportData:
     officer: dict | None = None
     #: the figures of the whole filter without the officer, beside an officer's own
     whole: Figures | None = None
+    #: what was done about the ratings: cases, actions, letters (reports/case_figures.py)
+    cases: case_figures.CaseFigures | None = None
+    #: the emulation score of every unit and officer (the annex: a unit's report of a year)
+    scores: scoring.ScoreSheet | None = None
+    #: the server's evidence-pack public key as printed (core/signing.py); None before one exists
+    public_key: str | None = None
 
 
-def gather(stats: Stats, flt: Filter, names: dict[str, dict[str, str]]) -> ReportData:
+def gather(stats: Stats, flt: Filter, names: dict[str, dict[str, str]], today: date | None = None) -> ReportData:
     """Everything the report shows, from the statistics (names: dim -> code -> name).
 
     A filter that names an officer makes that officer's report: their own figures,
-    and the unit's rate beside them for comparison."""
+    and the unit's rate beside them for comparison. The cases' figures follow the
+    filter's unit and officer (a case has no desk or procedure). The score annex
+    ("Phụ lục: Kết quả chấm điểm thi đua") comes after the signature of a year's
+    report of a unit — the emulation council's period; any other period's annex
+    downloads from the scores page (score_annex)."""
     def named(rows, dim):
         for f in rows:
             f.name = names.get(dim, {}).get(f.key) or (f.key or "(không ghi thủ tục)")
@@ -97,7 +109,14 @@ def gather(stats: Stats, flt: Filter, names: dict[str, dict[str, str]]) -> Repor
         officer = {"id": flt.officer, "name": names.get("officer", {}).get(flt.officer) or flt.officer}
         others = Filter(flt.period, unit=flt.unit, desk=flt.desk, procedure=flt.procedure)
         whole = stats.dashboard(others, step, comments=0).overall
+    today = today or today_vn()
+    with stats.reader.connect() as conn:
+        cases = case_figures.figures(conn, flt.period, today, unit=flt.unit, officer=flt.officer).overall
+        scores = (scoring.sheet(stats, conn, flt.period, today, unit=flt.unit)
+                  if flt.period.kind == "year" and not (flt.officer or flt.desk or flt.procedure) else None)
+        key = public_key_shown(conn)
     return ReportData(
+        cases=cases, scores=scores, public_key=key,
         period=flt.period, overall=dash.overall,
         officers=named(dash.by["officer"], "officer"),
         desks=named(dash.by["desk"], "desk"),
@@ -445,6 +464,10 @@ def report(data: ReportData, issuer: Issuer | None = None, on: date | None = Non
         else:
             _para(doc, "Không có đánh giá trong kỳ.", indent_first=True)
 
+    if data.cases is not None:
+        _para(doc, f"{next(roman)}. KẾT QUẢ XỬ LÝ VỤ VIỆC VÀ THƯ GỬI NGƯỜI DÂN", bold=True, keep_next=True, before=6)
+        _cases_section(doc, data.cases, data.period, on)
+
     # every level may tick reasons on the kiosk: praise and complaint are counted apart
     _para(doc, f"{next(roman)}. NHỮNG ĐIỀU NGƯỜI DÂN NÊU KHI ĐÁNH GIÁ", bold=True, keep_next=True, before=6)
     pleased = data.reasons_satisfied
@@ -468,6 +491,121 @@ def report(data: ReportData, issuer: Issuer | None = None, on: date | None = Non
     _para(doc, "…" * 48, indent_first=True)
     _para(doc, f"Trên đây là báo cáo kết quả {'đánh giá ' + about if officer else 'khảo sát mức độ hài lòng '}"
                f"{label} của {issuer.body_full}./.", indent_first=True, after=12)
+    if data.public_key:
+        _public_key_line(doc, data.public_key)
+    _sign_off(doc, issuer, issuer.recipients)
+    if data.scores is not None:
+        doc.add_page_break()
+        _annex_title(doc, f"(Kèm theo Báo cáo kết quả khảo sát mức độ hài lòng {label})")
+        _annex_body(doc, data.scores)
+    buf = io.BytesIO()
+    doc.save(buf)
+    return buf.getvalue()
+
+
+# --- the cases, the evidence key, the score annex ------------------------------------------------
+
+def _public_key_line(doc, key: str) -> None:
+    """The server's evidence-pack public key, printed so an inspector can pin it (hailong verify-pack --key)."""
+    _para(doc, f"Khóa công khai kiểm chứng hồ sơ của máy chủ (Ed25519): {key}", size=12, italic=True,
+          indent_first=True, after=12)
+
+
+def _cases_section(doc, c: case_figures.CaseFigures, period: Period, on: date) -> None:
+    """Cases opened, dealt with on time or late, overdue; the actions taken; the letters issued."""
+    until = data_until(period, on)
+    at = f"đến ngày {until:%d/%m/%Y}" if until else "cuối kỳ"
+    kinds = "; ".join(f"{case_figures.CASE_KINDS.get(k, k).lower()}: {n}" for k, n in sorted(
+        c.opened_by_kind.items(), key=lambda kv: (-kv[1], kv[0])))
+    _para(doc, f"Trong kỳ mở {c.opened} vụ việc cần xử lý" + (f" ({kinds})" if kinds else "") + ". "
+               f"Đã xử lý xong {c.finished} vụ việc, trong đó {c.on_time} vụ việc đúng hạn, {c.late} vụ việc "
+               f"trễ hạn; {c.overdue} vụ việc quá hạn chưa xử lý xong ({at}).", indent_first=True)
+    if c.due:
+        _para(doc, f"Tỷ lệ xử lý vụ việc đúng hạn: {_vn_number(c.on_time_share)}% ({c.on_time}/{c.due} vụ việc "
+                   "phải xử lý trong kỳ: đã xử lý xong hoặc đã quá hạn).", indent_first=True)
+    if c.unresolved_nn:
+        ids = ", ".join(f"số {i}" for i in sorted(c.unresolved_nn))
+        _para(doc, f"Còn {len(c.unresolved_nn)} vụ việc nhũng nhiễu chưa xử lý xong {at} (vụ việc {ids}); "
+                   "đề nghị xử lý dứt điểm theo quy định.", indent_first=True, italic=True)
+    _para(doc, "Các biện pháp đã thực hiện trong kỳ:", indent_first=True, keep_next=True)
+    rows = [[str(i), label, str(c.actions.get(code, 0))] for i, (code, label) in enumerate(case_figures.ACTIONS.items(), 1)]
+    rows.append(["", "Cộng", str(c.action_total)])
+    _grid(doc, ["TT", "Biện pháp", "Số lần"], rows, [12, 110, 35])
+    _para(doc, "Thư gửi người dân đã lập trong kỳ:", indent_first=True, keep_next=True)
+    rows = [[str(i), vi, str(c.letters.get(kind, 0)), str(c.letters_sent.get(kind, 0))]
+            for i, (kind, (vi, _en)) in enumerate(LETTER_KINDS.items(), 1)]
+    rows.append(["", "Cộng", str(c.letter_total), str(sum(c.letters_sent.values()))])
+    _grid(doc, ["TT", "Loại thư", "Đã lập", "Đã gửi"], rows, [12, 85, 30, 30])
+    if c.apology_worthy:
+        _para(doc, f"Vụ việc cần xin lỗi công dân: {c.apology_worthy}; đã có thư xin lỗi: {c.apologised} "
+                   f"({_vn_number(c.apology_share)}%).", indent_first=True)
+
+
+ANNEX_HEADERS = ["TT", "{what}", "Số lượt hợp lệ", "Tỷ lệ hài lòng (%)", "Điểm tỷ lệ hài lòng",
+                 "Điểm đúng hạn", "Điểm nhũng nhiễu", "Điểm thư xin lỗi", "Tổng điểm", "Xếp loại"]
+ANNEX_WIDTHS = [9, 38, 15, 15, 15, 14, 15, 14, 13, 17]
+
+
+def _annex_title(doc, attached: str) -> None:
+    _para(doc, "Phụ lục", size=14, bold=True, align=WD_ALIGN_PARAGRAPH.CENTER, after=0)
+    _para(doc, "KẾT QUẢ CHẤM ĐIỂM THI ĐUA", size=14, bold=True, align=WD_ALIGN_PARAGRAPH.CENTER, after=0)
+    _para(doc, attached, italic=True, align=WD_ALIGN_PARAGRAPH.CENTER, after=6)
+
+
+def _annex_rows(scores: list) -> list[list[str]]:
+    out = []
+    for i, s in enumerate(scores, 1):
+        pts = [scoring.fmt_number(s.points(code)) if s.points(code) is not None else "–" for code in scoring.CRITERIA]
+        klass = scoring.CLASSES[s.klass] if s.klass else scoring.NOT_ENOUGH
+        out.append([str(i), s.name, str(s.ratings.valid), _vn_number(s.ratings.rate), *pts,
+                    scoring.fmt_number(s.total), klass])
+    return out
+
+
+def _annex_body(doc, sheet: scoring.ScoreSheet) -> None:
+    """The criteria used, the table per unit and per officer, and why each got its points."""
+    doc_c = sheet.criteria
+    until = f" Số liệu đến ngày {sheet.until:%d/%m/%Y} (kỳ chưa kết thúc)." if sheet.until else ""
+    _para(doc, f"Kỳ chấm điểm: {_lower_first(sheet.period.label())} (từ ngày {sheet.period.first_day:%d/%m/%Y} đến "
+               f"ngày {sheet.period.last_day:%d/%m/%Y}).{until}", indent_first=True)
+    _para(doc, "1. Tiêu chí chấm điểm", bold=True, keep_next=True)
+    values = scoring.form_values(doc_c)
+    for name, (label, kind) in scoring.FORM_FIELDS.items():
+        value = values[name]
+        if kind == "cap":
+            value = scoring.CLASSES.get(value, "không giới hạn")
+        _para(doc, f"- {label}: {value}.", indent_first=True, after=2)
+    _para(doc, f"Điểm tối đa: {scoring.fmt_number(sheet.most)}. Người có ít hơn {doc_c['min_ratings']} lượt đánh "
+               f"giá hợp lệ trong kỳ không được chấm ({scoring.NOT_ENOUGH}).", indent_first=True)
+    for n, (title, what, rows) in enumerate((("2. Kết quả theo đơn vị", "Đơn vị", sheet.units),
+                                             ("3. Kết quả theo cán bộ, công chức", "Cán bộ, công chức",
+                                              sheet.officers)), 2):
+        _para(doc, title, bold=True, keep_next=True, before=6)
+        if rows:
+            _grid(doc, [h.format(what=what) for h in ANNEX_HEADERS], _annex_rows(rows), ANNEX_WIDTHS)
+        else:
+            _para(doc, "Không có.", indent_first=True)
+    _para(doc, "4. Căn cứ chấm điểm", bold=True, keep_next=True, before=6)
+    for s in [*sheet.units, *sheet.officers]:
+        _para(doc, f"{s.name} ({s.key}):", bold=True, keep_next=True, after=0)
+        for c in s.criteria:
+            _para(doc, f"- {scoring.CRITERIA[c.code]}: {c.why}.", indent_first=True, after=0)
+        if s.note:
+            _para(doc, f"- {s.note}.", indent_first=True, after=0)
+        _para(doc, after=2)
+
+
+def score_annex(sheet: scoring.ScoreSheet, issuer: Issuer | None = None, on: date | None = None) -> bytes:
+    """"Phụ lục: Kết quả chấm điểm thi đua" on its own, as .docx bytes (the scores page's download)."""
+    issuer = issuer or Issuer()
+    on = on or date.today()
+    doc = _new_document()
+    _page_numbers(doc)
+    _header(doc, issuer, f"Số:        /{issuer.symbol}", on)
+    _para(doc, after=6)
+    _annex_title(doc, f"(Kèm theo Báo cáo kết quả khảo sát mức độ hài lòng {_lower_first(sheet.period.label())} "
+                      f"của {issuer.body_full})")
+    _annex_body(doc, sheet)
     _sign_off(doc, issuer, issuer.recipients)
     buf = io.BytesIO()
     doc.save(buf)
