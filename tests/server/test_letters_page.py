@@ -30,7 +30,9 @@ def _text(raw: bytes) -> str:
 
 KINDS = {  # form value -> (title, words of the kind's own text)
     "cam_on": ("THƯ CẢM ƠN", "trân trọng cảm ơn Ông/Bà"),
-    "xin_loi_hen_lai": ("THƯ XIN LỖI VÀ HẸN LẠI THỜI GIAN TRẢ KẾT QUẢ", "hẹn trả kết quả vào ngày 05/12/2026"),
+    # the one-stop desk's form for a late dossier (TT 03/2025/TT-VPCP, after TT 01/2018's)
+    "xin_loi_hen_lai": ("PHIẾU XIN LỖI VÀ HẸN LẠI NGÀY TRẢ KẾT QUẢ",
+                        "hẹn trả kết quả giải quyết hồ sơ vào ngày 05/12/2026"),
     "chuc_mung": ("THƯ CHÚC MỪNG", "lời chúc mừng tốt đẹp nhất"),
     "chia_buon": ("THƯ CHIA BUỒN", "lời chia buồn sâu sắc nhất"),
 }

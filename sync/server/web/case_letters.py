@@ -1,6 +1,275 @@
-"""Letters from a case: the apology letter for a case's dossier, and the record that it was sent (issue 11)."""
+"""Letters from a case: the apology letter for a case's dossier, and the record that it was sent (issue 11).
+
+A case whose ratings carry a dossier code offers, per dossier, the apology (văn bản xin lỗi,
+letters_docx.case_apology) addressed to that dossier's applicant. hailong holds no applicant's
+name: the letter leaves a dotted line for the desk to fill by hand, or takes the name typed on
+the form for that one download. The typed name goes into the .docx only — never into a table
+(letters_issued, case_events), a log line or a URL (the form is a POST; only its errors echo it
+back, in the answer itself).
+
+Every letter produced is recorded (``record_letter``): a ``letters_issued`` row with the SHA-256
+of the .docx, and, for a case's letter, a ``letter`` event in the case's log; "mark as sent"
+(``mark_sent``) sets ``sent_at`` and logs that too. The letters page (web/office.py) records its
+letters through the same two functions.
+
+The case page (web/cases.py, case.html) includes ``_case_letters.html``; that fragment reads the
+case's letters through the template global ``case_letters`` registered here.
+"""
 from __future__ import annotations
 
-from fastapi import APIRouter
+import hashlib
+import re
+import unicodedata
+from datetime import datetime
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import and_, insert, select, update
+
+from sync import protocol
+from sync.server.core import cases, clock, db
+from sync.server.reports import letters_docx, periods
+from sync.server.reports.report_docx import slug
+from sync.server.web.base import (
+    checked_form,
+    error_page,
+    local_time,
+    names,
+    render,
+    report_issuer,
+    require_user,
+    templates,
+    tr,
+)
 
 router = APIRouter(include_in_schema=False)
+
+#: the longest name, reason or date the forms take (a name of 10 000 characters is refused, not cut)
+MAX_NAME = 120
+MAX_REASON = 300
+#: the reason the apology gives by default, per case kind (the desk may rewrite it)
+DEFAULT_REASONS = {
+    "nhung_nhieu": "cán bộ tiếp nhận có biểu hiện gây phiền hà, nhũng nhiễu trong quá trình giải quyết hồ sơ",
+    "low_rate": "thái độ phục vụ, hướng dẫn của cán bộ tiếp nhận chưa đúng mực",
+}
+#: the name of a kind in the case's log and the letters' lists
+KIND_NAMES = {protocol.LETTER_APOLOGY: "Văn bản xin lỗi"}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+
+
+def kind_name(kind: str) -> str:
+    return KIND_NAMES.get(kind) or protocol.LETTER_KINDS.get(kind, (kind, kind))[0]
+
+
+# --- reading and recording ------------------------------------------------------------------
+
+def case_dossiers(case: dict) -> list[dict]:
+    """The dossiers of a case's ratings (core/cases.get_case), each once, oldest first: the letters it
+    can produce."""
+    seen, out = set(), []
+    for d in sorted(case.get("dossiers") or [], key=lambda d: (d.get("created_at") or "", d.get("rating_id") or "")):
+        if d.get("dossier_code") and d["dossier_code"] not in seen:
+            seen.add(d["dossier_code"])
+            out.append(d)
+    return out
+
+
+def issued_letters(conn, case_id: int | None = None, limit: int = 50) -> list[dict]:
+    """Letters issued (newest first), of one case or of all; with the names the lists show."""
+    q = select(db.letters_issued).order_by(db.letters_issued.c.id.desc()).limit(limit)
+    if case_id is not None:
+        q = q.where(db.letters_issued.c.case_id == case_id)
+    found = names(conn)
+    out = []
+    for row in conn.execute(q).mappings().all():
+        row = dict(row)
+        row["kind_name"] = kind_name(row["kind"])
+        row["officer_name"] = found["officer"].get(row["officer_id"] or "", row["officer_id"] or "—")
+        row["procedure_name"] = found["procedure"].get(row["procedure_code"] or "", row["procedure_code"] or "—")
+        row["issued_text"], row["sent_text"] = local_time(row["issued_at"]), local_time(row["sent_at"])
+        out.append(row)
+    return out
+
+
+def record_letter(conn, body: bytes, kind: str, by: str | None, *, case_id: int | None = None,
+                  officer_id: str | None = None, unit_code: str | None = None, dossier_code: str | None = None,
+                  procedure_code: str | None = None, now: datetime | None = None) -> int:
+    """Record a letter produced (never its addressee's name): its row, and the case's log entry."""
+    now = now or clock.utcnow()
+    sha = hashlib.sha256(body).hexdigest()
+    letter_id = conn.execute(insert(db.letters_issued).values(
+        kind=kind, case_id=case_id, officer_id=officer_id or None, unit_code=unit_code or None,
+        dossier_code=dossier_code or None, procedure_code=procedure_code or None,
+        issued_at=clock.iso(now), issued_by=by, sha256=sha)).inserted_primary_key[0]
+    if case_id is not None:
+        text = f"{kind_name(kind)} hồ sơ {dossier_code}" if dossier_code else kind_name(kind)
+        cases.record_event(conn, case_id, "letter", by=by, text=text, now=now,
+                           params={"letter_id": letter_id, "letter_kind": kind, "sha256": sha})
+    return letter_id
+
+
+def mark_sent(conn, letter_id: int, by: str | None, now: datetime | None = None) -> dict | None:
+    """Mark a letter sent (once: a second time keeps the first time); None when there is no such letter."""
+    row = conn.execute(select(db.letters_issued).where(db.letters_issued.c.id == letter_id)).mappings().first()
+    if row is None:
+        return None
+    if row["sent_at"]:
+        return dict(row)
+    now = now or clock.utcnow()
+    conn.execute(update(db.letters_issued).where(db.letters_issued.c.id == letter_id)
+                 .values(sent_at=clock.iso(now)))
+    if row["case_id"] is not None:
+        what = kind_name(row["kind"]) + (f" hồ sơ {row['dossier_code']}" if row["dossier_code"] else "")
+        cases.record_event(conn, row["case_id"], "letter", by=by, text=f"Đã gửi {what[:1].lower() + what[1:]}",
+                           params={"letter_id": letter_id, "sent": True}, now=now)
+    return {**dict(row), "sent_at": clock.iso(now)}
+
+
+def officer_unit(conn, officer_id: str | None) -> str | None:
+    """The unit of an officer's desk (what a letter made without a case is counted under)."""
+    if not officer_id:
+        return None
+    return conn.execute(select(db.desks.c.unit_code).select_from(
+        db.officers.join(db.desks, db.desks.c.id == db.officers.c.desk_id))
+        .where(db.officers.c.id == officer_id)).scalar()
+
+
+def _fragment_data(request: Request, case: dict) -> dict:
+    """What ``_case_letters.html`` lists of the case it is given (core/cases.get_case): its dossiers with
+    their procedures' names, and the letters issued for it."""
+    try:
+        case_id = int(case["id"])
+    except (KeyError, TypeError, ValueError):
+        return {"issued": [], "dossiers": []}
+    with request.app.state.reader.connect() as conn:
+        found = names(conn)
+        dossiers = [{**d, "procedure_name": found["procedure"].get(d.get("procedure_code") or "",
+                                                                    d.get("procedure_code") or "—")}
+                    for d in case_dossiers(case)]
+        return {"issued": issued_letters(conn, case_id), "dossiers": dossiers}
+
+
+templates.env.globals["case_letters"] = _fragment_data
+
+
+# --- checking what was typed ----------------------------------------------------------------
+
+def parse_day(text: str) -> str | None:
+    """"5/12/2026" -> "05/12/2026"; None when it is no real day."""
+    try:
+        return datetime.strptime(text, "%d/%m/%Y").strftime("%d/%m/%Y")
+    except ValueError:
+        return None
+
+
+def check_text(_, label: str, value: str, limit: int) -> str | None:
+    """Why a typed text cannot go into a letter (too long, control characters), else None."""
+    if len(value) > limit:
+        return _("{field}: quá dài ({n} ký tự); tối đa {limit} ký tự.", field=_(label), n=len(value), limit=limit)
+    if _CONTROL.search(value) or any(unicodedata.category(c) in ("Cc", "Cs") for c in value):
+        return _("{field}: có ký tự điều khiển không in được; hãy gõ lại.", field=_(label))
+    return None
+
+
+def parse_id(raw: str) -> int | None:
+    """A row id from a path (digits only, short): None for anything else."""
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 12 else None
+
+
+def _find(request: Request, raw_id: str, dossier: str):
+    """(case, dossier row, None) or (None, None, error page): an unknown case, a dossier not in it."""
+    _ = tr(request)
+    case_id = parse_id(raw_id)
+    with request.app.state.reader.connect() as conn:
+        case = cases.get_case(conn, case_id) if case_id is not None else None
+        if case is None:
+            return None, None, error_page(request, 404, _("Không có vụ việc số {id}.", id=raw_id[:40]),
+                                          back="/admin/cases")
+        row = next((d for d in case_dossiers(case) if d["dossier_code"] == dossier), None)
+    if row is None:
+        return None, None, error_page(
+            request, 404, _("Hồ sơ {dossier} không thuộc vụ việc số {id}.", dossier=dossier[:80] or "…", id=case_id),
+            back=f"/admin/cases/{case_id}")
+    return case, row, None
+
+
+FORM_FIELDS = [("name", "Họ tên công dân", MAX_NAME), ("received", "Ngày tiếp nhận hồ sơ (dd/mm/yyyy)", 10),
+               ("reason", "Lý do", MAX_REASON), ("new_date", "Ngày hẹn trả kết quả mới (dd/mm/yyyy)", 10)]
+
+
+def _form_page(request: Request, user: dict, case: dict, dossier: dict, status: int = 200,
+               typed: dict | None = None, error: str | None = None, bad: str | None = None):
+    with request.app.state.reader.connect() as conn:
+        found = names(conn)
+    typed = typed if typed is not None else {"reason": DEFAULT_REASONS.get(case["kind"], "")}
+    return render(request, "case_letter.html", status=status, user=user, case=case, dossier=dossier,
+                  procedure=found["procedure"].get(dossier["procedure_code"] or "", dossier["procedure_code"] or "—"),
+                  officer=found["officer"].get(dossier["officer_id"] or "", dossier["officer_id"] or "—"),
+                  fields=FORM_FIELDS, typed=typed, error=error, bad=bad)
+
+
+# --- routes -----------------------------------------------------------------------------------
+
+@router.get("/admin/cases/{case_id}/letter")
+def letter_form(request: Request, case_id: str, dossier: str = ""):
+    """The apology's form for one dossier of the case (the name is typed here, or left blank)."""
+    user = require_user(request)
+    case, row, refused = _find(request, case_id, dossier)
+    return refused or _form_page(request, user, case, row)
+
+
+@router.post("/admin/cases/{case_id}/letter")
+async def letter_download(request: Request, case_id: str):
+    """The apology as Word, recorded; the name typed goes into the document only."""
+    user = require_user(request)
+    form = await checked_form(request)
+    _ = tr(request)
+    case, row, refused = _find(request, case_id, form.get("dossier", ""))
+    if refused:
+        return refused
+    values = {f: form.get(f, "").strip() for f, _label, _limit in FORM_FIELDS}
+    error = bad = None
+    for f, label, limit in FORM_FIELDS:
+        error = check_text(_, label, values[f], limit)
+        if not error and f in ("received", "new_date") and values[f]:
+            values[f] = parse_day(values[f]) or ""
+            if not values[f]:
+                error = _("{field}: {value} không phải một ngày có thật; ghi ngày/tháng/năm, ví dụ 05/12/2026.",
+                          field=_(label), value=form.get(f, "").strip())
+        if error:
+            bad = f
+            break
+    if error:
+        typed = {k: v for k, v in values.items() if not (k == bad and len(v) > 200)}
+        return _form_page(request, user, case, row, 422, typed={**typed, **({bad: ""} if bad == "name" else {})},
+                          error=error, bad=bad)
+    with request.app.state.engine.begin() as conn:
+        found = names(conn)
+        fields = {**values, "dossier": row["dossier_code"],
+                  "procedure": found["procedure"].get(row["procedure_code"] or "", row["procedure_code"] or ""),
+                  "officer": found["officer"].get(row["officer_id"] or "", row["officer_id"] or "")}
+        body = letters_docx.case_apology(fields, report_issuer(conn), periods.today_vn())
+        record_letter(conn, body, protocol.LETTER_APOLOGY, user["username"], case_id=case["id"],
+                      officer_id=row["officer_id"],
+                      unit_code=case["unit_code"] or officer_unit(conn, row["officer_id"]),
+                      dossier_code=row["dossier_code"], procedure_code=row["procedure_code"])
+    name = f"van-ban-xin-loi-vu-viec-{case['id']}-{slug(row['dossier_code'])}.docx"
+    return Response(body, media_type=letters_docx.MEDIA_TYPE,
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@router.post("/admin/cases/{case_id}/letters/{letter_id}/sent")
+async def case_letter_sent(request: Request, case_id: str, letter_id: str):
+    user = require_user(request)
+    await checked_form(request)
+    _ = tr(request)
+    cid, lid = parse_id(case_id), parse_id(letter_id)
+    with request.app.state.engine.begin() as conn:
+        row = conn.execute(select(db.letters_issued.c.id).where(and_(
+            db.letters_issued.c.id == lid, db.letters_issued.c.case_id == cid))).first() if cid and lid else None
+        if row is not None:
+            mark_sent(conn, lid, user["username"])
+    if row is None:
+        return error_page(request, 404, _("Không có văn bản số {letter} của vụ việc số {id}.",
+                                          letter=letter_id[:40], id=case_id[:40]), back="/admin/cases")
+    return RedirectResponse(f"/admin/cases/{cid}?letter_sent={lid}#letters", status_code=303)

@@ -1,11 +1,11 @@
 """The office's paperwork: letters to citizens (Word files) and who issues the Word report.
 
-A letter is made on request and not stored (nothing is written); the
-issuer's settings are saved through ``admin_ops.set_report_issuer``.
+A letter is made on request and not stored; what is recorded of it is what case_letters.record_letter
+keeps (kind, officer, dossier, procedure, who, when, the SHA-256 of the .docx: never the citizen's
+name). The page lists the letters issued lately, with "mark as sent". The issuer's settings are
+saved through ``admin_ops.set_report_issuer``.
 """
 from __future__ import annotations
-
-from datetime import datetime
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -14,9 +14,11 @@ from sqlalchemy import select
 from sync import protocol
 from sync.server.core import admin_ops, db
 from sync.server.reports import letters_docx, periods
+from sync.server.web import case_letters
 from sync.server.web.base import (
     ISSUER_FIELDS,
     checked_form,
+    error_page,
     names,
     open_alert_count,
     render,
@@ -58,10 +60,12 @@ def _letters_page(request: Request, user: dict, status: int = 200, error: str | 
         # officers who left are not offered for a new letter
         found["officer"] = dict(conn.execute(select(db.officers.c.id, db.officers.c.name)
                                              .where(db.officers.c.active).order_by(db.officers.c.name)).all())
+        issued = case_letters.issued_letters(conn)
     lang = request.session.get("lang", "vi")
     kinds = {k: (vi if lang == "vi" else en) for k, (vi, en) in LETTER_KINDS.items()}
     return render(request, "letters.html", status=status, user=user, kinds=kinds, fields=LETTER_FIELDS,
-                  names=found, open_alerts=open_alert_count(request), error=error, typed=typed or {}, bad=bad)
+                  names=found, open_alerts=open_alert_count(request), error=error, typed=typed or {}, bad=bad,
+                  issued=issued, sent=request.query_params.get("sent"))
 
 
 @router.get("/admin/letters")
@@ -72,7 +76,8 @@ def letters_page(request: Request):
 
 @router.post("/admin/letters")
 async def letter_download(request: Request):
-    """A POST only because the form carries a citizen's name: the letter is made, not stored."""
+    """A POST only because the form carries a citizen's name: the letter is made and recorded, the name
+    is not stored."""
     user = require_user(request)
     form = await checked_form(request)
     _ = tr(request)
@@ -82,18 +87,40 @@ async def letter_download(request: Request):
     if kind not in LETTER_KINDS:
         error, bad = _("Loại thư: chọn một loại thư."), "kind"
     elif protocol.letter_kind(kind) == protocol.LETTER_APOLOGY or values["new_date"]:
-        try:
-            values["new_date"] = datetime.strptime(values["new_date"], "%d/%m/%Y").strftime("%d/%m/%Y")
-        except ValueError:
+        day = case_letters.parse_day(values["new_date"])
+        if day:
+            values["new_date"] = day
+        else:
             error = _("{field}: {value} không phải một ngày có thật; ghi ngày/tháng/năm, ví dụ 05/12/2026.",
                       field=_("Ngày hẹn mới (dd/mm/yyyy)"), value=values["new_date"] or "…")
             bad = "new_date"
     if error:
         return _letters_page(request, user, 422, error=error, typed={"kind": kind, **values}, bad=bad)
-    with request.app.state.reader.connect() as conn:
-        issuer = report_issuer(conn)
-    body = letters_docx.letter(kind, values, issuer, periods.today_vn())
+    with request.app.state.engine.begin() as conn:
+        body = letters_docx.letter(kind, values, report_issuer(conn), periods.today_vn())
+        found = names(conn)
+        # the form takes names (from lists, or typed): the codes they stand for, when they are the roster's
+        officer = next((c for c, n in found["officer"].items() if n == values["officer"]), None)
+        procedure = next((c for c, n in found["procedure"].items() if n == values["procedure"]), None)
+        case_letters.record_letter(conn, body, protocol.letter_kind(kind), user["username"], officer_id=officer,
+                                   unit_code=case_letters.officer_unit(conn, officer),
+                                   dossier_code=values["dossier"], procedure_code=procedure)
     name = f"thu-{kind.replace('_', '-')}-{values['dossier'] or 'ho-so'}.docx"
     name = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "-" for c in name)
     return Response(body, media_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@router.post("/admin/letters/{letter_id}/sent")
+async def letter_sent(request: Request, letter_id: str):
+    """Mark a letter issued as sent (a case's letter logs it in the case too)."""
+    user = require_user(request)
+    await checked_form(request)
+    _ = tr(request)
+    lid = case_letters.parse_id(letter_id)
+    with request.app.state.engine.begin() as conn:
+        row = case_letters.mark_sent(conn, lid, user["username"]) if lid else None
+    if row is None:
+        return error_page(request, 404, _("Không có văn bản số {letter}.", letter=letter_id[:40]),
+                          back="/admin/letters")
+    return RedirectResponse(f"/admin/letters?sent={lid}#issued", status_code=303)
