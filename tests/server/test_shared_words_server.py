@@ -25,7 +25,7 @@ def test_word_letters_are_keyed_by_the_protocols_kinds():
 @pytest.mark.parametrize("kind", [protocol.LETTER_APOLOGY, "xin_loi_hen_lai"])
 def test_the_apology_by_its_kind_or_the_pages_spelling(kind):
     d = docx.Document(io.BytesIO(letters_docx.letter(kind, {"new_date": "05/12/2026"})))
-    assert any("THƯ XIN LỖI VÀ HẸN LẠI" in p.text for p in d.paragraphs)
+    assert any("PHIẾU XIN LỖI VÀ HẸN LẠI NGÀY TRẢ KẾT QUẢ" in p.text for p in d.paragraphs)   # TT 03/2025 form
 
 
 def test_every_protocol_kind_has_a_word_letter():
