@@ -34,7 +34,7 @@ def evidence_pack(db, period, out):
     try:
         chosen = periods.parse(period)
     except periods.PeriodError as exc:
-        raise Refused(_("--period: {why}", why=exc), 2) from None
+        raise Refused(f"--period: {exc}", 2) from None     # periods.py words it (Vietnamese, as the pages)
     target = Path(out).expanduser()
     if target.is_dir():
         raise Refused(_("--out: {path} là một thư mục; hãy cho tên tệp, ví dụ {path}/hoso-{period}.zip",
