@@ -111,12 +111,19 @@ TEXT_CHARS = 4000
 
 
 class Refused(ValueError):
-    """A change the rules do not allow; ``fields`` names what is missing or wrong
-    (action, outcome, found_cause, status, owner, officer, kiosk, title, case)."""
+    """A change the rules do not allow. ``fields`` names what is missing or wrong (action, outcome,
+    found_cause, text, status, owner, officer, kiosk, title, due_date, case); the message is the
+    Vietnamese ``template`` with ``kw`` (a list value: phrases joined with commas), so that a page
+    or the command line words it in its reader's language with :meth:`say`."""
 
-    def __init__(self, message: str, fields: tuple[str, ...] = ()):
-        super().__init__(message)
-        self.fields = tuple(fields)
+    def __init__(self, template: str, fields: tuple[str, ...] = (), **kw):
+        self.template, self.fields, self.kw = template, tuple(fields), kw
+        super().__init__(self.say())
+
+    def say(self, _=None) -> str:
+        _ = _ or (lambda text, **kw: text.format(**kw) if kw else text)
+        kw = {k: ", ".join(_(p) for p in v) if isinstance(v, (list, tuple)) else v for k, v in self.kw.items()}
+        return _(self.template, **kw)
 
 
 # --- small pieces -------------------------------------------------------------------------------
@@ -281,9 +288,11 @@ def get_case(conn: Connection, case_id) -> dict | None:
 
 def _filters(status: str | None = None, kind: str | None = None, officer: str | None = None,
              owner: str | None = None, month: str | None = None, kiosk: str | None = None,
-             today: str | None = None) -> list:
+             today: str | None = None, overdue: bool = False) -> list:
     c = db.cases
     where = []
+    if overdue and status != "overdue":
+        where += _filters("overdue", today=today)
     if status == "overdue":
         where += [c.c.status.in_(("open", "in_progress")), c.c.due_date < (today or local_today().isoformat())]
     elif status == "active":
@@ -308,7 +317,7 @@ def _filters(status: str | None = None, kind: str | None = None, officer: str | 
 def list_cases(conn: Connection, status: str | None = None, kind: str | None = None, officer: str | None = None,
                owner: str | None = None, month: str | None = None, kiosk: str | None = None,
                after: int | None = None, limit: int = 25, offset: int = 0, order: str = "urgent",
-               now: datetime | None = None) -> tuple[int, list[dict]]:
+               now: datetime | None = None, overdue: bool = False) -> tuple[int, list[dict]]:
     """(how many match, one page of them). ``status``: a status, "overdue" or "active" (not closed).
 
     ``order`` "urgent" (the pages): overdue first, then not closed by due date, then closed, newest
@@ -316,7 +325,7 @@ def list_cases(conn: Connection, status: str | None = None, kind: str | None = N
     """
     c = db.cases
     today = local_today(now).isoformat()
-    where = _filters(status, kind, officer, owner, month, kiosk, today)
+    where = _filters(status, kind, officer, owner, month, kiosk, today, overdue)
     total = conn.execute(select(func.count()).select_from(c).where(*where)).scalar() or 0
     q = select(c).where(*where)
     if order == "id":
@@ -460,7 +469,7 @@ def _open_for_alerts(conn: Connection, causes: list[alerts.Alert], now: datetime
     a = db.alerts
     alert_ids = dict(conn.execute(select(a.c.open_key, a.c.id).where(
         a.c.open_key.in_(sorted({c.open_key for c in worthy})))).all())
-    touched, fresh, units = [], set(), {}
+    touched, units = [], {}
     for cause in worthy:
         kind = ALERT_CASE_KIND[cause.kind]
         officer_id = cause.subject if kind in OFFICER_KINDS else None
@@ -474,17 +483,16 @@ def _open_for_alerts(conn: Connection, causes: list[alerts.Alert], now: datetime
         if not unit and cause.rating_id:   # an officer the roster does not know: the rating's unit
             unit = conn.execute(select(db.ratings.c.unit_code).where(db.ratings.c.id == cause.rating_id)).scalar()
         case_ids = (low_rate_cases or {}).get((officer_id, month)) if kind == "low_rate" else None
+        new = False
         if not case_ids:
             why = f"{alerts.KIND_LABELS.get(cause.kind, cause.kind)}: {cause.message}"
             case_id, new = _case_for(conn, kind, officer_id, kiosk_id, month, unit, now, why[:TEXT_CHARS])
             case_ids = [case_id]
-            if new:
-                fresh.add(case_id)
         for case_id in case_ids:
             linked = _link(conn, case_id, alert_id=alert_ids.get(cause.open_key), now=now)
             if kind == "nhung_nhieu":
                 linked = _link(conn, case_id, rating_id=cause.rating_id, now=now) or linked
-            if linked and case_id not in fresh:
+            if linked and not new:   # the cause that opened (or reopened) the case is in that event
                 record_event(conn, case_id, "linked", text=cause.message[:TEXT_CHARS], now=now,
                              params={"alert_id": alert_ids.get(cause.open_key), "rating_id": cause.rating_id})
             touched.append(case_id)
@@ -532,11 +540,11 @@ def open_case(conn: Connection, by: str, title: str, officer_id: str | None = No
     if bool(officer_id) == bool(kiosk_id):
         raise Refused("Chọn một cán bộ hoặc một ki-ốt (chỉ một)", ("officer", "kiosk"))
     if officer_id and conn.execute(select(db.officers.c.id).where(db.officers.c.id == officer_id)).first() is None:
-        raise Refused(f"Không có cán bộ mã {officer_id}", ("officer",))
+        raise Refused("Không có cán bộ mã {code}", ("officer",), code=officer_id)
     if kiosk_id and conn.execute(select(db.kiosks.c.id).where(db.kiosks.c.id == kiosk_id)).first() is None:
-        raise Refused(f"Không có ki-ốt mã {kiosk_id}", ("kiosk",))
+        raise Refused("Không có ki-ốt mã {code}", ("kiosk",), code=kiosk_id)
     if owner and not _user_exists(conn, owner):
-        raise Refused(f"Không có người dùng {owner}", ("owner",))
+        raise Refused("Không có người dùng {name}", ("owner",), name=owner)
     unit = _officer_unit(conn, officer_id) if officer_id else _kiosk_unit(conn, kiosk_id)
     case_id, _ = _open(conn, "manual", None, officer_id, kiosk_id, local_month(now), unit, title, now, by=by,
                        owner=owner or None)
@@ -551,14 +559,14 @@ def open_case(conn: Connection, by: str, title: str, officer_id: str | None = No
 def _must(conn: Connection, case_id) -> dict:
     row = _case_row(conn, case_id, lock=True)
     if row is None:
-        raise Refused(f"Không có vụ việc số {case_id}", ("case",))
+        raise Refused("Không có vụ việc số {case}", ("case",), case=case_id)
     return row
 
 
 def _text(value, field: str, label: str) -> str:
     text = (value or "").strip() if isinstance(value, str) or value is None else str(value).strip()
     if len(text) > TEXT_CHARS:
-        raise Refused(f"{label} dài quá {TEXT_CHARS} ký tự", (field,))
+        raise Refused("{label} dài quá {n} ký tự", (field,), label=[label], n=TEXT_CHARS)
     return text
 
 
@@ -567,7 +575,7 @@ def assign(conn: Connection, case_id, owner: str | None, by: str | None, now: da
     row = _must(conn, case_id)
     owner = (owner or "").strip() or None
     if owner and not _user_exists(conn, owner):
-        raise Refused(f"Không có người dùng {owner}", ("owner",))
+        raise Refused("Không có người dùng {name}", ("owner",), name=owner)
     if owner == row["owner"]:
         return
     conn.execute(db.cases.update().where(db.cases.c.id == row["id"]).values(owner=owner))
@@ -599,8 +607,9 @@ def set_status(conn: Connection, case_id, status: str, by: str, now: datetime | 
     now = now or utcnow()
     row = _must(conn, case_id)
     if status not in MOVES.get(row["status"], ()):
-        raise Refused(f"Vụ việc số {row['id']} đang ở trạng thái “{STATUS_LABELS.get(row['status'])}”: không "
-                      f"chuyển sang “{STATUS_LABELS.get(status, status)}” được", ("status",))
+        raise Refused("Vụ việc số {case} đang ở trạng thái “{now}”: không chuyển sang “{to}” được", ("status",),
+                      case=row["id"], now=[STATUS_LABELS.get(row["status"], row["status"])],
+                      to=[STATUS_LABELS.get(status, str(status)[:40])])
     if status == "resolved" and not _actions(conn, row["id"]):
         raise Refused("Chưa ghi biện pháp xử lý nào: ghi ít nhất một biện pháp trước khi báo đã xử lý",
                       ("action",))
@@ -625,7 +634,7 @@ def add_action(conn: Connection, case_id, by: str, action: str, text: str | None
     if action == "other" and not text:
         raise Refused("Biện pháp “Khác”: ghi rõ đã làm gì", ("text",))
     if row["status"] == "closed":
-        raise Refused(f"Vụ việc số {row['id']} đã đóng: mở lại trước khi ghi thêm biện pháp", ("status",))
+        raise Refused("Vụ việc số {case} đã đóng: mở lại trước khi ghi thêm biện pháp", ("status",), case=row["id"])
     event = record_event(conn, row["id"], "action", by=by, action=action, text=text or None, now=now)
     if row["status"] == "open":
         conn.execute(db.cases.update().where(db.cases.c.id == row["id"]).values(status="in_progress"))
@@ -649,7 +658,7 @@ def close_case(conn: Connection, case_id, by: str, found_cause: str | None, outc
     now = now or utcnow()
     row = _must(conn, case_id)
     if row["status"] == "closed":
-        raise Refused(f"Vụ việc số {row['id']} đã đóng", ("status",))
+        raise Refused("Vụ việc số {case} đã đóng", ("status",), case=row["id"])
     found_cause = _text(found_cause, "found_cause", "Nguyên nhân")
     outcome = _text(outcome, "outcome", "Kết quả")
     missing, words = [], []
@@ -663,7 +672,8 @@ def close_case(conn: Connection, case_id, by: str, found_cause: str | None, outc
         missing.append("outcome")
         words.append("kết quả xử lý")
     if missing:
-        raise Refused(f"Chưa đóng được vụ việc số {row['id']}: còn thiếu " + ", ".join(words), tuple(missing))
+        raise Refused("Chưa đóng được vụ việc số {case}: còn thiếu {missing}", tuple(missing), case=row["id"],
+                      missing=words)
     watch = next_month(local_month(now)) if row["officer_id"] else None
     conn.execute(db.cases.update().where(db.cases.c.id == row["id"]).values(
         status="closed", found_cause=found_cause, outcome=outcome, closed_at=iso(now), closed_by=by,
@@ -682,7 +692,7 @@ def reopen(conn: Connection, case_id, by: str | None, text: str | None = None, n
     now = now or utcnow()
     row = _must(conn, case_id)
     if row["status"] != "closed":
-        raise Refused(f"Vụ việc số {row['id']} chưa đóng", ("status",))
+        raise Refused("Vụ việc số {case} chưa đóng", ("status",), case=row["id"])
     text = _text(text, "text", "Lý do")
     if by is not None and not text:
         raise Refused("Ghi lý do mở lại", ("text",))

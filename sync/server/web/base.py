@@ -48,6 +48,7 @@ from assets import LOCALE
 from sync.protocol import SCALES, nfc
 from sync.server.core import admin_ops
 from sync.server.core import alerts as alert_rules
+from sync.server.core import cases as case_rules
 from sync.server.core import db
 from sync.server.core.settings import get_setting, set_setting, survey
 from sync.server.reports import periods, report_docx
@@ -178,6 +179,8 @@ def render(request: Request, name: str, status: int = 200, **ctx) -> HTMLRespons
     """A template with what every page needs: _, lang, csrf, path, qs, user."""
     lang = session_lang(request)
     ctx.setdefault("user", signed_in_user(request))
+    if ctx["user"] and "overdue_cases" not in ctx:
+        ctx["overdue_cases"] = overdue_case_count(request)
     return templates.TemplateResponse(request, name, {
         "_": translator(lang), "lang": lang, "csrf": csrf_token(request),
         "path": request.url.path, "qs": request.url.query, **ctx}, status_code=status)
@@ -257,6 +260,16 @@ def filter_query(flt: Filter, **extra) -> str:
 def alert_rule_values(request: Request) -> dict:
     with request.app.state.reader.connect() as conn:
         return alert_rules.rules(conn)
+
+
+def overdue_case_count(request: Request) -> int:
+    """How many cases are overdue (the menu's badge on every page); 0 when it cannot be read, so
+    that a page renders whatever happens to the count."""
+    try:
+        with request.app.state.reader.connect() as conn:
+            return case_rules.count_overdue(conn)
+    except Exception:   # noqa: BLE001 - a badge never breaks a page (an old town.db, a locked file)
+        return 0
 
 
 def open_alert_count(request: Request) -> int:

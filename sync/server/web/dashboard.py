@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from markupsafe import Markup
 from sqlalchemy import select
 
+from sync.server.core import cases as case_rules
 from sync.server.core import db
 from sync.server.reports import charts, exports, periods, report_docx
 from sync.server.reports.stats import satisfied_levels
@@ -87,11 +88,15 @@ def officer_page(request: Request, officer_id: str):
     flt.officer = officer_id
     with request.app.state.reader.connect() as conn:
         officer = conn.execute(select(db.officers).where(db.officers.c.id == officer_id)).mappings().first()
+        # the officer's cases, open ones first (overdue, then by due date), then the closed
+        n_cases, cases = case_rules.list_cases(conn, officer=officer_id, limit=50)
     if officer is None and officer_id not in names["officer"]:
         _ = tr(request)
         return error_page(request, 404, _("Không có cán bộ mã {code}.", code=officer_id), user=user)
     return _render_figures(request, "officer.html", stats, flt, comments=30, user=user, error=error,
-                           names=names, officer=dict(officer) if officer else {"id": officer_id, "name": officer_id})
+                           names=names, officer=dict(officer) if officer else {"id": officer_id, "name": officer_id},
+                           cases=cases, n_cases=n_cases, case_kinds=case_rules.KIND_LABELS,
+                           case_statuses=case_rules.STATUS_LABELS)
 
 
 @router.get("/admin/comments")
