@@ -127,6 +127,7 @@ def _document(kind: str, title: str, paragraphs: list, fields: dict, issuer: Iss
             if not (fields.get(needs) or "").strip():
                 continue
         _para(doc, text.format(**values), size=14, indent_first=True)
+    _para(doc, after=0)          # a line between the text and the signature block
     _sign_off(doc, issuer, RECIPIENTS)
     buf = io.BytesIO()
     doc.save(buf)
