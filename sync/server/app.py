@@ -35,7 +35,7 @@ from sync.server.api import kiosks as api_kiosks
 from sync.server.api import ratings as api_ratings
 from sync.server.api import cases as api_cases
 from sync.server.api import reports as api_reports
-from sync.server.core import tasks
+from sync.server.core import notify, tasks
 from sync.filemodes import exposed, private_dir
 from sync.server.core.db import FifoLock, db_url, make_engine, make_reader, migrate
 from sync.server.core.health import RETRY_AFTER, DbHealth
@@ -64,6 +64,10 @@ DEFAULTS = {
     "max_batch": 5000,                  # ratings per batch
     "skew_threshold": 600,              # seconds of kiosk clock error before times are corrected
     "sweep_seconds": 60.0,              # how often the background task looks for silent kiosks
+    "smtp": None,                       # smtp://[user:password@]host:port: where alert e-mails go (none: no e-mail)
+    "public_url": None,                 # the server's address in the mails' links (default http://127.0.0.1:8080)
+    "notify_seconds": 60.0,             # the sender's periodic round (it is also woken by every commit)
+    "notify_retry_seconds": 30.0,       # the first retry's wait; doubled each time, capped at an hour
 }
 
 
@@ -170,9 +174,11 @@ def create_app(db: str = "town.db", *, media_dir: str | Path | None = None, run_
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.background.start()
+        app.state.notifier.start()
         try:
             yield
         finally:
+            app.state.notifier.stop()
             app.state.background.stop()
 
     docs_assets = _docs_assets()
@@ -187,6 +193,12 @@ def create_app(db: str = "town.db", *, media_dir: str | Path | None = None, run_
     app.state.health = health
     app.state.options = {**DEFAULTS, **options, "media_dir": str(media)}
     app.state.background = tasks.Background(engine, app.state.write_lock, app.state.options["sweep_seconds"])
+    opts = app.state.options
+    # the outbox's sender (core/notify.py); the SMTP URL's password stays inside it, never in options
+    app.state.notifier = notify.Notifier(
+        engine, app.state.reader, app.state.write_lock, smtp=opts.pop("smtp"),
+        base_url=opts["public_url"] or "http://127.0.0.1:8080", interval=opts["notify_seconds"],
+        retry_base=opts["notify_retry_seconds"])
     app.include_router(api_kiosks.router)         # sync protocol v1: batches, config, photos, heartbeats
     app.include_router(api_ratings.router)        # admin API: ratings pull, alerts
     app.include_router(api_reports.router)        # admin API: the dashboard's figures

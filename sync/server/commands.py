@@ -50,6 +50,9 @@ CORE_MESSAGES = [
      "Khảo sát {id} đã có với nội dung khác (hãy đặt mã khác cho khảo sát mới).", 1),
     (r"survey (?P<id>\S+): a built-in survey's id", "Khảo sát {id}: mã của một khảo sát có sẵn.", 1),
     (r"(?P<path>.+): no such file", "{path}: không có tệp này.", 2),
+    (r"e-mail: not an address like name@example.vn, got (?P<got>.*)",
+     "Địa chỉ e-mail không hợp lệ (cần dạng ten@vidu.gov.vn), nhận được {got}.", 1),
+    (r"no unit '(?P<unit>.*)'", "Không có đơn vị '{unit}' trong danh sách (xem trang Danh mục).", 2),
 ]
 WHAT_VI = {"kiosk id": "Mã ki-ốt", "unit code": "Mã đơn vị", "officer id": "Mã cán bộ"}
 
@@ -215,9 +218,19 @@ def _listed(values: list[str], most: int = 10) -> str:
               help=_("số giây lệch đồng hồ ki-ốt trước khi báo cáo dùng giờ đã hiệu chỉnh (và báo cảnh báo)"))
 @click.option("--sweep-seconds", default=60.0, show_default=True, type=click.FloatRange(0.05, 3600),
               help=_("bao lâu tiến trình này tìm các ki-ốt im lặng một lần (và báo cảnh báo)"))
+@click.option("--smtp", default=None, metavar="smtp://[USER:PASSWORD@]HOST:PORT",
+              help=_("máy chủ thư gửi thư báo cảnh báo và vụ việc (STARTTLS khi máy chủ thư hỗ trợ); "
+                     "bỏ trống: không gửi thư"))
+@click.option("--public-url", default=None, metavar="URL",
+              help=_("địa chỉ của máy chủ này trong các liên kết của thư báo [mặc định: http://HOST:PORT]"))
+@click.option("--notify-seconds", default=60.0, show_default=True, type=click.FloatRange(0.05, 3600),
+              help=_("bao lâu tiến trình này xem lại hộp thư đi một lần (ngoài lúc có dữ liệu mới)"))
+@click.option("--notify-retry-seconds", default=30.0, show_default=True, type=click.FloatRange(0.01, 3600),
+              hidden=True, help=_("chờ bao lâu trước lần gửi lại đầu tiên (gấp đôi mỗi lần, nhiều nhất một giờ)"))
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]), help=_("mức ghi nhật ký"))
-def server(db, host, port, media, max_batch, max_body_mb, skew_threshold, sweep_seconds, log_level):
+def server(db, host, port, media, max_batch, max_body_mb, skew_threshold, sweep_seconds, smtp, public_url,
+           notify_seconds, notify_retry_seconds, log_level):
     # A missing SQLite file is a new town, started empty (the first start of an install); the
     # first line says so, so a mistyped --db is seen at once.
     import logging
@@ -238,10 +251,26 @@ def server(db, host, port, media, max_batch, max_body_mb, skew_threshold, sweep_
         refused = not_a_town(path)
         if refused is not None:
             raise refused
+    from sync.server.core import notify
+    try:
+        mailer = notify.parse_smtp(smtp) if smtp else None
+    except notify.BadAddress:
+        raise Refused(_("--smtp: cần dạng smtp://người_dùng:mật_khẩu@máy_chủ:587 (hoặc smtps://… cho TLS ngay "
+                        "từ đầu)")) from None
+    if public_url is not None:
+        try:
+            public_url = notify.valid_webhook(public_url).rstrip("/")
+        except notify.BadAddress:
+            raise Refused(_("--public-url: cần một địa chỉ http:// hoặc https://, ví dụ "
+                            "http://192.168.1.10:8080")) from None
+    else:
+        import socket
+        public_url = f"http://{host if host not in ('0.0.0.0', '::', '') else socket.getfqdn()}:{port}"
     try:
         app = create_app(db, media_dir=media, max_batch=max_batch,
                          max_body_bytes=int(max_body_mb * 1024 * 1024), skew_threshold=skew_threshold,
-                         sweep_seconds=sweep_seconds)
+                         sweep_seconds=sweep_seconds, smtp=mailer, public_url=public_url,
+                         notify_seconds=notify_seconds, notify_retry_seconds=notify_retry_seconds)
     except ImportError as exc:
         raise click.ClickException(_(
             "{db}: không mở được cơ sở dữ liệu (thiếu thư viện {module}: cài nó, ví dụ "
@@ -252,6 +281,8 @@ def server(db, host, port, media, max_batch, max_body_mb, skew_threshold, sweep_
                                      db=shown(db), why=_why(exc))) from None
     click.echo(_("hailong server: {db} tại http://{host}:{port} (OpenAPI ở /docs)",
                  db=shown(db), host=host, port=port), err=True)
+    click.echo(_("Thư báo gửi qua {smtp}", smtp=notify.shown_smtp(mailer)) if mailer else
+               _("Không gửi thư báo (chưa có --smtp); webhook của các đơn vị vẫn gửi."), err=True)
     uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5)
 
 
@@ -320,14 +351,39 @@ def _read_password(password_stdin: bool) -> str:
 @click.option("--role", required=True, type=click.Choice(["admin", "viewer"]),
               help=_("admin: quản trị; viewer: chỉ xem"))
 @click.option("--password-stdin", is_flag=True, help=_("đọc mật khẩu từ đầu vào chuẩn"))
+@click.option("--email", default=None, metavar="ADDRESS",
+              help=_("địa chỉ e-mail nhận thư báo cảnh báo và vụ việc mới của đơn vị mình"))
+@click.option("--unit", "unit_code", default=None, metavar="CODE",
+              help=_("mã đơn vị: người dùng chỉ xem và quản lý đơn vị này [mặc định: mọi đơn vị]"))
 @click.pass_obj
-def create_user(db, username, role, password_stdin):
-    from sync.server.core.admin_ops import create_user as create
+def create_user(db, username, role, password_stdin, email, unit_code):
+    from sync.server.core import admin_ops
     engine = _engine(db)            # a mistyped --db is said before the password is asked
+    with engine.connect() as conn:  # and a bad address or unit before it, too
+        admin_ops._email_ok(email)
+        admin_ops._user_unit_ok(conn, unit_code)
     password = _read_password(password_stdin)
     with engine.begin() as conn:
-        create(conn, username, role, password)
+        admin_ops.create_user(conn, username, role, password, email=email, unit_code=unit_code)
     click.echo(_("Đã tạo người dùng {user} ({role}).", user=username, role=role), err=True)
+
+
+@admin.command("set-user-email", help=_(
+    "Đặt (hoặc xóa, với --email \"\") địa chỉ e-mail nhận thư báo của một người dùng; với --unit, đổi cả "
+    "đơn vị của họ (\"\": mọi đơn vị)."))
+@click.option("--username", required=True, help=_("tên đăng nhập"))
+@click.option("--email", default=None, metavar="ADDRESS", help=_("địa chỉ e-mail; \"\" để xóa"))
+@click.option("--unit", "unit_code", default=None, metavar="CODE", help=_("mã đơn vị; \"\" để là mọi đơn vị"))
+@click.pass_obj
+def set_user_email(db, username, email, unit_code):
+    from sync.server.core.admin_ops import set_user_contact
+    if email is None and unit_code is None:
+        raise Refused(_("Hãy cho --email ADDRESS, --unit CODE hoặc cả hai."), 2)
+    with _engine(db).begin() as conn:
+        kept = set_user_contact(conn, username, email, unit_code, set_email=email is not None,
+                                set_unit=unit_code is not None)
+    click.echo(_("{user}: e-mail {email}, đơn vị {unit}.", user=username, email=kept["email"] or "—",
+                 unit=kept["unit_code"] or _("mọi đơn vị")), err=True)
 
 
 @admin.command("set-password", help=_("Đặt mật khẩu mới cho một người dùng; mọi phiên trang của người đó kết thúc ngay."))

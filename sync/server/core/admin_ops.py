@@ -32,6 +32,7 @@ from sync.server.core.db import (
     units,
     users,
 )
+from sync.server.core.notify import BadAddress, valid_email
 from sync.server.core.security import hash_password, new_key_hex, new_token, token_hash
 from sync.server.core.settings import get_setting, set_setting
 
@@ -93,18 +94,62 @@ def _password_ok(password: str) -> str:
     return password
 
 
-def create_user(conn: Connection, username: str, role: str, password: str) -> None:
+def create_user(conn: Connection, username: str, role: str, password: str, email: str | None = None,
+                unit_code: str | None = None) -> None:
+    """A user of the pages and the API; ``email``: told of its unit's new alerts and cases
+    (core/notify.py); ``unit_code``: the one unit it sees and manages (None: every unit)."""
     username = nfc(username.strip())
     if not username or len(username) > 100:
         raise AdminError("username: must be 1-100 characters")
     if role not in ROLES:
         raise AdminError(f"role: must be one of {', '.join(ROLES)}")
     _password_ok(password)
+    email, unit_code = _email_ok(email), _user_unit_ok(conn, unit_code)
     if conn.execute(select(users.c.username).where(users.c.username == username)).first():
         raise AdminError(f"user {username} already exists")
     conn.execute(users.insert().values(username=username, role=role, password_hash=hash_password(password),
-                                       created_at=iso(utcnow())))
+                                       created_at=iso(utcnow()), email=email, unit_code=unit_code))
     end_sessions(conn, username)    # a fresh stamp: no cookie of an earlier account of this name opens it
+
+
+def _email_ok(email: str | None) -> str | None:
+    """None for no address (or an empty one), else the address checked (core/notify.valid_email)."""
+    if email is None or not email.strip():
+        return None
+    try:
+        return valid_email(email)
+    except BadAddress as exc:
+        raise AdminError(str(exc)) from None
+
+
+def _user_unit_ok(conn: Connection, unit_code: str | None) -> str | None:
+    """None (every unit), or a unit of the roster (any well-formed code while the town has no unit yet)."""
+    if unit_code is None or not unit_code.strip():
+        return None
+    unit_code = _ident(unit_code.strip(), "unit code")
+    if conn.execute(select(units.c.code).limit(1)).first() and not conn.execute(
+            select(units.c.code).where(units.c.code == unit_code)).first():
+        raise Missing("unit", unit_code)
+    return unit_code
+
+
+def set_user_contact(conn: Connection, username: str, email: str | None = None, unit_code: str | None = None,
+                     *, set_email: bool = True, set_unit: bool = False) -> dict:
+    """Change a user's e-mail address (empty: none) and/or unit (empty: every unit); returns both as kept.
+    A change of unit ends the user's sessions (what they may see changed)."""
+    username = _existing_user(conn, username)
+    values = {}
+    if set_email:
+        values["email"] = _email_ok(email)
+    if set_unit:
+        values["unit_code"] = _user_unit_ok(conn, unit_code)
+    before = conn.execute(select(users.c.unit_code).where(users.c.username == username)).scalar()
+    if values:
+        conn.execute(users.update().where(users.c.username == username).values(**values))
+    if set_unit and values["unit_code"] != before:
+        end_sessions(conn, username)
+    row = conn.execute(select(users.c.email, users.c.unit_code).where(users.c.username == username)).one()
+    return {"email": row.email, "unit_code": row.unit_code}
 
 
 # --- sessions of the admin pages ------------------------------------------------

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 
-from sync.server.core import admin_ops, db
+from sync.server.core import admin_ops, db, notify
 from sync.server.core import alerts as alert_rules
 from sync.server.core.clock import parse_stored
 from sync.server.web.base import (
@@ -76,12 +76,14 @@ def kiosks_page(request: Request):
 
 
 def _kiosks_page(request: Request, user: dict, status: int = 200, error: str | None = None,
-                 typed: dict | None = None):
+                 typed: dict | None = None, hooks_typed: dict | None = None):
     """The kiosks page; after a refused enrolment, the message above the form and what was typed in it."""
     with request.app.state.reader.connect() as conn:
         rows = conn.execute(select(db.kiosks).order_by(db.kiosks.c.unit_code, db.kiosks.c.id)).mappings().all()
         rule = alert_rules.rules(conn)
         units = conn.execute(select(db.units.c.code, db.units.c.name).order_by(db.units.c.code)).all()
+        outbox = notify.outbox_state(conn)
+        hooks = notify.webhooks(conn)
     now = datetime.now(timezone.utc)
     skew = request.app.state.options.get("skew_threshold", 600)
     kiosks = [{**dict(k), **kiosk_health(k, now, float(rule["kiosk_silent_hours"]), skew)} for k in rows]
@@ -92,7 +94,36 @@ def _kiosks_page(request: Request, user: dict, status: int = 200, error: str | N
                   units=units, confirm=confirm if user["role"] == "admin" else None,
                   revoked=next((k["id"] for k in kiosks if k["id"] == request.query_params.get("revoked")
                                 and k["revoked"]), None), open_alerts=open_alert_count(request),
-                  silent_hours=rule["kiosk_silent_hours"])
+                  silent_hours=rule["kiosk_silent_hours"], outbox=outbox, notifier=request.app.state.notifier.status(),
+                  max_attempts=notify.MAX_ATTEMPTS, webhooks=hooks, hooks_typed=hooks_typed,
+                  hooks_saved=request.query_params.get("webhooks") == "saved",
+                  webhook_host=notify.url_host)
+
+
+@router.post("/admin/kiosks/webhooks")
+async def kiosk_webhooks(request: Request):
+    """Each unit's webhook URL (empty: none); a URL that is not http(s) refuses the form, as typed."""
+    user = require_user(request, "admin")
+    form = await checked_form(request)
+    _ = tr(request)
+    with request.app.state.reader.connect() as conn:
+        codes = list(conn.execute(select(db.units.c.code).order_by(db.units.c.code)).scalars())
+    typed = {code: str(form.get(f"webhook:{code}", "") or "").strip() for code in codes}
+    bad = []
+    for code, url in typed.items():
+        if url:
+            try:
+                notify.valid_webhook(url)
+            except notify.BadAddress:
+                bad.append(code)
+    if bad:
+        return _kiosks_page(request, user, 422, hooks_typed={"typed": typed, "bad": bad, "error": _(
+            "Địa chỉ webhook phải bắt đầu bằng http:// hoặc https:// và có tên máy (đơn vị: {units}).",
+            units=", ".join(bad))})
+    with request.app.state.write_lock, request.app.state.engine.begin() as conn:
+        for code, url in typed.items():
+            notify.set_webhook(conn, code, url)
+    return RedirectResponse("/admin/kiosks?webhooks=saved#notify", status_code=303)
 
 
 @router.post("/admin/kiosks/enrol")
