@@ -35,7 +35,7 @@ def test_the_rate_bands_include_their_lower_edge(satisfied, points):
 def test_classification_edges(total, klass):
     # a perfect officer but for the rate: 60 points from the rest, the rate band gives the remainder
     s = _score(10, 10, rate_bands=[[100, total - 60 if total >= 60 else 0]],
-               on_time_none=60 if total >= 60 else total, nn_points=0, apology_none=0)
+               on_time_none=min(60, total), nn_points=0, apology_none=0)
     assert (s.total, s.klass) == (total, klass)
 
 

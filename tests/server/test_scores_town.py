@@ -25,19 +25,19 @@ from sync.server.reports import case_figures, periods
 REASONS = ["thai_do", "huong_dan", "dung_hen", "so_lan_di_lai", "nhung_nhieu"]
 
 CASES = [
-    dict(id=1, kind="nhung_nhieu", officer_id="cb-001", unit_code="13321", month="2026-11",
-         title="Nhũng nhiễu: cb-001 (2026-11)", status="closed", owner="an", opened_at="2026-11-02T08:00:00.000+00:00",
-         due_date="2026-11-10", found_cause="Đòi tiền", outcome="Đã kiểm điểm", resolved_at="2026-11-08T03:00:00.000+00:00",
-         closed_at="2026-11-09T03:00:00.000+00:00", closed_by="an", open_key=None, watch_month="2026-12"),
-    dict(id=2, kind="low_rate", officer_id="cb-001", unit_code="13321", month="2026-10",
-         title="Tỷ lệ thấp: cb-001 (2026-10)", status="resolved", owner="an", opened_at="2026-11-01T01:00:00.000+00:00",
-         due_date="2026-11-14", resolved_at="2026-11-20T02:00:00.000+00:00", open_key="low_rate|cb-001|2026-10"),
-    dict(id=3, kind="nhung_nhieu", officer_id="cb-002", unit_code="13321", month="2026-11",
-         title="Nhũng nhiễu: cb-002 (2026-11)", status="open", owner="an", opened_at="2026-11-12T02:00:00.000+00:00",
-         due_date="2026-11-20", open_key="nhung_nhieu|cb-002|2026-11"),
-    dict(id=4, kind="tampering", kiosk_id="k1", unit_code="13321", month="2026-10",
-         title="Chuỗi đứt: k1 (2026-10)", status="closed", owner="an", opened_at="2026-10-05T01:00:00.000+00:00",
-         due_date="2026-10-12", closed_at="2026-10-10T01:00:00.000+00:00", closed_by="an", outcome="Đã kiểm tra"),
+    {"id": 1, "kind": "nhung_nhieu", "officer_id": "cb-001", "unit_code": "13321", "month": "2026-11",
+         "title": "Nhũng nhiễu: cb-001 (2026-11)", "status": "closed", "owner": "an", "opened_at": "2026-11-02T08:00:00.000+00:00",
+         "due_date": "2026-11-10", "found_cause": "Đòi tiền", "outcome": "Đã kiểm điểm", "resolved_at": "2026-11-08T03:00:00.000+00:00",
+         "closed_at": "2026-11-09T03:00:00.000+00:00", "closed_by": "an", "open_key": None},
+    {"id": 2, "kind": "low_rate", "officer_id": "cb-001", "unit_code": "13321", "month": "2026-10",
+         "title": "Tỷ lệ thấp: cb-001 (2026-10)", "status": "resolved", "owner": "an", "opened_at": "2026-11-01T01:00:00.000+00:00",
+         "due_date": "2026-11-14", "resolved_at": "2026-11-20T02:00:00.000+00:00", "open_key": "low_rate|cb-001|2026-10"},
+    {"id": 3, "kind": "nhung_nhieu", "officer_id": "cb-002", "unit_code": "13321", "month": "2026-11",
+         "title": "Nhũng nhiễu: cb-002 (2026-11)", "status": "open", "owner": "an", "opened_at": "2026-11-12T02:00:00.000+00:00",
+         "due_date": "2026-11-20", "open_key": "nhung_nhieu|cb-002|2026-11"},
+    {"id": 4, "kind": "tampering", "kiosk_id": "k1", "unit_code": "13321", "month": "2026-10",
+         "title": "Chuỗi đứt: k1 (2026-10)", "status": "closed", "owner": "an", "opened_at": "2026-10-05T01:00:00.000+00:00",
+         "due_date": "2026-10-12", "closed_at": "2026-10-10T01:00:00.000+00:00", "closed_by": "an", "outcome": "Đã kiểm tra"},
 ]
 EVENTS = [
     (1, "2026-11-02T08:00:00.000+00:00", None, "opened", None),
@@ -49,12 +49,12 @@ EVENTS = [
     (4, "2026-10-09T02:00:00.000+00:00", "an", "note", None),
 ]
 LETTERS = [
-    dict(kind="xin_loi", case_id=1, officer_id="cb-001", unit_code="13321", dossier_code="H006",
-         procedure_code=None, issued_at="2026-11-07T02:00:00.000+00:00", issued_by="an",
-         sent_at="2026-11-07T04:00:00.000+00:00", sha256="a" * 64),
-    dict(kind="cam_on", case_id=None, officer_id="cb-004", unit_code="13321", dossier_code="H008",
-         procedure_code="P2", issued_at="2026-12-01T02:00:00.000+00:00", issued_by="an", sent_at=None,
-         sha256="b" * 64),
+    {"kind": "xin_loi", "case_id": 1, "officer_id": "cb-001", "unit_code": "13321", "dossier_code": "H006",
+         "procedure_code": None, "issued_at": "2026-11-07T02:00:00.000+00:00", "issued_by": "an",
+         "sent_at": "2026-11-07T04:00:00.000+00:00", "sha256": "a" * 64},
+    {"kind": "cam_on", "case_id": None, "officer_id": "cb-004", "unit_code": "13321", "dossier_code": "H008",
+         "procedure_code": "P2", "issued_at": "2026-12-01T02:00:00.000+00:00", "issued_by": "an", "sent_at": None,
+         "sha256": "b" * 64},
 ]
 
 

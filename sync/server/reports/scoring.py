@@ -39,6 +39,7 @@ import copy
 import re
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import pairwise
 
 from sync.server.core import db
 from sync.server.core.settings import get_setting, set_setting
@@ -146,7 +147,7 @@ def _check_bands(name: str, bands) -> list[list[float]]:
             raise CriteriaError(name, "điểm phải từ 0 đến {most}, không phải {value}", most=MAX_POINTS,
                                 value=fmt_number(pts))
         out.append([low, pts])
-    for (hi, hi_pts), (lo, lo_pts) in zip(out, out[1:]):
+    for (hi, hi_pts), (lo, lo_pts) in pairwise(out):
         if lo >= hi:
             raise CriteriaError(name, "các mức phải giảm dần (từ mức cao nhất), {a} rồi {b}",
                                 a=fmt_number(hi), b=fmt_number(lo))
@@ -169,7 +170,7 @@ def check_criteria(doc) -> dict:
     out = copy.deepcopy(DEFAULT_CRITERIA)
     unknown = set(doc) - set(out)
     if unknown:
-        raise CriteriaError(sorted(unknown)[0], "không phải một tiêu chí (các tiêu chí: {names})",
+        raise CriteriaError(min(unknown), "không phải một tiêu chí (các tiêu chí: {names})",
                             names=", ".join(out))
     out.update(copy.deepcopy(doc))
     n = out["min_ratings"]
@@ -189,7 +190,7 @@ def check_criteria(doc) -> dict:
         raise CriteriaError("classes", "cần đúng các mức {names}", names=", ".join(wanted))
     for code in wanted:
         _check_points(f"class_{code}", classes[code])
-    for better, worse in zip(wanted, wanted[1:]):
+    for better, worse in pairwise(wanted):
         if classes[worse] >= classes[better]:
             raise CriteriaError(f"class_{worse}", "điểm tối thiểu của «{worse}» phải thấp hơn của «{better}» ({p})",
                                 worse=CLASSES[worse], better=CLASSES[better], p=fmt_number(classes[better]))

@@ -15,8 +15,10 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
 
 from sync.protocol import nfc
+from sync.server.core import db
 from sync.server.reports import periods, report_docx, scoring
 from sync.server.web.base import (
     checked_form,
@@ -59,6 +61,12 @@ def _query(request: Request, _) -> tuple[periods.Period, str | None, list[str]]:
     if unit and len(unit) > 200:
         notes.append(_("Mã đơn vị quá dài: đã bỏ lọc theo đơn vị."))
         unit = None
+    if unit:
+        with request.app.state.reader.connect() as conn:
+            known = conn.execute(select(db.units.c.code).where(db.units.c.code == unit)).first()
+        if known is None:
+            notes.append(_("Không có đơn vị mã «{code}»: đang xem mọi đơn vị.", code=unit[:40]))
+            unit = None
     return period, unit, notes
 
 
@@ -74,16 +82,6 @@ def _page(request: Request, user: dict, period, unit, notes: list[str], status: 
           form: dict | None = None, form_error: dict | None = None, saved: bool = False):
     _ = tr(request)
     lang = session_lang(request)
-    if unit:
-        with request.app.state.reader.connect() as conn:
-            from sqlalchemy import select
-
-            from sync.server.core import db
-            known = conn.execute(select(db.units.c.code).where(db.units.c.code == unit)).first()
-        if known is None:
-            notes = [*notes, _("Không có đơn vị mã «{code}»: đang xem mọi đơn vị.", code=unit[:40])]
-            unit = None
-            status = max(status, 422)
     result, names = _sheet(request, period, unit, lang)
     decimal = "." if lang == "en" else ","
     qs = urlencode({"period": period.key, **({"unit": unit} if unit else {})})
