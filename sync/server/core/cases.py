@@ -297,7 +297,7 @@ def _filters(status: str | None = None, kind: str | None = None, officer: str | 
         where += [c.c.status.in_(("open", "in_progress")), c.c.due_date < (today or local_today().isoformat())]
     elif status == "active":
         where.append(c.c.status != "closed")
-    elif status:
+    elif status and status != "all":
         where.append(c.c.status == status)
     if kind:
         where.append(c.c.kind == kind)
@@ -318,7 +318,7 @@ def list_cases(conn: Connection, status: str | None = None, kind: str | None = N
                owner: str | None = None, month: str | None = None, kiosk: str | None = None,
                after: int | None = None, limit: int = 25, offset: int = 0, order: str = "urgent",
                now: datetime | None = None, overdue: bool = False) -> tuple[int, list[dict]]:
-    """(how many match, one page of them). ``status``: a status, "overdue" or "active" (not closed).
+    """(how many match, one page of them). ``status``: a status, "overdue", "active" (not closed) or "all".
 
     ``order`` "urgent" (the pages): overdue first, then not closed by due date, then closed, newest
     closed first; "id" (the API's cursor ``after``): by id.
