@@ -221,6 +221,35 @@ def test_hostile_input_gets_a_message_never_a_500(town, case):
     assert r.status_code == 303 and r.headers["location"].startswith("/login?")
 
 
+def test_the_letters_page_refuses_a_name_too_long_or_with_control_characters(town):
+    s = session_for(town, "an", "mật-khẩu-quản-trị")
+    page = s.get(town.url + "/admin/letters", timeout=30)
+    before = len(_rows(town, "SELECT id FROM letters_issued"))
+    form = {"csrf": csrf_of(page.text), "kind": "cam_on", "name": "", "dossier": "H-1", "procedure": "",
+            "officer": "", "new_date": ""}
+    for change, said in [({"name": "B" * 10_000}, "Họ tên công dân: quá dài (10000 ký tự); tối đa 200 ký tự."),
+                         ({"dossier": "H\x1b[2J"}, "Mã hồ sơ: có ký tự điều khiển không in được; hãy gõ lại.")]:
+        r = s.post(town.url + "/admin/letters", data={**form, **change}, timeout=30)
+        assert r.status_code == 422 and _message(r) == said, change
+    assert 'value="H[2J"' in r.text                                # shown again without the escape
+    assert len(_rows(town, "SELECT id FROM letters_issued")) == before
+
+
+def test_a_kiosks_case_has_no_letters_section(town):
+    engine = _engine(town)
+    with engine.begin() as conn:
+        case_id = conn.execute(insert(db.cases).values(
+            kind="silent", kiosk_id="ki-ot-1", unit_code="13321", title="Ki-ốt ki-ot-1 im lặng", status="open",
+            opened_at="2026-11-01T01:00:00.000+00:00", due_date="2026-11-04", open_key="silent|ki-ot-1|h5",
+            params="{}")).inserted_primary_key[0]
+    engine.dispose()
+    s = session_for(town, "an", "mật-khẩu-quản-trị")
+    r = s.get(town.url + f"/admin/cases/{case_id}", timeout=30)
+    assert r.status_code == 200 and 'id="letters"' not in r.text
+    r = s.get(town.url + f"/admin/cases/{case_id}/letter?dossier=H001", timeout=30)
+    assert r.status_code == 404 and _message(r) == f"Hồ sơ H001 không thuộc vụ việc số {case_id}."
+
+
 def requests_get_signed_out(url):
     import requests
     return requests.get(url, allow_redirects=False, timeout=30)

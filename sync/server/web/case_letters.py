@@ -140,13 +140,16 @@ def _fragment_data(request: Request, case: dict) -> dict:
     try:
         case_id = int(case["id"])
     except (KeyError, TypeError, ValueError):
-        return {"issued": [], "dossiers": []}
+        return {"issued": [], "dossiers": [], "show": False}
     with request.app.state.reader.connect() as conn:
         found = names(conn)
         dossiers = [{**d, "procedure_name": found["procedure"].get(d.get("procedure_code") or "",
                                                                     d.get("procedure_code") or "—")}
                     for d in case_dossiers(case)]
-        return {"issued": issued_letters(conn, case_id), "dossiers": dossiers}
+        issued = issued_letters(conn, case_id)
+    # a kiosk's case (silent, tampering) has no applicant to write to: no section unless letters were made
+    show = bool(dossiers or issued or case.get("kind") in cases.OFFICER_KINDS)
+    return {"issued": issued, "dossiers": dossiers, "show": show}
 
 
 templates.env.globals["case_letters"] = _fragment_data
@@ -169,6 +172,18 @@ def check_text(_, label: str, value: str, limit: int) -> str | None:
     if _CONTROL.search(value) or any(unicodedata.category(c) in ("Cc", "Cs") for c in value):
         return _("{field}: có ký tự điều khiển không in được; hãy gõ lại.", field=_(label))
     return None
+
+
+def first_refused(_, fields: list[tuple[str, str, int]], values: dict) -> tuple[str | None, str | None]:
+    """(message, field) of the first of ``fields`` (name, label, limit) whose value check_text refuses,
+    else (None, None); the refused value in ``values`` becomes what the form shows again: cut to the
+    limit, without its control characters."""
+    for f, label, limit in fields:
+        error = check_text(_, label, values[f], limit)
+        if error:
+            values[f] = _CONTROL.sub("", values[f])[:limit]
+            return error, f
+    return None, None
 
 
 def parse_id(raw: str) -> int | None:
@@ -228,27 +243,23 @@ async def letter_download(request: Request, case_id: str):
     if refused:
         return refused
     values = {f: form.get(f, "").strip() for f, _label, _limit in FORM_FIELDS}
-    error = bad = None
-    for f, label, limit in FORM_FIELDS:
-        error = check_text(_, label, values[f], limit)
+    error, bad = first_refused(_, FORM_FIELDS, values)
+    for f, label, _limit in FORM_FIELDS:
         if not error and f in ("received", "new_date") and values[f]:
-            values[f] = parse_day(values[f]) or ""
-            if not values[f]:
-                error = _("{field}: {value} không phải một ngày có thật; ghi ngày/tháng/năm, ví dụ 05/12/2026.",
-                          field=_(label), value=form.get(f, "").strip())
-        if error:
-            bad = f
-            break
+            day = parse_day(values[f])
+            if day is None:
+                error, bad = _("{field}: {value} không phải một ngày có thật; ghi ngày/tháng/năm, ví dụ "
+                               "05/12/2026.", field=_(label), value=values[f]), f
+            values[f] = day or values[f]
     if error:
-        typed = {k: v for k, v in values.items() if not (k == bad and len(v) > 200)}
-        return _form_page(request, user, case, row, 422, typed={**typed, **({bad: ""} if bad == "name" else {})},
-                          error=error, bad=bad)
+        return _form_page(request, user, case, row, 422, typed=values, error=error, bad=bad)
+    with request.app.state.reader.connect() as conn:     # the document is made outside the write
+        found, issuer = names(conn), report_issuer(conn)
+    fields = {**values, "dossier": row["dossier_code"],
+              "procedure": found["procedure"].get(row["procedure_code"] or "", row["procedure_code"] or ""),
+              "officer": found["officer"].get(row["officer_id"] or "", row["officer_id"] or "")}
+    body = letters_docx.case_apology(fields, issuer, periods.today_vn())
     with request.app.state.engine.begin() as conn:
-        found = names(conn)
-        fields = {**values, "dossier": row["dossier_code"],
-                  "procedure": found["procedure"].get(row["procedure_code"] or "", row["procedure_code"] or ""),
-                  "officer": found["officer"].get(row["officer_id"] or "", row["officer_id"] or "")}
-        body = letters_docx.case_apology(fields, report_issuer(conn), periods.today_vn())
         record_letter(conn, body, protocol.LETTER_APOLOGY, user["username"], case_id=case["id"],
                       officer_id=row["officer_id"],
                       unit_code=case["unit_code"] or officer_unit(conn, row["officer_id"]),

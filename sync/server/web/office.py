@@ -48,6 +48,8 @@ async def report_settings(request: Request):
 #: which protocol.letter_kind reads too)
 LETTER_KINDS = {("xin_loi_hen_lai" if k == protocol.LETTER_APOLOGY else k): names
                 for k, names in protocol.LETTER_KINDS.items()}
+#: the longest text a field takes (the form's maxlength): longer, or with control characters, is refused
+MAX_FIELD = 200
 LETTER_FIELDS = [("name", "Họ tên công dân"), ("dossier", "Mã hồ sơ"), ("procedure", "Thủ tục"),
                  ("officer", "Cán bộ phụ trách"), ("new_date", "Ngày hẹn mới (dd/mm/yyyy)")]
 
@@ -82,9 +84,11 @@ async def letter_download(request: Request):
     form = await checked_form(request)
     _ = tr(request)
     kind = form.get("kind", "")
-    values = {f: form.get(f, "").strip()[:200] for f, _label in LETTER_FIELDS}
-    error, bad = None, None
-    if kind not in LETTER_KINDS:
+    values = {f: form.get(f, "").strip() for f, _label in LETTER_FIELDS}
+    error, bad = case_letters.first_refused(_, [(f, label, MAX_FIELD) for f, label in LETTER_FIELDS], values)
+    if error:
+        pass                                # named below, with what was typed
+    elif kind not in LETTER_KINDS:
         error, bad = _("Loại thư: chọn một loại thư."), "kind"
     elif protocol.letter_kind(kind) == protocol.LETTER_APOLOGY or values["new_date"]:
         day = case_letters.parse_day(values["new_date"])
@@ -96,12 +100,13 @@ async def letter_download(request: Request):
             bad = "new_date"
     if error:
         return _letters_page(request, user, 422, error=error, typed={"kind": kind, **values}, bad=bad)
+    with request.app.state.reader.connect() as conn:     # the document is made outside the write
+        found, issuer = names(conn), report_issuer(conn)
+    body = letters_docx.letter(kind, values, issuer, periods.today_vn())
+    # the form takes names (from lists, or typed): the codes they stand for, when they are the roster's
+    officer = next((c for c, n in found["officer"].items() if n == values["officer"]), None)
+    procedure = next((c for c, n in found["procedure"].items() if n == values["procedure"]), None)
     with request.app.state.engine.begin() as conn:
-        body = letters_docx.letter(kind, values, report_issuer(conn), periods.today_vn())
-        found = names(conn)
-        # the form takes names (from lists, or typed): the codes they stand for, when they are the roster's
-        officer = next((c for c, n in found["officer"].items() if n == values["officer"]), None)
-        procedure = next((c for c, n in found["procedure"].items() if n == values["procedure"]), None)
         case_letters.record_letter(conn, body, protocol.letter_kind(kind), user["username"], officer_id=officer,
                                    unit_code=case_letters.officer_unit(conn, officer),
                                    dossier_code=values["dossier"], procedure_code=procedure)
