@@ -261,7 +261,6 @@ def test_smtp_down_is_retried_with_backoff_shown_on_the_kiosks_page_and_delivere
         assert "Gửi lỗi" in page and "lan@dongtam.vn" in page and "Connection refused" in page
         assert "Lần thử tiếp" in page
         assert "smtp://thu.dongtam:***@127.0.0.1" in page
-        # the waits grow: the third try comes later after the second than the second after the first
         controller = smtp_server(inbox, smtp_port, login=True)
         wait_until(lambda: inbox.to("lan@dongtam.vn"), timeout=60, what="the mail once SMTP is back")
         assert inbox.logins and inbox.logins[0] == ("thu.dongtam", "Bi-Mat-42")

@@ -55,8 +55,10 @@ from urllib.parse import quote, unquote, urlencode, urlsplit
 
 from sqlalchemy import event, func, or_, select
 
+from sync.server.core import cases as case_rules
 from sync.server.core import db
 from sync.server.core.alerts import KIND_LABELS, Words, describe
+from sync.server.core.cases import COMMENT_CHARS        # never more of a rating's comment in a message
 from sync.server.core.clock import VN_TZ, iso, parse_stored, utcnow
 from sync.server.core.settings import get_setting, set_setting
 
@@ -65,7 +67,6 @@ log = logging.getLogger("hailong.server")
 CURSOR_KEY = "notify_cursor"          # {"event": last case_events.id told, "alert": last alerts.id told}
 DIGEST_KEY = "notify_digest_day"      # the local day whose digest was written
 WEBHOOKS_KEY = "webhooks"             # {unit code: http(s) URL}
-COMMENT_CHARS = 200                   # never more of a rating's comment in a message
 MAX_ATTEMPTS = 12                     # then the row is given up (shown on the kiosks page)
 RETRY_CAP = 3600.0                    # seconds: the longest wait between two tries
 LEASE = timedelta(minutes=5)          # a claimed row is not claimed again before (longer than any timeout)
@@ -74,14 +75,6 @@ HTTP_TIMEOUT = (5.0, 15.0)            # connect, read
 BATCH = 50                            # rows claimed per round
 SUBJECT_PREFIX = "[Hài lòng]"
 
-CASE_KINDS = {
-    "nhung_nhieu": "phản ánh nhũng nhiễu",
-    "low_rate": "tỷ lệ hài lòng thấp",
-    "tampering": "dấu hiệu can thiệp dữ liệu",
-    "silent": "ki-ốt im lặng quá lâu",
-    "manual": "mở thủ công",
-}
-CASE_STATUS = {"open": "mở", "in_progress": "đang xử lý", "resolved": "đã xử lý", "closed": "đóng"}
 #: kinds whose subject is an officer (the others are about a kiosk)
 OFFICER_KINDS = frozenset({"nhung_nhieu", "low_rate", "unknown_officer"})
 #: never an alert message of its own: the digest tells them
@@ -179,6 +172,16 @@ def clip(text: str | None, n: int = COMMENT_CHARS) -> str | None:
     return text if len(text) <= n else text[:n].rstrip() + "…"
 
 
+def _case_kind(kind: str) -> str:
+    """A case's kind as a subject line words it: "phản ánh nhũng nhiễu"."""
+    label = case_rules.KIND_LABELS.get(kind, kind)
+    return label[:1].lower() + label[1:]
+
+
+def _case_status(status: str) -> str:
+    return case_rules.STATUS_LABELS.get(status, status).lower()
+
+
 def _local_date(value: str | None) -> str:
     """YYYY-MM-DD (a case's due date) as an admin reads it: 09/12/2026."""
     try:
@@ -264,7 +267,7 @@ def _case_message(conn, roster: Roster, ev, case, base_url: str) -> Message:
     cid = case["id"]
     reopened = ev["kind"] == "reopened"
     unit = roster.unit_of(case["unit_code"], case["kiosk_id"], case["officer_id"])
-    kind = CASE_KINDS.get(case["kind"], case["kind"])
+    kind = _case_kind(case["kind"])
     who = roster.words.officer(case["officer_id"]) if case["officer_id"] else (
         f"ki-ốt {roster.words.kiosk(case['kiosk_id'])}" if case["kiosk_id"] else "")
     head = f"Vụ việc số {cid}" + (" mở lại" if reopened else "")
@@ -284,17 +287,21 @@ def _case_message(conn, roster: Roster, ev, case, base_url: str) -> Message:
         text = describe(a["kind"], params, roster.words) or clip(a["message"], 300)
         count += int(a["count"] or 1)
         causes.append(f"  • {text}" + (f" ({a['count']} lần)" if (a["count"] or 1) > 1 else ""))
-    title = str(case["title"] or "")
-    for rating in ratings:          # a title worded from a rating never carries more of its comment
-        if rating["comment"] and len(rating["comment"]) > COMMENT_CHARS and rating["comment"] in title:
-            title = title.replace(rating["comment"], clip(rating["comment"]))
-    title = clip(title, 300)
+    long_comments = [x["comment"] for x in ratings if x["comment"] and len(x["comment"]) > COMMENT_CHARS]
+
+    def scrub(text, n=300):
+        """A text worded from a rating (a title, the reopening's cause) never carries more of its comment."""
+        text = str(text or "")
+        for comment in long_comments:
+            text = text.replace(comment, clip(comment))
+        return clip(text, n)
+    title = scrub(case["title"])
     comments = [clip(x["comment"]) for x in ratings if x["comment"]]
     link = f"{base_url}/admin/cases/{cid}"
     lines = [f"{head} — {kind[:1].upper() + kind[1:]}", title, ""]
     if reopened:
         lines.append(f"Vụ việc đã đóng được mở lại (lần {case['reopened'] or 1})"
-                     + (f": {clip(ev['text'], 300)}" if ev["text"] else "") + ".")
+                     + (f": {scrub(ev['text'])}" if ev["text"] else "") + ".")
     if case["officer_id"]:
         lines.append(f"Cán bộ: {roster.officer_words(case['officer_id'])}")
     if case["kiosk_id"]:
@@ -369,9 +376,9 @@ def _digest_text(roster: Roster, rows: list[dict], today: str, base_url: str) ->
     for c in rows:
         who = roster.words.officer(c["officer_id"]) if c["officer_id"] else (
             f"ki-ốt {c['kiosk_id']}" if c["kiosk_id"] else "")
-        lines.append(f"• Vụ việc số {c['id']} — {CASE_KINDS.get(c['kind'], c['kind'])}"
+        lines.append(f"• Vụ việc số {c['id']} — {_case_kind(c['kind'])}"
                      + (f" — {who}" if who else "")
-                     + f"; hạn {_local_date(c['due_date'])}; {CASE_STATUS.get(c['status'], c['status'])}"
+                     + f"; hạn {_local_date(c['due_date'])}; {_case_status(c['status'])}"
                      + (f"; phụ trách: {c['owner']}" if c["owner"] else ""))
         lines.append(f"  {base_url}/admin/cases/{c['id']}")
     lines += ["", f"Danh sách vụ việc: {base_url}/admin/cases"]
@@ -541,6 +548,7 @@ class Notifier:
         self.base_url = base_url.rstrip("/")
         self.interval, self.retry_base, self.now = interval, retry_base, now
         self._wake, self._stop = threading.Event(), threading.Event()
+        self._local = threading.local()
         self._thread: threading.Thread | None = None
         self.rounds = 0
         self.last_error: str | None = None
@@ -549,8 +557,18 @@ class Notifier:
     def channels(self) -> tuple[str, ...]:
         return ("email", "webhook") if self.smtp else ("webhook",)
 
-    # waking
-    def nudge(self, *_args) -> None:
+    # waking: SQLAlchemy's "commit" event comes BEFORE the commit is done (a reader would not see it
+    # yet), so a commit only marks its thread, and the connection going back to the pool, after the
+    # commit, nudges the sender
+    def _committed(self, *_args) -> None:
+        self._local.committed = True
+
+    def _returned(self, *_args) -> None:
+        if getattr(self._local, "committed", False):
+            self._local.committed = False
+            self.nudge()
+
+    def nudge(self) -> None:
         """Something was committed: look soon (a commit of the sender's own thread is not news)."""
         if threading.current_thread() is not self._thread:
             self._wake.set()
@@ -558,13 +576,15 @@ class Notifier:
     def start(self) -> None:
         with self.write_lock, self.engine.begin() as conn:
             ensure_cursor(conn)       # before the first request: nothing that arrives is missed
-        event.listen(self.engine, "commit", self.nudge)
+        event.listen(self.engine, "commit", self._committed)
+        event.listen(self.engine, "checkin", self._returned)
         self._thread = threading.Thread(target=self._run, name="hailong-notify", daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        if event.contains(self.engine, "commit", self.nudge):
-            event.remove(self.engine, "commit", self.nudge)
+        for name, fn in (("commit", self._committed), ("checkin", self._returned)):
+            if event.contains(self.engine, name, fn):
+                event.remove(self.engine, name, fn)
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
