@@ -495,7 +495,7 @@ def report(data: ReportData, issuer: Issuer | None = None, on: date | None = Non
         _public_key_line(doc, data.public_key)
     _sign_off(doc, issuer, issuer.recipients)
     if data.scores is not None:
-        doc.add_page_break()
+        _landscape(doc, new_section=True)
         _annex_title(doc, f"(Kèm theo Báo cáo kết quả khảo sát mức độ hài lòng {label})")
         _annex_body(doc, data.scores)
     buf = io.BytesIO()
@@ -543,7 +543,16 @@ def _cases_section(doc, c: case_figures.CaseFigures, period: Period, on: date) -
 
 ANNEX_HEADERS = ["TT", "{what}", "Số lượt hợp lệ", "Tỷ lệ hài lòng (%)", "Điểm tỷ lệ hài lòng",
                  "Điểm đúng hạn", "Điểm nhũng nhiễu", "Điểm thư xin lỗi", "Tổng điểm", "Xếp loại"]
-ANNEX_WIDTHS = [9, 38, 15, 15, 15, 14, 15, 14, 13, 17]
+#: the annex is printed landscape (A4, 252 mm of line): ten columns read without breaking a word
+ANNEX_WIDTHS = [12, 70, 20, 20, 22, 22, 24, 22, 18, 22]
+
+
+def _landscape(doc, new_section: bool) -> None:
+    """The (new) last section landscape A4, same margins; the footer's page numbers carry on."""
+    from docx.enum.section import WD_SECTION
+    sec = doc.add_section(WD_SECTION.NEW_PAGE) if new_section else doc.sections[-1]
+    sec.orientation = WD_ORIENT.LANDSCAPE
+    sec.page_width, sec.page_height = Mm(297), Mm(210)
 
 
 def _annex_title(doc, attached: str) -> None:
@@ -600,6 +609,7 @@ def score_annex(sheet: scoring.ScoreSheet, issuer: Issuer | None = None, on: dat
     issuer = issuer or Issuer()
     on = on or date.today()
     doc = _new_document()
+    _landscape(doc, new_section=False)
     _page_numbers(doc)
     _header(doc, issuer, f"Số:        /{issuer.symbol}", on)
     _para(doc, after=6)
