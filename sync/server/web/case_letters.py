@@ -165,6 +165,12 @@ def parse_day(text: str) -> str | None:
         return None
 
 
+def not_a_day(_, label: str, value: str) -> str:
+    """What a form says of a date that parse_day cannot read."""
+    return _("{field}: {value} không phải một ngày có thật; ghi ngày/tháng/năm, ví dụ 05/12/2026.",
+             field=_(label), value=value or "…")
+
+
 def check_text(_, label: str, value: str, limit: int) -> str | None:
     """Why a typed text cannot go into a letter (too long, control characters), else None."""
     if len(value) > limit:
@@ -248,8 +254,7 @@ async def letter_download(request: Request, case_id: str):
         if not error and f in ("received", "new_date") and values[f]:
             day = parse_day(values[f])
             if day is None:
-                error, bad = _("{field}: {value} không phải một ngày có thật; ghi ngày/tháng/năm, ví dụ "
-                               "05/12/2026.", field=_(label), value=values[f]), f
+                error, bad = not_a_day(_, label, values[f]), f
             values[f] = day or values[f]
     if error:
         return _form_page(request, user, case, row, 422, typed=values, error=error, bad=bad)

@@ -95,9 +95,7 @@ async def letter_download(request: Request):
         if day:
             values["new_date"] = day
         else:
-            error = _("{field}: {value} không phải một ngày có thật; ghi ngày/tháng/năm, ví dụ 05/12/2026.",
-                      field=_("Ngày hẹn mới (dd/mm/yyyy)"), value=values["new_date"] or "…")
-            bad = "new_date"
+            error, bad = case_letters.not_a_day(_, "Ngày hẹn mới (dd/mm/yyyy)", values["new_date"]), "new_date"
     if error:
         return _letters_page(request, user, 422, error=error, typed={"kind": kind, **values}, bad=bad)
     with request.app.state.reader.connect() as conn:     # the document is made outside the write
