@@ -107,21 +107,31 @@ class Receiver:
         self.httpd.server_close()
 
 
-@pytest.fixture
-def town(tmp_path):
+def make_town(tmp_path) -> dict:
+    """A town.db as the admin commands leave it (in-process, the same core functions): two units, a
+    kiosk, users of one unit, of every unit, of another unit, and one without an address."""
+    from sync.server.core import admin_ops
+    from sync.server.core.db import make_engine, migrate
     db = tmp_path / "town.db"
     roster = tmp_path / "roster.json"
     roster.write_text(json.dumps(ROSTER, ensure_ascii=False), "utf-8")
-    admin(db, "import-roster", str(roster))
-    kiosk = json.loads(admin(db, "enrol-kiosk", "--kiosk-id", "DT-MC-01", "--unit", "13321", "--json").stdout)
-    admin(db, "create-user", "--username", "lan", "--role", "admin", "--password-stdin", "--email", "lan@dongtam.vn",
-          "--unit", "13321", stdin=PASSWORD)
-    admin(db, "create-user", "--username", "tinh", "--role", "viewer", "--password-stdin",
-          "--email", "tinh@tinh.gov.vn", stdin=PASSWORD)                      # every unit
-    admin(db, "create-user", "--username", "minh", "--role", "viewer", "--password-stdin",
-          "--email", "minh@khac.vn", "--unit", "99999", stdin=PASSWORD)      # another unit
-    admin(db, "create-user", "--username", "an", "--role", "admin", "--password-stdin", stdin=PASSWORD)  # no e-mail
+    engine = make_engine(str(db))
+    migrate(engine)
+    with engine.begin() as conn:
+        admin_ops.import_roster(conn, roster, tmp_path / "media")
+        kiosk = admin_ops.enrol_kiosk(conn, "DT-MC-01", "13321", require_unit=True)
+        for user, role, email, unit in (("lan", "admin", "lan@dongtam.vn", "13321"),
+                                        ("tinh", "viewer", "tinh@tinh.gov.vn", None),      # every unit
+                                        ("minh", "viewer", "minh@khac.vn", "99999"),       # another unit
+                                        ("an", "admin", None, None)):                      # no address
+            admin_ops.create_user(conn, user, role, PASSWORD.strip(), email=email, unit_code=unit)
+    engine.dispose()
     return {"db": db, "kiosk": kiosk, "tmp": tmp_path}
+
+
+@pytest.fixture
+def town(tmp_path):
+    return make_town(tmp_path)
 
 
 def serve(town, *extra):
