@@ -2,7 +2,9 @@
 issue 11). The Town's nhũng nhiễu rating opened a case by itself; the admin opens the case page,
 follows its dossier's "Văn bản xin lỗi" to the form, types the applicant's name, downloads the Word
 letter (the name in it, nowhere in town.db), sees it listed "Chưa gửi" and marks it sent from the
-case page. Screenshots at desk width and at 360×740 go to test-artifacts/admin/ (7x-…)."""
+case page. Screenshots at desk width and at 360×740 go to test-artifacts/admin/ (70-76).
+
+The test module runs its walk first: the phone-width screenshots show the letter issued and sent."""
 from __future__ import annotations
 
 import io
@@ -96,6 +98,14 @@ def test_from_the_case_page_to_the_apology_and_marked_sent(town, browser):
         con.close()
     assert "Trang" not in dump and dossier in dump
 
+    # the letters page lists it too, with its case
+    page.goto(town.url + "/admin/letters#issued")
+    listed = page.get_by_test_id("letters-issued").locator("tbody tr").first
+    assert dossier in listed.inner_text() and "Đã gửi" in listed.inner_text()
+    assert listed.get_by_role("link", name=f"Vụ việc số {case_id}").get_attribute("href") == f"/admin/cases/{case_id}"
+    page.locator("#issued").scroll_into_view_if_needed()
+    shot(page, "76-letters-issued")
+
     # English
     page.goto(town.url + f"/lang/en?next=/admin/cases/{case_id}/letter?dossier={dossier}")
     page.wait_for_load_state()
@@ -118,4 +128,5 @@ def test_the_case_letter_form_at_phone_width(town, browser, lang):
     assert page.locator("input[name=name]").bounding_box()["width"] > 200
     page.goto(town.url + "/admin/letters")
     shot(page, f"75-letters-issued-phone-{lang}")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360 + 1
     ctx.close()
