@@ -209,6 +209,8 @@ def test_every_wording_has_an_english_translation():
         "kiosk_reset": [{"kiosk": "K1", "last_seq": 2, "held": 6, "acked": 6, "replaced": False,
                          "reported_before": r} for r in (None, 7, 9)]
                        + [{"kiosk": "K1", "last_seq": 6, "held": 6, "acked": 6, "replaced": True}],
+        "case_overdue": [{"case_id": 3, "officer_id": o, "kiosk_id": k, "due_date": "2026-02-25", "kind": "manual"}
+                         for o, k in (("cb-1", None), (None, "K1"))],
     }
     assert set(samples) == set(alert_rules.KIND_LABELS)
     for kind, cases in samples.items():
