@@ -14,8 +14,8 @@ from test_scores_town import scored_town
 from town import ARTIFACTS, NAMES
 
 from sync.server.core import db
-from sync.server.core.signing import ensure_signing_key, public_key_shown
 from sync.server.core.settings import set_setting
+from sync.server.core.signing import ensure_signing_key, public_key_shown
 from sync.server.reports import periods, report_docx, scoring
 from sync.server.reports.stats import Filter, Stats
 
@@ -86,7 +86,7 @@ def test_the_evidence_public_key_is_printed_to_be_pinned(engine):
 
 
 def test_a_years_report_carries_the_score_annex_after_the_signature(engine):
-    data, raw, d = _report(engine, Filter(periods.year(2026)))
+    _data, raw, d = _report(engine, Filter(periods.year(2026)))
     texts = [p.text for p in d.paragraphs]
     assert texts.index("KẾT QUẢ CHẤM ĐIỂM THI ĐUA") > texts.index("Phụ lục") > texts.index(
         "VIII. ĐÁNH GIÁ, KIẾN NGHỊ")

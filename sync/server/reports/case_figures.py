@@ -162,25 +162,32 @@ def figures(conn, period: Period, today: date | None = None, unit: str | None = 
     by_unit: dict[str, CaseFigures] = {}
     by_officer: dict[str, CaseFigures] = {}
 
-    def targets(unit_code, officer_id):
+    def one(table: dict, key: str) -> CaseFigures:
+        f = table.get(key)
+        if f is None:
+            f = table[key] = CaseFigures()
+        return f
+
+    def targets(unit_code, officer_id) -> list[CaseFigures]:
+        """The figures a row counts in: the whole, its unit's, its officer's."""
         out = [overall]
         if unit_code:
-            out.append(by_unit.setdefault(unit_code, CaseFigures()))
+            out.append(one(by_unit, unit_code))
         if officer_id:
-            out.append(by_officer.setdefault(officer_id, CaseFigures()))
+            out.append(one(by_officer, officer_id))
         return out
 
-    subject: dict[int, tuple] = {}
+    subject: dict[int, list[CaseFigures]] = {}     # case id → the figures it counts in
     worthy: dict[int, list[CaseFigures]] = {}
     for row in conn.execute(q):
-        subject[row.id] = (row.unit_code, row.officer_id)
+        counts = subject[row.id] = targets(row.unit_code, row.officer_id)
         opened = parse_stored(row.opened_at)
         if opened is None or opened >= cut:
             continue
         done = parse_stored(row.resolved_at) or parse_stored(row.closed_at)
         due = _due(row.due_date)
         finished_by_cut = done is not None and done < cut
-        for f in targets(row.unit_code, row.officer_id):
+        for f in counts:
             if opened >= start:
                 f.opened += 1
                 f.opened_by_kind[row.kind] = f.opened_by_kind.get(row.kind, 0) + 1
@@ -207,7 +214,7 @@ def figures(conn, period: Period, today: date | None = None, unit: str | None = 
         if at is None or not lo <= at < hi:
             continue
         code = row.action if row.action in ACTIONS else "other"
-        for f in targets(*subject[row.case_id]):
+        for f in subject[row.case_id]:
             f.actions[code] = f.actions.get(code, 0) + 1
 
     li = db.letters_issued
@@ -226,10 +233,9 @@ def figures(conn, period: Period, today: date | None = None, unit: str | None = 
             apologised.add(row.case_id)
         if at < lo:
             continue
-        unit_code, officer_id = row.unit_code, row.officer_id
-        if row.case_id in subject:      # a case's letter counts where its case does
-            unit_code, officer_id = subject[row.case_id]
-        for f in targets(unit_code, officer_id):
+        # a case's letter counts where its case does
+        counts = subject.get(row.case_id) or targets(row.unit_code, row.officer_id)
+        for f in counts:
             f.letters[kind] = f.letters.get(kind, 0) + 1
             if row.sent_at:
                 f.letters_sent[kind] = f.letters_sent.get(kind, 0) + 1

@@ -26,8 +26,8 @@ Classification on the total: ≥ 90 Xuất sắc, ≥ 75 Tốt, ≥ 60 Khá, ≥
 bình, below Yếu. A unit or officer with fewer valid ratings than
 ``min_ratings`` (default 30) is not scored: "chưa đủ số liệu".
 
-The ratings' figures come from the roll-up (core/rollup.py through
-reports/stats.py, the dashboard's own reading), never from ``ratings``, so a
+The ratings' figures come from the roll-up (core/rollup.py, the tables the
+dashboard reads: one GROUP BY unit × officer), never from ``ratings``, so a
 year of millions of ratings is scored in a fraction of a second
 (benchmarks/score_year_5m.py); the cases' from reports/case_figures.py.
 Every point says why — the figure it came from and the band it fell in —
@@ -393,6 +393,39 @@ def _rank(scores: list[Score]) -> list[Score]:
     return sorted(scores, key=lambda s: (s.total is None, -(s.total or 0), -(s.ratings.rate or 0), s.name, s.key))
 
 
+def _ratings(stats: Stats, period: Period, unit: str | None) -> tuple[dict[str, Figures], dict[str, Figures]]:
+    """(unit → figures, officer → figures) of the period, from the roll-up the dashboard reads.
+
+    One GROUP BY (unit, officer) of the month table for whole months, of the day table
+    otherwise — the score needs neither levels, nor desks, nor the trend the dashboard adds.
+    A ``Stats`` without roll-up (tests on a bare ratings table) asks its own breakdowns."""
+    if not stats.rollup:
+        flt = Filter(period, unit=unit)
+        return ({f.key: f for f in stats.by("unit", flt) if f.key},
+                {f.key: f for f in stats.by("officer", flt) if f.key})
+    from sqlalchemy import func, select
+
+    from sync.server.core import rollup
+    whole = period.first_day.day == 1 and period.end_day.day == 1
+    t = rollup.rollup_month if whole else rollup.rollup_day
+    cut = 7 if whole else 10
+    where = [t.c.at >= period.first_day.isoformat()[:cut], t.c.at < period.end_day.isoformat()[:cut]]
+    if unit:
+        where.append(t.c.unit_code == unit)
+    q = (select(t.c.unit_code, t.c.officer_id, func.sum(t.c.total), func.sum(t.c.misuse), func.sum(t.c.satisfied))
+         .where(*where).group_by(t.c.unit_code, t.c.officer_id))
+    units: dict[str, Figures] = {}
+    officers: dict[str, Figures] = {}
+    with stats.reader.connect() as conn:
+        for unit_code, officer_id, total, misuse, satisfied in conn.execute(q):
+            total, misuse = int(total or 0), int(misuse or 0)
+            fig = Figures(total=total, misuse=misuse, valid=total - misuse, satisfied=int(satisfied or 0))
+            for table, key in ((units, unit_code), (officers, officer_id)):
+                if key:
+                    table.setdefault(key, Figures(key=key)).add(fig)
+    return units, officers
+
+
 def sheet(stats: Stats, conn, period: Period, today: date | None = None, unit: str | None = None,
           tr=lambda t: t, decimal: str = ",", doc: dict | None = None) -> ScoreSheet:
     """Every unit's and officer's score for ``period`` (one unit's, when ``unit`` is given).
@@ -403,13 +436,11 @@ def sheet(stats: Stats, conn, period: Period, today: date | None = None, unit: s
     from sqlalchemy import select
 
     doc = doc or criteria(conn)
-    dash = stats.dashboard(Filter(period, unit=unit), "month", comments=0)
+    by_unit, by_officer = _ratings(stats, period, unit)
     cases = case_figures.figures(conn, period, today, unit=unit)
     unit_names = dict(conn.execute(select(db.units.c.code, db.units.c.name)).all())
     roster = conn.execute(select(db.officers.c.id, db.officers.c.name, db.officers.c.active, db.desks.c.unit_code)
                           .select_from(db.officers.outerjoin(db.desks, db.desks.c.id == db.officers.c.desk_id))).all()
-    by_unit = {f.key: f for f in dash.by["unit"] if f.key}
-    by_officer = {f.key: f for f in dash.by["officer"] if f.key}
     units = []
     for code in sorted(set(by_unit) | ({unit} if unit else set(unit_names))):
         if unit and code != unit:
