@@ -253,7 +253,7 @@ def rating_causes(conn: Connection, scale: int | None = None, now: datetime | No
     causes: list[Alert] = []
     if not known or any('"nhung_nhieu"' in row["reasons"] for row in rows):
         causes += _harassment(conn, new)
-    if not known or not {_local_month_of(row["corrected_at"]) for row in rows}.isdisjoint(_judged_months(now)):
+    if not known or not {_local_month_of(row["corrected_at"]) for row in rows}.isdisjoint(judged_months(now)):
         causes += _low_rates(conn, new, rules(conn), scale, now)
     conn.execute(rollup.cursor_table.update().where(rollup.cursor_table.c.name == CURSOR).values(pk=top))
     return causes
@@ -276,7 +276,7 @@ def _harassment(conn: Connection, new) -> list[Alert]:
     return out
 
 
-def _judged_months(now: datetime) -> tuple[str, str]:
+def judged_months(now: datetime) -> tuple[str, str]:
     """The months the low-rate rule judges: this one and the one before (local)."""
     today = now.astimezone(VN_TZ).date()
     prev = today.replace(day=1) - timedelta(days=1)
@@ -293,7 +293,7 @@ def _local_month_of(stored: str) -> str | None:
 
 def _low_rates(conn: Connection, new, rule: dict, scale: int, now: datetime) -> list[Alert]:
     r, t, a = db.ratings, rollup.rollup_month, db.alerts
-    months = _judged_months(now)
+    months = judged_months(now)
     month = LocalMonth(r.c.corrected_at)
     touched = conn.execute(select(month.label("month"), r.c.officer_id, func.max(r.c.corrected_at).label("last"))
                            .where(new, month.in_(months)).group_by(month, r.c.officer_id)).all()
