@@ -34,6 +34,8 @@ from sync.cli_i18n import _
 from sync.filemodes import private_dir, write_private
 
 DEMO_ADMIN = ("admin", "hailong-demo")
+#: the demo admin's address: the demo's mail catcher keeps what is sent to it
+DEMO_EMAIL = "quantri@dongtam.example.vn"
 #: kiosk id -> desk; the first is the window, the second only brings its history.
 KIOSKS = {"DT-MC-01": "quay-1", "DT-MC-02": "quay-2"}
 
@@ -165,6 +167,43 @@ class DemoScanner:
             self.fifo.unlink()
 
 
+class MailCatcher:
+    """The demo's SMTP server: aiosmtpd on 127.0.0.1, each mail it receives written as a .eml file into
+    ``folder`` (what ``hailong server --smtp`` sends, as the admin's mail program would receive it)."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.count = 0
+        self._lock = threading.Lock()
+        self.controller = None
+
+    async def handle_DATA(self, server, session, envelope):
+        with self._lock:
+            self.count += 1
+            name = f"{time.strftime('%Y%m%d-%H%M%S')}-{self.count:04d}.eml"
+        part = self.folder / (name + ".part")          # a reader never sees half a mail
+        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(envelope.original_content or envelope.content)
+        os.replace(part, self.folder / name)
+        return "250 OK"
+
+    def start(self) -> "MailCatcher":
+        from aiosmtpd.controller import Controller
+        private_dir(self.folder)     # the mails quote citizens' comments (their first 200 characters)
+        self.controller = Controller(self, hostname="127.0.0.1", port=free_port(8025))
+        self.controller.start()
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.controller.port}"
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+
+
 def prepare(folder: Path, port: int) -> dict[str, Path]:
     """Create (once) town.db, the enrolments and the kiosks' history; return each kiosk's config."""
     from hailong.demo_history import fill
@@ -180,10 +219,12 @@ def prepare(folder: Path, port: int) -> dict[str, Path]:
         run_cli("admin", "--db", str(town), "import-roster", str(DEMO_ROSTER))
         run_cli("admin", "--db", str(town), "set-receipt-key")
         run_cli("admin", "--db", str(town), "create-user", "--username", DEMO_ADMIN[0], "--role", "admin",
-                "--password-stdin", stdin=DEMO_ADMIN[1] + "\n")
+                "--password-stdin", "--email", DEMO_EMAIL, stdin=DEMO_ADMIN[1] + "\n")
         enrolments = {kid: json.loads(run_cli("admin", "--db", str(town), "enrol-kiosk", "--kiosk-id", kid,
                                               "--unit", "13321", "--json")) for kid in KIOSKS}
         write_private(enrolments_file, json.dumps(enrolments))
+    else:      # a demo folder made before the admin had an address
+        run_cli("admin", "--db", str(town), "set-user-email", "--username", DEMO_ADMIN[0], "--email", DEMO_EMAIL)
     enrolments = json.loads(enrolments_file.read_text("utf-8"))
     configs = {kid: kiosk_config(folder, kid, desk, enrolments[kid], port) for kid, desk in KIOSKS.items()}
     if fresh:
@@ -205,8 +246,10 @@ def demo(folder, port):
     folder = Path(folder).resolve()
     port = free_port(port)
     configs = prepare(folder, port)
+    mail = MailCatcher(folder / "mail").start()
     server = subprocess.Popen([sys.executable, "-m", "hailong", "server", "--db", str(folder / "town.db"),
-                               "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"])
+                               "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+                               "--smtp", mail.url])
     try:
         base = f"http://127.0.0.1:{port}"
         wait_for(base + "/openapi.json")
@@ -215,6 +258,9 @@ def demo(folder, port):
                 run_cli("sync", "--config", str(config), "--once", "--no-progress")
         click.echo("\n" + _("Máy chủ:   {url}/   (đăng nhập: {user} / {password})", url=base, user=DEMO_ADMIN[0], password=DEMO_ADMIN[1]))
         click.echo(_("Cấu hình ki-ốt: {path}", path=configs["DT-MC-01"]))
+        click.echo(_("Thư báo:   thư gửi tới {email} (vụ việc, cảnh báo mới, tổng hợp quá hạn) được lưu trong "
+                     "{path}/, mỗi thư một tệp .eml (mở bằng Thunderbird, Outlook hoặc trình soạn thảo)",
+                     email=DEMO_EMAIL, path=mail.folder))
         click.echo(_("Ki-ốt:     cửa sổ sắp mở. Giữ đồng hồ (góc trên bên phải) 3 giây để hiện bàn phím PIN:"))
         click.echo(_("           1234 thoát chế độ ki-ốt; PIN của cán bộ (111111, 222222, 333333) mở bảng điều khiển cán bộ."))
         scanner = DemoScanner(folder / "scan").start()
@@ -236,3 +282,4 @@ def demo(folder, port):
             server.wait(10)
         except subprocess.TimeoutExpired:
             server.kill()
+        mail.stop()

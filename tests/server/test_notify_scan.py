@@ -140,11 +140,13 @@ def test_the_digest_of_overdue_cases_goes_once_a_local_day_to_each_unit_and_only
     engine = town["engine"]
     clock = FakeClock(MORNING.timestamp())
     at = lambda: datetime.fromtimestamp(clock(), timezone.utc)     # noqa: E731
+    scan(engine, now=at())                                       # the day's first scan: none overdue, no digest
     with engine.begin() as conn:
         late = add_case(conn, due="2026-12-01")                  # overdue on the 2nd (local)
         add_case(conn, due="2026-12-02", officer="cb-004")       # due today: not overdue yet
         add_case(conn, due="2026-11-30", status="closed", officer="cb-009")   # closed: never in a digest
-    scan(engine, now=at())
+    clock.advance(60)
+    scan(engine, now=at())                                       # ...the first one after a case is overdue
 
     def digests(day):
         with engine.connect() as conn:
@@ -231,15 +233,16 @@ def test_a_failing_row_waits_longer_each_time_and_is_given_up_after_the_last_try
         with engine.connect() as conn:
             row = conn.execute(select(n).where(n.c.target == "minh@khac.vn")).mappings().one()
         assert row["attempts"] == attempt and row["sent_at"] is None and "refused" in row["last_error"].lower()
-        wait = (datetime.fromisoformat(row["next_try_at"]) - at()).total_seconds()
-        waits.append(wait)
-        clock.advance(wait + 0.001)
+        waits.append((datetime.fromisoformat(row["next_try_at"]) - at()).total_seconds())
+        with engine.connect() as conn:     # both rows due again (each has its own jitter)
+            last = conn.execute(select(func.max(n.c.next_try_at))).scalar()
+        clock.advance((datetime.fromisoformat(last) - at()).total_seconds() + 0.001)
     assert waits[1] > waits[0] * 1.0 and waits[4] > waits[1] and max(waits) <= 3600
     sender.round()                                                # given up: not tried again
     with engine.connect() as conn:
         assert conn.execute(select(n.c.attempts).where(n.c.target == "minh@khac.vn")).scalar() == notify.MAX_ATTEMPTS
         state = notify.outbox_state(conn, at())
-    assert state["pending"] == 0 and state["failed_count"] == 2
+    assert state["pending"] == 0 and state["failed_count"] == 2, state
     assert all(f["gave_up"] for f in state["failed"])
     assert "Bi-Mat-42" not in repr(sender.smtp) and "Bi-Mat-42" not in json.dumps(sender.status())
 

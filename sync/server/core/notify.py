@@ -59,7 +59,7 @@ from sync.server.core import cases as case_rules
 from sync.server.core import db
 from sync.server.core.alerts import KIND_LABELS, Words, describe
 from sync.server.core.cases import COMMENT_CHARS        # never more of a rating's comment in a message
-from sync.server.core.clock import VN_TZ, iso, parse_stored, utcnow
+from sync.server.core.clock import iso, parse_stored, utcnow
 from sync.server.core.settings import get_setting, set_setting
 
 log = logging.getLogger("hailong.server")
@@ -363,12 +363,10 @@ def _alert_message(roster: Roster, a, base_url: str) -> Message:
                    "\n".join(lines), payload)
 
 
-def overdue_cases(conn, today: str) -> list[dict]:
-    """Cases open or in progress whose due date (local) is before ``today`` (YYYY-MM-DD), oldest due first."""
-    c = db.cases
-    return [dict(r) for r in conn.execute(
-        select(c).where(c.c.status.in_(("open", "in_progress")), c.c.due_date < today)
-        .order_by(c.c.due_date, c.c.id)).mappings()]
+def overdue_cases(conn, now: datetime) -> list[dict]:
+    """The cases overdue today (core/cases' rule), oldest due first."""
+    _total, rows = case_rules.list_cases(conn, status="overdue", order="id", limit=5000, now=now)
+    return sorted(rows, key=lambda c: (c["due_date"], c["id"]))
 
 
 def _digest_text(roster: Roster, rows: list[dict], today: str, base_url: str) -> str:
@@ -412,7 +410,7 @@ def ensure_cursor(conn) -> dict:
 
 
 def _today(now: datetime) -> str:
-    return now.astimezone(VN_TZ).strftime("%Y-%m-%d")
+    return case_rules.local_today(now).isoformat()
 
 
 def pending_scan(conn, now: datetime | None = None) -> bool:
@@ -423,7 +421,13 @@ def pending_scan(conn, now: datetime | None = None) -> bool:
     top = tops(conn)
     if top["event"] > int(cur.get("event", 0)) or top["alert"] > int(cur.get("alert", 0)):
         return True
-    return get_setting(conn, DIGEST_KEY) != _today(now or utcnow())
+    return _digest_due(conn, now or utcnow())
+
+
+def _digest_due(conn, now: datetime) -> bool:
+    """Today's digest is not written yet and some case is overdue (a day with none writes none; the first
+    scan after one falls overdue writes it)."""
+    return get_setting(conn, DIGEST_KEY) != _today(now) and case_rules.count_overdue(conn, now) > 0
 
 
 def scan(conn, *, email: bool, base_url: str, now: datetime | None = None) -> int:
@@ -472,16 +476,17 @@ def scan(conn, *, email: bool, base_url: str, now: datetime | None = None) -> in
         if m.unit and hooks.get(m.unit):
             queue("webhook", hooks[m.unit], m.source, m.subject, json.dumps(m.payload, ensure_ascii=False))
     today = _today(now)
-    if get_setting(conn, DIGEST_KEY) != today:
-        written += _digest(conn, roster or Roster(conn), today, email, hooks, base_url, queue)
+    if _digest_due(conn, now):
+        written += _digest(conn, roster or Roster(conn), now, email, hooks, base_url, queue)
         set_setting(conn, DIGEST_KEY, today)
     set_setting(conn, CURSOR_KEY, {"event": max(top["event"], start_ev), "alert": max(top["alert"], start_al)})
     return written
 
 
-def _digest(conn, roster: Roster, today: str, email: bool, hooks: dict, base_url: str, queue) -> int:
+def _digest(conn, roster: Roster, now: datetime, email: bool, hooks: dict, base_url: str, queue) -> int:
     """Today's digest of overdue cases: to each user (their unit's, or every unit's) and each unit's webhook."""
-    rows = overdue_cases(conn, today)
+    today = _today(now)
+    rows = overdue_cases(conn, now)
     if not rows:
         return 0
     for c in rows:
