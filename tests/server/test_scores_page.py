@@ -7,12 +7,15 @@ import io
 import json
 import os
 import re
+import subprocess
+import sys
 
 import docx
 import openpyxl
 import pytest
 from sqlalchemy import create_engine
 from test_scores_town import add_cases
+from helpers import ROOT
 from town import ARTIFACTS, Town, csrf_of, hailong, session_for, shot, sign_in
 
 from sync.server.core import db
@@ -171,3 +174,36 @@ def test_the_page_on_a_desktop_and_a_phone(town):
                 page.close()
         finally:
             browser.close()
+
+
+def _cli(town, *args):
+    return subprocess.run([sys.executable, "-m", "hailong.cli", "admin", "--db", str(town.db), "scores", *args],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120,
+                          env={**os.environ, "LANG": "C.UTF-8", "LANGUAGE": ""})
+
+
+def test_the_command_line_writes_the_excel_and_refuses_what_means_nothing(town, admin, tmp_path):
+    _save(admin, town, min_ratings="2")
+    out = tmp_path / "scores.xlsx"
+    r = _cli(town, "--period", "2026", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert "cb-004" in r.stdout and "Xuất sắc" in r.stdout and "chưa đủ số liệu" in r.stdout
+    rows = list(openpyxl.load_workbook(out)["Cán bộ"].iter_rows(values_only=True))
+    assert rows[1][1] == "cb-004" and rows[1][-3] == 100
+    r = _cli(town, "--period", "2026-13")
+    assert r.returncode == 1 and "Kỳ không hợp lệ: tháng phải từ 1 đến 12, không phải 13" in r.stderr
+    r = _cli(town, "--period", "2026", "--unit", "khong-co")
+    assert r.returncode == 2 and "Không có đơn vị mã khong-co." in r.stderr
+    r = _cli(town, "--period", "2026", "--out", str(tmp_path / "scores.csv"))
+    assert r.returncode == 1 and "phải kết thúc bằng .xlsx" in r.stderr
+
+
+def test_the_defaults_come_back(town, admin):
+    _save(admin, town, min_ratings="2")
+    page = admin.get(town.url + "/admin/scores?period=2026", timeout=20).text
+    r = admin.post(town.url + "/admin/scores/criteria", data={"csrf": csrf_of(page), "reset": "1", "period": "2026"},
+                   allow_redirects=False, timeout=20)
+    assert r.status_code == 303
+    page = admin.get(town.url + "/admin/scores?period=2026", timeout=20).text
+    assert "(mặc định của hailong)" in page and 'name="min_ratings" value="30"' in page
+    assert "chưa đủ số liệu" in _row(page, "cb-004")
