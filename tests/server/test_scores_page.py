@@ -13,9 +13,9 @@ import sys
 import docx
 import openpyxl
 import pytest
+from helpers import ROOT
 from sqlalchemy import create_engine
 from test_scores_town import add_cases
-from helpers import ROOT
 from town import ARTIFACTS, Town, csrf_of, hailong, session_for, shot, sign_in
 
 from sync.server.core import db
