@@ -47,6 +47,7 @@ GETS = [
     ("/admin/kiosks", "session"), ("/admin/kiosks?revoke=ki-ot-1", "session"),
     ("/admin/roster", "session"), ("/admin/roster?imported=1&officers=2", "session"),
     ("/admin/letters", "session"),
+    ("/admin/evidence", "session"), ("/admin/evidence?period=2026-Q4", "session"),
     ("/admin/export?fmt=csv&period=2026-Q4", "session"), ("/admin/export?fmt=xlsx&period=2026", "session"),
     ("/admin/export?fmt=docx&period=2026-Q4", "session"), ("/admin/export?fmt=pdf", "session"),
     ("/lang/en?next=/admin/alerts", "session"), ("/admin/alerts", "session"), ("/lang/vi", "session"),
