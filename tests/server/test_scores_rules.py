@@ -146,3 +146,20 @@ def test_the_excel_table_holds_the_figures(tmp_path):
     assert rows[1][9:15] == (40, 30, 15, 15, 100, "Xuất sắc")
     assert rows[3][1] == "cb-002" and rows[3][-2] == "Yếu" and "#3" in rows[3][-1]
     assert book["Cán bộ"].freeze_panes == "A2"
+
+
+def test_a_custom_period_reads_the_days(tmp_path):
+    """Days, not whole months: 01/10–15/10 holds cb-001's ratings 1, 2, 3 (4 is misuse) and cb-002's 12."""
+    engine = scored_town(tmp_path / "town.db")
+    stats = Stats(engine, db.ratings, "corrected_at", rollup=True)
+    with engine.connect() as conn:
+        result = scoring.sheet(stats, conn, periods.parse("2026-10-01..2026-10-15"), date(2027, 1, 5),
+                               doc=scoring.check_criteria({"min_ratings": 1}))
+    officers = {s.key: s for s in result.officers}
+    assert (officers["cb-001"].ratings.valid, officers["cb-001"].ratings.misuse,
+            officers["cb-001"].ratings.satisfied) == (3, 1, 2)
+    assert (officers["cb-002"].ratings.valid, officers["cb-002"].ratings.rate) == (1, 100.0)
+    assert officers["cb-004"].klass is None                    # no rating in those days
+    # the case of that fortnight: the tampering one, dealt with on time
+    (unit,) = result.units
+    assert (unit.cases.opened, unit.cases.on_time, unit.cases.due) == (1, 1, 1)
