@@ -292,7 +292,7 @@ def _local_month_of(stored: str) -> str | None:
 
 
 def _low_rates(conn: Connection, new, rule: dict, scale: int, now: datetime) -> list[Alert]:
-    r, t, a = db.ratings, rollup.rollup_month, db.alerts
+    r, a = db.ratings, db.alerts
     months = judged_months(now)
     month = LocalMonth(r.c.corrected_at)
     touched = conn.execute(select(month.label("month"), r.c.officer_id, func.max(r.c.corrected_at).label("last"))

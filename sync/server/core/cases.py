@@ -50,10 +50,10 @@ raises one ``case_overdue`` alert and one ``overdue`` event
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import and_, case as sql_case, func, or_, select
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy import case as sql_case
 from sqlalchemy.engine import Connection
 
 from sync.server.core import alerts, db, workdays
@@ -777,38 +777,4 @@ def sweep_overdue(conn: Connection, now: datetime | None = None) -> int:
         for cause in causes:
             _link(conn, int(cause.subject), alert_id=new_ids.get(cause.subject), now=now)
     return len(causes)
-
-
-@dataclass
-class Figures:
-    """A period's cases for the report: opened, closed on time, overdue now, actions."""
-    opened: int
-    closed: int
-    closed_on_time: int
-    overdue: int
-    actions: int
-
-
-def period_figures(conn: Connection, start: str, end: str, unit_code: str | None = None,
-                   now: datetime | None = None) -> Figures:
-    """Cases opened in [start, end) (RFC 3339 bounds), of them closed and closed on time; overdue
-    now; actions recorded in the period."""
-    c, e = db.cases, db.case_events
-    where = [c.c.opened_at >= start, c.c.opened_at < end]
-    if unit_code:
-        where.append(c.c.unit_code == unit_code)
-    rows = conn.execute(select(c.c.status, c.c.due_date, c.c.resolved_at, c.c.closed_at).where(*where)).mappings()
-    opened = closed = on_time = overdue = 0
-    today = local_today(now).isoformat()
-    for row in rows:
-        opened += 1
-        if row["status"] == "closed":
-            closed += 1
-            on_time += bool(closed_on_time(row))
-        overdue += is_overdue(row, today)
-    q = select(func.count()).select_from(e.join(c, c.c.id == e.c.case_id)).where(
-        e.c.kind == "action", e.c.at >= start, e.c.at < end)
-    if unit_code:
-        q = q.where(c.c.unit_code == unit_code)
-    return Figures(opened, closed, on_time, overdue, conn.execute(q).scalar() or 0)
 
