@@ -10,7 +10,7 @@ import json
 
 import click
 
-from sync.cli_i18n import _
+from sync.cli_i18n import Translator, _
 from sync.server.commands import Refused, _engine
 
 
@@ -44,19 +44,22 @@ def scores_cmd(db, period, unit, as_json, out):
     from sqlalchemy import select
 
     from sync.server.core import db as tables
+    words = Translator(_.language, domain="hailong_server")
     engine = _engine(db)
     reader = tables.make_reader(engine)     # reads only: the writer's BEGIN IMMEDIATE would lock itself out
     try:
         with reader.connect() as conn:
             if unit and conn.execute(select(tables.units.c.code).where(tables.units.c.code == unit)).first() is None:
                 raise Refused(_("Không có đơn vị mã {code}.", code=unit), exit_code=2)
-            result = scoring.sheet(town_stats(reader), conn, p, periods.today_vn(), unit=unit)
+            # the why and the classifications worded as the scores page words them, in the command line's language
+            result = scoring.sheet(town_stats(reader), conn, p, periods.today_vn(), unit=unit, tr=words,
+                                   decimal="." if _.language == "en" else ",")
     finally:
         reader.dispose()
         engine.dispose()
     if out:
         with open(out, "wb") as fh:
-            scoring.write_xlsx(result, fh)
+            scoring.write_xlsx(result, fh, words)
         click.echo(_("Đã ghi {path}.", path=out), err=True)
     if as_json:
         click.echo(json.dumps({"period": p.key, "criteria": result.criteria, "most": result.most,
@@ -64,17 +67,17 @@ def scores_cmd(db, period, unit, as_json, out):
                                "officers": [_score_json(s) for s in result.officers]},
                               ensure_ascii=False, indent=1))
         return
-    click.echo(_("Chấm điểm thi đua: {period}", period=p.label()))
+    click.echo(_("Chấm điểm thi đua: {period}", period=p.label(words)))
     for title, rows in ((_("Đơn vị"), result.units), (_("Cán bộ"), result.officers)):
         click.echo(f"\n{title}:")
         for s in rows:
             rate = "–" if s.ratings.rate is None else f"{s.ratings.rate:.1f}%"
             if s.klass is None:
-                click.echo(f"  {s.key:<12} {s.name:<30} {rate:>7}  {_('chưa đủ số liệu')} ({s.ratings.valid})")
+                click.echo(f"  {s.key:<12} {s.name:<30} {rate:>7}  {words(scoring.NOT_ENOUGH)} ({s.ratings.valid})")
                 continue
             points = " ".join(f"{c.code}={scoring.fmt_number(c.points, '.')}" for c in s.criteria)
             click.echo(f"  {s.key:<12} {s.name:<30} {rate:>7}  {scoring.fmt_number(s.total, '.'):>5}  "
-                       f"{scoring.CLASSES[s.klass]}  [{points}]")
+                       f"{words(scoring.CLASSES[s.klass])}  [{points}]")
 
 
 #: click commands added to `hailong admin`
