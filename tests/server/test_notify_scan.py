@@ -262,3 +262,26 @@ def test_addresses_are_checked():
     for bad in ("http://mail.vn", "smtp://", "smtp://host:notaport"):
         with pytest.raises(notify.BadAddress):
             notify.parse_smtp(bad)
+
+
+def test_an_alert_worded_from_its_stored_message_never_carries_more_than_200_characters_of_a_comment(town):
+    """An alert raised before params were kept: its message holds the whole comment; the mail does not."""
+    comment = ("Cán bộ gợi ý phải bồi dưỡng thêm thì hồ sơ mới nhanh. " * 12)[:500]
+    engine = town["engine"]
+    with engine.begin() as conn:
+        conn.execute(insert(db.ratings).values(
+            id="r-1", kiosk_id="DT-MC-01", seq=1, created_at="2026-12-02T08:00:00+07:00", unit_code="13321",
+            desk_id="quay-1", officer_id="cb-002", level=1, reasons='["nhung_nhieu"]', comment=comment,
+            source="walk_up", flags="[]", prev_hash="0" * 64, hash="1" * 64, sig="2" * 64,
+            received_at="2026-12-02T01:00:00.000+00:00", corrected_at="2026-12-02T08:00:00+07:00"))
+        conn.execute(insert(db.alerts).values(
+            kind="nhung_nhieu", message=f"Phản ánh nhũng nhiễu đối với cb-002: “{comment}”", params="{}",
+            created_at="2026-12-02T01:00:00.000+00:00", subject="cb-002", month="2026-12", count=1,
+            happened_at="2026-12-02T08:00:00+07:00", open_key="nhung_nhieu|cb-002|2026-12", kiosk_id="DT-MC-01",
+            rating_id="r-1"))
+    scan(engine)
+    with engine.connect() as conn:
+        bodies = [r.body for r in conn.execute(select(db.notifications.c.body))]
+    assert len(bodies) == 3                                       # lan, tinh, the webhook
+    for body in bodies:
+        assert comment[:150] in body and comment[:201] not in body

@@ -172,6 +172,16 @@ def clip(text: str | None, n: int = COMMENT_CHARS) -> str | None:
     return text if len(text) <= n else text[:n].rstrip() + "…"
 
 
+def scrub(text, comments, n: int = 300) -> str:
+    """A text worded from ratings (a title, an alert's stored message, a reopening's cause) with each of
+    their ``comments`` cut to its first COMMENT_CHARS characters, then at most ``n`` characters."""
+    text = str(text or "")
+    for comment in comments:
+        if comment and len(comment) > COMMENT_CHARS:
+            text = text.replace(comment, clip(comment))
+    return clip(text, n)
+
+
 def _case_kind(kind: str) -> str:
     """A case's kind as a subject line words it: "phản ánh nhũng nhiễu"."""
     label = case_rules.KIND_LABELS.get(kind, kind)
@@ -279,29 +289,19 @@ def _case_message(conn, roster: Roster, ev, case, base_url: str) -> Message:
     ratings = conn.execute(select(r.c.id, r.c.comment, r.c.corrected_at, r.c.level)
                            .join(links, links.c.rating_id == r.c.id).where(links.c.case_id == cid)
                            .order_by(r.c.pk)).mappings().all()
+    said = [x["comment"] for x in ratings if x["comment"]]
     causes, count = [], 0
     for a in alert_rows:
-        params = _loads(a["params"])
-        if "comment" in params:
-            params["comment"] = clip(params["comment"])
-        text = describe(a["kind"], params, roster.words) or clip(a["message"], 300)
+        text = _alert_text(conn, roster, a, said)
         count += int(a["count"] or 1)
         causes.append(f"  • {text}" + (f" ({a['count']} lần)" if (a["count"] or 1) > 1 else ""))
-    long_comments = [x["comment"] for x in ratings if x["comment"] and len(x["comment"]) > COMMENT_CHARS]
-
-    def scrub(text, n=300):
-        """A text worded from a rating (a title, the reopening's cause) never carries more of its comment."""
-        text = str(text or "")
-        for comment in long_comments:
-            text = text.replace(comment, clip(comment))
-        return clip(text, n)
-    title = scrub(case["title"])
-    comments = [clip(x["comment"]) for x in ratings if x["comment"]]
+    title = scrub(case["title"], said)
+    comments = [clip(x) for x in said]
     link = f"{base_url}/admin/cases/{cid}"
     lines = [f"{head} — {kind[:1].upper() + kind[1:]}", title, ""]
     if reopened:
         lines.append(f"Vụ việc đã đóng được mở lại (lần {case['reopened'] or 1})"
-                     + (f": {scrub(ev['text'])}" if ev["text"] else "") + ".")
+                     + (f": {scrub(ev['text'], said)}" if ev["text"] else "") + ".")
     if case["officer_id"]:
         lines.append(f"Cán bộ: {roster.officer_words(case['officer_id'])}")
     if case["kiosk_id"]:
@@ -332,16 +332,29 @@ def _case_message(conn, roster: Roster, ev, case, base_url: str) -> Message:
     return Message(source, unit, subject, "\n".join(x for x in lines if x is not None), payload)
 
 
-def _alert_message(roster: Roster, a, base_url: str) -> Message:
-    """The message of a new alert group that no case stands for."""
+def _alert_text(conn, roster: Roster, a, comments=()) -> str:
+    """An alert in words, a citizen's comment in it cut to COMMENT_CHARS: worded from its params, else its
+    stored message (an alert raised before params were kept) with its rating's comment cut."""
     params = _loads(a["params"])
     if "comment" in params:
         params["comment"] = clip(params["comment"])
+    text = describe(a["kind"], params, roster.words)
+    if text is not None:
+        return text
+    comments = list(comments)
+    if a["rating_id"]:
+        comments.append(conn.execute(select(db.ratings.c.comment).where(db.ratings.c.id == a["rating_id"])).scalar())
+    return scrub(a["message"], comments)
+
+
+def _alert_message(conn, roster: Roster, a, base_url: str) -> Message:
+    """The message of a new alert group that no case stands for."""
+    params = _loads(a["params"])
     officer = params.get("officer") or (a["subject"] if a["kind"] in OFFICER_KINDS else None)
     kiosk = a["kiosk_id"] or params.get("kiosk")
     unit = roster.unit_of(None, kiosk, officer)
     label = KIND_LABELS.get(a["kind"], a["kind"])
-    text = describe(a["kind"], params, roster.words) or clip(a["message"], 300)
+    text = _alert_text(conn, roster, a)
     who = roster.words.officer(officer) if officer else (f"ki-ốt {roster.words.kiosk(kiosk)}" if kiosk else "")
     query = {k: v for k, v in (("kind", a["kind"]), ("subject", a["subject"]), ("month", a["month"])) if v}
     link = f"{base_url}/admin/alerts?{urlencode(query)}"
@@ -456,7 +469,7 @@ def scan(conn, *, email: bool, base_url: str, now: datetime | None = None) -> in
         for alert in conn.execute(select(a).where(a.c.id > start_al, a.c.id <= top["alert"],
                                                   a.c.kind.not_in(DIGEST_ONLY), ~has_case)
                                   .order_by(a.c.id)).mappings():
-            messages.append(_alert_message(roster, alert, base_url))
+            messages.append(_alert_message(conn, roster, alert, base_url))
     hooks = webhooks(conn)
     written = 0
     created = iso(now)
