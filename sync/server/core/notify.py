@@ -272,6 +272,13 @@ def _footer(target: str, unit_words: str) -> str:
             "Không trả lời thư này.").format(to=target, unit=unit_words)
 
 
+def _case_source(ev) -> str:
+    """The outbox's source of a case event: case:12, or case:12:reopened:345 (each reopening is news)."""
+    if ev["kind"] == "reopened":
+        return f"case:{ev['case_id']}:reopened:{ev['id']}"
+    return f"case:{ev['case_id']}"
+
+
 def _case_message(conn, roster: Roster, ev, case, base_url: str) -> Message:
     """The message of a case opened or reopened."""
     cid = case["id"]
@@ -328,8 +335,7 @@ def _case_message(conn, roster: Roster, ev, case, base_url: str) -> Message:
         "opened_at": case["opened_at"], "due_date": case["due_date"], "owner": case["owner"],
         "reopened": case["reopened"], "ratings": len(ratings), "count": count,
         "comments": comments[-3:]}}
-    source = f"case:{cid}" if not reopened else f"case:{cid}:reopened:{ev['id']}"
-    return Message(source, unit, subject, "\n".join(x for x in lines if x is not None), payload)
+    return Message(_case_source(ev), unit, subject, "\n".join(x for x in lines if x is not None), payload)
 
 
 def _alert_text(conn, roster: Roster, a, comments=()) -> str:
@@ -454,22 +460,34 @@ def scan(conn, *, email: bool, base_url: str, now: datetime | None = None) -> in
     cur = ensure_cursor(conn)
     top = tops(conn)
     start_ev, start_al = int(cur.get("event", 0)), int(cur.get("alert", 0))
+    hold = conn.dialect.name == "postgresql"     # see SETTLE
+    settled = iso(now - SETTLE)
+    next_ev, next_al = top["event"], top["alert"]
     messages: list[Message] = []
     roster = None
+    n = db.notifications
+
+    def told(source: str) -> bool:
+        return conn.execute(select(n.c.id).where(n.c.source == source).limit(1)).first() is not None
     if top["event"] > start_ev or top["alert"] > start_al:
         roster = Roster(conn)
         e, c = db.case_events, db.cases
         for ev in conn.execute(select(e).where(e.c.id > start_ev, e.c.id <= top["event"],
                                                e.c.kind.in_(("opened", "reopened"))).order_by(e.c.id)).mappings():
+            if hold and ev["at"] >= settled:       # seen again next time: the cursor stays before it
+                next_ev = min(next_ev, ev["id"] - 1)
             case = conn.execute(select(c).where(c.c.id == ev["case_id"])).mappings().first()
-            if case is not None:
+            if case is not None and not told(_case_source(ev)):
                 messages.append(_case_message(conn, roster, ev, case, base_url))
         a, links = db.alerts, db.case_links
         has_case = select(links.c.id).where(links.c.alert_id == a.c.id).exists()
         for alert in conn.execute(select(a).where(a.c.id > start_al, a.c.id <= top["alert"],
                                                   a.c.kind.not_in(DIGEST_ONLY), ~has_case)
                                   .order_by(a.c.id)).mappings():
-            messages.append(_alert_message(conn, roster, alert, base_url))
+            if hold and alert["created_at"] >= settled:
+                next_al = min(next_al, alert["id"] - 1)
+            if not told(f"alert:{alert['id']}"):
+                messages.append(_alert_message(conn, roster, alert, base_url))
     hooks = webhooks(conn)
     written = 0
     created = iso(now)
@@ -492,8 +510,16 @@ def scan(conn, *, email: bool, base_url: str, now: datetime | None = None) -> in
     if _digest_due(conn, now):
         written += _digest(conn, roster or Roster(conn), now, email, hooks, base_url, queue)
         set_setting(conn, DIGEST_KEY, today)
-    set_setting(conn, CURSOR_KEY, {"event": max(top["event"], start_ev), "alert": max(top["alert"], start_al)})
+    set_setting(conn, CURSOR_KEY, {"event": max(next_ev, start_ev), "alert": max(next_al, start_al)})
     return written
+
+
+#: PostgreSQL: how long a write transaction may take at most (SQLite has one writer at a time: its ids
+#: commit in their order and the cursor moves at once). Ids are handed out when rows are
+#: inserted, not when they commit: a batch that took id 10 may commit after one that took 11. The
+#: cursor stays before rows younger than this, so a scan that saw 11 sees 10 too once it commits (what
+#: is seen twice is not queued twice: its source is in the outbox).
+SETTLE = timedelta(seconds=60)
 
 
 def _digest(conn, roster: Roster, now: datetime, email: bool, hooks: dict, base_url: str, queue) -> int:
