@@ -41,11 +41,6 @@ STATUS_FILTER_LABELS = {"active": "Chưa đóng", "overdue": "Quá hạn", "all"
                         **case_rules.STATUS_LABELS}
 _MONTH = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
 _CODE = re.compile(r"^[^\x00-\x1f\x7f]{1,200}$")
-#: the forms' fields as the messages name them
-FIELD_LABELS = {"action": "Biện pháp", "text": "Nội dung", "found_cause": "Nguyên nhân tìm được",
-                "outcome": "Kết quả xử lý", "owner": "Người xử lý", "status": "Trạng thái",
-                "title": "Tiêu đề", "officer": "Cán bộ", "kiosk": "Ki-ốt", "due_date": "Hạn xử lý",
-                "case": "Vụ việc"}
 
 
 def _first(q: dict, name: str) -> str:
@@ -143,14 +138,6 @@ class Say:
     def alert_kind(self, kind: str | None) -> str:
         return self._(alert_rules.KIND_LABELS.get(kind, kind or ""))
 
-    def field(self, name: str) -> str:
-        return self._(FIELD_LABELS.get(name, name))
-
-
-def _refusal(_, exc: case_rules.Refused) -> str:
-    """A core refusal in the reader's language."""
-    return exc.say(_)
-
 
 def _case_id(text: str) -> int | None:
     return int(text) if text.isascii() and text.isdigit() and 0 < len(text) <= 12 and int(text) > 0 else None
@@ -220,7 +207,7 @@ async def new_case(request: Request):
                                            kiosk_id=typed["kiosk"] or None, owner=typed["owner"] or None,
                                            text=typed["text"])
     except case_rules.Refused as exc:
-        return _new_form(request, user, typed, _refusal(_, exc), exc.fields, 422)
+        return _new_form(request, user, typed, exc.say(_), exc.fields, 422)
     return RedirectResponse(f"/admin/cases/{case_id}?done=opened", status_code=303)
 
 
@@ -288,7 +275,7 @@ async def _post(request: Request, case_id: str, op: str):
     except case_rules.Refused as exc:
         if "case" in exc.fields:
             return error_page(request, 404, _("Không có vụ việc số {n}.", n=cid), user=user, back="/admin/cases")
-        return case_view(request, str(cid), 422, _refusal(_, exc), {"form": op, **typed}, exc.fields)
+        return case_view(request, str(cid), 422, exc.say(_), {"form": op, **typed}, exc.fields)
     anchor = {"action": "#log", "close": "#close"}.get(op, "")
     return RedirectResponse(f"/admin/cases/{cid}?done={DONE[op]}{anchor}", status_code=303)
 
