@@ -126,7 +126,7 @@ def test_the_case_page_shows_its_cause_officer_owner_due_date_and_log(town):
     assert 'name="status" value="in_progress"' in html                     # the next allowed move
     assert [o for o in re.findall(r'<select name="owner">(.*?)</select>', html, re.S)[0].split("<option")
             if "value=\"an\"" in o or "value=\"binh\"" in o]
-    assert "Mở vụ việc" in text and "hệ thống" in text                     # the log's first line
+    assert "Vụ việc được mở" in text and "hệ thống" in text                     # the log's first line
 
 
 def test_an_admin_acts_is_refused_closing_without_outcome_with_the_text_kept_then_closes(town):

@@ -84,12 +84,12 @@ ACTION_LABELS = {
     "other": "Khác",
 }
 EVENT_LABELS = {
-    "opened": "Mở vụ việc",
+    "opened": "Vụ việc được mở",
     "assigned": "Giao người xử lý",
     "status": "Đổi trạng thái",
     "action": "Biện pháp",
     "note": "Ghi chú",
-    "closed": "Đóng vụ việc",
+    "closed": "Vụ việc được đóng",
     "reopened": "Mở lại",
     "letter": "Văn bản",
     "overdue": "Quá hạn",
