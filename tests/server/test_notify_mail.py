@@ -240,8 +240,10 @@ def test_a_harassment_rating_mails_its_units_users_and_posts_the_units_webhook(t
         assert inbox.to("minh@khac.vn") == []           # another unit's user is not told
         assert all(rcpt != [] for rcpt, _m in inbox.messages) and len(inbox.messages) == 4   # `an`: no address
 
-        page = s.get(url + "/admin/kiosks", timeout=10).text
-        assert "Đã gửi trong 24 giờ qua: 6" in page and "Đang chờ gửi: 0" in page
+        # (the sender records what it delivered right after delivering it)
+        page = wait_until(lambda: (lambda p: p if "Đã gửi trong 24 giờ qua: 6" in p else None)(
+            s.get(url + "/admin/kiosks", timeout=10).text), timeout=30, what="six sent on the kiosks page")
+        assert "Đang chờ gửi: 0" in page
         (town["tmp"] / "mail.eml").write_bytes(msg.as_bytes())       # looked at in the report
     finally:
         stop(proc)

@@ -73,6 +73,7 @@ LEASE = timedelta(minutes=5)          # a claimed row is not claimed again befor
 SMTP_TIMEOUT = 20.0
 HTTP_TIMEOUT = (5.0, 15.0)            # connect, read
 BATCH = 50                            # rows claimed per round
+SCAN_LIMIT = 50                       # case events / alerts told per scan transaction (~0.5 s under the lock)
 SUBJECT_PREFIX = "[Hài lòng]"
 
 #: kinds whose subject is an officer (the others are about a kiosk)
@@ -472,8 +473,12 @@ def scan(conn, *, email: bool, base_url: str, now: datetime | None = None) -> in
     if top["event"] > start_ev or top["alert"] > start_al:
         roster = Roster(conn)
         e, c = db.case_events, db.cases
-        for ev in conn.execute(select(e).where(e.c.id > start_ev, e.c.id <= top["event"],
-                                               e.c.kind.in_(("opened", "reopened"))).order_by(e.c.id)).mappings():
+        events = conn.execute(select(e).where(e.c.id > start_ev, e.c.id <= top["event"],
+                                              e.c.kind.in_(("opened", "reopened"))).order_by(e.c.id)
+                              .limit(SCAN_LIMIT)).mappings().all()
+        if len(events) == SCAN_LIMIT:      # the rest at the next scan: the writer lock is held briefly
+            next_ev = events[-1]["id"]
+        for ev in events:
             if hold and ev["at"] >= settled:       # seen again next time: the cursor stays before it
                 next_ev = min(next_ev, ev["id"] - 1)
             case = conn.execute(select(c).where(c.c.id == ev["case_id"])).mappings().first()
@@ -481,35 +486,39 @@ def scan(conn, *, email: bool, base_url: str, now: datetime | None = None) -> in
                 messages.append(_case_message(conn, roster, ev, case, base_url))
         a, links = db.alerts, db.case_links
         has_case = select(links.c.id).where(links.c.alert_id == a.c.id).exists()
-        for alert in conn.execute(select(a).where(a.c.id > start_al, a.c.id <= top["alert"],
-                                                  a.c.kind.not_in(DIGEST_ONLY), ~has_case)
-                                  .order_by(a.c.id)).mappings():
+        found = conn.execute(select(a).where(a.c.id > start_al, a.c.id <= top["alert"],
+                                             a.c.kind.not_in(DIGEST_ONLY), ~has_case)
+                             .order_by(a.c.id).limit(SCAN_LIMIT)).mappings().all()
+        if len(found) == SCAN_LIMIT:
+            next_al = found[-1]["id"]
+        for alert in found:
             if hold and alert["created_at"] >= settled:
                 next_al = min(next_al, alert["id"] - 1)
             if not told(f"alert:{alert['id']}"):
                 messages.append(_alert_message(conn, roster, alert, base_url))
     hooks = webhooks(conn)
-    written = 0
     created = iso(now)
-    insert = _insert_ignore(conn)
+    rows: list[dict] = []
 
     def queue(channel, target, source, subject, body):
-        nonlocal written
-        written += conn.execute(insert.values(channel=channel, target=target, source=source[:100],
-                                              subject=subject, body=body, created_at=created,
-                                              next_try_at=created, attempts=0)).rowcount or 0
+        rows.append({"channel": channel, "target": target, "source": source[:100], "subject": subject,
+                     "body": body, "created_at": created, "next_try_at": created, "attempts": 0})
 
+    told_to: dict[str | None, list[str]] = {}
     for m in messages:
         unit_words = roster.unit_words(m.unit)
         if email:
-            for to in recipients(conn, m.unit):
+            if m.unit not in told_to:
+                told_to[m.unit] = recipients(conn, m.unit)
+            for to in told_to[m.unit]:
                 queue("email", to, m.source, m.subject, m.text + _footer(to, unit_words))
         if m.unit and hooks.get(m.unit):
             queue("webhook", hooks[m.unit], m.source, m.subject, json.dumps(m.payload, ensure_ascii=False))
     today = _today(now)
     if _digest_due(conn, now):
-        written += _digest(conn, roster or Roster(conn), now, email, hooks, base_url, queue)
+        _digest(conn, roster or Roster(conn), now, email, hooks, base_url, queue)
         set_setting(conn, DIGEST_KEY, today)
+    written = (conn.execute(_insert_ignore(conn), rows).rowcount or 0) if rows else 0
     set_setting(conn, CURSOR_KEY, {"event": max(next_ev, start_ev), "alert": max(next_al, start_al)})
     return written
 
@@ -669,9 +678,13 @@ class Notifier:
         now = self.now()
         with self.reader.connect() as conn:
             news = pending_scan(conn, now)
-        if news:
+        while news and not self._stop.is_set():     # a backlog: one short transaction at a time
             with self.write_lock, self.engine.begin() as conn:
+                before = get_setting(conn, CURSOR_KEY)
                 scan(conn, email=self.smtp is not None, base_url=self.base_url, now=now)
+                moved = get_setting(conn, CURSOR_KEY) != before
+            with self.reader.connect() as conn:
+                news = moved and pending_scan(conn, now)
         sent = 0
         while not self._stop.is_set():
             rows = self._claim(self.now())
