@@ -285,3 +285,21 @@ def test_an_alert_worded_from_its_stored_message_never_carries_more_than_200_cha
     assert len(bodies) == 3                                       # lan, tinh, the webhook
     for body in bodies:
         assert comment[:150] in body and comment[:201] not in body
+
+
+def test_a_backlog_is_told_in_short_transactions_and_one_sender_round_tells_all_of_it(town):
+    engine = town["engine"]
+    with engine.begin() as conn:
+        notify.set_webhook(conn, "13321", None)
+        ids = [add_case(conn, officer="cb-002", at=f"2026-12-02T01:{i // 60:02d}:{i % 60:02d}.000+00:00")
+               for i in range(notify.SCAN_LIMIT * 2 + 20)]
+    with engine.begin() as conn:
+        assert notify.scan(conn, email=True, base_url=BASE, now=MORNING) == 2 * notify.SCAN_LIMIT   # lan, tinh
+        assert notify.pending_scan(conn, MORNING)                # the rest is still to tell
+    sender = notify.Notifier(engine, make_reader(engine), FifoLock(), smtp=f"smtp://127.0.0.1:{free_port()}",
+                             base_url=BASE, now=lambda: MORNING)
+    sender.round()                                               # nobody listens: queued, not sent
+    with engine.connect() as conn:
+        told = {r[2] for r in outbox(conn)}
+        assert told == {f"case:{i}" for i in ids}
+        assert not notify.pending_scan(conn, MORNING)
