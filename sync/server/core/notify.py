@@ -300,7 +300,7 @@ def _case_message(conn, roster: Roster, ev, case, base_url: str) -> Message:
     said = [x["comment"] for x in ratings if x["comment"]]
     causes, count = [], 0
     for a in alert_rows:
-        text = _alert_text(conn, roster, a, said)
+        text = _alert_text(conn, roster, a, said, quote=False)
         count += int(a["count"] or 1)
         causes.append(f"  • {text}" + (f" ({a['count']} lần)" if (a["count"] or 1) > 1 else ""))
     title = scrub(case["title"], said)
@@ -316,7 +316,7 @@ def _case_message(conn, roster: Roster, ev, case, base_url: str) -> Message:
         lines.append(f"Ki-ốt: {roster.words.kiosk(case['kiosk_id'])}")
     lines.append(f"Đơn vị: {roster.unit_words(unit)}")
     if case["month"]:
-        lines.append(f"Tháng: {roster.words.month(case['month'])}")
+        lines.append(f"Kỳ: {roster.words.month(case['month'])}")
     if causes:
         lines.append("Nguyên nhân:")
         lines += causes
@@ -339,12 +339,13 @@ def _case_message(conn, roster: Roster, ev, case, base_url: str) -> Message:
     return Message(_case_source(ev), unit, subject, "\n".join(x for x in lines if x is not None), payload)
 
 
-def _alert_text(conn, roster: Roster, a, comments=()) -> str:
+def _alert_text(conn, roster: Roster, a, comments=(), quote: bool = True) -> str:
     """An alert in words, a citizen's comment in it cut to COMMENT_CHARS: worded from its params, else its
-    stored message (an alert raised before params were kept) with its rating's comment cut."""
+    stored message (an alert raised before params were kept) with its rating's comment cut.
+    ``quote``: False leaves the comment out (a case's mail quotes its ratings' comments on their own)."""
     params = _loads(a["params"])
     if "comment" in params:
-        params["comment"] = clip(params["comment"])
+        params["comment"] = clip(params["comment"]) if quote else None
     text = describe(a["kind"], params, roster.words)
     if text is not None:
         return text
@@ -372,7 +373,7 @@ def _alert_message(conn, roster: Roster, a, base_url: str) -> Message:
         lines.append(f"Ki-ốt: {roster.words.kiosk(kiosk)}")
     lines.append(f"Đơn vị: {roster.unit_words(unit)}")
     if a["month"]:
-        lines.append(f"Tháng: {roster.words.month(a['month'])}")
+        lines.append(f"Kỳ: {roster.words.month(a['month'])}")
     lines.append(f"Số lần ghi nhận đến lúc này: {a['count'] or 1}")
     lines += ["", f"Xem cảnh báo: {link}"]
     payload = {"event": "alert", "unit": unit, "url": link, "alert": {
