@@ -361,3 +361,31 @@ def test_create_user_refuses_a_bad_address_and_an_unknown_unit(town):
     done = admin(town["db"], "set-user-email", "--username", "an", "--email", "an@", ok=False)
     assert done.returncode == 1 and "Địa chỉ e-mail không hợp lệ" in done.stderr
     db.close()
+
+
+def test_a_closed_case_that_a_new_harassment_reopens_is_told_again(town):
+    """core/cases reopens a closed case of the same officer and month: the unit hears of it, once."""
+    inbox = Inbox()
+    smtp_port = free_port()
+    controller = smtp_server(inbox, smtp_port)
+    proc, url, _log = serve(town, "--smtp", f"smtp://127.0.0.1:{smtp_port}")
+    try:
+        kiosk = Kiosk(town, url)
+        kiosk.send({"level": 1, "reasons": ["nhung_nhieu"], "comment": "Đòi tiền lần một"})
+        first = wait_until(lambda: inbox.to("lan@dongtam.vn"), timeout=60, what="the case's mail")[0]
+        case_id = re.search(r"/admin/cases/(\d+)", text_of(first))[1]
+        admin(town["db"], "case-action", "--case", case_id, "--action", "nhac_nho", "--by", "lan")
+        admin(town["db"], "close-case", "--case", case_id, "--cause", "Cán bộ gợi ý bồi dưỡng",
+              "--outcome", "Đã nhắc nhở, cán bộ cam kết", "--by", "lan")
+        kiosk.send({"level": 1, "reasons": ["nhung_nhieu"], "comment": "Đòi tiền lần hai"})
+        again = wait_until(lambda: [m for m in inbox.to("lan@dongtam.vn") if "mở lại" in m["Subject"]], timeout=60,
+                           what="the reopened case's mail")
+        msg = again[0]
+        assert msg["Subject"] == f"[Hài lòng] Vụ việc số {case_id} mở lại: phản ánh nhũng nhiễu — Trần Văn Đức"
+        body = text_of(msg)
+        assert "được mở lại (lần 1)" in body and "Đòi tiền lần hai" in body
+        assert f"/admin/cases/{case_id}" in body
+        assert len(inbox.to("lan@dongtam.vn")) == 2
+    finally:
+        stop(proc)
+        controller.stop()
