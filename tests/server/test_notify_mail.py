@@ -389,3 +389,10 @@ def test_a_closed_case_that_a_new_harassment_reopens_is_told_again(town):
     finally:
         stop(proc)
         controller.stop()
+
+
+def test_the_server_refuses_an_smtp_address_it_cannot_use(town):
+    done = subprocess.run([sys.executable, "-m", "hailong", "server", "--db", str(town["db"]), "--port",
+                           str(free_port()), "--smtp", "http://mail.tinh.vn"], capture_output=True, text=True,
+                          cwd=ROOT, timeout=60, env={**os.environ, "LANGUAGE": "vi"})
+    assert done.returncode != 0 and "--smtp: cần dạng smtp://" in done.stderr and "Traceback" not in done.stderr
