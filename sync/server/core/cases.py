@@ -380,21 +380,6 @@ def links_and_events(conn: Connection, case_ids: list[int]) -> tuple[dict, dict]
 
 # --- opening ------------------------------------------------------------------------------------
 
-def _link(conn: Connection, case_id: int, alert_id: int | None = None, rating_id: str | None = None,
-          now: datetime | None = None) -> bool:
-    """Link a cause to the case once; True when the link is new."""
-    cl = db.case_links
-    col = cl.c.alert_id if alert_id is not None else cl.c.rating_id
-    value = alert_id if alert_id is not None else rating_id
-    if value is None:
-        return False
-    insert = alerts._insert(conn)
-    res = conn.execute(insert(cl).values(case_id=case_id, alert_id=alert_id, rating_id=rating_id,
-                                         linked_at=iso(now or utcnow()))
-                       .on_conflict_do_nothing(index_elements=[cl.c.case_id, col]))
-    return bool(res.rowcount)
-
-
 def _open(conn: Connection, kind: str, key: str | None, officer_id: str | None, kiosk_id: str | None,
           month: str | None, unit_code: str | None, title: str, now: datetime, by: str | None = None,
           params: dict | None = None, owner: str | None = None) -> tuple[int, bool]:
@@ -434,9 +419,10 @@ def _closed_case(conn: Connection, kind: str, officer_id, kiosk_id, month) -> in
                                              c.c.status == "closed").order_by(c.c.id.desc()).limit(1)).scalar()
 
 
-def _case_for(conn: Connection, kind: str, officer_id, kiosk_id, month, unit_code, now, why: str) -> tuple[int, bool]:
+def _case_for(conn: Connection, kind: str, officer_id, kiosk_id, month, unit_of, now, why: str) -> tuple[int, bool]:
     """(case id, fresh) of a rule's cause: the open case of its key; else the closed one of the same
-    kind, subject and month, reopened; else a new one (fresh: opened or reopened by this cause)."""
+    kind, subject and month, reopened; else a new one (fresh: opened or reopened by this cause).
+    ``unit_of()``: the unit of a new case (looked up only when one is made)."""
     subject = officer_id or kiosk_id
     key = f"{kind}|{subject}|{month}"
     c = db.cases
@@ -453,48 +439,79 @@ def _case_for(conn: Connection, kind: str, officer_id, kiosk_id, month, unit_cod
                               .order_by(c.c.id.desc()).limit(1)).scalar()
         if before is not None:
             params["follows"] = int(before)
-    return _open(conn, kind, key, officer_id, kiosk_id, month, unit_code,
+    return _open(conn, kind, key, officer_id, kiosk_id, month, unit_of(),
                  _title(kind, officer_id, kiosk_id, month), now, params=params)
+
+
+def _link_many(conn: Connection, case_id: int, alert_ids, rating_ids, now: datetime) -> tuple[set, set]:
+    """Link alerts and ratings to the case, each once, in one statement; (new alert ids, new rating ids)."""
+    cl = db.case_links
+    alert_ids, rating_ids = {a for a in alert_ids if a is not None}, {r for r in rating_ids if r is not None}
+    if not alert_ids and not rating_ids:
+        return set(), set()
+    held = conn.execute(select(cl.c.alert_id, cl.c.rating_id).where(
+        cl.c.case_id == case_id, or_(cl.c.alert_id.in_(sorted(alert_ids)), cl.c.rating_id.in_(sorted(rating_ids))))).all()
+    new_alerts = alert_ids - {h.alert_id for h in held}
+    new_ratings = rating_ids - {h.rating_id for h in held}
+    rows = ([{"case_id": case_id, "alert_id": a, "rating_id": None, "linked_at": iso(now)} for a in sorted(new_alerts)]
+            + [{"case_id": case_id, "alert_id": None, "rating_id": r, "linked_at": iso(now)} for r in sorted(new_ratings)])
+    if rows:   # another process may have linked one meanwhile: its unique constraint keeps it once
+        conn.execute(alerts._insert(conn)(cl).on_conflict_do_nothing(), rows)
+    return new_alerts, new_ratings
 
 
 def _open_for_alerts(conn: Connection, causes: list[alerts.Alert], now: datetime,
                      low_rate_cases: dict | None = None) -> list[int]:
     """Open (or find, or reopen) the case of every case-worthy cause just raised, and link it.
 
+    The causes of one case (a batch's nhũng nhiễu ratings of one officer in one month) are
+    handled together: one look-up of the case, one insert of their links and one of their
+    ``linked`` events (one per cause after the one that opened or reopened the case).
+
     ``low_rate_cases``: (officer, month) → cases reopened because that month is bad; its low_rate
     alert joins them instead of opening another case about the same month."""
-    worthy = [c for c in causes if c.kind in ALERT_CASE_KIND and c.subject]
-    if not worthy:
+    groups: dict[tuple, list[alerts.Alert]] = {}
+    for cause in causes:
+        if cause.kind not in ALERT_CASE_KIND or not cause.subject:
+            continue
+        kind = ALERT_CASE_KIND[cause.kind]
+        officer_id = cause.subject if kind in OFFICER_KINDS else None
+        month = (cause.params.get("month") if kind == "low_rate" else None) or cause.month
+        groups.setdefault((kind, officer_id, None if officer_id else cause.subject, month), []).append(cause)
+    if not groups:
         return []
     a = db.alerts
     alert_ids = dict(conn.execute(select(a.c.open_key, a.c.id).where(
-        a.c.open_key.in_(sorted({c.open_key for c in worthy})))).all())
-    touched, units = [], {}
-    for cause in worthy:
-        kind = ALERT_CASE_KIND[cause.kind]
-        officer_id = cause.subject if kind in OFFICER_KINDS else None
-        kiosk_id = None if officer_id else cause.subject
-        month = cause.params.get("month") if kind == "low_rate" else None
-        month = month or cause.month
-        if (officer_id, kiosk_id) not in units:
-            units[(officer_id, kiosk_id)] = (_officer_unit(conn, officer_id) if officer_id
-                                             else _kiosk_unit(conn, kiosk_id))
-        unit = units[(officer_id, kiosk_id)]
-        if not unit and cause.rating_id:   # an officer the roster does not know: the rating's unit
-            unit = conn.execute(select(db.ratings.c.unit_code).where(db.ratings.c.id == cause.rating_id)).scalar()
+        a.c.open_key.in_(sorted({c.open_key for same in groups.values() for c in same})))).all())
+    touched = []
+    for (kind, officer_id, kiosk_id, month), same in groups.items():
+        first = same[0]
         case_ids = (low_rate_cases or {}).get((officer_id, month)) if kind == "low_rate" else None
         new = False
         if not case_ids:
-            why = f"{alerts.KIND_LABELS.get(cause.kind, cause.kind)}: {cause.message}"
+            def unit(officer_id=officer_id, kiosk_id=kiosk_id, rating_id=first.rating_id):
+                found = _officer_unit(conn, officer_id) if officer_id else _kiosk_unit(conn, kiosk_id)
+                if not found and rating_id:   # an officer the roster does not know: the rating's unit
+                    found = conn.execute(select(db.ratings.c.unit_code).where(db.ratings.c.id == rating_id)).scalar()
+                return found
+            why = f"{alerts.KIND_LABELS.get(first.kind, first.kind)}: {first.message}"
             case_id, new = _case_for(conn, kind, officer_id, kiosk_id, month, unit, now, why[:TEXT_CHARS])
             case_ids = [case_id]
         for case_id in case_ids:
-            linked = _link(conn, case_id, alert_id=alert_ids.get(cause.open_key), now=now)
-            if kind == "nhung_nhieu":
-                linked = _link(conn, case_id, rating_id=cause.rating_id, now=now) or linked
-            if linked and not new:   # the cause that opened (or reopened) the case is in that event
-                record_event(conn, case_id, "linked", text=cause.message[:TEXT_CHARS], now=now,
-                             params={"alert_id": alert_ids.get(cause.open_key), "rating_id": cause.rating_id})
+            new_alerts, new_ratings = _link_many(
+                conn, case_id, [alert_ids.get(c.open_key) for c in same],
+                [c.rating_id for c in same] if kind == "nhung_nhieu" else [], now)
+            events = []
+            for n, cause in enumerate(same):
+                alert_id = alert_ids.get(cause.open_key)
+                added = (alert_id in new_alerts) or (cause.rating_id in new_ratings)
+                new_alerts.discard(alert_id)
+                if added and not (new and n == 0):   # the cause that opened (or reopened) it is in that event
+                    events.append({"case_id": case_id, "at": iso(now), "by": None, "kind": "linked", "action": None,
+                                   "text": cause.message[:TEXT_CHARS],
+                                   "params": _dumps({"alert_id": alert_id, "rating_id": cause.rating_id})})
+            if events:
+                conn.execute(db.case_events.insert(), events)
             touched.append(case_id)
     return sorted(set(touched))
 
@@ -540,11 +557,11 @@ def open_case(conn: Connection, by: str, title: str, officer_id: str | None = No
     if bool(officer_id) == bool(kiosk_id):
         raise Refused("Chọn một cán bộ hoặc một ki-ốt (chỉ một)", ("officer", "kiosk"))
     if officer_id and conn.execute(select(db.officers.c.id).where(db.officers.c.id == officer_id)).first() is None:
-        raise Refused("Không có cán bộ mã {code}", ("officer",), code=officer_id)
+        raise Refused("Không có cán bộ mã {code}", ("officer",), code=str(officer_id)[:64])
     if kiosk_id and conn.execute(select(db.kiosks.c.id).where(db.kiosks.c.id == kiosk_id)).first() is None:
-        raise Refused("Không có ki-ốt mã {code}", ("kiosk",), code=kiosk_id)
+        raise Refused("Không có ki-ốt mã {code}", ("kiosk",), code=str(kiosk_id)[:64])
     if owner and not _user_exists(conn, owner):
-        raise Refused("Không có người dùng {name}", ("owner",), name=owner)
+        raise Refused("Không có người dùng {name}", ("owner",), name=str(owner)[:100])
     unit = _officer_unit(conn, officer_id) if officer_id else _kiosk_unit(conn, kiosk_id)
     case_id, _ = _open(conn, "manual", None, officer_id, kiosk_id, local_month(now), unit, title, now, by=by,
                        owner=owner or None)
@@ -575,7 +592,7 @@ def assign(conn: Connection, case_id, owner: str | None, by: str | None, now: da
     row = _must(conn, case_id)
     owner = (owner or "").strip() or None
     if owner and not _user_exists(conn, owner):
-        raise Refused("Không có người dùng {name}", ("owner",), name=owner)
+        raise Refused("Không có người dùng {name}", ("owner",), name=owner[:100])
     if owner == row["owner"]:
         return
     conn.execute(db.cases.update().where(db.cases.c.id == row["id"]).values(owner=owner))
@@ -775,6 +792,6 @@ def sweep_overdue(conn: Connection, now: datetime | None = None) -> int:
         new_ids = dict(conn.execute(select(a.c.subject, a.c.id).where(
             a.c.open_key.in_([f"case_overdue|{x.subject}" for x in causes]))).all())
         for cause in causes:
-            _link(conn, int(cause.subject), alert_id=new_ids.get(cause.subject), now=now)
+            _link_many(conn, int(cause.subject), [new_ids.get(cause.subject)], [], now)
     return len(causes)
 
