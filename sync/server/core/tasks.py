@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from sync.server.core import cases, rollup
+from sync.server.core import cases, rollup, workdays
 from sync.server.core.settings import known_surveys, survey
 
 log = logging.getLogger("hailong.server")
@@ -71,6 +71,10 @@ class Background:
                 "error": self.last_error}
 
     def _run(self) -> None:
+        try:
+            workdays.prepare()      # the holidays due dates are counted with, before any batch needs them
+        except Exception:   # noqa: BLE001 - computed again when a case needs them
+            log.warning("holiday calendar not prepared", exc_info=True)
         try:
             folded = catch_up(self.engine, self.write_lock)
             if folded:

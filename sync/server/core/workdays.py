@@ -32,6 +32,15 @@ def _public_holidays(year: int) -> frozenset[date]:
     return frozenset(holidays.Vietnam(years=year, language="vi").keys())
 
 
+def prepare(today: date | None = None) -> None:
+    """Compute this year's and next year's holidays ahead (the lunar calendar takes a quarter of a
+    second per year): the background task calls it at start, so the first case a batch opens does
+    not hold the writer lock for it."""
+    year = (today or date.today()).year
+    for y in (year, year + 1):
+        _public_holidays(y)
+
+
 def holiday_name(day: date) -> str | None:
     """The Vietnamese name of the public holiday on ``day``, if it is one."""
     return holidays.Vietnam(years=day.year, language="vi").get(day)
