@@ -248,3 +248,22 @@ def test_a_hostile_period_gets_the_page_and_a_message_never_a_500(town, period):
     assert 'role="alert"' in got.text and "<script>alert" not in got.text
     again = s.get(town.url + "/admin/evidence", params={"period": period}, timeout=10)
     assert again.status_code in (200, 422) and "<script>alert" not in again.text
+
+
+def test_the_lines_built_in_python_for_other_databases_are_sqlites(town, pack):
+    """SQLite encodes each line itself (json_object); other databases get record_of's: the same text."""
+    from sqlalchemy import select
+
+    from sync.server.reports.evidence_pack import _COLUMNS, _dumps, record_of
+    with zipfile.ZipFile(pack) as zf:
+        lines = {json.loads(line)["id"]: line for line in zf.read(evidence.RATINGS_JSONL).decode().splitlines()}
+    engine = db.make_engine(str(town.db))
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(select(*[db.ratings.c[k] for k in _COLUMNS]).where(
+                db.ratings.c.id.in_(list(lines)))).mappings().all()
+    finally:
+        engine.dispose()
+    assert len(rows) == len(lines) == 14
+    for m in rows:
+        assert _dumps(record_of(m)) == lines[m["id"]]

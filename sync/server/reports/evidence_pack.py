@@ -90,6 +90,21 @@ def record_of(m) -> dict:
     return rec
 
 
+def _object(fields) -> object:
+    r = db.ratings
+    args = []
+    for k in fields:
+        args += [literal(k), func.json(r.c[k]) if k in _JSON_TEXT else r.c[k]]
+    return func.json_object(*args)
+
+
+_JSON_TEXT = ("reasons", "flags", "answers", "server_flags")
+#: SQLite: the line of a rating encoded by SQLite itself (in C), the same text as record_of's and as the
+#: admin pull's pages (api/ratings.py page_sqlite); a v1 record without survey and answers
+_RECORD_JSON = case((db.ratings.c.wire_version == 1, _object((*_V1, "received_at", "server_flags"))),
+                    else_=_object((*protocol.RECORD_FIELDS, "received_at", "server_flags")))
+
+
 def _utc(moment: datetime) -> str:
     """A period bound as the server stores its own times (RFC 3339 UTC): text order is time order."""
     return iso(moment.astimezone(timezone.utc))
@@ -164,7 +179,9 @@ def _write_jsonl(conn, flt: Filter, out) -> tuple[int, list[dict]]:
     inside = flt.where(r, TIME_COL)
     spans = conn.execute(select(r.c.kiosk_id, func.min(r.c.seq), func.max(r.c.seq)).where(inside)
                          .group_by(r.c.kiosk_id).order_by(r.c.kiosk_id)).all()
-    cols = [r.c[k] for k in _COLUMNS] + [case((inside, literal(1)), else_=literal(0)).label("inside")]
+    sqlite = conn.dialect.name == "sqlite"
+    cols = ([r.c.seq, r.c.prev_hash, r.c.hash, _RECORD_JSON.label("line")] if sqlite else
+            [r.c[k] for k in _COLUMNS]) + [case((inside, literal(1)), else_=literal(0)).label("inside")]
     total, chains = 0, []
     for kiosk, lo, hi in spans:
         chain = {"kiosk_id": kiosk, "ratings": 0, "first_seq": None, "first_prev_hash": None,
@@ -188,7 +205,7 @@ def _write_jsonl(conn, flt: Filter, out) -> tuple[int, list[dict]]:
                     chain["first_seq"], chain["first_prev_hash"] = m["seq"], m["prev_hash"]
                 chain["head_seq"], chain["head_hash"] = m["seq"], m["hash"]
                 chain["ratings"] += 1
-                lines.append(_dumps(record_of(m)))
+                lines.append(m["line"] if sqlite else _dumps(record_of(m)))
             if lines:
                 out.write(("\n".join(lines) + "\n").encode("utf-8"))
         total += chain["ratings"]
