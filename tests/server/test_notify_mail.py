@@ -17,10 +17,10 @@ import subprocess
 import sys
 import threading
 import uuid
-from types import SimpleNamespace
 from datetime import datetime, timezone
 from email import message_from_bytes, policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
 
 import pytest
 import requests

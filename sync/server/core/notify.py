@@ -58,7 +58,7 @@ from sqlalchemy import event, func, or_, select
 from sync.server.core import cases as case_rules
 from sync.server.core import db
 from sync.server.core.alerts import KIND_LABELS, Words, describe
-from sync.server.core.cases import COMMENT_CHARS        # never more of a rating's comment in a message
+from sync.server.core.cases import COMMENT_CHARS  # never more of a rating's comment in a message
 from sync.server.core.clock import iso, parse_stored, utcnow
 from sync.server.core.settings import get_setting, set_setting
 
@@ -532,12 +532,12 @@ def scan(conn, *, email: bool, base_url: str, now: datetime | None = None) -> in
 SETTLE = timedelta(seconds=60)
 
 
-def _digest(conn, roster: Roster, now: datetime, email: bool, hooks: dict, base_url: str, queue) -> int:
+def _digest(conn, roster: Roster, now: datetime, email: bool, hooks: dict, base_url: str, queue) -> None:
     """Today's digest of overdue cases: to each user (their unit's, or every unit's) and each unit's webhook."""
     today = _today(now)
     rows = overdue_cases(conn, now)
     if not rows:
-        return 0
+        return
     for c in rows:
         c["_unit"] = roster.unit_of(c["unit_code"], c["kiosk_id"], c["officer_id"])
     source = f"digest:{today}"
@@ -560,7 +560,6 @@ def _digest(conn, roster: Roster, now: datetime, email: bool, hooks: dict, base_
                            "officer_id": c["officer_id"], "kiosk_id": c["kiosk_id"], "due_date": c["due_date"],
                            "status": c["status"], "owner": c["owner"],
                            "url": f"{base_url}/admin/cases/{c['id']}"} for c in mine]}, ensure_ascii=False))
-    return 1
 
 
 # --- the sender ---------------------------------------------------------------------------------
