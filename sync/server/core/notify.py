@@ -627,8 +627,12 @@ class Notifier:
             self._wake.set()
 
     def start(self) -> None:
-        with self.write_lock, self.engine.begin() as conn:
-            ensure_cursor(conn)       # before the first request: nothing that arrives is missed
+        from sqlalchemy.exc import IntegrityError
+        try:
+            with self.write_lock, self.engine.begin() as conn:
+                ensure_cursor(conn)       # before the first request: nothing that arrives is missed
+        except IntegrityError:            # another server process starting at the same instant made it
+            pass
         event.listen(self.engine, "commit", self._committed)
         event.listen(self.engine, "checkin", self._returned)
         self._thread = threading.Thread(target=self._run, name="hailong-notify", daemon=True)
