@@ -33,7 +33,7 @@ it counts as not finished until it is dealt with again.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import select
 
@@ -146,7 +146,8 @@ def _due(value: str | None) -> date | None:
 def figures(conn, period: Period, today: date | None = None, unit: str | None = None,
             officer: str | None = None, apology_kinds=APOLOGY_KINDS) -> CaseReport:
     """The case figures of ``period`` (optionally one unit or one officer), cut at ``cut_of``."""
-    start, cut = period.start, cut_of(period, today)
+    # compared in UTC, as the times are stored: aware datetimes of two zones compare slowly
+    start, cut = period.start.astimezone(UTC), cut_of(period, today).astimezone(UTC)
     # "today" at the cut: a case due before it and not dealt with is overdue (a period that has
     # ended is read on the day after its last; a running one today)
     ref_day = today if today is not None and period.first_day <= today < period.end_day else period.end_day
