@@ -227,7 +227,7 @@ def test_letter_with_a_new_date_downloads_as_word(town):
     r = s.post(town.url + "/admin/letters", data=form, timeout=30)
     assert r.status_code == 200 and 'filename="thu-xin-loi-hen-lai-H-2026-001.docx"' in r.headers["content-disposition"]
     text = "\n".join(p.text for p in docx.Document(io.BytesIO(r.content)).paragraphs)
-    assert "hẹn trả kết quả vào ngày 05/12/2026" in text and "Kính gửi: Ông/Bà Nguyễn Văn An" in text
+    assert "giải quyết hồ sơ vào ngày 05/12/2026" in text and "Kính gửi: Ông/Bà Nguyễn Văn An" in text
     bad = s.post(town.url + "/admin/letters", data={**form, "new_date": "mai"}, timeout=30)
     assert bad.status_code == 422 and "ngày/tháng/năm" in bad.text
     assert requests.post(town.url + "/admin/letters", data=form, allow_redirects=False,
