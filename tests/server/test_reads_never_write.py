@@ -48,6 +48,12 @@ GETS = [
     ("/admin/roster", "session"), ("/admin/roster?imported=1&officers=2", "session"),
     ("/admin/letters", "session"),
     ("/admin/evidence", "session"), ("/admin/evidence?period=2026-Q4", "session"),
+    ("/admin/cases", "session"), ("/admin/cases?status=all&kind=nope&page=abc&officer=cb-001", "session"),
+    ("/admin/cases?status=overdue", "session"), ("/admin/cases/new?officer=cb-001", "session"),
+    ("/admin/cases/1", "session"), ("/admin/cases/1/letter?dossier=nope", "session"),
+    ("/admin/scores", "session"), ("/admin/scores?period=2026&unit=13321", "session"),
+    ("/admin/scores/export?fmt=xlsx&period=2026", "session"), ("/admin/scores/export?fmt=docx&period=2026", "session"),
+    ("/api/v1/cases", "api"), ("/api/v1/cases?overdue=1&status=open&kind=manual", "api"),
     ("/admin/export?fmt=csv&period=2026-Q4", "session"), ("/admin/export?fmt=xlsx&period=2026", "session"),
     ("/admin/export?fmt=docx&period=2026-Q4", "session"), ("/admin/export?fmt=pdf", "session"),
     ("/lang/en?next=/admin/alerts", "session"), ("/admin/alerts", "session"), ("/lang/vi", "session"),
@@ -100,7 +106,7 @@ def _check_statuses(statuses):
     for path, status in statuses:
         if path in ("/admin?period=nonsense",):
             assert status == 422, (path, status)          # the page says the period is wrong, in words
-        elif path in ("/admin/officers/no-such-officer",):
+        elif path in ("/admin/officers/no-such-officer", "/admin/cases/1/letter?dossier=nope"):
             assert status == 404, (path, status)
         elif path == "/admin/export?fmt=pdf":
             assert status == 422, (path, status)
