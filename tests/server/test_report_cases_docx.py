@@ -57,7 +57,7 @@ def test_the_cases_actions_and_letters_of_the_year(engine):
     _data, _raw, d = _report(engine, Filter(periods.year(2026)))
     body = "\n".join(p.text for p in d.paragraphs)
     assert "KẾT QUẢ XỬ LÝ VỤ VIỆC VÀ THƯ GỬI NGƯỜI DÂN" in body
-    assert ("Trong kỳ mở 4 vụ việc cần xử lý (nhũng nhiễu: 2; tỷ lệ hài lòng thấp: 1; nghi can thiệp dữ liệu: 1). "
+    assert ("Trong kỳ mở 4 vụ việc cần xử lý (phản ánh nhũng nhiễu: 2; tỷ lệ hài lòng thấp: 1; dữ liệu ki-ốt bất thường: 1). "
             "Đã xử lý xong 3 vụ việc, trong đó 2 vụ việc đúng hạn, 1 vụ việc trễ hạn; 1 vụ việc quá hạn chưa "
             "xử lý xong (cuối kỳ).") in body
     assert "Tỷ lệ xử lý vụ việc đúng hạn: 50,0% (2/4 vụ việc" in body
@@ -111,7 +111,7 @@ def test_an_officers_report_counts_that_officers_cases(engine):
     data, _raw, d = _report(engine, Filter(periods.year(2026), officer="cb-002"))
     body = "\n".join(p.text for p in d.paragraphs)
     assert data.scores is None
-    assert "Trong kỳ mở 1 vụ việc cần xử lý (nhũng nhiễu: 1). Đã xử lý xong 0 vụ việc" in body
+    assert "Trong kỳ mở 1 vụ việc cần xử lý (phản ánh nhũng nhiễu: 1). Đã xử lý xong 0 vụ việc" in body
     assert "Tỷ lệ xử lý vụ việc đúng hạn: 0,0% (0/1 vụ việc" in body
 
 

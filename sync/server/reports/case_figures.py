@@ -38,28 +38,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import select
 
 from sync import protocol
-from sync.server.core import db
+from sync.server.core import cases, db
 from sync.server.core.clock import VN_TZ, parse_stored
 from sync.server.reports.periods import Period
 
-#: action codes of case_events.action, in the order the log offers them, with their Vietnamese words
-ACTIONS = {
-    "nhac_nho": "Nhắc nhở",
-    "kiem_diem": "Kiểm điểm",
-    "chan_chinh": "Chấn chỉnh",
-    "doi_vi_tri": "Đổi vị trí công tác",
-    "xin_loi": "Xin lỗi công dân",
-    "de_xuat_xu_ly": "Đề xuất xử lý",
-    "other": "Khác",
-}
-#: case kinds, as the case pages word them
-CASE_KINDS = {
-    "nhung_nhieu": "Nhũng nhiễu",
-    "low_rate": "Tỷ lệ hài lòng thấp",
-    "tampering": "Nghi can thiệp dữ liệu",
-    "silent": "Ki-ốt im lặng",
-    "manual": "Mở thủ công",
-}
+#: action codes of case_events.action and case kinds, with their Vietnamese words: core/cases' own
+ACTIONS = cases.ACTION_LABELS
+CASE_KINDS = cases.KIND_LABELS
 #: the kinds of case whose cause a citizen is owed an apology for (the scoring's default)
 APOLOGY_KINDS = ("nhung_nhieu",)
 #: letters_issued.kind is a protocol letter kind; the roles' English names are read as the same kinds
