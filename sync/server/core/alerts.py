@@ -66,7 +66,7 @@ from sync.server.core.clock import (
     utcnow,
 )
 from sync.server.core.settings import get_setting
-from sync.server.core.sql import LocalMonth, contains_code
+from sync.server.core.sql import LocalMonth, contains_code, json_object
 
 DEFAULT_RULES = {
     "officer_rate_below": 80.0,   # % satisfied
@@ -695,7 +695,7 @@ def alert_groups(conn: Connection, state: str = "open", kind: str | None = None,
         latest = {r.id: r for r in conn.execute(select(a).where(a.c.id.in_([g["upto"] for g in out]))).mappings()}
         for g in out:
             row = dict(latest[g["upto"]])
-            row["params"] = _loads(row.get("params"))
+            row["params"] = json_object(row.get("params"))
             g["latest"] = row
             g["key"] = group_key(g["kind"], g["subject"], g["month"], g["upto"])
     return total, out
@@ -718,7 +718,7 @@ def group_members(conn: Connection, groups: list[dict], state: str = "open", lim
         rows = conn.execute(select(a).where(_group_where(g["kind"], g["subject"], g["month"]),
                                             *_filters(state, None, None, None))
                             .order_by(a.c.id.desc()).limit(limit)).mappings().all()
-        g["members"] = [{**dict(r), "params": _loads(r["params"])} for r in rows]
+        g["members"] = [{**dict(r), "params": json_object(r["params"])} for r in rows]
 
 
 def filter_choices(conn: Connection) -> dict:
@@ -746,16 +746,8 @@ def resolve_groups(conn: Connection, groups: list[tuple[str, str, str, int | Non
     return resolve(conn, match, note, by=by, now=now)
 
 
-def _loads(text) -> dict:
-    try:
-        value = json.loads(text or "{}")
-    except (TypeError, ValueError):
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
 def as_record(row) -> dict:
     """An alert row as the admin pull and ``hailong admin alerts --json`` give it: params as an object."""
     out = dict(row)
-    out["params"] = _loads(out.get("params"))
+    out["params"] = json_object(out.get("params"))
     return out

@@ -59,6 +59,7 @@ from sqlalchemy.engine import Connection
 from sync.server.core import alerts, db, workdays
 from sync.server.core.clock import VN_TZ, iso, local_month, parse_stored, utcnow
 from sync.server.core.settings import get_setting
+from sync.server.core.sql import json_object
 
 KINDS = ("nhung_nhieu", "low_rate", "tampering", "silent", "manual")
 STATUSES = ("open", "in_progress", "resolved", "closed")
@@ -130,14 +131,6 @@ class Refused(ValueError):
 
 def _dumps(value: dict) -> str:
     return json.dumps(value or {}, ensure_ascii=False, separators=(",", ":"))
-
-
-def _loads(text) -> dict:
-    try:
-        value = json.loads(text or "{}")
-    except (TypeError, ValueError):
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 def local_today(now: datetime | None = None) -> date:
@@ -257,7 +250,7 @@ def get_case(conn: Connection, case_id) -> dict | None:
     row = _case_row(conn, case_id)
     if row is None:
         return None
-    row["params"] = _loads(row.get("params"))
+    row["params"] = json_object(row.get("params"))
     cl, a, r, e = db.case_links, db.alerts, db.ratings, db.case_events
     links = conn.execute(
         select(cl.c.id, cl.c.alert_id, cl.c.rating_id, cl.c.linked_at,
@@ -272,11 +265,11 @@ def get_case(conn: Connection, case_id) -> dict | None:
     row["links"] = []
     for link in links:
         link = dict(link)
-        link["alert_params"] = _loads(link.get("alert_params"))
+        link["alert_params"] = json_object(link.get("alert_params"))
         if link.get("rating_comment"):
             link["rating_comment"] = link["rating_comment"][:COMMENT_CHARS]
         row["links"].append(link)
-    row["events"] = [{**dict(ev), "params": _loads(ev["params"])} for ev in conn.execute(
+    row["events"] = [{**dict(ev), "params": json_object(ev["params"])} for ev in conn.execute(
         select(e).where(e.c.case_id == row["id"]).order_by(e.c.id)).mappings()]
     row["dossiers"] = [{"rating_id": link["rating_id"], "dossier_code": link["dossier_code"],
                         "procedure_code": link["procedure_code"], "officer_id": link["rating_officer"],
@@ -341,7 +334,7 @@ def list_cases(conn: Connection, status: str | None = None, kind: str | None = N
     out = []
     for row in rows:
         row = dict(row)
-        row["params"] = _loads(row["params"])
+        row["params"] = json_object(row["params"])
         row["overdue"] = is_overdue(row, today)
         out.append(row)
     return total, out
@@ -374,7 +367,7 @@ def links_and_events(conn: Connection, case_ids: list[int]) -> tuple[dict, dict]
     for row in conn.execute(select(e).where(e.c.case_id.in_(case_ids)).order_by(e.c.id)).mappings():
         events[row["case_id"]].append({"at": row["at"], "by": row["by"], "kind": row["kind"],
                                        "action": row["action"], "text": row["text"],
-                                       "params": _loads(row["params"])})
+                                       "params": json_object(row["params"])})
     return links, events
 
 
@@ -713,7 +706,7 @@ def reopen(conn: Connection, case_id, by: str | None, text: str | None = None, n
     text = _text(text, "text", "Lý do")
     if by is not None and not text:
         raise Refused("Ghi lý do mở lại", ("text",))
-    key = _loads(row["params"]).get("key") or (f"manual|{row['id']}" if row["kind"] == "manual" else None)
+    key = json_object(row["params"]).get("key") or (f"manual|{row['id']}" if row["kind"] == "manual" else None)
     c = db.cases
     if key and conn.execute(select(c.c.id).where(c.c.open_key == key)).first() is not None:
         key = None   # another case took the cause while this one was closed

@@ -58,9 +58,12 @@ from sqlalchemy import event, func, or_, select
 from sync.server.core import cases as case_rules
 from sync.server.core import db
 from sync.server.core.alerts import KIND_LABELS, Words, describe
-from sync.server.core.cases import COMMENT_CHARS  # never more of a rating's comment in a message
+from sync.server.core.cases import (
+    COMMENT_CHARS,  # never more of a rating's comment in a message
+)
 from sync.server.core.clock import iso, parse_stored, utcnow
 from sync.server.core.settings import get_setting, set_setting
+from sync.server.core.sql import json_object
 
 log = logging.getLogger("hailong.server")
 
@@ -156,14 +159,6 @@ def shown_smtp(smtp: Smtp | None) -> str:
 
 
 # --- reading what is told --------------------------------------------------------------------
-
-def _loads(text) -> dict:
-    try:
-        value = json.loads(text or "{}")
-    except (TypeError, ValueError):
-        return {}
-    return value if isinstance(value, dict) else {}
-
 
 def clip(text: str | None, n: int = COMMENT_CHARS) -> str | None:
     """A citizen's comment as a message may carry it: its first ``n`` characters (… when cut)."""
@@ -343,7 +338,7 @@ def _alert_text(conn, roster: Roster, a, comments=(), quote: bool = True) -> str
     """An alert in words, a citizen's comment in it cut to COMMENT_CHARS: worded from its params, else its
     stored message (an alert raised before params were kept) with its rating's comment cut.
     ``quote``: False leaves the comment out (a case's mail quotes its ratings' comments on their own)."""
-    params = _loads(a["params"])
+    params = json_object(a["params"])
     if "comment" in params:
         params["comment"] = clip(params["comment"]) if quote else None
     text = describe(a["kind"], params, roster.words)
@@ -357,7 +352,7 @@ def _alert_text(conn, roster: Roster, a, comments=(), quote: bool = True) -> str
 
 def _alert_message(conn, roster: Roster, a, base_url: str) -> Message:
     """The message of a new alert group that no case stands for."""
-    params = _loads(a["params"])
+    params = json_object(a["params"])
     officer = params.get("officer") or (a["subject"] if a["kind"] in OFFICER_KINDS else None)
     kiosk = a["kiosk_id"] or params.get("kiosk")
     unit = roster.unit_of(None, kiosk, officer)

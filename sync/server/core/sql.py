@@ -116,3 +116,17 @@ def satisfied_expr(ratings: Table, surveys: dict[str, dict]) -> ColumnElement:
         if levels:
             parts.append(and_(ratings.c.survey == sid, ratings.c.level.in_(levels)))
     return or_(*parts) if parts else and_(ratings.c.level != ratings.c.level)
+
+
+def json_object(text) -> dict:
+    """A JSON-object column (``params`` of alerts, cases, case events) read back: ``{}`` when empty or not an object.
+
+    Rows written before a column existed hold '{}', a hand-edited row may hold anything: a page must
+    still render, so what is not a JSON object reads as an empty one.
+    """
+    import json
+    try:
+        value = json.loads(text or "{}")
+    except (TypeError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
