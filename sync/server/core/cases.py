@@ -196,7 +196,8 @@ def default_owner(conn: Connection, kind: str, unit_code: str | None, rules: dic
     return owner if isinstance(owner, str) and _user_exists(conn, owner) else None
 
 
-def _officer_unit(conn: Connection, officer_id: str | None) -> str | None:
+def officer_unit(conn: Connection, officer_id: str | None) -> str | None:
+    """The unit of an officer's desk (None for an officer not in the roster or without a desk)."""
     if not officer_id:
         return None
     o, d = db.officers, db.desks
@@ -483,7 +484,7 @@ def _open_for_alerts(conn: Connection, causes: list[alerts.Alert], now: datetime
         new = False
         if not case_ids:
             def unit(officer_id=officer_id, kiosk_id=kiosk_id, rating_id=first.rating_id):
-                found = _officer_unit(conn, officer_id) if officer_id else _kiosk_unit(conn, kiosk_id)
+                found = officer_unit(conn, officer_id) if officer_id else _kiosk_unit(conn, kiosk_id)
                 if not found and rating_id:   # an officer the roster does not know: the rating's unit
                     found = conn.execute(select(db.ratings.c.unit_code).where(db.ratings.c.id == rating_id)).scalar()
                 return found
@@ -555,7 +556,7 @@ def open_case(conn: Connection, by: str, title: str, officer_id: str | None = No
         raise Refused("Không có ki-ốt mã {code}", ("kiosk",), code=str(kiosk_id)[:64])
     if owner and not _user_exists(conn, owner):
         raise Refused("Không có người dùng {name}", ("owner",), name=str(owner)[:100])
-    unit = _officer_unit(conn, officer_id) if officer_id else _kiosk_unit(conn, kiosk_id)
+    unit = officer_unit(conn, officer_id) if officer_id else _kiosk_unit(conn, kiosk_id)
     case_id, _ = _open(conn, "manual", None, officer_id, kiosk_id, local_month(now), unit, title, now, by=by,
                        owner=owner or None)
     conn.execute(db.cases.update().where(db.cases.c.id == case_id).values(open_key=f"manual|{case_id}"))

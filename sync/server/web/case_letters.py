@@ -7,27 +7,27 @@ the form for that one download. The typed name goes into the .docx only — neve
 (letters_issued, case_events), a log line or a URL (the form is a POST; only its errors echo it
 back, in the answer itself).
 
-Every letter produced is recorded (``record_letter``): a ``letters_issued`` row with the SHA-256
-of the .docx, and, for a case's letter, a ``letter`` event in the case's log; "mark as sent"
-(``mark_sent``) sets ``sent_at`` and logs that too. The letters page (web/office.py) records its
-letters through the same two functions.
+Every letter produced is recorded (core/letters.py ``record_letter``): a ``letters_issued`` row
+with the SHA-256 of the .docx, and, for a case's letter, a ``letter`` event in the case's log;
+"mark as sent" (``mark_sent``) sets ``sent_at`` and logs that too. The letters page
+(web/office.py) records its letters through the same two functions.
 
 The case page (web/cases.py, case.html) includes ``_case_letters.html``; that fragment reads the
 case's letters through the template global ``case_letters`` registered here.
 """
 from __future__ import annotations
 
-import hashlib
 import re
 import unicodedata
 from datetime import datetime
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, select
 
 from sync import protocol
-from sync.server.core import cases, clock, db
+from sync.server.core import cases, db
+from sync.server.core.letters import kind_name, mark_sent, officer_unit, record_letter
 from sync.server.reports import letters_docx, periods
 from sync.server.reports.report_docx import slug
 from sync.server.web.base import (
@@ -52,13 +52,7 @@ DEFAULT_REASONS = {
     "nhung_nhieu": "cán bộ tiếp nhận có biểu hiện gây phiền hà, nhũng nhiễu trong quá trình giải quyết hồ sơ",
     "low_rate": "thái độ phục vụ, hướng dẫn của cán bộ tiếp nhận chưa đúng mực",
 }
-#: the name of a kind in the case's log and the letters' lists
-KIND_NAMES = {protocol.LETTER_APOLOGY: "Văn bản xin lỗi"}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
-
-
-def kind_name(kind: str) -> str:
-    return KIND_NAMES.get(kind) or protocol.LETTER_KINDS.get(kind, (kind, kind))[0]
 
 
 # --- reading and recording ------------------------------------------------------------------
@@ -89,49 +83,6 @@ def issued_letters(conn, case_id: int | None = None, limit: int = 50) -> list[di
         row["issued_text"], row["sent_text"] = local_time(row["issued_at"]), local_time(row["sent_at"])
         out.append(row)
     return out
-
-
-def record_letter(conn, body: bytes, kind: str, by: str | None, *, case_id: int | None = None,
-                  officer_id: str | None = None, unit_code: str | None = None, dossier_code: str | None = None,
-                  procedure_code: str | None = None, now: datetime | None = None) -> int:
-    """Record a letter produced (never its addressee's name): its row, and the case's log entry."""
-    now = now or clock.utcnow()
-    sha = hashlib.sha256(body).hexdigest()
-    letter_id = conn.execute(insert(db.letters_issued).values(
-        kind=kind, case_id=case_id, officer_id=officer_id or None, unit_code=unit_code or None,
-        dossier_code=dossier_code or None, procedure_code=procedure_code or None,
-        issued_at=clock.iso(now), issued_by=by, sha256=sha)).inserted_primary_key[0]
-    if case_id is not None:
-        text = f"{kind_name(kind)} hồ sơ {dossier_code}" if dossier_code else kind_name(kind)
-        cases.record_event(conn, case_id, "letter", by=by, text=text, now=now,
-                           params={"letter_id": letter_id, "letter_kind": kind, "sha256": sha})
-    return letter_id
-
-
-def mark_sent(conn, letter_id: int, by: str | None, now: datetime | None = None) -> dict | None:
-    """Mark a letter sent (once: a second time keeps the first time); None when there is no such letter."""
-    row = conn.execute(select(db.letters_issued).where(db.letters_issued.c.id == letter_id)).mappings().first()
-    if row is None:
-        return None
-    if row["sent_at"]:
-        return dict(row)
-    now = now or clock.utcnow()
-    conn.execute(update(db.letters_issued).where(db.letters_issued.c.id == letter_id)
-                 .values(sent_at=clock.iso(now)))
-    if row["case_id"] is not None:
-        what = kind_name(row["kind"]) + (f" hồ sơ {row['dossier_code']}" if row["dossier_code"] else "")
-        cases.record_event(conn, row["case_id"], "letter", by=by, text=f"Đã gửi {what[:1].lower() + what[1:]}",
-                           params={"letter_id": letter_id, "sent": True}, now=now)
-    return {**dict(row), "sent_at": clock.iso(now)}
-
-
-def officer_unit(conn, officer_id: str | None) -> str | None:
-    """The unit of an officer's desk (what a letter made without a case is counted under)."""
-    if not officer_id:
-        return None
-    return conn.execute(select(db.desks.c.unit_code).select_from(
-        db.officers.join(db.desks, db.desks.c.id == db.officers.c.desk_id))
-        .where(db.officers.c.id == officer_id)).scalar()
 
 
 def _fragment_data(request: Request, case: dict) -> dict:

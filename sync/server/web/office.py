@@ -1,6 +1,6 @@
 """The office's paperwork: letters to citizens (Word files) and who issues the Word report.
 
-A letter is made on request and not stored; what is recorded of it is what case_letters.record_letter
+A letter is made on request and not stored; what is recorded of it is what core/letters.record_letter
 keeps (kind, officer, dossier, procedure, who, when, the SHA-256 of the .docx: never the citizen's
 name). The page lists the letters issued lately, with "mark as sent". The issuer's settings are
 saved through ``admin_ops.set_report_issuer``.
@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
 from sync import protocol
-from sync.server.core import admin_ops, db
+from sync.server.core import admin_ops, db, letters
 from sync.server.reports import letters_docx, periods
 from sync.server.web import case_letters
 from sync.server.web.base import (
@@ -105,8 +105,8 @@ async def letter_download(request: Request):
     officer = next((c for c, n in found["officer"].items() if n == values["officer"]), None)
     procedure = next((c for c, n in found["procedure"].items() if n == values["procedure"]), None)
     with request.app.state.engine.begin() as conn:
-        case_letters.record_letter(conn, body, protocol.letter_kind(kind), user["username"], officer_id=officer,
-                                   unit_code=case_letters.officer_unit(conn, officer),
+        letters.record_letter(conn, body, protocol.letter_kind(kind), user["username"], officer_id=officer,
+                                   unit_code=letters.officer_unit(conn, officer),
                                    dossier_code=values["dossier"], procedure_code=procedure)
     name = f"thu-{kind.replace('_', '-')}-{values['dossier'] or 'ho-so'}.docx"
     name = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "-" for c in name)
@@ -122,7 +122,7 @@ async def letter_sent(request: Request, letter_id: str):
     _ = tr(request)
     lid = case_letters.parse_id(letter_id)
     with request.app.state.engine.begin() as conn:
-        row = case_letters.mark_sent(conn, lid, user["username"]) if lid else None
+        row = letters.mark_sent(conn, lid, user["username"]) if lid else None
     if row is None:
         return error_page(request, 404, _("Không có văn bản số {letter}.", letter=letter_id[:40]),
                           back="/admin/letters")
