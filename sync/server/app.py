@@ -244,7 +244,8 @@ def create_app(db: str = "town.db", *, media_dir: str | Path | None = None, run_
     @app.get("/healthz", include_in_schema=False)
     def healthz():
         problem = app.state.health.problem()
-        body = {"ok": problem is None, "database": problem or "ok", "background": app.state.background.status()}
+        body = {"ok": problem is None, "database": problem or "ok", "background": app.state.background.status(),
+                "notify": app.state.notifier.status()}   # the mail and webhook sender (password hidden)
         return JSONResponse(body, status_code=503 if problem else 200,
                             headers={"Retry-After": str(RETRY_AFTER)} if problem else None)
 

@@ -126,6 +126,7 @@ def test_healthz_is_ok_on_a_sound_database(town):
     assert reply.status_code == 200
     assert reply.json()["ok"] is True and reply.json()["database"] == "ok"
     assert reply.json()["background"]["running"] is True
+    assert reply.json()["notify"]["running"] is True      # the mail and webhook sender
 
 
 def test_deleted_town_db_gets_503_and_nothing_synced_is_lost(town, tmp_path):
