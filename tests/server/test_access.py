@@ -8,6 +8,7 @@ tests/town.py).
 from __future__ import annotations
 
 import hashlib
+import re
 import sqlite3
 
 import pytest
@@ -232,3 +233,14 @@ def test_letter_with_a_new_date_downloads_as_word(town):
     assert bad.status_code == 422 and "ngày/tháng/năm" in bad.text
     assert requests.post(town.url + "/admin/letters", data=form, allow_redirects=False,
                          timeout=30).status_code in (303, 403)
+
+
+def test_the_dashboard_leads_an_admin_to_the_periods_evidence_pack(town):
+    """The dashboard's downloads offer the evidence pack of the period shown (admins: a viewer cannot make one)."""
+    admin = session_for(town, "an", "mật-khẩu-quản-trị")
+    page = admin.get(town.url + "/admin?period=2026-Q4", timeout=30).text
+    assert 'href="/admin/evidence?period=2026-Q4"' in page
+    evidence = admin.get(town.url + "/admin/evidence?period=2026-Q4", timeout=30).text
+    assert re.search(r'<option value="2026-Q4"\s+selected>', evidence)
+    viewer = session_for(town, "binh", "mật-khẩu-xem")
+    assert "/admin/evidence?period=" not in viewer.get(town.url + "/admin?period=2026-Q4", timeout=30).text
