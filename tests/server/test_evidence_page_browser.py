@@ -39,7 +39,7 @@ def test_an_admin_downloads_a_quarters_pack_that_verifies(browser, town, tmp_pat
     ctx = browser.new_context(viewport={"width": 1280, "height": 900}, locale="vi-VN", accept_downloads=True)
     page = ctx.new_page()
     sign_in(page, town, "an", "mật-khẩu-quản-trị")
-    page.get_by_role("link", name="Hồ sơ kiểm chứng").click()
+    page.get_by_role("navigation").get_by_role("link", name="Hồ sơ kiểm chứng").click()
     page.wait_for_url(town.url + "/admin/evidence")
     shown = page.get_by_test_id("public-key").inner_text()
     key = evidence.normal_key(shown)

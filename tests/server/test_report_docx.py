@@ -108,9 +108,9 @@ def test_apology_letter_carries_the_new_date():
                                                  "officer": "Trần Văn Đức"}, on=date(2026, 11, 28))
     d = docx.Document(io.BytesIO(raw))
     body = "\n".join(_texts(d))
-    assert "THƯ XIN LỖI VÀ HẸN LẠI THỜI GIAN TRẢ KẾT QUẢ" in body
+    assert "PHIẾU XIN LỖI VÀ HẸN LẠI NGÀY TRẢ KẾT QUẢ" in body       # the one-stop desk's form
     assert "Kính gửi: Ông/Bà Nguyễn Văn An" in body
-    assert "hẹn trả kết quả vào ngày 05/12/2026" in body and "hồ sơ số H001" in body
+    assert "giải quyết hồ sơ vào ngày 05/12/2026" in body and "H001" in body
     assert round(d.sections[0].left_margin.mm) == 30
 
 
