@@ -14,7 +14,7 @@ import sqlite3
 import pytest
 import requests
 from helpers import ROOT
-from town import Town, csrf_of, session_for
+from town import Town, csrf_of, hailong, session_for
 
 from sync.server.api import ratings as api_admin
 
@@ -242,5 +242,7 @@ def test_the_dashboard_leads_an_admin_to_the_periods_evidence_pack(town):
     assert 'href="/admin/evidence?period=2026-Q4"' in page
     evidence = admin.get(town.url + "/admin/evidence?period=2026-Q4", timeout=30).text
     assert re.search(r'<option value="2026-Q4"\s+selected>', evidence)
-    viewer = session_for(town, "binh", "mật-khẩu-xem")
+    hailong(town.db, "admin", "create-user", "--username", "chi", "--role", "viewer", "--password-stdin",
+            stdin="mật-khẩu-của-chi\n")            # binh, the viewer, is deleted by an earlier test
+    viewer = session_for(town, "chi", "mật-khẩu-của-chi")
     assert "/admin/evidence?period=" not in viewer.get(town.url + "/admin?period=2026-Q4", timeout=30).text
