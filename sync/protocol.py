@@ -14,7 +14,7 @@ import json
 import re
 import unicodedata
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Iterable
 
 PROTOCOL_VERSION = 2
@@ -674,6 +674,65 @@ def check_survey(doc: Any) -> dict:
         if not _is_int(q.get("scale")) or not 2 <= q["scale"] <= LEVEL_MAX:
             raise RecordError(f"questions: {q.get('code')}: scale must be an integer from 2 to {LEVEL_MAX}")
     return doc
+
+
+def is_campaign(doc: dict) -> bool:
+    """A campaign survey runs on set days (``from``/``to``); any other survey asks whenever it is the default."""
+    return isinstance(doc, dict) and ("from" in doc or "to" in doc)
+
+
+def campaign_runs(doc: dict, unit_code: str, desk_id: str, day: date) -> bool:
+    """Whether campaign ``doc`` asks at this desk on this local day (DESIGN.md: empty units/desks = everywhere).
+
+    ``from`` and ``to`` are local days, both included; a campaign without
+    ``to`` runs until it is replaced. Dates that are not YYYY-MM-DD never run.
+    """
+    if not is_campaign(doc):
+        return False
+    today = day.isoformat()
+    start, end = doc.get("from"), doc.get("to")
+    for bound in (start, end):
+        if bound is not None and not (isinstance(bound, str) and _RECEIPT_DATE.fullmatch(bound)):
+            return False
+    if (start and today < start) or (end and today > end):
+        return False
+    units, desks = doc.get("units") or [], doc.get("desks") or []
+    if units and unit_code not in units:
+        return False
+    return not desks or desk_id in desks
+
+
+def survey_to_ask(surveys, default_id: str | None, unit_code: str, desk_id: str, day: date) -> dict | None:
+    """The survey a kiosk asks (DESIGN.md): the campaign running at its desk today, else the default.
+
+    ``surveys``: the documents the server sent (a list, or id → document).
+    Of several campaigns running at once, the one that started last wins
+    (ties: the greater id), so a surprise survey laid over a periodic one
+    is asked while it runs. None when neither a campaign nor ``default_id``
+    is among them (the caller falls back to config.toml's survey).
+    """
+    docs = list(surveys.values()) if isinstance(surveys, dict) else list(surveys or ())
+    docs = [d for d in docs if isinstance(d, dict) and isinstance(d.get("id"), str)]
+    running = [d for d in docs if campaign_runs(d, unit_code, desk_id, day)]
+    if running:
+        return max(running, key=lambda d: (d.get("from") or "", d["id"]))
+    return next((d for d in docs if d["id"] == default_id), None) or BUILTIN_SURVEYS.get(default_id or "")
+
+
+#: Signed flags of a rating from a receipt that carried the appointment date (``a``):
+#: whether the citizen rated on or before it (the result came on time) or after it.
+ON_TIME_FLAG = "on_time"
+LATE_FLAG = "late"
+
+
+def timeliness_flag(appointment: Any, rated_on: date) -> str | None:
+    """``on_time`` when ``rated_on`` (the rating's local day) is not after the appointment date, else ``late``.
+
+    None when the receipt carried no appointment date (or one that is not YYYY-MM-DD).
+    """
+    if not isinstance(appointment, str) or not _RECEIPT_DATE.fullmatch(appointment):
+        return None
+    return ON_TIME_FLAG if rated_on.isoformat() <= appointment else LATE_FLAG
 
 
 def is_satisfied(scale: int, level: int) -> bool:
