@@ -7,10 +7,10 @@ them, so there is no circle: this module joins them.
 """
 from __future__ import annotations
 
-from sync.server import commands_cases, commands_evidence, commands_scores
+from sync.server import commands_cases, commands_evidence, commands_scores, commands_survey_report, commands_surveys
 from sync.server.commands import admin
 
-for _module in (commands_cases, commands_evidence, commands_scores):
+for _module in (commands_cases, commands_evidence, commands_scores, commands_surveys, commands_survey_report):
     for _command in _module.COMMANDS:
         admin.add_command(_command)
 

@@ -52,6 +52,8 @@ from sync.server.web import office as web_office
 from sync.server.web import roster as web_roster
 from sync.server.web import scores as web_scores
 from sync.server.web import signin as web_signin
+from sync.server.web import survey_report as web_survey_report
+from sync.server.web import surveys as web_surveys
 
 log = logging.getLogger("hailong.server")
 
@@ -214,6 +216,8 @@ def create_app(db: str = "town.db", *, media_dir: str | Path | None = None, run_
     app.include_router(web_case_letters.router)   # /admin/cases/{id}/letter
     app.include_router(web_evidence.router)       # /admin/evidence: the evidence pack
     app.include_router(web_scores.router)         # /admin/scores: the yearly emulation score
+    app.include_router(web_surveys.router)        # /admin/surveys: survey definitions, preview, results
+    app.include_router(web_survey_report.router)  # /admin/surveys/{id}/report.docx: a campaign's Word report
 
     if docs_assets is not None:
         _offline_docs(app, docs_assets)
