@@ -7,7 +7,13 @@ them, so there is no circle: this module joins them.
 """
 from __future__ import annotations
 
-from sync.server import commands_cases, commands_evidence, commands_scores, commands_survey_report, commands_surveys
+from sync.server import (
+    commands_cases,
+    commands_evidence,
+    commands_scores,
+    commands_survey_report,
+    commands_surveys,
+)
 from sync.server.commands import admin
 
 for _module in (commands_cases, commands_evidence, commands_scores, commands_surveys, commands_survey_report):

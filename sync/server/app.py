@@ -25,18 +25,22 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.openapi.docs import (
+    get_redoc_html,
+    get_swagger_ui_html,
+    get_swagger_ui_oauth2_redirect_html,
+)
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
+from sync.filemodes import exposed, private_dir
+from sync.server.api import cases as api_cases
 from sync.server.api import kiosks as api_kiosks
 from sync.server.api import ratings as api_ratings
-from sync.server.api import cases as api_cases
 from sync.server.api import reports as api_reports
 from sync.server.core import notify, tasks
-from sync.filemodes import exposed, private_dir
 from sync.server.core.db import FifoLock, db_url, make_engine, make_reader, migrate
 from sync.server.core.health import RETRY_AFTER, DbHealth
 from sync.server.core.settings import ensure_receipt_key
