@@ -27,15 +27,20 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import Table, and_, case, func, literal, not_, select
 from sqlalchemy.sql.expression import ColumnElement
 from sqlalchemy.types import DateTime
 
-from sync.protocol import BUILTIN_SURVEYS, DEFAULT_REASONS, MISUSE_FLAGS, SCALES, satisfaction_rate
-from sync.server.core import rollup
-from sync.server.core import db
+from sync.protocol import (
+    BUILTIN_SURVEYS,
+    DEFAULT_REASONS,
+    MISUSE_FLAGS,
+    SCALES,
+    satisfaction_rate,
+)
+from sync.server.core import db, rollup
 from sync.server.core.clock import VN_TZ
 from sync.server.core.settings import known_surveys, survey
 from sync.server.core.sql import BUCKETS, WeekOfDay, misuse_expr, satisfied_expr
@@ -69,7 +74,7 @@ def time_bound(col, moment: datetime):
     A DateTime column (naive = UTC) gets a datetime.
     """
     if isinstance(col.type, DateTime):
-        utc = moment.astimezone(timezone.utc)
+        utc = moment.astimezone(UTC)
         return utc if col.type.timezone else utc.replace(tzinfo=None)
     return moment.astimezone(VN_TZ).strftime("%Y-%m-%dT%H:%M:%S")
 
@@ -82,6 +87,8 @@ class Filter:
     desk: str | None = None
     officer: str | None = None
     procedure: str | None = None
+    #: the id of the survey the ratings answered (None: every survey)
+    survey: str | None = None
 
     def where(self, ratings: Table, time_col: str) -> ColumnElement:
         col = ratings.c[time_col]
@@ -90,6 +97,8 @@ class Filter:
             value = getattr(self, dim)
             if value:
                 parts.append(ratings.c[column] == value)
+        if self.survey and "survey" in ratings.c:
+            parts.append(ratings.c.survey == self.survey)
         return and_(*parts)
 
 
@@ -112,7 +121,7 @@ class Figures:
     def dissatisfied(self) -> int:
         return self.valid - self.satisfied
 
-    def add(self, other: "Figures") -> None:
+    def add(self, other: Figures) -> None:
         self.total += other.total
         self.misuse += other.misuse
         self.valid += other.valid
@@ -244,7 +253,7 @@ class Stats:
         """
         if step not in TREND_STEPS:
             raise ValueError(f"step: must be one of {', '.join(TREND_STEPS)}")
-        if self.rollup:
+        if self.rollup and not flt.survey:
             return self._dashboard_rollup(flt, step, comments)
         r = self.r
         dims = [r.c[c].label(d) for d, c in DIMENSIONS.items()]
