@@ -290,12 +290,16 @@ class Visit:
         return self._go(RATE)
 
     def start_from_receipt(self, officer_id: str, dossier_code: str | None,
-                           procedure_code: str | None, receipt_id: str) -> str:
+                           procedure_code: str | None, receipt_id: str,
+                           appointment: str | None = None) -> str:
         """A verified receipt was scanned: rate this officer for this dossier.
 
         A visit in progress ends first (a level already tapped is sealed);
         the officer choice is skipped. (kiosk/receipts.py verifies the token
-        and checks it was not used.)
+        and checks it was not used.) ``appointment``: the receipt's ``a``, the
+        dossier's appointment date ("YYYY-MM-DD") or None; the rating gets the
+        signed flag ``on_time`` or ``late`` (protocol.timeliness_flag) from the
+        local day of the tap.
         """
         self._end_visit()
         self._clear()
@@ -305,6 +309,7 @@ class Visit:
         self.dossier_code = dossier_code
         self.procedure_code = procedure_code
         self.receipt_id = receipt_id
+        self.appointment = appointment if isinstance(appointment, str) else None
         return self._go(RATE)
 
     def show_message(self, text: str) -> str:
@@ -457,9 +462,17 @@ class Visit:
             comment=(self.comment or "").strip() or None, source=self.source,
             dossier_code=self.dossier_code, procedure_code=self.procedure_code,
             receipt_id=self.receipt_id, rapid_repeat_seconds=s.rapid_repeat_seconds,
-            now=self._tapped_at,
+            now=self._tapped_at, flags=self._flags(),
             # the survey the citizen was shown, so the record is sealed on the scale it was given on
             survey=self.survey()["id"])
+
+    def _flags(self) -> list[str]:
+        """The signed flags the visit itself knows: on_time / late from the receipt's appointment date."""
+        if not self.appointment or not self._tapped_at:
+            return []
+        from datetime import datetime
+        flag = protocol.timeliness_flag(self.appointment, datetime.fromisoformat(self._tapped_at).date())
+        return [flag] if flag else []
 
     def _ordered(self, codes: list[str]) -> list[str]:
         """``codes`` in the order of the chips (the survey's), unknown ones left out."""
@@ -526,6 +539,7 @@ class Visit:
         self.comment = ""
         self.source = "walk_up"
         self.dossier_code = self.procedure_code = self.receipt_id = None
+        self.appointment: str | None = None
         self.skipped_choice = False
         self._survey: dict | None = None
 
