@@ -647,11 +647,255 @@ def satisfied_levels(survey: dict) -> frozenset:
     return frozenset(survey.get("satisfied") or ())
 
 
-def check_survey(doc: Any) -> dict:
-    """A survey document as DESIGN.md defines it, checked; returns it NFC-normalised."""
+#: the limits of a survey document (DESIGN.md "Surveys"), checked by check_survey(strict=True)
+SURVEY_QUESTIONS_MAX = 10
+SURVEY_REASONS_MAX = 20
+SURVEY_PLACES_MAX = 200
+SURVEY_TEXT_MAX = 300
+#: the keys a survey document may hold; ``from``/``to``/``units``/``desks`` make it a campaign
+SURVEY_KEYS = ("id", "title", "by", "scale", "labels", "satisfied", "reasons", "questions",
+               "from", "to", "units", "desks")
+#: a survey's id and its questions' and reasons' codes: letters, digits, "-" and "_" (URLs, file names)
+_SURVEY_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+#: the headline question's code in figures and forms: no question may take it
+HEADLINE_CODE = "level"
+#: the reasons check_survey(strict=True) gives (the pages word them in the admin's language)
+SURVEY_WHY = {
+    "missing": "missing",
+    "object": "must be an object",
+    "list": "must be a list",
+    "text": "must be a non-empty text",
+    "long": f"longer than {SURVEY_TEXT_MAX} characters",
+    "control": "holds a control character",
+    "code": "must be 1–64 letters, digits, '-' or '_' (starting with a letter or digit)",
+    "scale": f"must be an integer from 2 to {LEVEL_MAX}",
+    "level": "is not a level of the scale",
+    "levels": "must be levels of the scale, each once",
+    "empty": "must not be empty",
+    "unknown": "unknown field",
+    "duplicate": "used twice",
+    "headline": f"'{HEADLINE_CODE}' is the headline's code",
+    "too_many_questions": f"at most {SURVEY_QUESTIONS_MAX} questions",
+    "too_many_reasons": f"at most {SURVEY_REASONS_MAX} reasons",
+    "too_many_places": f"at most {SURVEY_PLACES_MAX} items",
+    "date": "must be a date YYYY-MM-DD",
+    "order": "the campaign ends before it starts",
+    "pair": "'from' and 'to' go together (a campaign's first and last day)",
+    "builtin": "a built-in survey's id",
+}
+
+
+def _survey_text(value: Any, path: str, out: list) -> None:
+    if value is None:
+        out.append((path, "missing"))
+    elif not isinstance(value, str) or not value.strip():
+        out.append((path, "text"))
+    elif len(value) > SURVEY_TEXT_MAX:
+        out.append((path, "long"))
+    elif _text_problem(value, code=True):
+        out.append((path, "control"))
+
+
+def _survey_pair(value: Any, path: str, out: list) -> None:
+    """A text in both languages: {"vi": …, "en": …}."""
+    if value is None:
+        out.append((path, "missing"))
+        return
+    if not isinstance(value, dict):
+        out.append((path, "object"))
+        return
+    for lang in ("vi", "en"):
+        _survey_text(value.get(lang), f"{path}.{lang}", out)
+    for key in value:
+        if key not in ("vi", "en"):
+            out.append((f"{path}.{str(key)[:40]}", "unknown"))
+
+
+def _survey_code(value: Any, path: str, out: list) -> bool:
+    if value is None:
+        out.append((path, "missing"))
+        return False
+    if not isinstance(value, str) or not _SURVEY_CODE.fullmatch(value):
+        out.append((path, "code"))
+        return False
+    return True
+
+
+def _survey_scale(part: dict, path: str, out: list) -> int | None:
+    """Scale, labels for every level and the satisfied levels of the headline or of a question."""
+    scale = part.get("scale")
+    key = f"{path}.scale" if path else "scale"
+    if scale is None:
+        out.append((key, "missing"))
+        return None
+    if not _is_int(scale) or not 2 <= scale <= LEVEL_MAX:
+        out.append((key, "scale"))
+        return None
+    pre = f"{path}." if path else ""
+    labels = part.get("labels")
+    if labels is None:
+        out.append((pre + "labels", "missing"))
+    elif not isinstance(labels, dict):
+        out.append((pre + "labels", "object"))
+    else:
+        for level in range(scale, 0, -1):
+            _survey_pair(labels.get(str(level)), f"{pre}labels.{level}", out)
+        for k in labels:
+            if not (isinstance(k, str) and k.isdigit() and k == str(int(k)) and 1 <= int(k) <= scale):
+                out.append((f"{pre}labels.{str(k)[:40]}", "level"))
+    sat = part.get("satisfied")
+    if sat is None:
+        out.append((pre + "satisfied", "missing"))
+    elif not isinstance(sat, list) or not all(_is_int(x) and 1 <= x <= scale for x in sat) \
+            or len(set(sat)) != len(sat):
+        out.append((pre + "satisfied", "levels"))
+    elif not sat:
+        out.append((pre + "satisfied", "empty"))
+    return scale
+
+
+def _survey_day(value: Any, path: str, out: list) -> date | None:
+    if not isinstance(value, str) or not _RECEIPT_DATE.fullmatch(value):
+        out.append((path, "missing" if value is None else "date"))
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        out.append((path, "date"))
+        return None
+
+
+def _survey_codes_list(value: Any, path: str, out: list) -> None:
+    if value is None:
+        return
+    if not isinstance(value, list):
+        out.append((path, "list"))
+        return
+    if len(value) > SURVEY_PLACES_MAX:
+        out.append((path, "too_many_places"))
+        return
+    seen = set()
+    for i, code in enumerate(value):
+        try:
+            check_code(code, f"{path}[{i}]")
+        except RecordError:
+            out.append((f"{path}[{i}]", "code"))
+            continue
+        if code in seen:
+            out.append((f"{path}[{i}]", "duplicate"))
+        seen.add(code)
+
+
+def survey_problems(doc: Any) -> list[tuple[str, str]]:
+    """Every problem of a survey document, strictly (DESIGN.md "Surveys"): [(field path, why key)].
+
+    The path names the field as the JSON holds it (``questions[2].labels.3.en``);
+    ``why`` is a key of :data:`SURVEY_WHY`. An empty list: the document is whole.
+    Never raises, whatever ``doc`` is.
+    """
+    out: list[tuple[str, str]] = []
+    if not isinstance(doc, dict):
+        return [("survey", "object")]
+    for key in doc:
+        if key not in SURVEY_KEYS:
+            out.append((str(key)[:40], "unknown"))
+    sid = doc.get("id")
+    if _survey_code(sid, "id", out) and sid in BUILTIN_SURVEYS:
+        out.append(("id", "builtin"))
+    _survey_pair(doc.get("title"), "title", out)
+    _survey_text(doc.get("by"), "by", out)
+    _survey_scale(doc, "", out)
+    reasons = doc.get("reasons", [])
+    if not isinstance(reasons, list):
+        out.append(("reasons", "list"))
+    elif len(reasons) > SURVEY_REASONS_MAX:
+        out.append(("reasons", "too_many_reasons"))
+    else:
+        seen = set()
+        for i, r in enumerate(reasons):
+            path = f"reasons[{i}]"
+            if not isinstance(r, dict):
+                out.append((path, "object"))
+                continue
+            code = r.get("code")
+            if _survey_code(code, f"{path}.code", out):
+                if code in seen:
+                    out.append((f"{path}.code", "duplicate"))
+                seen.add(code)
+            for lang in ("vi", "en"):
+                _survey_text(r.get(lang), f"{path}.{lang}", out)
+            for k in r:
+                if k not in ("code", "vi", "en"):
+                    out.append((f"{path}.{str(k)[:40]}", "unknown"))
+    questions = doc.get("questions", [])
+    if not isinstance(questions, list):
+        out.append(("questions", "list"))
+    elif len(questions) > SURVEY_QUESTIONS_MAX:
+        out.append(("questions", "too_many_questions"))
+    else:
+        seen = set()
+        for i, q in enumerate(questions):
+            path = f"questions[{i}]"
+            if not isinstance(q, dict):
+                out.append((path, "object"))
+                continue
+            code = q.get("code")
+            if _survey_code(code, f"{path}.code", out):
+                if code == HEADLINE_CODE:
+                    out.append((f"{path}.code", "headline"))
+                elif code in seen:
+                    out.append((f"{path}.code", "duplicate"))
+                seen.add(code)
+            _survey_pair(q.get("text"), f"{path}.text", out)
+            _survey_scale(q, path, out)
+            for k in q:
+                if k not in ("code", "text", "scale", "labels", "satisfied"):
+                    out.append((f"{path}.{str(k)[:40]}", "unknown"))
+    if is_campaign(doc) or "units" in doc or "desks" in doc:
+        if "from" not in doc or "to" not in doc:
+            out.append(("from" if "from" not in doc else "to", "pair"))
+        start = _survey_day(doc.get("from"), "from", out) if "from" in doc else None
+        end = _survey_day(doc.get("to"), "to", out) if "to" in doc else None
+        if start and end and end < start:
+            out.append(("to", "order"))
+        _survey_codes_list(doc.get("units"), "units", out)
+        _survey_codes_list(doc.get("desks"), "desks", out)
+    return out
+
+
+def _depth_ok(value: Any, depth: int = 0) -> bool:
+    if depth > 8:
+        return False
+    if isinstance(value, dict):
+        return all(_depth_ok(v, depth + 1) for v in value.values())
+    if isinstance(value, list):
+        return all(_depth_ok(v, depth + 1) for v in value)
+    return True
+
+
+def check_survey(doc: Any, strict: bool = False) -> dict:
+    """A survey document as DESIGN.md defines it, checked; returns it NFC-normalised.
+
+    ``strict`` (a survey an admin adds: ``hailong admin add-survey``, the
+    pages): every rule of DESIGN.md "Surveys" (:func:`survey_problems`), the
+    first problem raised as ``RecordError("questions[2].labels.3.en: missing")``.
+    Without it, what a record check needs (id, scales, satisfied, codes): what
+    kiosks and older servers hold. Nothing but RecordError escapes.
+    """
     if not isinstance(doc, dict):
         raise RecordError("survey: must be a JSON object")
-    doc = nfc(doc)
+    if not _depth_ok(doc):
+        raise RecordError("survey: nested deeper than a survey is")
+    try:
+        doc = nfc(doc)
+    except (TypeError, ValueError, RecursionError):
+        raise RecordError("survey: holds something that is not JSON text") from None
+    if strict:
+        problems = survey_problems(doc)
+        if problems:
+            path, why = problems[0]
+            raise RecordError(f"{path}: {SURVEY_WHY.get(why, why)}")
+        return doc
     check_code(doc.get("id"), "id")
     scale = doc.get("scale")
     if not _is_int(scale) or not 2 <= scale <= LEVEL_MAX:
