@@ -184,3 +184,16 @@ def test_campaign_coverage(town):
                    "first_at": "2026-10-05T08:00:00+07:00", "last_at": "2026-12-06T08:00:03+07:00"}
     everything = sr.campaign_coverage(town, Filter(Q4))
     assert everything["desks"] == ["quay-1", "quay-2"] and everything["ratings"] == 9
+
+
+@pytest.mark.parametrize("period", [Q4, periods.month(2026, 12), periods.custom(Q4.first_day, periods.month(2026, 11).last_day),
+                                    periods.year(2026)])
+@pytest.mark.parametrize("survey", [None, "hl3", "mttq-q4"])
+def test_the_roll_up_gives_what_the_ratings_give(town, period, survey):
+    flt = Filter(period, survey=survey)
+    assert sr.survey_breakdown(town, flt) == sr.survey_breakdown_raw(town, flt)
+    for dim in ("officer", "procedure", "desk"):
+        assert sr.timeliness(town, flt, dim) == sr.timeliness_raw(town, flt, dim)
+    for doc in (CAMPAIGN, BUILTIN_SURVEYS["hl3"]):
+        assert sr.question_results(town, flt, doc) == sr.question_results_raw(town, flt, doc)
+    assert sr.campaign_coverage(town, flt) == sr.campaign_coverage_raw(town, flt)

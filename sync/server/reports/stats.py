@@ -25,6 +25,7 @@ Lists (reasons, flags) are JSON text arrays of codes: a code is matched as
 """
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -176,6 +177,34 @@ class Stats:
         #: id → survey: a rating is satisfied by its own survey's set (a table without a
         #: survey column: every rating on ``scale``)
         self.surveys = dict(surveys or BUILTIN_SURVEYS)
+        #: set by for_survey(): the one survey these figures are of (levels and labels are its own)
+        self.survey_id: str | None = None
+        self.survey_doc: dict | None = None
+
+    def for_survey(self, survey_id: str) -> Stats:
+        """The same statistics for the ratings of one survey: its levels (2 … 10 of them, highest
+        first), its labels and its reasons. The filter still has to say ``survey=`` (the
+        dashboard does it for itself)."""
+        doc = self.surveys.get(survey_id)
+        out = copy.copy(self)
+        if not isinstance(doc, dict):
+            return out
+        out.survey_id, out.survey_doc = survey_id, doc
+        scale = doc.get("scale")
+        if isinstance(scale, int) and 1 <= scale <= 10:
+            out.levels = list(range(scale, 0, -1))
+            if scale in SCALES:
+                out.scale = scale
+        if doc is not BUILTIN_SURVEYS.get(survey_id):
+            reasons = {}
+            for r in doc.get("reasons") or ():
+                if isinstance(r, dict) and isinstance(r.get("code"), str):
+                    vi = r.get("vi") if isinstance(r.get("vi"), str) else r["code"]
+                    reasons[r["code"]] = (vi, r.get("en") if isinstance(r.get("en"), str) else vi)
+                elif isinstance(r, str):
+                    reasons[r] = DEFAULT_REASONS.get(r, (r, r))
+            out.reasons = reasons
+        return out
 
     # the aggregate columns shared by every breakdown
     def _aggregates(self) -> list:
@@ -253,7 +282,9 @@ class Stats:
         """
         if step not in TREND_STEPS:
             raise ValueError(f"step: must be one of {', '.join(TREND_STEPS)}")
-        if self.rollup and not flt.survey:
+        if flt.survey and self.survey_id != flt.survey and flt.survey in self.surveys:
+            return self.for_survey(flt.survey).dashboard(flt, step, comments)
+        if self.rollup:
             return self._dashboard_rollup(flt, step, comments)
         r = self.r
         dims = [r.c[c].label(d) for d, c in DIMENSIONS.items()]
@@ -305,6 +336,8 @@ class Stats:
                 value = getattr(flt, d)
                 if value is not None and value != "":
                     parts.append(table.c[col] == value)
+            if flt.survey:
+                parts.append(table.c.survey == flt.survey)
             return and_(*parts)
 
         if step == "day" or t is rollup.rollup_month:
@@ -381,6 +414,12 @@ class Stats:
         return self.comments(flt, limit)
 
     def level_label(self, level: int, english: bool = False) -> str:
+        if self.survey_doc is not None:
+            found = (self.survey_doc.get("labels") or {}).get(str(level))
+            if isinstance(found, dict):
+                word = found.get("en" if english else "vi") or found.get("vi")
+                if isinstance(word, str) and word:
+                    return word
         for lv, vi, en, _sat in SCALES[self.scale]:
             if lv == level:
                 return en if english else vi
