@@ -12,7 +12,7 @@ import sqlite3
 import threading
 import uuid
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -192,6 +192,10 @@ class KioskStore:
     def set_meta(self, key: str, value: str | None) -> None:
         with self._tx():
             self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+            if key == "server_surveys":
+                # every survey ever sent stays known, in the same commit (see known_surveys)
+                self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('known_surveys', ?)",
+                                  (json.dumps(self.known_surveys(), ensure_ascii=False),))
 
     # -- surveys --------------------------------------------------------------
 
@@ -205,19 +209,55 @@ class KioskStore:
             held = list(held.values())
         return {s["id"]: s for s in held if isinstance(s, dict) and isinstance(s.get("id"), str)}
 
-    def current_survey(self) -> dict:
-        """The survey to ask now: the server's default survey when it sent one, else :attr:`default_survey`.
-
-        (Campaign surveys by date and desk are picked by the kiosk's visit
-        logic from :meth:`surveys`.)
-        """
-        known = self.surveys()
+    def server_default_survey(self) -> str | None:
+        """The id of the unit's default survey the server sent (``default_survey``), or None."""
         try:
             sid = json.loads(self.get_meta("server_default_survey") or "null")
         except ValueError:
-            sid = None
-        return (protocol.find_survey(sid, known) or protocol.find_survey(self.default_survey, known)
+            return None
+        return sid if isinstance(sid, str) else None
+
+    def survey_to_ask(self, unit_code: str, desk_id: str, day: date | None = None) -> dict | None:
+        """The server's choice for this desk on ``day`` (local; today when None), or None.
+
+        protocol.survey_to_ask over what the server sent: the campaign running
+        at the desk that day (the latest started wins), else the unit's
+        default. None when the server sent neither (an offline-only kiosk:
+        the caller asks config.toml's survey).
+        """
+        if self.get_meta("server_surveys") is None and self.get_meta("server_default_survey") is None:
+            return None
+        day = day or now_local(self.utc_offset).date()
+        return protocol.survey_to_ask(self.surveys(), self.server_default_survey(), unit_code, desk_id, day)
+
+    def current_survey(self, unit_code: str | None = None, desk_id: str | None = None,
+                       day: date | None = None) -> dict:
+        """The survey to ask now: the server's choice (with a unit and desk, a campaign running there
+        on ``day`` wins over the default), else :attr:`default_survey` (config.toml's scale)."""
+        known = self.surveys()
+        if unit_code is not None and desk_id is not None:
+            doc = self.survey_to_ask(unit_code, desk_id, day)
+            if doc is not None:
+                return doc
+        return (protocol.find_survey(self.server_default_survey(), known)
+                or protocol.find_survey(self.default_survey, known)
                 or protocol.BUILTIN_SURVEYS[protocol.DEFAULT_SURVEY_ID])
+
+    def known_surveys(self) -> dict[str, dict]:
+        """Every survey the server has ever sent (id → document), the current ones last.
+
+        A rating is checked against these when it is sealed, not only against
+        the surveys of the latest config: a campaign that ended (and left the
+        config) while a citizen was answering it, or a draft a crash left, is
+        still sealed on the survey the citizen was shown. (A survey that has
+        been answered never changes on the server: editing it makes a new id.)
+        """
+        try:
+            held = json.loads(self.get_meta("known_surveys") or "{}")
+        except ValueError:
+            held = {}
+        held = {k: v for k, v in held.items() if isinstance(v, dict)} if isinstance(held, dict) else {}
+        return {**held, **self.surveys()}
 
     # -- ratings --------------------------------------------------------------
 
@@ -259,7 +299,7 @@ class KioskStore:
             "reasons": list(reasons), "comment": comment, "source": source,
             "survey": survey, "answers": answers,
         }
-        surveys = self.surveys()
+        surveys = self.known_surveys()
         for attempt in (1, 2):
             with self._lock:
                 if self._tail is None or attempt == 2:

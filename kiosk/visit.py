@@ -6,10 +6,11 @@ in this module so it is tested without a window.
 
 States::
 
-    welcome ─tap_start─▶ choose_officer ─choose_officer─▶ rate ─rate─▶ reasons ─▶ comment ─▶ thanks
-       ▲        (skipped with one officer on duty)   │      (every level)  (if enabled)   │
-       │                                       draft held from here on                   │
-       └──────── idle warning, then timeout (draft sealed) ◀─────────── thanks timeout ◀───┘
+    welcome ─tap_start─▶ choose_officer ─choose_officer─▶ rate ─rate─▶ question… ─▶ reasons ─▶ comment ─▶ thanks
+       ▲        (skipped with one officer on duty)   │    (each extra      (every level)  (if enabled) │
+       │                                             │     question: answer or skip)                 │
+       │                                       draft held from here on                               │
+       └──────── idle warning, then timeout (draft sealed) ◀─────────────────────── thanks timeout ◀───┘
 
     start_from_receipt(...) ─▶ rate (officer and dossier fixed, source "receipt")
     show_message(text)      ─▶ message ─timeout─▶ welcome   (already rated, forged receipt…)
@@ -22,6 +23,19 @@ draft is sealed into the one rating (``store.seal_draft``: append and removal
 in one transaction); a draft left by a crash is sealed when the next Visit
 starts. The thank-you screen shows only after the rating was sealed. A visit
 left before any level was tapped stores nothing.
+
+Which survey: the one the server chose for this desk today
+(``store.survey_to_ask``: the campaign running at the desk, the latest
+started winning, else the unit's default), else config.toml's scale; chosen
+once, when the visit starts (tap_start, start_from_receipt), so a config
+that arrives mid-visit changes the next visit, never this one.
+
+Extra questions (issue 12): after the headline tap, each question of the
+survey has its own screen (state ``question``, ``question_index``), answered
+on its own scale or skipped (null); every answer updates the draft, whose
+``answers`` hold every question code of the survey (null until answered), so
+an idle timeout mid-way seals what was tapped. The same screens follow
+whatever the answers.
 
 A receipt rates once: the tap's draft is checked and written in one write
 transaction (``store.save_draft(fields, new=True)``); a receipt another visit
@@ -43,6 +57,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Callable
 
 from sync import protocol
@@ -51,11 +66,12 @@ from sync.protocol import COMMENT_MAX, DEFAULT_REASONS, SCALES, nfc
 WELCOME = "welcome"
 CHOOSE_OFFICER = "choose_officer"
 RATE = "rate"
+QUESTION = "question"
 REASONS = "reasons"
 COMMENT = "comment"
 THANKS = "thanks"
 MESSAGE = "message"
-STATES = (WELCOME, CHOOSE_OFFICER, RATE, REASONS, COMMENT, THANKS, MESSAGE)
+STATES = (WELCOME, CHOOSE_OFFICER, RATE, QUESTION, REASONS, COMMENT, THANKS, MESSAGE)
 
 #: The chips' words on the kiosk for the built-in reasons, (Vietnamese msgid, English).
 #: The codes are the protocol's (DEFAULT_REASONS, counted by the server) and never
@@ -92,6 +108,27 @@ def _usable(doc) -> bool:
                 and isinstance(doc.get("satisfied"), list))
     except (KeyError, TypeError):
         return False
+
+
+def _usable_question(q) -> bool:
+    """A question the question screen can show: a code, a scale, words for it and a label per level."""
+    try:
+        return (isinstance(q, dict) and isinstance(q.get("code"), str) and isinstance(q.get("scale"), int)
+                and 2 <= q["scale"] <= protocol.LEVEL_MAX and isinstance(q["text"]["vi"], str)
+                and all(isinstance(q["labels"][str(lv)]["vi"], str) for lv in range(1, q["scale"] + 1)))
+    except (KeyError, TypeError):
+        return False
+
+
+def _words(value, fallback: str = "") -> tuple[str, str]:
+    """(Vietnamese, English) of a survey's {"vi", "en"} text; English falls back to the Vietnamese."""
+    if isinstance(value, str):
+        return value, value
+    if not isinstance(value, dict):
+        return fallback, fallback
+    vi = value.get("vi") if isinstance(value.get("vi"), str) else fallback
+    en = value.get("en") if isinstance(value.get("en"), str) and value.get("en") else vi
+    return nfc(vi), nfc(en)
 
 
 class VisitError(ValueError):
@@ -149,12 +186,15 @@ class Visit:
     hides; ``stored_listeners`` (``listener(record)``) after a rating was sealed.
     """
 
-    def __init__(self, store, settings: Settings, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, store, settings: Settings, clock: Callable[[], float] = time.monotonic,
+                 today: Callable[[], date] | None = None):
         if settings.scale not in SCALES:
             raise ValueError(f"scale: must be one of {sorted(SCALES)}")
         self.store = store
         self.settings = settings
         self.clock = clock
+        #: the kiosk's local day (which campaign runs); tests pass their own
+        self.today = today or (lambda: protocol.now_at_offset(getattr(store, "utc_offset", "+07:00")).date())
         self.listeners: list[Callable[["Visit", str], None]] = []
         self.warning_listeners: list[Callable[["Visit"], None]] = []
         self.stored_listeners: list[Callable[[dict], None]] = []
@@ -190,25 +230,80 @@ class Visit:
     def survey(self) -> dict:
         """The survey this visit asks, chosen once per visit (a new config never changes it midway).
 
-        The server's (``store.current_survey()``: the unit's default it sent
-        in the kiosk's config) once the server has sent surveys, else the
-        built-in survey of config.toml's scale (DESIGN.md: an offline-only
-        kiosk asks the one config.toml names). The rating is sealed on it, so it is
-        counted on the scale the citizen was shown.
+        Chosen when the visit starts (:meth:`next_survey`); the rating is
+        sealed on it, so it is counted on the scale the citizen was shown.
         """
         if self._survey is None:
-            doc = None
-            pick = getattr(self.store, "current_survey", None)
-            sent = getattr(self.store, "surveys", None)
-            if pick is not None and sent is not None:
-                try:
-                    doc = pick() if sent() else None     # the server sent surveys: ask its choice
-                except Exception:   # noqa: BLE001 - a broken config must not stop a rating
-                    log.exception("the server's survey could not be read; asking config.toml's scale")
-            if not _usable(doc):
-                doc = protocol.BUILTIN_SURVEYS[protocol.survey_for_scale(self.settings.scale)]
-            self._survey = doc
+            self._survey = self.next_survey()
         return self._survey
+
+    def next_survey(self) -> dict:
+        """The survey a visit starting now asks (not kept: the welcome screen's banner reads it).
+
+        The server's choice for this desk today (``store.survey_to_ask``: the
+        campaign running here, else the unit's default it sent), else the
+        built-in survey of config.toml's scale (DESIGN.md: an offline-only
+        kiosk asks the one config.toml names).
+        """
+        doc = None
+        pick = getattr(self.store, "survey_to_ask", None)
+        if pick is not None:
+            try:
+                doc = pick(self.settings.unit_code, self.settings.desk_id, self.today())
+            except Exception:
+                log.exception("the server's survey could not be read; asking config.toml's scale")
+        if not _usable(doc):
+            doc = protocol.BUILTIN_SURVEYS[protocol.survey_for_scale(self.settings.scale)]
+        return doc
+
+    def questions(self) -> list[dict]:
+        """The survey's extra questions that the kiosk can show, in order (each on its own screen)."""
+        return [q for q in self.survey().get("questions") or () if _usable_question(q)]
+
+    def question(self) -> dict | None:
+        """The question on screen now (state ``question``), else None."""
+        qs = self.questions()
+        return qs[self.question_index] if self.state == QUESTION and 0 <= self.question_index < len(qs) else None
+
+    def question_text(self, q: dict | None = None) -> tuple[str, str]:
+        """(Vietnamese, English) words of a question (the one on screen by default)."""
+        q = q or self.question() or {}
+        return _words(q.get("text"), q.get("code", ""))
+
+    def question_levels(self, q: dict | None = None) -> list[tuple[int, str, str, bool]]:
+        """(level, Vietnamese, English, satisfied?) of a question's scale, best first."""
+        q = q or self.question()
+        if q is None:
+            return []
+        satisfied = set(q.get("satisfied") or ())
+        return [(lv, *_words(q["labels"][str(lv)]), lv in satisfied) for lv in range(q["scale"], 0, -1)]
+
+    def progress(self) -> tuple[int, int] | None:
+        """(n, total) — "Câu n/total": the headline is question 1; None when the survey asks nothing more."""
+        qs = self.questions()
+        if not qs:
+            return None
+        if self.state == RATE:
+            return 1, len(qs) + 1
+        if self.state == QUESTION:
+            return self.question_index + 2, len(qs) + 1
+        return None
+
+    def banner(self, doc: dict | None = None) -> tuple[str, str, str] | None:
+        """Who runs a survey the town wrote and its title: (by, title_vi, title_en); None for built-in ones.
+
+        Shown to the citizen on the rate and question screens, e.g. "Khảo sát
+        của Ủy ban MTTQ xã Đồng Tâm" (the screen words "Khảo sát của {by}"
+        through gettext) over the title in the visit's language.
+        """
+        doc = doc or self.survey()
+        if doc.get("id") in protocol.BUILTIN_SURVEYS:
+            return None
+        by = nfc(doc["by"].strip()) if isinstance(doc.get("by"), str) else ""
+        title_vi, title_en = _words(doc.get("title"), "")
+        if not by and not title_vi.strip():
+            return None
+        return by, title_vi.strip(), title_en.strip()
 
     def levels(self) -> list[tuple[int, str, str, bool]]:
         """(level, Vietnamese, English, satisfied?) of this visit's survey, best first."""
@@ -275,6 +370,7 @@ class Visit:
         if not officers:
             return self.state               # nobody to rate: welcome says so
         self._clear()
+        self.survey()                       # chosen now, kept for the whole visit
         if len(officers) == 1:
             self.officer_id = officers[0]["id"]
             self.skipped_choice = True
@@ -310,6 +406,7 @@ class Visit:
         self.procedure_code = procedure_code
         self.receipt_id = receipt_id
         self.appointment = appointment if isinstance(appointment, str) else None
+        self.survey()                       # chosen now, kept for the whole visit
         return self._go(RATE)
 
     def show_message(self, text: str) -> str:
@@ -340,6 +437,39 @@ class Visit:
         if not self._save_draft():           # the tap could not be held: say so, never go on
             self._clear()
             return self._message(self._failure())
+        if self.questions():
+            self.question_index = 0
+            return self._go(QUESTION)
+        return self._after_questions()
+
+    def answer(self, level: int) -> str:
+        """The question on screen answered with ``level`` (its own scale): held in the draft, next screen."""
+        self._expect(QUESTION)
+        self.touch()
+        q = self.question()
+        if q is None or level not in {lv for lv, *_ in self.question_levels(q)}:
+            raise VisitError(f"level {level!r} is not on the scale of question {q and q['code']!r}")
+        return self._answered(q, int(level))
+
+    def skip_question(self) -> str:
+        """"Bỏ qua": the question on screen is left unanswered (null), next screen."""
+        self._expect(QUESTION)
+        self.touch()
+        q = self.question()
+        if q is None:
+            raise VisitError("no question on screen")
+        return self._answered(q, None)
+
+    def _answered(self, q: dict, value: int | None) -> str:
+        self.answers[q["code"]] = value
+        self._dirty = True
+        self._save_draft()                   # durable at the tap; a failed write is retried by tick()
+        if self.question_index + 1 < len(self.questions()):
+            self.question_index += 1
+            return self._go(QUESTION)
+        return self._after_questions()
+
+    def _after_questions(self) -> str:
         if self.wants_reasons():
             return self._go(REASONS)
         return self._after_reasons()
@@ -393,14 +523,28 @@ class Visit:
         """One screen back; from the first question, back to welcome (nothing stored)."""
         self.touch()
         if self.state == COMMENT:
-            return self._go(REASONS if self.wants_reasons() else RATE)
+            if self.wants_reasons():
+                return self._go(REASONS)
+            return self._back_to_questions()
         if self.state == REASONS:
+            return self._back_to_questions()
+        if self.state == QUESTION:
+            if self.question_index > 0:
+                self.question_index -= 1
+                return self._go(QUESTION)
             return self._go(RATE)
         if self.state == RATE and self.source == "walk_up" and not self.skipped_choice:
             return self._go(CHOOSE_OFFICER)
         if self.state in (RATE, CHOOSE_OFFICER):
             return self.reset()
         return self.state
+
+    def _back_to_questions(self) -> str:
+        """From after the questions: the last question, or the headline when there are none."""
+        if self.questions():
+            self.question_index = len(self.questions()) - 1
+            return self._go(QUESTION)
+        return self._go(RATE)
 
     def set_language(self, language: str) -> None:
         if language not in ("vi", "en"):
@@ -464,13 +608,18 @@ class Visit:
             receipt_id=self.receipt_id, rapid_repeat_seconds=s.rapid_repeat_seconds,
             now=self._tapped_at, flags=self._flags(),
             # the survey the citizen was shown, so the record is sealed on the scale it was given on
-            survey=self.survey()["id"])
+            survey=self.survey()["id"], answers=self._answers())
+
+    def _answers(self) -> dict:
+        """Every question code of the survey: the answer tapped, or None (skipped, or not reached)."""
+        codes = [q["code"] for q in self.survey().get("questions") or () if isinstance(q, dict)
+                 and isinstance(q.get("code"), str)]
+        return {code: self.answers.get(code) for code in codes}
 
     def _flags(self) -> list[str]:
         """The signed flags the visit itself knows: on_time / late from the receipt's appointment date."""
         if not self.appointment or not self._tapped_at:
             return []
-        from datetime import datetime
         flag = protocol.timeliness_flag(self.appointment, datetime.fromisoformat(self._tapped_at).date())
         return [flag] if flag else []
 
@@ -540,6 +689,8 @@ class Visit:
         self.source = "walk_up"
         self.dossier_code = self.procedure_code = self.receipt_id = None
         self.appointment: str | None = None
+        self.answers: dict[str, int | None] = {}
+        self.question_index = 0
         self.skipped_choice = False
         self._survey: dict | None = None
 

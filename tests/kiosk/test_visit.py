@@ -420,5 +420,5 @@ def test_a_town_survey_with_its_own_reasons_and_questions(store, clock):
     v.submit_comment()
     row = store.records()[-1]
     assert (row["survey"], row["level"], row["reasons"], row["answers"]) == (
-        "mttq-2026-q4", 4, ["giai_thich", "thai_do"], {})
+        "mttq-2026-q4", 4, ["giai_thich", "thai_do"], {"dung_hen": None})   # every question, null: not asked
     assert store.verify() == (None, None)
