@@ -1,10 +1,18 @@
-"""``hailong demo``: a town server, a kiosk window and its sync agent on one machine.
+"""``hailong demo``: a town server, two kiosk windows and their sync agents on one machine.
 
 Everything lives in ./demo-data (git-ignored): town.db with a demo admin,
 two enrolled kiosks and the demo roster; the kiosks' config.toml and
 kiosk.db, with a year of history. Nothing to configure: it goes through the
 same public commands an installer would use (``hailong admin``, ``hailong
 server``, ``hailong sync``, ``hailong kiosk``).
+
+Two desks, two surveys (issue 12): this month quay-1 runs the Front's
+campaign (hailong/demo_history.py ``demo_campaign``, added with ``hailong
+admin add-survey``), quay-2 keeps the one-tap ``hl3``. quay-1's kiosk is the
+big window (1280×800, top left), quay-2's a smaller one (1024×640) right of it
+(``hailong kiosk`` in its own process); ``--one-kiosk`` runs quay-2's agent only.
+The demo asks the server what each desk's kiosk is sent and prints which
+survey each desk asks.
 
 Paper and scanner without devices: the kiosk's printer is a folder
 (``[printer] save_dir = "prints"``: each receipt or letter printed from the
@@ -32,12 +40,15 @@ import click
 from kiosk.roster import DEMO_ROSTER
 from sync.cli_i18n import _
 from sync.filemodes import private_dir, write_private
+from sync.protocol import BUILTIN_SURVEYS
 
 DEMO_ADMIN = ("admin", "hailong-demo")
 #: the demo admin's address: the demo's mail catcher keeps what is sent to it
 DEMO_EMAIL = "quantri@dongtam.example.vn"
-#: kiosk id -> desk; the first is the window, the second only brings its history.
+#: kiosk id -> desk; the first is the big window (in this process), the second a smaller one beside it.
 KIOSKS = {"DT-MC-01": "quay-1", "DT-MC-02": "quay-2"}
+#: where each kiosk's window goes (left, top, width, height): quay-2's smaller, right of quay-1's
+WINDOWS = {"DT-MC-01": (0, 0, 1280, 800), "DT-MC-02": (1280, 0, 1024, 640)}
 
 
 def free_port(preferred: int = 8080) -> int:
@@ -95,8 +106,46 @@ save_dir = "prints"        # the demo's printer: each page as a PNG in demo-data
 fullscreen = false
 show_cursor = true
 staff_pin = "1234"
+width = {WINDOWS[kiosk_id][2]}
+height = {WINDOWS[kiosk_id][3]}
 """)   # holds the kiosk's token and key: 0600
     return path
+
+
+def window_env(kiosk_id: str) -> dict[str, str]:
+    """Kivy's window position for ``kiosk_id`` (KCFG_* overrides the graphics section), so the two sit side by side."""
+    left, top, _w, _h = WINDOWS[kiosk_id]
+    return {"KCFG_GRAPHICS_POSITION": "custom", "KCFG_GRAPHICS_LEFT": str(left), "KCFG_GRAPHICS_TOP": str(top)}
+
+
+def add_campaign(folder: Path, town: Path) -> dict:
+    """This month's Front campaign at quay-1, added with ``hailong admin add-survey`` (once: a survey never changes)."""
+    from hailong.demo_history import demo_campaign
+    from kiosk.store import now_local
+    campaign = demo_campaign(now_local().date())
+    path = folder / f"{campaign['id']}.json"
+    write_private(path, json.dumps(campaign, ensure_ascii=False, indent=1))
+    try:
+        run_cli("admin", "--db", str(town), "add-survey", str(path))
+    except click.ClickException as exc:   # a demo folder whose campaign of this month was written otherwise
+        click.echo(str(exc.message), err=True)
+    return campaign
+
+
+def surveys_asked(base: str, enrolments: dict) -> dict[str, dict | None]:
+    """Kiosk id -> the survey its desk asks today, from the config the server sends that kiosk (sync.protocol's rule)."""
+    import requests
+
+    from kiosk.store import now_local
+    from sync import protocol
+    out = {}
+    for kid, desk in KIOSKS.items():
+        resp = requests.get(base + protocol.PATH_CONFIG.format(kiosk_id=kid), timeout=10,
+                            headers={"Authorization": f"Bearer {enrolments[kid]['token']}"})
+        config = resp.json() if resp.status_code == 200 else {}
+        out[kid] = protocol.survey_to_ask(config.get("surveys", []), config.get("default_survey"),
+                                          "13321", desk, now_local().date())
+    return out
 
 
 def qr_text_of(line: str) -> str:
@@ -225,6 +274,7 @@ def prepare(folder: Path, port: int) -> dict[str, Path]:
         write_private(enrolments_file, json.dumps(enrolments))
     else:      # a demo folder made before the admin had an address
         run_cli("admin", "--db", str(town), "set-user-email", "--username", DEMO_ADMIN[0], "--email", DEMO_EMAIL)
+    campaign = add_campaign(folder, town)
     enrolments = json.loads(enrolments_file.read_text("utf-8"))
     configs = {kid: kiosk_config(folder, kid, desk, enrolments[kid], port) for kid, desk in KIOSKS.items()}
     if fresh:
@@ -233,41 +283,75 @@ def prepare(folder: Path, port: int) -> dict[str, Path]:
             cfg = load(configs[kid])
             store = KioskStore(cfg.db_path, kid, cfg.kiosk_key, cfg.kiosk["utc_offset"])
             store.init()
-            fill(store, desk)
+            # the surveys the server sends this kiosk (its agent keeps them so), so its campaign days seal on it
+            store.set_meta("server_surveys", json.dumps([BUILTIN_SURVEYS["hl3"], campaign], ensure_ascii=False))
+            store.set_meta("server_default_survey", json.dumps("hl3"))
+            fill(store, desk, campaign=campaign)
             store.close()
     return configs
+
+
+def say_surveys(asked: dict[str, dict | None]) -> None:
+    """One line per desk: the survey its kiosk asks today, and who runs it."""
+    for kid, desk in KIOSKS.items():
+        sv = asked.get(kid)
+        if sv is None:
+            click.echo(_("Khảo sát:  {desk} ({kiosk}) chưa nhận được khảo sát từ máy chủ", desk=desk, kiosk=kid))
+            continue
+        title = (sv.get("title") or {}).get(_.language) or (sv.get("title") or {}).get("vi") or sv["id"]
+        if sv.get("from") or sv.get("to"):
+            click.echo(_("Khảo sát:  {desk} ({kiosk}) hỏi đợt khảo sát {id} «{title}» của {by}, "
+                         "từ {start} đến {end}, {n} câu hỏi thêm",
+                         desk=desk, kiosk=kid, id=sv["id"], title=title, by=sv.get("by", ""),
+                         start=sv.get("from") or "…", end=sv.get("to") or "…", n=len(sv.get("questions") or [])))
+        else:
+            click.echo(_("Khảo sát:  {desk} ({kiosk}) hỏi khảo sát {id} «{title}» (một lần chạm)",
+                         desk=desk, kiosk=kid, id=sv["id"], title=title))
 
 
 @click.command(help=_("Máy chủ thị trấn + ki-ốt + tác tử đồng bộ trên dữ liệu mẫu, không cần cấu hình gì."))
 @click.option("--dir", "folder", default="demo-data", show_default=True, type=click.Path(file_okay=False),
               help=_("thư mục chứa cơ sở dữ liệu và cấu hình của bản chạy thử"))
 @click.option("--port", default=8080, show_default=True, help=_("cổng của máy chủ thị trấn (dùng cổng khác nếu cổng này đã bận)"))
-def demo(folder, port):
+@click.option("--one-kiosk", is_flag=True,
+              help=_("chỉ mở cửa sổ ki-ốt quầy 1; ki-ốt quầy 2 chỉ đồng bộ lịch sử của nó"))
+def demo(folder, port, one_kiosk):
     folder = Path(folder).resolve()
     port = free_port(port)
     configs = prepare(folder, port)
+    enrolments = json.loads((folder / "enrolments.json").read_text("utf-8"))
     mail = MailCatcher(folder / "mail").start()
     server = subprocess.Popen([sys.executable, "-m", "hailong", "server", "--db", str(folder / "town.db"),
                                "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
                                "--smtp", mail.url])
+    second = None
     try:
         base = f"http://127.0.0.1:{port}"
         wait_for(base + "/openapi.json")
         for kid, config in configs.items():
             if kid != "DT-MC-01":  # the window's own agent syncs DT-MC-01
                 run_cli("sync", "--config", str(config), "--once", "--no-progress")
+        if not one_kiosk:    # quay-2's kiosk: `hailong kiosk` in a process of its own, its window beside quay-1's
+            second = subprocess.Popen([sys.executable, "-m", "hailong", "kiosk", "--config", str(configs["DT-MC-02"])],
+                                      env={**os.environ, "KIVY_NO_ARGS": "1", **window_env("DT-MC-02")})
         click.echo("\n" + _("Máy chủ:   {url}/   (đăng nhập: {user} / {password})", url=base, user=DEMO_ADMIN[0], password=DEMO_ADMIN[1]))
         click.echo(_("Cấu hình ki-ốt: {path}", path=configs["DT-MC-01"]))
+        say_surveys(surveys_asked(base, enrolments))
+        click.echo(_("           Viết một đợt khảo sát mới ở {url}/admin/surveys/new: ki-ốt đang chạy hỏi nó "
+                     "trong vòng một phút, không cần khởi động lại.", url=base))
         click.echo(_("Thư báo:   thư gửi tới {email} (vụ việc, cảnh báo mới, tổng hợp quá hạn) được lưu trong "
                      "{path}/, mỗi thư một tệp .eml (mở bằng Thunderbird, Outlook hoặc trình soạn thảo)",
                      email=DEMO_EMAIL, path=mail.folder))
         click.echo(_("Ki-ốt:     cửa sổ sắp mở. Giữ đồng hồ (góc trên bên phải) 3 giây để hiện bàn phím PIN:"))
         click.echo(_("           1234 thoát chế độ ki-ốt; PIN của cán bộ (111111, 222222, 333333) mở bảng điều khiển cán bộ."))
+        if second is not None:
+            click.echo(_("           Cửa sổ nhỏ bên phải là ki-ốt quầy 2 (PIN cán bộ 444444, 555555)."))
         scanner = DemoScanner(folder / "scan").start()
         click.echo(_("Máy in:    phiếu và thư in từ bảng cán bộ được lưu trong {path}/", path=folder / "prints"))
         click.echo(_("Máy quét:  quét một phiếu bằng   cat {prints}/<phiếu>.qr.txt > {scan}", prints=folder / "prints", scan=folder / "scan"))
         click.echo(_("           (hoặc ghi đường dẫn ảnh PNG của phiếu, hay chính chuỗi QR, thành một dòng vào ống đó)") + "\n")
         os.environ.setdefault("KIVY_NO_ARGS", "1")
+        os.environ.update(window_env("DT-MC-01"))
         from kiosk.commands import run_kiosk
         from kiosk.config import load
         cfg = load(configs["DT-MC-01"])
@@ -277,9 +361,12 @@ def demo(folder, port):
         finally:
             scanner.stop()
     finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        for proc in (second, server):
+            if proc is None:
+                continue
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
         mail.stop()
