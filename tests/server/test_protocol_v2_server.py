@@ -225,7 +225,8 @@ MTTQ = {"id": "mttq-2026-q4", "title": {"vi": "Khảo sát MTTQ", "en": "Front s
         "scale": 5, "labels": {str(i): {"vi": str(i), "en": str(i)} for i in range(1, 6)}, "satisfied": [5, 4],
         "reasons": [{"code": "thai_do", "vi": "Thái độ", "en": "Attitude"}],
         "questions": [{"code": "dung_hen", "text": {"vi": "Đúng hẹn", "en": "On time"}, "scale": 3,
-                       "labels": {}, "satisfied": [3, 2]}]}
+                       "labels": {str(i): {"vi": str(i), "en": str(i)} for i in range(1, 4)},
+                       "satisfied": [3, 2]}]}
 
 
 def test_a_survey_of_the_server_is_sent_to_kiosks_and_judges_its_ratings(town, tmp_path):

@@ -10,8 +10,12 @@ from sync import protocol
 from sync.agent import SyncAgent
 from sync.server.core.admin_ops import add_survey, enrol_kiosk
 
-CAMPAIGN = {"id": "mttq-2026-q4", "scale": 5, "satisfied": [5, 4], "reasons": [{"code": "thai_do"}],
-            "questions": [{"code": "dung_hen", "scale": 3, "satisfied": [3, 2]}], "units": ["13321"]}
+_LABELS = {str(i): {"vi": f"Mức {i}", "en": f"Level {i}"} for i in range(1, 6)}
+CAMPAIGN = {"id": "mttq-2026-q4", "title": {"vi": "Khảo sát MTTQ", "en": "Front survey"}, "by": "Ủy ban MTTQ",
+            "scale": 5, "labels": _LABELS, "satisfied": [5, 4],
+            "reasons": [{"code": "thai_do", "vi": "Thái độ", "en": "Attitude"}],
+            "questions": [{"code": "dung_hen", "text": {"vi": "Đúng hẹn?", "en": "On time?"}, "scale": 3,
+                           "labels": {k: v for k, v in _LABELS.items() if int(k) <= 3}, "satisfied": [3, 2]}]}
 
 
 @pytest.fixture

@@ -265,30 +265,21 @@ def set_receipt_key(conn: Connection, key: str | None) -> str:
     return key
 
 
-def add_survey(conn: Connection, document, make_default: bool = False) -> str:
-    """Add a survey (DESIGN.md "Surveys"): checked, kept in the ``surveys`` setting; returns its id.
+def add_survey(conn: Connection, document, make_default: bool = False, by: str | None = None,
+               based_on: str | None = None, replace: bool = False) -> str:
+    """Add a survey (DESIGN.md "Surveys"): strictly checked, kept in the ``surveys`` setting; returns its id.
 
-    The same id again with the same content is a no-op; with other content it
-    is refused (a survey's meaning travels with every rating that answered
-    it), and so is a built-in id. ``make_default``: the town's kiosks ask it
-    from their next config.
+    The rules are core/surveys.py's: the same id again with the same content is
+    a no-op; with other content it is refused (a survey's meaning travels with
+    every rating that answered it; ``replace`` allows it while no rating has),
+    and so is a built-in id. ``make_default``: the town's kiosks ask it from
+    their next config.
     """
-    from sync import protocol
+    from sync.server.core import surveys
     try:
-        doc = protocol.check_survey(document)
-    except protocol.RecordError as exc:
-        raise AdminError(f"survey: {exc}") from None
-    sid = doc["id"]
-    if sid in protocol.BUILTIN_SURVEYS:
-        raise AdminError(f"survey {sid}: a built-in survey's id")
-    held = get_setting(conn, "surveys", {}) or {}
-    if sid in held and protocol.canonical_json(held[sid]) != protocol.canonical_json(doc):
-        raise AdminError(f"survey {sid}: already defined with other content (give the new one another id)")
-    held[sid] = doc
-    set_setting(conn, "surveys", held)
-    if make_default:
-        set_setting(conn, "default_survey", sid)
-    return sid
+        return surveys.add(conn, document, by=by, based_on=based_on, replace=replace, make_default=make_default)
+    except surveys.SurveyError as exc:
+        raise AdminError(surveys.english(exc)) from None
 
 
 def list_alerts(conn: Connection, include_resolved: bool = False) -> list[dict]:

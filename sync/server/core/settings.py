@@ -64,6 +64,15 @@ def known_surveys(conn: Connection) -> dict[str, dict]:
     return {**custom_surveys(conn), **protocol.BUILTIN_SURVEYS}
 
 
+def ended_early(conn: Connection) -> dict[str, str]:
+    """Campaigns stopped before their ``to`` (core/surveys.end_now): id → the day they were stopped."""
+    held = get_setting(conn, "survey_meta", {}) or {}
+    if not isinstance(held, dict):
+        return {}
+    return {k: v["ended_on"] for k, v in held.items()
+            if isinstance(v, dict) and isinstance(v.get("ended_on"), str)}
+
+
 def default_survey_id(conn: Connection) -> str:
     """The unit's default survey: the ``default_survey`` setting, else the built-in one of the ``survey`` scale."""
     sid = get_setting(conn, "default_survey")
@@ -91,6 +100,7 @@ def kiosk_config(conn: Connection, kiosk: dict, photo_url: str) -> dict:
     sv = survey(conn)
     known = known_surveys(conn)
     default_sid = default_survey_id(conn)
+    stopped = ended_early(conn)
     return {
         "kiosk_id": kiosk["id"],
         "unit_code": unit_code,
@@ -115,12 +125,13 @@ def kiosk_config(conn: Connection, kiosk: dict, photo_url: str) -> dict:
         "default_survey": default_sid,
         "surveys": [known[default_sid]] + [doc for sid, doc in sorted(known.items())
                                            if sid != default_sid and sid not in protocol.BUILTIN_SURVEYS
-                                           and _runs_for(doc, kiosk)],
+                                           and sid not in stopped and _runs_for(doc, kiosk)],
     }
 
 
 def _runs_for(doc: dict, kiosk: dict) -> bool:
-    """A campaign survey meant for this kiosk's unit (empty ``units``: everywhere) that has not ended."""
+    """A survey meant for this kiosk's unit (empty ``units``: everywhere) that has not ended (a campaign
+    past its ``to``; one stopped early is left out by the caller)."""
     units = doc.get("units") or []
     if units and kiosk["unit_code"] not in units:
         return False
