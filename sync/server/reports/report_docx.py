@@ -269,29 +269,36 @@ def _new_document() -> Document:
     return doc
 
 
-def _header(doc, issuer: Issuer, number_symbol: str, on: date):
-    """ND30 header: issuing body | national motto; number | place and date."""
+def _same(text: str, **kw) -> str:
+    """The Vietnamese text itself (the official documents' language): the translator by default."""
+    return text.format(**kw) if kw else text
+
+
+def _header(doc, issuer: Issuer, number_symbol: str, on: date, _=_same):
+    """ND30 header: issuing body | national motto; number | place and date (``_``: another
+    language's words for the motto and the date, the campaign report's English version)."""
     t = doc.add_table(rows=2, cols=2)
     _no_borders(t)
     t.alignment = WD_TABLE_ALIGNMENT.CENTER
     _widths(t, (Mm(70), Mm(95)))
     left, right = t.rows[0].cells
-    _cell_text(left, issuer.parent.upper(), size=12)
-    _cell_text(left, issuer.body.upper(), size=12, bold=True, first=False)
+    if issuer.parent:
+        _cell_text(left, issuer.parent.upper(), size=12)
+    _cell_text(left, issuer.body.upper(), size=12, bold=True, first=not issuer.parent)
     _short_rule(left)
-    _cell_text(right, "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", size=12, bold=True)
-    _cell_text(right, "Độc lập - Tự do - Hạnh phúc", size=13, bold=True, underline=True, first=False)
+    _cell_text(right, _("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"), size=12, bold=True)
+    _cell_text(right, _("Độc lập - Tự do - Hạnh phúc"), size=13, bold=True, underline=True, first=False)
     num, place = t.rows[1].cells
     _cell_text(num, number_symbol, size=13).paragraph_format.space_before = Pt(6)
-    _cell_text(place, f"{issuer.place}, ngày {on.day:02d} tháng {on.month:02d} năm {on.year}",
-               size=13, italic=True).paragraph_format.space_before = Pt(6)
+    _cell_text(place, _("{place}, ngày {d:02d} tháng {m:02d} năm {y}", place=issuer.place, d=on.day, m=on.month,
+                        y=on.year), size=13, italic=True).paragraph_format.space_before = Pt(6)
 
 
 #: under the signer's title when the settings hold no name: the signer writes it by hand
 SIGN_HINT = "(Ký, ghi rõ họ tên và đóng dấu)"
 
 
-def _sign_off(doc, issuer: Issuer, recipients: list[str]):
+def _sign_off(doc, issuer: Issuer, recipients: list[str], _=_same):
     """"Nơi nhận" on the left; on the right the signer's authority and title, room to sign, and the
     signer's name from the settings (ND30). With no name set, the hint asks for it by hand instead:
     never the hint above a printed name, never an empty name line."""
@@ -299,7 +306,7 @@ def _sign_off(doc, issuer: Issuer, recipients: list[str]):
     _no_borders(t)
     _widths(t, (Mm(80), Mm(85)))
     left, right = t.rows[0].cells
-    _cell_text(left, "Nơi nhận:", size=12, bold=True, italic=True, align=WD_ALIGN_PARAGRAPH.LEFT)
+    _cell_text(left, _("Nơi nhận:"), size=12, bold=True, italic=True, align=WD_ALIGN_PARAGRAPH.LEFT)
     for r in recipients:
         _cell_text(left, f"- {r}", size=11, align=WD_ALIGN_PARAGRAPH.LEFT, first=False)
     if issuer.signer_on_behalf:
@@ -309,8 +316,8 @@ def _sign_off(doc, issuer: Issuer, recipients: list[str]):
         _cell_text(right, issuer.signer_title, size=13, bold=True)
     name = (issuer.signer_name or "").strip()
     if not name:
-        _cell_text(right, SIGN_HINT, size=13, italic=True, first=False)
-    for _ in range(4):
+        _cell_text(right, _(SIGN_HINT), size=13, italic=True, first=False)
+    for _blank in range(4):
         _cell_text(right, "", first=False)
     if name:
         _cell_text(right, name, size=13, bold=True, first=False)
@@ -334,12 +341,12 @@ def _field(paragraph, code: str, size: int = 12):
     char("end")
 
 
-def _page_numbers(doc):
+def _page_numbers(doc, _=_same):
     """"Trang 2/5" centred in the footer of every page (fields PAGE and NUMPAGES)."""
     footer = doc.sections[0].footer
     p = footer.paragraphs[0] if footer.paragraphs else footer.add_paragraph()
     p.alignment = WD_ALIGN_PARAGRAPH.CENTER
-    _set_font(p.add_run("Trang "), 12)
+    _set_font(p.add_run(_("Trang") + " "), 12)
     _field(p, "PAGE")
     _set_font(p.add_run("/"), 12)
     _field(p, "NUMPAGES")
