@@ -197,3 +197,42 @@ def test_the_roll_up_gives_what_the_ratings_give(town, period, survey):
     for doc in (CAMPAIGN, BUILTIN_SURVEYS["hl3"]):
         assert sr.question_results(town, flt, doc) == sr.question_results_raw(town, flt, doc)
     assert sr.campaign_coverage(town, flt) == sr.campaign_coverage_raw(town, flt)
+
+
+def _csv(town, flt):
+    import csv
+    import io
+
+    from sync.server.reports import exports
+    buf = io.BytesIO()
+    exports.export(town, flt, "csv", buf)
+    rows = list(csv.reader(io.StringIO(buf.getvalue().decode("utf-8-sig"))))
+    return [dict(zip(rows[0], r)) for r in rows[1:]], rows[0]
+
+
+def test_export_says_the_survey_on_time_and_the_answers_in_words(town):
+    rows, head = _csv(town, Filter(Q4))
+    assert len(rows) == 9 and head.index("Đúng hẹn") > head.index("Cờ")    # outside the printed page
+    first = rows[0]                                                        # 2 Oct, hl3, on time
+    assert (first["Phiếu khảo sát"], first["Mã phiếu khảo sát"]) == (BUILTIN_SURVEYS["hl3"]["title"]["vi"], "hl3")
+    assert (first["Đúng hẹn"], first["Câu hỏi khác"], first["Cờ"]) == ("Đúng hẹn", "", "")
+    camp = next(r for r in rows if r["Thời gian"] == "2026-10-05 08:00:00")
+    assert camp["Phiếu khảo sát"] == "Khảo sát của Ủy ban MTTQ xã Đồng Tâm"
+    assert camp["Câu hỏi khác"] == ("Hồ sơ có được trả đúng hẹn không: Có; Ông/bà đã phải đi lại mấy lần: 1 lần; "
+                                    "Thái độ của cán bộ: Rất tốt")
+    assert camp["Mức độ (chữ)"] == "Rất hài lòng"
+    late = next(r for r in rows if r["Thời gian"] == "2026-11-03 10:00:04")
+    assert (late["Đúng hẹn"], late["Cờ"], late["Tính vào tỷ lệ"]) == ("Trễ hẹn", "Lặp nhanh (nghi lạm dụng)", "Không")
+    skipped = next(r for r in rows if r["Thời gian"] == "2026-12-05 08:00:00")
+    assert "Ông/bà đã phải đi lại mấy lần: Không trả lời" in skipped["Câu hỏi khác"]
+
+
+def test_export_of_one_survey_gives_each_question_its_column(town):
+    rows, head = _csv(town, Filter(Q4, survey="mttq-q4"))
+    assert "Câu hỏi khác" not in head
+    qs = ["Hồ sơ có được trả đúng hẹn không", "Ông/bà đã phải đi lại mấy lần", "Thái độ của cán bộ"]
+    assert head[head.index("Đúng hẹn") + 1:head.index("Đúng hẹn") + 4] == qs
+    assert len(rows) == 5 and {r["Mã phiếu khảo sát"] for r in rows} == {"mttq-q4"}
+    assert [r[qs[1]] for r in rows] == ["1 lần", "3 lần trở lên", "Không trả lời", "Không trả lời", "1 lần"]
+    assert [r["Mức độ (chữ)"] for r in rows] == ["Rất hài lòng", "Bình thường", "Hài lòng", "Không hài lòng",
+                                                "Rất hài lòng"]

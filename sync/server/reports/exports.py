@@ -16,13 +16,20 @@ them as a formula. CSV cells get a leading apostrophe (OWASP's advice); Excel
 cells are written as plain text; control characters and lone surrogates that
 an older server stored are replaced by U+FFFD. The rule is sync/cells.py's,
 the same one ``hailong pull`` writes its files with.
+
+Surveys: every export says which survey each rating answered ("Phiếu khảo
+sát"), whether it came on time ("Đúng hẹn") and its extra answers in words
+("Câu hỏi khác"); an export filtered to one survey (``survey=``) gives each
+of its questions a column of its own instead (sync/columns.layout): the
+sheet an admin filters and counts per question.
 """
 from __future__ import annotations
 
 import csv
 import io
 import json
-from typing import IO, Iterator
+from collections.abc import Iterator
+from typing import IO
 
 from sqlalchemy import select
 
@@ -67,48 +74,65 @@ def rating_rows(engine, flt: Filter, scale: int = 3, time_col: str = "corrected_
                 "level": row.level, "survey": getattr(row, "survey", None),
                 "reasons": json.loads(row.reasons or "[]"), "comment": row.comment, "source": row.source,
                 "dossier_code": row.dossier_code, "procedure_code": row.procedure_code,
-                "flags": json.loads(row.flags or "[]"),
+                "flags": json.loads(row.flags or "[]"), "answers": _answers(getattr(row, "answers", None)),
                 "server_flags": json.loads(getattr(row, "server_flags", None) or "[]"),
             }
             yield columns.values(rec, look)
 
 
-def write_csv(out: IO[bytes], rows) -> int:
-    """Write UTF-8-with-BOM CSV to a binary file; returns the number of ratings."""
+def _answers(text: str | None) -> dict:
+    try:
+        found = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def write_csv(out: IO[bytes], rows, survey_doc: dict | None = None) -> int:
+    """Write UTF-8-with-BOM CSV to a binary file; returns the number of ratings.
+
+    ``survey_doc``: an export of that one survey, its questions in columns (columns.layout)."""
+    keys, heads, _widths, _printed = columns.layout(survey_doc)
     text = io.TextIOWrapper(out, encoding="utf-8-sig", newline="", write_through=True)
     writer = csv.writer(text)
-    writer.writerow(columns.HEADERS)
+    writer.writerow(heads)
     n = 0
     for row in rows:
-        writer.writerow([csv_cell(v) for v in columns.csv_values(row)])
+        writer.writerow([csv_cell(v) for v in columns.csv_values(row, keys)])
         n += 1
     text.flush()
     text.detach()
     return n
 
 
-def write_xlsx(out: IO[bytes], rows, title: str = "Đánh giá") -> int:
+def write_xlsx(out: IO[bytes], rows, title: str = "Đánh giá", survey_doc: dict | None = None) -> int:
     """Write an .xlsx workbook (sync/cells.py's layout: frozen header, autofilter, printable); returns the count."""
     from openpyxl import Workbook
 
+    keys, heads, widths, printed = columns.layout(survey_doc)
     wb = Workbook(write_only=True)
-    ws = xlsx_sheet(wb, title, columns.HEADERS, [columns.WIDTHS[k] for k in columns.KEYS])
-    kinds = [(k, k in columns.TIME_KEYS) for k in columns.KEYS]
+    ws = xlsx_sheet(wb, title, heads, widths)
+    kinds = [(k, k in columns.TIME_KEYS) for k in keys]
     fmt = columns.EXCEL_TIME_FORMAT
     n = 0
     for row in rows:
-        ws.append([xlsx_time(ws, row[k], fmt) if is_time else xlsx_cell(ws, row[k]) for k, is_time in kinds])
+        ws.append([xlsx_time(ws, row[k], fmt) if is_time else xlsx_cell(ws, row.get(k, ""))
+                   for k, is_time in kinds])
         n += 1
-    xlsx_finish(ws, len(columns.KEYS), n, printed=len(columns.PRINTED))
+    xlsx_finish(ws, len(keys), n, printed=printed)
     wb.save(out)
     return n
 
 
 def export(engine, flt: Filter, fmt: str, out: IO[bytes], scale: int = 3) -> int:
     """``fmt`` "csv" or "xlsx"; returns how many ratings were written."""
+    doc = None
+    if flt.survey:
+        with engine.connect() as conn:
+            doc = known_surveys(conn).get(flt.survey)
     rows = rating_rows(engine, flt, scale=scale)
     if fmt == "csv":
-        return write_csv(out, rows)
+        return write_csv(out, rows, doc)
     if fmt == "xlsx":
-        return write_xlsx(out, rows)
+        return write_xlsx(out, rows, survey_doc=doc)
     raise ValueError("format: must be csv or xlsx")
