@@ -21,7 +21,8 @@ from sync.server.api import ratings as api_admin
 PAGES = ["/admin", "/admin?period=2026-Q4", "/admin/officers/cb-001?period=2026",
          "/admin/alerts", "/admin/kiosks", "/admin/export?fmt=csv&period=2026-Q4",
          "/admin/export?fmt=xlsx&period=2026", "/admin/export?fmt=docx&period=2026-Q4",
-         "/admin/roster", "/admin/letters", "/admin/kiosks?revoke=ki-ot-1", "/admin/roster?imported=1&officers=2"]
+         "/admin/roster", "/admin/letters", "/admin/kiosks?revoke=ki-ot-1", "/admin/roster?imported=1&officers=2",
+         "/admin/surveys/hl3/report.docx?period=2026-Q4"]
 ADMIN_POSTS = [("/admin/alerts/1/ack", {"note": "đã xử lý"}),
                ("/admin/roster/officers", {"id": "cb-666", "name": "Kẻ Lạ"}),
                ("/admin/settings/report", {"body": "UBND GIẢ"}),

@@ -385,3 +385,33 @@ def test_the_command_refuses_in_one_line(town, tmp_path, args, code, says):
 def test_the_command_speaks_english(town, tmp_path):
     r = _cli(town, "--survey", "khong-co", "--out", str(tmp_path / "a.docx"), lang="en")
     assert r.returncode == 2 and "No survey with id khong-co" in r.stderr, r.stderr
+
+
+# --- the town's periodic report: per survey, on time ---------------------------------------------------
+
+def test_the_towns_report_has_the_surveys_and_on_time(town):
+    from sync.server.reports import report_docx
+    from sync.server.reports.stats import Filter, town_stats
+    from sync.server.web.base import names
+    reader = town.app.state.reader
+    with reader.connect() as conn:
+        found = names(conn)
+    data = report_docx.gather(town_stats(reader), Filter(periods.custom(FROM, TODAY)), found, today=TODAY)
+    d = docx.Document(io.BytesIO(report_docx.report(data, on=TODAY)))
+    texts = [p.text for p in d.paragraphs]
+    assert "V. KẾT QUẢ THEO KHẢO SÁT" in texts and "VI. GIẢI QUYẾT HỒ SƠ ĐÚNG HẸN" in texts
+    surveys = _table(d, "Khảo sát")
+    assert surveys[1:] == [
+        ["1", CAMPAIGN["title"]["vi"], "Ủy ban MTTQ Việt Nam xã Đồng Tâm", "5", "60,0", "50,0"],
+        ["2", "Mức độ hài lòng (3 mức)", "–", "4", "75,0", "–"]]
+    questions = _table(d, "Câu hỏi")
+    assert [r[1:] for r in questions[1:]] == [
+        ["Mức độ hài lòng với cán bộ tiếp nhận, giải quyết hồ sơ", "5", "0", "60,0"],
+        ["Hồ sơ được trả kết quả đúng hẹn", "5", "0", "60,0"], ["Số lần phải đi lại", "4", "1", "75,0"],
+        ["Thái độ của cán bộ", "4", "1", "50,0"]]
+    assert ("Trong 4 lượt đánh giá từ phiếu hẹn có ghi ngày hẹn trả kết quả: 2 lượt đánh giá đúng hoặc trước ngày "
+            "hẹn, 2 lượt sau ngày hẹn; tỷ lệ đúng hẹn: 50,0%.") in texts
+    on_time = _tables(d, "Thủ tục")[-1]          # after the satisfaction per procedure (section IV)
+    assert on_time[0][2:5] == ["Đúng hẹn", "Trễ hẹn", "Tỷ lệ đúng hẹn (%)"]
+    assert [r[1:] for r in on_time[1:]] == [["Chứng thực bản sao từ bản chính", "1", "1", "50,0", "2", "50,0"],
+                                             ["Đăng ký khai sinh", "1", "1", "50,0", "2", "100,0"]]

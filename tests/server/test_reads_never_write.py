@@ -53,6 +53,7 @@ GETS = [
     ("/admin/cases/1", "session"), ("/admin/cases/1/letter?dossier=nope", "session"),
     ("/admin/scores", "session"), ("/admin/scores?period=2026&unit=13321", "session"),
     ("/admin/scores/export?fmt=xlsx&period=2026", "session"), ("/admin/scores/export?fmt=docx&period=2026", "session"),
+    ("/admin/surveys/hl3/report.docx", "session"), ("/admin/surveys/hl3/report.docx?period=2026-Q4&lang=en", "session"),
     ("/api/v1/cases", "api"), ("/api/v1/cases?overdue=1&status=open&kind=manual", "api"),
     ("/admin/export?fmt=csv&period=2026-Q4", "session"), ("/admin/export?fmt=xlsx&period=2026", "session"),
     ("/admin/export?fmt=docx&period=2026-Q4", "session"), ("/admin/export?fmt=pdf", "session"),

@@ -34,8 +34,9 @@ from docx.shared import Mm, Pt
 
 from sync.cells import clean_text
 from sync.protocol import LETTER_KINDS
+from sync.server.core.settings import known_surveys
 from sync.server.core.signing import public_key_shown
-from sync.server.reports import case_figures, charts, scoring
+from sync.server.reports import case_figures, charts, scoring, survey_results
 from sync.server.reports.periods import Period, data_until, today_vn, trend_step
 from sync.server.reports.stats import Figures, Filter, Stats, satisfied_levels
 
@@ -86,6 +87,12 @@ class ReportData:
     scores: scoring.ScoreSheet | None = None
     #: the server's evidence-pack public key as printed (core/signing.py); None before one exists
     public_key: str | None = None
+    #: per survey answered (survey_results.SurveyFigures, most ratings first), and each one's
+    #: questions (survey id → QuestionFigures, the headline first) when it asks more than the headline
+    surveys: list = field(default_factory=list)
+    survey_questions: dict = field(default_factory=dict)
+    #: on time beside satisfaction per procedure (survey_results.TimelinessFigures), dated ones only
+    on_time_procedures: list = field(default_factory=list)
 
 
 def gather(stats: Stats, flt: Filter, names: dict[str, dict[str, str]], today: date | None = None) -> ReportData:
@@ -115,7 +122,15 @@ def gather(stats: Stats, flt: Filter, names: dict[str, dict[str, str]], today: d
         scores = (scoring.sheet(stats, conn, flt.period, today, unit=flt.unit)
                   if flt.period.kind == "year" and not (flt.officer or flt.desk or flt.procedure) else None)
         key = public_key_shown(conn)
+        known = known_surveys(conn)
+    surveys = survey_results.survey_breakdown(stats.reader, flt)
+    questions = {s.survey_id: survey_results.question_results(stats.reader, flt, known[s.survey_id])
+                 for s in surveys if survey_results.questions_of(known.get(s.survey_id) or {})}
+    dated = [t for t in survey_results.timeliness(stats.reader, flt, "procedure") if t.dated]
+    for t in dated:
+        t.name = t.name or names.get("procedure", {}).get(t.key) or t.key or "(không ghi thủ tục)"
     return ReportData(
+        surveys=surveys, survey_questions=questions, on_time_procedures=dated,
         cases=cases, scores=scores, public_key=key,
         period=flt.period, overall=dash.overall,
         officers=named(dash.by["officer"], "officer"),
@@ -463,13 +478,20 @@ def report(data: ReportData, issuer: Issuer | None = None, on: date | None = Non
     else:
         sections = [("Cán bộ, công chức", data.officers), ("Quầy", data.desks), ("Thủ tục", data.procedures)]
         titles = ["KẾT QUẢ THEO CÁN BỘ, CÔNG CHỨC", "KẾT QUẢ THEO QUẦY", "KẾT QUẢ THEO THỦ TỤC HÀNH CHÍNH"]
-    roman = iter(["II", "III", "IV", "V", "VI", "VII", "VIII"])
+    roman = iter(["II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII"])
     for title, (what, rows) in zip(titles, sections):
         _para(doc, f"{next(roman)}. {title}", bold=True, keep_next=True, before=6)
         if rows:
             _grid(doc, [h.format(what=what) for h in FIG_HEADERS], _figure_rows(rows), FIG_WIDTHS)
         else:
             _para(doc, "Không có đánh giá trong kỳ.", indent_first=True)
+
+    if len(data.surveys) > 1 or data.survey_questions:
+        _para(doc, f"{next(roman)}. KẾT QUẢ THEO KHẢO SÁT", bold=True, keep_next=True, before=6)
+        _surveys_section(doc, data)
+    if any(s.on_time + s.late for s in data.surveys):
+        _para(doc, f"{next(roman)}. GIẢI QUYẾT HỒ SƠ ĐÚNG HẸN", bold=True, keep_next=True, before=6)
+        _on_time_section(doc, data)
 
     if data.cases is not None:
         _para(doc, f"{next(roman)}. KẾT QUẢ XỬ LÝ VỤ VIỆC VÀ THƯ GỬI NGƯỜI DÂN", bold=True, keep_next=True, before=6)
@@ -508,6 +530,39 @@ def report(data: ReportData, issuer: Issuer | None = None, on: date | None = Non
     buf = io.BytesIO()
     doc.save(buf)
     return buf.getvalue()
+
+
+# --- the surveys, on time ---------------------------------------------------------------------------
+
+def _surveys_section(doc, data: ReportData) -> None:
+    """Per survey: who ran it, ratings, rate (on time beside it); per question of those that ask more."""
+    _para(doc, "Mỗi lượt đánh giá được tính theo thang đo và các mức hài lòng của chính khảo sát mà người dân "
+               "đã trả lời.", indent_first=True, keep_next=True)
+    rows = [[str(i), s.title_vi or s.survey_id, s.by if s.by and s.by != "hailong" else "–", str(s.valid),
+             _vn_number(s.rate), _vn_number(s.on_time_rate)] for i, s in enumerate(data.surveys, 1)]
+    _grid(doc, ["TT", "Khảo sát", "Đơn vị thực hiện", "Số lượt hợp lệ", "Tỷ lệ hài lòng (%)", "Tỷ lệ đúng hẹn (%)"],
+          rows, [10, 55, 40, 20, 20, 20])
+    titles = {s.survey_id: s.title_vi or s.survey_id for s in data.surveys}
+    for sid, questions in data.survey_questions.items():
+        _para(doc, f"Khảo sát «{titles.get(sid, sid)}»: kết quả từng câu hỏi", italic=True, keep_next=True,
+              indent_first=True)
+        rows = [[str(i), q.text_vi or q.code, str(q.answered), str(q.skipped), _vn_number(q.rate)]
+                for i, q in enumerate(questions, 1)]
+        _grid(doc, ["TT", "Câu hỏi", "Số lượt trả lời", "Bỏ qua", "Tỷ lệ hài lòng (%)"], rows, [10, 85, 25, 20, 25])
+
+
+def _on_time_section(doc, data: ReportData) -> None:
+    """On time from the receipts' appointment dates (what the dates say) beside satisfaction (what the
+    citizen says), per procedure."""
+    on_time = sum(s.on_time for s in data.surveys)
+    late = sum(s.late for s in data.surveys)
+    _para(doc, f"Trong {on_time + late} lượt đánh giá từ phiếu hẹn có ghi ngày hẹn trả kết quả: {on_time} lượt "
+               f"đánh giá đúng hoặc trước ngày hẹn, {late} lượt sau ngày hẹn; tỷ lệ đúng hẹn: "
+               f"{_vn_number(survey_results.on_time_rate(on_time, late))}%.", indent_first=True, keep_next=True)
+    rows = [[str(i), t.name or t.key or "", str(t.on_time), str(t.late), _vn_number(t.on_time_rate), str(t.valid),
+             _vn_number(t.rate)] for i, t in enumerate(data.on_time_procedures, 1)]
+    _grid(doc, ["TT", "Thủ tục", "Đúng hẹn", "Trễ hẹn", "Tỷ lệ đúng hẹn (%)", "Số lượt hợp lệ", "Tỷ lệ hài lòng (%)"],
+          rows, [10, 55, 18, 18, 22, 20, 22])
 
 
 # --- the cases, the evidence key, the score annex ------------------------------------------------
