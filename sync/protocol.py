@@ -686,9 +686,9 @@ SURVEY_WHY = {
 
 
 def _survey_text(value: Any, path: str, out: list) -> None:
-    if value is None:
+    if value is None or (isinstance(value, str) and not value.strip()):
         out.append((path, "missing"))
-    elif not isinstance(value, str) or not value.strip():
+    elif not isinstance(value, str):
         out.append((path, "text"))
     elif len(value) > SURVEY_TEXT_MAX:
         out.append((path, "long"))

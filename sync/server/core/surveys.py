@@ -71,7 +71,10 @@ WHY = {
     "order": "ngày kết thúc trước ngày bắt đầu",
     "pair": "ngày bắt đầu và ngày kết thúc đi cùng nhau",
     "builtin": "là mã của một khảo sát có sẵn",
+    "reserved": "là một từ các trang dùng (new): chọn mã khác",
 }
+#: ids the pages' addresses take for themselves (/admin/surveys/new)
+RESERVED_IDS = frozenset({"new", "default"})
 
 
 class SurveyError(ValueError):
@@ -105,7 +108,7 @@ def english(exc: SurveyError) -> str:
     """A refusal in English (admin_ops.AdminError's words): ``survey: questions[2].labels.3.en: missing``."""
     if exc.problems:
         path, why = exc.problems[0]
-        return f"survey: {path}: {protocol.SURVEY_WHY.get(why, why)}"
+        return f"survey: {path}: {protocol.SURVEY_WHY.get(why, 'a word the pages use (new, default)')}"
     text = _ENGLISH.get(exc.template)
     return text.format(**exc.kw) if text else exc.say()
 
@@ -268,6 +271,8 @@ def check(doc) -> dict:
     except protocol.RecordError:
         problems = protocol.survey_problems(protocol.nfc(doc) if protocol._depth_ok(doc) else {})
         raise SurveyError("Khảo sát chưa hợp lệ.", problems or [("survey", "object")]) from None
+    if normal["id"] in RESERVED_IDS:
+        raise SurveyError("Khảo sát chưa hợp lệ.", [("id", "reserved")])
     return normal
 
 
