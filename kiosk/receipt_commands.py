@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from kiosk.commands import CONFIG_OPTION, load_or_exit, open_store
+from kiosk.receipts import APPOINTMENT_MAX_DAYS
 from sync.cli_i18n import _
 from sync.protocol import LETTER_APOLOGY, LETTER_KINDS
 
@@ -54,6 +55,11 @@ RECEIPT_OPTIONS = [
     click.option("--officer", required=True, help=_("mã cán bộ, như trong danh sách (ví dụ cb-001)")),
     click.option("--dossier", required=True, help=_("mã hồ sơ")),
     click.option("--procedure", default=None, help=_("mã thủ tục, ví dụ 1.001193")),
+    click.option("--due", default=None, metavar=_("NGÀY"),
+                 help=_("ngày hẹn trả kết quả của hồ sơ: 2026-12-05 hoặc 05/12/2026 (ngày trước, như người Việt "
+                        "viết; mã QR ghi dạng 2026-12-05), không trước hôm nay, tối đa {days} ngày sau. In trên "
+                        "phiếu; đánh giá ghi kết quả trả đúng hẹn hay trễ hẹn; phiếu còn giá trị đến "
+                        "[receipt] validity_days ngày sau ngày hẹn", days=APPOINTMENT_MAX_DAYS)),
 ]
 
 
@@ -63,12 +69,32 @@ def receipt_options(fn):
     return fn
 
 
-def _issue(config_path, officer, dossier, procedure):
+def _due_error(exc) -> str:
+    """An appointment date the receipt cannot carry, said with --due named."""
+    if exc.kind == "past":
+        return _("--due {day}: ngày hẹn trả kết quả trước ngày cấp phiếu ({today}); xin kiểm tra lại",
+                 day=exc.text, today=f"{exc.today:%d/%m/%Y}")
+    if exc.kind == "far":
+        return _("--due {day}: ngày hẹn trả kết quả quá xa (hơn {days} ngày sau ngày cấp phiếu)",
+                 day=exc.text, days=APPOINTMENT_MAX_DAYS)
+    return _("--due «{value}»: không phải một ngày; ghi ngày hẹn trả kết quả dạng 2026-12-05 hoặc 05/12/2026",
+             value=exc.text)
+
+
+def _issue(config_path, officer, dossier, procedure, due=None):
     from kiosk import receipts
+    try:                               # a bad --due is said before anything is opened or signed
+        due_day = receipts.parse_appointment(due)
+    except receipts.AppointmentError as exc:
+        click.echo(_("Lỗi: {error}", error=_due_error(exc)), err=True)
+        sys.exit(2)
     cfg = load_or_exit(config_path)
     store = _store(cfg)
     try:
-        issued = receipts.issue(cfg, store, officer, dossier, procedure)
+        issued = receipts.issue(cfg, store, officer, dossier, procedure, appointment=due_day)
+    except receipts.AppointmentError as exc:
+        click.echo(_("Lỗi: {error}", error=_due_error(exc)), err=True)
+        sys.exit(2)
     except receipts.ReceiptIssueError as exc:
         click.echo(_("Lỗi: {error}", error=exc), err=True)
         sys.exit(2)
@@ -83,8 +109,8 @@ def receipt():
 @receipt.command(help=_("Phát hành và in phiếu QR cho một hồ sơ vừa giải quyết."))
 @receipt_options
 @click.option("--out", default=None, help=_("lưu cả ảnh phiếu (PNG)"))
-def print(config_path, officer, dossier, procedure, out):  # noqa: A001 - the command's name
-    cfg, store, issued, image = _issue(config_path, officer, dossier, procedure)
+def print(config_path, officer, dossier, procedure, due, out):  # noqa: A001 - the command's name
+    cfg, store, issued, image = _issue(config_path, officer, dossier, procedure, due)
     if out:
         _save(image, out)
     _print(cfg, store, image, "receipt", issued.receipt_id, issued.token)
@@ -94,7 +120,9 @@ def print(config_path, officer, dossier, procedure, out):  # noqa: A001 - the co
 
 
 def _say_valid_until(issued) -> None:
-    """Until when the receipt is accepted, at the kiosk's offset (as the paper says)."""
+    """The appointment date if any, and until when the receipt is accepted, at the kiosk's offset (as the paper says)."""
+    if issued.appointment is not None:
+        click.echo(_("Ngày hẹn trả kết quả: {day}", day=f"{issued.appointment:%d/%m/%Y}"))
     click.echo(_("Phiếu có giá trị đến {until}", until=f"{issued.valid_until:%H:%M %d/%m/%Y}"))
 
 
@@ -114,8 +142,8 @@ def _letter_after(cfg, store, issued) -> None:
 @receipt.command(help=_("Phát hành phiếu QR và lưu thành ảnh, không in."))
 @receipt_options
 @click.option("--out", default="receipt.png", show_default=True, help=_("nơi lưu ảnh (PNG)"))
-def preview(config_path, officer, dossier, procedure, out):
-    _cfg, _store_, issued, image = _issue(config_path, officer, dossier, procedure)
+def preview(config_path, officer, dossier, procedure, due, out):
+    _cfg, _store_, issued, image = _issue(config_path, officer, dossier, procedure, due)
     _save(image, out)
     _say_valid_until(issued)
     click.echo(issued.token)

@@ -14,7 +14,7 @@ import json
 import re
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta, timezone
 from typing import Callable
 
 from sync import protocol
@@ -24,10 +24,83 @@ from sync import protocol
 FUTURE_TOLERANCE_S = 600
 DOSSIER_MAX = 64
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: The furthest appointment date a receipt takes, in days after its issue day: a
+#: one-stop dossier is settled within weeks (and the receipt stays valid
+#: ``validity_days`` after the appointment, so a far date would keep it alive for long).
+APPOINTMENT_MAX_DAYS = 366
+#: how an appointment date may be written: 2026-12-05, or 05/12/2026 (5/12/2026, 05-12-2026, 05.12.2026)
+_ISO_DAY = re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})")
+_VN_DAY = re.compile(r"([0-9]{1,2})[/.-]([0-9]{1,2})[/.-]([0-9]{4})")
 
 
 class ReceiptIssueError(ValueError):
     """A receipt cannot be issued: the message says what to fix."""
+
+
+class AppointmentError(ReceiptIssueError):
+    """An appointment date a receipt cannot carry.
+
+    ``kind``: ``format`` (not a date), ``past`` (before the issue day) or
+    ``far`` (more than APPOINTMENT_MAX_DAYS after it); ``text`` the value as
+    given (printable, at most 40 characters), ``day`` the date when it parsed,
+    ``today`` the issue day. The command line and the staff panel word it in
+    their own language.
+    """
+
+    def __init__(self, kind: str, text: str, day: date | None = None, today: date | None = None):
+        self.kind, self.text, self.day, self.today = kind, text, day, today
+        words = {"format": "not a date: write it as 2026-12-05 or 05/12/2026",
+                 "past": f"before the receipt's issue day {today:%d/%m/%Y}" if today else "before the issue day",
+                 "far": f"more than {APPOINTMENT_MAX_DAYS} days after the issue day"}
+        super().__init__(f"appointment date {text!r}: {words[kind]}")
+
+
+def shown_text(text: str, limit: int = 40) -> str:
+    """A hostile value as it may be shown back: printable characters only, at most ``limit``."""
+    text = protocol.nfc(str(text))
+    shown = "".join(ch if ch.isprintable() else "?" for ch in text)
+    return shown if len(shown) <= limit else shown[:limit - 1] + "…"
+
+
+def parse_appointment(value: str | date | None) -> date | None:
+    """The appointment date (ngày hẹn trả kết quả) as an admin writes it, or None for none.
+
+    2026-12-05 or 05/12/2026 (the day first, as Vietnamese write it; / . or -
+    between). A date that does not exist (31/02/2026) or any other text raises
+    AppointmentError ``format``. Whether the date may go on a receipt is
+    :func:`check_appointment`'s.
+    """
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    text = str(value).strip()
+    if not text:
+        return None
+    iso, vn = _ISO_DAY.fullmatch(text), _VN_DAY.fullmatch(text)
+    try:
+        if iso:
+            return date(int(iso[1]), int(iso[2]), int(iso[3]))
+        if vn:
+            return date(int(vn[3]), int(vn[2]), int(vn[1]))
+    except ValueError:
+        pass
+    raise AppointmentError("format", shown_text(text))
+
+
+def check_appointment(day: date, issued_on: date) -> date:
+    """``day`` if a receipt issued on ``issued_on`` (the kiosk's local day) may carry it, else AppointmentError."""
+    if day < issued_on:
+        raise AppointmentError("past", f"{day:%d/%m/%Y}", day, issued_on)
+    if (day - issued_on).days > APPOINTMENT_MAX_DAYS:
+        raise AppointmentError("far", f"{day:%d/%m/%Y}", day, issued_on)
+    return day
+
+
+def _offset(utc_offset: str | timezone | None) -> timezone:
+    return utc_offset if isinstance(utc_offset, timezone) else protocol.tz_from_offset(utc_offset or "+07:00")
 
 
 @dataclass
@@ -42,11 +115,30 @@ class Issued:
     procedure: dict | None
     #: the last moment the kiosk accepts it (valid_until), at the kiosk's offset
     valid_until: datetime | None = None
+    #: the dossier's appointment date (ngày hẹn trả kết quả) the receipt carries as ``a``, or None
+    appointment: date | None = None
 
 
-def valid_until(issued_at: int, validity_days: int) -> int:
-    """The last Unix second a receipt issued at ``issued_at`` is accepted: the verifier's rule and the paper's."""
-    return int(issued_at) + int(validity_days) * 86400
+def valid_until(issued_at: int, validity_days: int, appointment: str | date | None = None,
+                utc_offset: str | timezone | None = None) -> int:
+    """The last Unix second a receipt issued at ``issued_at`` is accepted: the verifier's rule and the paper's.
+
+    ``validity_days`` after it was issued; a receipt carrying the dossier's
+    appointment date ``a`` is handed at intake and scanned when the result is
+    returned, so it is also good until the end of the day ``validity_days``
+    after the appointment date (at the kiosk's ``utc_offset``), whichever is later.
+    """
+    last = int(issued_at) + int(validity_days) * 86400
+    if isinstance(appointment, str):
+        try:
+            appointment = date.fromisoformat(appointment) if _ISO_DAY.fullmatch(appointment) else None
+        except ValueError:
+            appointment = None
+    if isinstance(appointment, date):
+        end = datetime.combine(appointment + timedelta(days=int(validity_days) + 1), datetime.min.time(),
+                               _offset(utc_offset))
+        last = max(last, int(end.timestamp()) - 1)
+    return last
 
 
 # -- the key -------------------------------------------------------------------
@@ -92,8 +184,12 @@ def clean_dossier(code: str) -> str:
 
 
 def issue(cfg, store, officer_id: str, dossier_code: str, procedure_code: str | None = None,
-          now: datetime | None = None) -> Issued:
+          now: datetime | None = None, appointment: str | date | None = None) -> Issued:
     """Sign a receipt for ``dossier_code`` handled by ``officer_id`` at this desk.
+
+    ``appointment``: the dossier's appointment date (a date, "2026-12-05" or
+    "05/12/2026"), carried as ``a`` ("YYYY-MM-DD"); not before the issue's
+    local day nor more than APPOINTMENT_MAX_DAYS after it (AppointmentError).
 
     Raises ReceiptIssueError for an officer missing from the roster, an
     empty dossier code or a missing receipt key.
@@ -113,12 +209,23 @@ def issue(cfg, store, officer_id: str, dossier_code: str, procedure_code: str | 
         procedure_code = protocol.nfc(procedure_code.strip())
         procedure = next((p for p in store.procedures() if p["code"] == procedure_code), None)
     now = cfg.local(now) if now is not None else cfg.now()     # the kiosk's one local time
+    day = parse_appointment(appointment)
+    if day is not None:
+        check_appointment(day, now.date())
     fields = protocol.receipt_fields(cfg.kiosk["unit_code"], cfg.kiosk["desk_id"], officer_id,
                                      dossier_code, procedure_code or None, int(now.timestamp()))
+    if day is not None:
+        fields["a"] = day.isoformat()
     token = protocol.make_receipt_token(fields, key, cfg.receipt.get("public_base_url") or None)
     payload = protocol.b64url(protocol.canonical_json(fields))
-    until = cfg.local(valid_until(fields["t"], cfg.receipt["validity_days"]))
-    return Issued(token, fields, protocol.receipt_id(payload), now, officer, procedure, until)
+    until = cfg.local(receipt_valid_until(cfg, fields))
+    return Issued(token, fields, protocol.receipt_id(payload), now, officer, procedure, until, day)
+
+
+def receipt_valid_until(cfg, fields: dict) -> int:
+    """The last Unix second this kiosk accepts the receipt of ``fields`` (its issue time, its ``a``)."""
+    return valid_until(fields["t"], cfg.receipt["validity_days"], fields.get("a"),
+                       cfg.kiosk.get("utc_offset") or "+07:00")
 
 
 # -- verifying -----------------------------------------------------------------
@@ -132,6 +239,8 @@ class Accepted:
     receipt_id: str
     desk_id: str
     issued_at: int
+    #: the dossier's appointment date ("YYYY-MM-DD", the receipt's ``a``), or None
+    appointment: str | None = None
     ok: bool = field(default=True, init=False)
 
 
@@ -172,6 +281,11 @@ MESSAGES = {
         "Không tìm thấy cán bộ ghi trên phiếu. Xin Ông/Bà liên hệ cán bộ tại quầy.",
         "The officer named on this receipt is not on this kiosk's list. "
         "Please ask the officer at the desk."),
+    "expired_appointment": (
+        ("Phiếu này đã quá hạn đánh giá ({days} ngày sau ngày hẹn trả kết quả {day}). "
+         "Ông/Bà vẫn có thể đánh giá trực tiếp trên máy."),
+        ("This receipt is past its rating period ({days} days after the appointment date {day}). "
+         "You can still rate directly on this kiosk.")),
     "already_rated": (
         "Hồ sơ này đã được đánh giá. Xin cảm ơn Ông/Bà!",
         "This dossier has already been rated. Thank you!"),
@@ -186,16 +300,20 @@ class ReceiptVerifier:
     """
 
     def __init__(self, store, receipt_key: str, unit_code: str, validity_days: int = 30,
-                 clock: Callable[[], float] = time.time, future_tolerance: int = FUTURE_TOLERANCE_S):
+                 clock: Callable[[], float] = time.time, future_tolerance: int = FUTURE_TOLERANCE_S,
+                 utc_offset: str = "+07:00"):
         self.store = store
         self.receipt_key = (receipt_key or "").lower()
         self.unit_code = unit_code
         self.validity_days = validity_days
         self.clock = clock
         self.future_tolerance = future_tolerance
+        #: the kiosk's offset: an appointment date's day ends at local midnight
+        self.utc_offset = utc_offset
 
     @classmethod
     def from_config(cls, cfg, store, **kw) -> "ReceiptVerifier":
+        kw.setdefault("utc_offset", cfg.kiosk.get("utc_offset") or "+07:00")
         return cls(store, receipt_key(cfg, store), cfg.kiosk["unit_code"],
                    cfg.receipt["validity_days"], **kw)
 
@@ -223,7 +341,12 @@ class ReceiptVerifier:
             return self._refuse("other_unit", f"receipt {rid} of unit {fields['u']}")
         now = self.clock()
         age = now - fields["t"]
-        if now > valid_until(fields["t"], self.validity_days):
+        appointment = fields.get("a")
+        if now > valid_until(fields["t"], self.validity_days, appointment, self.utc_offset):
+            if appointment:
+                return self._refuse("expired", f"receipt {rid} issued {int(age // 86400)} days ago, "
+                                    f"appointment {appointment}", message="expired_appointment",
+                                    days=self.validity_days, day=f"{date.fromisoformat(appointment):%d/%m/%Y}")
             return self._refuse("expired", f"receipt {rid} issued {int(age // 86400)} days ago",
                                 days=self.validity_days)
         if -age > self.future_tolerance:
@@ -234,7 +357,8 @@ class ReceiptVerifier:
             return self._refuse("unknown_officer", f"receipt {rid} names officer {fields['o']}")
         if self.store.receipt_used(rid):
             return self._refuse("already_rated", None, count=False)
-        return Accepted(fields["o"], officer, fields["h"], fields.get("p"), rid, fields["d"], fields["t"])
+        return Accepted(fields["o"], officer, fields["h"], fields.get("p"), rid, fields["d"], fields["t"],
+                        appointment)
 
 
 # -- the paper -------------------------------------------------------------------
@@ -251,5 +375,6 @@ def receipt_image(cfg, store, issued: Issued):
         desk_name=desk.get("name") or cfg.kiosk["desk_id"], officer_name=issued.officer["name"],
         officer_title=issued.officer.get("title"), dossier_code=issued.fields["h"],
         procedure_name=procedure, issued_at=cfg.local(issued.issued_at),
-        valid_until=cfg.local(valid_until(issued.fields["t"], cfg.receipt["validity_days"])),
+        valid_until=cfg.local(receipt_valid_until(cfg, issued.fields)),
+        appointment=date.fromisoformat(issued.fields["a"]) if issued.fields.get("a") else None,
         paper_mm=cfg.receipt["paper_mm"])

@@ -9,7 +9,7 @@ crisp strokes instead of dithered grey.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from functools import lru_cache
 
 import qrcode
@@ -140,6 +140,18 @@ class Canvas:
                 self.lines.append(line)
                 self.y += line_h
 
+    def boxed(self, lines: list[tuple[str, int, bool]]) -> None:
+        """``(text, size, bold)`` lines centred in a ruled box (what the citizen must not miss)."""
+        m, pad = self.sizes.margin, self.sizes.gap // 2
+        self.y += pad
+        top = self.y
+        self.y += pad
+        for text, size, bold in lines:
+            self.text(text, size, bold=bold, align="center")
+        self.y += pad
+        self.draw.rectangle((m, top, self.width - m - 1, self.y), outline=0, width=2)
+        self.y += pad
+
     def rule(self, dashed: bool = False) -> None:
         self.y += self.sizes.gap // 2
         m = self.sizes.margin
@@ -193,6 +205,11 @@ def valid_until_lines(until: datetime) -> tuple[str, str]:
             f"Valid until {until:%H:%M} on {until:%d/%m/%Y}")
 
 
+def appointment_lines(day: date) -> tuple[str, str, str]:
+    """The dossier's appointment date as the receipt prints it: Vietnamese words, the date, English words."""
+    return "Ngày hẹn trả kết quả:", f"{day:%d/%m/%Y}", "Appointment date"
+
+
 def save_png(image: Image.Image, path) -> None:
     """Save a rendered paper (to a path or a binary file) as PNG with its text (a tEXt chunk "text"), so the file says what it shows."""
     from PIL import PngImagePlugin
@@ -205,11 +222,13 @@ def save_png(image: Image.Image, path) -> None:
 def render_receipt(*, token: str, unit_name: str, desk_name: str, officer_name: str,
                    officer_title: str | None, dossier_code: str, procedure_name: str | None,
                    issued_at: datetime, valid_until: datetime | None = None,
-                   paper_mm: int = 58) -> Image.Image:
+                   appointment: date | None = None, paper_mm: int = 58) -> Image.Image:
     """The printed QR receipt: who served which dossier, the QR to rate them, and until when.
 
     ``issued_at`` and ``valid_until`` are printed as they are given: the
     caller passes them at the kiosk's offset (kiosk.receipts.receipt_image).
+    ``appointment``: the dossier's appointment date (the receipt's ``a``),
+    printed in a box of its own under the dossier, Vietnamese then English.
     """
     c = Canvas(paper_width(paper_mm))
     s = c.sizes
@@ -227,6 +246,9 @@ def render_receipt(*, token: str, unit_name: str, desk_name: str, officer_name: 
     if procedure_name:
         c.field("Thủ tục:", procedure_name, s.body)
     c.field("Thời gian:", format_when(issued_at), s.body)
+    if appointment is not None:
+        vi, day, en = appointment_lines(appointment)
+        c.boxed([(vi, s.body, True), (day, s.title, True), (en, s.small, False)])
     c.rule(dashed=True)
     c.text(INVITATION, s.body, bold=True, align="center")
     c.space()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Callable
 
 from kiosk import letters, receipts
@@ -44,6 +44,39 @@ NO_RECEIPT_KEY = (
 
 #: the pad's words while it is locked (Vietnamese msgid, English through gettext)
 PIN_LOCKED = "Nhập sai nhiều lần. Vui lòng thử lại sau {seconds} giây."
+
+#: the appointment chooser's quick buttons: days after the kiosk's today (0: today)
+APPOINTMENT_QUICK_DAYS = (0, 1, 3, 5, 7, 10, 15)
+#: held at a limit (msgids: the chooser says them in the panel's language)
+APPOINTMENT_NOT_BEFORE_TODAY = "Ngày hẹn trả kết quả không thể trước hôm nay."
+APPOINTMENT_TOO_FAR = "Ngày hẹn trả kết quả không thể quá {days} ngày sau hôm nay."
+
+
+def step_appointment(day: date | None, delta: int, today: date) -> tuple[date, str]:
+    """``day`` (today when None) moved by ``delta`` days, held within today … today + APPOINTMENT_MAX_DAYS.
+
+    Returns the day and "" or, when it was held at a limit, the msgid saying why.
+    """
+    moved = (day or today) + timedelta(days=delta)
+    if moved < today:
+        return today, APPOINTMENT_NOT_BEFORE_TODAY
+    last = today + timedelta(days=receipts.APPOINTMENT_MAX_DAYS)
+    if moved > last:
+        return last, APPOINTMENT_TOO_FAR
+    return moved, ""
+
+
+def appointment_refused(exc: receipts.AppointmentError) -> tuple[str, str]:
+    """Why the panel cannot put this appointment date on a receipt (Vietnamese, English)."""
+    if exc.kind == "past":
+        return (f"Ngày hẹn trả kết quả {exc.text} đã qua (hôm nay {exc.today:%d/%m/%Y}): xin chọn lại.",
+                f"The appointment date {exc.text} has passed (today is {exc.today:%d/%m/%Y}): please choose again.")
+    if exc.kind == "far":
+        days = receipts.APPOINTMENT_MAX_DAYS
+        return (f"Ngày hẹn trả kết quả {exc.text} quá xa (hơn {days} ngày): xin chọn lại.",
+                f"The appointment date {exc.text} is too far ahead (more than {days} days): please choose again.")
+    return (f"Ngày hẹn trả kết quả «{exc.text}» không phải một ngày: xin chọn lại.",
+            f"The appointment date “{exc.text}” is not a date: please choose again.")
 
 
 class PinLock:
@@ -206,19 +239,31 @@ class StaffPanel:
 
     # -- printing --------------------------------------------------------------
 
-    def print_receipt(self, dossier_code: str, procedure_code: str | None = None) -> Outcome:
-        """Issue a receipt for the signed-in officer and print it; a fault keeps it for reprint."""
+    def print_receipt(self, dossier_code: str, procedure_code: str | None = None,
+                      appointment: date | None = None) -> Outcome:
+        """Issue a receipt for the signed-in officer and print it; a fault keeps it for reprint.
+
+        ``appointment``: the dossier's appointment date (ngày hẹn trả kết quả),
+        printed on the receipt and carried in its QR code as ``a``; from the
+        kiosk's today to receipts.APPOINTMENT_MAX_DAYS after it.
+        """
         officer = self._need_officer()
         if self.printer is None:          # nothing to print on: say what to do, issue nothing
             return self._no_printer()
         try:
             if not receipts.receipt_key(self.cfg, self.store):
                 return Outcome(False, NO_RECEIPT_KEY[0], NO_RECEIPT_KEY[1])
-            issued = receipts.issue(self.cfg, self.store, officer["id"], dossier_code, procedure_code)
+            issued = receipts.issue(self.cfg, self.store, officer["id"], dossier_code, procedure_code,
+                                    appointment=appointment)
+        except receipts.AppointmentError as exc:
+            return Outcome(False, *appointment_refused(exc))
         except receipts.ReceiptIssueError as exc:
             return Outcome(False, f"Không tạo được phiếu: {exc}", f"Cannot make the receipt: {exc}")
         image = receipts.receipt_image(self.cfg, self.store, issued)
         out = self._print(image, "receipt", issued.fields["h"], issued.token, issued=issued)
+        if out.ok and issued.appointment is not None:
+            out.message_vi += f" Ngày hẹn trả kết quả: {issued.appointment:%d/%m/%Y}."
+            out.message_en += f" Appointment date: {issued.appointment:%d/%m/%Y}."
         if out.ok and self.cfg.letters.get("with_receipt"):
             out = self._letter_after(out, procedure_code)
         return out

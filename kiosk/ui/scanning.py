@@ -5,7 +5,9 @@ Every code ends up in ``ScanRouter.handle(text)`` on the UI thread:
 * staff panel open → the code is a dossier's own barcode: it fills the
   panel's dossier field;
 * otherwise → ``ReceiptVerifier.check``: an accepted receipt (re)starts the
-  visit at the rate screen for its officer and dossier; a refusal shows its
+  visit at the rate screen for its officer and dossier (with the dossier's
+  appointment date, the receipt's ``a``: the rating is signed on_time or
+  late); a refusal shows its
   message (in the current language) and times back to welcome. The verifier
   counts refusals as security events ("already rated" is not one).
 
@@ -112,7 +114,8 @@ class ScanRouter:
             log.info("receipt %s accepted", result.receipt_id)
             app.close_pin_pad()
             app.visit.start_from_receipt(result.officer_id, result.dossier_code,
-                                         result.procedure_code, result.receipt_id)
+                                         result.procedure_code, result.receipt_id,
+                                         appointment=result.appointment)
         else:
             log.info("receipt refused: %s", result.kind)
             app.close_pin_pad()

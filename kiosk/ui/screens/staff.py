@@ -3,7 +3,9 @@
 Opened by an officer's PIN (the corner long press). Logic is kiosk.staff's
 StaffPanel; this screen draws it. Printing blocks on the serial port, so
 "In phiếu" / "In thư" / "In lại" run in a worker thread and the outcome comes back
-through the Clock. "Đánh giá trên máy" needs no paper: it opens the citizen's
+through the Clock. "Ngày hẹn" opens the appointment-date chooser (DueChooser): the
+date goes on the next receipt printed, and is forgotten once it is printed.
+"Đánh giá trên máy" needs no paper: it opens the citizen's
 rating for the signed-in officer and the dossier in the field. The status box shows counts only: never what a citizen
 rated, and nothing here changes a rating.
 """
@@ -13,7 +15,12 @@ import threading
 
 from kivy.clock import Clock
 from kivy.metrics import dp
-from kivy.properties import BooleanProperty, ListProperty, StringProperty
+from kivy.properties import (
+    BooleanProperty,
+    ListProperty,
+    ObjectProperty,
+    StringProperty,
+)
 from kivy.uix.boxlayout import BoxLayout
 
 from kiosk.devices.printer import GLANCE as PRINTER_STATES
@@ -21,6 +28,7 @@ from kiosk.devices.printer import PRINTABLE
 from kiosk.devices.scanner import GLANCE as SCANNER_STATES
 from kiosk.receipts import DOSSIER_MAX
 from kiosk.ui.screens import KioskScreen
+from kiosk.ui.screens.due_chooser import DueChooser
 from kiosk.ui.screens.letter_chooser import LetterChooser
 from kiosk.ui.widgets import Chip, Key
 from sync.protocol import nfc
@@ -81,6 +89,8 @@ class StaffScreen(KioskScreen):
     chain_vi = StringProperty("")      # kiosk.db lost or replaced: behind the server's chain
     chain_en = StringProperty("")
     procedure_names = ListProperty([])
+    #: the dossier's appointment date for the next receipt (None: no date on it)
+    appointment = ObjectProperty(None, allownone=True)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -89,6 +99,7 @@ class StaffScreen(KioskScreen):
         self._status_ev = None
         self._status_running = False
         self.letter_chooser: LetterChooser | None = None
+        self.due_chooser: DueChooser | None = None
 
     @property
     def staff(self):
@@ -114,6 +125,10 @@ class StaffScreen(KioskScreen):
         if self.letter_chooser is not None:
             self.letter_chooser.dismiss()
             self.letter_chooser = None
+        if self.due_chooser is not None:
+            self.due_chooser.dismiss()
+            self.due_chooser = None
+        self.appointment = None
         self.ids.pad.text = ""
         self.ids.procedure.text = self.t("Chọn thủ tục (không bắt buộc)")
         self.outcome_vi = self.outcome_en = ""
@@ -167,7 +182,34 @@ class StaffScreen(KioskScreen):
                       "Type or scan the dossier code before printing.")
             return
         procedure = self.procedure_code()
-        self._run(lambda: self.staff.print_receipt(dossier, procedure))
+        appointment = self.appointment
+        self._run(lambda: self.staff.print_receipt(dossier, procedure, appointment),
+                  after_ok=lambda: self._printed_with(appointment))
+
+    def _printed_with(self, appointment) -> None:
+        """The receipt is out: its date is not the next dossier's (unless the officer changed it meanwhile)."""
+        if self.appointment == appointment:
+            self.appointment = None
+
+    # -- the appointment date ---------------------------------------------------------
+
+    def open_due(self) -> None:
+        """"Ngày hẹn": the chooser, from the date already chosen (none by default)."""
+        if self.busy:
+            return
+        self.due_chooser = DueChooser(self.dossier, self.appointment, on_done=self._due_chosen,
+                                      today=lambda: self.app.cfg.now().date())
+        self.due_chooser.bind(on_dismiss=lambda *_: setattr(self, "due_chooser", None))
+        self.due_chooser.open()
+
+    def _due_chosen(self, day) -> None:
+        self.appointment = day
+
+    def due_text(self, day, _lang: str) -> str:
+        """The panel's button: "Ngày hẹn: 05/12/2026", or that there is none."""
+        if day is None:
+            return self.t("Ngày hẹn: chưa có")
+        return self.t("Ngày hẹn: {day}").format(day=f"{day:%d/%m/%Y}")
 
     def open_letters(self) -> None:
         """"In thư": the chooser for the dossier in the field, the procedure's letter first."""
@@ -209,7 +251,8 @@ class StaffScreen(KioskScreen):
         if not self.busy:
             self._run(self.staff.reprint_last)
 
-    def _run(self, action) -> None:
+    def _run(self, action, after_ok=None) -> None:
+        """``action`` in a worker thread; its outcome said on the UI thread, then ``after_ok`` if it went well."""
         self.busy = True
         self._say(True, "Đang in…", "Printing…")
 
@@ -219,7 +262,12 @@ class StaffScreen(KioskScreen):
                 result = (outcome.ok, outcome.message_vi, outcome.message_en)
             except Exception as exc:           # never let a print take the app down
                 result = (False, f"Lỗi khi in: {exc}", f"Printing failed: {exc}")
-            Clock.schedule_once(lambda _dt: self._done(*result), 0)
+
+            def back(_dt):
+                self._done(*result)
+                if result[0] and after_ok is not None:
+                    after_ok()
+            Clock.schedule_once(back, 0)
 
         job = threading.Thread(target=work, name="staff-print", daemon=True)
         self._jobs = [j for j in self._jobs if j.is_alive()] + [job]
