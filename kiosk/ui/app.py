@@ -49,7 +49,7 @@ from kiosk.visit import Settings, Visit  # noqa: E402
 log = logging.getLogger(__name__)
 UI_DIR = Path(__file__).resolve().parent
 FONTS = ASSETS / "fonts"
-SCREENS = ("welcome", "choose_officer", "rate", "reasons", "comment", "thanks", "message")
+SCREENS = ("welcome", "choose_officer", "rate", "question", "reasons", "comment", "thanks", "message")
 
 #: a service started with the app: called with the app, may return a stop function
 Service = Callable[["KioskApp"], Callable[[], None] | None]
@@ -397,17 +397,19 @@ class KioskApp(App):
         self.root.sm.current = "staff"
 
     def start_dossier_rating(self, officer_id: str, dossier_code: str,
-                             procedure_code: str | None = None) -> None:
+                             procedure_code: str | None = None, appointment: str | None = None) -> None:
         """The staff panel's "Đánh giá trên máy": sign out, the citizen rates this officer for this dossier.
 
         The same rate screen as a scanned receipt opens (officer fixed, no
         choice; "Quay lại" ends the visit), but the record is a ``walk_up``
         with the dossier and no receipt_id: no receipt exists
-        (kiosk.staff.StaffPanel.rate_on_screen says why).
+        (kiosk.staff.StaffPanel.rate_on_screen says why). ``appointment``:
+        the dossier's appointment date ("YYYY-MM-DD") when the panel has it,
+        so the rating is signed on_time or late as a receipt's would be.
         """
         log.info("rating on screen for dossier %s, officer %s", dossier_code, officer_id)
         self.close_staff_panel()
-        self.visit.start_from_receipt(officer_id, dossier_code, procedure_code, None)
+        self.visit.start_from_receipt(officer_id, dossier_code, procedure_code, None, appointment=appointment)
         self.visit.source = "walk_up"       # no paper was scanned: not a receipt rating
         self.visit.skipped_choice = True    # the officer is the panel's: back ends the visit
 

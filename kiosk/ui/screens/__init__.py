@@ -27,7 +27,7 @@ class KioskScreen(Screen):
 
 CLASSES = {
     "welcome": "WelcomeScreen", "choose_officer": "ChooseOfficerScreen", "rate": "RateScreen",
-    "reasons": "ReasonsScreen", "comment": "CommentScreen", "thanks": "ThanksScreen",
+    "question": "QuestionScreen", "reasons": "ReasonsScreen", "comment": "CommentScreen", "thanks": "ThanksScreen",
     "message": "MessageScreen",
 }
 

@@ -1,6 +1,7 @@
 """Rate: one big button per level of the configured scale, face and words, all alike."""
 from kiosk.ui.screens import KioskScreen
 from kiosk.ui.screens.choose_officer import photo_path
+from kiosk.ui.screens.survey_banner import SurveyBanner  # noqa: F401  (registers the kv class)
 from kiosk.ui.widgets import LevelButton
 
 
@@ -15,6 +16,7 @@ def face_moods(levels) -> dict[int, float]:
 
 class RateScreen(KioskScreen):
     def refresh(self) -> None:
+        self.ids.banner.show(self.app, self.visit)
         officer = self.visit.officer or {}
         self.ids.officer_name.text = officer.get("name", "")
         self.ids.officer_title.text = officer.get("title") or ""
