@@ -176,7 +176,7 @@ def test_the_front_issues_it_in_the_nd30_layout(town):
     assert all(12 <= r.font.size.pt <= 14 for r in runs)
     header = d.tables[0]
     left = [p for p in header.cell(0, 0).paragraphs if p.text]
-    assert [p.text for p in left] == ["ỦY BAN MTTQ VIỆT NAM XÃ ĐỒNG TÂM"] and left[0].runs[0].bold
+    assert [p.text for p in left] == ["ỦY BAN MTTQ VIỆT NAM\nXÃ ĐỒNG TÂM"] and left[0].runs[0].bold
     right = [p.text for p in header.cell(0, 1).paragraphs if p.text]
     assert right == ["CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "Độc lập - Tự do - Hạnh phúc"]
     assert header.cell(1, 0).text.startswith("Số:") and header.cell(1, 0).text.endswith("/BC-MTTQ")
@@ -260,7 +260,10 @@ def test_findings_are_written_from_the_figures(town):
     assert "Tỷ lệ hồ sơ trả kết quả đúng hẹn theo phiếu hẹn: 50,0% (2/4)." in body
     assert ("các lượt đánh giá khác (ngoài đợt khảo sát này) có tỷ lệ hài lòng 75,0% (3/4 lượt hợp lệ); kết quả "
             "đợt khảo sát thấp hơn 15,0 điểm phần trăm.") in body
-    assert "2. Kiến nghị, đề xuất" in body and "……" in body       # written by hand
+    assert "2. Kiến nghị, đề xuất" in body                         # written by hand on dotted lines:
+    texts = [p.text for p in _doc(town).paragraphs]
+    lines = texts[texts.index("2. Kiến nghị, đề xuất") + 1:][:4]
+    assert lines == ["\t"] * 4
 
 
 def test_the_english_version(town):

@@ -33,7 +33,8 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from docx.enum.text import WD_ALIGN_PARAGRAPH
+from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_TAB_ALIGNMENT, WD_TAB_LEADER
+from docx.shared import Mm
 from sqlalchemy import select
 
 from sync.cli_i18n import Translator
@@ -176,6 +177,19 @@ def gather(reader, survey_doc: dict, period: Period, lang: str = "vi") -> Campai
 
 # --- who issues it ------------------------------------------------------------------------------
 
+#: where the name of a body breaks onto its second line in the header: before the place it serves
+_PLACE_WORDS = re.compile(r" (?=(?:XÃ|PHƯỜNG|THỊ TRẤN|ĐẶC KHU|HUYỆN|QUẬN|THỊ XÃ|THÀNH PHỐ|TỈNH) )")
+
+
+def two_lines(body: str, width: int = 24) -> str:
+    """"ỦY BAN MTTQ VIỆT NAM XÃ ĐỒNG TÂM" → "ỦY BAN MTTQ VIỆT NAM\nXÃ ĐỒNG TÂM": the header's left column
+    holds some 24 capitals a line; a longer name breaks before its place, as such headers are written."""
+    if len(body) <= width or "\n" in body:
+        return body
+    cuts = [m.start() for m in _PLACE_WORDS.finditer(body)]
+    return body[:cuts[0]] + "\n" + body[cuts[0] + 1:] if cuts else body
+
+
 def campaign_issuer(issuer: Issuer, survey_doc: dict, _) -> Issuer:
     """The issuer of a survey's report: the survey's ``by`` when it names a body other than the unit
     (the Front's committee signs for its standing board), else the report issuer settings."""
@@ -184,7 +198,7 @@ def campaign_issuer(issuer: Issuer, survey_doc: dict, _) -> Issuer:
         return issuer
     front = "MTTQ" in by.upper() or "MẶT TRẬN" in by.upper()
     return Issuer(
-        parent="", body=by.upper(), body_full=by, place=issuer.place,
+        parent="", body=two_lines(by.upper()), body_full=by, place=issuer.place,
         symbol="BC-MTTQ" if front else "BC",
         signer_on_behalf=_("TM. BAN THƯỜNG TRỰC") if front else _("TM. {body}", body=by.upper()),
         signer_title=_("CHỦ TỊCH"), signer_name="",
@@ -315,7 +329,7 @@ def render(data: CampaignData, issuer: Issuer | None = None, on: date | None = N
     for i, q in enumerate(data.questions, 1):
         sat = ", ".join(_label(q, lv, lang) for lv in q.satisfied_levels)
         rows.append([str(i), _question_text(q, lang), _("{n} mức", n=q.scale), sat or "–"])
-    _grid(doc, ["TT", _("Câu hỏi"), _("Thang đo"), _("Mức được tính là hài lòng")], rows, [12, 88, 22, 43])
+    _grid(doc, [_("TT"), _("Câu hỏi"), _("Thang đo"), _("Mức được tính là hài lòng")], rows, [12, 88, 22, 43])
 
     # II. coverage
     c = data.coverage or {}
@@ -374,19 +388,19 @@ def render(data: CampaignData, issuer: Issuer | None = None, on: date | None = N
         rows = [[str(i), _name(data, "procedure", t.key, t.name, _), str(t.on_time), str(t.late),
                  w.num(t.on_time_rate), str(t.valid), w.num(t.rate)]
                 for i, t in enumerate([t for t in data.procedures if t.on_time + t.late], 1)]
-        _grid(doc, ["TT", _("Thủ tục"), _("Đúng hẹn"), _("Trễ hẹn"), _("Tỷ lệ đúng hẹn (%)"),
-                    _("Số lượt hợp lệ"), _("Tỷ lệ hài lòng (%)")], rows, [10, 55, 18, 18, 22, 20, 22])
+        _grid(doc, [_("TT"), _("Thủ tục"), _("Đúng hẹn"), _("Trễ hẹn"), _("Tỷ lệ đúng hẹn (%)"),
+                    _("Số lượt hợp lệ"), _("Tỷ lệ hài lòng (%)")], rows, [10, 47, 17, 16, 22, 20, 33])
     if data.officers:
         _para(doc, _("{n}. Kết quả theo cán bộ, công chức", n=next(roman)), bold=True, keep_next=True)
         rows = [[str(i), _name(data, "officer", t.key, t.name, _), str(t.valid), w.num(t.rate),
                  w.num(t.on_time_rate) if t.on_time + t.late else "–"]
                 for i, t in enumerate(sorted(data.officers, key=_best_first), 1)]
-        _grid(doc, ["TT", _("Cán bộ, công chức"), _("Số lượt hợp lệ"), _("Tỷ lệ hài lòng (%)"),
+        _grid(doc, [_("TT"), _("Cán bộ, công chức"), _("Số lượt hợp lệ"), _("Tỷ lệ hài lòng (%)"),
                     _("Tỷ lệ đúng hẹn (%)")], rows, [12, 70, 27, 28, 28])
     if data.reasons:
         _para(doc, _("{n}. Những điều người dân nêu nhiều nhất", n=next(roman)), bold=True, keep_next=True)
         rows = [[str(i), label, str(n_), w.pct(n_, valid)] for i, (label, n_) in enumerate(data.reasons, 1)]
-        _grid(doc, ["TT", _("Nội dung"), _("Số lượt"), _("Tỷ lệ trên số lượt hợp lệ (%)")], rows, [12, 83, 30, 40])
+        _grid(doc, [_("TT"), _("Nội dung"), _("Số lượt"), _("Tỷ lệ trên số lượt hợp lệ (%)")], rows, [12, 83, 30, 40])
     if data.comments:
         _para(doc, _("{n}. Ý kiến của người dân ({shown} ý kiến mới nhất trong tổng số {total})", n=next(roman),
                      shown=len(data.comments), total=max(data.comment_total, len(data.comments))),
@@ -403,13 +417,22 @@ def render(data: CampaignData, issuer: Issuer | None = None, on: date | None = N
         _para(doc, f"- {sentence}", indent_first=True, after=2)
     _para(doc, _("2. Kiến nghị, đề xuất"), bold=True, keep_next=True, before=6)
     for _line in range(4):
-        _para(doc, "…" * 60, after=2)
+        _dotted_line(doc)
     _para(doc, _("Trên đây là báo cáo kết quả khảo sát «{title}» của {by}./.", title=title, by=by),
           indent_first=True, before=6, after=12)
     _sign_off(doc, issuer, issuer.recipients, _)
     buf = io.BytesIO()
     doc.save(buf)
     return buf.getvalue()
+
+
+def _dotted_line(doc) -> None:
+    """A line of dots across the text width (a tab with a dot leader: whole in Word and LibreOffice alike),
+    for the recommendations written by hand."""
+    p = _para(doc, after=4)
+    p.paragraph_format.tab_stops.add_tab_stop(Mm(164), WD_TAB_ALIGNMENT.RIGHT, WD_TAB_LEADER.DOTS)
+    p.paragraph_format.line_spacing = 1.5
+    p.add_run("\t")
 
 
 def _best_first(t) -> tuple:
@@ -429,7 +452,7 @@ def _levels_table(doc, q, w: _Words) -> None:
     answered = sum(q.levels.values()) if q.levels else 0
     rows = [[str(i), _label(q, lv, w.lang), str(n), w.pct(n, answered)]
             for i, (lv, n) in enumerate(sorted(q.levels.items(), reverse=True), 1)]
-    _grid(doc, ["TT", _("Mức độ"), _("Số lượt"), _("Tỷ lệ (%)")], rows, [12, 83, 35, 35])
+    _grid(doc, [_("TT"), _("Mức độ"), _("Số lượt"), _("Tỷ lệ (%)")], rows, [12, 83, 35, 35])
 
 
 def findings(data: CampaignData, w: _Words) -> list[str]:

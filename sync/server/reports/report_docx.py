@@ -562,7 +562,7 @@ def _on_time_section(doc, data: ReportData) -> None:
     rows = [[str(i), t.name or t.key or "", str(t.on_time), str(t.late), _vn_number(t.on_time_rate), str(t.valid),
              _vn_number(t.rate)] for i, t in enumerate(data.on_time_procedures, 1)]
     _grid(doc, ["TT", "Thủ tục", "Đúng hẹn", "Trễ hẹn", "Tỷ lệ đúng hẹn (%)", "Số lượt hợp lệ", "Tỷ lệ hài lòng (%)"],
-          rows, [10, 55, 18, 18, 22, 20, 22])
+          rows, [10, 47, 17, 16, 22, 20, 33])
 
 
 # --- the cases, the evidence key, the score annex ------------------------------------------------
