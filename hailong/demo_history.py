@@ -160,10 +160,10 @@ def fill(store: KioskStore, desk_id: str, days: int = 400, per_day: float = 6.0,
                 survey = campaign["id"]
                 known = {r["code"] if isinstance(r, dict) else r for r in campaign.get("reasons", [])}
                 reasons = [r for r in reasons if r in known] if level * 2 <= campaign["scale"] else []
-            from_receipt = rng.random() < 0.6
+            from_receipt = rng.random() < (0.8 if on_campaign else 0.6)
             flags = []
             if from_receipt and back <= APPOINTMENT_DAYS and rng.random() < 0.7:
-                late = rng.random() < LATE_CHANCE[officer]
+                late = rng.random() < LATE_CHANCE[officer] * (2 if on_campaign else 1)   # why the Front asks
                 appointment = (day + timedelta(days=-rng.randint(1, 5) if late else rng.randint(0, 4))).date()
                 flags = [protocol.timeliness_flag(appointment.isoformat(), day.date())]
             store.append(unit_code="13321", desk_id=desk_id, officer_id=officer, level=level,

@@ -69,6 +69,7 @@ def observer(probe_dir: Path):
                     targets.append({"cls": w.__class__.__name__, "text": label,
                                     "level": getattr(w, "level", None), "code": getattr(w, "code", None),
                                     "officer_id": getattr(w, "officer_id", None),
+                                    "selected": bool(getattr(w, "selected", False)),
                                     "x": left + int(x), "y": top + int(Window.height - y)})
             state = {"kiosk_id": kid, "screen": root.sm.current, "lang": app.lang, "texts": texts,
                      "targets": targets, "refreshes": app.config_refreshes, "pid": os.getpid(),

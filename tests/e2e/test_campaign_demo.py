@@ -97,10 +97,10 @@ class Demo:
         for _attempt in range(3):
             state = self.wait(kid, lambda s: any(pred(t) for t in s["targets"]), f"a button: {what}")
             target = next(t for t in state["targets"] if pred(t))
-            before = (state["screen"], state["texts"])
+            before = seen(state)
             xtest_click(self.display, target["x"], target["y"])
             try:
-                self.wait(kid, lambda s, before=before: (s["screen"], s["texts"]) != before, "a change", 3)
+                self.wait(kid, lambda s, before=before: seen(s) != before, "a change", 3)
             except AssertionError:
                 continue
             time.sleep(0.3)    # a person does not tap twice within the kiosk's double-touch guard (250 ms)
@@ -124,6 +124,11 @@ class Demo:
     def ratings_since(self, kid: str) -> list[dict]:
         return [r for r in all_ratings(self.base, self.token)
                 if r["kiosk_id"] == kid and datetime.fromisoformat(r["created_at"]) >= self.started]
+
+
+def seen(state: dict) -> tuple:
+    """What a tap can change on a window: its screen, its texts, which chips are selected."""
+    return state["screen"], state["texts"], [t.get("selected") for t in state["targets"]]
 
 
 def kept(value, cond):
@@ -288,3 +293,169 @@ def test_history_shows_the_campaign_and_on_time_figures(demo):
     assert all(r["survey"] == "hl3" for r in ratings if r["desk_id"] == "quay-2")
     flags = [f for r in ratings for f in r["flags"]]
     assert flags.count("on_time") > 50 and flags.count("late") > 10
+
+
+def sign_in(page, base: str, path: str) -> None:
+    page.goto(base + path)
+    if page.get_by_label("Tên đăng nhập").count():
+        page.get_by_label("Tên đăng nhập").fill("admin")
+        page.get_by_label("Mật khẩu").fill("hailong-demo")
+        page.get_by_role("button", name="Đăng nhập").click()
+        page.wait_for_url(re.compile(re.escape(base + path.split("?")[0])))
+
+
+def docx_text(body: bytes) -> str:
+    """Every paragraph and table cell of a Word document, one per line (python-docx)."""
+    import io
+
+    import docx
+    doc = docx.Document(io.BytesIO(body))
+    lines = [p.text for p in doc.paragraphs]
+    for table in doc.tables:
+        for row in table.rows:
+            lines += [cell.text for cell in row.cells]
+    for section in doc.sections:
+        lines += [p.text for p in section.header.paragraphs]
+    return "\n".join(lines)
+
+
+def figures_of(demo: Demo, sid: str, satisfied) -> tuple[int, int]:
+    """(satisfied, valid) of survey ``sid`` counted from the ratings the admin API gives: the rule of DESIGN.md."""
+    rows = [r for r in all_ratings(demo.base, demo.token) if r["survey"] == sid]
+    valid = [r for r in rows if not ({"rapid_repeat"} & set(r["flags"]) or "duplicate_receipt" in r["server_flags"])]
+    return sum(1 for r in valid if r["level"] in satisfied), len(valid)
+
+
+def download_report(page, base: str, sid: str) -> tuple[bytes, bytes]:
+    """The survey's Word report as the admin gets it: the link on the survey's page, clicked (Vietnamese,
+    the official document); the same link with ``lang=en`` in the same signed-in browser (English)."""
+    sign_in(page, base, f"/admin/surveys/{sid}")
+    link = page.get_by_test_id("report")
+    with page.expect_download() as dl:
+        link.click()
+    assert dl.value.suggested_filename.endswith(".docx"), dl.value.suggested_filename
+    with open(dl.value.path(), "rb") as fh:
+        vi = fh.read()
+    english = page.context.request.get(base + link.get_attribute("href") + "&lang=en")
+    assert english.ok and english.headers["content-type"].startswith("application/vnd.openxmlformats")
+    return vi, english.body()
+
+
+def test_the_campaigns_report_comes_out_as_word_in_both_languages(demo, browser):
+    c = demo.campaign
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    try:
+        body, body_en = download_report(page, demo.base, c["id"])
+        page.screenshot(path=str(SHOTS / "admin-1-survey-page-vi.png"), full_page=True)
+    finally:
+        page.close()
+    sat, valid = figures_of(demo, c["id"], c["satisfied"])
+    assert valid >= 3, "the campaign's history and this module's visits"
+    text = docx_text(body)
+    assert c["title"]["vi"] in text and "Ủy ban MTTQ Việt Nam xã Đồng Tâm".upper() in text.upper()
+    assert f"Số lượt hài lòng: {sat}/{valid} lượt hợp lệ" in text, text[:3000]
+    rate = f"{round(sat * 100 / valid, 1):.1f}".replace(".", ",")
+    assert f"{rate}%" in text
+    for q in c["questions"]:
+        assert q["text"]["vi"] in text
+    (SHOTS / f"{c['id']}-vi.docx").write_bytes(body)
+
+    text = docx_text(body_en)
+    assert c["title"]["en"] in text
+    assert f"{round(sat * 100 / valid, 1):.1f}%" in text
+    (SHOTS / f"{c['id']}-en.docx").write_bytes(body_en)
+
+
+NEW = {"title_vi": "Khảo sát đột xuất về giải quyết thủ tục hành chính",
+       "title_en": "Surprise survey on how procedures are handled",
+       "q0_vi": "Hồ sơ của ông/bà được giải quyết đúng hẹn", "q0_en": "Your dossier was settled on time"}
+
+
+def test_an_admin_writes_a_new_campaign_and_the_running_kiosk_asks_it_within_a_minute(demo, browser):
+    today = datetime.now(VN).date()
+    sid = f"mttq-dot-xuat-{today:%Y%m%d}"        # sorts after mttq-YYYY-MM: it wins even on the 1st
+    pid = demo.state(Q1)["pid"]
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    try:
+        sign_in(page, demo.base, "/admin/surveys/new?from=mttq-can-bo")
+        form = page.get_by_test_id("survey-form")
+        form.locator("input[name=id]").fill(sid)
+        form.locator("input[name=by]").fill("Ủy ban MTTQ Việt Nam xã Đồng Tâm")
+        for name, value in NEW.items():
+            form.locator(f"input[name={name}]").fill(value)
+        if not form.get_by_test_id("campaign").is_checked():
+            form.get_by_test_id("campaign").check()
+        form.locator("input[name=from]").fill(today.isoformat())
+        form.get_by_test_id("desk-quay-1").check()
+        assert not form.get_by_test_id("desk-quay-2").is_checked()
+        page.screenshot(path=str(SHOTS / "admin-2-new-campaign-form-vi.png"), full_page=True)
+        form.get_by_test_id("save").click()
+        page.get_by_test_id("saved").wait_for()
+        saved_at = time.monotonic()
+        assert page.url.startswith(f"{demo.base}/admin/surveys/{sid}")
+        page.screenshot(path=str(SHOTS / "admin-3-campaign-saved-vi.png"), full_page=True)
+        page.goto(f"{demo.base}/lang/en?next=/admin/surveys/{sid}")
+        assert NEW["title_en"] in page.inner_text("main")
+        page.screenshot(path=str(SHOTS / "admin-4-campaign-en.png"), full_page=True)
+        phone = browser.new_page(viewport={"width": 360, "height": 740})
+        try:
+            sign_in(phone, demo.base, f"/admin/surveys/{sid}")
+            phone.screenshot(path=str(SHOTS / "admin-5-campaign-phone.png"), full_page=True)
+            assert phone.evaluate("document.documentElement.scrollWidth") <= 360, "no sideways scrolling on a phone"
+        finally:
+            phone.close()
+    finally:
+        page.close()
+
+    # the running kiosk asks it within a minute (its agent pulls the config every 30 s), no restart
+    state = demo.screen(Q1, "welcome", NEW["title_vi"], timeout=60)
+    waited = time.monotonic() - saved_at
+    print(f"the new campaign on quay-1's screen {waited:.1f} s after it was saved")
+    assert waited < 60 and state["pid"] == pid, "the same kiosk process, not restarted"
+    assert any("Ủy ban MTTQ" in t for t in state["texts"])
+    time.sleep(0.5)
+    demo.shot("q1-9-new-campaign-welcome-vi", Q1)
+    assert NEW["title_vi"] not in demo.state(Q2)["texts"], "quay-2 is not in the new campaign"
+    demo.tap(Q1, lambda t: t["cls"] == "LanguageButton", "the language button")
+    demo.screen(Q1, "welcome", NEW["title_en"])
+    demo.shot("q1-10-new-campaign-welcome-en", Q1)
+    demo.tap(Q1, lambda t: t["cls"] == "BigButton", "start")
+    demo.screen(Q1, "choose_officer")
+    demo.tap(Q1, lambda t: t["officer_id"] == "cb-002", "cb-002's card")
+    demo.screen(Q1, "rate", NEW["title_en"])
+    demo.tap_level(Q1, 2)
+    demo.screen(Q1, "question", NEW["q0_en"])
+    demo.shot("q1-11-new-campaign-question-en", Q1)
+    demo.tap_level(Q1, 1)
+    for q in demo.campaign["questions"][1:]:      # the template's other questions: skipped
+        demo.screen(Q1, "question", q["text"]["en"])
+        demo.tap(Q1, lambda t: t["text"] == "Skip", "Skip")
+    demo.screen(Q1, "reasons")
+    demo.tap(Q1, lambda t: t["code"] == "dung_hen", "Đúng hẹn")
+    demo.tap(Q1, lambda t: t["cls"] == "BigButton" and t["text"] in ("Continue", "Next"), "Continue")
+    demo.screen(Q1, "comment")
+    demo.tap(Q1, lambda t: t["text"] == "Skip", "Skip")
+    demo.screen(Q1, "thanks")
+    rating = wait_until(lambda: [r for r in demo.ratings_since(Q1) if r["survey"] == sid], 60,
+                        what="a rating of the new campaign on the server", step=0.5)[0]
+    assert rating["level"] == 2 and rating["officer_id"] == "cb-002" and rating["reasons"] == ["dung_hen"]
+    assert rating["answers"] == {"lich_su": 1, "lang_nghe": None, "huong_dan_ro": None, "khong_nhung_nhieu": None}
+    demo.new_campaign = sid
+
+
+def test_the_new_campaigns_report_comes_out_as_word_from_its_page(demo, browser):
+    sid = getattr(demo, "new_campaign", None)
+    assert sid, "the new campaign was written by the test before"
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    try:
+        body, body_en = download_report(page, demo.base, sid)
+        page.screenshot(path=str(SHOTS / "admin-6-new-campaign-results-vi.png"), full_page=True)
+    finally:
+        page.close()
+    text = docx_text(body)
+    assert NEW["title_vi"] in text and NEW["q0_vi"] in text
+    assert "Số lượt hài lòng: 0/1 lượt hợp lệ" in text, text[:3000]
+    (SHOTS / f"{sid}-vi.docx").write_bytes(body)
+    text_en = docx_text(body_en)
+    assert NEW["title_en"] in text_en and NEW["q0_en"] in text_en
+    (SHOTS / f"{sid}-en.docx").write_bytes(body_en)
