@@ -16,9 +16,11 @@ import click
 from sync.cli_i18n import _
 from sync.server.commands import Refused, _engine
 
-#: a survey's state in the command line's words (core/surveys.state)
-STATES = {"default": "mặc định", "survey": "khảo sát", "planned": "sắp chạy", "running": "đang chạy",
-          "ended": "đã kết thúc", "stopped": "đã dừng sớm"}
+
+def _state(key: str) -> str:
+    """A survey's state (core/surveys.state) in the command line's words."""
+    return {"default": _("mặc định"), "survey": _("không dùng"), "planned": _("sắp chạy"), "running": _("đang chạy"),
+            "ended": _("đã kết thúc"), "stopped": _("đã dừng sớm")}.get(key, key)
 
 
 def _server_words():
@@ -56,7 +58,7 @@ def surveys_cmd(db, as_json):
         if r["campaign"]:
             where = " @ " + (",".join(r["units"] + r["desks"]) or _("mọi nơi"))
         click.echo(_("{id} [{state}]{days}{where}: {title}; {n} lượt trả lời", id=r["id"],
-                     state=_(STATES[r["state"]]), days=days, where=where, title=title, n=r["answered"]))
+                     state=_state(r["state"]), days=days, where=where, title=title, n=r["answered"]))
 
 
 @click.command("survey-template", help=_("In mẫu khảo sát NAME (JSON: hl3, danh-gia-ho-so, mttq-can-bo) để sửa "

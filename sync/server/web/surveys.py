@@ -52,7 +52,7 @@ from sync.server.web.base import (
 router = APIRouter(include_in_schema=False)
 
 #: a survey's state on the pages (core/surveys.state)
-STATES = {"default": "Mặc định", "survey": "Khảo sát", "planned": "Sắp chạy", "running": "Đang chạy",
+STATES = {"default": "Mặc định", "survey": "Không dùng", "planned": "Sắp chạy", "running": "Đang chạy",
           "ended": "Đã kết thúc", "stopped": "Đã dừng sớm"}
 #: the kiosk's words (kiosk/ui/screens), so the preview says what the citizen reads
 KIOSK_HEADLINE = "Ông/Bà hài lòng với cán bộ này ở mức nào?"
@@ -331,8 +331,12 @@ def edit_survey(request: Request, sid: str):
         if n or builtin:
             fields["id"] = rules.next_id(conn, sid)
     if n or builtin:
-        note = _("Khảo sát {id} đã có {n} lượt trả lời (hoặc là khảo sát có sẵn) nên không bao giờ thay đổi: "
-                 "lưu sẽ tạo một khảo sát mới với mã {new}.", id=sid, n=n, new=fields["id"])
+        if builtin:
+            note = _("{id} là khảo sát có sẵn, không bao giờ thay đổi: lưu sẽ tạo khảo sát mới mã {new}.",
+                     id=sid, new=fields["id"])
+        else:
+            note = _("Khảo sát {id} đã có {n} lượt trả lời nên không bao giờ thay đổi: lưu sẽ tạo khảo sát mới mã {new}.",
+                     id=sid, n=n, new=fields["id"])
         return _form_page(request, user, fields, source=sid, note=note, answered=n)
     return _form_page(request, user, fields, source=sid, replace=sid,
                       note=_("Chưa có lượt trả lời nào: lưu sẽ thay khảo sát {id}.", id=sid))
