@@ -145,6 +145,12 @@ def _text(value, fallback: str = "") -> tuple[str, str]:
     return fallback, fallback
 
 
+def title_of(doc: dict | None, lang: str = "vi", fallback: str = "") -> str:
+    """A survey's title in a language (the other one, or ``fallback``, when it has none)."""
+    vi, en = _text((doc or {}).get("title"), fallback or (doc or {}).get("id") or "")
+    return en if lang == "en" else vi
+
+
 def _labels(doc: dict, scale: int) -> dict[int, tuple[str, str]]:
     raw = doc.get("labels") if isinstance(doc.get("labels"), dict) else {}
     return {lv: _text(raw.get(str(lv)), str(lv)) for lv in range(scale, 0, -1)}

@@ -50,7 +50,7 @@ from sync.server.core import admin_ops
 from sync.server.core import alerts as alert_rules
 from sync.server.core import cases as case_rules
 from sync.server.core import db
-from sync.server.core.settings import get_setting, set_setting, survey
+from sync.server.core.settings import get_setting, known_surveys, set_setting, survey
 from sync.server.reports import periods, report_docx
 from sync.server.reports.stats import DIMENSIONS, Filter, town_stats
 from sync.server.web.signin_limit import SignInLimiter
@@ -246,6 +246,12 @@ def filter_from_query(request: Request) -> tuple[Filter, str | None]:
         error = str(exc)
         period = periods.containing("quarter", periods.today_vn())
     values = {d: (nfc(q[d]) if q.get(d) else None) for d in DIMENSIONS}
+    if q.get("survey"):   # the survey the ratings answered (issue 12): one the server knows
+        with request.app.state.reader.connect() as conn:
+            known = known_surveys(conn)
+        values["survey"] = nfc(q["survey"]) if nfc(q["survey"]) in known else None
+        if values["survey"] is None:
+            error = error or tr(request)("Không có phiếu khảo sát mã {code}.", code=nfc(q["survey"])[:64])
     return Filter(period, **values), error
 
 
@@ -253,6 +259,8 @@ def filter_query(flt: Filter, **extra) -> str:
     """The query string of a filter (links that keep it: exports, officer pages)."""
     params = {"period": flt.period.key}
     params.update({d: getattr(flt, d) for d in DIMENSIONS if getattr(flt, d)})
+    if flt.survey:
+        params["survey"] = flt.survey
     params.update({k: v for k, v in extra.items() if v})
     return urlencode(params)
 

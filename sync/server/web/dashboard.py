@@ -3,10 +3,20 @@
 
 Reads only: the statistics come from the roll-up that ingest folds when a
 batch commits, through ``app.state.reader``.
+
+Surveys (issue 12): the filters hold a survey chooser; "Theo khảo sát"
+gives each survey's ratings, satisfaction rate and on-time rate; with a
+survey chosen, every figure is of its ratings, the levels carry its own
+labels and each extra question shows its answers per level and its rate;
+without one, the counts per level are shown per survey (each on its own
+scale). "Đúng hẹn" sets the on-time rate per procedure and per officer
+beside the satisfaction rate (reports/survey_results.py).
 """
 from __future__ import annotations
 
 import tempfile
+from dataclasses import replace
+from functools import lru_cache
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
@@ -15,8 +25,10 @@ from sqlalchemy import select
 
 from sync.server.core import cases as case_rules
 from sync.server.core import db
+from sync.server.core.settings import custom_surveys, default_survey_id
 from sync.server.reports import charts, exports, periods, report_docx
-from sync.server.reports.stats import satisfied_levels
+from sync.server.reports import survey_results as sr
+from sync.server.reports.stats import Figures, satisfied_levels
 from sync.server.web.base import (
     alert_rule_values,
     csp_safe_svg,
@@ -44,14 +56,68 @@ COMMENTS_PER_PAGE = 50
 
 def _level_words(stats, lang: str) -> dict:
     """The per-level labels, and the words that tell the satisfied total from the level "Hài lòng":
-    which levels count as satisfied ("Rất hài lòng + Hài lòng")."""
-    levels = scale_labels(stats.scale, lang)
-    return {"levels": levels, "satisfied_levels": " + ".join(levels[lv] for lv in satisfied_levels(stats.scale))}
+    which levels count as satisfied ("Rất hài lòng + Hài lòng"). A survey's own labels when the
+    figures are of one survey (stats.for_survey)."""
+    doc = stats.survey_doc
+    if doc is not None:
+        levels = {lv: stats.level_label(lv, english=lang == "en") for lv in stats.levels}
+        chosen = [lv for lv in stats.levels if lv in set(doc.get("satisfied") or ())]
+    else:
+        levels = scale_labels(stats.scale, lang)
+        chosen = satisfied_levels(stats.scale)
+    return {"levels": levels, "satisfied_levels": " + ".join(levels[lv] for lv in chosen if lv in levels)}
+
+
+def survey_figures(reader, stats, flt, lang: str = "vi") -> dict:
+    """What the pages show of surveys: the breakdown, the chooser, the questions of the chosen
+    survey (or each survey's counts per level when there are several), on time beside satisfaction.
+    A few small GROUP BYs of the roll-up (benchmarks/dashboard_surveys_5m.py times them)."""
+    rows = sr.survey_breakdown(reader, flt)
+    everything = rows if not flt.survey else sr.survey_breakdown(reader, replace(flt, survey=None))
+    with reader.connect() as conn:
+        custom = custom_surveys(conn)
+        default = default_survey_id(conn)
+    ids = [f.survey_id for f in everything] + [default] + sorted(custom) + ([flt.survey] if flt.survey else [])
+    choices = []
+    for sid in dict.fromkeys(ids):
+        doc = stats.surveys.get(sid)
+        if doc is not None:
+            choices.append((sid, sr.title_of(doc, lang, sid)))
+    questions, headlines = None, []
+    if flt.survey and stats.survey_doc is not None:
+        questions = sr.question_results(reader, flt, stats.survey_doc)[1:]
+    elif len(rows) > 1:      # several scales: each survey's levels in its own words
+        for f in rows:
+            doc = stats.surveys.get(f.survey_id)
+            if doc is not None:
+                headlines.append((f, sr.question_results(reader, flt, {**doc, "questions": []})[0]))
+    dims = ("procedure",) if flt.officer else ("procedure", "officer")
+    on_time = {d: [t for t in sr.timeliness(reader, flt, d) if t.dated] for d in dims}
+    dated = sum(f.on_time + f.late for f in rows)
+    return {"survey_rows": rows, "survey_choices": choices, "questions": questions, "headlines": headlines,
+            "on_time": on_time, "dated": dated, "on_time_total": sum(f.on_time for f in rows),
+            "on_time_rate": sr.on_time_rate(sum(f.on_time for f in rows), sum(f.late for f in rows)),
+            "survey_qs": lambda sid: filter_query(replace(flt, survey=sid)),
+            "chosen_survey": next((f for f in rows if f.survey_id == flt.survey), None)}
+
+
+@lru_cache(maxsize=128)
+def _trend_chart(points: tuple, labels: tuple[str, str, str], decimal: str) -> str:
+    """The trend chart's SVG (matplotlib: ~0.3–0.8 s a drawing, more than every figure of a year
+    from the roll-up), drawn once per distinct trend, labels and decimal mark."""
+    trend = [Figures(key=k, total=t, misuse=m, valid=v, satisfied=s) for k, t, m, v, s in points]
+    return csp_safe_svg(charts.trend_svg(trend, labels=labels, decimal=decimal))
+
+
+def trend_chart(trend: list, labels: tuple[str, str, str], decimal: str) -> str:
+    return _trend_chart(tuple((f.key, f.total, f.misuse, f.valid, f.satisfied) for f in trend), labels, decimal)
 
 
 def _render_figures(request: Request, template: str, stats, flt, comments: int, **ctx) -> HTMLResponse:
     """A page of figures for ``flt`` (the dashboard, an officer): figures, trend chart, labels."""
     step = periods.trend_step(flt.period)
+    if flt.survey:
+        stats = stats.for_survey(flt.survey)
     dash = stats.dashboard(flt, step, comments=comments)
     lang = session_lang(request)
     _ = tr(request)
@@ -60,15 +126,15 @@ def _render_figures(request: Request, template: str, stats, flt, comments: int, 
     today = periods.today_vn()
     return render(request, template, status=status, flt=flt, dash=dash, step=step,
                   choices=period_choices(today, _),
-                  chart=Markup(csp_safe_svg(charts.trend_svg(dash.trend, labels=(_("Tỷ lệ hài lòng (%)"), _("Số đánh giá hợp lệ"),
-                                                                    _("Chưa có đánh giá trong kỳ")),
-                                                            decimal="." if lang == "en" else ","))),
+                  chart=Markup(trend_chart(dash.trend, (_("Tỷ lệ hài lòng (%)"), _("Số đánh giá hợp lệ"),
+                                                        _("Chưa có đánh giá trong kỳ")), "." if lang == "en" else ",")),
                   **_level_words(stats, lang),
                   reason_labels={c: (en if lang == "en" else vi) for c, (vi, en) in stats.reasons.items()},
                   comment_total=stats.comment_count(flt), until=periods.data_until(flt.period, today),
                   fmt_time=local_time,
                   filter_qs=filter_query(flt), open_alerts=open_alert_count(request),
-                  low_below=float(alert_rule_values(request)["officer_rate_below"]), **ctx)
+                  low_below=float(alert_rule_values(request)["officer_rate_below"]),
+                  **survey_figures(request.app.state.reader, stats, flt, lang), **ctx)
 
 
 @router.get("/admin")
