@@ -173,7 +173,46 @@ def questions_visit(d: kd.Driver):
     notes["tomorrow"] = (today + timedelta(days=1)).isoformat()
 
 
+LONG_VI = ("Ông/Bà đánh giá thế nào về việc cán bộ tiếp nhận hồ sơ đã hướng dẫn đầy đủ, rõ ràng các thành phần "
+           "hồ sơ, thời hạn giải quyết, phí và lệ phí, cách nhận kết quả, và không yêu cầu bổ sung giấy tờ ngoài "
+           "quy định, không gây phiền hà, nhũng nhiễu trong suốt quá trình giải quyết thủ tục hành chính?")
+
+
+def long_question(d: kd.Driver):
+    """A question of ~300 characters on 5 levels, then 10 questions: the buttons keep 20 mm; shot in vi and en."""
+    app = d.app
+    notes = d.result["notes"]
+    notes["targets"] = {}
+    doc = campaign(app.cfg.now().date().isoformat())
+    doc["questions"][2]["text"] = {"vi": LONG_VI, "en": LONG_VI}
+    doc["questions"] = [doc["questions"][2]] + [dict(doc["questions"][0], code=f"x{i}") for i in range(9)]
+    app.store.set_meta("server_surveys", json.dumps([doc], ensure_ascii=False))
+    notes["length"] = len(LONG_VI)
+    for lang in ("vi", "en"):
+        yield from d.wait_screen("welcome", timeout=10)
+        if lang == "en":
+            yield from d.tap(kd.language_button(d))
+        yield from d.tap(d.by_id("start_button"))
+        yield from d.wait_screen("choose_officer")
+        yield from d.tap(d.find(lambda w: getattr(w, "officer_id", None) == "cb-002"
+                                and w.__class__.__name__ == "OfficerCard"))
+        yield from d.wait_screen("rate")
+        yield from d.tap(_level(d, 3))
+        yield from d.wait_screen("question", through_reasons=False)
+        yield 0.3
+        notes["targets"][f"long_{lang}"] = kd.touch_targets_on(d)
+        notes[f"progress_{lang}"] = app.root.sm.current_screen.ids.banner.progress_text
+        yield from d.shot(f"questions_long_{lang}")
+        while app.visit.state == "question":
+            yield from d.tap(d.by_id("skip_button"))
+        yield from d.wait_screen("comment")
+        yield from d.tap(d.by_id("skip_button"))
+        yield from d.wait_screen("thanks", through_reasons=False)
+    notes["answers"] = [r["answers"] for r in app.store.records()]
+
+
 kd.SCENARIOS["questions_visit"] = questions_visit
+kd.SCENARIOS["long_question"] = long_question
 
 if __name__ == "__main__":
     sys.exit(kd.main(sys.argv[1:]))

@@ -26,24 +26,29 @@ from sync import protocol
 DRIVER = TESTS / "kiosk_questions_driver.py"
 
 
-@pytest.fixture(scope="module")
-def run(xvfb, artifacts, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("questions")
-    out = artifacts("kiosk")
+def drive(xvfb, tmp, out, scenario):
+    """Run ``scenario`` of tests/kiosk_questions_driver.py on a fresh kiosk.db; (result, rows, store)."""
     ui = {**BASE_UI, "idle_timeout": 40, "thanks_timeout": 1}
     lines = ["[kiosk]", 'id = "TEST-KIOSK"', 'unit_code = "13321"', 'desk_id = "quay-1"', 'db = "kiosk.db"',
              f'key = "{KEY}"', "[ui]"] + [f"{k} = {toml_value(v)}" for k, v in ui.items()]
     config = tmp / "config.toml"
     config.write_text("\n".join(lines) + "\n", "utf-8")
-    proc = subprocess.run([sys.executable, str(DRIVER), str(config), "questions_visit", str(out), "--demo"],
+    proc = subprocess.run([sys.executable, str(DRIVER), str(config), scenario, str(out), "--demo"],
                           env={**xvfb, "KIOSK_DRIVER_LIMIT": "150"}, cwd=ROOT, capture_output=True, check=False,
                           text=True, timeout=200)
-    result_file = out / "questions_visit.json"
+    result_file = out / f"{scenario}.json"
     assert result_file.exists(), f"driver wrote no result (rc {proc.returncode}):\n{proc.stderr[-3000:]}"
     result = json.loads(result_file.read_text("utf-8"))
     assert result.get("ok"), result.get("error") or proc.stderr[-3000:]
     store = KioskStore(tmp / "kiosk.db", key_hex=KEY)
-    yield result, store.records(), store, out
+    return result, store.records(), store
+
+
+@pytest.fixture(scope="module")
+def run(xvfb, artifacts, tmp_path_factory):
+    out = artifacts("kiosk")
+    result, rows, store = drive(xvfb, tmp_path_factory.mktemp("questions"), out, "questions_visit")
+    yield result, rows, store, out
     store.close()
 
 
@@ -123,3 +128,21 @@ def test_every_touch_target_of_the_question_screens_is_at_least_20_mm(run):
                  for screen, found in targets.items() for name, w, h in found
                  if mm(w) < MIN_MM or mm(h) < MIN_MM]
     assert not too_small, "\n".join(too_small)
+
+
+def test_a_long_question_and_ten_of_them_keep_20_mm_buttons(xvfb, artifacts, tmp_path):
+    """~300 characters on a 5-level question (the survey's longest text), and 10 questions: nothing shrinks."""
+    out = artifacts("kiosk")
+    result, _rows, store = drive(xvfb, tmp_path, out, "long_question")
+    store.close()
+    notes = result["notes"]
+    assert notes["length"] > 280
+    assert (notes["progress_vi"], notes["progress_en"]) == ("Câu 2/11", "Question 2 of 11")
+    for lang in ("vi", "en"):
+        found = notes["targets"][f"long_{lang}"]
+        assert sum(n.startswith("LevelButton") for n, _w, _h in found) == 5
+        small = [(n, round(mm(w), 1), round(mm(h), 1)) for n, w, h in found if mm(w) < MIN_MM or mm(h) < MIN_MM]
+        assert not small, small
+        assert (out / f"questions_long_{lang}.png").stat().st_size > 10_000
+    assert [set(a.values()) for a in notes["answers"]] == [{None}, {None}]       # all skipped: every code null
+    assert all(len(a) == 10 for a in notes["answers"])

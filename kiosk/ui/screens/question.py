@@ -10,6 +10,12 @@ from kiosk.ui.screens.survey_banner import SurveyBanner  # noqa: F401  (register
 from kiosk.ui.widgets import LevelButton
 
 
+def question_font(text: str) -> str:
+    """The question's letter size: 38 sp up to two lines' worth, then smaller (still ≥ 26 sp)."""
+    n = len(text)
+    return "38sp" if n <= 110 else "32sp" if n <= 180 else "26sp"
+
+
 class QuestionScreen(KioskScreen):
     def refresh(self) -> None:
         visit = self.visit
@@ -21,7 +27,10 @@ class QuestionScreen(KioskScreen):
             self.ids.question_text.text = ""
             return
         vi, en = visit.question_text(q)
-        self.ids.question_text.text = en if self.app.lang == "en" else vi
+        text = en if self.app.lang == "en" else vi
+        self.ids.question_text.text = text
+        # a long question (up to 300 characters) in smaller letters, so the buttons keep their 20 mm
+        self.ids.question_text.font_size = question_font(text)
         levels = visit.question_levels(q)
         moods = face_moods(levels)
         for level, lvi, len_, _sat in levels:
