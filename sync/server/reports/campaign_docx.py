@@ -153,7 +153,7 @@ def gather(reader, survey_doc: dict, period: Period, lang: str = "vi") -> Campai
     officers = survey_results.timeliness(reader, flt, "officer")
     procedures = survey_results.timeliness(reader, flt, "procedure")
     reason_words = {}
-    for r in survey_doc.get("reasons") or []:
+    for r in survey_doc.get("reasons") if isinstance(survey_doc.get("reasons"), list) else []:
         if isinstance(r, dict) and isinstance(r.get("code"), str):
             reason_words[r["code"]] = (str(r.get("vi") or r["code"]), str(r.get("en") or r.get("vi") or r["code"]))
         elif isinstance(r, str):
@@ -164,7 +164,7 @@ def gather(reader, survey_doc: dict, period: Period, lang: str = "vi") -> Campai
                      key=lambda r: (-r[1], r[0]))[:REASONS_SHOWN]
     comments = [mask_personal(str(c["comment"])) for c in stats.comments(flt, COMMENTS_SHOWN) if not c["misuse"]]
     # the town's other ratings in the same days (and units, when the campaign names one)
-    units = survey_doc.get("units") or []
+    units = _codes(survey_doc.get("units"))
     around = Filter(period, unit=units[0] if len(units) == 1 else None)
     rest = [s for s in survey_results.survey_breakdown(reader, around) if s.survey_id != sid]
     others = (sum(s.valid for s in rest), sum(s.satisfied for s in rest)) if rest else None
@@ -256,10 +256,15 @@ def _days(doc_: dict, w: _Words) -> str:
     return _("thường xuyên (không giới hạn thời gian)")
 
 
+def _codes(value) -> list[str]:
+    """A survey's ``units`` or ``desks``: the codes of a list (anything else: none, i.e. everywhere)."""
+    return [v for v in value if isinstance(v, str) and v] if isinstance(value, list) else []
+
+
 def _where(survey_doc: dict, data: CampaignData, w: _Words) -> str:
     _ = w._
-    units = [data.names["unit"].get(u) or u for u in survey_doc.get("units") or []]
-    desks = [data.names["desk"].get(d) or d for d in survey_doc.get("desks") or []]
+    units = [data.names["unit"].get(u) or u for u in _codes(survey_doc.get("units"))]
+    desks = [data.names["desk"].get(d) or d for d in _codes(survey_doc.get("desks"))]
     where = ", ".join(units) if units else _("mọi đơn vị")
     return where + "; " + (_("các quầy: {desks}", desks="; ".join(desks)) if desks else _("mọi quầy"))
 
