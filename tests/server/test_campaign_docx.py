@@ -328,6 +328,9 @@ def test_the_download_for_viewers_in_both_languages(town):
     d = docx.Document(io.BytesIO(r.content))
     assert "Satisfaction rate: 60.0%" in _body(d)
     assert f"hailong-khao-sat-mttq-thai-do-{FROM.isoformat()}_{TODAY.isoformat()}" in r.headers["content-disposition"]
+    # the survey page's link gives the days as the dashboard does
+    r = viewer.get(url, params={"from": FROM.isoformat(), "to": TODAY.isoformat()}, timeout=30)
+    assert r.status_code == 200 and f"{FROM.isoformat()}_{TODAY.isoformat()}" in r.headers["content-disposition"]
     # a built-in survey has a report of its own too: the hl3 ratings of quay-2
     r = viewer.get(town.url + "/admin/surveys/hl3/report.docx", params={"period": days}, timeout=30)
     assert r.status_code == 200 and "Tỷ lệ hài lòng: 75,0%" in _body(docx.Document(io.BytesIO(r.content)))
@@ -341,6 +344,9 @@ def test_the_download_for_viewers_in_both_languages(town):
     ("/admin/surveys/mttq-thai-do/report.docx", {"period": "x" * 5000}, 422, "period: kỳ báo cáo không hợp lệ"),
     ("/admin/surveys/mttq-thai-do/report.docx", {"period": "2026-12-31..2026-12-01"}, 422, "period: ngày kết thúc"),
     ("/admin/surveys/mttq-thai-do/report.docx", {"lang": "fr"}, 422, "lang: chọn vi (tiếng Việt) hoặc en"),
+    ("/admin/surveys/mttq-thai-do/report.docx", {"from": "2026-12-01"}, 422, "from, to: cho cả ngày bắt đầu"),
+    ("/admin/surveys/mttq-thai-do/report.docx", {"from": "2026-12-01", "to": "hôm nay"}, 422,
+     "period: kỳ báo cáo không hợp lệ"),
 ])
 def test_what_means_nothing_is_a_page_that_says_so(town, path, params, status, says):
     viewer = session_for(town, "binh", "mật-khẩu-xem")

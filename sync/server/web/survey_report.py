@@ -1,4 +1,5 @@
-"""A survey's own report as Word: ``GET /admin/surveys/{id}/report.docx?period=…&lang=vi|en``.
+"""A survey's own report as Word: ``GET /admin/surveys/{id}/report.docx?period=…&lang=vi|en``
+(or ``?from=YYYY-MM-DD&to=YYYY-MM-DD``, as the dashboard takes days).
 
 Viewers and admins. The period is the campaign's days by default (a survey
 without days: this month), or any period the dashboard takes (reports/periods.py);
@@ -38,6 +39,10 @@ def survey_report(request: Request, survey_id: str):
         return error_page(request, 422, _("lang: chọn vi (tiếng Việt) hoặc en (tiếng Anh), không phải «{got}».",
                                           got=lang[:20]))
     raw = q.get("period")
+    if not raw and (q.get("from") or q.get("to")):       # the dashboard's way: ?from=YYYY-MM-DD&to=YYYY-MM-DD
+        if not (q.get("from") and q.get("to")):
+            return error_page(request, 422, _("from, to: cho cả ngày bắt đầu và ngày kết thúc (YYYY-MM-DD)."))
+        raw = f"{q['from']}..{q['to']}"
     try:
         period = periods.parse(raw) if raw else campaign_docx.default_period(doc)
     except periods.PeriodError as exc:
