@@ -48,29 +48,46 @@ PIN_LOCKED = "Nhập sai nhiều lần. Vui lòng thử lại sau {seconds} giâ
 #: the appointment chooser's quick buttons: days after the kiosk's today (0: today)
 APPOINTMENT_QUICK_DAYS = (0, 1, 3, 5, 7, 10, 15)
 #: held at a limit (msgids: the chooser says them in the panel's language)
-APPOINTMENT_NOT_BEFORE_TODAY = "Ngày hẹn trả kết quả không thể trước hôm nay."
+APPOINTMENT_TOO_EARLY = "Ngày hẹn trả kết quả không thể quá {days} ngày trước hôm nay."
 APPOINTMENT_TOO_FAR = "Ngày hẹn trả kết quả không thể quá {days} ngày sau hôm nay."
+#: a past date chosen: what it is good for (msgid)
+APPOINTMENT_PAST = ("Ngày hẹn đã qua: kết quả trả trễ hẹn. Phiếu in không nhận ngày này; "
+                    "«Đánh giá trên máy» ghi đánh giá là trễ hẹn.")
 
 
 def step_appointment(day: date | None, delta: int, today: date) -> tuple[date, str]:
-    """``day`` (today when None) moved by ``delta`` days, held within today … today + APPOINTMENT_MAX_DAYS.
+    """``day`` (today when None) moved by ``delta`` days, held within APPOINTMENT_MAX_DAYS either side of today.
 
-    Returns the day and "" or, when it was held at a limit, the msgid saying why.
+    Returns the day and "" or, when it was held at a limit, the msgid saying
+    why. A past date is allowed here for "Đánh giá trên máy" (the result
+    returned late); a printed receipt refuses it (receipts.check_appointment).
     """
     moved = (day or today) + timedelta(days=delta)
-    if moved < today:
-        return today, APPOINTMENT_NOT_BEFORE_TODAY
+    first = today - timedelta(days=receipts.APPOINTMENT_MAX_DAYS)
+    if moved < first:
+        return first, APPOINTMENT_TOO_EARLY
     last = today + timedelta(days=receipts.APPOINTMENT_MAX_DAYS)
     if moved > last:
         return last, APPOINTMENT_TOO_FAR
     return moved, ""
 
 
+def appointment_for_rating(day: date | None, today: date) -> str | None:
+    """The appointment date a rating on the kiosk screen carries ("YYYY-MM-DD"), within the chooser's limits."""
+    if day is None:
+        return None
+    if abs((day - today).days) > receipts.APPOINTMENT_MAX_DAYS:
+        raise receipts.AppointmentError("far", f"{day:%d/%m/%Y}", day, today)
+    return day.isoformat()
+
+
 def appointment_refused(exc: receipts.AppointmentError) -> tuple[str, str]:
     """Why the panel cannot put this appointment date on a receipt (Vietnamese, English)."""
     if exc.kind == "past":
-        return (f"Ngày hẹn trả kết quả {exc.text} đã qua (hôm nay {exc.today:%d/%m/%Y}): xin chọn lại.",
-                f"The appointment date {exc.text} has passed (today is {exc.today:%d/%m/%Y}): please choose again.")
+        return ((f"Ngày hẹn trả kết quả {exc.text} đã qua (hôm nay {exc.today:%d/%m/%Y}): phiếu in cần ngày từ "
+                 "hôm nay trở đi. Kết quả trả trễ hẹn: bấm «Đánh giá trên máy»."),
+                (f"The appointment date {exc.text} has passed (today is {exc.today:%d/%m/%Y}): a printed receipt "
+                 "needs today or later. For a result returned late, press “Rate on screen”."))
     if exc.kind == "far":
         days = receipts.APPOINTMENT_MAX_DAYS
         return (f"Ngày hẹn trả kết quả {exc.text} quá xa (hơn {days} ngày): xin chọn lại.",
@@ -196,10 +213,15 @@ class StaffPanel:
 
     # -- a dossier rated on the kiosk, without paper ------------------------------
 
-    def rate_on_screen(self, dossier_code: str, procedure_code: str | None = None) -> Outcome:
+    def rate_on_screen(self, dossier_code: str, procedure_code: str | None = None,
+                       appointment: date | None = None) -> Outcome:
         """Check a typed (or scanned) dossier code for a rating on the kiosk screen itself.
 
-        ``ok``: ``extra`` holds officer_id, dossier_code, procedure_code, and the
+        ``appointment``: the dossier's appointment date when the officer chose
+        one (past dates too: the result is returned now, maybe late); the
+        rating is then signed on_time or late, as a receipt's would be.
+
+        ``ok``: ``extra`` holds officer_id, dossier_code, procedure_code (and appointment), and the
         app opens the citizen's rating screen for the signed-in officer and
         this dossier, as a scanned receipt would (KioskApp.start_dossier_rating).
 
@@ -232,10 +254,15 @@ class StaffPanel:
         if procedure_code and not any(p["code"] == procedure_code for p in self.procedures()):
             return Outcome(False, f"Thủ tục {procedure_code} không có trong danh sách của ki-ốt.",
                            f"The procedure {procedure_code} is not on this kiosk's list.")
+        try:
+            due = appointment_for_rating(appointment, self.cfg.now().date())
+        except receipts.AppointmentError as exc:
+            return Outcome(False, *appointment_refused(exc))
+        extra = {"officer_id": officer["id"], "dossier_code": code, "procedure_code": procedure_code or None}
+        if due:
+            extra["appointment"] = due
         return Outcome(True, f"Mời người dân đánh giá hồ sơ {code} trên máy.",
-                       f"The citizen can now rate dossier {code} on the kiosk.",
-                       extra={"officer_id": officer["id"], "dossier_code": code,
-                              "procedure_code": procedure_code or None})
+                       f"The citizen can now rate dossier {code} on the kiosk.", extra=extra)
 
     # -- printing --------------------------------------------------------------
 

@@ -86,7 +86,7 @@ def staff_due(d: kd.Driver):
     notes["chooser_empty_texts"] = _chooser_texts(d)
     yield from d.shot("staff_due_chooser_empty")
     notes["targets"] = kd.touch_targets_on(d)
-    # one day back from nothing: held at today, and said
+    # one day back from nothing: yesterday, with what a past date is good for
     yield from d.tap(_chooser_id(d, "minus_button"))
     notes["after_minus"] = [str(screen.due_chooser.day), screen.due_chooser.message,
                             _chooser_id(d, "message").text]
@@ -142,7 +142,32 @@ def staff_due(d: kd.Driver):
     yield from d.wait_for(lambda: screen.due_chooser is None, 3, "the chooser closed")
     yield from _print_and_read(d, 2)
     notes["printed_fields_today"] = _decoded(fake.printed.jobs()[2])
+    # a date already past (the result comes late): no receipt takes it, "Đánh giá trên máy" does
+    yield from _open_due(d)
+    yield from _quick(d, 0)
+    yield from d.tap(_chooser_id(d, "minus_button"))
+    yield from d.tap(_chooser_id(d, "minus_button"))
+    notes["past_day"] = str(screen.due_chooser.day)
+    notes["past_texts"] = _chooser_texts(d)
+    yield from d.shot("staff_due_chooser_past")
+    yield from d.tap(_chooser_id(d, "done_button"))
+    yield from d.wait_for(lambda: screen.due_chooser is None, 3, "the chooser closed")
+    yield from d.tap(screen.ids.print_button)
+    yield from d.wait_for(lambda: not screen.busy, 15, "printing")
+    yield 0.3
+    notes["past_print_outcome"] = [screen.outcome_ok, screen.outcome_vi, screen.outcome_en]
+    notes["jobs_after_past"] = len(fake.printed.jobs())
+    yield from d.shot("staff_due_past_refused")
+    yield from d.tap(screen.ids.rate_here_button)
+    yield from d.wait_screen("rate", timeout=5)
+    yield from d.tap(d.find(lambda w: w.__class__.__name__ == "LevelButton" and w.level == 2))
+    yield from d.wait_screen("thanks", timeout=10)
+    yield from d.wait_for(lambda: app.store.count() > 0, 5, "the row")
+    notes["rated_on_screen"] = [{k: r[k] for k in ("officer_id", "dossier_code", "receipt_id", "source",
+                                                   "level", "flags")} for r in app.store.records()]
     notes["expected"] = {"plus3": (today + timedelta(days=3)).isoformat(),
+                         "minus1": (today - timedelta(days=1)).isoformat(),
+                         "minus2": (today - timedelta(days=2)).isoformat(),
                          "plus4": (today + timedelta(days=4)).isoformat(),
                          "plus7": (today + timedelta(days=7)).isoformat()}
 

@@ -102,10 +102,24 @@ def test_the_chooser_steps_stay_within_the_limits():
     today = date(2026, 12, 2)
     assert step_appointment(None, 3, today) == (date(2026, 12, 5), "")
     assert step_appointment(date(2026, 12, 5), -1, today) == (date(2026, 12, 4), "")
-    day, why = step_appointment(None, -1, today)
-    assert day == today and "trước hôm nay" in why
+    # back into the past too (a rating on screen for a result returned late), a year at most
+    assert step_appointment(None, -1, today) == (date(2026, 12, 1), "")
+    day, why = step_appointment(today - timedelta(days=366), -1, today)
+    assert day == today - timedelta(days=366) and "trước hôm nay" in why
     day, why = step_appointment(today + timedelta(days=366), 1, today)
-    assert day == today + timedelta(days=366) and "{days}" in why
+    assert day == today + timedelta(days=366) and "{days}" in why and "sau hôm nay" in why
+
+
+def test_rating_on_screen_carries_the_date_past_ones_too(tmp_path, at_now):
+    cfg, store = write_kiosk(tmp_path)
+    staff = StaffPanel(cfg, store, None)
+    staff.sign_in("222222")
+    late = staff.rate_on_screen("HS-R1", None, date(2026, 11, 28))
+    assert late.ok and late.extra["appointment"] == "2026-11-28"
+    assert "appointment" not in staff.rate_on_screen("HS-R2").extra
+    far = staff.rate_on_screen("HS-R3", None, date(2020, 1, 1))
+    assert not far.ok and "quá xa" in far.message_vi and "too far" in far.message_en
+    store.close()
 
 
 # -- issued: the payload, the paper --------------------------------------------------

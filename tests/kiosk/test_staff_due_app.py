@@ -55,11 +55,11 @@ def test_the_date_is_chosen_with_big_buttons_and_starts_empty(due_run):
     notes, _out = due_run
     assert notes["due_button_before"] == "Ngày hẹn: chưa có"
     assert "Chưa có ngày hẹn" in notes["chooser_empty_texts"]
-    # "− 1 ngày" from no date stops at today, and says why
-    today = notes["today"]
-    assert notes["after_minus"][0] == today
-    assert notes["after_minus"][2] == "Ngày hẹn trả kết quả không thể trước hôm nay."
+    # "– 1 ngày" from no date: yesterday, and what a past date is good for
     expected = notes["expected"]
+    assert notes["after_minus"][0] == expected["minus1"]
+    assert notes["after_minus"][1] == ""
+    assert notes["after_minus"][2].startswith("Ngày hẹn đã qua: kết quả trả trễ hẹn.")
     assert notes["after_quick3"] == expected["plus3"]
     assert notes["after_plus"] == expected["plus4"]
     assert notes["after_plus_minus"] == expected["plus3"]
@@ -110,3 +110,20 @@ def test_the_receipt_printed_carries_the_date_then_none(due_run):
     assert notes["appointment_after_no_date"] == "None"
     assert "a" not in notes["printed_fields_no_date"]
     assert notes["printed_fields_today"]["a"] == notes["today"]
+
+
+def test_a_past_date_is_refused_on_paper_and_rates_late_on_screen(due_run):
+    notes, _out = due_run
+    expected = notes["expected"]
+    day = "/".join(reversed(expected["minus2"].split("-")))
+    assert notes["past_day"] == expected["minus2"]
+    assert "2 ngày trước hôm nay" in notes["past_texts"]
+    assert any(t.startswith("Ngày hẹn đã qua") for t in notes["past_texts"])
+    ok, vi, en = notes["past_print_outcome"]
+    assert not ok and f"Ngày hẹn trả kết quả {day} đã qua" in vi and "has passed" in en
+    assert notes["jobs_after_past"] == 3                       # nothing printed for it
+    (row,) = notes["rated_on_screen"]
+    assert (row["officer_id"], row["dossier_code"], row["source"], row["receipt_id"], row["level"]) == (
+        "cb-002", "HS-DUE-1", "walk_up", None, 2)
+    flags = json.loads(row["flags"]) if isinstance(row["flags"], str) else row["flags"]
+    assert "late" in flags and "on_time" not in flags

@@ -5,7 +5,9 @@ least 20 mm on the 10.1" panel): one day back or on, and quick choices
 counted from the kiosk's today (+1, +3 … days). The date goes on the
 receipt and into its QR code (``a``), so a rating from it says whether the
 result came on time. No date is the default: "Không có ngày hẹn" clears it.
-The limits are kiosk.staff.step_appointment's (today … a year ahead).
+The limits are kiosk.staff.step_appointment's (a year either side of
+today); a past date is for "Đánh giá trên máy" only (the result returned
+late), which the chooser says: a printed receipt refuses it.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from kivy.uix.modalview import ModalView
 
 from kiosk.config import local_now
 from kiosk.receipts import APPOINTMENT_MAX_DAYS
-from kiosk.staff import APPOINTMENT_QUICK_DAYS, step_appointment
+from kiosk.staff import APPOINTMENT_PAST, APPOINTMENT_QUICK_DAYS, step_appointment
 
 #: Monday first, as date.weekday() counts (msgids, English through hailong.po)
 WEEKDAYS = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật")
@@ -40,6 +42,7 @@ class DueChooser(ModalView):
 
     quick_days = APPOINTMENT_QUICK_DAYS
     max_days = APPOINTMENT_MAX_DAYS
+    past_note = APPOINTMENT_PAST
     weekday = staticmethod(weekday)
 
     def __init__(self, dossier: str, day: date | None, on_done: Callable[[date | None], None],
@@ -67,7 +70,12 @@ class DueChooser(ModalView):
         days = (day - self.today()).days
         if days == 0:
             return app.t("hôm nay")
+        if days < 0:
+            return app.t("hôm qua") if days == -1 else app.t("{n} ngày trước hôm nay").format(n=-days)
         return app.t("ngày mai") if days == 1 else app.t("{n} ngày sau hôm nay").format(n=days)
+
+    def is_past(self, day: date | None) -> bool:
+        return day is not None and day < self.today()
 
     def done(self) -> None:
         self.dismiss()

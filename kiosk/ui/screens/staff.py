@@ -241,7 +241,7 @@ class StaffScreen(KioskScreen):
         """
         if self.busy:
             return
-        out = self.staff.rate_on_screen(self.dossier, self.procedure_code())
+        out = self.staff.rate_on_screen(self.dossier, self.procedure_code(), self.appointment)
         if not out.ok:
             self._say(False, out.message_vi, out.message_en)
             return
