@@ -120,6 +120,12 @@ def _usable_question(q) -> bool:
         return False
 
 
+def _question_list(doc: dict) -> list[dict]:
+    """A survey's questions as a list of objects (whatever a hostile document holds)."""
+    qs = doc.get("questions") if isinstance(doc, dict) else None
+    return [q for q in qs if isinstance(q, dict)] if isinstance(qs, list) else []
+
+
 def _words(value, fallback: str = "") -> tuple[str, str]:
     """(Vietnamese, English) of a survey's {"vi", "en"} text; English falls back to the Vietnamese."""
     if isinstance(value, str):
@@ -250,15 +256,18 @@ class Visit:
         if pick is not None:
             try:
                 doc = pick(self.settings.unit_code, self.settings.desk_id, self.today())
+                if doc is not None:
+                    protocol.check_survey(doc)   # only a survey a rating can be sealed on
             except Exception:
-                log.exception("the server's survey could not be read; asking config.toml's scale")
+                log.exception("the server's survey cannot be asked; asking config.toml's scale")
+                doc = None
         if not _usable(doc):
             doc = protocol.BUILTIN_SURVEYS[protocol.survey_for_scale(self.settings.scale)]
         return doc
 
     def questions(self) -> list[dict]:
         """The survey's extra questions that the kiosk can show, in order (each on its own screen)."""
-        return [q for q in self.survey().get("questions") or () if _usable_question(q)]
+        return [q for q in _question_list(self.survey()) if _usable_question(q)]
 
     def question(self) -> dict | None:
         """The question on screen now (state ``question``), else None."""
@@ -275,7 +284,7 @@ class Visit:
         q = q or self.question()
         if q is None:
             return []
-        satisfied = set(q.get("satisfied") or ())
+        satisfied = {lv for lv in q["satisfied"] if isinstance(lv, int)} if isinstance(q.get("satisfied"), list) else set()
         return [(lv, *_words(q["labels"][str(lv)]), lv in satisfied) for lv in range(q["scale"], 0, -1)]
 
     def progress(self) -> tuple[int, int] | None:
@@ -308,14 +317,14 @@ class Visit:
     def levels(self) -> list[tuple[int, str, str, bool]]:
         """(level, Vietnamese, English, satisfied?) of this visit's survey, best first."""
         doc = self.survey()
-        satisfied = set(doc["satisfied"])
-        return [(lv, doc["labels"][str(lv)]["vi"], doc["labels"][str(lv)]["en"], lv in satisfied)
-                for lv in range(doc["scale"], 0, -1)]
+        satisfied = {lv for lv in doc["satisfied"] if isinstance(lv, int)}
+        return [(lv, *_words(doc["labels"][str(lv)]), lv in satisfied) for lv in range(doc["scale"], 0, -1)]
 
     def reason_codes(self) -> list[str]:
         """The reason chips, the same for every level: the survey's reasons (for a built-in survey, those config.toml keeps)."""
         doc = self.survey()
-        codes = [r["code"] for r in doc.get("reasons", [])]
+        reasons = doc.get("reasons") if isinstance(doc.get("reasons"), list) else []
+        codes = [r["code"] for r in reasons if isinstance(r, dict) and isinstance(r.get("code"), str)]
         if doc["id"] in protocol.BUILTIN_SURVEYS:
             return [c for c in self.settings.reasons if c in codes]
         return codes
@@ -328,8 +337,9 @@ class Visit:
         """
         if self.survey()["id"] in protocol.BUILTIN_SURVEYS and code in CHIP_LABELS:
             return CHIP_LABELS[code]
-        for reason in self.survey().get("reasons", []):
-            if reason.get("code") == code:
+        reasons = self.survey().get("reasons")
+        for reason in reasons if isinstance(reasons, list) else ():
+            if isinstance(reason, dict) and reason.get("code") == code:
                 return reason.get("vi", code), reason.get("en", code)
         return DEFAULT_REASONS.get(code, (code, code))
 
@@ -612,8 +622,7 @@ class Visit:
 
     def _answers(self) -> dict:
         """Every question code of the survey: the answer tapped, or None (skipped, or not reached)."""
-        codes = [q["code"] for q in self.survey().get("questions") or () if isinstance(q, dict)
-                 and isinstance(q.get("code"), str)]
+        codes = [q["code"] for q in _question_list(self.survey()) if isinstance(q.get("code"), str)]
         return {code: self.answers.get(code) for code in codes}
 
     def _flags(self) -> list[str]:

@@ -339,3 +339,46 @@ def test_the_store_refuses_an_answer_off_its_scale(store):
         store.append(unit_code="13321", desk_id="quay-1", officer_id="cb-001", level=5,
                      survey="mttq-2026-q4", answers={"zz": 1})            # not a question of it
     assert store.count() == 0
+
+
+@pytest.mark.parametrize("broken", [
+    {"questions": 5},                                              # not a list
+    {"questions": ["x", 3]},                                       # not objects
+    {"satisfied": "5"},                                            # not a list of levels
+    {"reasons": "thai_do"},                                        # not a list
+    {"scale": 99},                                                 # off the protocol's scales
+    {"labels": {"5": {"vi": "Rất hài lòng"}}},                     # labels missing for most levels
+])
+def test_a_broken_survey_from_the_server_never_stops_a_rating(store, clock, broken):
+    """Every input hostile: a survey the kiosk cannot show or seal on is not asked; config.toml's is."""
+    doc = {**campaign(), **broken}
+    send(store, [doc], None)
+    v = make(store, clock, today=lambda: DEC_10)
+    v.tap_start()
+    v.choose_officer("cb-001")
+    assert v.survey()["id"] == "hl3"
+    v.rate(3)
+    v.skip_reasons()
+    v.skip_comment()
+    [row] = store.records()
+    assert (row["survey"], row["level"], row["answers"]) == ("hl3", 3, {})
+
+
+def test_odd_words_in_a_survey_still_show(store, clock):
+    """A question without English words shows its Vietnamese; a title that is not an object shows nothing."""
+    doc = campaign(questions=1)
+    doc["questions"][0]["text"] = {"vi": "Cán bộ có đúng hẹn không?"}
+    doc["questions"][0]["labels"] = {"1": {"vi": "Không"}, "2": {"vi": "Có", "en": ""}}
+    doc["title"] = 7
+    send(store, [doc], None)
+    v = make(store, clock, today=lambda: DEC_10)
+    v.tap_start()
+    v.choose_officer("cb-001")
+    assert v.banner() == ("Ủy ban MTTQ xã Đồng Tâm", "", "")
+    v.rate(5)
+    assert v.question_text() == ("Cán bộ có đúng hẹn không?", "Cán bộ có đúng hẹn không?")
+    assert v.question_levels() == [(2, "Có", "Có", True), (1, "Không", "Không", False)]
+    v.answer(2)
+    v.skip_reasons()
+    v.skip_comment()
+    assert store.records()[0]["answers"] == {"q1": 2}
