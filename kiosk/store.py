@@ -11,10 +11,10 @@ import json
 import sqlite3
 import threading
 import uuid
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import sqlite_utils
 
@@ -134,7 +134,7 @@ class KioskStore:
         self.default_survey = protocol.DEFAULT_SURVEY_ID
 
     @classmethod
-    def from_config(cls, cfg) -> "KioskStore":
+    def from_config(cls, cfg) -> KioskStore:
         """The store a loaded config.toml names ([kiosk] db, id, key, utc_offset)."""
         store = cls(cfg.db_path, cfg.kiosk["id"], cfg.kiosk_key or None, cfg.kiosk["utc_offset"])
         try:

@@ -56,9 +56,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Callable
 
 from sync import protocol
 from sync.protocol import COMMENT_MAX, DEFAULT_REASONS, SCALES, nfc
@@ -161,7 +161,7 @@ class Settings:
     language: str = "vi"
 
     @classmethod
-    def from_config(cls, cfg) -> "Settings":
+    def from_config(cls, cfg) -> Settings:
         if cfg.survey.get("reasons_below_level"):
             log.warning("[survey] reasons_below_level is ignored: the reasons screen follows every level, "
                         "so that nobody watching learns the level from the screens")
@@ -201,8 +201,8 @@ class Visit:
         self.clock = clock
         #: the kiosk's local day (which campaign runs); tests pass their own
         self.today = today or (lambda: protocol.now_at_offset(getattr(store, "utc_offset", "+07:00")).date())
-        self.listeners: list[Callable[["Visit", str], None]] = []
-        self.warning_listeners: list[Callable[["Visit"], None]] = []
+        self.listeners: list[Callable[[Visit, str], None]] = []
+        self.warning_listeners: list[Callable[[Visit], None]] = []
         self.stored_listeners: list[Callable[[dict], None]] = []
         self.warning = False
         self.language = settings.language
@@ -610,15 +610,15 @@ class Visit:
     def _fields(self) -> dict:
         """The draft: store.append()'s keyword arguments, the tap's time as ISO text."""
         s = self.settings
-        return dict(
-            unit_code=s.unit_code, desk_id=s.desk_id, officer_id=self.officer_id,
-            level=self.level, reasons=self._ordered(self.reasons),
-            comment=(self.comment or "").strip() or None, source=self.source,
-            dossier_code=self.dossier_code, procedure_code=self.procedure_code,
-            receipt_id=self.receipt_id, rapid_repeat_seconds=s.rapid_repeat_seconds,
-            now=self._tapped_at, flags=self._flags(),
+        return {
+            "unit_code": s.unit_code, "desk_id": s.desk_id, "officer_id": self.officer_id,
+            "level": self.level, "reasons": self._ordered(self.reasons),
+            "comment": (self.comment or "").strip() or None, "source": self.source,
+            "dossier_code": self.dossier_code, "procedure_code": self.procedure_code,
+            "receipt_id": self.receipt_id, "rapid_repeat_seconds": s.rapid_repeat_seconds,
+            "now": self._tapped_at, "flags": self._flags(),
             # the survey the citizen was shown, so the record is sealed on the scale it was given on
-            survey=self.survey()["id"], answers=self._answers())
+            "survey": self.survey()["id"], "answers": self._answers()}
 
     def _answers(self) -> dict:
         """Every question code of the survey: the answer tapped, or None (skipped, or not reached)."""
