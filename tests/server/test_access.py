@@ -22,7 +22,8 @@ PAGES = ["/admin", "/admin?period=2026-Q4", "/admin/officers/cb-001?period=2026"
          "/admin/alerts", "/admin/kiosks", "/admin/export?fmt=csv&period=2026-Q4",
          "/admin/export?fmt=xlsx&period=2026", "/admin/export?fmt=docx&period=2026-Q4",
          "/admin/roster", "/admin/letters", "/admin/kiosks?revoke=ki-ot-1", "/admin/roster?imported=1&officers=2",
-         "/admin/surveys/hl3/report.docx?period=2026-Q4"]
+         "/admin/surveys/hl3/report.docx?period=2026-Q4", "/admin/surveys", "/admin/surveys/hl3",
+         "/admin/surveys/hl3/preview?lang=en", "/admin/surveys/hl3.json"]
 ADMIN_POSTS = [("/admin/alerts/1/ack", {"note": "đã xử lý"}),
                ("/admin/roster/officers", {"id": "cb-666", "name": "Kẻ Lạ"}),
                ("/admin/settings/report", {"body": "UBND GIẢ"}),
@@ -31,7 +32,9 @@ ADMIN_POSTS = [("/admin/alerts/1/ack", {"note": "đã xử lý"}),
                ("/admin/kiosks/enrol", {"kiosk_id": "ki-ot-la", "unit_code": "13321"}),
                ("/admin/kiosks/ki-ot-1/revoke", {}),
                ("/admin/import-roster", {"file": "id,name\ncb-667,Kẻ Lạ Hai\n"}),
-               ("/admin/officers/cb-001/photo", {"file": "không phải ảnh"})]
+               ("/admin/officers/cb-001/photo", {"file": "không phải ảnh"}),
+               ("/admin/surveys/new", {"id": "ke-la", "action": "save"}),
+               ("/admin/surveys/default", {"survey": "hl5"}), ("/admin/surveys/hl3/end", {})]
 API = sorted({(m, r.path) for r in api_admin.router.routes for m in r.methods if m == "GET"}
              | {("GET", "/api/v1/reports/dashboard")})
 SECRET_MARKERS = ("Nguyễn Thị Hồng Nhung", "Mã đánh giá", '"ratings"', '"alerts"', '"overall"')
