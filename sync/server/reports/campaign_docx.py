@@ -29,13 +29,14 @@ they are written.
 from __future__ import annotations
 
 import io
+import json
 import re
 from dataclasses import dataclass
 from datetime import date
 
 from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_TAB_ALIGNMENT, WD_TAB_LEADER
 from docx.shared import Mm
-from sqlalchemy import select
+from sqlalchemy import func, not_, select
 
 from sync.cli_i18n import Translator
 from sync.protocol import satisfaction_rate
@@ -43,6 +44,7 @@ from sync.server.core import db
 from sync.server.core.alerts import rules as alert_rules
 from sync.server.core.clock import local_text
 from sync.server.core.settings import known_surveys
+from sync.server.core.sql import misuse_expr
 from sync.server.reports import survey_results
 from sync.server.reports.periods import Period, data_until, today_vn
 from sync.server.reports.report_docx import (
@@ -159,7 +161,7 @@ def gather(reader, survey_doc: dict, period: Period, lang: str = "vi") -> Campai
         elif isinstance(r, str):
             reason_words[r] = (r, r)
     stats = Stats(reader, db.ratings, "corrected_at", reasons=reason_words, surveys=surveys)
-    counted = stats.reason_counts(flt) if reason_words else {}
+    counted = _reason_counts(reader, flt, reason_words) if reason_words else {}
     reasons = sorted(((reason_words[c][1 if lang == "en" else 0], n) for c, n in counted.items() if n),
                      key=lambda r: (-r[1], r[0]))[:REASONS_SHOWN]
     comments = [mask_personal(str(c["comment"])) for c in stats.comments(flt, COMMENTS_SHOWN) if not c["misuse"]]
@@ -173,6 +175,26 @@ def gather(reader, survey_doc: dict, period: Period, lang: str = "vi") -> Campai
         officers=officers, procedures=procedures, reasons=reasons, comments=comments,
         comment_total=stats.comment_count(flt), names=names, others=others,
         threshold=float(rule.get("officer_rate_below", 80.0)), min_ratings=int(rule.get("officer_min_ratings", 10)))
+
+
+def _reason_counts(reader, flt: Filter, codes) -> dict[str, int]:
+    """How many valid ratings of the filter named each of ``codes``: one GROUP BY of the reasons lists
+    (a few distinct lists however many ratings), counted here; the survey's own codes, which the roll-up
+    (the town's reasons only) may not hold."""
+    r = db.ratings
+    q = (select(r.c.reasons, func.count().label("n"))
+         .where(flt.where(r, "corrected_at"), not_(misuse_expr(r))).group_by(r.c.reasons))
+    out = dict.fromkeys(codes, 0)
+    with reader.connect() as conn:
+        for text, n in conn.execute(q):
+            try:
+                named = json.loads(text or "[]")
+            except ValueError:
+                continue
+            for code in set(named) if isinstance(named, list) else ():
+                if isinstance(code, str) and code in out:
+                    out[code] += int(n)
+    return out
 
 
 # --- who issues it ------------------------------------------------------------------------------
