@@ -351,3 +351,25 @@ def test_bad_due_in_vietnamese(tmp_path):
     helped = subprocess.run([sys.executable, "-m", "hailong", "receipt", "print", "--help"],
                             env=env, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
     assert "--due NGÀY" in helped.stdout and "05/12/2026" in helped.stdout
+
+
+# -- DESIGN.md's vector with the appointment date ------------------------------------
+
+def test_the_vector_with_an_appointment_date(tmp_path):
+    """tests/vectors/receipt.json ``with_appointment_date`` (a copy of shared/vectors): verified and issued alike."""
+    import json
+
+    from helpers import VECTORS
+    vectors = json.loads((VECTORS / "receipt.json").read_text("utf-8"))
+    vector, key = vectors["with_appointment_date"], vectors["receipt_key_hex"]
+    fields, rid = protocol.parse_receipt_token(vector["qr_text"], key)
+    assert fields == vector["fields"] and rid == vector["receipt_id"]
+    cfg, store = write_kiosk(tmp_path, receipt={"key": key})
+    t = vector["fields"]["t"]
+    result = ReceiptVerifier.from_config(cfg, store, clock=lambda: t + 86400).check(vector["qr_text"])
+    assert result.ok and result.appointment == "2026-11-30" and result.receipt_id == vector["receipt_id"]
+    # the kiosk issues the very same text for the same dossier, time and date
+    issued = receipts.issue(cfg, store, "cb-001", vector["fields"]["h"], vector["fields"]["p"],
+                            now=datetime.fromtimestamp(t, ICT), appointment="30/11/2026")
+    assert issued.token == vector["qr_text"] and issued.receipt_id == vector["receipt_id"]
+    store.close()
