@@ -225,7 +225,7 @@ def test_results_of_a_survey_for_a_period(town, admin, viewer):
     assert page.status_code == 200
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page.text))
     # the hand-checked quarter IV 2026 (tests/town.py): 10 ratings, 2 of them misuse, 75,0 % of 8
-    assert "Tỷ lệ hài lòng 75,0 % 8 lượt hợp lệ Lượt đánh giá 10 Quầy 2" in text, text[:3000]
+    assert "Tỷ lệ hài lòng 75,0 % 8 lượt hợp lệ Lượt đánh giá 10 Số quầy 2" in text, text[:3000]
     assert "3 · Rất hài lòng hài lòng 3 37,5 %" in text and "1 · Không hài lòng 2 25,0 %" in text
     assert "/admin/surveys/hl3/report.docx?from=2026-10-01&amp;to=2026-12-31" in page.text
     assert 'data-testid="edit"' not in page.text                                # a viewer: no write links
