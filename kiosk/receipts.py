@@ -135,8 +135,11 @@ def valid_until(issued_at: int, validity_days: int, appointment: str | date | No
         except ValueError:
             appointment = None
     if isinstance(appointment, date):
-        end = datetime.combine(appointment + timedelta(days=int(validity_days) + 1), datetime.min.time(),
-                               _offset(utc_offset))
+        try:
+            end = datetime.combine(appointment + timedelta(days=int(validity_days) + 1), datetime.min.time(),
+                                   _offset(utc_offset))
+        except OverflowError:              # 9999-12-31: no issuer signs it; never past the calendar's end
+            end = datetime.max.replace(tzinfo=timezone.utc)
         last = max(last, int(end.timestamp()) - 1)
     return last
 

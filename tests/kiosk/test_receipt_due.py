@@ -237,6 +237,7 @@ def test_the_days_end_at_the_kiosks_offset():
     at_utc = receipts.valid_until(t, 1, "2026-12-05", "+00:00")
     assert at_utc - at_hanoi == 7 * 3600
     assert receipts.valid_until(t, 1, "not-a-date") == t + 86400 == receipts.valid_until(t, 1, None)
+    assert receipts.valid_until(t, 30, "9999-12-31") > t                   # the calendar's end: no overflow
 
 
 def test_scanned_result_carries_the_date_or_none(kiosk, at_now):
