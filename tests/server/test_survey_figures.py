@@ -236,3 +236,14 @@ def test_export_of_one_survey_gives_each_question_its_column(town):
     assert [r[qs[1]] for r in rows] == ["1 lần", "3 lần trở lên", "Không trả lời", "Không trả lời", "1 lần"]
     assert [r["Mức độ (chữ)"] for r in rows] == ["Rất hài lòng", "Bình thường", "Hài lòng", "Không hài lòng",
                                                 "Rất hài lòng"]
+
+
+def test_a_comment_says_its_level_in_its_own_surveys_words(tmp_path):
+    rows = [("2026-10-02T08:00:00+07:00", "k1", "quay-1", "cb-001", "P1", "hl3", 3, {}, []),
+            ("2026-10-05T08:00:00+07:00", "k2", "quay-2", "cb-004", "P1", "mttq-q4", 3, {}, [])]
+    engine = make_mixed_town(tmp_path / "town.db", rows)
+    with engine.begin() as conn:
+        conn.execute(db.ratings.update().values(comment="Ý kiến"))
+    words = {c["survey"]: c["level_words"] for c in town_stats(engine).comments(Filter(Q4))}
+    # level 3 is "Rất hài lòng" on hl3 but "Bình thường" on the 5-level campaign
+    assert words == {"hl3": ("Rất hài lòng", "Very satisfied"), "mttq-q4": ("Bình thường", "Neutral")}

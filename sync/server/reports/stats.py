@@ -392,8 +392,9 @@ class Stats:
         """The ratings with a comment, newest first (ties by id, so pages never overlap), ``limit``
         of them from ``offset``; misuse included (marked ``misuse``: they are shown, not counted)."""
         r = self.r
+        extra = [r.c.survey] if "survey" in r.c else []
         q = (select(r.c.id, r.c[self.time_col].label("at"), r.c.unit_code, r.c.desk_id,
-                    r.c.officer_id, r.c.procedure_code, r.c.level, r.c.reasons, r.c.comment, r.c.flags)
+                    r.c.officer_id, r.c.procedure_code, r.c.level, r.c.reasons, r.c.comment, r.c.flags, *extra)
              .where(self._with_comment(flt))
              .order_by(r.c[self.time_col].desc(), r.c.id.desc()).limit(limit).offset(offset))
         with self.reader.connect() as conn:
@@ -406,8 +407,17 @@ class Stats:
                 except ValueError:
                     reasons = []
                 d["reasons"] = [c for c in reasons if isinstance(c, str)] if isinstance(reasons, list) else []
+                # the level in the words of the rating's own survey: (vi, en), None when it has none
+                d["level_words"] = self._level_words(d.get("survey"), d["level"])
                 out.append(d)
             return out
+
+    def _level_words(self, survey_id: str | None, level) -> tuple[str, str] | None:
+        doc = self.surveys.get(survey_id) if survey_id else None
+        found = ((doc or {}).get("labels") or {}).get(str(level)) if isinstance(doc, dict) else None
+        if not isinstance(found, dict) or not isinstance(found.get("vi"), str):
+            return None
+        return found["vi"], found.get("en") if isinstance(found.get("en"), str) else found["vi"]
 
     def latest_comments(self, flt: Filter, limit: int = 20) -> list[dict]:
         """The newest ratings with a comment (misuse included: they are shown)."""
