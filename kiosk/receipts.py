@@ -139,7 +139,7 @@ def valid_until(issued_at: int, validity_days: int, appointment: str | date | No
             end = datetime.combine(appointment + timedelta(days=int(validity_days) + 1), datetime.min.time(),
                                    _offset(utc_offset))
         except OverflowError:              # 9999-12-31: no issuer signs it; never past the calendar's end
-            end = datetime.max.replace(tzinfo=timezone.utc)
+            end = datetime(9999, 12, 31, tzinfo=_offset(utc_offset))
         last = max(last, int(end.timestamp()) - 1)
     return last
 
