@@ -449,3 +449,17 @@ def test_a_stored_survey_no_form_would_write_still_makes_a_report(town):
         assert r.status_code in (200, 404), (r.status_code, r.text[:300])
         if r.status_code == 200:
             docx.Document(io.BytesIO(r.content))
+
+
+def test_every_word_of_the_report_has_its_english():
+    import ast
+
+    from sync.cli_i18n import read_po
+    english = read_po(ROOT / "assets/locale/en/LC_MESSAGES/hailong_server.po")
+    missing = []
+    for path in ("sync/server/reports/campaign_docx.py", "sync/server/web/survey_report.py"):
+        for node in ast.walk(ast.parse((ROOT / path).read_text("utf-8"))):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "_" and node.args
+                    and isinstance(node.args[0], ast.Constant) and node.args[0].value not in english):
+                missing.append(f"{path}: {node.args[0].value}")
+    assert not missing, missing
