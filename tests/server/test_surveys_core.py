@@ -51,6 +51,8 @@ def _answer(conn, sid: str, n: int = 1) -> None:
             unit_code="13321", desk_id="quay-1", officer_id="cb-001", level=3, reasons="[]", source="walk_up",
             flags="[]", prev_hash="0" * 64, hash="1" * 64, sig="2" * 64, received_at="2026-12-01T01:00:00Z",
             corrected_at="2026-12-01T08:00:00+07:00", survey=sid, answers="{}"))
+    from sync.server.core import rollup
+    rollup.fold_in(conn, list(protocol.DEFAULT_REASONS), limit=None)
 
 
 def _config(conn) -> dict:

@@ -140,13 +140,21 @@ def meta(conn: Connection) -> dict[str, dict]:
 
 
 def answered(conn: Connection, sid: str) -> int:
-    """How many ratings the server holds of survey ``sid``."""
+    """How many ratings the server holds of survey ``sid`` (counted in ``ratings`` itself: exact)."""
     return conn.execute(select(func.count()).select_from(ratings).where(ratings.c.survey == sid)).scalar() or 0
 
 
+def is_answered(conn: Connection, sid: str) -> bool:
+    """Whether any rating answered survey ``sid``: the rule that a survey never changes."""
+    return conn.execute(select(ratings.c.id).where(ratings.c.survey == sid).limit(1)).first() is not None
+
+
 def answered_counts(conn: Connection) -> dict[str, int]:
-    """survey id → ratings held, in one pass."""
-    return dict(conn.execute(select(ratings.c.survey, func.count()).group_by(ratings.c.survey)).all())
+    """survey id → ratings held, from the month roll-up (one small table, whatever the ratings'
+    number; a batch that has not been folded yet shows a moment later)."""
+    from sync.server.core.rollup import rollup_month
+    return {sid: int(n or 0) for sid, n in conn.execute(
+        select(rollup_month.c.survey, func.sum(rollup_month.c.total)).group_by(rollup_month.c.survey)).all()}
 
 
 def find(conn: Connection, sid: str) -> dict | None:
@@ -296,7 +304,7 @@ def add(conn: Connection, doc, by: str | None = None, based_on: str | None = Non
     if sid in held:
         if not replace:
             raise SurveyError("Khảo sát {id} đã có với nội dung khác: hãy đặt mã mới.", id=sid)
-        if answered(conn, sid):
+        if is_answered(conn, sid):
             raise SurveyError("Khảo sát {id} đã có người trả lời nên không sửa được: lưu thành bản mới (mã {new}).",
                               id=sid, new=next_id(conn, sid))
     held_before = set(held)
