@@ -25,8 +25,11 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
+import requests
 from helpers import ROOT, free_port, wait_until
 from test_demo import all_ratings, stop_demo, up
+
+from kiosk.store import KioskStore
 
 PROBE = ROOT / "tests" / "e2e" / "campaign_demo_probe.py"
 SHOTS = ROOT / "test-artifacts" / "demo-campaign"
@@ -284,15 +287,38 @@ def test_quay2_keeps_the_one_tap_survey(demo):
     assert rating["desk_id"] == "quay-2"
 
 
-def test_history_shows_the_campaign_and_on_time_figures(demo):
-    ratings = wait_until(lambda: kept(all_ratings(demo.base, demo.token), lambda rs: len(rs) > 3000),
-                         90, what="both kiosks' history on the server", step=0.5)
+def test_history_shows_the_campaign_and_on_time_figures(demo, browser):
+    held = 0
+    for db in ("kiosk.db", "kiosk-DT-MC-02.db"):
+        store = KioskStore(demo.folder / db)
+        held += store.count()
+        store.close()
+    assert held > 3000, "the demo brings a year of history"
+    ratings = wait_until(lambda: kept(all_ratings(demo.base, demo.token), lambda rs: len(rs) >= held),
+                         120, what="both kiosks' whole history on the server", step=0.5)
     on_campaign = [r for r in ratings if r["survey"] == demo.campaign["id"]]
     assert on_campaign and all(r["desk_id"] == "quay-1" for r in on_campaign)
     assert any(v is None for r in on_campaign for v in r["answers"].values()), "some questions skipped"
     assert all(r["survey"] == "hl3" for r in ratings if r["desk_id"] == "quay-2")
     flags = [f for r in ratings for f in r["flags"]]
     assert flags.count("on_time") > 50 and flags.count("late") > 10
+    # the dashboard's figures per survey and on time, through the reports API and on the page
+    body = requests.get(f"{demo.base}/api/v1/reports/dashboard", params={"period": f"{datetime.now(VN):%Y-%m}"},
+                        headers={"Authorization": f"Bearer {demo.token}"}, timeout=30).json()
+    by_survey = {f["id"]: f for f in body["surveys"]}
+    assert {demo.campaign["id"], "hl3"} <= set(by_survey), body["surveys"]
+    assert by_survey[demo.campaign["id"]]["on_time"] + by_survey[demo.campaign["id"]]["late"] > 0
+    assert any(t["late"] for t in body["timeliness"]["officer"]), "on-time figures per officer are not empty"
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    try:
+        sign_in(page, demo.base, "/admin")
+        assert demo.campaign["title"]["vi"] in page.inner_text("main")
+        page.screenshot(path=str(SHOTS / "admin-0-dashboard-vi.png"), full_page=True)
+        page.goto(f"{demo.base}/lang/en?next=/admin")
+        assert demo.campaign["title"]["en"] in page.inner_text("main")
+        page.screenshot(path=str(SHOTS / "admin-0-dashboard-en.png"), full_page=True)
+    finally:
+        page.close()
 
 
 def sign_in(page, base: str, path: str) -> None:
