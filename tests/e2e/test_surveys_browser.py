@@ -3,7 +3,7 @@
 An admin goes from the menu to the surveys, starts a campaign from the Front's template, is refused
 saving it without an English title (the field named, what was typed kept), fixes it, chooses desk
 quay-1, saves, sees it listed as running at quay-1 (and quay-2 still asking the default), previews
-it as the kiosk shows it in Vietnamese and English, and reads its results page; then the list, the
+it as the kiosk shows it in Vietnamese and English, and stops it early (quay-1 back on the default); then the list, the
 form and the preview on a phone (360×740), in both languages. Screenshots go to
 test-artifacts/admin/surveys-*.png.
 """
@@ -76,6 +76,16 @@ def test_write_a_front_campaign_see_it_running_at_quay_1_and_preview_it(town, br
     page.wait_for_url("**/preview?lang=en")
     assert "The officer listened to you" in page.locator("main").inner_text()
     shot(page, "surveys-06-preview-en")
+
+    # stopped now (the box must be ticked first): quay-1 asks the default again
+    page.goto(town.url + "/admin/surveys/mttq-dot-1")
+    page.get_by_test_id("end-confirm").check()
+    page.get_by_role("button", name="Kết thúc đợt khảo sát ngay").click()
+    page.wait_for_url("**/admin/surveys/mttq-dot-1?ended=1")
+    assert page.get_by_test_id("state").inner_text() == "Đã dừng sớm"
+    shot(page, "surveys-07-stopped")
+    page.goto(town.url + "/admin/surveys")
+    assert "mttq-dot-1" not in page.locator('tr[data-desk="quay-1"]').inner_text()
     ctx.close()
 
 

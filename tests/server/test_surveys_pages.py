@@ -193,6 +193,10 @@ def test_the_default_chooser_and_stopping_a_campaign(town, admin):
     assert "mttq-thang-nay" in [s["id"] for s in before["surveys"]]
     r = admin.post(town.url + "/admin/surveys/mttq-thang-nay/end", data={"csrf": token},
                    allow_redirects=False, timeout=20)
+    assert r.status_code == 422 and "xác nhận" in r.text                        # not without the confirmation
+    assert "mttq-thang-nay" in [s["id"] for s in config_of(town)[0]["surveys"]]
+    r = admin.post(town.url + "/admin/surveys/mttq-thang-nay/end", data={"csrf": token, "confirm": "1"},
+                   allow_redirects=False, timeout=20)
     assert r.status_code == 303
     after, etag2 = config_of(town)
     assert etag2 != etag and "mttq-thang-nay" not in [s["id"] for s in after["surveys"]]
@@ -200,9 +204,9 @@ def test_the_default_chooser_and_stopping_a_campaign(town, admin):
     assert "Đã dừng sớm" in page and "end-form" not in page
     doc = admin.get(town.url + "/admin/surveys/mttq-thang-nay.json", timeout=20).json()
     assert doc["to"] > periods.today_vn().isoformat() or doc["to"] == periods.today_vn().isoformat()  # unchanged
-    r = admin.post(town.url + "/admin/surveys/mttq-thang-nay/end", data={"csrf": token},
+    r = admin.post(town.url + "/admin/surveys/mttq-thang-nay/end", data={"csrf": token, "confirm": "1"},
                    allow_redirects=False, timeout=20)
-    assert r.status_code == 422
+    assert r.status_code == 422 and "đã kết thúc" in r.text
 
 
 def test_preview_in_both_languages(town, admin):

@@ -116,8 +116,10 @@ async def set_default(request: Request):
 @router.post("/admin/surveys/{sid}/end")
 async def end_survey(request: Request, sid: str):
     user = require_user(request, "admin")
-    await checked_form(request)
+    form = await checked_form(request)
     _ = tr(request)
+    if not form.get("confirm"):
+        return error_page(request, 422, _("Chưa kết thúc: hãy đánh dấu ô xác nhận rồi bấm lại."), user=user)
     try:
         with request.app.state.engine.begin() as conn:
             rules.end_now(conn, sid[:64], user["username"])
