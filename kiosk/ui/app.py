@@ -292,7 +292,14 @@ class KioskApp(App):
         job.start()
 
     def _tick(self, _dt) -> None:
-        self.clock_text = self.cfg.now().strftime("%H:%M")     # [kiosk] utc_offset, not the machine's TZ
+        local = self.cfg.now()
+        self.clock_text = local.strftime("%H:%M")     # [kiosk] utc_offset, not the machine's TZ
+        if local.date() != getattr(self, "_day", None):
+            # a new local day: a campaign may start or end today; welcome shows what the next visit asks
+            first = getattr(self, "_day", None) is None
+            self._day = local.date()
+            if not first and self.root is not None and not self.staff_open and self.visit.state == "welcome":
+                self.root.sm.get_screen("welcome").refresh()
         now = time.monotonic()
         if self.staff_open:
             busy = self.staff_screen is not None and self.staff_screen.busy
