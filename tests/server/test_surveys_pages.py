@@ -233,6 +233,9 @@ def test_results_of_a_survey_for_a_period(town, admin, viewer):
     assert "3 · Rất hài lòng hài lòng 3 37,5 %" in text and "1 · Không hài lòng 2 25,0 %" in text
     assert "/admin/surveys/hl3/report.docx?from=2026-10-01&amp;to=2026-12-31" in page.text
     assert 'data-testid="edit"' not in page.text                                # a viewer: no write links
+    dashboard = viewer.get(town.url + "/admin?survey=hl3&from=2026-10-01&to=2026-12-31", timeout=20)
+    assert '/admin?survey=hl3&amp;from=2026-10-01&amp;to=2026-12-31' in page.text
+    assert dashboard.status_code == 200 and "75,0" in dashboard.text            # the same days, per officer
     bad = viewer.get(town.url + "/admin/surveys/hl3?from=2026-13-01&to=x", timeout=20)
     assert bad.status_code == 422 and "Kỳ không hợp lệ" in bad.text
 
