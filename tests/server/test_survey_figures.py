@@ -247,3 +247,16 @@ def test_a_comment_says_its_level_in_its_own_surveys_words(tmp_path):
     words = {c["survey"]: c["level_words"] for c in town_stats(engine).comments(Filter(Q4))}
     # level 3 is "Rất hài lòng" on hl3 but "Bình thường" on the 5-level campaign
     assert words == {"hl3": ("Rất hài lòng", "Very satisfied"), "mttq-q4": ("Bình thường", "Neutral")}
+
+
+def test_the_comment_count_from_the_roll_up_is_the_ratings_count(tmp_path):
+    engine = make_mixed_town(tmp_path / "town.db")
+    with engine.begin() as conn:      # rows 2, 4 (misuse: shown, so counted), 6 and 10 (next quarter) say something
+        for seq, text in ((2, "Chờ lâu"), (4, "Lặp"), (6, "Tốt"), (10, "Năm mới"), (7, "")):
+            conn.execute(db.ratings.update().where(db.ratings.c.seq == seq).values(comment=text))
+    rollup.rebuild(engine, [])
+    stats = town_stats(engine)
+    for flt, n in ((Filter(Q4), 3), (Filter(Q4, survey="hl3"), 2), (Filter(Q4, survey="mttq-q4"), 1),
+                   (Filter(periods.custom(Q4.first_day, periods.month(2026, 10).last_day)), 1),
+                   (Filter(periods.year(2027)), 1), (Filter(Q4, officer="cb-004"), 1)):
+        assert stats.comment_count(flt) == stats.comment_count(flt, exact=True) == n, flt

@@ -6,7 +6,8 @@ to group them). Ratings are immutable and arrive in ``pk`` order, so the
 server keeps per local day (and per month) × unit × desk × officer ×
 procedure × survey the counts the statistics need — total, misuse, valid
 ratings per level, satisfied (by each rating's own survey), on time and late
-(the signed flags of a rating from a dated receipt), valid ratings per
+(the signed flags of a rating from a dated receipt), ratings with a comment,
+valid ratings per
 reason, and valid answers per question and value — and folds in new ratings
 incrementally (from the last pk folded) when ingest stores them. A year is
 then a few hundred thousand small rows at most instead of millions of wide
@@ -29,7 +30,7 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import Column, Integer, String, Table, bindparam, func, select
+from sqlalchemy import Column, Integer, String, Table, and_, bindparam, func, select
 
 from sync.protocol import LATE_FLAG, ON_TIME_FLAG
 from sync.server.core import db
@@ -60,6 +61,8 @@ def _counts_table(name: str) -> Table:
         # valid ratings flagged on_time / late (from a receipt with the appointment date; migration 0007)
         Column("on_time", Integer, nullable=False, default=0),
         Column("late", Integer, nullable=False, default=0),
+        # ratings with a comment, misuse included (they are shown): the dashboard's "all n comments"
+        Column("comments", Integer, nullable=False, default=0),
     )
 
 
@@ -92,7 +95,7 @@ rollup_month = _counts_table("rollup_month")
 rollup_reason_month = _reasons_table("rollup_reason_month")
 rollup_answer_month = _answers_table("rollup_answer_month")
 TABLES = (rollup_day, rollup_reason_day, rollup_answer_day, rollup_month, rollup_reason_month, rollup_answer_month)
-COUNTS = ["total", "misuse", "satisfied", "on_time", "late", *[f"l{lv}" for lv in LEVELS]]
+COUNTS = ["total", "misuse", "satisfied", "on_time", "late", "comments", *[f"l{lv}" for lv in LEVELS]]
 
 cursor_table = Table(
     "rollup_cursor", metadata,
@@ -147,8 +150,9 @@ def _new_groups():
     bad = misuse_expr(r).label("bad")
     on_time = contains_code(r.c.flags, ON_TIME_FLAG).label("on_time")
     late = contains_code(r.c.flags, LATE_FLAG).label("late")
+    said = and_(r.c.comment.is_not(None), r.c.comment != "").label("said")
     groups = [day, r.c.unit_code, r.c.desk_id, r.c.officer_id, proc, r.c.survey, r.c.level, bad, on_time, late,
-              r.c.reasons, r.c.answers]
+              said, r.c.reasons, r.c.answers]
     return (select(*groups, func.count().label("n"))
             .where(r.c.pk > bindparam("lo"), r.c.pk <= bindparam("hi")).group_by(*groups))
 
@@ -258,6 +262,8 @@ def fold_in(conn, reasons: list[str], limit: int | None = CHUNK, surveys: dict |
         key = tuple(row[:width])
         agg = days.setdefault(key, dict.fromkeys(COUNTS, 0))
         agg["total"] += row.n
+        if row.said:
+            agg["comments"] += row.n
         if row.bad:
             agg["misuse"] += row.n
             continue

@@ -367,6 +367,25 @@ class Stats:
                          comments=self.latest_comments(flt, comments) if comments else [],
                          reasons_satisfied=pleased)
 
+    @staticmethod
+    def _rollup_counts(flt: Filter):
+        """(count table, lo, hi) of the roll-up for the filter's period: months when whole, else days."""
+        p = flt.period
+        if p.first_day.day == 1 and p.end_day.day == 1:
+            return rollup.rollup_month, p.first_day.isoformat()[:7], p.end_day.isoformat()[:7]
+        return rollup.rollup_day, p.first_day.isoformat(), p.end_day.isoformat()
+
+    @staticmethod
+    def _rollup_where(table, flt: Filter, lo: str, hi: str):
+        parts = [table.c.at >= lo, table.c.at < hi]
+        for d, col in DIMENSIONS.items():
+            value = getattr(flt, d)
+            if value is not None and value != "":
+                parts.append(table.c[col] == value)
+        if flt.survey:
+            parts.append(table.c.survey == flt.survey)
+        return and_(*parts)
+
     def reason_counts(self, flt: Filter) -> dict[str, int]:
         """How many valid ratings named each reason (configured order)."""
         r = self.r
@@ -382,8 +401,16 @@ class Stats:
         r = self.r
         return and_(flt.where(r, self.time_col), r.c.comment.is_not(None), r.c.comment != "")
 
-    def comment_count(self, flt: Filter) -> int:
-        """How many ratings of the filter carry a comment (misuse included: they are shown)."""
+    def comment_count(self, flt: Filter, exact: bool = False) -> int:
+        """How many ratings of the filter carry a comment (misuse included: they are shown).
+
+        From the roll-up (a few thousand rows for a year) unless ``exact``: the comments page,
+        which pages through the ratings themselves, counts them (an index range of the period)."""
+        if self.rollup and not exact:
+            t, lo, hi = self._rollup_counts(flt)
+            q = select(func.sum(t.c.comments)).where(self._rollup_where(t, flt, lo, hi))
+            with self.reader.connect() as conn:
+                return int(conn.execute(q).scalar() or 0)
         q = select(func.count()).select_from(self.r).where(self._with_comment(flt))
         with self.reader.connect() as conn:
             return int(conn.execute(q).scalar() or 0)

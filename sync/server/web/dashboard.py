@@ -174,7 +174,7 @@ def comments_page(request: Request):
     flt, error = filter_from_query(request)
     lang = session_lang(request)
     _ = tr(request)
-    total = stats.comment_count(flt)
+    total = stats.comment_count(flt, exact=True)
     pages = max(1, -(-total // COMMENTS_PER_PAGE))
     try:
         page = int(request.query_params.get("page", "1"))

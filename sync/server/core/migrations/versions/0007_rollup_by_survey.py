@@ -7,7 +7,9 @@ question's answers per level. So:
 * the survey id joins the key of every roll-up table (``rollup_day``,
   ``rollup_month`` and the reason tables);
 * the count tables gain ``on_time`` and ``late``: valid ratings that carry
-  the signed flag of a receipt with the appointment date;
+  the signed flag of a receipt with the appointment date; and ``comments``:
+  ratings with a comment (misuse included), so that the dashboard's "all n
+  comments" does not count a year of ratings (2–3 s over 5 M);
 * ``rollup_answer_day`` / ``rollup_answer_month``: key + question code +
   value (1 … scale; 0 when the question was skipped) → valid ratings.
 
@@ -50,7 +52,8 @@ def _key(with_survey: bool) -> list:
 
 def _counts(name: str, new: bool) -> None:
     extra = [sa.Column("on_time", sa.Integer(), nullable=False, server_default="0"),
-             sa.Column("late", sa.Integer(), nullable=False, server_default="0")] if new else []
+             sa.Column("late", sa.Integer(), nullable=False, server_default="0"),
+             sa.Column("comments", sa.Integer(), nullable=False, server_default="0")] if new else []
     op.create_table(
         name, *_key(new),
         sa.Column("total", sa.Integer(), nullable=False),
