@@ -96,7 +96,9 @@ def test_header_clock(machine_tz, kiosk):
     cfg, _store = kiosk
     assert cfg.now().strftime("%H:%M") == "01:30"
     source = (config.Path(__file__).resolve().parents[2] / "kiosk" / "ui" / "app.py").read_text("utf-8")
-    assert "time.strftime" not in source and "self.cfg.now().strftime(\"%H:%M\")" in source
+    tick = source[source.index("def _tick"):]
+    tick = tick[:tick.index("\n    def ")]
+    assert "time.strftime" not in source and "self.cfg.now()" in tick and 'strftime("%H:%M")' in tick
 
 
 def test_config_offset_is_used(machine_tz, tmp_path):
