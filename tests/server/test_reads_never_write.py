@@ -63,6 +63,8 @@ GETS = [
     ("/admin/export?fmt=docx&period=2026-Q4", "session"), ("/admin/export?fmt=pdf", "session"),
     ("/lang/en?next=/admin/alerts", "session"), ("/admin/alerts", "session"), ("/lang/vi", "session"),
     ("/api/v1/reports/dashboard?period=2026-Q4", "api"), ("/api/v1/reports/dashboard?period=2026&step=week", "api"),
+    ("/admin?period=2026&survey=hl3", "session"), ("/api/v1/reports/dashboard?period=2026&survey=hl3", "api"),
+    ("/admin/export?fmt=csv&period=2026&survey=hl3", "session"),
     ("/api/v1/ratings", "api"), ("/api/v1/ratings?after=3&limit=2", "api"),
     ("/api/v1/alerts", "api"), ("/api/v1/alerts?include_resolved=true", "api"), ("/api/v1/names", "api"),
     ("/api/v1/kiosks/ki-ot-1/config", "kiosk"), ("/api/v1/photos/cb-001", "kiosk"),
