@@ -260,3 +260,22 @@ def test_the_comment_count_from_the_roll_up_is_the_ratings_count(tmp_path):
                    (Filter(periods.custom(Q4.first_day, periods.month(2026, 10).last_day)), 1),
                    (Filter(periods.year(2027)), 1), (Filter(Q4, officer="cb-004"), 1)):
         assert stats.comment_count(flt) == stats.comment_count(flt, exact=True) == n, flt
+
+
+def test_excel_of_one_survey_has_the_question_columns_after_the_printed_ones(town):
+    import io
+
+    from openpyxl import load_workbook
+
+    from sync import columns
+    from sync.server.reports import exports
+    buf = io.BytesIO()
+    assert exports.export(town, Filter(Q4, survey="mttq-q4"), "xlsx", buf) == 5
+    ws = load_workbook(io.BytesIO(buf.getvalue())).active
+    head = [c.value for c in ws[1]]
+    i = head.index("Thái độ của cán bộ")
+    assert head[i - 2:i + 1] == ["Hồ sơ có được trả đúng hẹn không", "Ông/bà đã phải đi lại mấy lần", "Thái độ của cán bộ"]
+    assert i > head.index("Cờ") and ws.print_area is not None
+    assert [ws.cell(row=r, column=i + 1).value for r in range(2, 7)] == ["Rất tốt", "Bình thường", "Tốt",
+                                                                         "Không trả lời", "Rất tốt"]
+    assert len(head) == len(columns.KEYS) + 2          # "Câu hỏi khác" gave way to three columns

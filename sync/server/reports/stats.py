@@ -13,6 +13,10 @@ Rules (DESIGN.md "Scale and satisfaction rate"):
   whose default is the 3-level survey. The roll-up counts ``satisfied`` at
   fold time; the per-level counts are kept as they are (levels of the
   default scale are shown).
+* ``Filter.survey`` keeps the ratings of one survey (issue 12); ``Stats.for_survey``
+  gives its own levels and labels, which ``dashboard()`` takes for itself when the
+  filter names a survey. Figures per survey and per question, and on time beside
+  satisfaction, are reports/survey_results.py's.
 
 Every figure is one GROUP BY over the ratings of the period, so the work
 stays in the database (SQLite now, PostgreSQL later: only portable SQL, plus
