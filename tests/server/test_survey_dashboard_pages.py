@@ -186,6 +186,8 @@ def test_dashboard_and_officer_page_read_surveys_and_on_time(town):
     assert "Rất hài lòng + Hài lòng: 2 lượt" in chosen         # the campaign's satisfied levels
     officer = _text(s.get(town.url + "/admin/officers/cb-004", params={"period": PERIOD}, timeout=30).text)
     assert "Theo khảo sát" in officer and "75,0%" in officer and "40,0%" in officer and "60,0%" not in officer
+    # only the campaign's ratings: its five levels, not the town's three ("3" is "Bình thường" there)
+    assert "Bình thường" in officer and "Rất không hài lòng" in officer
     export = s.get(town.url + "/admin/export", params={"period": PERIOD, "survey": CID, "fmt": "csv"}, timeout=30)
     head = export.content.decode("utf-8-sig").splitlines()[0]
     assert "Hồ sơ có được trả đúng hẹn không" in head and "Câu hỏi khác" not in head

@@ -86,7 +86,9 @@ def survey_figures(reader, stats, flt, lang: str = "vi") -> dict:
     questions, headlines = None, []
     if flt.survey and stats.survey_doc is not None:
         questions = sr.question_results(reader, flt, stats.survey_doc)[1:]
-    elif len(rows) > 1:      # several scales: each survey's levels in its own words
+    elif len(rows) > 1 or (rows and rows[0].survey_id != f"hl{stats.scale}"):
+        # several surveys, or one that is not the town's built-in scale (an officer at a campaign's
+        # desk): each survey's levels in its own words, not the default scale's
         for f in rows:
             doc = stats.surveys.get(f.survey_id)
             if doc is not None:
