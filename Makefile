@@ -14,7 +14,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 demo: setup
 	@if [ -z "$$DISPLAY" ]; then \
 		echo "No screen (DISPLAY unset): running the kiosk on a virtual screen (Xvfb)."; \
-		xvfb-run -a -s "-screen 0 1280x800x24 +extension GLX" $(VENV)/bin/hailong demo; \
+		xvfb-run -a -s "-screen 0 2304x800x24 +extension GLX" $(VENV)/bin/hailong demo; \
 	else $(VENV)/bin/hailong demo; fi
 
 test: setup
