@@ -335,14 +335,7 @@ class Stats:
             lo, hi = p.first_day.isoformat(), p.end_day.isoformat()
 
         def where(table):
-            parts = [table.c.at >= lo, table.c.at < hi]
-            for d, col in DIMENSIONS.items():
-                value = getattr(flt, d)
-                if value is not None and value != "":
-                    parts.append(table.c[col] == value)
-            if flt.survey:
-                parts.append(table.c.survey == flt.survey)
-            return and_(*parts)
+            return self._rollup_where(table, flt, lo, hi)
 
         if step == "day" or t is rollup.rollup_month:
             bucket = t.c.at
