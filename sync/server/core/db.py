@@ -92,6 +92,7 @@ ratings = Table(
 Index("ix_ratings_corrected_at", ratings.c.corrected_at)
 Index("ix_ratings_officer", ratings.c.officer_id)
 Index("ix_ratings_receipt", ratings.c.receipt_id)
+Index("ix_ratings_survey", ratings.c.survey, ratings.c.corrected_at)   # one survey's own ratings (0007)
 
 batches = Table(
     "batches", metadata,

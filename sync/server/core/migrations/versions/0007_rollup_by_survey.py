@@ -11,7 +11,10 @@ question's answers per level. So:
   ratings with a comment (misuse included), so that the dashboard's "all n
   comments" does not count a year of ratings (2–3 s over 5 M);
 * ``rollup_answer_day`` / ``rollup_answer_month``: key + question code +
-  value (1 … scale; 0 when the question was skipped) → valid ratings.
+  value (1 … scale; 0 when the question was skipped) → valid ratings;
+* an index on ``ratings`` (survey, corrected_at): what reads one survey's
+  own ratings (a campaign's kiosks and first/last rating, "has anyone
+  answered it?" before a survey is replaced) reads only those.
 
 The tables hold nothing that is not derivable from ``ratings``: they are
 dropped and created again with the new key (portable DDL, no table rebuild
@@ -100,10 +103,12 @@ def _drop(names) -> None:
 def upgrade() -> None:
     _drop(NEW)
     _create(new=True)
+    op.create_index("ix_ratings_survey", "ratings", ["survey", "corrected_at"])
     op.execute("UPDATE rollup_cursor SET pk = 0 WHERE name = 'ratings'")
 
 
 def downgrade() -> None:
+    op.drop_index("ix_ratings_survey", "ratings")
     _drop(NEW)
     _create(new=False)
     op.execute("UPDATE rollup_cursor SET pk = 0 WHERE name = 'ratings'")
