@@ -326,7 +326,7 @@ def edit_survey(request: Request, sid: str):
     with request.app.state.reader.connect() as conn:
         doc = rules.find(conn, sid[:64])
         if doc is None:
-            return error_page(request, 404, _("Không có khảo sát mã «{id}».", id=sid[:40]), user=user)
+            return _no_such_survey(request, sid, user)
         builtin = sid in protocol.BUILTIN_SURVEYS
         # the roll-up's count (fast at any size); ratings asked for one row when it says none yet
         n = rules.answered_counts(conn).get(sid, 0)
@@ -400,16 +400,20 @@ async def save_survey(request: Request):
     return RedirectResponse(f"/admin/surveys/{quote(doc['id'])}?saved=1", status_code=303)
 
 
+def _no_such_survey(request: Request, sid: str, user: dict):
+    """The 404 page of a survey id this server does not hold (the id shown cut to 40 characters)."""
+    return error_page(request, 404, tr(request)("Không có khảo sát mã «{id}».", id=sid[:40]), user=user)
+
+
 # --- one survey: its document, preview and results --------------------------------------------------
 
 @router.get("/admin/surveys/{sid}.json")
 def survey_json(request: Request, sid: str):
     user = require_user(request)
-    _ = tr(request)
     with request.app.state.reader.connect() as conn:
         doc = rules.find(conn, sid[:64])
     if doc is None:
-        return error_page(request, 404, _("Không có khảo sát mã «{id}».", id=sid[:40]), user=user)
+        return _no_such_survey(request, sid, user)
     body = json.dumps(doc, ensure_ascii=False, indent=1).encode("utf-8")
     return Response(body, media_type="application/json",
                     headers={"Content-Disposition": f'attachment; filename="{doc["id"]}.json"'})
@@ -422,7 +426,7 @@ def survey_preview(request: Request, sid: str):
     with request.app.state.reader.connect() as conn:
         doc = rules.find(conn, sid[:64])
     if doc is None:
-        return error_page(request, 404, _("Không có khảo sát mã «{id}».", id=sid[:40]), user=user)
+        return _no_such_survey(request, sid, user)
     lang = request.query_params.get("lang") or session_lang(request)
     lang = lang if lang in ("vi", "en") else "vi"
     k = kiosk_words(lang)     # the preview in the kiosk's language and words, the page around it in the admin's
@@ -508,7 +512,7 @@ def survey_page(request: Request, sid: str):
         info = rules.info(conn, sid, today)
         units, desks = _roster(conn)
     if info is None:
-        return error_page(request, 404, _("Không có khảo sát mã «{id}».", id=sid[:40]), user=user)
+        return _no_such_survey(request, sid, user)
     period, note = _period(request, info.doc, info, _)
     from sync.server.reports import survey_results
     flt = Filter(period, survey=sid)
