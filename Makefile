@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 DEB_PACKAGES := xvfb xauth libgl1 libgl1-mesa-dri libegl1 libgles2 libmtdev1 xclip \
-	fonts-dejavu-core chromium poppler-utils libxtst6
+	fonts-dejavu-core chromium poppler-utils libxtst6 postgresql
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test setup system-packages translations clean bench

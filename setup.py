@@ -33,6 +33,7 @@ SERVER = [
     "babel>=2.14",
     "holidays>=0.60",     # Vietnamese public holidays (lunar Tết, Giỗ Tổ): cases' due dates in working days
     "aiosmtpd>=1.4",      # `make demo`'s local mail catcher (alert e-mails read without a real server)
+    "psycopg[binary]>=3.1",   # PostgreSQL (a province): `hailong server --db postgresql+psycopg://…`
 ]
 TEST = [
     "pytest>=8",

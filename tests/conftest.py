@@ -79,3 +79,14 @@ def artifacts():
         path.mkdir(parents=True, exist_ok=True)
         return path
     return folder
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A throwaway PostgreSQL server for the session (tests/pg.py), started on first use."""
+    from pg import Cluster
+    cluster = Cluster().start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()

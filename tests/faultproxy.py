@@ -202,7 +202,8 @@ class FaultProxy:
 class ServerThread:
     """The real app (create_app) under uvicorn, in this process."""
 
-    def __init__(self, db_path: Path, **options):
+    def __init__(self, db_path, **options):
+        """``db_path``: a town.db path or a database URL (PostgreSQL)."""
         import uvicorn
 
         from sync.server.app import create_app
@@ -226,6 +227,7 @@ class ServerThread:
         self.server.should_exit = True
         self.thread.join(10)
         self.app.state.engine.dispose()
+        self.app.state.reader.dispose()
 
 
 class ServerProcess:
@@ -253,12 +255,16 @@ class ServerProcess:
         self.kill()
 
 
-def demo_town(tmp_path: Path) -> ServerThread:
-    """A running town server with kiosk K1 enrolled for unit 13321 (``server.k1``) and the demo roster."""
+def demo_town(tmp_path: Path, db=None) -> ServerThread:
+    """A running town server with kiosk K1 enrolled for unit 13321 (``server.k1``) and the demo roster.
+
+    ``db``: the town database (a path or a PostgreSQL URL, as the ``town_db``
+    fixture gives); by default a town.db under ``tmp_path/town``.
+    """
     from helpers import ROOT
 
     from sync.server.core.admin_ops import enrol_kiosk, import_roster
-    server = ServerThread(tmp_path / "town" / "town.db", media_dir=tmp_path / "town" / "media")
+    server = ServerThread(db or tmp_path / "town" / "town.db", media_dir=tmp_path / "town" / "media")
     with server.engine.begin() as conn:
         server.k1 = enrol_kiosk(conn, "K1", "13321")
         import_roster(conn, ROOT / "assets" / "demo" / "roster.json", tmp_path / "town" / "media")

@@ -60,8 +60,8 @@ NAMES = {
 
 
 def make_town(path, ratings=RATINGS):
-    """A town.db at ``path`` holding the hand-checked ratings and the roster's names."""
-    engine = create_engine(f"sqlite:///{path}")
+    """A town database at ``path`` (a town.db path or a URL) holding the hand-checked ratings and the roster's names."""
+    engine = create_engine(db.db_url(str(path)))
     db.metadata.create_all(engine)
     with engine.begin() as conn:
         for table, rows in NAMES.items():
@@ -90,8 +90,9 @@ def hailong(db: Path, *args: str, stdin: str | None = None) -> str:
 class Town:
     """A running town server with its users, tokens and ratings."""
 
-    def __init__(self, tmp: Path):
-        self.db = tmp / "town.db"
+    def __init__(self, tmp: Path, db=None):
+        """``db``: a town.db path or a PostgreSQL URL (the ``town_db`` fixture); default tmp/town.db."""
+        self.db = db or tmp / "town.db"
         hailong(self.db, "admin", "migrate")
         hailong(self.db, "admin", "create-user", "--username", "an", "--role", "admin", "--password-stdin",
                 stdin="mật-khẩu-quản-trị\n")

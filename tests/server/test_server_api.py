@@ -26,8 +26,8 @@ DEMO = ROOT / "assets" / "demo" / "roster.json"
 
 
 @pytest.fixture
-def town(tmp_path):
-    server = ServerThread(tmp_path / "town.db", media_dir=tmp_path / "media")
+def town(tmp_path, town_db):
+    server = ServerThread(town_db, media_dir=tmp_path / "media")
     with server.engine.begin() as conn:
         server.k1 = enrol_kiosk(conn, "K1", "13321")
         server.k9 = enrol_kiosk(conn, "K9", "99999")
@@ -134,7 +134,9 @@ def test_admin_pull_pages_with_cursor(town):
     assert more == {"ratings": [], "next": None}
 
 
-def test_admin_page_sqlite_json_matches_the_portable_one(town):
+def test_admin_page_sqlite_json_matches_the_portable_one(town, engine_name):
+    if engine_name != "sqlite":
+        pytest.skip("page_sqlite is SQLite's own JSON (json_object); PostgreSQL uses the portable page")
     """The SQLite page (json_object) and the Python one (other databases) are the same bytes."""
     from sync.server.api.ratings import page_portable, page_sqlite
     recs = sealed_ratings("K1", town.k1["key"], 6)

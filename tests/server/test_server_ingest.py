@@ -16,8 +16,8 @@ from sync.server.core.db import batches, ratings
 
 
 @pytest.fixture
-def town(tmp_path):
-    server = ServerThread(tmp_path / "town.db", max_batch=50, max_body_bytes=200_000, skew_threshold=600)
+def town(tmp_path, town_db):
+    server = ServerThread(town_db, max_batch=50, max_body_bytes=200_000, skew_threshold=600)
     with server.engine.begin() as conn:
         server.k1 = enrol_kiosk(conn, "K1", "13321")
         server.k2 = enrol_kiosk(conn, "K2", "13321")

@@ -284,7 +284,15 @@ Index("ix_notifications_pending", notifications.c.sent_at, notifications.c.next_
 
 
 def db_url(db: str) -> str:
-    """``--db`` value → SQLAlchemy URL: a URL as is, anything else a SQLite path."""
+    """``--db`` value → SQLAlchemy URL: a URL as is, anything else a SQLite path.
+
+    ``postgresql://`` and ``postgres://`` (what DESIGN.md and libpq write) mean
+    psycopg 3, the driver hailong installs; SQLAlchemy alone would pick psycopg2.
+    """
+    db = str(db)
+    for plain in ("postgresql://", "postgres://"):
+        if db.startswith(plain):
+            return "postgresql+psycopg://" + db[len(plain):]
     if "://" in db:
         return db
     return f"sqlite:///{Path(db).expanduser().resolve()}"
@@ -321,7 +329,7 @@ def make_engine(db: str) -> Engine:
             with engine.connect():
                 private_sqlite(path)   # -wal/-shm left by a looser run follow a private file
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=16)
 
 
 def make_reader(engine: Engine) -> Engine:
@@ -332,6 +340,10 @@ def make_reader(engine: Engine) -> Engine:
     batches wait. WAL lets these plain readers run beside the
     writer; query_only makes sure they never write.
     """
+    if engine.dialect.name == "postgresql":
+        # every transaction of the reader is READ ONLY: a GET that tried to write fails loudly
+        return create_engine(engine.url, pool_pre_ping=True, pool_size=8, max_overflow=16,
+                             connect_args={"options": "-c default_transaction_read_only=on"})
     if engine.dialect.name != "sqlite":
         return engine
     reader = create_engine(engine.url, connect_args={"check_same_thread": False, "timeout": 30},
