@@ -284,3 +284,23 @@ def _offline_docs(app: FastAPI, assets: Path) -> None:
         return get_redoc_html(openapi_url=f"{root}{app.openapi_url}", title=f"{app.title} - ReDoc",
                               redoc_js_url=f"{root}{DOCS_STATIC}/redoc.standalone.js",
                               redoc_favicon_url=f"{root}/static/favicon.svg", with_google_fonts=False)
+
+
+#: The environment variable ``hailong server --workers N`` hands each uvicorn worker its options in (JSON).
+WORKER_ENV = "HAILONG_SERVER_WORKER"
+
+
+def worker_app() -> FastAPI:
+    """The app of one uvicorn worker process (``hailong server --workers N``; uvicorn's factory=True).
+
+    uvicorn starts N processes sharing one listening socket and each imports
+    this factory: the database and options come from :data:`WORKER_ENV`,
+    written by the command. The command already migrated the database and
+    made the keys before forking, so a worker does not migrate again (N
+    workers migrating at once would race). Exactly-once and background
+    work once across the workers: core/leases.py.
+    """
+    import json
+    import os
+    spec = json.loads(os.environ[WORKER_ENV])
+    return create_app(spec["db"], media_dir=spec.get("media_dir"), run_migrations=False, **spec["options"])

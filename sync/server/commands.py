@@ -229,8 +229,10 @@ def _listed(values: list[str], most: int = 10) -> str:
               hidden=True, help=_("chờ bao lâu trước lần gửi lại đầu tiên (gấp đôi mỗi lần, nhiều nhất một giờ)"))
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]), help=_("mức ghi nhật ký"))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help=_("số tiến trình máy chủ dùng chung một cổng (chỉ với PostgreSQL)"))
 def server(db, host, port, media, max_batch, max_body_mb, skew_threshold, sweep_seconds, smtp, public_url,
-           notify_seconds, notify_retry_seconds, log_level):
+           notify_seconds, notify_retry_seconds, log_level, workers):
     # A missing SQLite file is a new town, started empty (the first start of an install); the
     # first line says so, so a mistyped --db is seen at once.
     import logging
@@ -244,6 +246,10 @@ def server(db, host, port, media, max_batch, max_body_mb, skew_threshold, sweep_
         logging.basicConfig(level=getattr(logging, log_level.upper()),
                             format="%(asctime)s hailong server %(levelname)s: %(message)s")
     path = sqlite_file(db)
+    if workers > 1 and path is not None:
+        # SQLite has one writer: its lock lives in one process (app.py's write_lock)
+        raise Refused(_("--workers {n}: nhiều tiến trình chỉ chạy được với PostgreSQL (--db postgresql://…); "
+                        "với SQLite dùng --workers 1", n=workers))
     if path is not None and not path.exists():
         click.echo(_("Chưa có cơ sở dữ liệu {path}: tạo một thị trấn mới, trống. Nếu đây không phải "
                      "ý muốn, dừng máy chủ (Ctrl+C) và kiểm tra --db.", path=path), err=True)
@@ -283,7 +289,22 @@ def server(db, host, port, media, max_batch, max_body_mb, skew_threshold, sweep_
                  db=shown(db), host=host, port=port), err=True)
     click.echo(_("Thư báo gửi qua {smtp}", smtp=notify.shown_smtp(mailer)) if mailer else
                _("Không gửi thư báo (chưa có --smtp); webhook của các đơn vị vẫn gửi."), err=True)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5)
+    if workers == 1:
+        uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5)
+        return
+    # N processes on one socket: each builds its own app from the environment (app.worker_app);
+    # this one's app already migrated the database and is not served
+    import json
+    import os
+
+    from sync.server.app import WORKER_ENV
+    app.state.engine.dispose()
+    os.environ[WORKER_ENV] = json.dumps({"db": db, "media_dir": media, "options": {
+        "max_batch": max_batch, "max_body_bytes": int(max_body_mb * 1024 * 1024),
+        "skew_threshold": skew_threshold, "sweep_seconds": sweep_seconds, "smtp": smtp or None,
+        "public_url": public_url, "notify_seconds": notify_seconds, "notify_retry_seconds": notify_retry_seconds}})
+    uvicorn.run("sync.server.app:worker_app", factory=True, workers=workers, host=host, port=port,
+                log_level=log_level, timeout_graceful_shutdown=5)
 
 
 @click.group(cls=AdminGroup, help=_(

@@ -57,6 +57,7 @@ from sqlalchemy import event, func, or_, select
 
 from sync.server.core import cases as case_rules
 from sync.server.core import db
+from sync.server.core import leases
 from sync.server.core.alerts import KIND_LABELS, Words, describe
 from sync.server.core.cases import (
     COMMENT_CHARS,  # never more of a rating's comment in a message
@@ -679,6 +680,8 @@ class Notifier:
             news = pending_scan(conn, now)
         while news and not self._stop.is_set():     # a backlog: one short transaction at a time
             with self.write_lock, self.engine.begin() as conn:
+                if not leases.take(conn, "notify_scan"):   # another process is scanning (core/leases.py)
+                    break
                 before = get_setting(conn, CURSOR_KEY)
                 scan(conn, email=self.smtp is not None, base_url=self.base_url, now=now)
                 moved = get_setting(conn, CURSOR_KEY) != before

@@ -5,9 +5,10 @@
   the rating rules' alerts on the way, so that no read ever has to fold.
 * Every ``interval`` seconds, look for kiosks that fell silent
   (cases.sweep_silent: the alert and its case) and for cases past their
-  due date (cases.sweep_overdue). Every server process runs this; the
-  open_key of alerts and cases keeps one open alert (one case) per cause
-  however many do.
+  due date (cases.sweep_overdue). Every server process runs the loop; on
+  PostgreSQL each round's part is done by the one process holding its lease
+  (core/leases.py), and the open_key of alerts and cases keeps one open
+  alert (one case) per cause whatever happens.
 
 Both write under the same writer lock as ingest, one short transaction at
 a time, and never stop the server: a failure is logged and tried again
@@ -18,7 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from sync.server.core import cases, rollup, workdays
+from sync.server.core import cases, leases, rollup, workdays
 from sync.server.core.settings import known_surveys, survey
 
 log = logging.getLogger("hailong.server")
@@ -38,11 +39,19 @@ def catch_up(engine, write_lock, now=None) -> int:
 
 
 def sweep(engine, write_lock, now=None) -> int:
-    """One round: silent kiosks, then overdue cases (two short transactions); how many found."""
+    """One round: silent kiosks, then overdue cases (two short transactions); how many found.
+
+    With several processes on one PostgreSQL each part runs in the process
+    that takes its lease (core/leases.py); the others skip it this round.
+    """
+    found = 0
     with write_lock, engine.begin() as conn:
-        found = cases.sweep_silent(conn, now)
+        if leases.take(conn, "sweep_silent"):
+            found += cases.sweep_silent(conn, now)
     with write_lock, engine.begin() as conn:
-        return found + cases.sweep_overdue(conn, now)
+        if leases.take(conn, "sweep_overdue"):
+            found += cases.sweep_overdue(conn, now)
+    return found
 
 
 class Background:
