@@ -207,6 +207,9 @@ class ServerThread:
         import uvicorn
 
         from sync.server.app import create_app
+        if "://" in str(db_path) and "media_dir" not in options:
+            import tempfile    # a database URL has no folder for the photos (else ./media of the checkout)
+            options["media_dir"] = Path(tempfile.mkdtemp(prefix="hailong-media-")) / "media"
         self.app = create_app(str(db_path), **options)
         self.port = free_port()
         self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port,

@@ -60,6 +60,10 @@ def start_server(db: Path, port: int, *extra: str, log: Path | None = None, time
     """
     popen.setdefault("cwd", ROOT)
     popen.setdefault("env", {**os.environ, "PYTHONPATH": str(ROOT)})
+    if "://" in str(db) and "--media" not in extra:
+        # a database URL has no folder for the photos: the server would use ./media of the checkout
+        import tempfile
+        extra = (*extra, "--media", str(Path(tempfile.mkdtemp(prefix="hailong-media-")) / "media"))
     fh = None
     if log is not None:
         fh = open(log, "ab")

@@ -92,6 +92,7 @@ class Town:
 
     def __init__(self, tmp: Path, db=None):
         """``db``: a town.db path or a PostgreSQL URL (the ``town_db`` fixture); default tmp/town.db."""
+        self.tmp = tmp
         self.db = db or tmp / "town.db"
         hailong(self.db, "admin", "migrate")
         hailong(self.db, "admin", "create-user", "--username", "an", "--role", "admin", "--password-stdin",

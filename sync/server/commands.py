@@ -162,6 +162,27 @@ def not_a_town(path: Path) -> Refused | None:
     return None
 
 
+def _empty_database(db: str) -> bool:
+    """True when a database URL (PostgreSQL) answers and holds no town yet (no alembic_version table).
+
+    A server cannot tell it failed to reach the database from this: that
+    error is said when create_app opens it, in its own words.
+    """
+    from sqlalchemy import create_engine, inspect
+    from sqlalchemy.exc import SQLAlchemyError
+    from sqlalchemy.pool import NullPool
+
+    from sync.server.core.db import db_url
+    try:
+        engine = create_engine(db_url(db), poolclass=NullPool)
+        try:
+            return "alembic_version" not in inspect(engine).get_table_names()
+        finally:
+            engine.dispose()
+    except (SQLAlchemyError, ImportError):
+        return False
+
+
 def _check_db(db: str, create: bool = False) -> bool:
     """Refuse a missing SQLite file (unless ``create``) and one that is not a town's; True when new."""
     path = sqlite_file(db)
@@ -257,6 +278,9 @@ def server(db, host, port, media, max_batch, max_body_mb, skew_threshold, sweep_
         refused = not_a_town(path)
         if refused is not None:
             raise refused
+    elif _empty_database(db):
+        click.echo(_("Cơ sở dữ liệu {db} chưa có bảng nào: tạo một thị trấn mới, trống. Nếu đây không phải "
+                     "ý muốn, dừng máy chủ (Ctrl+C) và kiểm tra --db.", db=shown(db)), err=True)
     from sync.server.core import notify
     try:
         mailer = notify.parse_smtp(smtp) if smtp else None

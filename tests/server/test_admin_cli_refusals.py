@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 
+import dbtools
 import pytest
 from click.testing import CliRunner
 from helpers import ROOT, free_port, start_server, stop, wait_until
@@ -35,9 +36,9 @@ def ok(db, *args, stdin=None):
 
 
 @pytest.fixture
-def town(tmp_path):
+def town(town_db, tmp_path):
     """A town with the demo roster (unit 13321, desks quay-1/quay-2), user an and kiosk K1."""
-    db = tmp_path / "town.db"
+    db = town_db
     ok(db, "import-roster", str(ROSTER))
     ok(db, "create-user", "--username", "an", "--role", "admin", "--password-stdin", stdin="mật khẩu dài\n")
     ok(db, "enrol-kiosk", "--kiosk-id", "K1", "--unit", "13321", "--json")
@@ -71,6 +72,14 @@ def test_a_missing_db_is_refused_naming_it_and_no_file_is_made(tmp_path, args):
 
 
 def test_alerts_on_a_mistyped_db_no_longer_says_no_open_alerts(town):
+    if dbtools.is_postgresql(town):      # a database of the server that does not exist
+        typo = town.rsplit("/", 1)[0] + "/tpyo_db"
+        result = admin(typo, "alerts")
+        assert result.exit_code != 0 and "no open alerts" not in result.output
+        assert "tpyo_db" in result.output and "does not exist" in result.output, result.output
+        assert "Traceback" not in result.output
+        assert "no open alerts" in ok(town, "alerts").output
+        return
     typo = town.with_name("tpyo.db")
     result = admin(typo, "alerts")
     assert result.exit_code == 2 and "no open alerts" not in result.output
@@ -89,8 +98,8 @@ def test_the_commands_that_start_a_town_create_it_and_say_so(tmp_path, args):
     assert "Created a new database" not in again.stderr
 
 
-def test_import_roster_of_a_missing_file_makes_no_town(tmp_path):
-    db = tmp_path / "town.db"
+def test_import_roster_of_a_missing_file_makes_no_town(town_db, tmp_path):
+    db = town_db
     result = admin(db, "import-roster", str(tmp_path / "roster.jsn"))
     assert result.exit_code == 2 and "roster.jsn: no such file" in result.output
     assert list(tmp_path.iterdir()) == []
@@ -114,8 +123,8 @@ def test_enrol_kiosk_refuses_a_unit_the_roster_does_not_hold(town):
     assert enrolled["kiosk_id"] == "K2" and _kiosk_count(town) == 2
 
 
-def test_enrol_kiosk_on_a_town_without_units_yet_is_accepted_with_a_note(tmp_path):
-    result = ok(tmp_path / "town.db", "enrol-kiosk", "--kiosk-id", "K1", "--unit", "13321", "--json")
+def test_enrol_kiosk_on_a_town_without_units_yet_is_accepted_with_a_note(town_db, tmp_path):
+    result = ok(town_db, "enrol-kiosk", "--kiosk-id", "K1", "--unit", "13321", "--json")
     assert json.loads(result.stdout)["kiosk_id"] == "K1"
     assert "holds no unit yet" in result.stderr and "import-roster" in result.stderr
 
@@ -158,13 +167,15 @@ def test_a_missing_db_in_vietnamese(tmp_path):
     assert run.returncode == 2 and "Thiếu tùy chọn '--kiosk-id'" in run.stderr, run.stderr
 
 
-def test_the_server_says_when_it_starts_a_new_empty_town(tmp_path):
-    db = tmp_path / "town.db"
+def test_the_server_says_when_it_starts_a_new_empty_town(town_db, tmp_path):
+    db = town_db
     log = tmp_path / "server.log"
     proc = start_server(db, free_port(), log=log)
     try:
         text = wait_until(lambda: log.read_text("utf-8", "replace"), what="the server's first line")
-        assert f"No database {db} yet: starting a new, empty town" in text and "check --db" in text
+        said = (f"The database {dbtools.shown(db)} holds no table yet" if dbtools.is_postgresql(db)
+                else f"No database {db} yet")
+        assert f"{said}: starting a new, empty town" in text and "check --db" in text, text
     finally:
         stop(proc)
     proc = start_server(db, free_port(), log=log.with_name("again.log"))
@@ -189,12 +200,12 @@ def test_pull_names_a_missing_token_file(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_core_messages_are_worded_in_vietnamese(tmp_path, monkeypatch):
+def test_core_messages_are_worded_in_vietnamese(town_db, tmp_path, monkeypatch):
     """Each refusal core/admin_ops raises (in English, for the API and logs) has its Vietnamese wording."""
     from sync.server import commands
     from sync.server.core import admin_ops
     from sync.server.core.db import migrate
-    engine = make_engine(str(tmp_path / "town.db"))
+    engine = make_engine(str(town_db))
     migrate(engine)
     with engine.begin() as conn:
         admin_ops.enrol_kiosk(conn, "K1", "13321")

@@ -25,8 +25,8 @@ def ok(db, *args, stdin=None) -> str:
 
 
 @pytest.fixture
-def town(tmp_path):
-    db = tmp_path / "town.db"
+def town(town_db, tmp_path):
+    db = town_db
     ok(db, "migrate")     # a new town: `create-user` refuses a --db that does not exist
     ok(db, "create-user", "--username", "chị.lan", "--role", "admin", "--password-stdin", stdin="mật khẩu dài\n")
     ok(db, "create-user", "--username", "xem", "--role", "viewer", "--password-stdin", stdin="password-viewer\n")

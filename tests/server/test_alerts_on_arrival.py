@@ -9,7 +9,7 @@ is heard from again.
 from __future__ import annotations
 
 import json
-import sqlite3
+import dbtools
 import subprocess
 import sys
 import uuid
@@ -30,17 +30,17 @@ def admin(db, *args, stdin=None) -> str:
 
 
 @pytest.fixture
-def town(tmp_path):
-    db = tmp_path / "town.db"
+def town(town_db, tmp_path):
+    db = town_db
     kiosk = json.loads(admin(db, "enrol-kiosk", "--kiosk-id", "DT-MC-01", "--unit", "13321", "--json"))
     admin(db, "create-user", "--username", "lan", "--role", "viewer", "--password-stdin", stdin="mật khẩu dài\n")
     token = json.loads(admin(db, "create-token", "--username", "lan", "--json"))["token"]
-    return {"db": db, "kiosk": kiosk, "api": {"Authorization": f"Bearer {token}"}}
+    return {"db": db, "tmp": tmp_path, "kiosk": kiosk, "api": {"Authorization": f"Bearer {token}"}}
 
 
 def serve(town, *extra):
     port = free_port()
-    proc = start_server(town["db"], port, *extra, log=town["db"].with_name(f"server-{port}.log"))
+    proc = start_server(town["db"], port, *extra, log=town["tmp"] / f"server-{port}.log")
     return proc, f"http://127.0.0.1:{port}"
 
 
@@ -114,14 +114,14 @@ def test_alerts_of_one_officer_in_one_month_are_one_alert_with_a_count(town):
         kiosk.send({**harass, "officer": "cb-004"})
         alerts = sorted((a["subject"], a["month"], a["count"]) for a in open_alerts(url, town, "nhung_nhieu"))
         assert alerts == [("cb-002", "2026-10", 1), ("cb-002", "2026-11", 50), ("cb-004", "2026-11", 1)]
-        with sqlite3.connect(town["db"]) as con:
+        with dbtools.connect(town["db"]) as con:
             assert con.execute("SELECT count(*) FROM alerts WHERE kind = 'nhung_nhieu'").fetchone()[0] == 3
     finally:
         stop(proc)
 
 
 def test_a_silent_kiosk_is_found_once_by_every_server_process_and_closes_on_contact(town):
-    with sqlite3.connect(town["db"]) as con:      # 1.8 s of silence is too long, for this test
+    with dbtools.connect(town["db"]) as con:      # 1.8 s of silence is too long, for this test
         con.execute("INSERT INTO settings(key, value) VALUES ('alert_rules', ?)",
                     (json.dumps({"officer_rate_below": 80, "officer_min_ratings": 10, "kiosk_silent_hours": 0.0005}),))
         enrolled = con.execute("SELECT enrolled_at FROM kiosks").fetchone()[0]
@@ -135,7 +135,7 @@ def test_a_silent_kiosk_is_found_once_by_every_server_process_and_closes_on_cont
             return requests.get(u + "/healthz", timeout=10).json()["background"]["sweeps"]
         start = {u: sweeps(u) for u in (url, url2)}
         wait_until(lambda: all(sweeps(u) >= start[u] + 5 for u in start), timeout=30, what="five more sweeps")
-        with sqlite3.connect(town["db"]) as con:
+        with dbtools.connect(town["db"]) as con:
             assert con.execute("SELECT count(*) FROM alerts WHERE kind = 'silent'").fetchone()[0] == 1
         beat = {"last_seq": 0, "pending": 0, "kiosk_time": datetime.now(timezone.utc).isoformat()}
         resp = requests.post(url2 + protocol.PATH_HEARTBEAT.format(kiosk_id="DT-MC-01"), json=beat, timeout=10,

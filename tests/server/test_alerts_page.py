@@ -8,7 +8,7 @@ a low rate last month. The CSRF flow is the pages': the token of the page, POSTe
 from __future__ import annotations
 
 import re
-import sqlite3
+import dbtools
 import uuid
 from datetime import datetime, timedelta
 from html import unescape
@@ -73,8 +73,8 @@ def sign_in(app, username, password) -> TestClient:
 
 
 @pytest.fixture
-def town(tmp_path):
-    app = create_app(str(tmp_path / "town.db"), media_dir=tmp_path / "media")
+def town(town_db, tmp_path):
+    app = create_app(str(town_db), media_dir=tmp_path / "media")
     with app.state.engine.begin() as conn:
         admin_ops.create_user(conn, "an", "admin", "mật-khẩu-quản-trị")
         admin_ops.create_user(conn, "binh", "viewer", "mật-khẩu-xem")
@@ -94,7 +94,7 @@ def town(tmp_path):
     k.send([{"at": (last + timedelta(hours=1, minutes=i)).isoformat(), "officer": "cb-004", "desk": "quay-2"}
             for i in range(10)])
     k.send([{"at": (last + timedelta(hours=3)).isoformat(), "officer": "cb-004", "desk": "quay-2"}], skip=3)
-    app.state.db_path = tmp_path / "town.db"
+    app.state.db_path = town_db
     yield app
     app.state.engine.dispose()
 
@@ -109,7 +109,7 @@ def groups_on(html: str) -> list[str]:
 
 
 def db_rows(town, sql, *args):
-    with sqlite3.connect(town.state.db_path) as con:
+    with dbtools.connect(town.state.db_path) as con:
         return con.execute(sql, args).fetchall()
 
 
@@ -166,7 +166,7 @@ def test_the_admin_pull_keeps_a_vietnamese_message_and_gains_the_params(town):
 
 
 def test_an_alert_from_before_params_shows_its_message(town):
-    with sqlite3.connect(town.state.db_path) as con:
+    with dbtools.connect(town.state.db_path) as con:
         con.execute("INSERT INTO alerts(kind, kiosk_id, message, created_at, subject, month, count, happened_at, "
                     "params) VALUES ('chain', 'K1', 'Tin nhắn cũ của phiên bản trước', '2025-01-05T01:00:00.000+00:00', "
                     "'K1', '2025-01', 1, '2025-01-05T01:00:00.000+00:00', '{}')")
@@ -356,7 +356,7 @@ def test_ignored_filters_are_said(town):
 
 def test_the_filtered_count_says_how_many_alerts_the_groups_stand_for(town):
     s = sign_in(town, "an", "mật-khẩu-quản-trị")
-    with sqlite3.connect(town.state.db_path) as con:     # a second gap alert of K1 this month
+    with dbtools.connect(town.state.db_path) as con:     # a second gap alert of K1 this month
         con.execute("INSERT INTO alerts(kind, kiosk_id, message, created_at, subject, month, count, happened_at, "
                     "params) SELECT kind, kiosk_id, message, created_at, subject, month, 1, happened_at, params "
                     "FROM alerts WHERE kind = 'gap'")

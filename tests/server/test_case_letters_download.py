@@ -8,13 +8,13 @@ import hashlib
 import io
 import json
 import re
-import sqlite3
+import dbtools
 import unicodedata
 from html import unescape
 
 import docx
 import pytest
-from sqlalchemy import create_engine, insert, select
+from sqlalchemy import insert, select
 from town import Town, csrf_of, session_for
 
 from sync.server.core import db
@@ -23,14 +23,14 @@ CASE_TITLE = "Cán bộ cb-001 (Nguyễn Thị Hồng Nhung): tỷ lệ hài lò
 
 
 @pytest.fixture(scope="module")
-def town(tmp_path_factory):
-    t = Town(tmp_path_factory.mktemp("town"))
+def town(module_town_db, tmp_path_factory):
+    t = Town(tmp_path_factory.mktemp("town"), db=module_town_db)
     yield t
     t.stop()
 
 
 def _engine(town):
-    return create_engine(f"sqlite:///{town.db}")
+    return dbtools.engine(town.db)
 
 
 @pytest.fixture(scope="module")
@@ -67,10 +67,9 @@ def _form(s, town, case_id, dossier):
 
 
 def _rows(town, sql, *args):
-    con = sqlite3.connect(town.db)
+    con = dbtools.connect(town.db)
     try:
-        con.row_factory = sqlite3.Row
-        return [dict(r) for r in con.execute(sql, args)]
+        return [dict(r._mapping) for r in con.execute(sql, args)]
     finally:
         con.close()
 
@@ -126,9 +125,9 @@ def test_a_typed_name_goes_into_the_letter_only(town, case):
     assert "Lý do: ……………………………………………………………." in text
 
     # every table of town.db, every cell: no trace of the name (in either normalisation form)
-    con = sqlite3.connect(town.db)
+    con = dbtools.connect(town.db)
     try:
-        tables = [t for (t,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        tables = dbtools.table_names(town.db)
         assert {"letters_issued", "case_events", "ratings", "alerts"} <= set(tables)
         dump = "\n".join(repr(row) for t in tables for row in con.execute(f'SELECT * FROM "{t}"'))
     finally:
@@ -136,7 +135,8 @@ def test_a_typed_name_goes_into_the_letter_only(town, case):
     assert dossier in dump and "Hương" not in dump and "Quỳnh" not in dump
     assert "Hương" not in unicodedata.normalize("NFC", dump)
     # nor in the database's files (free pages, the WAL) or the server's log
-    for path in [town.db, *town.db.parent.glob("town.db-*"), town.db.parent / "server.log"]:
+    files = [town.db, *town.db.parent.glob("town.db-*")] if not dbtools.is_postgresql(town.db) else []
+    for path in [*files, town.tmp / "server.log"]:
         if path.exists():
             raw = path.read_bytes()
             for form in ("NFC", "NFD"):
@@ -277,9 +277,9 @@ def test_the_letters_page_records_its_letters_and_marks_them_sent(town):
     page = s.get(town.url + r.headers["location"], timeout=30)
     assert "Đã ghi nhận văn bản đã gửi." in page.text
     assert "Đã gửi" in re.search(rf'<tr data-letter="{row["id"]}">(.*?)</tr>', page.text, re.S)[1]
-    con = sqlite3.connect(town.db)
+    con = dbtools.connect(town.db)
     try:
-        dump = "\n".join(repr(r) for (t,) in con.execute("SELECT name FROM sqlite_master WHERE type='table'").fetchall()
+        dump = "\n".join(repr(r) for t in dbtools.table_names(town.db)
                          for r in con.execute(f'SELECT * FROM "{t}"'))
     finally:
         con.close()

@@ -17,8 +17,8 @@ FRI_13_FEB_2026 = datetime(2026, 2, 13, 2, 0, tzinfo=timezone.utc)     # 09:00 i
 
 
 @pytest.fixture
-def engine(tmp_path):
-    engine = db.make_engine(str(tmp_path / "town.db"))
+def engine(town_db, tmp_path):
+    engine = db.make_engine(str(town_db))
     db.migrate(engine)
     with engine.begin() as conn:
         admin_ops.create_user(conn, "an", "admin", "mật-khẩu-quản-trị")

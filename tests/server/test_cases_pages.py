@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import sqlite3
+import dbtools
 import subprocess
 import sys
 from datetime import date, datetime, timedelta
@@ -30,8 +30,8 @@ LONG = "Cán bộ đòi tiền bồi dưỡng mới nhận hồ sơ. " * 10     
 
 
 @pytest.fixture
-def town(tmp_path):
-    app = create_app(str(tmp_path / "town.db"), media_dir=tmp_path / "media")
+def town(town_db, tmp_path):
+    app = create_app(str(town_db), media_dir=tmp_path / "media")
     with app.state.engine.begin() as conn:
         admin_ops.create_user(conn, "an", "admin", "mật-khẩu-quản-trị")
         admin_ops.create_user(conn, "binh", "viewer", "mật-khẩu-xem")
@@ -41,15 +41,15 @@ def town(tmp_path):
     k = Kiosk(TestClient(app, base_url="http://127.0.0.1"), kiosk)
     at = datetime.now(VN_TZ).replace(microsecond=0) - timedelta(hours=1)
     k.send([{"at": at.isoformat(), "reasons": ["nhung_nhieu"], "comment": LONG}])
-    app.state.db_path = tmp_path / "town.db"
-    with sqlite3.connect(app.state.db_path) as con:     # the rating came with a dossier
+    app.state.db_path = town_db
+    with dbtools.connect(app.state.db_path) as con:     # the rating came with a dossier
         con.execute("UPDATE ratings SET dossier_code = 'H-2026-001', procedure_code = '1.001193'")
     yield app
     app.state.engine.dispose()
 
 
 def db_rows(town, sql, *args):
-    with sqlite3.connect(town.state.db_path) as con:
+    with dbtools.connect(town.state.db_path) as con:
         return con.execute(sql, args).fetchall()
 
 

@@ -9,7 +9,7 @@ overdue case alerted once however many server processes sweep.
 from __future__ import annotations
 
 import json
-import sqlite3
+import dbtools
 from datetime import date, datetime, timedelta, timezone
 
 import requests
@@ -30,7 +30,7 @@ def api_cases(url, town, **query) -> list[dict]:
 
 
 def rows(town, sql, *args):
-    with sqlite3.connect(town["db"]) as con:
+    with dbtools.connect(town["db"]) as con:
         return con.execute(sql, args).fetchall()
 
 
@@ -163,7 +163,7 @@ def test_a_new_nhung_nhieu_rating_reopens_the_officers_closed_case(town):
 
 
 def test_tampering_and_a_silent_kiosk_open_kiosk_cases(town):
-    with sqlite3.connect(town["db"]) as con:
+    with dbtools.connect(town["db"]) as con:
         con.execute("INSERT INTO settings(key, value) VALUES ('alert_rules', ?)",
                     (json.dumps({"officer_rate_below": 80, "officer_min_ratings": 10, "kiosk_silent_hours": 0.0005}),))
     proc, url = serve(town, "--sweep-seconds", "0.1")

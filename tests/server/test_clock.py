@@ -19,8 +19,8 @@ from sync.server.core.ingest import _before
 
 
 @pytest.fixture
-def town(tmp_path):
-    server = ServerThread(tmp_path / "town.db", media_dir=tmp_path / "media")
+def town(town_db, tmp_path):
+    server = ServerThread(town_db, media_dir=tmp_path / "media")
     with server.engine.begin() as conn:
         server.k1 = enrol_kiosk(conn, "K1", "13321")
         create_user(conn, "chi.lan", "admin", "mật khẩu dài")

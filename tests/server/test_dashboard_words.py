@@ -224,8 +224,8 @@ def test_kiosk_health_counts_the_silent_hours_from_enrolment_or_last_contact():
     assert kiosk_health(k(1, 0.5, clock_skew=900.0), now, 24, 600)["problems"] == ["skew"]
 
 
-def test_the_silent_sweep_counts_from_enrolment_for_a_kiosk_that_never_called(tmp_path):
-    app = create_app(str(tmp_path / "town.db"))
+def test_the_silent_sweep_counts_from_enrolment_for_a_kiosk_that_never_called(town_db, tmp_path):
+    app = create_app(str(town_db), media_dir=tmp_path / "media")
     now = datetime(2026, 11, 28, 3, 0, tzinfo=timezone.utc)
     with app.state.engine.begin() as conn:
         for kid, enrolled_h in [("ki-ot-moi", 1), ("ki-ot-quen", 25)]:

@@ -123,11 +123,11 @@ def test_a_kiosk_that_disconnects_mid_body_is_one_line_in_the_log(server, caplog
     assert r.status_code in (200, 422), r.text
 
 
-def test_a_bug_is_a_page_for_people_and_json_for_the_api(tmp_path):
+def test_a_bug_is_a_page_for_people_and_json_for_the_api(town_db, tmp_path):
     from starlette.testclient import TestClient
 
     from sync.server.app import create_app
-    app = create_app(str(tmp_path / "town.db"))
+    app = create_app(str(town_db), media_dir=tmp_path / "media")
 
     @app.get("/admin/boom")
     @app.get("/api/v1/boom")

@@ -13,7 +13,7 @@ import io
 import json
 import os
 import re
-import sqlite3
+import dbtools
 import stat
 import subprocess
 import sys
@@ -76,8 +76,8 @@ def _second_kiosk(town: Town) -> None:
 
 
 @pytest.fixture(scope="module")
-def town(tmp_path_factory):
-    t = Town(tmp_path_factory.mktemp("evidence"))
+def town(module_town_db, tmp_path_factory):
+    t = Town(tmp_path_factory.mktemp("evidence"), db=module_town_db)
     try:
         _second_kiosk(t)
         yield t
@@ -95,7 +95,7 @@ def pack(town, tmp_path_factory):
 
 
 def public_key(town) -> str:
-    with sqlite3.connect(town.db) as con:
+    with dbtools.connect(town.db) as con:
         (value,) = con.execute("SELECT value FROM settings WHERE key = 'evidence_signing_key'").fetchone()
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from sync.server.core.signing import public_key_hex
@@ -131,7 +131,7 @@ def test_the_members_are_what_the_web_export_and_hailong_pull_write(town, pack, 
     lines = files[evidence.RATINGS_JSONL].decode().splitlines()
     assert len(lines) == 14 and all(by_id[json.loads(line)["id"]] == line for line in lines)
     # the chain heads: the server's own last hashes; where each kiosk's part of the chain starts
-    with sqlite3.connect(town.db) as con:
+    with dbtools.connect(town.db) as con:
         held = {(k, s): h for k, s, h in con.execute("SELECT kiosk_id, seq, hash FROM ratings")}
     chains = {c["kiosk_id"]: c for c in json.loads(files[evidence.CHAINS])["kiosks"]}
     one = chains["ki-ot-1"]
@@ -154,7 +154,7 @@ def test_the_members_are_what_the_web_export_and_hailong_pull_write(town, pack, 
 
 
 def test_no_secret_goes_into_the_pack(town, pack):
-    with sqlite3.connect(town.db) as con:
+    with dbtools.connect(town.db) as con:
         secrets = [r[0] for r in con.execute("SELECT key_hex FROM kiosks")]
         secrets += [r[0] for r in con.execute("SELECT token_hash FROM kiosks")]
         secrets += [r[0] for r in con.execute("SELECT token_hash FROM api_tokens")]

@@ -29,8 +29,8 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def town(tmp_path_factory):
-    t = Town(tmp_path_factory.mktemp("evidence-page"))
+def town(module_town_db, tmp_path_factory):
+    t = Town(tmp_path_factory.mktemp("evidence-page"), db=module_town_db)
     yield t
     t.stop()
 

@@ -111,11 +111,11 @@ def test_empty_filter_gives_headers_only(engine, tmp_path):
         exports.export(engine, Filter(periods.year(2020)), "pdf", io.BytesIO())
 
 
-def test_each_rating_is_labelled_on_its_own_survey_and_a_repeated_receipt_is_not_counted(tmp_path):
+def test_each_rating_is_labelled_on_its_own_survey_and_a_repeated_receipt_is_not_counted(town_db, tmp_path):
     from sqlalchemy import update
 
     from sync.server.core import db
-    engine = make_town(tmp_path / "town.db")
+    engine = make_town(town_db)
     with engine.begin() as conn:       # rating 1 was given on the 5-level survey; rating 2 repeats a receipt
         conn.execute(update(db.ratings).where(db.ratings.c.seq == 1).values(survey="hl5", level=3))
         conn.execute(update(db.ratings).where(db.ratings.c.seq == 2).values(server_flags='["duplicate_receipt"]'))

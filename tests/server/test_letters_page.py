@@ -16,8 +16,8 @@ from sync.server.reports import letters_docx
 
 
 @pytest.fixture(scope="module")
-def town(tmp_path_factory):
-    t = Town(tmp_path_factory.mktemp("town"))
+def town(module_town_db, tmp_path_factory):
+    t = Town(tmp_path_factory.mktemp("town"), db=module_town_db)
     yield t
     t.stop()
 

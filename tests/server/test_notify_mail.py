@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import sqlite3
+import dbtools
 import subprocess
 import sys
 import threading
@@ -107,12 +107,12 @@ class Receiver:
         self.httpd.server_close()
 
 
-def make_town(tmp_path) -> dict:
+def make_town(town_db, tmp_path) -> dict:
     """A town.db as the admin commands leave it (in-process, the same core functions): two units, a
     kiosk, users of one unit, of every unit, of another unit, and one without an address."""
     from sync.server.core import admin_ops
     from sync.server.core.db import make_engine, migrate
-    db = tmp_path / "town.db"
+    db = town_db
     roster = tmp_path / "roster.json"
     roster.write_text(json.dumps(ROSTER, ensure_ascii=False), "utf-8")
     engine = make_engine(str(db))
@@ -130,8 +130,8 @@ def make_town(tmp_path) -> dict:
 
 
 @pytest.fixture
-def town(tmp_path):
-    return make_town(tmp_path)
+def town(town_db, tmp_path):
+    return make_town(town_db, tmp_path)
 
 
 def serve(town, *extra):
@@ -260,7 +260,7 @@ def test_smtp_down_is_retried_with_backoff_shown_on_the_kiosks_page_and_delivere
     try:
         s = signed_in(url)
         Kiosk(town, url).send({"level": 1, "reasons": ["nhung_nhieu"], "comment": "Đòi tiền"})
-        db = sqlite3.connect(town["db"])
+        db = dbtools.connect(town["db"])
 
         def failed_twice():
             return db.execute("SELECT attempts, last_error, next_try_at, created_at FROM notifications WHERE "
@@ -303,7 +303,7 @@ def test_two_server_processes_send_each_message_once(town):
         kiosk.send({"level": 1, "reasons": ["nhung_nhieu"], "officer": "cb-004"})
         wait_until(lambda: len(inbox.to("lan@dongtam.vn")) >= 2, timeout=60, what="the second mail")
         # both processes scan every 0.2 s; wait until each has had several rounds after the mails
-        db = sqlite3.connect(town["db"])
+        db = dbtools.connect(town["db"])
         sent = lambda: db.execute("SELECT COUNT(*) FROM notifications WHERE sent_at IS NOT NULL").fetchone()[0]  # noqa
         wait_until(lambda: sent() == 4, timeout=30, what="four rows sent")
         for url in (url1, url2):       # each process answers: its sender has gone round since
@@ -326,7 +326,7 @@ def test_without_smtp_no_mail_is_queued_and_the_page_says_so_the_webhook_still_g
         assert set_webhook(s, url, "13321", receiver.url + "/hook").status_code == 200
         Kiosk(town, url).send({"level": 1, "reasons": ["nhung_nhieu"]})
         wait_until(lambda: receiver.bodies, timeout=60, what="the webhook POST")
-        db = sqlite3.connect(town["db"])
+        db = dbtools.connect(town["db"])
         assert db.execute("SELECT COUNT(*) FROM notifications WHERE channel='email'").fetchone()[0] == 0
         db.close()
         page = s.get(url + "/admin/kiosks", timeout=10).text
@@ -354,7 +354,7 @@ def test_create_user_refuses_a_bad_address_and_an_unknown_unit(town):
     done = admin(town["db"], "create-user", "--username", "x", "--role", "viewer", "--password-stdin",
                  "--unit", "00000", stdin=PASSWORD, ok=False)
     assert done.returncode == 2 and "00000" in done.stderr
-    db = sqlite3.connect(town["db"])
+    db = dbtools.connect(town["db"])
     assert db.execute("SELECT COUNT(*) FROM users WHERE username='x'").fetchone()[0] == 0
     admin(town["db"], "set-user-email", "--username", "an", "--email", "an@dongtam.vn")
     assert db.execute("SELECT email, unit_code FROM users WHERE username='an'").fetchone() == ("an@dongtam.vn", None)

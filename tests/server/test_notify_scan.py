@@ -22,8 +22,8 @@ MORNING = datetime(2026, 12, 2, 1, 0, tzinfo=timezone.utc)
 
 
 @pytest.fixture
-def town(tmp_path):
-    made = make_town(tmp_path)
+def town(town_db, tmp_path):
+    made = make_town(town_db, tmp_path)
     engine = make_engine(str(made["db"]))
     with engine.begin() as conn:
         notify.ensure_cursor(conn)

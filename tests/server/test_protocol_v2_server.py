@@ -18,8 +18,8 @@ SENT_AT = "2026-03-02T09:20:00+07:00"
 
 
 @pytest.fixture
-def town(tmp_path):
-    server = ServerThread(tmp_path / "town.db", media_dir=tmp_path / "media")
+def town(town_db, tmp_path):
+    server = ServerThread(town_db, media_dir=tmp_path / "media")
     with server.engine.begin() as conn:
         server.k1 = enrol_kiosk(conn, "K1", "13321")
         server.k2 = enrol_kiosk(conn, "K2", "13321")
@@ -229,12 +229,12 @@ MTTQ = {"id": "mttq-2026-q4", "title": {"vi": "Khảo sát MTTQ", "en": "Front s
                        "satisfied": [3, 2]}]}
 
 
-def test_a_survey_of_the_server_is_sent_to_kiosks_and_judges_its_ratings(town, tmp_path):
+def test_a_survey_of_the_server_is_sent_to_kiosks_and_judges_its_ratings(town_db, town, tmp_path):
     import subprocess
     import sys
     path = tmp_path / "mttq.json"
     path.write_text(json.dumps(MTTQ, ensure_ascii=False), "utf-8")
-    cmd = [sys.executable, "-m", "hailong", "admin", "--db", str(tmp_path / "town.db"), "add-survey", str(path)]
+    cmd = [sys.executable, "-m", "hailong", "admin", "--db", str(town_db), "add-survey", str(path)]
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert out.returncode == 0 and json.loads(out.stdout) == {"id": "mttq-2026-q4"}, out.stderr
     assert subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=60).returncode == 0  # same: no-op

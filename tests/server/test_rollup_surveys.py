@@ -76,8 +76,8 @@ def _cursor(conn, name):
     return conn.execute(select(rollup.cursor_table.c.pk).where(rollup.cursor_table.c.name == name)).scalar()
 
 
-def test_upgrade_rebuilds_the_roll_up_with_the_survey_in_its_key(tmp_path):
-    engine = _town_0006(tmp_path / "town.db")
+def test_upgrade_rebuilds_the_roll_up_with_the_survey_in_its_key(town_db, tmp_path):
+    engine = _town_0006(town_db)
     db.migrate(engine)
     db.migrate(engine)                              # a no-op when current
     insp = inspect(engine)
@@ -109,8 +109,8 @@ def test_upgrade_rebuilds_the_roll_up_with_the_survey_in_its_key(tmp_path):
     assert alerts == 0                              # the alert rules did not look at them again
 
 
-def test_downgrade_gives_yesterdays_tables_back(tmp_path):
-    engine = _town_0006(tmp_path / "town.db", 10)
+def test_downgrade_gives_yesterdays_tables_back(town_db, tmp_path):
+    engine = _town_0006(town_db, 10)
     db.migrate(engine)
     cfg = _cfg()
     with engine.begin() as conn:
@@ -123,10 +123,10 @@ def test_downgrade_gives_yesterdays_tables_back(tmp_path):
     assert tasks.catch_up(engine, threading.Lock()) == 10
 
 
-def test_a_batch_never_folds_more_than_one_chunk(tmp_path):
+def test_a_batch_never_folds_more_than_one_chunk(town_db, tmp_path):
     """After the upgrade emptied the roll-up, ingest's fold (in the batch's own transaction) folds
     one chunk, however long the backlog; the catch-up folds the rest."""
-    engine = db.make_engine(str(tmp_path / "town.db"))
+    engine = db.make_engine(str(town_db))
     db.migrate(engine)
     n = rollup.CHUNK + 10
     rows = _rows(n)

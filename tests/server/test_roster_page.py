@@ -8,7 +8,7 @@ from __future__ import annotations
 import io
 import json
 import re
-import sqlite3
+import dbtools
 import subprocess
 import sys
 import uuid
@@ -27,8 +27,8 @@ ADMIN = ("an", "mật-khẩu-quản-trị")
 
 
 @pytest.fixture(scope="module")
-def town(tmp_path_factory):
-    t = Town(tmp_path_factory.mktemp("town"))
+def town(module_town_db, tmp_path_factory):
+    t = Town(tmp_path_factory.mktemp("town"), db=module_town_db)
     yield t
     t.stop()
 
@@ -160,7 +160,7 @@ def test_the_import_and_the_cli_have_the_same_pin_rule(town, admin, tmp_path):
 
 def _send(town, officer):
     """One more rating from ki-ot-1 for ``officer``, chained after what the server holds."""
-    with sqlite3.connect(town.db) as c:
+    with dbtools.connect(town.db) as c:
         seq, prev = c.execute("SELECT seq, hash FROM ratings WHERE kiosk_id='ki-ot-1' ORDER BY seq DESC").fetchone()
     rec = {"id": str(uuid.uuid4()), "kiosk_id": "ki-ot-1", "seq": seq + 1,
            "created_at": datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds"),
@@ -172,7 +172,7 @@ def _send(town, officer):
         "kiosk_id": "ki-ot-1", "sent_at": datetime.now(timezone.utc).isoformat(), "ratings": [rec]},
         headers={"Authorization": f"Bearer {town.kiosk_token}", "Idempotency-Key": str(uuid.uuid4())})
     assert r.status_code == 200, r.text
-    with sqlite3.connect(town.db) as c:
+    with dbtools.connect(town.db) as c:
         return json.loads(c.execute("SELECT server_flags FROM ratings WHERE id=?", (rec["id"],)).fetchone()[0])
 
 

@@ -24,9 +24,9 @@ CHROMIUM = "/usr/bin/chromium"
 
 
 @pytest.fixture(scope="module")
-def town(tmp_path_factory):
-    t = Town(tmp_path_factory.mktemp("scores"))
-    engine = create_engine(f"sqlite:///{t.db}")
+def town(module_town_db, tmp_path_factory):
+    t = Town(tmp_path_factory.mktemp("scores"), db=module_town_db)
+    engine = create_engine(db.db_url(str(t.db)))
     # the rules may have opened cases from the ratings as they arrived: these tests count their own
     with engine.begin() as conn:
         for table in (db.case_links, db.case_events, db.letters_issued, db.cases):

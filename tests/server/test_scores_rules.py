@@ -90,9 +90,9 @@ def test_the_form_reads_back_what_it_shows():
     assert custom["rate_bands"] == [[92.5, 50], [80, 20]] and custom["min_ratings"] == 2
 
 
-def test_a_stored_criteria_that_cannot_be_used_falls_back_on_the_defaults(tmp_path):
+def test_a_stored_criteria_that_cannot_be_used_falls_back_on_the_defaults(town_db, tmp_path):
     from sync.server.core.settings import set_setting
-    engine = scored_town(tmp_path / "town.db")
+    engine = scored_town(town_db)
     with engine.begin() as conn:
         set_setting(conn, scoring.SETTING, {"rate_bands": "nonsense"})
         assert scoring.criteria(conn) == scoring.check_criteria({})
@@ -100,8 +100,8 @@ def test_a_stored_criteria_that_cannot_be_used_falls_back_on_the_defaults(tmp_pa
         assert scoring.criteria(conn)["min_ratings"] == 2
 
 
-def test_a_year_of_the_hand_checked_town(tmp_path):
-    engine = scored_town(tmp_path / "town.db")
+def test_a_year_of_the_hand_checked_town(town_db, tmp_path):
+    engine = scored_town(town_db)
     stats = Stats(engine, db.ratings, "corrected_at", rollup=True)
     with engine.connect() as conn:
         result = scoring.sheet(stats, conn, periods.year(2026), date(2027, 1, 5),
@@ -128,9 +128,9 @@ def test_a_year_of_the_hand_checked_town(tmp_path):
     assert all(s.klass is None and scoring.NOT_ENOUGH in s.note for s in default.officers + default.units)
 
 
-def test_the_excel_table_holds_the_figures(tmp_path):
+def test_the_excel_table_holds_the_figures(town_db, tmp_path):
     import openpyxl
-    engine = scored_town(tmp_path / "town.db")
+    engine = scored_town(town_db)
     stats = Stats(engine, db.ratings, "corrected_at", rollup=True)
     with engine.connect() as conn:
         result = scoring.sheet(stats, conn, periods.year(2026), date(2027, 1, 5),
@@ -148,9 +148,9 @@ def test_the_excel_table_holds_the_figures(tmp_path):
     assert book["Cán bộ"].freeze_panes == "A2"
 
 
-def test_a_custom_period_reads_the_days(tmp_path):
+def test_a_custom_period_reads_the_days(town_db, tmp_path):
     """Days, not whole months: 01/10–15/10 holds cb-001's ratings 1, 2, 3 (4 is misuse) and cb-002's 12."""
-    engine = scored_town(tmp_path / "town.db")
+    engine = scored_town(town_db)
     stats = Stats(engine, db.ratings, "corrected_at", rollup=True)
     with engine.connect() as conn:
         result = scoring.sheet(stats, conn, periods.parse("2026-10-01..2026-10-15"), date(2027, 1, 5),

@@ -76,8 +76,8 @@ def scored_town(path):
     return engine
 
 
-def test_a_years_case_figures(tmp_path):
-    engine = scored_town(tmp_path / "town.db")
+def test_a_years_case_figures(town_db, tmp_path):
+    engine = scored_town(town_db)
     with engine.connect() as conn:
         got = case_figures.figures(conn, periods.year(2026), date(2027, 1, 5))
     c = got.overall
@@ -93,9 +93,9 @@ def test_a_years_case_figures(tmp_path):
     assert got.unit("13321").opened == 4
 
 
-def test_a_running_period_is_cut_on_its_day(tmp_path):
+def test_a_running_period_is_cut_on_its_day(town_db, tmp_path):
     """On 09/11 cases 1 and 4 are dealt with, case 2 is not yet due, case 3 not yet opened."""
-    engine = scored_town(tmp_path / "town.db")
+    engine = scored_town(town_db)
     with engine.connect() as conn:
         c = case_figures.figures(conn, periods.quarter(2026, 4), date(2026, 11, 9)).overall
         assert (c.opened, c.finished, c.on_time, c.overdue, c.unresolved_nn) == (3, 2, 2, 0, [])
@@ -108,8 +108,8 @@ def test_a_running_period_is_cut_on_its_day(tmp_path):
         assert (c.opened, c.finished, c.on_time, c.overdue, c.action_total, c.letter_total) == (1, 1, 1, 0, 0, 0)
 
 
-def test_one_officer_only(tmp_path):
-    engine = scored_town(tmp_path / "town.db")
+def test_one_officer_only(town_db, tmp_path):
+    engine = scored_town(town_db)
     with engine.connect() as conn:
         c = case_figures.figures(conn, periods.year(2026), date(2027, 1, 5), officer="cb-002").overall
     assert (c.opened, c.overdue, c.unresolved_nn, c.action_total, c.letter_total) == (1, 1, [3], 0, 0)

@@ -189,8 +189,8 @@ def hailong(*args, stdin=None, cwd=None):
                           cwd=cwd or ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60)
 
 
-def test_admin_commands_end_to_end(tmp_path):
-    db = str(tmp_path / "town.db")
+def test_admin_commands_end_to_end(town_db, tmp_path):
+    db = str(town_db)
     out = hailong("admin", "--db", db, "enrol-kiosk", "--kiosk-id", "DT-MC-01", "--unit", "13321", "--json")
     assert out.returncode == 0, out.stderr
     enrolled = json.loads(out.stdout)
@@ -222,11 +222,11 @@ def test_admin_commands_end_to_end(tmp_path):
     assert out.returncode == 1 and "cannot open the database" in out.stderr and "Traceback" not in out.stderr
 
 
-def test_import_roster_csv_and_xlsx(tmp_path):
+def test_import_roster_csv_and_xlsx(town_db, tmp_path):
     from openpyxl import Workbook
 
     from sync.server.core.db import make_engine, migrate, officers
-    engine = make_engine(str(tmp_path / "town.db"))
+    engine = make_engine(str(town_db))
     migrate(engine)
     csv_path = tmp_path / "can_bo.csv"
     csv_path.write_text("id,name,title,desk_id,desk_name,unit_code,unit_name,pin\n"

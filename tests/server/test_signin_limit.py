@@ -21,8 +21,8 @@ WRONG = "Sai tên đăng nhập hoặc mật khẩu."
 
 
 @pytest.fixture
-def town(tmp_path):
-    server = ServerThread(tmp_path / "town.db")
+def town(town_db, tmp_path):
+    server = ServerThread(town_db)
     with server.engine.begin() as conn:
         create_user(conn, "chị.lan", "admin", PASSWORD)
         create_user(conn, "bình", "viewer", PASSWORD)

@@ -136,10 +136,10 @@ def test_one_pass_dashboard_gives_the_same_hand_figures(stats):
     assert (empty.overall.total, empty.overall.rate, empty.trend, empty.by["officer"]) == (0, None, [], [])
 
 
-def test_rollup_gives_the_same_hand_figures_and_folds_new_ratings(tmp_path, monkeypatch):
+def test_rollup_gives_the_same_hand_figures_and_folds_new_ratings(town_db, tmp_path, monkeypatch):
     from sync.server.core import rollup
     monkeypatch.setattr(rollup, "CHUNK", 5)       # 12 ratings: folded in three chunks
-    engine = make_town(tmp_path / "town.db")
+    engine = make_town(town_db)
     fast = Stats(engine, db.ratings, "corrected_at", rollup=True)
     assert fast.dashboard(Q4, "month").overall.total == 0     # a read never folds (nor writes)
     assert rollup.fold(engine, list(fast.reasons)) == 12
@@ -171,13 +171,13 @@ def test_rollup_gives_the_same_hand_figures_and_folds_new_ratings(tmp_path, monk
         assert dash.reasons["nhung_nhieu"] == 2
 
 
-def test_alert_rules_raise_each_cause_once(tmp_path):
+def test_alert_rules_raise_each_cause_once(town_db, tmp_path):
     from datetime import timezone
 
     from sqlalchemy import select
 
     from sync.server.core.settings import set_setting
-    engine = make_town(tmp_path / "town.db")
+    engine = make_town(town_db)
     now = datetime(2026, 11, 28, 3, 0, tzinfo=timezone.utc)            # 10:00 in Vietnam
     with engine.begin() as conn:
         set_setting(conn, "alert_rules", {"officer_rate_below": 80, "officer_min_ratings": 2,
@@ -254,13 +254,13 @@ def test_the_charts_decimal_mark_is_the_pages():
     assert "66.7" in _svg_texts(charts.trend_svg(trend, decimal="."))
 
 
-def test_reasons_are_split_between_praise_and_complaint(tmp_path):
+def test_reasons_are_split_between_praise_and_complaint(town_db, tmp_path):
     """Every level may tick reasons on the kiosk: a reason named by a satisfied rating is praise.
 
     The hand fixture names huong_dan once with a satisfied level, the rest with "Không hài lòng"; a "Rất hài lòng"
     naming thai_do must show as praise, on the raw path and on the roll-up alike."""
     from sync.server.core import rollup
-    engine = make_town(tmp_path / "town.db")
+    engine = make_town(town_db)
     with engine.begin() as conn:
         conn.execute(insert(db.ratings).values(
             id=str(uuid.uuid4()), kiosk_id="k1", seq=99, created_at="2026-12-02T09:00:00+07:00",

@@ -87,9 +87,10 @@ def _send(url, kiosk_id, token, key, desk, officer, procedure, survey, rows):
 
 
 class MixedTown:
-    def __init__(self, tmp):
+    def __init__(self, tmp, database=None):
         from helpers import free_port
-        self.db = tmp / "town.db"
+        self.tmp = tmp
+        self.db = database or tmp / "town.db"
         hailong(self.db, "admin", "migrate")
         hailong(self.db, "admin", "create-user", "--username", "an", "--role", "admin", "--password-stdin",
                 stdin="mật-khẩu-quản-trị\n")
@@ -115,8 +116,8 @@ class MixedTown:
 
 
 @pytest.fixture(scope="module")
-def town(tmp_path_factory):
-    t = MixedTown(tmp_path_factory.mktemp("mixed-surveys"))
+def town(module_town_db, tmp_path_factory):
+    t = MixedTown(tmp_path_factory.mktemp("mixed-surveys"), database=module_town_db)
     yield t
     stop(t.proc)
 

@@ -84,7 +84,7 @@ NAMES = {
 
 
 def make_mixed_town(path, rows=ROWS):
-    engine = create_engine(f"sqlite:///{path}")
+    engine = create_engine(db.db_url(str(path)))
     db.metadata.create_all(engine)
     with engine.begin() as conn:
         for table, values in NAMES.items():
@@ -103,8 +103,8 @@ def make_mixed_town(path, rows=ROWS):
 
 
 @pytest.fixture(scope="module")
-def town(tmp_path_factory):
-    return make_mixed_town(tmp_path_factory.mktemp("mixed") / "town.db")
+def town(module_town_db):
+    return make_mixed_town(module_town_db)
 
 
 Q4 = periods.quarter(2026, 4)
@@ -238,10 +238,10 @@ def test_export_of_one_survey_gives_each_question_its_column(town):
                                                 "Rất hài lòng"]
 
 
-def test_a_comment_says_its_level_in_its_own_surveys_words(tmp_path):
+def test_a_comment_says_its_level_in_its_own_surveys_words(town_db, tmp_path):
     rows = [("2026-10-02T08:00:00+07:00", "k1", "quay-1", "cb-001", "P1", "hl3", 3, {}, []),
             ("2026-10-05T08:00:00+07:00", "k2", "quay-2", "cb-004", "P1", "mttq-q4", 3, {}, [])]
-    engine = make_mixed_town(tmp_path / "town.db", rows)
+    engine = make_mixed_town(town_db, rows)
     with engine.begin() as conn:
         conn.execute(db.ratings.update().values(comment="Ý kiến"))
     words = {c["survey"]: c["level_words"] for c in town_stats(engine).comments(Filter(Q4))}
@@ -249,8 +249,8 @@ def test_a_comment_says_its_level_in_its_own_surveys_words(tmp_path):
     assert words == {"hl3": ("Rất hài lòng", "Very satisfied"), "mttq-q4": ("Bình thường", "Neutral")}
 
 
-def test_the_comment_count_from_the_roll_up_is_the_ratings_count(tmp_path):
-    engine = make_mixed_town(tmp_path / "town.db")
+def test_the_comment_count_from_the_roll_up_is_the_ratings_count(town_db, tmp_path):
+    engine = make_mixed_town(town_db)
     with engine.begin() as conn:      # rows 2, 4 (misuse: shown, so counted), 6 and 10 (next quarter) say something
         for seq, text in ((2, "Chờ lâu"), (4, "Lặp"), (6, "Tốt"), (10, "Năm mới"), (7, "")):
             conn.execute(db.ratings.update().where(db.ratings.c.seq == seq).values(comment=text))

@@ -32,8 +32,8 @@ def _campaign(sid="mttq-dot", **over) -> dict:
 
 
 @pytest.fixture
-def engine(tmp_path):
-    engine = db.make_engine(str(tmp_path / "town.db"))
+def engine(town_db, tmp_path):
+    engine = db.make_engine(str(town_db))
     db.migrate(engine)
     with engine.begin() as conn:
         admin_ops.import_roster(conn, DEMO, tmp_path / "media")

@@ -18,8 +18,8 @@ from sync.server.reports import periods
 
 
 @pytest.fixture(scope="module")
-def town(tmp_path_factory):
-    t = Town(tmp_path_factory.mktemp("surveys"))
+def town(module_town_db, tmp_path_factory):
+    t = Town(tmp_path_factory.mktemp("surveys"), db=module_town_db)
     yield t
     t.stop()
 

@@ -315,6 +315,35 @@ def _sqlite_pragmas(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _postgresql_text(engine: Engine) -> None:
+    """PostgreSQL's text cannot hold NUL (U+0000): a NUL in a parameter is sent as U+FFFD.
+
+    SQLite stores a NUL like any character, PostgreSQL refuses the whole
+    statement (a 500 for a query string ``?subject=%00``). Records never hold
+    one (protocol.py refuses control characters); what can is hostile input —
+    a filter, a form — for which U+FFFD is what the pages show of a control
+    character anyway, and which matches nothing stored.
+    """
+    def clean(value):
+        return value.replace("\x00", "\ufffd") if isinstance(value, str) and "\x00" in value else value
+
+    @event.listens_for(engine, "before_cursor_execute", retval=True)
+    def _no_nul(conn, cursor, statement, parameters, context, executemany):
+        if executemany and isinstance(parameters, (list, tuple)):
+            parameters = [(_clean_params(p, clean)) for p in parameters]
+        elif parameters:
+            parameters = _clean_params(parameters, clean)
+        return statement, parameters
+
+
+def _clean_params(params, clean):
+    if isinstance(params, dict):
+        return {k: clean(v) for k, v in params.items()}
+    if isinstance(params, (list, tuple)):
+        return type(params)(clean(v) for v in params)
+    return params
+
+
 def make_engine(db: str) -> Engine:
     url = db_url(db)
     if url.startswith("sqlite"):
@@ -329,7 +358,10 @@ def make_engine(db: str) -> Engine:
             with engine.connect():
                 private_sqlite(path)   # -wal/-shm left by a looser run follow a private file
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=16)
+    engine = create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=16)
+    if engine.dialect.name == "postgresql":
+        _postgresql_text(engine)
+    return engine
 
 
 def make_reader(engine: Engine) -> Engine:
@@ -342,8 +374,10 @@ def make_reader(engine: Engine) -> Engine:
     """
     if engine.dialect.name == "postgresql":
         # every transaction of the reader is READ ONLY: a GET that tried to write fails loudly
-        return create_engine(engine.url, pool_pre_ping=True, pool_size=8, max_overflow=16,
-                             connect_args={"options": "-c default_transaction_read_only=on"})
+        reader = create_engine(engine.url, pool_pre_ping=True, pool_size=8, max_overflow=16,
+                               connect_args={"options": "-c default_transaction_read_only=on"})
+        _postgresql_text(reader)
+        return reader
     if engine.dialect.name != "sqlite":
         return engine
     reader = create_engine(engine.url, connect_args={"check_same_thread": False, "timeout": 30},
