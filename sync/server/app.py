@@ -33,6 +33,7 @@ from fastapi.openapi.docs import (
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import ClientDisconnect
 
 from sync.filemodes import exposed, private_dir
@@ -242,6 +243,17 @@ def create_app(db: str = "town.db", *, media_dir: str | Path | None = None, run_
         log.warning("client %s disconnected before sending the whole body of %s %s; nothing done",
                     request.client.host if request.client else "?", request.method, request.url.path)
         return Response(status_code=400)
+
+    @app.exception_handler(SQLAlchemyError)
+    async def _database(request: Request, exc: SQLAlchemyError):
+        # The database unreachable or refusing writes (a PostgreSQL being restored, a standby, a
+        # failover) is not a bug: 503 with Retry-After on every route, and /healthz says so.
+        problem = app.state.health.classify(exc)
+        if problem is None:
+            log.exception("unhandled database error on %s %s", request.method, request.url.path)
+            return _error_reply(request, 500, "internal server error")
+        return _error_reply(request, 503, f"database unhealthy: {problem}; try again later",
+                            {"Retry-After": str(RETRY_AFTER)})
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception):

@@ -201,7 +201,9 @@ def test_admin_commands_end_to_end(town_db, tmp_path):
     assert out.returncode == 0, out.stderr
     out = hailong("admin", "--db", db, "create-token", "--username", "an", "--json")
     assert out.returncode == 0 and json.loads(out.stdout)["token"]
-    out = hailong("admin", "--db", db, "import-roster", str(DEMO))
+    # beside town.db by default; a database URL has no folder, so its photos' folder is named
+    media = [] if town_db == tmp_path / "town.db" else ["--media", str(tmp_path / "media")]
+    out = hailong("admin", "--db", db, "import-roster", str(DEMO), *media)
     assert out.returncode == 0 and "5 officers" in out.stdout
     assert len(list((tmp_path / "media").glob("*.png"))) == 5
     # clear errors, no tracebacks

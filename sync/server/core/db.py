@@ -422,6 +422,12 @@ def bulk_insert(conn, table: Table, rows: list[dict]) -> None:
     cursor = conn.connection.driver_connection.cursor()
     try:
         cursor.executemany(str(compiled), params)
+    except conn.dialect.loaded_dbapi.Error as exc:
+        # raised straight from the driver: wrapped as SQLAlchemy would (OperationalError, IntegrityError…),
+        # so that the callers' rules (retry, 503 when the database is unhealthy) see it
+        from sqlalchemy.exc import DBAPIError
+        raise DBAPIError.instance(str(compiled), None, exc, conn.dialect.loaded_dbapi.Error,
+                                  dialect=conn.dialect) from exc
     finally:
         cursor.close()
 

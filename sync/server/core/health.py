@@ -68,6 +68,11 @@ def sqlite_path(engine) -> str | None:
     return path
 
 
+#: PostgreSQL's SQLSTATEs of a database that takes no write: read_only_sql_transaction, and a hot
+#: standby's "cannot execute … in a read-only transaction" comes as the same code
+READ_ONLY_SQLSTATES = {"25006"}
+
+
 class DbHealth:
     """One per app: ``check()`` before and after a batch's commit, ``problem()`` for /healthz."""
 
@@ -154,9 +159,13 @@ class DbHealth:
                 self._error = (message, time.monotonic())
             self.quick_check_later()
         else:
-            if not isinstance(error, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.DisconnectionError)):
+            first_line = str(orig).splitlines()[0] if str(orig) else orig.__class__.__name__
+            if getattr(orig, "sqlstate", None) in READ_ONLY_SQLSTATES:
+                message = f"database is read-only ({first_line})"     # a hot standby, read-only set by a DBA
+            elif isinstance(error, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.DisconnectionError)):
+                message = f"database unreachable ({first_line})"
+            else:
                 return None
-            message = f"database unreachable ({str(orig).splitlines()[0] if str(orig) else orig.__class__.__name__})"
             self._error = (message, time.monotonic())
         self._report(message)
         return message
