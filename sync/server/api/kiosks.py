@@ -127,6 +127,7 @@ def _store(app, kiosk_id: str, batch: dict, key: str) -> dict:
         try:
             with app.state.engine.begin() as conn:
                 leases.kiosk_lock(conn, kiosk_id)   # before reading the kiosk row: acked_through is fresh
+                leases.ratings_lock(conn)           # ratings commit in pk order: pk cursors never skip
                 fresh = conn.execute(select(kiosks).where(kiosks.c.id == kiosk_id)).mappings().one()
                 if fresh["revoked"]:
                     raise ingest.BatchError(403, f"kiosk {kiosk_id} is revoked")

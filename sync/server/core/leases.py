@@ -46,6 +46,23 @@ def kiosk_lock(conn, kiosk_id: str) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key("hailong.kiosk:" + kiosk_id)})
 
 
+def ratings_lock(conn) -> None:
+    """Wait for the town's one lock on new ratings, held until the transaction ends (PostgreSQL).
+
+    Why: a rating's ``pk`` comes from a sequence when it is inserted, but
+    becomes visible when its transaction commits. Two batches committing out
+    of pk order would let a reader that continues "after pk N" — the admin
+    pull's cursor, the roll-up's fold cursor — pass a row that committed
+    late, for ever. Taken before the insert, this lock makes the town's
+    ratings commit in pk order, as SQLite's single writer does, so every pk
+    cursor is safe. Batches of different kiosks still decode, check and
+    answer in parallel; only their insert-and-fold is one at a time.
+    Nothing on SQLite (one writer already).
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key("hailong.ratings")})
+
+
 def take(conn, job: str) -> bool:
     """True when this process may do ``job``'s round in this transaction (always on SQLite)."""
     if conn.dialect.name != "postgresql":

@@ -22,9 +22,10 @@ ratings if dropped): nothing in them is not derivable from ``ratings``.
 
 Concurrency: the fold runs in one write transaction that also moves the
 cursor, so two requests never fold the same ratings twice (SQLite serialises
-writers; on PostgreSQL the cursor row is locked FOR UPDATE). On PostgreSQL a
-sequence may commit out of order; a fold would then skip a late row — TODO
-before PostgreSQL: fold only up to the oldest in-flight transaction.
+writers; on PostgreSQL the cursor row is locked FOR UPDATE). On PostgreSQL
+new ratings are inserted under one lock (core/leases.py ratings_lock), so they
+commit in pk order and the fold's pk cursor never passes a row that commits
+late.
 """
 from __future__ import annotations
 

@@ -1,0 +1,86 @@
+"""A pull cursor never skips a rating that commits late (PostgreSQL, several transactions at once).
+
+A transaction that took a rating's pk early but commits late would, without
+the town's ratings lock (core/leases.py ratings_lock), be passed for ever by a
+pull that already returned a later pk. Here a transaction holding an early pk
+stays open while a kiosk's batch arrives; the pull in between, and the pull
+after with its cursor, return every rating exactly once, and the roll-up
+counts them all.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+import uuid
+
+import dbtools
+import pytest
+import requests
+from faultproxy import ServerThread, sealed_ratings
+from helpers import wait_until
+from sqlalchemy import insert
+
+from sync import protocol
+from sync.server.core import db, leases
+from sync.server.core.admin_ops import create_token, create_user, enrol_kiosk
+
+
+@pytest.fixture
+def town(pg_cluster, tmp_path):
+    url = pg_cluster.new_database("cursor")
+    server = ServerThread(url, media_dir=tmp_path / "media")
+    with server.engine.begin() as conn:
+        server.k1 = enrol_kiosk(conn, "K1", "13321")
+        create_user(conn, "an", "admin", "mật khẩu dài")
+        server.token = create_token(conn, "an")
+    server.db = url
+    yield server
+    server.stop()
+
+
+def pull_all(town, after=None):
+    got, cursor = [], after
+    while True:
+        r = requests.get(town.url + protocol.PATH_RATINGS, params={"after": cursor or "", "limit": 7},
+                         headers={"Authorization": f"Bearer {town.token}"}, timeout=30)
+        assert r.status_code == 200, r.text
+        page = r.json()
+        got += [x["id"] for x in page["ratings"]]
+        if not page["ratings"]:
+            return got, cursor
+        cursor = page["next"]
+
+
+def test_a_rating_that_commits_late_is_still_pulled_and_folded(town):
+    late_id = str(uuid.uuid4())
+    engine = db.make_engine(town.db)
+    late = engine.connect()
+    tx = late.begin()
+    leases.ratings_lock(late)            # as a batch of another server process does, then takes its pk
+    late.execute(insert(db.ratings).values(
+        id=late_id, kiosk_id="K2", seq=1, created_at="2026-11-02T09:00:00+07:00", unit_code="13321",
+        desk_id="quay-1", officer_id="cb-001", level=3, reasons="[]", source="walk_up", flags="[]",
+        prev_hash="0" * 64, hash="1" * 64, sig="2" * 64, received_at="2026-11-02T02:00:00.000+00:00",
+        corrected_at="2026-11-02T09:00:00+07:00"))
+    records = sealed_ratings("K1", town.k1["key"], 20)
+    body = gzip.compress(json.dumps({"kiosk_id": "K1", "sent_at": records[-1]["created_at"],
+                                     "ratings": records}).encode())
+    answers = []
+    sender = threading.Thread(target=lambda: answers.append(requests.post(
+        town.url + protocol.PATH_BATCH, data=body, timeout=60, headers={
+            "Authorization": f"Bearer {town.k1['token']}", "Idempotency-Key": str(uuid.uuid4()),
+            "Content-Encoding": "gzip"})))
+    sender.start()
+    wait_until(lambda: dbtools.scalar(town.db, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                                               "AND NOT granted") >= 1, what="the batch waiting for the lock")
+    first, cursor = pull_all(town)       # nothing committed yet: the late rating holds the lowest pk
+    assert first == []
+    tx.commit()
+    late.close()
+    sender.join(60)
+    assert answers and answers[0].status_code == 200, answers
+    rest, _ = pull_all(town, cursor)
+    assert sorted(first + rest) == sorted([late_id, *[r["id"] for r in records]])
+    assert len(first + rest) == len(set(first + rest)) == 21
+    engine.dispose()
