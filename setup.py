@@ -46,7 +46,7 @@ TEST = [
 
 setup(
     name="hailong",
-    version="0.5.0",
+    version="0.6.0",
     description="Satisfaction-survey kiosk for Vietnamese one-stop desks (Bộ phận Một cửa)",
     python_requires=">=3.11",
     packages=find_packages(include=["kiosk*", "sync*", "hailong*", "assets"]),

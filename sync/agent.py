@@ -476,7 +476,7 @@ def _version() -> str:
         from importlib.metadata import version
         return version("hailong")
     except Exception:  # not installed (running from a checkout)
-        return "0.5.0"
+        return "0.6.0"
 
 
 def agent_from_config(cfg, store, **overrides) -> SyncAgent:

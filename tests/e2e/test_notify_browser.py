@@ -21,7 +21,7 @@ from test_notify_mail import PASSWORD, Kiosk, Receiver, make_town  # noqa: E402
 @pytest.fixture(scope="module")
 def town(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("notify")
-    made = make_town(tmp)
+    made = make_town(tmp / "town.db", tmp)
     port = free_port()
     proc = start_server(made["db"], port, "--smtp", f"smtp://thu.dongtam:Bi-Mat-42@127.0.0.1:{free_port()}",
                         "--notify-retry-seconds", "5", log=tmp / "server.log")
