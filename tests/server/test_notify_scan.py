@@ -291,7 +291,8 @@ def test_a_backlog_is_told_in_short_transactions_and_one_sender_round_tells_all_
     engine = town["engine"]
     with engine.begin() as conn:
         notify.set_webhook(conn, "13321", None)
-        ids = [add_case(conn, officer="cb-002", at=f"2026-12-02T01:{i // 60:02d}:{i % 60:02d}.000+00:00")
+        # an hour before MORNING: older than notify.SETTLE, which PostgreSQL's scan waits out
+        ids = [add_case(conn, officer="cb-002", at=f"2026-12-02T00:{i // 60:02d}:{i % 60:02d}.000+00:00")
                for i in range(notify.SCAN_LIMIT * 2 + 20)]
     with engine.begin() as conn:
         assert notify.scan(conn, email=True, base_url=BASE, now=MORNING) == 2 * notify.SCAN_LIMIT   # lan, tinh

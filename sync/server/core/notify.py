@@ -515,7 +515,10 @@ def scan(conn, *, email: bool, base_url: str, now: datetime | None = None) -> in
     if _digest_due(conn, now):
         _digest(conn, roster or Roster(conn), now, email, hooks, base_url, queue)
         set_setting(conn, DIGEST_KEY, today)
-    written = (conn.execute(_insert_ignore(conn), rows).rowcount or 0) if rows else 0
+    # the rows actually inserted (a source already in the outbox is skipped): counted from RETURNING,
+    # since a driver's executemany rowcount is -1 (psycopg) where SQLite's is the sum
+    written = (len(conn.execute(_insert_ignore(conn).returning(db.notifications.c.id), rows).all())
+               if rows else 0)
     set_setting(conn, CURSOR_KEY, {"event": max(next_ev, start_ev), "alert": max(next_al, start_al)})
     return written
 
