@@ -298,6 +298,36 @@ def sealed_ratings(kiosk_id: str, key_hex: str, n: int, start_seq: int = 1, prev
     return out
 
 
+class BatchKiosk:
+    """One kiosk's chain over HTTP: the next gzip batches, sealed and chained on from the last one, posted.
+
+    ``enrolment``: what enrol_kiosk returns (token, key). The same body can be posted again (a retry)
+    under the same or another Idempotency-Key.
+    """
+
+    def __init__(self, kiosk_id: str, enrolment: dict, start_seq: int = 1, prev: str | None = None):
+        self.id, self.token, self.key = kiosk_id, enrolment["token"], enrolment["key"]
+        self.seq, self.prev = start_seq, prev
+
+    def batch(self, n: int) -> tuple[bytes, list[dict]]:
+        import gzip
+        import json
+
+        recs = sealed_ratings(self.id, self.key, n, self.seq, self.prev)
+        self.seq += n
+        self.prev = recs[-1]["hash"]
+        body = json.dumps({"kiosk_id": self.id, "sent_at": "2026-03-02T09:20:00+07:00", "ratings": recs})
+        return gzip.compress(body.encode()), recs
+
+    def post(self, server: str, body: bytes, key: str, timeout: float = 60):
+        import requests
+
+        from sync import protocol
+        return requests.post(server + protocol.PATH_BATCH, data=body, timeout=timeout, headers={
+            "Authorization": f"Bearer {self.token}", "Idempotency-Key": key, "Content-Encoding": "gzip",
+            "Content-Type": "application/json"})
+
+
 def fill_kiosk(db_path: Path, kiosk_id: str, key_hex: str, n: int, **kwargs):
     """A kiosk.db (KioskStore schema) holding ``n`` sealed ratings, bulk-inserted; returns the store."""
     import json

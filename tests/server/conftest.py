@@ -55,3 +55,20 @@ def another_town_db(engine_name, tmp_path, request):
             return folder / "town.db"
         return request.getfixturevalue("pg_cluster").new_database(name.replace("-", "_")[:20])
     return make
+
+
+@pytest.fixture
+def pg_server(pg_cluster, tmp_path):
+    """A running town server (in this process) on a fresh PostgreSQL database: ``.db`` its URL,
+    ``.k1`` kiosk K1's enrolment (unit 13321), ``.kiosk`` a faultproxy.BatchKiosk of K1."""
+    from faultproxy import BatchKiosk, ServerThread
+
+    from sync.server.core.admin_ops import enrol_kiosk
+    url = pg_cluster.new_database("srv")
+    server = ServerThread(url, media_dir=tmp_path / "media")
+    with server.engine.begin() as conn:
+        server.k1 = enrol_kiosk(conn, "K1", "13321")
+    server.db = url
+    server.kiosk = BatchKiosk("K1", server.k1)
+    yield server
+    server.stop()

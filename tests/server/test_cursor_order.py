@@ -9,34 +9,26 @@ counts them all.
 """
 from __future__ import annotations
 
-import gzip
-import json
 import threading
 import uuid
 
 import dbtools
 import pytest
 import requests
-from faultproxy import ServerThread, sealed_ratings
 from helpers import wait_until
 from sqlalchemy import insert
 
 from sync import protocol
 from sync.server.core import db, leases
-from sync.server.core.admin_ops import create_token, create_user, enrol_kiosk
+from sync.server.core.admin_ops import create_token, create_user
 
 
 @pytest.fixture
-def town(pg_cluster, tmp_path):
-    url = pg_cluster.new_database("cursor")
-    server = ServerThread(url, media_dir=tmp_path / "media")
-    with server.engine.begin() as conn:
-        server.k1 = enrol_kiosk(conn, "K1", "13321")
+def town(pg_server):
+    with pg_server.engine.begin() as conn:
         create_user(conn, "an", "admin", "mật khẩu dài")
-        server.token = create_token(conn, "an")
-    server.db = url
-    yield server
-    server.stop()
+        pg_server.token = create_token(conn, "an")
+    return pg_server
 
 
 def pull_all(town, after=None):
@@ -63,14 +55,9 @@ def test_a_rating_that_commits_late_is_still_pulled_and_folded(town):
         desk_id="quay-1", officer_id="cb-001", level=3, reasons="[]", source="walk_up", flags="[]",
         prev_hash="0" * 64, hash="1" * 64, sig="2" * 64, received_at="2026-11-02T02:00:00.000+00:00",
         corrected_at="2026-11-02T09:00:00+07:00"))
-    records = sealed_ratings("K1", town.k1["key"], 20)
-    body = gzip.compress(json.dumps({"kiosk_id": "K1", "sent_at": records[-1]["created_at"],
-                                     "ratings": records}).encode())
+    body, records = town.kiosk.batch(20)
     answers = []
-    sender = threading.Thread(target=lambda: answers.append(requests.post(
-        town.url + protocol.PATH_BATCH, data=body, timeout=60, headers={
-            "Authorization": f"Bearer {town.k1['token']}", "Idempotency-Key": str(uuid.uuid4()),
-            "Content-Encoding": "gzip"})))
+    sender = threading.Thread(target=lambda: answers.append(town.kiosk.post(town.url, body, str(uuid.uuid4()))))
     sender.start()
     wait_until(lambda: dbtools.scalar(town.db, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
                                                "AND NOT granted") >= 1, what="the batch waiting for the lock")

@@ -6,8 +6,6 @@ throwaway cluster; PostgreSQL only (SQLite has one process by design, and
 """
 from __future__ import annotations
 
-import gzip
-import json
 import subprocess
 import sys
 import threading
@@ -17,7 +15,7 @@ from datetime import timedelta
 import pytest
 import requests
 from dbtools import rows, scalar
-from faultproxy import sealed_ratings
+from faultproxy import BatchKiosk as Kiosk
 from helpers import ROOT, free_port, start_server, stop, wait_until
 
 from sync import protocol
@@ -55,26 +53,6 @@ def two(pg_town, tmp_path_factory):
     finally:
         for proc, _u in procs:
             stop(proc)
-
-
-class Kiosk:
-    """One kiosk's chain: the next batches, sealed and chained on from the last one."""
-
-    def __init__(self, kiosk_id: str, enrolment: dict, start_seq: int = 1, prev: str | None = None):
-        self.id, self.token, self.key = kiosk_id, enrolment["token"], enrolment["key"]
-        self.seq, self.prev = start_seq, prev
-
-    def batch(self, n: int) -> tuple[bytes, list[dict]]:
-        recs = sealed_ratings(self.id, self.key, n, self.seq, self.prev)
-        self.seq += n
-        self.prev = recs[-1]["hash"]
-        body = json.dumps({"kiosk_id": self.id, "sent_at": "2026-03-02T09:20:00+07:00", "ratings": recs})
-        return gzip.compress(body.encode()), recs
-
-    def post(self, server: str, body: bytes, key: str, timeout: float = 60) -> requests.Response:
-        return requests.post(server + protocol.PATH_BATCH, data=body, timeout=timeout, headers={
-            "Authorization": f"Bearer {self.token}", "Idempotency-Key": key, "Content-Encoding": "gzip",
-            "Content-Type": "application/json"})
 
 
 def tail_of(url: str, kiosk_id: str) -> tuple[int, str | None]:

@@ -324,19 +324,17 @@ def _postgresql_text(engine: Engine) -> None:
     a filter, a form — for which U+FFFD is what the pages show of a control
     character anyway, and which matches nothing stored.
     """
-    def clean(value):
-        return value.replace("\x00", "\ufffd") if isinstance(value, str) and "\x00" in value else value
-
     @event.listens_for(engine, "before_cursor_execute", retval=True)
     def _no_nul(conn, cursor, statement, parameters, context, executemany):
         if executemany and isinstance(parameters, (list, tuple)):
-            parameters = [(_clean_params(p, clean)) for p in parameters]
-        elif parameters:
-            parameters = _clean_params(parameters, clean)
-        return statement, parameters
+            return statement, [_without_nul(p) for p in parameters]
+        return statement, _without_nul(parameters)
 
 
-def _clean_params(params, clean):
+def _without_nul(params):
+    """A statement's parameters (a dict, a tuple or a list) with each NUL of a string as U+FFFD."""
+    def clean(value):
+        return value.replace("\x00", "\ufffd") if isinstance(value, str) and "\x00" in value else value
     if isinstance(params, dict):
         return {k: clean(v) for k, v in params.items()}
     if isinstance(params, (list, tuple)):

@@ -10,6 +10,12 @@ of app.py) is never asked anything here and behaves as before.
   idempotency check, the chain and gap checks and ``acked_through`` see
   what the other committed; batches of different kiosks still run in
   parallel. Released at commit or rollback, and when a process dies.
+* :func:`ratings_lock` — one transaction-scoped lock on the town's new
+  ratings, taken by every batch right after its kiosk's: ratings commit in
+  pk order, so pk cursors (the admin pull, the roll-up's fold) never pass a
+  late commit. While it is taken, it also orders one kiosk's batches; the
+  kiosk lock states that rule on its own, and is what stays if the ratings
+  lock ever gives way to a commit-ordered cursor.
 * :func:`take` — a background job's turn (silent kiosks, overdue cases,
   notification scan): ``pg_try_advisory_xact_lock`` in the job's own
   transaction. The process that gets it does the round; another one that
