@@ -247,8 +247,11 @@ def create_app(db: str = "town.db", *, media_dir: str | Path | None = None, run_
     @app.exception_handler(SQLAlchemyError)
     async def _database(request: Request, exc: SQLAlchemyError):
         # The database unreachable or refusing writes (a PostgreSQL being restored, a standby, a
-        # failover) is not a bug: 503 with Retry-After on every route, and /healthz says so.
-        problem = app.state.health.classify(exc)
+        # failover) is not a bug: 503 with Retry-After on every route, and /healthz says so. A
+        # problem the health check already sees (town.db read-only, replaced…) explains the error:
+        # it is not noted again, so /healthz is ok as soon as the file is (as for batches).
+        health = app.state.health
+        problem = health.problem() or health.classify(exc)
         if problem is None:
             log.exception("unhandled database error on %s %s", request.method, request.url.path)
             return _error_reply(request, 500, "internal server error")
