@@ -14,17 +14,15 @@ The database is built once (a few minutes) and kept in the temp folder:
 """
 from __future__ import annotations
 
-import json
-import random
 import sqlite3
 import sys
 import tempfile
 import time
-import uuid
-from datetime import datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import generate  # noqa: E402
 from sqlalchemy import create_engine  # noqa: E402
 
 from sync.server.core import (
@@ -34,17 +32,14 @@ from sync.server.core import (
 from sync.server.reports import periods
 from sync.server.reports.stats import Filter, Stats  # noqa: E402
 
-YEAR = 2026
-UNITS = [f"u{i:02d}" for i in range(20)]
-DESKS = [(f"{u}-q{j}", u) for u in UNITS for j in range(3)]
-OFFICERS = [(f"cb-{i:04d}", DESKS[i % len(DESKS)]) for i in range(200)]
-PROCEDURES = [f"1.{i:06d}" for i in range(100)]
-#: a desk handles its own few procedures (as one-stop desks are organised by field)
-DESK_PROCEDURES = {desk: [PROCEDURES[(i * 7 + k) % 100] for k in range(8)] + [None]
-                   for i, (desk, _u) in enumerate(DESKS)}
-REASONS = ["thai_do", "huong_dan", "dung_hen", "so_lan_di_lai", "nhung_nhieu"]
-COMMENTS = ["Cán bộ hướng dẫn tận tình, chu đáo", "Phải chờ lâu", "Rất hài lòng", None, None, None,
-            None, None, None, None]
+TOWN = generate.Town()      # the shared generator's default town (benchmarks/generate.py)
+YEAR = generate.YEAR
+UNITS = TOWN.units
+DESKS = TOWN.desks
+OFFICERS = TOWN.officers
+PROCEDURES = TOWN.procedures
+DESK_PROCEDURES = TOWN.desk_procedures
+REASONS = generate.REASONS
 
 
 def build(path: Path, n: int) -> None:
@@ -54,32 +49,16 @@ def build(path: Path, n: int) -> None:
     con = sqlite3.connect(path)
     con.execute("PRAGMA journal_mode=WAL")
     con.execute("PRAGMA synchronous=OFF")
-    rnd = random.Random(7)
-    start = datetime(YEAR, 1, 1, 7, 0)
-    seconds = 365 * 86400
-    hexes = [uuid.UUID(int=rnd.getrandbits(128)).hex * 2 for _ in range(1000)]
-    cols = ("id, kiosk_id, seq, created_at, unit_code, desk_id, officer_id, dossier_code, procedure_code, "
-            "receipt_id, level, reasons, comment, source, flags, prev_hash, hash, sig, received_at, "
-            "batch_key, skew_seconds, corrected_at")
-    sql = f"INSERT INTO ratings ({cols}) VALUES ({','.join('?' * 22)})"
-    times = sorted(rnd.randrange(seconds) for _ in range(n))
+    sql = f"INSERT INTO ratings ({', '.join(generate.COLUMNS)}) VALUES ({','.join('?' * len(generate.COLUMNS))})"
     batch = []
     t0 = time.perf_counter()
-    for seq, offset in enumerate(times, 1):
-        officer, (desk, unit) = OFFICERS[rnd.randrange(len(OFFICERS))]
-        at = (start + timedelta(seconds=offset)).isoformat(timespec="milliseconds") + "+07:00"
-        level = rnd.choices((3, 2, 1), (55, 35, 10))[0]
-        reasons = json.dumps(rnd.sample(REASONS, rnd.randrange(3)) if level == 1 else [])
-        flags = '["rapid_repeat"]' if rnd.random() < 0.01 else "[]"
-        batch.append((str(uuid.UUID(int=rnd.getrandbits(128))), f"k-{desk}", seq, at, unit, desk, officer,
-                      f"H{seq}", rnd.choice(DESK_PROCEDURES[desk]), None, level, reasons, rnd.choice(COMMENTS),
-                      "walk_up", flags, hexes[seq % 1000], hexes[(seq + 1) % 1000], hexes[(seq + 2) % 1000],
-                      at, None, 0.0, at))
+    for row in generate.ratings(TOWN, n):
+        batch.append(row)
         if len(batch) == 50000:
             con.executemany(sql, batch)
             con.commit()
             batch.clear()
-            print(f"\r  built {seq:,} ratings ({time.perf_counter() - t0:.0f} s)", end="", flush=True)
+            print(f"\r  built {row[2]:,} ratings ({time.perf_counter() - t0:.0f} s)", end="", flush=True)
     con.executemany(sql, batch)
     con.commit()
     con.execute("ANALYZE")
