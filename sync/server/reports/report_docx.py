@@ -372,12 +372,13 @@ def _grid(doc, headers: list[str], rows: list[list[str]], widths_mm: list[float]
     t.style = "Table Grid"
     t.alignment = WD_TABLE_ALIGNMENT.CENTER
     t.autofit = False
-    for i, h in enumerate(headers):
-        _cell_text(t.rows[0].cells[i], h, size=12, bold=True)
-    for r, values in enumerate(rows, 1):
-        for i, v in enumerate(values):
+    table_rows = list(t.rows)   # once: t.rows[r] lists every row again (a province's 1,000 officers: O(n²))
+    for cell, h in zip(table_rows[0].cells, headers):
+        _cell_text(cell, h, size=12, bold=True)
+    for row, values in zip(table_rows[1:], rows):
+        for i, (cell, v) in enumerate(zip(row.cells, values)):
             align = WD_ALIGN_PARAGRAPH.LEFT if i == 1 else WD_ALIGN_PARAGRAPH.CENTER
-            _cell_text(t.rows[r].cells[i], str(v), size=12, align=align)
+            _cell_text(cell, str(v), size=12, align=align)
     _widths(t, [Mm(w) for w in widths_mm])
     # repeat the header row on every page
     trpr = t.rows[0]._tr.get_or_add_trPr()
