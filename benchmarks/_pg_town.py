@@ -1,7 +1,7 @@
 """A PostgreSQL for the province benchmarks: a cluster kept in the temp folder, a town loaded with COPY.
 
 ``cluster()`` starts (initdb the first time) a PostgreSQL in
-``$TMPDIR/hailong-bench-pg`` on a free port of 127.0.0.1 with Debian's
+``$TMPDIR/hailong-bench-pg`` (or finds it running there) on a free port of 127.0.0.1 with Debian's
 binaries, as tests/pg.py does (as the ``postgres`` user when run as root;
 durability off: fsync, synchronous_commit, full_page_writes), but kept
 between runs so that a loaded town (``--keep``) is loaded once. Returns
@@ -11,7 +11,11 @@ None when PostgreSQL is not installed (the benchmarks then skip).
 writes the roster, COPYs ``n`` ratings of benchmarks/generate.py into
 ``ratings`` (secondary indexes dropped during the COPY, rebuilt after), then
 folds the roll-up with the server's own fold (core/rollup.fold, in chunks of
-``FOLD_CHUNK`` instead of 50,000: the same rows, fewer transactions).
+``FOLD_CHUNK`` instead of 50,000: the same rows, fewer transactions) or,
+with ``fold="sql"``, with ``fold_sql``: the same fold as a few INSERT …
+SELECT … GROUP BY in the database (what makes tens of millions loadable in
+minutes; ``python benchmarks/_pg_town.py`` checks that it gives the same rows
+as the server's fold).
 """
 from __future__ import annotations
 
@@ -69,8 +73,11 @@ def cluster() -> Server | None:
     if not (data / "PG_VERSION").exists():
         run([str(bindir / "initdb"), "-D", str(data), "-U", USER, "-A", "trust", "-E", "UTF8",
              "--locale=C.UTF-8", "--no-sync"])
-    subprocess.run([*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
-                   capture_output=True, timeout=120)       # a server left running by an interrupted run
+    status = subprocess.run([*run_as, str(bindir / "pg_ctl"), "-D", str(data), "status"], capture_output=True,
+                            timeout=60)
+    if status.returncode == 0:     # running (another benchmark's, or left by --keep): use it
+        port = int((data / "postmaster.pid").read_text().splitlines()[3])
+        return Server(bindir, FOLDER, port, run_as)
     port = free_port()
     options = " ".join([
         f"-p {port}", "-c listen_addresses=127.0.0.1", f"-c unix_socket_directories={FOLDER}",
@@ -98,7 +105,7 @@ def loaded(server: Server, name: str, n: int) -> bool:
     return count == n and folded is not None and folded[0] == top
 
 
-def load(server: Server, name: str, town: generate.Town, n: int, fold: bool = True) -> None:
+def load(server: Server, name: str, town: generate.Town, n: int, fold: bool | str = True) -> None:
     import psycopg
     from sqlalchemy import insert
 
@@ -118,7 +125,7 @@ def load(server: Server, name: str, town: generate.Town, n: int, fold: bool = Tr
     with psycopg.connect(server.url(name, "postgresql")) as conn:
         indexes = conn.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'ratings' AND "
                                "indexname NOT IN (SELECT conname FROM pg_constraint)").fetchall()
-        for index, _sql in indexes:
+        for index, _def in indexes:
             conn.execute(f'DROP INDEX "{index}"')
         conn.commit()
         with conn.cursor() as cur, cur.copy(f"COPY ratings ({', '.join(generate.COLUMNS)}) FROM STDIN") as copy:
@@ -139,10 +146,102 @@ def load(server: Server, name: str, town: generate.Town, n: int, fold: bool = Tr
         t1 = time.perf_counter()
         with engine.connect() as conn:
             reasons = survey(conn)["reasons"]
-        rollup.CHUNK = FOLD_CHUNK
-        rollup.fold(engine, reasons)
+        if fold == "sql":
+            fold_sql(engine, reasons)
+        else:
+            rollup.CHUNK = FOLD_CHUNK
+            rollup.fold(engine, reasons)
         with psycopg.connect(server.url(name, "postgresql"), autocommit=True) as conn:
             for t in rollup.TABLES:
                 conn.execute(f"VACUUM ANALYZE {t.name}")
-        print(f"  rolled up (core/rollup.fold) in {time.perf_counter() - t1:.0f} s")
+        how = "set-based fold_sql" if fold == "sql" else "core/rollup.fold"
+        print(f"  rolled up ({how}) in {time.perf_counter() - t1:.0f} s")
     engine.dispose()
+
+
+def fold_sql(engine, reasons: list[str]) -> None:
+    """Fold every rating at once, set-based: the rows core/rollup.fold would write (check: ``__main__``).
+
+    For the generator's ratings, which answer no extra question (``answers`` {}: asserted, the answer
+    tables stay empty as the fold leaves them).
+    """
+    from sqlalchemy import and_, case, func, literal, not_, select, text
+
+    from sync.protocol import LATE_FLAG, ON_TIME_FLAG
+    from sync.server.core import db, rollup
+    from sync.server.core.settings import known_surveys
+    from sync.server.core.sql import LocalDay, contains_code, misuse_expr, satisfied_expr
+    r = db.ratings
+    with engine.begin() as conn:
+        assert conn.execute(text("SELECT count(*) FROM ratings WHERE answers <> '{}'")).scalar() == 0
+        assert conn.execute(select(func.count()).select_from(rollup.rollup_day)).scalar() == 0
+        surveys = known_surveys(conn)
+        bad = misuse_expr(r)
+        ok = not_(bad)
+        pleased = and_(ok, satisfied_expr(r, surveys))
+        on_time = and_(ok, contains_code(r.c.flags, ON_TIME_FLAG))
+        late = and_(ok, not_(contains_code(r.c.flags, ON_TIME_FLAG)), contains_code(r.c.flags, LATE_FLAG))
+        said = and_(r.c.comment.is_not(None), r.c.comment != "")
+        one = literal(1)
+        key = [LocalDay(r.c.corrected_at), r.c.unit_code, r.c.desk_id, r.c.officer_id,
+               func.coalesce(r.c.procedure_code, ""), r.c.survey]
+        sums = {"total": func.count(), "misuse": func.sum(case((bad, one), else_=0)),
+                **{f"l{lv}": func.sum(case((and_(ok, r.c.level == lv), one), else_=0)) for lv in rollup.LEVELS},
+                "satisfied": func.sum(case((pleased, one), else_=0)), "on_time": func.sum(case((on_time, one), else_=0)),
+                "late": func.sum(case((late, one), else_=0)), "comments": func.sum(case((said, one), else_=0))}
+        day = rollup.rollup_day
+        conn.execute(day.insert().from_select([*rollup.KEY, *sums],
+                                              select(*key, *sums.values()).group_by(*[text(str(i)) for i in range(1, 7)])))
+        # reasons: each code once per valid rating (the fold takes the set of its list), the wanted ones
+        bad_sql, pleased_sql = _sql(conn, bad, pleased)
+        wanted = ", ".join("'" + c.replace("'", "''") + "'" for c in reasons) or "NULL"
+        conn.execute(text(f"""
+            INSERT INTO rollup_reason_day ({', '.join(rollup.KEY)}, code, n, satisfied)
+            SELECT k0, k1, k2, k3, k4, k5, code, count(*), sum(CASE WHEN pleased THEN 1 ELSE 0 END)
+            FROM (SELECT DISTINCT ratings.pk, {', '.join(f'{c} AS k{i}' for i, c in enumerate(_sql(conn, *key)))},
+                         codes.code, ({pleased_sql}) AS pleased
+                  FROM ratings CROSS JOIN LATERAL jsonb_array_elements_text(CAST(ratings.reasons AS jsonb)) AS codes(code)
+                  WHERE ratings.reasons <> '[]' AND NOT ({bad_sql}) AND codes.code IN ({wanted})) AS each
+            GROUP BY k0, k1, k2, k3, k4, k5, code"""))
+        keys = ", ".join(rollup.KEY[1:])
+        conn.execute(text(f"""
+            INSERT INTO rollup_month (at, {keys}, {', '.join(sums)})
+            SELECT substr(at, 1, 7), {keys}, {', '.join(f'sum({c})' for c in sums)}
+            FROM rollup_day GROUP BY substr(at, 1, 7), {keys}"""))
+        conn.execute(text(f"""
+            INSERT INTO rollup_reason_month (at, {keys}, code, n, satisfied)
+            SELECT substr(at, 1, 7), {keys}, code, sum(n), sum(satisfied)
+            FROM rollup_reason_day GROUP BY substr(at, 1, 7), {keys}, code"""))
+        conn.execute(rollup.cursor_table.delete().where(rollup.cursor_table.c.name == "ratings"))
+        conn.execute(text("INSERT INTO rollup_cursor (name, pk) SELECT 'ratings', coalesce(max(pk), 0) FROM ratings"))
+
+
+def _sql(conn, *clauses) -> list[str]:
+    """The clauses as PostgreSQL text, their values inline (to embed in a hand-written statement)."""
+    return [str(c.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})) for c in clauses]
+
+
+def _same_fold(n: int = 100_000) -> None:
+    """fold_sql gives the rows core/rollup.fold gives (a province of ``n`` ratings loaded twice)."""
+    import psycopg
+
+    from sync.server.core import rollup
+    server = cluster()
+    if server is None:
+        print("skipped: PostgreSQL is not installed")
+        return
+    town = generate.Town.province()
+    load(server, "fold_server", town, n, fold=True)
+    load(server, "fold_sql", town, n, fold="sql")
+    for t in rollup.TABLES + (rollup.cursor_table,):
+        got = []
+        for name in ("fold_server", "fold_sql"):
+            with psycopg.connect(server.url(name, "postgresql")) as conn:
+                got.append(sorted(conn.execute(f"SELECT * FROM {t.name}").fetchall()))
+        assert got[0] == got[1], (t.name, len(got[0]), len(got[1]))
+        print(f"  {t.name}: {len(got[0]):,} rows, the same")
+    print("fold_sql == core/rollup.fold")
+
+
+if __name__ == "__main__":
+    _same_fold(int(sys.argv[1]) if len(sys.argv) > 1 else 100_000)

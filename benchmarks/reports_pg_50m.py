@@ -3,7 +3,8 @@
 The province of benchmarks/generate.py (``Town.province()``: 100 communes,
 300 desks, 1,000 officers, 200 procedures; a year, 2026) in a PostgreSQL
 database (benchmarks/_pg_town.py: ratings by COPY, the roll-up by the
-server's own fold). Timed, each from the roll-up as the server reads it
+server's fold, or its set-based equivalent, checked equal by ``python
+benchmarks/_pg_town.py``). Timed, each from the roll-up as the server reads it
 (``town_stats``):
 
 * the dashboard's figures of the year and of a quarter (overall, by unit —
@@ -61,6 +62,8 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=50_000_000)
     ap.add_argument("--keep", action="store_true", help="reuse the loaded database when it holds --n ratings")
     ap.add_argument("--stop", action="store_true", help="stop the PostgreSQL server at the end")
+    ap.add_argument("--fold", choices=("sql", "server"), default="sql",
+                    help="the first roll-up: set-based (the same rows, minutes for 50 M) or core/rollup.fold")
     args = ap.parse_args()
     server = _pg_town.cluster()
     if server is None:
@@ -72,7 +75,7 @@ def main() -> None:
         if not (args.keep and _pg_town.loaded(server, name, args.n)):
             print(f"loading {args.n:,} ratings into {name}…")
             t = time.perf_counter()
-            _pg_town.load(server, name, town, args.n)
+            _pg_town.load(server, name, town, args.n, fold=True if args.fold == "server" else "sql")
             print(f"  loaded in {time.perf_counter() - t:.0f} s")
         run(server, name, args.n, town)
     finally:
