@@ -61,7 +61,10 @@ def cluster() -> Server | None:
     run_as = []
     FOLDER.mkdir(exist_ok=True)
     if os.geteuid() == 0:
-        owner = pwd.getpwnam("postgres")
+        try:
+            owner = pwd.getpwnam("postgres")
+        except KeyError:     # root, and no user to run PostgreSQL as (Debian's package makes it)
+            return None
         os.chown(FOLDER, owner.pw_uid, owner.pw_gid)
         run_as = ["runuser", "-u", "postgres", "--"]
     data = FOLDER / "data"

@@ -9,7 +9,7 @@ them), from one seeded random stream: the same ``n`` and town give the same
 rows on both engines. Levels 3/2/1 at 55/35/10 %, reasons on a level 1, 1 %
 flagged ``rapid_repeat`` (misuse), a comment on three ratings in ten.
 
-Not a benchmark itself (run_all.py runs it, and it says so).
+Not a benchmark itself (run_all.py leaves it out).
 """
 from __future__ import annotations
 
