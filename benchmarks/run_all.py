@@ -5,7 +5,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 #: modules the benchmarks share, not benchmarks
-NOT_BENCHMARKS = {"run_all.py", "generate.py"}
+NOT_BENCHMARKS = {"run_all.py", "generate.py", "common.py"}
 #: the PostgreSQL ones reuse the database they loaded last time (it takes long: 50 M ratings);
 #: without PostgreSQL's binaries they print "skipped" and succeed
 ARGS = {"reports_pg_50m.py": ["--keep"], "pull_pg_1m.py": ["--keep"]}
