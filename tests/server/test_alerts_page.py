@@ -34,8 +34,11 @@ def month_back(n: int) -> datetime:
 
 
 class Kiosk:
-    def __init__(self, client, kiosk):
+    """A kiosk posting signed batches through the sync API (``kiosk``: what enrol_kiosk returned)."""
+
+    def __init__(self, client, kiosk, unit: str = "13321"):
         self.client, self.key, self.token = client, kiosk["key"], kiosk["token"]
+        self.id, self.unit = kiosk.get("kiosk_id", "K1"), unit
         self.seq, self.prev = 0, protocol.ZERO_HASH
 
     def send(self, rows: list[dict], skip: int = 0):
@@ -46,14 +49,14 @@ class Kiosk:
         for fields in rows:
             self.seq += 1
             rec = protocol.seal({
-                "id": str(uuid.uuid4()), "kiosk_id": "K1", "seq": self.seq, "created_at": fields["at"],
-                "unit_code": "13321", "desk_id": fields.get("desk", "quay-1"),
+                "id": str(uuid.uuid4()), "kiosk_id": self.id, "seq": self.seq, "created_at": fields["at"],
+                "unit_code": self.unit, "desk_id": fields.get("desk", "quay-1"),
                 "officer_id": fields.get("officer", "cb-002"), "dossier_code": None, "procedure_code": None,
                 "receipt_id": None, "level": fields.get("level", 1), "reasons": fields.get("reasons", []),
                 "comment": fields.get("comment"), "source": "walk_up", "flags": []}, self.prev, self.key)
             self.prev = rec["hash"]
             records.append(rec)
-        body = {"kiosk_id": "K1", "sent_at": datetime.now(VN_TZ).isoformat(), "ratings": records}
+        body = {"kiosk_id": self.id, "sent_at": datetime.now(VN_TZ).isoformat(), "ratings": records}
         r = self.client.post(protocol.PATH_BATCH, json=body, headers={
             "Authorization": f"Bearer {self.token}", "Idempotency-Key": str(uuid.uuid4())})
         assert r.status_code == 200, r.text

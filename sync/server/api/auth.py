@@ -40,7 +40,7 @@ def current_user(request: Request, creds: HTTPAuthorizationCredentials | None = 
     digest = token_hash(_token(creds))
     with request.app.state.reader.connect() as conn:
         row = conn.execute(
-            select(users.c.username, users.c.role, api_tokens.c.revoked)
+            select(users.c.username, users.c.role, users.c.unit_code, api_tokens.c.revoked)
             .join(api_tokens, api_tokens.c.username == users.c.username)
             .where(api_tokens.c.token_hash == digest)).mappings().first()
         if row is None:

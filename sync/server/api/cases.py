@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from sync.server.api.auth import current_user
 from sync.server.core import cases as case_rules
+from sync.server.core.scope import Scope
 
 router = APIRouter()
 
@@ -78,7 +79,7 @@ def list_cases(request: Request,
                user: dict = Depends(current_user)):
     with request.app.state.reader.connect() as conn:
         _total, rows = case_rules.list_cases(conn, status=status, kind=kind, officer=officer, overdue=overdue,
-                                             after=after, limit=limit + 1, order="id")
+                                             after=after, limit=limit + 1, order="id", scope=Scope.of(user))
         more = len(rows) > limit
         rows = rows[:limit]
         links, events = case_rules.links_and_events(conn, [r["id"] for r in rows])

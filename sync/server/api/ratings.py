@@ -16,6 +16,7 @@ from sync import protocol
 from sync.server.api.auth import current_user
 from sync.server.core.alerts import as_record
 from sync.server.core.db import alerts, ratings
+from sync.server.core.scope import EVERY_UNIT, Scope
 from sync.server.core.settings import known_surveys, survey
 from sync.server.reports.exports import roster_names
 
@@ -65,7 +66,7 @@ _V2_OBJECT = func.json_object(*_object_args((*protocol.RECORD_FIELDS, "received_
 _V1_OBJECT = func.json_object(*_object_args((*_V1, "received_at", "server_flags")))
 
 
-def page_sqlite(conn, start: int, limit: int) -> bytes:
+def page_sqlite(conn, start: int, limit: int, scope: Scope = EVERY_UNIT) -> bytes:
     """The page's JSON with each record encoded by SQLite itself (``json_object``, in C).
 
     The hot path of `hailong pull`: pydantic (response_model) plus
@@ -74,14 +75,14 @@ def page_sqlite(conn, start: int, limit: int) -> bytes:
     page in the OpenAPI schema.
     """
     obj = case((ratings.c.wire_version == 1, _V1_OBJECT), else_=_V2_OBJECT)
-    rows = conn.execute(select(ratings.c.pk, obj).where(ratings.c.pk > start)
+    rows = conn.execute(select(ratings.c.pk, obj).where(ratings.c.pk > start, scope.ratings())
                         .order_by(ratings.c.pk).limit(limit)).all()
     return _page([r[1] for r in rows], rows[-1][0] if rows else None)
 
 
-def page_portable(conn, start: int, limit: int) -> bytes:
+def page_portable(conn, start: int, limit: int, scope: Scope = EVERY_UNIT) -> bytes:
     """The same page built in Python (databases other than SQLite)."""
-    rows = conn.execute(select(*[ratings.c[k] for k in _PAGE_COLUMNS]).where(ratings.c.pk > start)
+    rows = conn.execute(select(*[ratings.c[k] for k in _PAGE_COLUMNS]).where(ratings.c.pk > start, scope.ratings())
                         .order_by(ratings.c.pk).limit(limit)).all()
     out = []
     for row in rows:
@@ -103,15 +104,15 @@ def list_ratings(request: Request, after: str | None = Query(None, max_length=18
     # the read-only engine (SQLite): a pull must not hold the write lock kiosks wait on
     engine = request.app.state.reader
     build = page_sqlite if engine.dialect.name == "sqlite" else page_portable
-    with engine.connect() as conn:
-        body = build(conn, start, limit)
+    with engine.connect() as conn:      # a commune's token: its unit's ratings (core/scope.py)
+        body = build(conn, start, limit, Scope.of(user))
     return Response(body, media_type="application/json")
 
 
 @router.get("/api/v1/alerts", summary="Alerts (open ones by default)")
 def list_alerts(request: Request, include_resolved: bool = False, kiosk_id: str | None = Query(None, max_length=64),
                 user: dict = Depends(current_user)):
-    query = select(alerts).order_by(alerts.c.id)
+    query = select(alerts).where(Scope.of(user).alerts()).order_by(alerts.c.id)
     if not include_resolved:
         query = query.where(alerts.c.resolved_at.is_(None))
     if kiosk_id:
@@ -131,6 +132,6 @@ def list_names(request: Request, user: dict = Depends(current_user)):
     """
     with request.app.state.reader.connect() as conn:
         town = survey(conn)
-        return {**roster_names(conn),
+        return {**roster_names(conn, Scope.of(user)),
                 "reasons": {c: list(protocol.DEFAULT_REASONS.get(c, (c, c))) for c in town.get("reasons") or []},
                 "surveys": known_surveys(conn), "scale": town.get("scale", 3)}

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 
 from sync.protocol import nfc
 from sync.server.api.auth import current_user
+from sync.server.core.scope import Scope
 from sync.server.core.settings import known_surveys
 from sync.server.reports import periods
 from sync.server.reports import survey_results as sr
@@ -74,6 +75,10 @@ def report_api(request: Request, period: str | None = None, unit: str | None = N
             doc = known_surveys(conn).get(survey)
         if doc is None:
             raise HTTPException(422, f"survey: no survey with id {survey[:64]!r} on this server")
+    scope = Scope.of(user)     # a commune's token: its unit's figures only (core/scope.py)
+    if unit and not scope.allows(unit):
+        raise HTTPException(403, f"unit: this token sees unit {scope.unit} only")
+    unit = unit if scope.every_unit else scope.unit
     stats = town_stats(reader)
     flt = Filter(p, unit=unit, desk=desk, officer=officer, procedure=procedure, survey=survey or None)
     dash = stats.dashboard(flt, step, comments=0)

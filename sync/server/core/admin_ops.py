@@ -33,6 +33,7 @@ from sync.server.core.db import (
     users,
 )
 from sync.server.core.notify import BadAddress, valid_email
+from sync.server.core.scope import EVERY_UNIT, Scope
 from sync.server.core.security import hash_password, new_key_hex, new_token, token_hash
 from sync.server.core.settings import get_setting, set_setting
 
@@ -290,7 +291,8 @@ def list_alerts(conn: Connection, include_resolved: bool = False) -> list[dict]:
     return [alert_rules.as_record(r) for r in conn.execute(query).mappings()]
 
 
-def resolve_alert(conn: Connection, alert_id: int, by: str, note: str | None = None) -> None:
+def resolve_alert(conn: Connection, alert_id: int, by: str, note: str | None = None,
+                  scope: Scope = EVERY_UNIT) -> None:
     """An admin closes an alert (e.g. a chain break explained), saying who and why.
 
     The alert's ``open_key`` is cleared with it (core/alerts.resolve), so the
@@ -298,8 +300,8 @@ def resolve_alert(conn: Connection, alert_id: int, by: str, note: str | None = N
     """
     if isinstance(alert_id, bool) or not isinstance(alert_id, int) or not 1 <= alert_id < 2 ** 63:
         raise AdminError(f"no alert {alert_id}")
-    row = conn.execute(select(alerts.c.resolved_at).where(alerts.c.id == alert_id)).first()
-    if row is None:
+    row = conn.execute(select(alerts.c.resolved_at).where(alerts.c.id == alert_id, scope.alerts())).first()
+    if row is None:     # another unit's alert is, to this user, no alert
         raise AdminError(f"no alert {alert_id}")
     if row.resolved_at is not None or not alert_rules.resolve(
             conn, alerts.c.id == alert_id, nfc(note) if note else None, by=nfc(by)):
@@ -310,7 +312,8 @@ def resolve_alert(conn: Connection, alert_id: int, by: str, note: str | None = N
 MAX_GROUPS = 200
 
 
-def resolve_alert_groups(conn: Connection, keys: list[str], by: str, note: str | None = None) -> int:
+def resolve_alert_groups(conn: Connection, keys: list[str], by: str, note: str | None = None,
+                         scope: Scope = EVERY_UNIT) -> int:
     """An admin closes whole groups of alerts at once (the alerts page's checkboxes): every open alert
     of each group (core/alerts.group_key: [upto|]kind|month|subject, no alert newer than upto) with
     who and one note. Returns how many alerts were closed; AdminError when no group was given or
@@ -318,7 +321,7 @@ def resolve_alert_groups(conn: Connection, keys: list[str], by: str, note: str |
     groups = [g for g in (alert_rules.parse_group_key(k) for k in keys[:MAX_GROUPS]) if g]
     if not groups:
         raise AdminError("no alert group chosen")
-    closed = alert_rules.resolve_groups(conn, groups, nfc(note) if note else None, nfc(by))
+    closed = alert_rules.resolve_groups(conn, groups, nfc(note) if note else None, nfc(by), scope=scope)
     if not closed:
         raise AdminError("these alerts are already resolved")
     return closed
@@ -494,8 +497,38 @@ def set_officer_active(conn: Connection, officer_id: str, active: bool) -> bool:
     return True
 
 
-def save_roster_row(conn: Connection, kind: str, values: dict) -> str:
-    """Add or update one row of a roster list (its key names it); returns "added" or "updated"."""
+def roster_in_scope(conn: Connection, scope: Scope, units_: dict, desks_: dict, officers_: dict,
+                    procedures_: dict) -> None:
+    """Refuse (scope.OutOfScope) roster rows a commune's admin may not write: another unit, a desk
+    or officer now of another unit, an officer with no desk of theirs, the procedures (every unit's).
+
+    ``desks_`` may hold desks written with the officers (a roster file), so their officers are in scope.
+    """
+    if scope.every_unit:
+        return
+    if procedures_:
+        scope.require_all("change the procedures of every unit")
+    for code in units_:
+        scope.check(code, f"change unit {code}")
+    mine = {d for d, row in desks_.items() if row.get("unit_code") == scope.unit}
+    for did, row in desks_.items():
+        scope.check(row.get("unit_code"), f"put desk {did} in another unit")
+        now = conn.execute(select(desks.c.unit_code).where(desks.c.id == did)).scalar()
+        scope.check(now if now is not None else scope.unit, f"change desk {did} of another unit")
+    def ours(desk: str | None) -> bool:
+        return bool(desk) and (desk in mine or scope.allows_desk(conn, desk))
+
+    for oid, row in officers_.items():
+        if not ours(row.get("desk_id")):
+            scope.check(None, f"put officer {oid} at a desk of another unit (or at none)")
+        now = conn.execute(select(officers.c.desk_id).where(officers.c.id == oid)).first()
+        if now is not None and not ours(now[0]):
+            scope.check(None, f"change officer {oid} of another unit")
+
+
+def save_roster_row(conn: Connection, kind: str, values: dict, scope: Scope = EVERY_UNIT) -> str:
+    """Add or update one row of a roster list (its key names it); returns "added" or "updated".
+    A commune's admin (``scope``) writes their unit's rows only (roster_in_scope)."""
     if kind not in ROSTER_LISTS:
         raise NotFound(f"no roster list {kind!r} (one of {', '.join(ROSTER_LISTS)})")
     table, key, fields = ROSTER_LISTS[kind]
@@ -513,6 +546,8 @@ def save_roster_row(conn: Connection, kind: str, values: dict) -> str:
         if letter_kind(row["letter"]) is None:
             raise Missing("letter", row["letter"])
         row["letter"] = letter_kind(row["letter"])
+    roster_in_scope(conn, scope, *({row[key]: row} if k == kind else {}
+                                   for k in ("units", "desks", "officers", "procedures")))
     if conn.execute(select(table.c[key]).where(table.c[key] == row[key])).first():
         conn.execute(table.update().where(table.c[key] == row[key]).values(**row))
         return "updated"
@@ -654,11 +689,13 @@ class PhotosNotAllowed(RosterError):
     """A roster file uploaded without its photos names some (photos come one by one there)."""
 
 
-def import_roster(conn: Connection, path: str | Path, media_dir: str | Path, uploaded: bool = False) -> dict:
+def import_roster(conn: Connection, path: str | Path, media_dir: str | Path, uploaded: bool = False,
+                  scope: Scope = EVERY_UNIT) -> dict:
     """Upsert units, desks, officers (PINs hashed, photos copied) and procedures; returns counts.
 
     uploaded: the file came through the pages, alone: one that names a photo
     is refused (PhotosNotAllowed) and officers keep the photos they have.
+    scope: a commune's admin imports their unit's rows only; a file with any other is refused whole.
     """
     path = Path(path)
     data = read_roster(path)
@@ -720,6 +757,7 @@ def import_roster(conn: Connection, path: str | Path, media_dir: str | Path, upl
         proc_rows[code] = {"code": code, "name": _need(p, "name", where),
                            "letter": letter_kind(letter) if letter else None}
 
+    roster_in_scope(conn, scope, unit_rows, desk_rows, officer_rows, proc_rows)
     for table, key, rows in ((units, "code", unit_rows), (desks, "id", desk_rows),
                              (officers, "id", officer_rows), (procedures, "code", proc_rows)):
         for k, row in rows.items():

@@ -65,6 +65,7 @@ from sync.server.core.clock import (
     parse_stored,
     utcnow,
 )
+from sync.server.core.scope import EVERY_UNIT, Scope
 from sync.server.core.settings import get_setting
 from sync.server.core.sql import LocalMonth, contains_code, json_object
 
@@ -651,9 +652,10 @@ def _group_where(kind: str, subject: str, month: str):
     return and_(a.c.kind == kind, func.coalesce(a.c.subject, "") == subject, func.coalesce(a.c.month, "") == month)
 
 
-def _filters(state: str, kind: str | None, subject: str | None, month: str | None) -> list:
+def _filters(state: str, kind: str | None, subject: str | None, month: str | None,
+             scope: Scope = EVERY_UNIT) -> list:
     a = db.alerts
-    where = []
+    where = [scope.alerts(a)]
     if state == "open":
         where.append(a.c.resolved_at.is_(None))
     elif state == "resolved":
@@ -668,7 +670,8 @@ def _filters(state: str, kind: str | None, subject: str | None, month: str | Non
 
 
 def alert_groups(conn: Connection, state: str = "open", kind: str | None = None, subject: str | None = None,
-                 month: str | None = None, page: int = 1, per_page: int = 25) -> tuple[int, list[dict]]:
+                 month: str | None = None, page: int = 1, per_page: int = 25,
+                 scope: Scope = EVERY_UNIT) -> tuple[int, list[dict]]:
     """(how many groups, the groups of one page) of the alerts matching the filters, latest first.
 
     A group: kind, subject, month, ``alerts`` (rows), ``causes`` (their counts summed), ``first`` /
@@ -678,7 +681,7 @@ def alert_groups(conn: Connection, state: str = "open", kind: str | None = None,
     """
     a = db.alerts
     kind_c, subject_c, month_c = _group_columns()
-    where = _filters(state, kind, subject, month)
+    where = _filters(state, kind, subject, month, scope)
     last = func.max(func.coalesce(a.c.last_at, a.c.happened_at, a.c.created_at))
     grouped = (select(kind_c, subject_c, month_c, func.count().label("alerts"),
                       func.sum(func.coalesce(a.c.count, 1)).label("causes"),
@@ -702,13 +705,14 @@ def alert_groups(conn: Connection, state: str = "open", kind: str | None = None,
 
 
 def count_alerts(conn: Connection, state: str = "open", kind: str | None = None, subject: str | None = None,
-                 month: str | None = None) -> int:
+                 month: str | None = None, scope: Scope = EVERY_UNIT) -> int:
     """How many alert rows match the filters (the groups stand for them)."""
     return conn.execute(select(func.count()).select_from(db.alerts)
-                        .where(*_filters(state, kind, subject, month))).scalar() or 0
+                        .where(*_filters(state, kind, subject, month, scope))).scalar() or 0
 
 
-def group_members(conn: Connection, groups: list[dict], state: str = "open", limit: int = 20) -> None:
+def group_members(conn: Connection, groups: list[dict], state: str = "open", limit: int = 20,
+                  scope: Scope = EVERY_UNIT) -> None:
     """Each group's own alert rows (newest first, at most ``limit``) as ``members``, for groups of several."""
     a = db.alerts
     for g in groups:
@@ -716,33 +720,34 @@ def group_members(conn: Connection, groups: list[dict], state: str = "open", lim
             g["members"] = []
             continue
         rows = conn.execute(select(a).where(_group_where(g["kind"], g["subject"], g["month"]),
-                                            *_filters(state, None, None, None))
+                                            *_filters(state, None, None, None, scope))
                             .order_by(a.c.id.desc()).limit(limit)).mappings().all()
         g["members"] = [{**dict(r), "params": json_object(r["params"])} for r in rows]
 
 
-def filter_choices(conn: Connection) -> dict:
+def filter_choices(conn: Connection, scope: Scope = EVERY_UNIT) -> dict:
     """What the page's filters offer: kinds, subjects (with their kinds) and months that have alerts."""
     a = db.alerts
     kind_c, subject_c, month_c = _group_columns()
-    subjects = conn.execute(select(subject_c, func.min(kind_c)).group_by(subject_c).order_by(subject_c)
-                            .limit(1000)).all()
-    months = conn.execute(select(month_c).where(a.c.month.is_not(None)).group_by(month_c)
+    mine = scope.alerts(a)
+    subjects = conn.execute(select(subject_c, func.min(kind_c)).where(mine).group_by(subject_c)
+                            .order_by(subject_c).limit(1000)).all()
+    months = conn.execute(select(month_c).where(a.c.month.is_not(None), mine).group_by(month_c)
                           .order_by(month_c.desc()).limit(240)).scalars().all()
-    kinds = conn.execute(select(kind_c).group_by(kind_c)).scalars().all()
+    kinds = conn.execute(select(kind_c).where(mine).group_by(kind_c)).scalars().all()
     return {"subjects": [(s, k) for s, k in subjects if s], "months": [m for m in months if m],
             "kinds": [k for k in KIND_LABELS if k in kinds]}
 
 
 def resolve_groups(conn: Connection, groups: list[tuple[str, str, str, int | None]], note: str | None, by: str,
-                   now: datetime | None = None) -> int:
+                   now: datetime | None = None, scope: Scope = EVERY_UNIT) -> int:
     """Close every open alert of the groups (kind, subject, month, upto): none newer than its ``upto``
-    (an alert raised after the admin read the page stays open)."""
+    (an alert raised after the admin read the page stays open), and none outside ``scope``."""
     a = db.alerts
     if not groups:
         return 0
-    match = or_(*[and_(_group_where(k, s, m), a.c.id <= upto) if upto is not None else _group_where(k, s, m)
-                  for k, s, m, upto in groups])
+    match = and_(scope.alerts(a), or_(*[and_(_group_where(k, s, m), a.c.id <= upto) if upto is not None
+                                        else _group_where(k, s, m) for k, s, m, upto in groups]))
     return resolve(conn, match, note, by=by, now=now)
 
 

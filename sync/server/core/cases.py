@@ -58,6 +58,7 @@ from sqlalchemy.engine import Connection
 
 from sync.server.core import alerts, db, workdays
 from sync.server.core.clock import VN_TZ, iso, local_month, parse_stored, utcnow
+from sync.server.core.scope import EVERY_UNIT, Scope
 from sync.server.core.settings import get_setting
 from sync.server.core.sql import json_object
 
@@ -232,23 +233,24 @@ def record_event(conn: Connection, case_id: int, kind: str, by: str | None = Non
 
 # --- reading ------------------------------------------------------------------------------------
 
-def _case_row(conn: Connection, case_id, lock: bool = False) -> dict | None:
+def _case_row(conn: Connection, case_id, lock: bool = False, scope: Scope = EVERY_UNIT) -> dict | None:
     try:
         case_id = int(case_id)
     except (TypeError, ValueError):
         return None
     if not 0 < case_id < 2 ** 53:
         return None
-    q = select(db.cases).where(db.cases.c.id == case_id)
+    q = select(db.cases).where(db.cases.c.id == case_id, scope.cases())
     row = conn.execute(q.with_for_update() if lock else q).mappings().first()
     return dict(row) if row else None
 
 
-def get_case(conn: Connection, case_id) -> dict | None:
+def get_case(conn: Connection, case_id, scope: Scope = EVERY_UNIT) -> dict | None:
     """The case row with ``params`` parsed, ``links`` (its alerts and ratings, each with the row
     it points at), ``events`` (oldest first), ``dossiers`` (its ratings that carry a dossier code:
-    rating_id, dossier_code, procedure_code, officer_id, created_at) and ``overdue``."""
-    row = _case_row(conn, case_id)
+    rating_id, dossier_code, procedure_code, officer_id, created_at) and ``overdue``. None when
+    there is no such case, or it is another unit's than ``scope``'s."""
+    row = _case_row(conn, case_id, scope=scope)
     if row is None:
         return None
     row["params"] = json_object(row.get("params"))
@@ -311,15 +313,16 @@ def _filters(status: str | None = None, kind: str | None = None, officer: str | 
 def list_cases(conn: Connection, status: str | None = None, kind: str | None = None, officer: str | None = None,
                owner: str | None = None, month: str | None = None, kiosk: str | None = None,
                after: int | None = None, limit: int = 25, offset: int = 0, order: str = "urgent",
-               now: datetime | None = None, overdue: bool = False) -> tuple[int, list[dict]]:
+               now: datetime | None = None, overdue: bool = False,
+               scope: Scope = EVERY_UNIT) -> tuple[int, list[dict]]:
     """(how many match, one page of them). ``status``: a status, "overdue", "active" (not closed) or "all".
 
     ``order`` "urgent" (the pages): overdue first, then not closed by due date, then closed, newest
-    closed first; "id" (the API's cursor ``after``): by id.
+    closed first; "id" (the API's cursor ``after``): by id. ``scope``: the user's units (core/scope.py).
     """
     c = db.cases
     today = local_today(now).isoformat()
-    where = _filters(status, kind, officer, owner, month, kiosk, today, overdue)
+    where = [*_filters(status, kind, officer, owner, month, kiosk, today, overdue), scope.cases(c)]
     total = conn.execute(select(func.count()).select_from(c).where(*where)).scalar() or 0
     q = select(c).where(*where)
     if order == "id":
@@ -341,18 +344,25 @@ def list_cases(conn: Connection, status: str | None = None, kind: str | None = N
     return total, out
 
 
-def count_overdue(conn: Connection, now: datetime | None = None) -> int:
-    """How many cases are overdue (ix_cases_status_due answers it)."""
+def in_scope(conn: Connection, case_id, scope: Scope) -> bool:
+    """Whether the case exists and is of ``scope``'s units (a commune's user acts on theirs only)."""
+    return _case_row(conn, case_id, scope=scope) is not None
+
+
+def count_overdue(conn: Connection, now: datetime | None = None, scope: Scope = EVERY_UNIT) -> int:
+    """How many cases (of ``scope``'s units) are overdue (ix_cases_status_due answers it)."""
     c = db.cases
     return conn.execute(select(func.count()).select_from(c).where(
-        c.c.status.in_(("open", "in_progress")), c.c.due_date < local_today(now).isoformat())).scalar() or 0
+        c.c.status.in_(("open", "in_progress")), c.c.due_date < local_today(now).isoformat(),
+        scope.cases(c))).scalar() or 0
 
 
-def counts_by_status(conn: Connection, now: datetime | None = None) -> dict:
+def counts_by_status(conn: Connection, now: datetime | None = None, scope: Scope = EVERY_UNIT) -> dict:
     c = db.cases
     out = {s: 0 for s in STATUSES}
-    out.update({s: n for s, n in conn.execute(select(c.c.status, func.count()).group_by(c.c.status))})
-    out["overdue"] = count_overdue(conn, now)
+    out.update({s: n for s, n in conn.execute(select(c.c.status, func.count()).where(scope.cases(c))
+                                              .group_by(c.c.status))})
+    out["overdue"] = count_overdue(conn, now, scope)
     return out
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import insert, select, update
 
 from sync import protocol
 from sync.server.core import cases, clock, db
+from sync.server.core.scope import EVERY_UNIT, Scope
 
 #: the name of a kind in the case's log and the letters' lists (the protocol's words otherwise)
 KIND_NAMES = {protocol.LETTER_APOLOGY: "Văn bản xin lỗi"}
@@ -41,9 +42,12 @@ def record_letter(conn, body: bytes, kind: str, by: str | None, *, case_id: int 
     return letter_id
 
 
-def mark_sent(conn, letter_id: int, by: str | None, now: datetime | None = None) -> dict | None:
-    """Mark a letter sent (once: a second time keeps the first time); None when there is no such letter."""
-    row = conn.execute(select(db.letters_issued).where(db.letters_issued.c.id == letter_id)).mappings().first()
+def mark_sent(conn, letter_id: int, by: str | None, now: datetime | None = None,
+              scope: Scope = EVERY_UNIT) -> dict | None:
+    """Mark a letter sent (once: a second time keeps the first time); None when there is no such letter
+    (or it is another unit's than ``scope``'s)."""
+    row = conn.execute(select(db.letters_issued).where(db.letters_issued.c.id == letter_id,
+                                                       scope.letters())).mappings().first()
     if row is None:
         return None
     if row["sent_at"]:

@@ -139,12 +139,13 @@ def _text(value, lang: str) -> str:
     return "" if value is None else str(value)
 
 
-def gather(reader, survey_doc: dict, period: Period, lang: str = "vi") -> CampaignData:
-    """The campaign report's figures: read (only) through ``reader``, the rules survey_results'."""
+def gather(reader, survey_doc: dict, period: Period, lang: str = "vi", unit: str | None = None) -> CampaignData:
+    """The campaign report's figures: read (only) through ``reader``, the rules survey_results'.
+    ``unit``: one unit's ratings only (a commune's user, core/scope.py)."""
     if lang not in LANGUAGES:
         raise ValueError(f"lang: must be one of {', '.join(LANGUAGES)}")
     sid = survey_doc["id"]
-    flt = Filter(period, survey=sid)
+    flt = Filter(period, unit=unit, survey=sid)
     with reader.connect() as conn:
         names = _names(conn)
         rule = alert_rules(conn)
@@ -166,7 +167,7 @@ def gather(reader, survey_doc: dict, period: Period, lang: str = "vi") -> Campai
                      key=lambda r: (-r[1], r[0]))[:REASONS_SHOWN]
     comments = [mask_personal(str(c["comment"])) for c in stats.comments(flt, COMMENTS_SHOWN) if not c["misuse"]]
     # the town's other ratings in the same days (and units, when the campaign names one)
-    units = _codes(survey_doc.get("units"))
+    units = [unit] if unit else _codes(survey_doc.get("units"))
     around = Filter(period, unit=units[0] if len(units) == 1 else None)
     rest = [s for s in survey_results.survey_breakdown(reader, around) if s.survey_id != sid]
     others = (sum(s.valid for s in rest), sum(s.satisfied for s in rest)) if rest else None

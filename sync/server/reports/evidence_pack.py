@@ -35,6 +35,7 @@ from sync.filemodes import FILE_MODE
 from sync.server.core import db
 from sync.server.core.alerts import as_record
 from sync.server.core.clock import VN_TZ, iso, utcnow
+from sync.server.core.scope import EVERY_UNIT, Scope
 from sync.server.core.settings import known_surveys, survey
 from sync.server.core.signing import public_key_hex
 from sync.server.reports import exports, report_docx
@@ -131,24 +132,24 @@ def _json(data) -> bytes:
     return json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True).encode("utf-8") + b"\n"
 
 
-def _alerts(conn, period: Period) -> list[dict]:
+def _alerts(conn, period: Period, scope: Scope) -> list[dict]:
     """Every alert open at some moment of the period (made before its end, not resolved before its
     start), and every alert of a month of the period."""
     a = db.alerts
     start, end = _utc(period.start), _utc(period.end)
     first, last = _months(period)
     during = and_(a.c.created_at < end, or_(a.c.resolved_at.is_(None), a.c.resolved_at >= start))
-    q = select(a).where(or_(during, and_(a.c.month >= first, a.c.month <= last))).order_by(a.c.id)
+    q = select(a).where(or_(during, and_(a.c.month >= first, a.c.month <= last)), scope.alerts()).order_by(a.c.id)
     return [as_record(r) for r in conn.execute(q).mappings()]
 
 
-def _cases(conn, period: Period) -> dict:
+def _cases(conn, period: Period, scope: Scope) -> dict:
     """The cases open at some moment of the period or of a month of it, their causes and whole log."""
     c = db.cases
     start, end = _utc(period.start), _utc(period.end)
     first, last = _months(period)
     during = and_(c.c.opened_at < end, or_(c.c.closed_at.is_(None), c.c.closed_at >= start))
-    cases = _rows(conn, select(c).where(or_(during, and_(c.c.month >= first, c.c.month <= last)))
+    cases = _rows(conn, select(c).where(or_(during, and_(c.c.month >= first, c.c.month <= last)), scope.cases())
                   .order_by(c.c.id))
     ids = [x["id"] for x in cases]
     links, events = [], []
@@ -161,9 +162,10 @@ def _cases(conn, period: Period) -> dict:
     return {"cases": cases, "case_links": links, "case_events": events}
 
 
-def _letters(conn, period: Period) -> list[dict]:
+def _letters(conn, period: Period, scope: Scope) -> list[dict]:
     t = db.letters_issued
-    q = (select(t).where(and_(t.c.issued_at >= _utc(period.start), t.c.issued_at < _utc(period.end)))
+    q = (select(t).where(and_(t.c.issued_at >= _utc(period.start), t.c.issued_at < _utc(period.end)),
+                         scope.letters())
          .order_by(t.c.id))
     return _rows(conn, q)
 
@@ -213,12 +215,12 @@ def _write_jsonl(conn, flt: Filter, out) -> tuple[int, list[dict]]:
     return total, chains
 
 
-def _other_heads(conn, period: Period, known: set[str]) -> list[dict]:
-    """The chain head at the period's end of every kiosk without a rating in the period."""
+def _other_heads(conn, period: Period, known: set[str], scope: Scope) -> list[dict]:
+    """The chain head at the period's end of every kiosk (of ``scope``) without a rating in the period."""
     r = db.ratings
     out = []
     end = r.c[TIME_COL] < time_bound(r.c[TIME_COL], period.end)
-    for (kiosk,) in conn.execute(select(db.kiosks.c.id).order_by(db.kiosks.c.id)):
+    for (kiosk,) in conn.execute(select(db.kiosks.c.id).where(scope.kiosks()).order_by(db.kiosks.c.id)):
         if kiosk in known:
             continue
         head = conn.execute(select(r.c.seq, r.c.hash).where(and_(r.c.kiosk_id == kiosk, end))
@@ -249,14 +251,15 @@ class _OneConnection:
 
 
 def write_pack(reader, period: Period, out: str | Path, key, issuer: report_docx.Issuer | None = None,
-               on: date | None = None) -> PackResult:
+               on: date | None = None, scope: Scope = EVERY_UNIT) -> PackResult:
     """Write the evidence pack of ``period`` to ``out`` (atomically, 0600), signed with ``key``
     (an Ed25519PrivateKey). ``reader``: an engine that only reads (``make_reader``: a pack of a year
     must not hold the write lock kiosks wait on). ``issuer``: who issues the Word report (the pages'
-    report_issuer)."""
+    report_issuer). ``scope``: a commune's pack holds its unit's ratings, kiosks, alerts, cases and
+    letters only (core/scope.py; the manifest names the unit)."""
     out = Path(out)
     on = on or today_vn()
-    flt = Filter(period)
+    flt = Filter(period, unit=scope.unit)
     members: list[dict] = []
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
     try:
@@ -282,7 +285,7 @@ def write_pack(reader, period: Period, out: str | Path, key, issuer: report_docx
                     engine = _OneConnection(conn)
                     sv = survey(conn)
                     surveys = known_surveys(conn)
-                    rn = exports.roster_names(conn)
+                    rn = exports.roster_names(conn, scope)
                     member(evidence.RATINGS_CSV, lambda h: exports.write_csv(
                         h, exports.rating_rows(engine, flt, scale=sv["scale"], time_col=TIME_COL)))
                     found: dict = {}
@@ -295,12 +298,12 @@ def write_pack(reader, period: Period, out: str | Path, key, issuer: report_docx
                     blob(evidence.FIGURES, _json({
                         "period": period.key, "overall": _figures(data.overall),
                         "officers": [_figures(f, with_names=True) for f in data.officers]}))
-                    blob(evidence.ALERTS, _json({"alerts": _alerts(conn, period)}))
-                    blob(evidence.CASES, _json(_cases(conn, period)))
-                    blob(evidence.LETTERS, _json({"letters": _letters(conn, period)}))
+                    blob(evidence.ALERTS, _json({"alerts": _alerts(conn, period, scope)}))
+                    blob(evidence.CASES, _json(_cases(conn, period, scope)))
+                    blob(evidence.LETTERS, _json({"letters": _letters(conn, period, scope)}))
                     blob(evidence.SURVEYS, _json({"surveys": surveys}))
                     chains = found["chains"]
-                    chains += _other_heads(conn, period, {c["kiosk_id"] for c in chains})
+                    chains += _other_heads(conn, period, {c["kiosk_id"] for c in chains}, scope)
                     blob(evidence.CHAINS, _json({"period": period.key, "kiosks": chains}))
                 public = public_key_hex(key)
                 blob(evidence.PUBLIC_KEY, (public + "\n").encode("ascii"))
@@ -309,7 +312,8 @@ def write_pack(reader, period: Period, out: str | Path, key, issuer: report_docx
                     "period_label": period.label(), "first_day": period.first_day.isoformat(),
                     "last_day": period.last_day.isoformat(), "created_at": iso(utcnow()),
                     "public_key": public, "ratings": found["n"],
-                    "kiosks": sum(1 for c in found["chains"] if c["ratings"]), "members": members})
+                    "kiosks": sum(1 for c in found["chains"] if c["ratings"]), "members": members,
+                    **({"unit": scope.unit} if scope.unit else {})})
                 for name, data in ((evidence.MANIFEST, manifest), (evidence.SIGNATURE, evidence.sign(manifest, key))):
                     zf.writestr(_info(name, stamp), data)
             raw.flush()

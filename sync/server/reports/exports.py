@@ -38,6 +38,7 @@ from sync.cells import csv_cell, xlsx_cell, xlsx_finish, xlsx_sheet, xlsx_time
 from sync.protocol import DEFAULT_REASONS, SCALES
 from sync.server.core import db
 from sync.server.core.clock import VN_TZ
+from sync.server.core.scope import EVERY_UNIT, Scope
 from sync.server.core.settings import known_surveys
 from sync.server.reports.stats import Filter
 
@@ -46,12 +47,15 @@ HEADERS = columns.COLUMNS
 SOURCE_LABELS, FLAG_LABELS, NOT_COUNTED = columns.SOURCE_LABELS, columns.FLAG_LABELS, columns.NOT_COUNTED
 
 
-def roster_names(conn) -> dict[str, dict[str, str]]:
-    """Code → name of the units, desks, officers and procedures (an export's words; the admin API's /names)."""
+def roster_names(conn, scope: Scope = EVERY_UNIT) -> dict[str, dict[str, str]]:
+    """Code → name of the units, desks, officers (of ``scope``'s units) and procedures (an export's words;
+    the admin API's /names)."""
     return {
-        "units": {r.code: r.name for r in conn.execute(select(db.units.c.code, db.units.c.name))},
-        "desks": {r.id: r.name for r in conn.execute(select(db.desks.c.id, db.desks.c.name))},
-        "officers": {r.id: r.name for r in conn.execute(select(db.officers.c.id, db.officers.c.name))},
+        "units": {r.code: r.name for r in conn.execute(select(db.units.c.code, db.units.c.name)
+                                                       .where(scope.units()))},
+        "desks": {r.id: r.name for r in conn.execute(select(db.desks.c.id, db.desks.c.name).where(scope.desks()))},
+        "officers": {r.id: r.name for r in conn.execute(select(db.officers.c.id, db.officers.c.name)
+                                                        .where(scope.officers()))},
         "procedures": {r.code: r.name for r in conn.execute(
             select(db.procedures.c.code, db.procedures.c.name))},
     }

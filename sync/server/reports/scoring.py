@@ -438,7 +438,8 @@ def sheet(stats: Stats, conn, period: Period, today: date | None = None, unit: s
     doc = doc or criteria(conn)
     by_unit, by_officer = _ratings(stats, period, unit)
     cases = case_figures.figures(conn, period, today, unit=unit)
-    unit_names = dict(conn.execute(select(db.units.c.code, db.units.c.name)).all())
+    named = select(db.units.c.code, db.units.c.name)
+    unit_names = dict(conn.execute(named.where(db.units.c.code == unit) if unit else named).all())
     roster = conn.execute(select(db.officers.c.id, db.officers.c.name, db.officers.c.active, db.desks.c.unit_code)
                           .select_from(db.officers.outerjoin(db.desks, db.desks.c.id == db.officers.c.desk_id))).all()
     units = []

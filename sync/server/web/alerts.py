@@ -19,9 +19,8 @@ from urllib.parse import parse_qs, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
-from sqlalchemy import func, select
 
-from sync.server.core import admin_ops, db
+from sync.server.core import admin_ops
 from sync.server.core import alerts as alert_rules
 from sync.server.web.base import (
     checked_form,
@@ -31,6 +30,7 @@ from sync.server.web.base import (
     require_user,
     session_lang,
     tr,
+    user_scope,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -143,24 +143,23 @@ def alerts_page(request: Request):
     user = require_user(request)
     _ = tr(request)
     flt, notes = read_filters(request.url.query, _)
+    scope = user_scope(request)
+    query = {"kind": flt["kind"], "subject": flt["subject"], "month": flt["month"], "scope": scope}
     with request.app.state.reader.connect() as conn:
         words = alert_rules.Words.from_roster(conn, _, session_lang(request))
-        total, groups = alert_rules.alert_groups(conn, flt["state"], flt["kind"], flt["subject"], flt["month"],
-                                                 flt["page"], PER_PAGE)
+        total, groups = alert_rules.alert_groups(conn, flt["state"], page=flt["page"], per_page=PER_PAGE, **query)
         pages = max(1, -(-total // PER_PAGE))
         if flt["page"] > pages:
             notes.append(_("Chỉ có {n} trang: đang xem trang cuối.", n=pages))
             flt["page"] = pages
-            total, groups = alert_rules.alert_groups(conn, flt["state"], flt["kind"], flt["subject"],
-                                                     flt["month"], pages, PER_PAGE)
-        alert_rules.group_members(conn, groups, flt["state"])
+            total, groups = alert_rules.alert_groups(conn, flt["state"], page=pages, per_page=PER_PAGE, **query)
+        alert_rules.group_members(conn, groups, flt["state"], scope=scope)
         recent = []
         if flt["state"] == "open":
-            _n, recent = alert_rules.alert_groups(conn, "resolved", flt["kind"], flt["subject"], flt["month"], 1, 10)
-        shown = alert_rules.count_alerts(conn, flt["state"], flt["kind"], flt["subject"], flt["month"])
-        choices = alert_rules.filter_choices(conn)
-        open_count = conn.execute(select(func.count()).select_from(db.alerts)
-                                  .where(db.alerts.c.resolved_at.is_(None))).scalar() or 0
+            _n, recent = alert_rules.alert_groups(conn, "resolved", page=1, per_page=10, **query)
+        shown = alert_rules.count_alerts(conn, flt["state"], **query)
+        choices = alert_rules.filter_choices(conn, scope)
+        open_count = alert_rules.count_alerts(conn, "open", scope=scope)
         rule = alert_rules.rules(conn)
     typed = getattr(request.state, "rules_typed", None)     # a refused thresholds form (save_rules), as typed
     if typed:
@@ -190,7 +189,8 @@ async def acknowledge_groups(request: Request):
     back = _back(form, _)
     try:
         with request.app.state.engine.begin() as conn:
-            closed = admin_ops.resolve_alert_groups(conn, keys, user["username"], note or None)
+            closed = admin_ops.resolve_alert_groups(conn, keys, user["username"], note or None,
+                                                    scope=user_scope(request))
     except admin_ops.AdminError:
         message = (_("Chưa chọn nhóm cảnh báo nào: đánh dấu ô ở đầu các dòng cần xác nhận.") if not keys else
                    _("Các cảnh báo này không còn mở (đã được xử lý hoặc không tồn tại)."))
@@ -208,7 +208,7 @@ async def acknowledge(request: Request, alert_id: str):
         if not (alert_id.isascii() and alert_id.isdigit() and len(alert_id) <= 19):
             raise admin_ops.AdminError(f"no alert {alert_id}")      # -1, abc, 99999999999999999999
         with request.app.state.engine.begin() as conn:
-            admin_ops.resolve_alert(conn, int(alert_id), user["username"], note or None)
+            admin_ops.resolve_alert(conn, int(alert_id), user["username"], note or None, scope=user_scope(request))
     except admin_ops.AdminError:
         _ = tr(request)
         return error_page(request, 404, _("Cảnh báo này không còn mở (đã được xử lý hoặc không tồn tại)."),
@@ -225,6 +225,7 @@ RULE_LABELS = {"officer_rate_below": ("Tỷ lệ hài lòng của cán bộ dư�
 @router.post("/admin/alerts/rules")
 async def save_rules(request: Request):
     require_user(request, "admin")
+    user_scope(request).require_all("change the alert thresholds of every unit")
     form = await checked_form(request)
     _ = tr(request)
     try:

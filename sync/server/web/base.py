@@ -38,7 +38,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import func, select
@@ -46,10 +46,10 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from assets import LOCALE
 from sync.protocol import SCALES, nfc
-from sync.server.core import admin_ops
+from sync.server.core import admin_ops, db
 from sync.server.core import alerts as alert_rules
 from sync.server.core import cases as case_rules
-from sync.server.core import db
+from sync.server.core.scope import EVERY_UNIT, OutOfScope, Scope
 from sync.server.core.settings import get_setting, known_surveys, set_setting, survey
 from sync.server.reports import periods, report_docx
 from sync.server.reports.stats import DIMENSIONS, Filter, town_stats
@@ -117,7 +117,7 @@ def signed_in_user(request: Request) -> dict | None:
     if not name or not isinstance(name, str) or not stamp or not isinstance(stamp, str):
         return None
     with request.app.state.reader.connect() as conn:
-        row = conn.execute(select(db.users.c.username, db.users.c.role)
+        row = conn.execute(select(db.users.c.username, db.users.c.role, db.users.c.unit_code)
                            .where(db.users.c.username == name)).mappings().first()
         now = admin_ops.session_stamp(conn, name) if row else None
     if row is None or now is None or not hmac.compare_digest(now, stamp):
@@ -126,14 +126,24 @@ def signed_in_user(request: Request) -> dict | None:
 
 
 def require_user(request: Request, role: str | None = None) -> dict:
-    """The signed-in user (else SignInRequired); with role="admin", an admin (else Forbidden)."""
+    """The signed-in user (else SignInRequired); with role="admin", an admin (else Forbidden).
+
+    The user is kept on ``request.state`` so that the page's helpers (filters, badges, names)
+    apply the user's unit (core/scope.py) without reading the user again."""
     user = signed_in_user(request)
     if user is None:
         request.session.pop("user", None)
         raise SignInRequired()
     if role == "admin" and user["role"] != "admin":
         raise Forbidden()
+    request.state.user = user
     return user
+
+
+def user_scope(request: Request) -> Scope:
+    """The units the signed-in user sees (core/scope.py holds the rule); every unit when no user
+    was asked for yet (the sign-in page)."""
+    return Scope.of(getattr(request.state, "user", None))
 
 
 def csrf_token(request: Request) -> str:
@@ -199,20 +209,21 @@ def safe_next(target: str | None) -> str:
 
 # --- the data the pages share (reads only) -----------------------------------------------
 
-def names(conn) -> dict[str, dict[str, str]]:
-    """dimension -> code -> name, for units, desks, officers and procedures."""
+def names(conn, scope: Scope = EVERY_UNIT) -> dict[str, dict[str, str]]:
+    """dimension -> code -> name, for units, desks, officers and procedures (of ``scope``'s units)."""
     return {
-        "unit": dict(conn.execute(select(db.units.c.code, db.units.c.name)).all()),
-        "desk": dict(conn.execute(select(db.desks.c.id, db.desks.c.name)).all()),
-        "officer": dict(conn.execute(select(db.officers.c.id, db.officers.c.name)).all()),
+        "unit": dict(conn.execute(select(db.units.c.code, db.units.c.name).where(scope.units())).all()),
+        "desk": dict(conn.execute(select(db.desks.c.id, db.desks.c.name).where(scope.desks())).all()),
+        "officer": dict(conn.execute(select(db.officers.c.id, db.officers.c.name).where(scope.officers())).all()),
         "procedure": dict(conn.execute(select(db.procedures.c.code, db.procedures.c.name)).all()),
     }
 
 
 def stats_context(request: Request):
-    """(stats, names, survey) of this server: the statistics read through the reader."""
+    """(stats, names, survey) of this server: the statistics read through the reader; the names
+    of the user's units."""
     with request.app.state.reader.connect() as conn:
-        found = names(conn)
+        found = names(conn, user_scope(request))
         sv = survey(conn)
     return town_stats(request.app.state.reader), found, sv
 
@@ -246,6 +257,10 @@ def filter_from_query(request: Request) -> tuple[Filter, str | None]:
         error = str(exc)
         period = periods.containing("quarter", periods.today_vn())
     values = {d: (nfc(q[d]) if q.get(d) else None) for d in DIMENSIONS}
+    scope = user_scope(request)
+    if values["unit"]:                          # a commune's user: their unit, always
+        scope.check(values["unit"], "see another unit's figures")
+    values["unit"] = values["unit"] if scope.every_unit else scope.unit
     if q.get("survey"):   # the survey the ratings answered (issue 12): one the server knows
         with request.app.state.reader.connect() as conn:
             known = known_surveys(conn)
@@ -275,7 +290,7 @@ def overdue_case_count(request: Request) -> int:
     that a page renders whatever happens to the count."""
     try:
         with request.app.state.reader.connect() as conn:
-            return case_rules.count_overdue(conn)
+            return case_rules.count_overdue(conn, scope=user_scope(request))
     except Exception:   # noqa: BLE001 - a badge never breaks a page (an old town.db, a locked file)
         return 0
 
@@ -284,7 +299,7 @@ def open_alert_count(request: Request) -> int:
     """How many alerts are open (the menu's badge)."""
     with request.app.state.reader.connect() as conn:
         return conn.execute(select(func.count()).select_from(db.alerts)
-                            .where(db.alerts.c.resolved_at.is_(None))).scalar() or 0
+                            .where(db.alerts.c.resolved_at.is_(None), user_scope(request).alerts())).scalar() or 0
 
 
 def scale_labels(scale: int, lang: str) -> dict[int, str]:
@@ -436,6 +451,21 @@ def setup(app: FastAPI) -> None:
         if request.method != "GET":
             target = "/admin"
         return RedirectResponse(f"/login?{urlencode({'next': target})}", status_code=303)
+
+    @app.exception_handler(OutOfScope)
+    async def _out_of_scope(request: Request, exc: OutOfScope):
+        _ = tr(request)
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": f"this user sees unit {exc.unit} only ({exc})"}, status_code=403)
+        with request.app.state.reader.connect() as conn:
+            name = conn.execute(select(db.units.c.name).where(db.units.c.code == exc.unit)).scalar()
+        unit = f"{name} ({exc.unit})" if name else exc.unit
+        if exc.every_unit_only:
+            message = _("Việc này chỉ người dùng cấp tỉnh (xem mọi đơn vị) làm được: tài khoản của bạn "
+                        "thuộc đơn vị {unit}.", unit=unit)
+        else:
+            message = _("Tài khoản của bạn chỉ xem và quản lý được đơn vị {unit}.", unit=unit)
+        return error_page(request, 403, message)
 
     @app.exception_handler(Forbidden)
     async def _forbidden(request: Request, exc: Forbidden):

@@ -28,6 +28,7 @@ from sqlalchemy import and_, select
 from sync import protocol
 from sync.server.core import cases, db
 from sync.server.core.letters import kind_name, mark_sent, officer_unit, record_letter
+from sync.server.core.scope import EVERY_UNIT, Scope
 from sync.server.reports import letters_docx, periods
 from sync.server.reports.report_docx import slug
 from sync.server.web.base import (
@@ -40,6 +41,7 @@ from sync.server.web.base import (
     require_user,
     templates,
     tr,
+    user_scope,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -68,9 +70,10 @@ def case_dossiers(case: dict) -> list[dict]:
     return out
 
 
-def issued_letters(conn, case_id: int | None = None, limit: int = 50) -> list[dict]:
-    """Letters issued (newest first), of one case or of all; with the names the lists show."""
-    q = select(db.letters_issued).order_by(db.letters_issued.c.id.desc()).limit(limit)
+def issued_letters(conn, case_id: int | None = None, limit: int = 50, scope: Scope = EVERY_UNIT) -> list[dict]:
+    """Letters issued (newest first), of one case or of all (of ``scope``'s units); with the names the
+    lists show."""
+    q = select(db.letters_issued).where(scope.letters()).order_by(db.letters_issued.c.id.desc()).limit(limit)
     if case_id is not None:
         q = q.where(db.letters_issued.c.case_id == case_id)
     found = names(conn)
@@ -153,8 +156,8 @@ def _find(request: Request, raw_id: str, dossier: str):
     _ = tr(request)
     case_id = parse_id(raw_id)
     with request.app.state.reader.connect() as conn:
-        case = cases.get_case(conn, case_id) if case_id is not None else None
-        if case is None:
+        case = cases.get_case(conn, case_id, user_scope(request)) if case_id is not None else None
+        if case is None:     # another unit's case is, to a commune's user, no case
             return None, None, error_page(request, 404, _("Không có vụ việc số {id}.", id=raw_id[:40]),
                                           back="/admin/cases")
         row = next((d for d in case_dossiers(case) if d["dossier_code"] == dossier), None)
@@ -235,7 +238,7 @@ async def case_letter_sent(request: Request, case_id: str, letter_id: str):
         row = conn.execute(select(db.letters_issued.c.id).where(and_(
             db.letters_issued.c.id == lid, db.letters_issued.c.case_id == cid))).first() if cid and lid else None
         if row is not None:
-            mark_sent(conn, lid, user["username"])
+            row = mark_sent(conn, lid, user["username"], scope=user_scope(request))
     if row is None:
         return error_page(request, 404, _("Không có văn bản số {letter} của vụ việc số {id}.",
                                           letter=letter_id[:40], id=case_id[:40]), back="/admin/cases")

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sync.server.core import alerts as alert_rules
 from sync.server.core import cases as case_rules
 from sync.server.core import db
+from sync.server.core.scope import Scope
 from sync.server.web.base import (
     checked_form,
     error_page,
@@ -31,6 +32,7 @@ from sync.server.web.base import (
     require_user,
     session_lang,
     tr,
+    user_scope,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -143,8 +145,10 @@ def _case_id(text: str) -> int | None:
     return int(text) if text.isascii() and text.isdigit() and 0 < len(text) <= 12 and int(text) > 0 else None
 
 
-def _users(conn) -> list[str]:
-    return list(conn.execute(select(db.users.c.username).order_by(db.users.c.username)).scalars())
+def _users(conn, scope: Scope) -> list[str]:
+    """Who a case may be given to: the unit's users and every-unit users (core/scope.py)."""
+    return list(conn.execute(select(db.users.c.username).where(scope.users())
+                             .order_by(db.users.c.username)).scalars())
 
 
 # --- the list -----------------------------------------------------------------------------------
@@ -155,18 +159,21 @@ def cases_page(request: Request):
     _ = tr(request)
     flt, notes = read_filters(request.url.query, _)
     status = None if flt["status"] == "all" else flt["status"]
+    scope = user_scope(request)
     with request.app.state.reader.connect() as conn:
         words = alert_rules.Words.from_roster(conn, _, session_lang(request))
-        args = dict(status=status, kind=flt["kind"], officer=flt["officer"], owner=flt["owner"], month=flt["month"])
+        args = dict(status=status, kind=flt["kind"], officer=flt["officer"], owner=flt["owner"], month=flt["month"],
+                    scope=scope)
         total, rows = case_rules.list_cases(conn, **args, limit=PER_PAGE, offset=(flt["page"] - 1) * PER_PAGE)
         pages = max(1, -(-total // PER_PAGE))
         if flt["page"] > pages:
             notes.append(_("Chỉ có {n} trang: đang xem trang cuối.", n=pages))
             flt["page"] = pages
             total, rows = case_rules.list_cases(conn, **args, limit=PER_PAGE, offset=(pages - 1) * PER_PAGE)
-        counts = case_rules.counts_by_status(conn)
-        users = _users(conn)
-        officers = conn.execute(select(db.officers.c.id, db.officers.c.name).order_by(db.officers.c.name)).all()
+        counts = case_rules.counts_by_status(conn, scope=scope)
+        users = _users(conn, scope)
+        officers = conn.execute(select(db.officers.c.id, db.officers.c.name).where(scope.officers())
+                                .order_by(db.officers.c.name)).all()
     return render(request, "cases.html", user=user, rows=rows, total=total, pages=pages, flt=flt, notes=notes,
                   counts=counts, say=Say(words), users=users, officers=officers,
                   statuses=[(s, _(STATUS_FILTER_LABELS[s])) for s in LIST_STATUSES],
@@ -179,10 +186,12 @@ def cases_page(request: Request):
 
 def _new_form(request: Request, user: dict, typed: dict, error: str | None = None, bad=(), status: int = 200):
     _ = tr(request)
+    scope = user_scope(request)
     with request.app.state.reader.connect() as conn:
-        officers = conn.execute(select(db.officers.c.id, db.officers.c.name).order_by(db.officers.c.name)).all()
-        kiosks = list(conn.execute(select(db.kiosks.c.id).order_by(db.kiosks.c.id)).scalars())
-        users = _users(conn)
+        officers = conn.execute(select(db.officers.c.id, db.officers.c.name).where(scope.officers())
+                                .order_by(db.officers.c.name)).all()
+        kiosks = list(conn.execute(select(db.kiosks.c.id).where(scope.kiosks()).order_by(db.kiosks.c.id)).scalars())
+        users = _users(conn, scope)
     return render(request, "case_new.html", status=status, user=user, typed=typed, error=error, bad=set(bad),
                   officers=officers, kiosks=kiosks, users=users)
 
@@ -201,14 +210,26 @@ async def new_case(request: Request):
     form = await checked_form(request)
     _ = tr(request)
     typed = {k: form.get(k, "")[:4000] for k in ("officer", "kiosk", "title", "owner", "text")}
+    scope = user_scope(request)
     try:
         with request.app.state.engine.begin() as conn:
+            _case_in_scope(conn, scope, typed)
             case_id = case_rules.open_case(conn, user["username"], typed["title"], officer_id=typed["officer"] or None,
                                            kiosk_id=typed["kiosk"] or None, owner=typed["owner"] or None,
                                            text=typed["text"])
     except case_rules.Refused as exc:
         return _new_form(request, user, typed, exc.say(_), exc.fields, 422)
     return RedirectResponse(f"/admin/cases/{case_id}?done=opened", status_code=303)
+
+
+def _case_in_scope(conn, scope: Scope, typed: dict) -> None:
+    """A commune's admin opens cases about their unit's officers and kiosks, for their unit's users."""
+    if typed["officer"] and not scope.allows_officer(conn, typed["officer"]):
+        scope.check(None, f"open a case about officer {typed['officer']} of another unit")
+    if typed["kiosk"] and not scope.allows_kiosk(conn, typed["kiosk"]):
+        scope.check(None, f"open a case about kiosk {typed['kiosk']} of another unit")
+    if typed["owner"] and typed["owner"] not in _users(conn, scope):
+        scope.check(None, "give a case to a user of another unit")
 
 
 # --- one case ----------------------------------------------------------------------------------
@@ -219,13 +240,14 @@ def case_view(request: Request, case_id: str, status: int = 200, error: str | No
     _ = tr(request)
     cid = _case_id(case_id)
     with request.app.state.reader.connect() as conn:
-        case = case_rules.get_case(conn, cid) if cid else None
-        if case is None:
+        scope = user_scope(request)
+        case = case_rules.get_case(conn, cid, scope) if cid else None
+        if case is None:     # another unit's case is, to a commune's user, no case
             return error_page(request, 404, _("Không có vụ việc số {n}.", n=case_id[:20]), user=user,
                               back="/admin/cases")
         words = alert_rules.Words.from_roster(conn, _, session_lang(request))
-        users = _users(conn)
-        overdue = case_rules.count_overdue(conn)
+        users = _users(conn, scope)
+        overdue = case_rules.count_overdue(conn, scope=scope)
     done = request.query_params.get("done")
     done = done if done in ("opened", "action", "closed", "reopened", "assigned", "status", "due") else None
     moves = case_rules.MOVES.get(case["status"], ())
@@ -269,8 +291,13 @@ async def _post(request: Request, case_id: str, op: str):
         return error_page(request, 404, _("Không có vụ việc số {n}.", n=case_id[:20]), user=user,
                           back="/admin/cases")
     typed = {k: v[:case_rules.TEXT_CHARS + 1] for k, v in form.items() if k != "csrf"}
+    scope = user_scope(request)
     try:
         with request.app.state.engine.begin() as conn:
+            if not case_rules.in_scope(conn, cid, scope):
+                raise case_rules.Refused("Không có vụ việc này.", ("case",))
+            if op == "assign" and form.get("owner", "") and form.get("owner", "") not in _users(conn, scope):
+                scope.check(None, "give a case to a user of another unit")
             _do(op, conn, cid, user["username"], form)
     except case_rules.Refused as exc:
         if "case" in exc.fields:

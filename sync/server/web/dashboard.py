@@ -45,6 +45,7 @@ from sync.server.web.base import (
     session_lang,
     stats_context,
     tr,
+    user_scope,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -154,11 +155,14 @@ def officer_page(request: Request, officer_id: str):
     stats, names, _sv = stats_context(request)
     flt, error = filter_from_query(request)
     flt.officer = officer_id
+    scope = user_scope(request)
     with request.app.state.reader.connect() as conn:
         officer = conn.execute(select(db.officers).where(db.officers.c.id == officer_id)).mappings().first()
+        mine = scope.allows_officer(conn, officer_id)
         # the officer's cases, open ones first (overdue, then by due date), then the closed
-        n_cases, cases = case_rules.list_cases(conn, officer=officer_id, limit=50)
-    if officer is None and officer_id not in names["officer"]:
+        n_cases, cases = case_rules.list_cases(conn, officer=officer_id, limit=50, scope=scope)
+    # another unit's officer is, to a commune's user, no officer (the name is not theirs to see)
+    if not mine or (officer is None and officer_id not in names["officer"]):
         _ = tr(request)
         return error_page(request, 404, _("Không có cán bộ mã {code}.", code=officer_id), user=user)
     return _render_figures(request, "officer.html", stats, flt, comments=30, user=user, error=error,

@@ -23,7 +23,16 @@ from sync import evidence as pack_format
 from sync.server.core.signing import public_key_hex, signing_key
 from sync.server.reports import periods
 from sync.server.reports.evidence_pack import write_pack
-from sync.server.web.base import checked_form, period_choices, render, report_issuer, require_user, tr
+from sync.server.reports.report_docx import slug
+from sync.server.web.base import (
+    checked_form,
+    period_choices,
+    render,
+    report_issuer,
+    require_user,
+    tr,
+    user_scope,
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -67,9 +76,11 @@ async def evidence_download(request: Request):
     if key is None:     # create_app makes it; a town.db swapped under a running server has none
         return _page(request, user, period.key, 503, _("Máy chủ chưa có khóa ký: hãy khởi động lại máy chủ."))
     folder = Path(tempfile.mkdtemp(prefix="hailong-pack-"))     # 0700
-    name = f"hoso-kiem-chung-{period.key.replace('..', '_')}.zip"
+    unit = user_scope(request).unit
+    name = f"hoso-kiem-chung-{period.key.replace('..', '_')}{'-' + slug(unit) if unit else ''}.zip"
     try:
-        await run_in_threadpool(write_pack, reader, period, folder / name, key, issuer)
+        await run_in_threadpool(write_pack, reader, period, folder / name, key, issuer,
+                                scope=user_scope(request))
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise

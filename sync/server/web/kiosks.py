@@ -23,6 +23,7 @@ from sync.server.web.base import (
     render,
     require_user,
     tr,
+    user_scope,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -78,12 +79,15 @@ def kiosks_page(request: Request):
 def _kiosks_page(request: Request, user: dict, status: int = 200, error: str | None = None,
                  typed: dict | None = None, hooks_typed: dict | None = None):
     """The kiosks page; after a refused enrolment, the message above the form and what was typed in it."""
+    scope = user_scope(request)
     with request.app.state.reader.connect() as conn:
-        rows = conn.execute(select(db.kiosks).order_by(db.kiosks.c.unit_code, db.kiosks.c.id)).mappings().all()
+        rows = conn.execute(select(db.kiosks).where(scope.kiosks())
+                            .order_by(db.kiosks.c.unit_code, db.kiosks.c.id)).mappings().all()
         rule = alert_rules.rules(conn)
-        units = conn.execute(select(db.units.c.code, db.units.c.name).order_by(db.units.c.code)).all()
+        units = conn.execute(select(db.units.c.code, db.units.c.name).where(scope.units())
+                             .order_by(db.units.c.code)).all()
         outbox = notify.outbox_state(conn)
-        hooks = notify.webhooks(conn)
+        hooks = {code: url for code, url in notify.webhooks(conn).items() if scope.allows(code)}
     now = datetime.now(timezone.utc)
     skew = request.app.state.options.get("skew_threshold", 600)
     kiosks = [{**dict(k), **kiosk_health(k, now, float(rule["kiosk_silent_hours"]), skew)} for k in rows]
@@ -106,8 +110,9 @@ async def kiosk_webhooks(request: Request):
     user = require_user(request, "admin")
     form = await checked_form(request)
     _ = tr(request)
-    with request.app.state.reader.connect() as conn:
-        codes = list(conn.execute(select(db.units.c.code).order_by(db.units.c.code)).scalars())
+    with request.app.state.reader.connect() as conn:    # a commune's admin: their unit's webhook only
+        codes = list(conn.execute(select(db.units.c.code).where(user_scope(request).units())
+                                  .order_by(db.units.c.code)).scalars())
     typed = {code: str(form.get(f"webhook:{code}", "") or "").strip() for code in codes}
     bad = []
     for code, url in typed.items():
@@ -132,6 +137,7 @@ async def kiosk_enrol(request: Request):
     form = await checked_form(request)
     _ = tr(request)
     kiosk_id, unit_code = form.get("kiosk_id", "").strip(), form.get("unit_code", "").strip()
+    user_scope(request).check(unit_code, "enrol a kiosk in another unit")
     error, enrolled = None, None
     if not admin_ops.IDENT.match(kiosk_id):
         error = _("Mã ki-ốt chỉ gồm 1–64 chữ cái không dấu, chữ số, dấu chấm, gạch dưới hoặc gạch ngang.")
@@ -163,6 +169,8 @@ async def kiosk_revoke(request: Request, kiosk_id: str):
     _ = tr(request)
     try:
         with request.app.state.engine.begin() as conn:
+            if not user_scope(request).allows_kiosk(conn, kiosk_id):   # another unit's: not theirs to see
+                raise admin_ops.AdminError(f"no kiosk {kiosk_id}")
             admin_ops.revoke_kiosk(conn, kiosk_id)
     except admin_ops.AdminError:
         return error_page(request, 404, _("Không có ki-ốt {kiosk}.", kiosk=kiosk_id), back="/admin/kiosks")

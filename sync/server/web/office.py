@@ -25,6 +25,7 @@ from sync.server.web.base import (
     report_issuer,
     require_user,
     tr,
+    user_scope,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -35,6 +36,7 @@ router = APIRouter(include_in_schema=False)
 @router.post("/admin/settings/report")
 async def report_settings(request: Request):
     require_user(request, "admin")
+    user_scope(request).require_all("change who issues the reports of every unit")
     form = await checked_form(request)
     values = {f: form.get(f, "") for f, _label in ISSUER_FIELDS}
     with request.app.state.engine.begin() as conn:
@@ -57,12 +59,14 @@ LETTER_FIELDS = [("name", "Họ tên công dân"), ("dossier", "Mã hồ sơ"), 
 def _letters_page(request: Request, user: dict, status: int = 200, error: str | None = None,
                   typed: dict | None = None, bad: str | None = None):
     """The letters form; after a refused one, what was typed again, the wrong field named."""
+    scope = user_scope(request)
     with request.app.state.reader.connect() as conn:
-        found = names(conn)
+        found = names(conn, scope)
         # officers who left are not offered for a new letter
         found["officer"] = dict(conn.execute(select(db.officers.c.id, db.officers.c.name)
-                                             .where(db.officers.c.active).order_by(db.officers.c.name)).all())
-        issued = case_letters.issued_letters(conn)
+                                             .where(db.officers.c.active, scope.officers())
+                                             .order_by(db.officers.c.name)).all())
+        issued = case_letters.issued_letters(conn, scope=scope)
     lang = request.session.get("lang", "vi")
     kinds = {k: (vi if lang == "vi" else en) for k, (vi, en) in LETTER_KINDS.items()}
     return render(request, "letters.html", status=status, user=user, kinds=kinds, fields=LETTER_FIELDS,
@@ -98,15 +102,16 @@ async def letter_download(request: Request):
             error, bad = case_letters.not_a_day(_, "Ngày hẹn mới (dd/mm/yyyy)", values["new_date"]), "new_date"
     if error:
         return _letters_page(request, user, 422, error=error, typed={"kind": kind, **values}, bad=bad)
+    scope = user_scope(request)
     with request.app.state.reader.connect() as conn:     # the document is made outside the write
-        found, issuer = names(conn), report_issuer(conn)
+        found, issuer = names(conn, scope), report_issuer(conn)
     body = letters_docx.letter(kind, values, issuer, periods.today_vn())
     # the form takes names (from lists, or typed): the codes they stand for, when they are the roster's
     officer = next((c for c, n in found["officer"].items() if n == values["officer"]), None)
     procedure = next((c for c, n in found["procedure"].items() if n == values["procedure"]), None)
     with request.app.state.engine.begin() as conn:
         letters.record_letter(conn, body, protocol.letter_kind(kind), user["username"], officer_id=officer,
-                                   unit_code=letters.officer_unit(conn, officer),
+                                   unit_code=letters.officer_unit(conn, officer) or scope.unit,
                                    dossier_code=values["dossier"], procedure_code=procedure)
     name = f"thu-{kind.replace('_', '-')}-{values['dossier'] or 'ho-so'}.docx"
     name = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "-" for c in name)
@@ -122,7 +127,7 @@ async def letter_sent(request: Request, letter_id: str):
     _ = tr(request)
     lid = case_letters.parse_id(letter_id)
     with request.app.state.engine.begin() as conn:
-        row = letters.mark_sent(conn, lid, user["username"]) if lid else None
+        row = letters.mark_sent(conn, lid, user["username"], scope=user_scope(request)) if lid else None
     if row is None:
         return error_page(request, 404, _("Không có văn bản số {letter}.", letter=letter_id[:40]),
                           back="/admin/letters")

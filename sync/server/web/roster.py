@@ -14,7 +14,7 @@ from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
-from sqlalchemy import select
+from sqlalchemy import select, true
 
 from sync.protocol import LETTER_KINDS, PIN_DIGITS, nfc
 from sync.server.core import admin_ops
@@ -28,6 +28,7 @@ from sync.server.web.base import (
     report_issuer,
     require_user,
     tr,
+    user_scope,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -58,8 +59,10 @@ def _page(request: Request, user: dict, status: int = 200, errors: dict | None =
     """The roster page; after a refused form: ``errors`` (form -> message), ``typed`` (form -> the
     values typed, shown again), ``bad`` (form -> the fields named in the message)."""
     q = request.query_params
+    scope = user_scope(request)
+    mine = {"units": scope.units(), "desks": scope.desks(), "officers": scope.officers()}
     with request.app.state.reader.connect() as conn:
-        lists = {kind: conn.execute(select(t).order_by(t.c[key])).mappings().all()
+        lists = {kind: conn.execute(select(t).where(mine.get(kind, true())).order_by(t.c[key])).mappings().all()
                  for kind, (t, key, _f) in ROSTER.items()}
         issuer = report_issuer(conn)
     lang = request.session.get("lang", "vi")
@@ -104,7 +107,7 @@ async def roster_save(request: Request, kind: str):
     try:
         # render() reads the database: never call it inside this write transaction
         with request.app.state.engine.begin() as conn:
-            admin_ops.save_roster_row(conn, kind, values)
+            admin_ops.save_roster_row(conn, kind, values, scope=user_scope(request))
     except admin_ops.BadFields as exc:
         fields = exc.fields
         error = _("Thiếu hoặc quá dài: {fields}.", fields=", ".join(_(labels[f]) for f in exc.fields))
@@ -121,6 +124,12 @@ async def roster_save(request: Request, kind: str):
 
 # --- an officer's PIN, and an officer who left -------------------------------------------
 
+def _own_officer(request: Request, conn, officer_id: str) -> None:
+    """Another unit's officer is, to a commune's admin, no officer (NotFound: the page's 404)."""
+    if not user_scope(request).allows_officer(conn, officer_id):
+        raise admin_ops.NotFound(f"no officer {officer_id}")
+
+
 @router.post("/admin/officers/{officer_id}/pin")
 async def officer_pin(request: Request, officer_id: str):
     """Set or reset the officer's PIN (admin_ops.valid_pin's rule); the hash is never shown."""
@@ -130,6 +139,7 @@ async def officer_pin(request: Request, officer_id: str):
     pin = form.get("pin", "")
     try:
         with request.app.state.engine.begin() as conn:
+            _own_officer(request, conn, officer_id)
             admin_ops.set_officer_pin(conn, officer_id, pin)
     except admin_ops.NotFound:
         return error_page(request, 404, _("Không có cán bộ mã {code}.", code=officer_id), back="/admin/roster#officers")
@@ -151,6 +161,7 @@ async def officer_active(request: Request, officer_id: str):
         return error_page(request, 422, _("Chọn cho nghỉ hoặc cho làm lại."), back="/admin/roster#officers")
     try:
         with request.app.state.engine.begin() as conn:
+            _own_officer(request, conn, officer_id)
             admin_ops.set_officer_active(conn, officer_id, active == "1")
     except admin_ops.NotFound:
         return error_page(request, 404, _("Không có cán bộ mã {code}.", code=officer_id), back="/admin/roster#officers")
@@ -192,7 +203,7 @@ async def roster_import(request: Request):
             # render() reads the database: never call it inside this write transaction
             with request.app.state.engine.begin() as conn:
                 counts = admin_ops.import_roster(conn, path, request.app.state.options["media_dir"],
-                                                 uploaded=True)
+                                                 uploaded=True, scope=user_scope(request))
         except admin_ops.PhotosNotAllowed as exc:
             exc.params["name"] = name
             error = exc.say(_)
@@ -248,6 +259,7 @@ async def officer_photo(request: Request, officer_id: str):
     try:
         # render() reads the database: never call it inside this write transaction
         with request.app.state.engine.begin() as conn:
+            _own_officer(request, conn, officer_id)
             admin_ops.set_officer_photo(conn, officer_id, data, suffix, request.app.state.options["media_dir"])
     except admin_ops.NotFound:
         return error_page(request, 404, _("Không có cán bộ mã {code}.", code=officer_id), back=back)

@@ -32,6 +32,7 @@ from sync.server.web.base import (
     stats_context,
     tr,
     translator,
+    user_scope,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -67,7 +68,10 @@ def _query(request: Request, _) -> tuple[periods.Period, str | None, list[str]]:
         if known is None:
             notes.append(_("Không có đơn vị mã «{code}»: đang xem mọi đơn vị.", code=unit[:40]))
             unit = None
-    return period, unit, notes
+    scope = user_scope(request)     # a commune's user: their unit's scores, never the others'
+    if unit:
+        scope.check(unit, "see another unit's scores")
+    return period, unit if scope.every_unit else scope.unit, notes
 
 
 def _sheet(request: Request, period, unit, lang):
@@ -107,6 +111,7 @@ def scores_page(request: Request):
 async def save_criteria(request: Request):
     """Save the province's criteria (admins): every field checked, the first bad one named."""
     user = require_user(request, "admin")
+    user_scope(request).require_all("change the scoring criteria of every unit")
     form = await checked_form(request)
     _ = tr(request)
     try:

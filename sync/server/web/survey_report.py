@@ -17,7 +17,7 @@ from fastapi.responses import Response
 from sync.protocol import nfc
 from sync.server.core.settings import known_surveys
 from sync.server.reports import campaign_docx, periods
-from sync.server.web.base import error_page, report_issuer, require_user, tr
+from sync.server.web.base import error_page, report_issuer, require_user, tr, user_scope
 
 router = APIRouter(include_in_schema=False)
 
@@ -47,7 +47,7 @@ def survey_report(request: Request, survey_id: str):
         period = periods.parse(raw) if raw else campaign_docx.default_period(doc)
     except periods.PeriodError as exc:
         return error_page(request, 422, _("period: {why}", why=str(exc)[:200]))
-    data = campaign_docx.gather(reader, doc, period, lang)
+    data = campaign_docx.gather(reader, doc, period, lang, unit=user_scope(request).unit)
     body = campaign_docx.render(data, issuer, periods.today_vn())
     return Response(body, media_type=campaign_docx.MEDIA_TYPE,
                     headers={"Content-Disposition": f'attachment; filename="{campaign_docx.file_name(data)}"'})

@@ -34,6 +34,7 @@ from assets import LOCALE
 from sync import protocol
 from sync.server.core import db
 from sync.server.core import surveys as rules
+from sync.server.core.scope import EVERY_UNIT, Scope
 from sync.server.core.settings import custom_surveys, default_survey_id
 from sync.server.reports import periods
 from sync.server.reports.stats import Filter
@@ -47,6 +48,7 @@ from sync.server.web.base import (
     session_lang,
     tr,
     translator,
+    user_scope,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -71,10 +73,12 @@ def _text(lang: str, pair, fallback: str = "") -> str:
     return str(pair or fallback)
 
 
-def _roster(conn) -> tuple[list[dict], list[dict]]:
-    units = [dict(r) for r in conn.execute(select(db.units.c.code, db.units.c.name).order_by(db.units.c.code))
+def _roster(conn, scope: Scope = EVERY_UNIT) -> tuple[list[dict], list[dict]]:
+    units = [dict(r) for r in conn.execute(select(db.units.c.code, db.units.c.name).where(scope.units())
+                                           .order_by(db.units.c.code))
              .mappings()]
     desks = [dict(r) for r in conn.execute(select(db.desks.c.id, db.desks.c.name, db.desks.c.unit_code)
+                                           .where(scope.desks())
                                            .order_by(db.desks.c.unit_code, db.desks.c.id)).mappings()]
     return units, desks
 
@@ -87,9 +91,10 @@ def surveys_page(request: Request):
     today = _today()
     with request.app.state.reader.connect() as conn:
         items = rules.list_surveys(conn, today)
-        asked = rules.desks_today(conn, today)
+        scope = user_scope(request)
+        asked = [a for a in rules.desks_today(conn, today) if scope.allows(a["unit"])]
         default_id = default_survey_id(conn)
-        units, desks = _roster(conn)
+        units, desks = _roster(conn, scope)
     titles = {s.id: s.doc.get("title") for s in items}
     return render(request, "surveys.html", user=user, items=items, asked=asked, default_id=default_id,
                   titles=titles, states=STATES, templates=[(n, rules.template(n)) for n in rules.template_names()],
@@ -102,6 +107,7 @@ def surveys_page(request: Request):
 @router.post("/admin/surveys/default")
 async def set_default(request: Request):
     user = require_user(request, "admin")
+    user_scope(request).require_all("change the surveys of every unit")
     form = await checked_form(request)
     _ = tr(request)
     sid = form.get("survey", "")[:64]
@@ -116,6 +122,7 @@ async def set_default(request: Request):
 @router.post("/admin/surveys/{sid}/end")
 async def end_survey(request: Request, sid: str):
     user = require_user(request, "admin")
+    user_scope(request).require_all("change the surveys of every unit")
     form = await checked_form(request)
     _ = tr(request)
     if not form.get("confirm"):
@@ -295,6 +302,7 @@ def _prefill_scale_words(fields: dict, scale: int, key) -> None:
 @router.get("/admin/surveys/new")
 def new_survey(request: Request):
     user = require_user(request, "admin")
+    user_scope(request).require_all("change the surveys of every unit")
     _ = tr(request)
     source = request.query_params.get("from", "") or "hl3"
     source = source[:64]
@@ -322,6 +330,7 @@ def new_survey(request: Request):
 @router.get("/admin/surveys/{sid}/edit")
 def edit_survey(request: Request, sid: str):
     user = require_user(request, "admin")
+    user_scope(request).require_all("change the surveys of every unit")
     _ = tr(request)
     with request.app.state.reader.connect() as conn:
         doc = rules.find(conn, sid[:64])
@@ -355,6 +364,7 @@ def _why(_, why: str) -> str:
 async def save_survey(request: Request):
     """Save the form, or re-render it with more rows or another scale (nothing typed is lost)."""
     user = require_user(request, "admin")
+    user_scope(request).require_all("change the surveys of every unit")
     form = await checked_form(request)
     _ = tr(request)
     form = {k: v[:FIELD_MAX + 50] for k, v in form.items() if len(k) <= 80}
@@ -515,7 +525,7 @@ def survey_page(request: Request, sid: str):
         return _no_such_survey(request, sid, user)
     period, note = _period(request, info.doc, info, _)
     from sync.server.reports import survey_results
-    flt = Filter(period, survey=sid)
+    flt = Filter(period, unit=user_scope(request).unit, survey=sid)     # a commune's user: their unit
     bad_period = note is not None
     try:
         questions = survey_results.question_results(request.app.state.reader, flt, info.doc)
