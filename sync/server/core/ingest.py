@@ -319,6 +319,29 @@ def acked_through(conn: Connection, kiosk_id: str, start: int) -> int:
     return found if found is not None else start
 
 
+def _acked_through(conn: Connection, kiosk_id: str, start: int, held: dict, recs: list) -> int:
+    """:func:`acked_through`, answered from what the batch already read when it can (no query).
+
+    ``held``: every seq of the kiosk the database holds in the batch's window
+    (its first seq − 1 .. its last + 1, read under the kiosk's lock) plus the
+    ones this batch inserted. Walking up from ``start`` (held, or 0) inside
+    the window gives the same answer as the query; the query runs only from
+    where the walk leaves the window (a batch after a gap, a backfill).
+    """
+    if not recs:
+        return acked_through(conn, kiosk_id, start)
+    lo, hi = recs[0]["seq"] - 1, recs[-1]["seq"] + 1
+    if not (start == 0 and lo <= 1) and not (lo <= start <= hi and start in held):
+        return acked_through(conn, kiosk_id, start)
+    s = start
+    while True:
+        if s + 1 > hi:
+            return acked_through(conn, kiosk_id, s)
+        if s + 1 not in held:
+            return s
+        s += 1
+
+
 def ingest(conn: Connection, kiosk: dict, batch: dict, idem_key: str, *,
            skew_threshold: float = 600, now: datetime | None = None) -> dict:
     """Apply a parsed batch for ``kiosk`` (its kiosks row) inside the caller's transaction."""
@@ -421,7 +444,7 @@ def ingest(conn: Connection, kiosk: dict, batch: dict, idem_key: str, *,
         sv = survey(conn)
         rollup.fold_in(conn, sv["reasons"], surveys=known)
         cases.after_fold(conn, sv["scale"], now, rows=to_insert)
-    through = acked_through(conn, kid, kiosk["acked_through"])
+    through = _acked_through(conn, kid, kiosk["acked_through"], held, recs)
     conn.execute(kiosks.update().where(kiosks.c.id == kid).values(
         acked_through=through, last_seen=now_s, clock_skew=skew))
     reply = {"acked_through": through, "results": results}
