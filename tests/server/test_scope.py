@@ -251,6 +251,22 @@ def test_a_communes_admin_never_sees_nor_changes_another_commune_on_any_route(to
     assert _b_state(town) == before
 
 
+def test_a_refusal_says_which_unit_is_theirs_in_both_languages(town):
+    s = sign_in(town, "a-viewer", PASSWORD)
+    r = s.get(f"/admin?unit={B}")
+    assert r.status_code == 403
+    assert "Tài khoản của bạn chỉ xem và quản lý được đơn vị UBND xã Đồng Tâm (13321)." in r.text
+    assert "đơn vị 13321" in s.get("/admin").text           # the header says whose figures these are
+    a = sign_in(town, "a-admin", PASSWORD)
+    a.get("/lang/en?next=/admin")
+    r = a.post("/admin/scores/criteria", data={"csrf": csrf_of(a.get("/admin/scores").text), "reset": "1"})
+    assert r.status_code == 403
+    assert "Only a province user (one who sees every unit) may do this: your account belongs to " \
+           "UBND xã Đồng Tâm (13321)." in r.text
+    r = a.get(f"/admin/scores?unit={B}")
+    assert r.status_code == 403 and "Your account sees and manages UBND xã Đồng Tâm (13321) only." in r.text
+
+
 def test_the_evidence_pack_of_a_commune_holds_its_unit_only_and_verifies(town, tmp_path):
     s = sign_in(town, "a-admin", PASSWORD)
     year = str(datetime.now(VN_TZ).year)
