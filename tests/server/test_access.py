@@ -3,14 +3,14 @@
 Callers: nobody, a viewer's session, an admin's session, a kiosk token, a
 revoked kiosk token, a viewer's API token, a revoked API token, a forged
 session cookie. Against a real server on 127.0.0.1 (the Town of
-tests/town.py).
+tests/town.py), on both engines.
 """
 from __future__ import annotations
 
 import hashlib
 import re
-import sqlite3
 
+import dbtools
 import pytest
 import requests
 from helpers import ROOT
@@ -41,8 +41,8 @@ SECRET_MARKERS = ("Nguyễn Thị Hồng Nhung", "Mã đánh giá", '"ratings"',
 
 
 @pytest.fixture(scope="module")
-def town(tmp_path_factory):
-    t = Town(tmp_path_factory.mktemp("town"))
+def town(tmp_path_factory, module_town_db):
+    t = Town(tmp_path_factory.mktemp("town"), db=module_town_db)
     yield t
     t.stop()
 
@@ -105,7 +105,7 @@ def test_viewer_reads_every_page_but_cannot_manage(town):
     for path, form in ADMIN_POSTS:
         r = s.post(town.url + path, data={**form, "csrf": token}, allow_redirects=False, timeout=30)
         assert r.status_code == 403, (path, r.status_code)
-    with sqlite3.connect(town.db) as con:
+    with dbtools.connect(town.db) as con:
         assert con.execute("SELECT count(*) FROM alerts WHERE resolved_at IS NOT NULL").fetchone()[0] == 0
         assert con.execute("SELECT count(*) FROM settings WHERE key IN ('alert_rules', 'report_issuer')"
                            ).fetchone()[0] == 0
@@ -132,7 +132,7 @@ def test_management_posts_refuse_a_real_upload_without_admin(town):
         r = client.post(town.url + "/admin/import-roster", data={"csrf": token}, files=upload, headers=headers,
                         allow_redirects=False, timeout=30)
         assert r.status_code == status, (headers, r.status_code)
-    with sqlite3.connect(town.db) as con:
+    with dbtools.connect(town.db) as con:
         assert_management_untouched(con)
 
 
@@ -143,7 +143,7 @@ def test_admin_posts_need_the_csrf_token(town):
         for bad in ({}, {"csrf": "not-the-token"}):
             r = s.post(town.url + path, data={**form, **bad}, allow_redirects=False, timeout=30)
             assert r.status_code == 403, (path, bad, r.status_code)
-    with sqlite3.connect(town.db) as con:
+    with dbtools.connect(town.db) as con:
         assert con.execute("SELECT count(*) FROM alerts WHERE resolved_at IS NOT NULL").fetchone()[0] == 0
         assert_management_untouched(con)
     token = csrf_of(s.get(town.url + "/admin/alerts", timeout=30).text)
@@ -162,7 +162,7 @@ def test_removed_user_loses_the_session_and_next_cannot_leave_the_site(town):
                                           "next": "//evil.example/steal"}, allow_redirects=False, timeout=10)
     assert r.status_code == 303 and r.headers["location"] == "/admin"
     assert s.get(town.url + "/admin", allow_redirects=False, timeout=30).status_code == 200
-    with sqlite3.connect(town.db) as con:
+    with dbtools.connect(town.db) as con:
         con.execute("DELETE FROM api_tokens WHERE username = 'binh'")
         con.execute("DELETE FROM users WHERE username = 'binh'")
     r = s.get(town.url + "/admin", allow_redirects=False, timeout=30)
@@ -186,7 +186,7 @@ def test_admin_edits_the_roster_and_the_report_issuer_viewer_cannot(town):
         "body_full": "Ủy ban nhân dân xã Đồng Tâm", "place": "Đồng Tâm", "symbol": "BC-UBND",
         "signer_on_behalf": "KT. CHỦ TỊCH", "signer_title": "PHÓ CHỦ TỊCH", "signer_name": "Lê Văn Bình"})
     assert r.status_code == 303
-    with sqlite3.connect(town.db) as con:
+    with dbtools.connect(town.db) as con:
         assert con.execute("SELECT name, desk_id FROM officers WHERE id = 'cb-009'").fetchone() == (
             "Đỗ Văn Mới", "quay-2")
         assert con.execute("SELECT count(*) FROM officers WHERE id = 'cb-010'").fetchone()[0] == 0

@@ -20,6 +20,7 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
+import dbtools
 import pytest
 import requests
 from helpers import ROOT
@@ -73,6 +74,19 @@ GETS = [
 
 def data_version(con: sqlite3.Connection) -> int:
     return con.execute("PRAGMA data_version").fetchone()[0]
+
+
+def _state_of(db):
+    """What tells that the database changed: SQLite's data_version (any commit by another connection);
+    on PostgreSQL, every row of every table (a small town: the pages' test data)."""
+    if not dbtools.is_postgresql(db):
+        con = sqlite3.connect(db)
+        return lambda: data_version(con)
+
+    def rows_of_every_table():
+        return {t: sorted(map(repr, (tuple(r.values()) for r in dbtools.rows(db, f'SELECT * FROM "{t}"'))))
+                for t in dbtools.table_names(db)}
+    return rows_of_every_table
 
 
 def _route_of(path: str) -> str:
@@ -166,9 +180,8 @@ def _sealed_batch(kiosk_key: str) -> dict:
     return {"kiosk_id": "ki-ot-1", "sent_at": datetime.now(timezone.utc).isoformat(), "ratings": records}
 
 
-def test_no_get_opens_a_write_transaction_in_process(tmp_path: Path):
-    db_path = tmp_path / "town.db"
-    app = create_app(str(db_path), media_dir=tmp_path / "media")
+def test_no_get_opens_a_write_transaction_in_process(town_db, tmp_path: Path):
+    app = create_app(str(town_db), media_dir=tmp_path / "media")
     engine = app.state.engine
     with engine.begin() as conn:
         admin_ops.create_user(conn, "an", "admin", "mật-khẩu-quản-trị")
@@ -198,12 +211,12 @@ def test_no_get_opens_a_write_transaction_in_process(tmp_path: Path):
     def on_begin(conn):
         begins.append(conn)
 
-    con = sqlite3.connect(db_path)
+    state = _state_of(town_db)
     event.listen(engine, "begin", on_begin)
     try:
-        before = data_version(con)
+        before = state()
         statuses = _load_every_get(get)
-        after = data_version(con)
+        after = state()
         assert not begins, f"{len(begins)} transaction(s) on the write engine during GETs"
         assert after == before, f"town.db changed during the GETs ({before} -> {after})"
         _check_statuses(statuses)
@@ -213,8 +226,7 @@ def test_no_get_opens_a_write_transaction_in_process(tmp_path: Path):
                                                      "officer_min_ratings": "5", "kiosk_silent_hours": "12"},
                         follow_redirects=False)
         assert r.status_code == 303 and begins
-        assert data_version(con) != after
+        assert state() != after
     finally:
         event.remove(engine, "begin", on_begin)
-        con.close()
         engine.dispose()
