@@ -403,13 +403,15 @@ def migrate(engine: Engine) -> None:
 
 
 def bulk_insert(conn, table: Table, rows: list[dict]) -> None:
-    """executemany straight on the DB-API cursor: the ingest's hot path.
+    """executemany straight on the DB-API cursor (a COPY on PostgreSQL): the ingest's hot path.
 
     SQLAlchemy's own executemany spends more time preparing 500 parameter
     dicts than SQLite spends inserting them; the statement is still compiled
     by SQLAlchemy for the connection's dialect, so it stays portable.
     """
     if not rows:
+        return
+    if conn.dialect.name == "postgresql" and _copy_rows(conn, table, rows):
         return
     compiled = table.insert().compile(dialect=conn.dialect, column_keys=list(rows[0]))
     if conn.dialect.paramstyle in ("qmark", "format", "numeric"):
@@ -428,6 +430,35 @@ def bulk_insert(conn, table: Table, rows: list[dict]) -> None:
                                   dialect=conn.dialect) from exc
     finally:
         cursor.close()
+
+
+def _copy_rows(conn, table: Table, rows: list[dict]) -> bool:
+    """The rows by one ``COPY … FROM STDIN`` in the connection's transaction (psycopg 3); False: no COPY here.
+
+    One round trip and one statement for the batch instead of one INSERT
+    per row in a pipeline (bulk_insert's executemany: ~55 % of a batch's
+    time on PostgreSQL, py-spy). The same rows, the same defaults for the
+    columns left out, the same errors (a unique violation is a 23505 the
+    callers run again, core/leases.py), wrapped as SQLAlchemy would.
+    """
+    cursor = conn.connection.driver_connection.cursor()
+    if not hasattr(cursor, "copy"):
+        cursor.close()
+        return False
+    cols = list(rows[0])
+    quote = conn.dialect.identifier_preparer.quote
+    statement = f"COPY {quote(table.name)} ({', '.join(quote(c) for c in cols)}) FROM STDIN"
+    try:
+        with cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(tuple(row[c] for c in cols))
+    except conn.dialect.loaded_dbapi.Error as exc:
+        from sqlalchemy.exc import DBAPIError
+        raise DBAPIError.instance(statement, None, exc, conn.dialect.loaded_dbapi.Error,
+                                  dialect=conn.dialect) from exc
+    finally:
+        cursor.close()
+    return True
 
 
 class FifoLock:
