@@ -74,14 +74,34 @@ class Town:
                 conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
 
 
+#: ``BENCH_PROFILE=/tmp/x.txt``: py-spy records the server (its worker processes too, idle time
+#: included) while it runs, collapsed stacks written to that file when it stops (py-spy installed)
+PROFILE_ENV = "BENCH_PROFILE"
+_profilers: dict = {}
+
+
 def start(town: Town, workers: int = 1):
     """``hailong server`` on the town (subprocess); (process, base URL)."""
     port = free_port()
     extra = ("--workers", str(workers)) if town.kind == "postgresql" and workers > 1 else ()
-    return start_server(town.url, port, *extra), f"http://127.0.0.1:{port}"
+    proc = start_server(town.url, port, *extra)
+    if os.environ.get(PROFILE_ENV):
+        import shutil
+        import subprocess
+        spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+        _profilers[proc.pid] = subprocess.Popen(
+            [spy, "record", "-s", "--idle", "-f", "raw", "-r", "200", "-o", os.environ[PROFILE_ENV],
+             "--pid", str(proc.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1)
+    return proc, f"http://127.0.0.1:{port}"
 
 
 def stop(proc) -> None:
+    spy = _profilers.pop(proc.pid, None)
+    if spy is not None:
+        import signal
+        spy.send_signal(signal.SIGINT)
+        spy.wait(60)
     proc.terminate()
     proc.wait(30)
 
