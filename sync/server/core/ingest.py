@@ -17,7 +17,8 @@ import unicodedata
 import zlib
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import and_, func, select, text
+from sqlalchemy import and_, any_, bindparam, func, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 
 from sync import protocol
@@ -255,6 +256,13 @@ def _in_chunks(items: list, size: int = 500):
         yield items[i:i + size]
 
 
+def _is_in(conn: Connection, column, values: list):
+    """``column IN values`` for one chunk: on PostgreSQL ``= ANY(array)``, one parameter, not one per value."""
+    if conn.dialect.name == "postgresql":
+        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+    return column.in_(values)
+
+
 def _alert(kind: str, kiosk_id: str, params: dict, now: str, seq_from=None, seq_to=None, rating_id=None) -> Alert:
     """A problem ingest saw in this kiosk's records, noticed (and so happened, for us) ``now``.
 
@@ -371,7 +379,7 @@ def ingest(conn: Connection, kiosk: dict, batch: dict, idem_key: str, *,
     ids = [r["id"] for r in recs]
     for part in _in_chunks(ids):
         for row in conn.execute(select(ratings.c.id, ratings.c.kiosk_id, ratings.c.seq, ratings.c.hash)
-                                .where(ratings.c.id.in_(part))):
+                                .where(_is_in(conn, ratings.c.id, part))):
             existing[row.id] = row
     held = {}  # seq -> (id, hash, prev_hash), around this batch's seqs
     times = {}  # seq -> (created_at, corrected_at): the previous seq's, for the clock rules
@@ -562,7 +570,7 @@ def _server_flags(conn: Connection, kid: str, unit_code: str, rows: list[dict], 
     receipts = sorted({r["receipt_id"] for r in rows if r["receipt_id"] is not None})
     held = set()
     for part in _in_chunks(receipts):
-        held.update(conn.execute(select(ratings.c.receipt_id).where(ratings.c.receipt_id.in_(part))).scalars())
+        held.update(conn.execute(select(ratings.c.receipt_id).where(_is_in(conn, ratings.c.receipt_id, part))).scalars())
     roster = (("unknown_desk", "desk_id", unit_desks), ("unknown_officer", "officer_id", unit_officers))
     for row in rows:
         found = []
