@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import generate  # noqa: E402
+import generate
 
 FOLDER = Path(tempfile.gettempdir()) / "hailong-bench-pg"
 USER = "hailong"
@@ -49,7 +49,7 @@ class Server:
 
     def stop(self) -> None:
         subprocess.run([*self.run_as, str(self.bindir / "pg_ctl"), "-D", str(self.folder / "data"), "-m", "fast",
-                        "-w", "stop"], capture_output=True, timeout=120)
+                        "-w", "stop"], capture_output=True, timeout=120, check=False)
 
 
 def cluster() -> Server | None:
@@ -70,14 +70,14 @@ def cluster() -> Server | None:
     data = FOLDER / "data"
 
     def run(args):
-        out = subprocess.run([*run_as, *args], capture_output=True, text=True, timeout=300)
+        out = subprocess.run([*run_as, *args], capture_output=True, text=True, timeout=300, check=False)
         if out.returncode:
             raise RuntimeError(f"{args[0]} failed: {out.stdout}{out.stderr}")
     if not (data / "PG_VERSION").exists():
         run([str(bindir / "initdb"), "-D", str(data), "-U", USER, "-A", "trust", "-E", "UTF8",
              "--locale=C.UTF-8", "--no-sync"])
     status = subprocess.run([*run_as, str(bindir / "pg_ctl"), "-D", str(data), "status"], capture_output=True,
-                            timeout=60)
+                            timeout=60, check=False)
     if status.returncode == 0:     # running (another benchmark's, or left by --keep): use it
         port = int((data / "postmaster.pid").read_text().splitlines()[3])
         return Server(bindir, FOLDER, port, run_as)
@@ -173,7 +173,12 @@ def fold_sql(engine, reasons: list[str]) -> None:
     from sync.protocol import LATE_FLAG, ON_TIME_FLAG
     from sync.server.core import db, rollup
     from sync.server.core.settings import known_surveys
-    from sync.server.core.sql import LocalDay, contains_code, misuse_expr, satisfied_expr
+    from sync.server.core.sql import (
+        LocalDay,
+        contains_code,
+        misuse_expr,
+        satisfied_expr,
+    )
     r = db.ratings
     with engine.begin() as conn:
         assert conn.execute(text("SELECT count(*) FROM ratings WHERE answers <> '{}'")).scalar() == 0

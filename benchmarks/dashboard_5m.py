@@ -22,15 +22,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import generate  # noqa: E402
-from sqlalchemy import create_engine  # noqa: E402
+import generate
+from sqlalchemy import create_engine
 
 from sync.server.core import (
     db,
-    rollup,  # noqa: E402
+    rollup,
 )
 from sync.server.reports import periods
-from sync.server.reports.stats import Filter, Stats  # noqa: E402
+from sync.server.reports.stats import Filter, Stats
 
 TOWN = generate.Town()      # the shared generator's default town (benchmarks/generate.py)
 YEAR = generate.YEAR

@@ -44,6 +44,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import generate
 from sqlalchemy import create_engine
 
 from sync.server.core import admin_ops, db, rollup
@@ -51,15 +53,17 @@ from sync.server.reports import periods
 from sync.server.reports import survey_results as sr
 from sync.server.reports.stats import Filter
 
-YEAR = 2026
-UNITS = [f"u{i:02d}" for i in range(20)]
-DESKS = [(f"{u}-q{j}", u) for u in UNITS for j in range(3)]
-OFFICERS = [(f"cb-{i:04d}", DESKS[i % len(DESKS)]) for i in range(200)]
-PROCEDURES = [f"1.{i:06d}" for i in range(100)]
-DESK_PROCEDURES = {desk: [PROCEDURES[(i * 7 + k) % 100] for k in range(8)] + [None]
-                   for i, (desk, _u) in enumerate(DESKS)}
-REASONS = ["thai_do", "huong_dan", "dung_hen", "so_lan_di_lai", "nhung_nhieu"]
-COMMENTS = ["Cán bộ hướng dẫn tận tình, chu đáo", "Phải chờ lâu", "Rất hài lòng"] + [None] * 7
+#: the town of dashboard_5m.py, from the benchmarks' shared generator (benchmarks/generate.py);
+#: the ratings are drawn here (their own seed, surveys, answers, receipts)
+TOWN = generate.Town()
+YEAR = generate.YEAR
+UNITS = TOWN.units
+DESKS = TOWN.desks
+OFFICERS = TOWN.officers
+PROCEDURES = TOWN.procedures
+DESK_PROCEDURES = TOWN.desk_procedures
+REASONS = generate.REASONS
+COMMENTS = generate.COMMENTS
 FRONT_UNITS = frozenset(UNITS[:5])
 DOSSIER_UNITS = frozenset(UNITS[5:8])
 Q4_START = f"{YEAR}-10-01"

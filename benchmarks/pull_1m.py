@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from helpers import free_port, start_server  # noqa: E402
-from sync_drain import cpu_seconds  # noqa: E402
+from common import server_cpu as cpu_seconds
 
 from sync import protocol  # noqa: E402
 from sync.server.core.db import make_engine, migrate  # noqa: E402

@@ -29,12 +29,12 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _pg_town  # noqa: E402
-import generate  # noqa: E402
-from helpers import free_port, start_server  # noqa: E402
-from pull_1m import ENV, ROOT, pull  # noqa: E402
+import _pg_town
+import generate
+from helpers import free_port, start_server
+from pull_1m import ENV, ROOT, pull
 
-from sync import protocol  # noqa: E402
+from sync import protocol
 
 
 def admin_token(url: str) -> str:
@@ -57,10 +57,10 @@ def copy_out(url: str, out: Path, fmt: str) -> tuple[float, float]:
     option = " (FORMAT csv, HEADER)" if fmt == "csv" else ""
     cpu0 = time.process_time()
     t0 = time.perf_counter()
-    with psycopg.connect(url) as conn, conn.cursor() as cur, out.open("wb") as fh:
-        with cur.copy(f"COPY (SELECT {', '.join(fields)} FROM ratings ORDER BY pk) TO STDOUT{option}") as copy:
-            for block in copy:
-                fh.write(block)
+    sql = f"COPY (SELECT {', '.join(fields)} FROM ratings ORDER BY pk) TO STDOUT{option}"
+    with psycopg.connect(url) as conn, conn.cursor() as cur, out.open("wb") as fh, cur.copy(sql) as copy:
+        for block in copy:
+            fh.write(block)
     return time.perf_counter() - t0, time.process_time() - cpu0
 
 

@@ -38,12 +38,12 @@ from datetime import date
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _pg_town  # noqa: E402
-import generate  # noqa: E402
+import _pg_town
+import generate
 
-from sync.server.core import db  # noqa: E402
-from sync.server.reports import periods, report_docx, scoring  # noqa: E402
-from sync.server.reports.stats import Filter, town_stats  # noqa: E402
+from sync.server.core import db
+from sync.server.reports import periods, report_docx, scoring
+from sync.server.reports.stats import Filter, town_stats
 
 YEAR = generate.YEAR
 
@@ -133,7 +133,9 @@ def run(server, name: str, n: int, town) -> None:
     assert dash.overall.total == count and len(dash.by["unit"]) == len(town.units)
     assert {f.key: f.total for f in dash.by["unit"]} == {u: c for u, c, _s in by_unit}
     line("dashboard, the year (by unit/desk/officer/procedure)", t, t_year)
-    t, _d = timed(lambda: stats.dashboard(Filter(quarter), periods.trend_step(quarter), comments=20))
+    t, qd = timed(lambda: stats.dashboard(Filter(quarter), periods.trend_step(quarter), comments=20))
+    assert {f.key: f.total for f in qd.by["unit"]} == {u: c for u, c, _s in _q}
+    assert sum(f.total for f in qd.trend) == qd.overall.total == sum(c for _u, c, _s in _q)
     line("dashboard, quarter 4", t, t_quarter)
     t, _d = timed(lambda: stats.dashboard(Filter(year, unit=unit), periods.trend_step(year), comments=20))
     line(f"dashboard, one commune's year ({unit})", t, t_year)
