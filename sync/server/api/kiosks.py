@@ -95,6 +95,7 @@ def _apply(app, raw: bytes, encoding: str | None, kiosk: dict, key: str):
     try:
         data = ingest.decode_body(raw, encoding, opts["max_body_bytes"])
         batch = ingest.parse_batch(data, opts["max_batch"])
+        ingest.check_seals(batch, kiosk.get("key_hex"))   # outside the writer's lock
         health = app.state.health
         with app.state.write_lock:
             health.check()   # the file the server was started on, writable and sound
