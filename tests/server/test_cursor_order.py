@@ -71,3 +71,41 @@ def test_a_rating_that_commits_late_is_still_pulled_and_folded(town):
     assert sorted(first + rest) == sorted([late_id, *[r["id"] for r in records]])
     assert len(first + rest) == len(set(first + rest)) == 21
     engine.dispose()
+
+
+def test_two_processes_folding_first_at_once_both_succeed(pg_cluster):
+    """The roll-up's cursor row is made by the first fold: two server processes starting together
+    (``--workers 2``) both found it missing, and the second failed on a duplicate key. Here one
+    transaction makes it and holds it while another folds; once the first commits, the second
+    finds nothing left to fold instead of an error."""
+    from sync.server.core import rollup
+    url = pg_cluster.new_database("first_fold")
+    engine = db.make_engine(url)
+    db.migrate(engine)
+    with engine.begin() as conn:
+        conn.execute(insert(db.ratings).values(
+            id=str(uuid.uuid4()), kiosk_id="K1", seq=1, created_at="2026-11-02T09:00:00+07:00", unit_code="13321",
+            desk_id="quay-1", officer_id="cb-001", level=3, reasons="[]", source="walk_up", flags="[]",
+            prev_hash="0" * 64, hash="1" * 64, sig="2" * 64, received_at="2026-11-02T02:00:00.000+00:00",
+            corrected_at="2026-11-02T09:00:00+07:00"))
+    first = engine.connect()
+    tx = first.begin()
+    assert rollup.fold_in(first, []) == 1            # made the cursor's row, not committed yet
+    out, errors = [], []
+
+    def second():
+        try:
+            with engine.begin() as conn:
+                out.append(rollup.fold_in(conn, []))
+        except Exception as exc:   # noqa: BLE001 - what the test looks for
+            errors.append(exc)
+    t = threading.Thread(target=second)
+    t.start()
+    wait_until(lambda: dbtools.scalar(url, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                           "AND datname = current_database()") >= 1, timeout=30)
+    tx.commit()
+    first.close()
+    t.join(30)
+    engine.dispose()
+    assert not errors and out == [None]              # nothing left: the first fold counted the rating
+    assert dbtools.scalar(url, "SELECT sum(total) FROM rollup_day") == 1

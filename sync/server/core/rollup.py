@@ -242,11 +242,13 @@ def fold_in(conn, reasons: list[str], limit: int | None = CHUNK, surveys: dict |
     server does not know (never stored: ingest refuses it) counts none.
     """
     r = db.ratings
-    cur = conn.execute(select(cursor_table.c.pk).where(cursor_table.c.name == "ratings")
-                       .with_for_update()).scalar()
+    where = select(cursor_table.c.pk).where(cursor_table.c.name == "ratings").with_for_update()
+    cur = conn.execute(where).scalar()
     if cur is None:
-        conn.execute(cursor_table.insert().values(name="ratings", pk=0))
-        cur = 0
+        # the first fold: two server processes starting at once both get here, so the cursor's row
+        # is made "if missing" (an upsert adding 0 to a row another made) and read again, locked
+        _upsert(conn, cursor_table, [{"name": "ratings", "pk": 0}], ["name"], ["pk"])
+        cur = conn.execute(where).scalar()
     top = conn.execute(select(func.max(r.c.pk))).scalar() or 0
     if top <= cur:
         return None
