@@ -190,6 +190,12 @@ def percentile(values: list[float], q: float) -> float:
     return round(values[min(len(values) - 1, max(0, int(len(values) * q + 0.5) - 1))] * 1000, 1)
 
 
+def latency_figures(latencies: list[float], server_times: list[float]) -> dict:
+    """p50 and p99 of the batches' latency as the agents saw it and of the server's own time."""
+    return {"batch_latency_p50_ms": percentile(latencies, 0.5), "batch_latency_p99_ms": percentile(latencies, 0.99),
+            "server_time_p50_ms": percentile(server_times, 0.5), "server_time_p99_ms": percentile(server_times, 0.99)}
+
+
 def engine_args(ap) -> None:
     ap.add_argument("--engine", choices=ENGINES, default="sqlite")
     ap.add_argument("--workers", type=int, default=2, help="server processes on PostgreSQL (SQLite: always 1)")

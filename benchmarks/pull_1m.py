@@ -34,8 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from helpers import free_port, start_server  # noqa: E402
 from common import server_cpu as cpu_seconds
+from helpers import free_port, start_server  # noqa: E402
 
 from sync import protocol  # noqa: E402
 from sync.server.core.db import make_engine, migrate  # noqa: E402
@@ -108,9 +108,13 @@ def baseline(path: Path, out: Path, n: int) -> float:
     return time.perf_counter() - t0
 
 
-def admin_token(db: Path) -> str:
+def admin_token(db) -> str:
+    """A viewer's API token on ``db`` (a town.db path or a PostgreSQL URL), its user made once."""
     hailong = [sys.executable, "-m", "hailong", "admin", "--db", str(db)]
-    users = sqlite3.connect(db).execute("SELECT count(*) FROM users WHERE username='bench'").fetchone()[0]
+    engine = make_engine(str(db))
+    with engine.connect() as conn:
+        users = conn.exec_driver_sql("SELECT count(*) FROM users WHERE username = 'bench'").scalar()
+    engine.dispose()
     if not users:
         subprocess.run(hailong + ["create-user", "--username", "bench", "--role", "viewer", "--password-stdin"],
                        input="bench-password\n", text=True, check=True, cwd=ROOT, env=ENV)

@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,22 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _pg_town
 import generate
 from helpers import free_port, start_server
-from pull_1m import ENV, ROOT, pull
+from pull_1m import admin_token, pull
 
 from sync import protocol
-
-
-def admin_token(url: str) -> str:
-    import psycopg
-    hailong = [sys.executable, "-m", "hailong", "admin", "--db", url]
-    with psycopg.connect(url) as conn:
-        users = conn.execute("SELECT count(*) FROM users WHERE username = 'bench'").fetchone()[0]
-    if not users:
-        subprocess.run(hailong + ["create-user", "--username", "bench", "--role", "viewer", "--password-stdin"],
-                       input="bench-password\n", text=True, check=True, cwd=ROOT, env=ENV)
-    out = subprocess.run(hailong + ["create-token", "--username", "bench", "--json"], capture_output=True,
-                         text=True, check=True, cwd=ROOT, env=ENV).stdout
-    return json.loads(out)["token"]
 
 
 def copy_out(url: str, out: Path, fmt: str) -> tuple[float, float]:

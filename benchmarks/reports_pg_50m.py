@@ -40,21 +40,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _pg_town
 import generate
+from dashboard_5m import timed
 
 from sync.server.core import db
 from sync.server.reports import periods, report_docx, scoring
 from sync.server.reports.stats import Filter, town_stats
 
 YEAR = generate.YEAR
-
-
-def timed(fn, repeat=3):
-    best = float("inf")
-    for _ in range(repeat):
-        t = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - t)
-    return best, result
 
 
 def main() -> None:

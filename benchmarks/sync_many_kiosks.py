@@ -59,10 +59,7 @@ def run(town: common.Town, n_kiosks: int, per_kiosk: int, batch: int, workers: i
     return {"engine": town.kind, "workers": workers, "kiosks": n_kiosks, "ratings": total,
             "seconds": round(took, 2), "ratings_per_s": round(rate), "batches": len(latencies),
             "server_cpu_us_per_rating": round(cpu / total * 1e6, 1),
-            "batch_latency_p50_ms": common.percentile(latencies, 0.5),
-            "batch_latency_p99_ms": common.percentile(latencies, 0.99),
-            "server_time_p50_ms": common.percentile(server_times, 0.5),
-            "server_time_p99_ms": common.percentile(server_times, 0.99),
+            **common.latency_figures(latencies, server_times),
             "baseline": "executemany" if town.kind == "sqlite" else "COPY",
             "baseline_s": round(base, 2), "baseline_ratings_per_s": round(base_rate),
             "ratio_over_baseline": round(rate / base_rate, 3)}
