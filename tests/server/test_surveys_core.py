@@ -23,6 +23,14 @@ DEMO = ROOT / "assets" / "demo" / "roster.json"
 TODAY = rules.today_vn()
 
 
+@pytest.fixture(autouse=True)
+def _today():
+    """TODAY is the day each test starts on, not the day the module was imported: a suite that runs
+    past midnight in Vietnam (17:00 UTC) compared yesterday with the server's today."""
+    global TODAY
+    TODAY = rules.today_vn()
+
+
 def _campaign(sid="mttq-dot", **over) -> dict:
     doc = rules.template("mttq-can-bo")
     doc.update({"id": sid, "by": "Ủy ban MTTQ Việt Nam xã Đồng Tâm", "from": TODAY.isoformat(),
