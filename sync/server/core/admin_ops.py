@@ -520,10 +520,10 @@ def roster_in_scope(conn: Connection, scope: Scope, units_: dict, desks_: dict, 
 
     for oid, row in officers_.items():
         if not ours(row.get("desk_id")):
-            scope.check(None, f"put officer {oid} at a desk of another unit (or at none)")
+            scope.refuse(f"put officer {oid} at a desk of another unit (or at none)")
         now = conn.execute(select(officers.c.desk_id).where(officers.c.id == oid)).first()
         if now is not None and not ours(now[0]):
-            scope.check(None, f"change officer {oid} of another unit")
+            scope.refuse(f"change officer {oid} of another unit")
 
 
 def save_roster_row(conn: Connection, kind: str, values: dict, scope: Scope = EVERY_UNIT) -> str:

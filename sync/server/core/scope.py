@@ -73,6 +73,11 @@ class Scope:
         if not self.allows(unit_code):
             raise OutOfScope(self.unit, what)
 
+    def refuse(self, what: str) -> None:
+        """Refuse what a scoped user asked of another unit (or of no unit); every-unit users pass."""
+        if self.unit is not None:
+            raise OutOfScope(self.unit, what)
+
     def require_all(self, what: str = "change a setting of every unit") -> None:
         """Only an every-unit user may go on (settings shared by every unit)."""
         if self.unit is not None:

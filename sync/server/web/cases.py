@@ -225,11 +225,16 @@ async def new_case(request: Request):
 def _case_in_scope(conn, scope: Scope, typed: dict) -> None:
     """A commune's admin opens cases about their unit's officers and kiosks, for their unit's users."""
     if typed["officer"] and not scope.allows_officer(conn, typed["officer"]):
-        scope.check(None, f"open a case about officer {typed['officer']} of another unit")
+        scope.refuse(f"open a case about officer {typed['officer']} of another unit")
     if typed["kiosk"] and not scope.allows_kiosk(conn, typed["kiosk"]):
-        scope.check(None, f"open a case about kiosk {typed['kiosk']} of another unit")
-    if typed["owner"] and typed["owner"] not in _users(conn, scope):
-        scope.check(None, "give a case to a user of another unit")
+        scope.refuse(f"open a case about kiosk {typed['kiosk']} of another unit")
+    _owner_in_scope(conn, scope, typed["owner"])
+
+
+def _owner_in_scope(conn, scope: Scope, owner: str) -> None:
+    """A case is given to the unit's users or every-unit users only (a commune's admin)."""
+    if owner and owner not in _users(conn, scope):
+        scope.refuse("give a case to a user of another unit")
 
 
 # --- one case ----------------------------------------------------------------------------------
@@ -296,8 +301,8 @@ async def _post(request: Request, case_id: str, op: str):
         with request.app.state.engine.begin() as conn:
             if not case_rules.in_scope(conn, cid, scope):
                 raise case_rules.Refused("Không có vụ việc này.", ("case",))
-            if op == "assign" and form.get("owner", "") and form.get("owner", "") not in _users(conn, scope):
-                scope.check(None, "give a case to a user of another unit")
+            if op == "assign":
+                _owner_in_scope(conn, scope, form.get("owner", ""))
             _do(op, conn, cid, user["username"], form)
     except case_rules.Refused as exc:
         if "case" in exc.fields:
