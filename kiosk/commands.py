@@ -198,3 +198,9 @@ def verify(ctx, config_path):
         sys.exit(1)
     since = _(" (nối tiếp chuỗi của máy chủ sau số {seq})", seq=base["seq"]) if base else ""
     click.echo(_("HỢP LỆ: {count} lượt đánh giá; chuỗi và chữ ký đều đúng{since}", count=count, since=since))
+
+
+from kiosk import backup as _backup  # noqa: E402 - `hailong kiosk backup` / `restore` (kiosk/backup.py)
+
+for _command in _backup.COMMANDS:
+    kiosk.add_command(_command)
