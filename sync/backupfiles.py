@@ -91,6 +91,9 @@ def why_sqlite(exc: sqlite3.Error, folder: Path) -> str:
     text = str(exc)
     if "full" in text.lower() or getattr(exc, "sqlite_errorname", "") == "SQLITE_FULL":
         return _("không đủ chỗ trống trên đĩa cho bản sao lưu trong {folder} ({why})", folder=folder, why=text)
+    if "disk i/o error" in text.lower():
+        return _("lỗi ghi đĩa trong {folder} (đĩa đầy, vượt hạn mức hoặc thiết bị hỏng): {why}",
+                 folder=folder, why=text)
     if "readonly" in text.lower() or "unable to open" in text.lower():
         return _("không ghi được vào thư mục sao lưu {folder} ({why})", folder=folder, why=text)
     return _("lỗi SQLite khi sao lưu: {why}", why=text)

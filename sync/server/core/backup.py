@@ -146,7 +146,8 @@ def _libpq(engine: Engine) -> tuple[list[str], dict]:
 
 
 def _major(version_text: str) -> int | None:
-    m = re.search(r"\b(\d+)(?:\.\d+)?", version_text)
+    """``pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)`` → 15."""
+    m = re.search(r"\(PostgreSQL\)\s+(\d+)", version_text) or re.search(r"\b(\d+)(?:\.\d+)?", version_text)
     return int(m.group(1)) if m else None
 
 
@@ -166,7 +167,7 @@ def pg_tool(name: str, server_major: int) -> str:
             out = subprocess.run([c, "--version"], capture_output=True, text=True, timeout=30).stdout
         except OSError:
             continue
-        major = _major(out.split(")")[-1]) if ")" in out else _major(out)
+        major = _major(out)
         if major is not None and major >= server_major:
             return c
         older = older or (c, major)
