@@ -121,6 +121,95 @@ def fetch_pages(server: str, token: str, after: str | None, limit: int, timeout:
         after = nxt
 
 
+#: the server's streamed `--raw` CSV (sync/server/api/ratings.py, 0.4) and what it says in its headers
+PATH_RATINGS_CSV = "/api/v1/ratings.csv"
+NEXT_HEADER, COUNT_HEADER = "X-Hailong-Next", "X-Hailong-Count"
+#: rows a streamed request asks for: what a broken connection costs again, at most
+STREAM_ROWS = 100_000
+
+
+def stream_csv(server: str, token: str, after: str | None, writer: "_Writer", timeout: float, retries: int = 5,
+               rows: int = STREAM_ROWS, session: requests.Session | None = None, bar=None,
+               sleep: Callable[[float], None] = tenacity.nap.sleep) -> tuple[int, str | None] | None:
+    """The ``--raw`` CSV rows after ``after`` from the server's streamed route, at the end of ``writer``'s file.
+
+    Returns (rows written, cursor now), or None when the server has no such route (404, before 0.4: the
+    caller pages the JSON route). Each request asks for ``rows`` rows; the server names the cursor after
+    them (a header, before the first byte) and their count. A request cut short (the server stopped, the
+    network broke, a body that does not end its last row) is cut back from the file and asked again, by
+    the rule of :func:`_get`; when the tries run out the error stands and the caller cuts back the rest.
+    """
+    session = session or requests.Session()
+    session.headers["Authorization"] = f"Bearer {token}"
+    url = server.rstrip("/") + PATH_RATINGS_CSV
+    writer.fh.flush()
+    fh = writer.fh.buffer
+    count, cursor, first = 0, after, True
+    while True:
+        params = {"limit": rows, **({"after": cursor} if cursor else {})}
+        pos = fh.tell()
+
+        def once():
+            fh.seek(pos)
+            fh.truncate()
+            try:
+                resp = session.get(url, params=params, timeout=timeout, stream=True)
+            except requests.RequestException as exc:
+                raise TransientError(_("không có trả lời từ {server}: {why}", server=server,
+                                       why=exc.__class__.__name__)) from None
+            if resp.status_code != 200:
+                resp.content    # noqa: B018 - read whole: the error's detail, and the connection freed
+                if resp.status_code in RETRY_STATUS:
+                    raise _RetryStatus(resp)
+                return resp, None
+            try:
+                got = int(resp.headers[COUNT_HEADER])
+                nxt = resp.headers.get(NEXT_HEADER)
+                if got < 0 or (got > 0) != bool(nxt) or (nxt and not nxt.isdigit()):
+                    raise ValueError
+            except (KeyError, ValueError):
+                resp.close()
+                raise PullError(_("{url} không trả lời như một máy chủ hailong", url=url)) from None
+            tail = b""
+            try:
+                for block in resp.iter_content(1 << 20):
+                    fh.write(block)
+                    tail = (tail + block)[-2:]
+            except requests.RequestException as exc:
+                raise TransientError(_("không có trả lời từ {server}: {why}", server=server,
+                                       why=exc.__class__.__name__)) from None
+            finally:
+                resp.close()
+            if got and tail != b"\r\n":
+                raise TransientError(_("không có trả lời từ {server}: {why}", server=server, why="IncompleteRead"))
+            return resp, (got, nxt)
+
+        retrying = tenacity.Retrying(retry=tenacity.retry_if_exception_type(TransientError),
+                                     wait=BackoffWait(0.5, 10, after_cap=30),
+                                     stop=tenacity.stop_after_attempt(retries + 1), sleep=sleep, reraise=True)
+        try:
+            resp, done = retrying(once)
+        except _RetryStatus as exc:
+            resp, done = exc.resp, None
+        except TransientError as exc:
+            raise PullError(str(exc)) from None
+        if done is None:
+            if first and resp.status_code == 404:
+                return None
+            raise _refused(resp)
+        first = False
+        got, nxt = done
+        count += got
+        writer.rows += got
+        if bar is not None:
+            bar.update(got)
+        if not got:
+            return count, cursor
+        cursor = nxt
+        if got < rows:      # caught up: what commits later comes with the next pull
+            return count, cursor
+
+
 def parse_page(body: bytes) -> tuple[list[dict], str | None, list[str] | None]:
     """A ratings page → (records, next, each record's JSON text as the server wrote it, or None).
 
@@ -472,7 +561,7 @@ def _old_xlsx_rows(out: Path) -> list:
 
 def pull_to(server: str, token: str, fmt: str, out: Path, after: str | None, state_path: Path,
             limit: int = 1000, timeout: float = 30, progress: bool = False,
-            retries: int = 5, raw: bool = False, replace: bool = False) -> tuple[int, str | None]:
+            retries: int = 5, raw: bool = False, replace: bool = False, stream: bool = True) -> tuple[int, str | None]:
     """Add the ratings after ``after`` to ``out``; returns (count added, cursor now).
 
     ``out`` missing (or ``replace``): a new file, written beside it and renamed
@@ -481,11 +570,14 @@ def pull_to(server: str, token: str, fmt: str, out: Path, after: str | None, sta
     file is of another format or has other columns. The state moves only
     after the rows are on the disk (fsync): an interrupted pull is fetched
     again, and the part it had added is cut off first (the state's size).
+    ``stream`` False: CSV ``--raw`` from the JSON pages even when the server streams it.
     """
-    return _pull(server, token, fmt, out, after, state_path, limit, timeout, progress, retries, raw, replace)[:2]
+    return _pull(server, token, fmt, out, after, state_path, limit, timeout, progress, retries, raw, replace,
+                 stream)[:2]
 
 
-def _pull(server, token, fmt, out, after, state_path, limit, timeout, progress, retries, raw, replace):
+def _pull(server, token, fmt, out, after, state_path, limit, timeout, progress, retries, raw, replace,
+          stream=True):
     state = None
     if not replace:   # an unreadable or foreign state with --after: only its size check is lost
         with contextlib.suppress(PullError):
@@ -527,12 +619,18 @@ def _pull(server, token, fmt, out, after, state_path, limit, timeout, progress, 
         from tqdm import tqdm
         bar = tqdm(unit="rating", desc="pull")
     try:
-        for ratings, nxt, lines in prefetched(fetch_pages(server, token, after, limit, timeout, retries)):
-            writer.write_page(ratings, lines)
-            count += len(ratings)
-            cursor = nxt
-            if bar is not None:
-                bar.update(len(ratings))
+        streamed = None
+        if fmt == "csv" and raw and stream:   # the server's own CSV, streamed (a server before 0.4: None)
+            streamed = stream_csv(server, token, after, writer, timeout, retries, bar=bar)
+        if streamed is not None:
+            count, cursor = streamed
+        else:
+            for ratings, nxt, lines in prefetched(fetch_pages(server, token, after, limit, timeout, retries)):
+                writer.write_page(ratings, lines)
+                count += len(ratings)
+                cursor = nxt
+                if bar is not None:
+                    bar.update(len(ratings))
         writer.close()
     except BaseException:
         writer.abandon()

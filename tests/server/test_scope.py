@@ -184,6 +184,7 @@ def routes(app) -> dict:
         ("GET", "/admin/surveys/{survey_id}/report.docx"): [("/admin/surveys/hl3/report.docx", {}, ok)],
         # the admin API, with commune A's viewer's token
         ("GET", "/api/v1/ratings"): [("/api/v1/ratings", {}, ok)],
+        ("GET", "/api/v1/ratings.csv"): [("/api/v1/ratings.csv", {}, ok)],
         ("GET", "/api/v1/alerts"): [("/api/v1/alerts?include_resolved=true", {}, ok)],
         ("GET", "/api/v1/names"): [("/api/v1/names", {}, ok)],
         ("GET", "/api/v1/reports/dashboard"): [("/api/v1/reports/dashboard?period=2026", {}, ok),
