@@ -67,6 +67,7 @@ GETS = [
     ("/admin?period=2026&survey=hl3", "session"), ("/api/v1/reports/dashboard?period=2026&survey=hl3", "api"),
     ("/admin/export?fmt=csv&period=2026&survey=hl3", "session"),
     ("/api/v1/ratings", "api"), ("/api/v1/ratings?after=3&limit=2", "api"),
+    ("/api/v1/ratings.csv?header=1", "api"), ("/api/v1/ratings.csv?after=3&limit=2", "api"),
     ("/api/v1/alerts", "api"), ("/api/v1/alerts?include_resolved=true", "api"), ("/api/v1/names", "api"),
     ("/api/v1/kiosks/ki-ot-1/config", "kiosk"), ("/api/v1/photos/cb-001", "kiosk"),
 ]
