@@ -124,9 +124,13 @@ def admin_token(db) -> str:
 
 
 def pull(url: str, token: str, fmt: str, out: Path, limit: int, server_pid: int, full_after: str | None = None):
-    """Run `hailong pull`; returns (seconds, server CPU seconds, count). ``full_after`` limits the rows."""
+    """Run `hailong pull`; returns (seconds, server CPU seconds, count). ``full_after`` limits the rows.
+
+    ``fmt`` "csv-raw": ``--format csv --raw``, the server's streamed CSV (GET /api/v1/ratings.csv)."""
+    raw = fmt == "csv-raw"
+    fmt = "csv" if raw else fmt
     cmd = [sys.executable, "-m", "hailong", "pull", "--server", url, "--format", fmt, "--out", str(out),
-           "--full", "--no-progress", "--limit", str(limit)]
+           "--full", "--no-progress", "--limit", str(limit), *(["--raw"] if raw else [])]
     cpu0 = cpu_seconds(server_pid)
     kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()

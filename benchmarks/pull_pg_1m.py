@@ -56,7 +56,8 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=5000, help="ratings per page")
     ap.add_argument("--keep", action="store_true", help="reuse the loaded database when it holds --n ratings")
     ap.add_argument("--stop", action="store_true", help="stop the PostgreSQL server at the end")
-    ap.add_argument("--formats", default="jsonl,csv")
+    ap.add_argument("--formats", default="csv-raw,jsonl,csv",
+                    help="csv-raw: --format csv --raw, the streamed route (a bare COPY … (FORMAT csv) its baseline)")
     args = ap.parse_args()
     server = _pg_town.cluster()
     if server is None:
@@ -89,11 +90,11 @@ def run(server, name: str, args) -> None:
     proc = start_server(url, port)
     try:
         for fmt in args.formats.split(","):
-            took, server_cpu, client_cpu, count = pull(f"http://127.0.0.1:{port}", token, fmt, work / f"out.{fmt}",
+            took, server_cpu, client_cpu, count = pull(f"http://127.0.0.1:{port}", token, fmt, work / f"out.{fmt}.csv",
                                                        args.limit, proc.pid)
             assert count == args.n, (fmt, count, args.n)
             rate = args.n / took
-            against = base["csv" if fmt == "csv" else "text"]
+            against = base["csv" if fmt.startswith("csv") else "text"]
             figures[fmt] = {"s": round(took, 2), "ratings_per_s": round(rate), "server_cpu_s": round(server_cpu, 2),
                             "client_cpu_s": round(client_cpu, 2), "ratio_to_copy": round(rate / against, 3)}
             print(f"hailong pull --format {fmt:5}: {args.n:9,} ratings {took:6.1f} s  {rate:9,.0f} ratings/s  "
