@@ -38,7 +38,7 @@ def _row(i: int, unit: str, **over) -> dict:
     row = dict(id=str(uuid.UUID(int=i + 1)), kiosk_id=f"K-{unit}", seq=i + 1, created_at="2026-11-02T09:00:00+07:00",
                unit_code=unit, desk_id="quay-1" if i % 5 else "=quay", officer_id=f"cb-{i % 4}",
                dossier_code=HOSTILE[(i + 3) % len(HOSTILE)] or None, procedure_code=None if i % 2 else "1.001193",
-               receipt_id=None, level=1 + i % 3, reasons='["thai_do","huong_dan"]' if i % 3 == 0 else "[]",
+               receipt_id=None, level=1 + i % 3, reasons=('["thai_do", "huong_dan"]' if i % 2 else '["thai_do","tiến_độ"]') if i % 3 == 0 else "[]",
                comment=text if i % 4 else None, source="walk_up", flags='["=x"]' if i % 7 == 0 else "[]",
                prev_hash="0" * 64, hash=f"{i:064x}", sig="2" * 64,
                received_at=f"2026-11-02T02:00:{i % 60:02d}.000+00:00", corrected_at="2026-11-02T09:00:00+07:00",
