@@ -16,6 +16,7 @@ KIOSK = [
     "pyserial>=3.5",
     "python-escpos>=3.1",
     "babel>=2.14",
+    "tomlkit>=0.12",      # `hailong kiosk provision` edits config.toml keeping the installer's comments
 ]
 SERVER = [
     "fastapi>=0.110",

@@ -200,6 +200,43 @@ def verify(ctx, config_path):
     click.echo(_("HỢP LỆ: {count} lượt đánh giá; chuỗi và chữ ký đều đúng{since}", count=count, since=since))
 
 
+@kiosk.command(help=_("Cài ki-ốt từ tệp cài đặt ngoại tuyến (hailong admin kiosk-bundle): ghi config.toml và "
+                       "kiosk.db, không cần mạng; tệp mới hơn cập nhật danh sách và khảo sát, giữ nguyên các lượt "
+                       "đánh giá."))
+@click.argument("bundle_file", metavar="TỆP", type=click.Path(dir_okay=False))
+@CONFIG_OPTION
+@click.option("--db", default=None, help=_("kiosk.db ở đâu (khi config.toml chưa nêu) [mặc định: kiosk.db cạnh "
+                                          "config.toml]"))
+@click.option("--passphrase-stdin", is_flag=True, help=_("đọc cụm mật khẩu từ đầu vào chuẩn"))
+@click.option("--force", is_flag=True, help=_("áp dụng cả tệp cũ hơn tệp đã áp dụng"))
+@click.pass_context
+def provision(ctx, bundle_file, config_path, db, passphrase_stdin, force):
+    from kiosk.provision import Missing, ProvisionError
+    from kiosk.provision import provision as apply_bundle
+    from sync.bundle import BundleError
+    config_path = config_path if config_path != "config.toml" else ctx.obj
+    if passphrase_stdin:
+        passphrase = sys.stdin.readline()
+    else:
+        passphrase = click.prompt(_("Cụm mật khẩu của tệp"), hide_input=True)
+    try:
+        done = apply_bundle(bundle_file, config_path, passphrase, db=db, force=force)
+    except (BundleError, ProvisionError) as exc:
+        click.echo(_("Không cài được: {why}", why=exc), err=True)
+        sys.exit(2 if isinstance(exc, Missing) else 1)
+    if done.unchanged:
+        click.echo(_("Tệp này đã được áp dụng ({when}); không có gì thay đổi.", when=done.created_at))
+        return
+    click.echo(_("Đã cài ki-ốt {kiosk} (đơn vị {unit}, quầy {desk}): {officers} cán bộ, {photos} ảnh, "
+                 "{surveys} khảo sát, khóa phiếu: {receipt}; {config} (chỉ chủ sở hữu đọc được) và {db}. "
+                 "Ki-ốt đánh giá và in phiếu được ngay, không cần mạng.",
+                 kiosk=done.kiosk_id, unit=done.unit_code, desk=done.desk_id, officers=done.officers,
+                 photos=done.photos, surveys=done.surveys, receipt=_("có") if done.receipt_key else _("không"),
+                 config=done.config_path, db=done.db_path))
+    if not done.credentials:
+        click.echo(_("Tệp chỉ có danh sách: mã truy cập và khóa của ki-ốt giữ nguyên."))
+
+
 from kiosk import backup as _backup  # noqa: E402 - `hailong kiosk backup` / `restore` (kiosk/backup.py)
 
 for _command in _backup.COMMANDS:

@@ -54,7 +54,8 @@ import tenacity
 from sync import protocol
 from sync.retry import RETRY_STATUS, BackoffWait, TransientError, retry_after
 
-__all__ = ["SyncAgent", "SyncError", "TransientError", "DrainResult", "ConfigListener", "agent_from_config"]
+__all__ = ["SyncAgent", "SyncError", "TransientError", "DrainResult", "ConfigListener", "agent_from_config",
+           "apply_config"]
 
 log = logging.getLogger("hailong.sync")
 
@@ -344,16 +345,9 @@ class SyncAgent:
         if resp.status_code != 200:
             raise TransientError(f"config: server answered {resp.status_code}: {_detail(resp)}")
         config = resp.json()
-        roster = config.get("roster", {})
-        for officer in roster.get("officers", []):
+        for officer in config.get("roster", {}).get("officers", []):
             officer["photo"] = self._fetch_photo(officer)
-        self.store.apply_roster(roster)
-        for key in ("scale", "reasons", "questions", "scale_labels", "surveys", "default_survey"):
-            if key in config:
-                self.store.set_meta(f"server_{key}", json.dumps(config[key], ensure_ascii=False))
-        if config.get("receipt_key"):
-            self.store.set_meta("receipt_key", json.dumps(config["receipt_key"]))
-        self.store.set_meta("config_etag", resp.headers.get("ETag"))
+        apply_config(self.store, config, etag=resp.headers.get("ETag"))
         self._config_applied(config)
         return True
 
@@ -477,6 +471,20 @@ def _version() -> str:
         return version("hailong")
     except Exception:  # not installed (running from a checkout)
         return "0.6.0"
+
+
+def apply_config(store, config: dict, etag: str | None) -> None:
+    """Store a kiosk config document (GET /api/v1/kiosks/{id}/config's), its officers' photos already
+    local paths: the roster through ``apply_roster``, the rest in meta. The one place that knows
+    where each part of the document goes; the agent and ``hailong kiosk provision`` (a bundle) use it.
+    """
+    store.apply_roster(config.get("roster", {}))
+    for key in ("scale", "reasons", "questions", "scale_labels", "surveys", "default_survey"):
+        if key in config:
+            store.set_meta(f"server_{key}", json.dumps(config[key], ensure_ascii=False))
+    if config.get("receipt_key"):
+        store.set_meta("receipt_key", json.dumps(config["receipt_key"]))
+    store.set_meta("config_etag", etag)
 
 
 def agent_from_config(cfg, store, **overrides) -> SyncAgent:

@@ -67,6 +67,38 @@ def write_private(path: str | Path, text: str) -> Path:
     return path
 
 
+def replace_private(path: str | Path, data: bytes | str) -> Path:
+    """Write a file readable by its owner only, atomically: a power cut leaves the old file or the new one.
+
+    The bytes go to a 0600 temporary file beside ``path``, are synced to disk, then renamed over it.
+    """
+    path = Path(path)
+    private_dir(path.parent)
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, FILE_MODE)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    try:
+        dfd = os.open(path.parent, os.O_RDONLY)
+    except OSError:
+        return path
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+    return path
+
+
 def private_sqlite(path: str | Path) -> None:
     """When the database file is private, make its -wal and -shm files private too."""
     path = Path(path)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sync.server import (
     commands_backup,
+    commands_bundle,
     commands_cases,
     commands_evidence,
     commands_scores,
@@ -17,7 +18,7 @@ from sync.server import (
 )
 from sync.server.commands import admin
 
-for _module in (commands_backup, commands_cases, commands_evidence, commands_scores, commands_surveys, commands_survey_report):
+for _module in (commands_backup, commands_bundle, commands_cases, commands_evidence, commands_scores, commands_surveys, commands_survey_report):
     for _command in _module.COMMANDS:
         admin.add_command(_command)
 

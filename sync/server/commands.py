@@ -53,6 +53,17 @@ CORE_MESSAGES = [
     (r"e-mail: not an address like name@example.vn, got (?P<got>.*)",
      "Địa chỉ e-mail không hợp lệ (cần dạng ten@vidu.gov.vn), nhận được {got}.", 1),
     (r"no unit '(?P<unit>.*)'", "Không có đơn vị '{unit}' trong danh sách (xem trang Danh mục).", 2),
+    # kiosk bundles (core/kiosk_bundle.py)
+    (r"kiosk (?P<kiosk>\S+) is revoked: .*",
+     "Ki-ốt {kiosk} đã bị thu hồi: hãy đăng ký nó với một mã mới trước khi làm tệp cài đặt.", 1),
+    (r"unit (?P<unit>\S+) has no desks yet: .*",
+     "Đơn vị {unit} chưa có quầy nào: hãy nhập danh sách trước (hailong admin import-roster).", 1),
+    (r"unit (?P<unit>\S+) has (?P<n>\d+) desks: name the kiosk's desk \(--desk: (?P<desks>.*)\)",
+     "Đơn vị {unit} có {n} quầy: hãy nêu quầy của ki-ốt (--desk: {desks}).", 2),
+    (r"no desk '(?P<desk>.*)' in unit (?P<unit>\S+) \(its desks: (?P<desks>.*)\)",
+     "Đơn vị {unit} không có quầy '{desk}' (các quầy: {desks}).", 2),
+    (r"server URL: .*", "Địa chỉ máy chủ: địa chỉ ki-ốt dùng để đến máy chủ này, bắt đầu bằng http:// hoặc "
+                        "https://, ví dụ https://hailong.xa-abc.gov.vn.", 2),
 ]
 WHAT_VI = {"kiosk id": "Mã ki-ốt", "unit code": "Mã đơn vị", "officer id": "Mã cán bộ"}
 

@@ -54,8 +54,8 @@ def _ident(value: str, what: str) -> str:
 class Missing(AdminError):
     """A unit or desk named does not exist (``what``: "unit" or "desk"; ``code``)."""
 
-    def __init__(self, what: str, code: str):
-        super().__init__(f"no {what} {code!r}")
+    def __init__(self, what: str, code: str, message: str | None = None):
+        super().__init__(message or f"no {what} {code!r}")
         self.what, self.code = what, code
 
 
