@@ -615,6 +615,41 @@ def config_from_agent(d: Driver):
     d.result["notes"]["config_refreshes"] = app.config_refreshes
 
 
+def provisioned_offline(d: Driver):
+    """A kiosk provisioned from a bundle with the server down (issue 14): the roster is on welcome at once;
+    an officer prints a QR receipt (the bundle's receipt key); the printed QR, read back, rates its officer."""
+    import zxingcpp
+    app = d.app
+    fake = DEVICES["fake"]
+    yield from d.wait_screen("welcome")
+    welcome = app.root.sm.get_screen("welcome")
+    d.result["notes"]["officers_on_welcome"] = welcome.has_officers
+    d.result["texts"]["welcome"] = d.visible_texts()
+    yield from d.shot("provisioned_welcome")
+    yield from pin(d, "222222")                          # cb-002 of this desk, PIN from the bundle's roster
+    yield from d.wait_screen("staff", timeout=5)
+    screen = app.staff_screen
+    for key in "HS-0042":
+        yield from d.tap(screen.ids.pad.key_for(key), hold=0.03)
+    yield from d.tap(screen.ids.print_button)
+    yield from d.wait_for(lambda: not screen.busy, 15, "printing")
+    d.result["notes"]["print_outcome"] = [screen.outcome_ok, screen.outcome_vi]
+    yield from d.wait_for(lambda: fake.printed.jobs(), 10, "the printed receipt")
+    d.result["notes"]["jobs"] = save_jobs(d, "provisioned_receipt")
+    page = fake.printed.jobs()[0]
+    codes = [c.text for c in zxingcpp.read_barcodes(page.convert("L"))]
+    d.result["notes"]["printed_codes"] = codes
+    yield from d.tap(screen.ids.close_button)
+    yield from d.wait_screen("welcome", timeout=3)
+    scan(codes[0])                                       # the citizen's receipt at the scanner
+    yield from d.wait_screen("rate", timeout=5)
+    d.result["notes"]["rate_officer"] = d.by_id("officer_name").text
+    yield from d.shot("provisioned_rate")
+    yield from d.tap(d.find(lambda w: w.__class__.__name__ == "LevelButton" and w.level == 3))
+    yield from d.wait_screen("thanks")
+    d.result["notes"]["counts"] = app.store.sync_counts()
+
+
 def wedge(d: Driver):
     """A keyboard-wedge scanner types the code into the window and presses Enter."""
     from kivy.core.window import Window
@@ -1348,10 +1383,10 @@ SCENARIOS = {f.__name__: f for f in (full_visit, language, idle, double_touch, r
                                      staff_letters, letters_after_rating, config_from_agent,
                                      walk_away, go_on, tap_then_die, restart)}
 SCENARIOS.update({f.__name__: f for f in (touch_targets, same_steps)})
-SCENARIOS.update({f.__name__: f for f in (staff_rate_on_screen, local_clock)})
+SCENARIOS.update({f.__name__: f for f in (staff_rate_on_screen, local_clock, provisioned_offline)})
 #: scenarios that run with pty devices on [scanner] and [printer]
 WITH_DEVICES = {"receipts_flow", "wedge", "staff_panel", "bench_scan", "staff_letters", "letters_after_rating",
-                "config_from_agent"}
+                "config_from_agent", "provisioned_offline"}
 
 
 def main(argv: list[str]) -> int:
