@@ -4,6 +4,7 @@ The kiosk's side (`hailong kiosk provision`) is tested in tests/kiosk/test_provi
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import stat
@@ -108,3 +109,42 @@ def test_unknown_and_revoked_kiosks(town, tmp_path):
     assert cli("--db", town["db"], "revoke-kiosk", "--kiosk-id", "K1").exit_code == 0
     done = make(town, tmp_path / "x", "--desk", "quay-1", "--server-url", "http://x")
     assert done.exit_code == 1 and ("đã bị thu hồi", "is revoked")[LANG] in done.output, done.output
+
+
+def test_the_kiosks_page_makes_the_bundle_and_shows_the_passphrase_once(tmp_path, town_db):
+    import re
+
+    import requests
+    from town import Town, csrf_of, session_for
+
+    from sync import protocol
+    t = Town(tmp_path, db=town_db)
+    try:
+        s = session_for(t, "an", "mật-khẩu-quản-trị")
+        page = s.get(t.url + "/admin/kiosks", timeout=30).text
+        assert "/admin/kiosks?bundle=ki-ot-1#bundle" in page
+        form = s.get(t.url + "/admin/kiosks?bundle=ki-ot-1", timeout=30)
+        assert form.status_code == 200 and 'value="quay-2"' in form.text and f'value="{t.url}"' in form.text
+        token = csrf_of(form.text)
+        config_url = t.url + protocol.PATH_CONFIG.format(kiosk_id="ki-ot-1")
+
+        def config_status(kiosk_token):
+            return requests.get(config_url, headers={"Authorization": f"Bearer {kiosk_token}"}, timeout=30).status_code
+
+        bad = s.post(t.url + "/admin/kiosks/ki-ot-1/bundle", timeout=30,
+                     data={"csrf": token, "desk_id": "quay-2", "server_url": "javascript:alert(1)"})
+        assert bad.status_code == 422 and 'id="bundle-error"' in bad.text and "javascript:alert(1)" in bad.text
+        assert config_status(t.kiosk_token) == 200                # refused: the kiosk keeps its token
+        done = s.post(t.url + "/admin/kiosks/ki-ot-1/bundle", timeout=30,
+                      data={"csrf": token, "desk_id": "quay-2", "server_url": t.url})
+        assert done.status_code == 200 and done.headers["Cache-Control"] == "no-store"
+        passphrase = re.search(r'data-testid="passphrase"[^>]*>([^<]+)<', done.text).group(1)
+        data = re.search(r'download="ki-ot-1.hlk" href="data:application/octet-stream;base64,([^"]+)"', done.text)
+        contents = bundle.open_bundle(base64.b64decode(data.group(1)), passphrase)
+        assert contents["kiosk"]["desk_id"] == "quay-2" and contents["server"]["url"] == t.url
+        assert config_status(contents["server"]["token"]) == 200 and config_status(t.kiosk_token) == 401
+        revoked = s.post(t.url + "/admin/kiosks/ki-ot-cu/bundle", timeout=30,
+                         data={"csrf": token, "desk_id": "quay-1", "server_url": t.url})
+        assert revoked.status_code == 404
+    finally:
+        t.stop()

@@ -46,6 +46,7 @@ GETS = [
     ("/admin/alerts?state=all&kind=nhung_nhieu&subject=cb-002&month=2026-11&page=2", "session"),
     ("/admin/alerts?state=resolved&page=abc&kind=nope", "session"),
     ("/admin/kiosks", "session"), ("/admin/kiosks?revoke=ki-ot-1", "session"),
+    ("/admin/kiosks?bundle=ki-ot-1", "session"),
     ("/admin/roster", "session"), ("/admin/roster?imported=1&officers=2", "session"),
     ("/admin/letters", "session"),
     ("/admin/evidence", "session"), ("/admin/evidence?period=2026-Q4", "session"),

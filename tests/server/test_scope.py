@@ -81,7 +81,7 @@ def _b_state(app) -> dict:
     with dbtools.connect(app.state.db_path) as con:
         q = lambda sql: [tuple(r) for r in con.execute(sql).fetchall()]   # noqa: E731
         return {
-            "kiosk": q("SELECT id, revoked, unit_code FROM kiosks WHERE id = 'KIOSK-BIMAT'"),
+            "kiosk": q("SELECT id, revoked, unit_code, token_hash FROM kiosks WHERE id = 'KIOSK-BIMAT'"),
             "alerts": q("SELECT id, resolved_at, acked_by FROM alerts WHERE subject = 'cb-bimat' ORDER BY id"),
             "case": q("SELECT id, status, owner, due_date, closed_at FROM cases WHERE officer_id = 'cb-bimat'"),
             "events": q("SELECT count(*) FROM case_events"),
@@ -131,10 +131,13 @@ def routes(app) -> dict:
         ("POST", "/admin/alerts/{alert_id}/ack"): [(f"/admin/alerts/{alert}/ack", {"note": "x"}, gone)],
         ("POST", "/admin/alerts/rules"): [("/admin/alerts/rules", {"officer_rate_below": "10", "officer_min_ratings": "1",
                                                                    "kiosk_silent_hours": "1"}, refused)],
-        ("GET", "/admin/kiosks"): [("/admin/kiosks", {}, ok), ("/admin/kiosks?revoke=KIOSK-BIMAT", {}, ok)],
+        ("GET", "/admin/kiosks"): [("/admin/kiosks", {}, ok), ("/admin/kiosks?revoke=KIOSK-BIMAT", {}, ok),
+                                   ("/admin/kiosks?bundle=KIOSK-BIMAT", {}, ok)],
         ("POST", "/admin/kiosks/webhooks"): [("/admin/kiosks/webhooks", {f"webhook:{B}": "https://x.example/h"}, ok)],
         ("POST", "/admin/kiosks/enrol"): [("/admin/kiosks/enrol", {"kiosk_id": "K-LA", "unit_code": B}, refused)],
         ("POST", "/admin/kiosks/{kiosk_id}/revoke"): [("/admin/kiosks/KIOSK-BIMAT/revoke", {}, gone)],
+        ("POST", "/admin/kiosks/{kiosk_id}/bundle"): [
+            ("/admin/kiosks/KIOSK-BIMAT/bundle", {"desk_id": "quay-bimat", "server_url": "http://127.0.0.1:9"}, gone)],
         ("GET", "/admin/roster"): [("/admin/roster", {}, ok)],
         ("POST", "/admin/roster/{kind}"): [
             ("/admin/roster/units", {"code": B, "name": "Đổi tên"}, refused),

@@ -1,4 +1,4 @@
-"""Kiosk health (last contact, clock, quarantine), enrolling a kiosk and revoking one.
+"""Kiosk health (last contact, clock, quarantine), enrolling a kiosk, its offline bundle, revoking one.
 
 Enrol and revoke are the operations ``hailong admin enrol-kiosk`` and
 ``revoke-kiosk`` run (core/admin_ops.py); the token and key of a new kiosk
@@ -6,13 +6,14 @@ are shown once, never stored in the clear.
 """
 from __future__ import annotations
 
+import base64
 from datetime import datetime, timezone
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 
-from sync.server.core import admin_ops, db, notify
+from sync.server.core import admin_ops, db, kiosk_bundle, notify
 from sync.server.core import alerts as alert_rules
 from sync.server.core.clock import parse_stored
 from sync.server.web.base import (
@@ -77,7 +78,8 @@ def kiosks_page(request: Request):
 
 
 def _kiosks_page(request: Request, user: dict, status: int = 200, error: str | None = None,
-                 typed: dict | None = None, hooks_typed: dict | None = None):
+                 typed: dict | None = None, hooks_typed: dict | None = None, bundle_typed: dict | None = None,
+                 bundle_id: str | None = None):
     """The kiosks page; after a refused enrolment, the message above the form and what was typed in it."""
     scope = user_scope(request)
     with request.app.state.reader.connect() as conn:
@@ -93,9 +95,20 @@ def _kiosks_page(request: Request, user: dict, status: int = 200, error: str | N
     kiosks = [{**dict(k), **kiosk_health(k, now, float(rule["kiosk_silent_hours"]), skew)} for k in rows]
     ask = request.query_params.get("revoke")
     confirm = next((k for k in kiosks if k["id"] == ask and not k["revoked"]), None)
+    # "Tệp cài đặt": the bundle form of one kiosk of this user's scope, its unit's desks to choose from
+    wanted = bundle_id or request.query_params.get("bundle")
+    bundle_for = next((k for k in kiosks if k["id"] == wanted and not k["revoked"]), None)
+    bundle_desks = []
+    if bundle_for is not None and user["role"] == "admin":
+        with request.app.state.reader.connect() as conn:
+            bundle_desks = conn.execute(select(db.desks.c.id, db.desks.c.name)
+                                        .where(db.desks.c.unit_code == bundle_for["unit_code"])
+                                        .order_by(db.desks.c.id)).all()
     return render(request, "kiosks.html", status=status, error=error, typed=typed or {},
                   user=user, kiosks=kiosks, fmt_time=local_time, ago=_ago,
                   units=units, confirm=confirm if user["role"] == "admin" else None,
+                  bundle_for=bundle_for if user["role"] == "admin" else None, bundle_desks=bundle_desks,
+                  bundle_typed=bundle_typed or {}, server_url=str(request.base_url).rstrip("/"),
                   revoked=next((k["id"] for k in kiosks if k["id"] == request.query_params.get("revoked")
                                 and k["revoked"]), None), open_alerts=open_alert_count(request),
                   silent_hours=rule["kiosk_silent_hours"], outbox=outbox, notifier=request.app.state.notifier.status(),
@@ -175,3 +188,43 @@ async def kiosk_revoke(request: Request, kiosk_id: str):
     except admin_ops.AdminError:
         return error_page(request, 404, _("Không có ki-ốt {kiosk}.", kiosk=kiosk_id), back="/admin/kiosks")
     return RedirectResponse(f"/admin/kiosks?revoked={kiosk_id}", status_code=303)
+
+
+@router.post("/admin/kiosks/{kiosk_id}/bundle")
+async def kiosk_bundle_download(request: Request, kiosk_id: str):
+    """The kiosk's offline bundle (core/kiosk_bundle.py): a page with the passphrase, shown once, and the file.
+
+    The file is in the page itself (a ``data:`` link with ``download``), so nothing is kept on the server and
+    any of several server processes can answer. Making it gives the kiosk a new token, as the form says.
+    """
+    user = require_user(request, "admin")
+    form = await checked_form(request)
+    _ = tr(request)
+    desk_id = str(form.get("desk_id", "") or "").strip() or None
+    server_url = str(form.get("server_url", "") or "").strip()
+    error = None
+    try:
+        with request.app.state.engine.begin() as conn:     # render() reads: never inside this transaction
+            if not user_scope(request).allows_kiosk(conn, kiosk_id):   # another unit's: not theirs to see
+                raise admin_ops.Missing("kiosk", kiosk_id)
+            made = kiosk_bundle.make_bundle(conn, kiosk_id, desk_id=desk_id, server_url=server_url,
+                                            media_dir=request.app.state.options["media_dir"])
+    except admin_ops.Missing as exc:
+        if exc.what == "kiosk":
+            return error_page(request, 404, _("Không có ki-ốt {kiosk}.", kiosk=kiosk_id), back="/admin/kiosks")
+        error = _("Đơn vị của ki-ốt không có quầy {desk}.", desk=desk_id)
+    except admin_ops.AdminError as exc:
+        text = str(exc)
+        if text.startswith("server URL"):
+            error = _("Địa chỉ máy chủ phải bắt đầu bằng http:// hoặc https://, ví dụ https://hailong.xa-abc.gov.vn.")
+        elif "revoked" in text:
+            return error_page(request, 404, _("Không có ki-ốt {kiosk}.", kiosk=kiosk_id), back="/admin/kiosks")
+        else:
+            error = _("Chưa làm được tệp cài đặt: đơn vị của ki-ốt chưa có quầy nào, hoặc cần chọn quầy.")
+    if error:
+        return _kiosks_page(request, user, 422, bundle_id=kiosk_id,
+                            bundle_typed={"desk_id": desk_id or "", "server_url": server_url, "error": error})
+    response = render(request, "kiosk_bundle.html", made=made, filename=f"{kiosk_id}.hlk",
+                      data=base64.b64encode(made.data).decode("ascii"), open_alerts=open_alert_count(request))
+    response.headers["Cache-Control"] = "no-store"      # the passphrase is shown this once
+    return response
