@@ -90,8 +90,9 @@ def hailong(db: Path, *args: str, stdin: str | None = None) -> str:
 class Town:
     """A running town server with its users, tokens and ratings."""
 
-    def __init__(self, tmp: Path, db=None):
-        """``db``: a town.db path or a PostgreSQL URL (the ``town_db`` fixture); default tmp/town.db."""
+    def __init__(self, tmp: Path, db=None, server_args: tuple[str, ...] = ()):
+        """``db``: a town.db path or a PostgreSQL URL (the ``town_db`` fixture); default tmp/town.db.
+        ``server_args``: more options of ``hailong server`` (e.g. longer background intervals)."""
         self.tmp = tmp
         self.db = db or tmp / "town.db"
         hailong(self.db, "admin", "migrate")
@@ -115,7 +116,7 @@ class Town:
         hailong(self.db, "admin", "revoke-token", "--token", self.revoked_token)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = start_server(self.db, self.port, log=tmp / "server.log")
+        self.proc = start_server(self.db, self.port, *server_args, log=tmp / "server.log")
         self.send_ratings()
 
     def send_ratings(self):
