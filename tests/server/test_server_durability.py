@@ -30,7 +30,7 @@ from pathlib import Path
 import pytest
 import requests
 from faultproxy import fill_kiosk, open_alerts, server_ratings, write_config
-from helpers import ROOT, free_port, start_server, stop
+from helpers import ROOT, free_port, start_server, stop, wait_until
 
 from sync import protocol
 from sync.agent import SyncAgent, TransientError
@@ -217,8 +217,9 @@ def test_read_only_town_db_gets_503_until_writable_again(town, tmp_path, how):
         assert_unhealthy(town, store, "read-only", synced_ids(store))
     finally:
         undo()
-    # writable again: the same server takes the batches, nothing lost or doubled
-    assert town.health().json()["ok"] is True
+    # writable again: the same server takes the batches, nothing lost or doubled (a bind mount's undo
+    # may take a moment to reach the server's next check: wait on it)
+    wait_until(lambda: town.health().json()["ok"] is True, 20, "/healthz ok again")
     assert agent_for(town, store).drain().synced == 20
     engine = make_engine(str(town.db))
     try:
