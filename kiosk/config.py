@@ -14,7 +14,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sync.protocol import DEFAULT_REASONS, LETTER_KINDS, SCALES, nfc, tz_from_offset
+from sync.protocol import (
+    DEFAULT_REASONS,
+    IDENT,
+    LETTER_KINDS,
+    SCALES,
+    nfc,
+    tz_from_offset,
+)
 
 HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
 
@@ -40,7 +47,7 @@ def _non_negative(v):
 
 
 def _ident(v):
-    return bool(re.fullmatch(r"[A-Za-z0-9._-]{1,64}", v)) or "must be 1-64 letters, digits, '.', '_' or '-'"
+    return bool(IDENT.match(v)) or "must be 1-64 letters, digits, '.', '_' or '-'"
 
 
 def _one_of(*choices):

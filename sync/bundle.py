@@ -43,7 +43,7 @@ from datetime import datetime
 from typing import Any
 
 from sync.cli_i18n import _
-from sync.protocol import HEX64_PATTERN, canonical_json, nfc
+from sync.protocol import HEX64_PATTERN, IDENT, canonical_json, nfc
 
 FORMAT = "hailong-kiosk-bundle"
 VERSION = 1
@@ -55,7 +55,6 @@ SCRYPT = {"n": 2 ** 15, "r": 8, "p": 1}
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 PASSPHRASE_LENGTH = 20
 _READ_AS = {"O": "0", "I": "1", "L": "1"}
-_IDENT = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _HEX64 = re.compile(HEX64_PATTERN)
 
 
@@ -133,12 +132,11 @@ def read_header(data: bytes) -> dict:
     if doc.get("cipher") != "AES-256-GCM":
         raise BundleError("kiosk bundle: its \"cipher\" is not AES-256-GCM")
     for name in ("kiosk_id", "unit_code", "desk_id"):
-        if not isinstance(doc.get(name), str) or not _IDENT.match(doc[name]):
+        if not isinstance(doc.get(name), str) or not IDENT.match(doc[name]):
             raise BundleError(f"kiosk bundle: \"{name}\" is missing or not an id")
     if not isinstance(doc.get("created_at"), str) or not isinstance(doc.get("credentials"), bool):
         raise BundleError("kiosk bundle: \"created_at\" or \"credentials\" is missing")
-    for name in ("nonce", "ciphertext") + ("salt",):
-        holder = kdf if name == "salt" else doc
+    for holder, name in ((doc, "nonce"), (doc, "ciphertext"), (kdf, "salt")):
         try:
             base64.b64decode(holder.get(name), validate=True)
         except (TypeError, ValueError, binascii.Error):
@@ -170,6 +168,12 @@ def open_bundle(data: bytes, passphrase: str) -> dict:
     return contents
 
 
+def valid_server_url(url: Any) -> bool:
+    """The address a kiosk reaches its server at, as a bundle may carry it: http(s), no space, at most 2000."""
+    return (isinstance(url, str) and url.startswith(("http://", "https://")) and len(url) <= 2000
+            and not any(c.isspace() for c in url))
+
+
 def _need(cond: bool, what: str) -> None:
     if not cond:
         raise BundleError(f"kiosk bundle: {what}")
@@ -181,7 +185,7 @@ def check_contents(contents: Any) -> None:
     kiosk = contents.get("kiosk")
     _need(isinstance(kiosk, dict), "\"kiosk\" is missing")
     for name in ("id", "unit_code", "desk_id"):
-        _need(isinstance(kiosk.get(name), str) and bool(_IDENT.match(kiosk[name])), f"kiosk \"{name}\" is not an id")
+        _need(isinstance(kiosk.get(name), str) and bool(IDENT.match(kiosk[name])), f"kiosk \"{name}\" is not an id")
     created = contents.get("created_at")
     try:
         _need(isinstance(created, str) and datetime.fromisoformat(created.replace("Z", "+00:00")).tzinfo is not None,
@@ -191,9 +195,7 @@ def check_contents(contents: Any) -> None:
     if "server" in contents:
         server = contents["server"]
         _need(isinstance(server, dict), "\"server\" is not an object")
-        url = server.get("url")
-        _need(isinstance(url, str) and url.startswith(("http://", "https://")) and len(url) <= 2000
-              and not any(c.isspace() for c in url), "server \"url\" must start with http:// or https://")
+        _need(valid_server_url(server.get("url")), "server \"url\" must start with http:// or https://")
         _need(isinstance(server.get("token"), str) and 16 <= len(server["token"]) <= 200
               and server["token"].isprintable() and '"' not in server["token"], "server \"token\" is not a token")
         _need(isinstance(server.get("key"), str) and bool(_HEX64.match(server["key"])),

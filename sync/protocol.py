@@ -70,6 +70,9 @@ PATH_HEARTBEAT = "/api/v1/kiosks/{kiosk_id}/heartbeat"
 PATH_RATINGS = "/api/v1/ratings"
 
 _HEX64 = re.compile(HEX64_PATTERN)
+#: an id of a kiosk, unit, desk or officer: 1-64 letters, digits, '.', '_' or '-' (the server, config.toml
+#: and the kiosk bundle all hold ids to this one rule)
+IDENT = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 def nfc(value: Any) -> Any:

@@ -19,7 +19,7 @@ from pathlib import Path
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection
 
-from sync.protocol import LETTER_KINDS, PIN_DIGITS, hash_pin, letter_kind, nfc
+from sync.protocol import IDENT, LETTER_KINDS, PIN_DIGITS, hash_pin, letter_kind, nfc
 from sync.server.core import alerts as alert_rules
 from sync.server.core.clock import iso, utcnow
 from sync.server.core.db import (
@@ -37,7 +37,6 @@ from sync.server.core.scope import EVERY_UNIT, Scope
 from sync.server.core.security import hash_password, new_key_hex, new_token, token_hash
 from sync.server.core.settings import get_setting, set_setting
 
-IDENT = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 ROLES = ("admin", "viewer")
 
 

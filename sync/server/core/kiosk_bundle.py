@@ -66,8 +66,7 @@ def make_bundle(conn: Connection, kiosk_id: str, *, desk_id: str | None, server_
         raise Missing("desk", desk_id, f"no desk {desk_id!r} in unit {kiosk['unit_code']} "
                       f"(its desks: {', '.join(known)})")
     url = (server_url or "").strip().rstrip("/")
-    if not roster_only and (not url.startswith(("http://", "https://")) or any(c.isspace() for c in url)
-                            or len(url) > 2000):
+    if not roster_only and not bundle.valid_server_url(url):
         raise AdminError("server URL: the address the kiosk reaches this server at, starting with http:// "
                          "or https://, e.g. https://hailong.xa-abc.gov.vn")
     ensure_receipt_key(conn)
