@@ -25,6 +25,14 @@ from sync.server.core.security import new_token, token_hash
 from sync.server.core.settings import ensure_receipt_key, kiosk_config
 
 
+class Revoked(AdminError):
+    """The kiosk named is revoked: no bundle for it."""
+
+
+class BadServerURL(AdminError):
+    """The server URL given is not one a kiosk can be sent to."""
+
+
 @dataclass
 class Bundle:
     data: bytes          # the file's bytes
@@ -51,7 +59,7 @@ def make_bundle(conn: Connection, kiosk_id: str, *, desk_id: str | None, server_
     if kiosk is None:
         raise Missing("kiosk", kiosk_id)
     if kiosk["revoked"]:
-        raise AdminError(f"kiosk {kiosk_id} is revoked: enrol it anew (a new id) before making its bundle")
+        raise Revoked(f"kiosk {kiosk_id} is revoked: enrol it anew (a new id) before making its bundle")
     kiosk = dict(kiosk)
     known = desks_of(conn, kiosk["unit_code"])
     if not known:
@@ -67,7 +75,7 @@ def make_bundle(conn: Connection, kiosk_id: str, *, desk_id: str | None, server_
                       f"(its desks: {', '.join(known)})")
     url = (server_url or "").strip().rstrip("/")
     if not roster_only and not bundle.valid_server_url(url):
-        raise AdminError("server URL: the address the kiosk reaches this server at, starting with http:// "
+        raise BadServerURL("server URL: the address the kiosk reaches this server at, starting with http:// "
                          "or https://, e.g. https://hailong.xa-abc.gov.vn")
     ensure_receipt_key(conn)
     config = kiosk_config(conn, kiosk, "{officer_id}")

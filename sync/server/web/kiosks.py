@@ -213,14 +213,12 @@ async def kiosk_bundle_download(request: Request, kiosk_id: str):
         if exc.what == "kiosk":
             return error_page(request, 404, _("Không có ki-ốt {kiosk}.", kiosk=kiosk_id), back="/admin/kiosks")
         error = _("Đơn vị của ki-ốt không có quầy {desk}.", desk=desk_id)
-    except admin_ops.AdminError as exc:
-        text = str(exc)
-        if text.startswith("server URL"):
-            error = _("Địa chỉ máy chủ phải bắt đầu bằng http:// hoặc https://, ví dụ https://hailong.xa-abc.gov.vn.")
-        elif "revoked" in text:
-            return error_page(request, 404, _("Không có ki-ốt {kiosk}.", kiosk=kiosk_id), back="/admin/kiosks")
-        else:
-            error = _("Chưa làm được tệp cài đặt: đơn vị của ki-ốt chưa có quầy nào, hoặc cần chọn quầy.")
+    except kiosk_bundle.Revoked:
+        return error_page(request, 404, _("Không có ki-ốt {kiosk}.", kiosk=kiosk_id), back="/admin/kiosks")
+    except kiosk_bundle.BadServerURL:
+        error = _("Địa chỉ máy chủ phải bắt đầu bằng http:// hoặc https://, ví dụ https://hailong.xa-abc.gov.vn.")
+    except admin_ops.AdminError:     # the unit has no desks, or has several and none was chosen
+        error = _("Chưa làm được tệp cài đặt: đơn vị của ki-ốt chưa có quầy nào, hoặc cần chọn quầy.")
     if error:
         return _kiosks_page(request, user, 422, bundle_id=kiosk_id,
                             bundle_typed={"desk_id": desk_id or "", "server_url": server_url, "error": error})
