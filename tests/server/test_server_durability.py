@@ -187,8 +187,10 @@ def _chattr(flag: str, path: Path) -> bool:
 
 
 def _read_only_bind(folder: Path, on: bool) -> bool:
-    if not on:
-        return subprocess.run(["umount", str(folder)], capture_output=True).returncode == 0
+    if not on:   # the server holds town.db open, so a plain umount may be refused as busy: detach lazily then
+        if subprocess.run(["umount", str(folder)], capture_output=True).returncode == 0:
+            return True
+        return subprocess.run(["umount", "-l", str(folder)], capture_output=True).returncode == 0
     if subprocess.run(["mount", "--bind", str(folder), str(folder)], capture_output=True).returncode != 0:
         return False
     if subprocess.run(["mount", "-o", "remount,bind,ro", str(folder)], capture_output=True).returncode != 0:
