@@ -380,6 +380,8 @@ class SyncAgent:
                 "quarantined": counts.get("quarantined", 0), "kiosk_time": _now(self.utc_offset),
                 "version": self.version, "printer": str(state.get("printer", "unknown"))[:200],
                 "scanner": str(state.get("scanner", "unknown"))[:200]}
+        if isinstance(state.get("health"), dict):   # kiosk.health.summary(): disk, backup, clock, hours
+            body["health"] = state["health"]
         tail = getattr(self.store, "tail", None)
         if tail is not None:
             seq, last_hash = tail()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
@@ -176,6 +176,29 @@ def get_photo(officer_id: str, request: Request, kiosk: dict = Depends(current_k
     return FileResponse(path)
 
 
+class KioskHealth(BaseModel):
+    """What an unattended kiosk says of itself (issue 14); every field may be null (unknown on that
+    machine). Shown on the kiosks page; stored as the kiosk's last word, not kept as history."""
+    model_config = ConfigDict(extra="ignore")   # a newer kiosk may say more: ignored, not refused
+
+    disk_free_mb: int | None = Field(None, ge=0, le=10**9, description="free space where kiosk.db lives, MB")
+    db_bytes: int | None = Field(None, ge=0, le=10**15, description="kiosk.db and its WAL, bytes")
+    last_backup: str | None = Field(None, max_length=40, description="the newest checked backup, RFC 3339",
+                                    json_schema_extra={"format": "date-time"})
+    uptime_s: int | None = Field(None, ge=0, le=10**10, description="seconds since the app started")
+    temperature_c: float | None = Field(None, ge=-60, le=200, description="CPU temperature (a Pi), °C")
+    clock_synced: bool | None = Field(None, description="the system clock is NTP-synchronised")
+    taps_outside_hours: int | None = Field(None, ge=0, le=MAX_SEQ,
+                                           description="taps ignored outside the opening hours, in all")
+
+    @field_validator("last_backup")
+    @classmethod
+    def _backup_time(cls, value: str | None) -> str | None:
+        if value is not None and datetime.fromisoformat(value).tzinfo is None:
+            raise ValueError("needs an offset, e.g. +07:00")
+        return value
+
+
 class Heartbeat(BaseModel):
     last_seq: int = Field(ge=0, le=MAX_SEQ, description="highest seq in kiosk.db")
     pending: int = Field(ge=0, le=MAX_SEQ, description="ratings not yet acknowledged")
@@ -187,6 +210,7 @@ class Heartbeat(BaseModel):
     scanner: str = Field("", max_length=200, description="scanner state, e.g. ok, offline, none")
     last_hash: str | None = Field(None, pattern="^[0-9a-f]{64}$",
                                   description="hash of the kiosk's last seq (its chain tail), when it has one")
+    health: KioskHealth | None = Field(None, description="the kiosk's health summary (kiosks of 0.7 on)")
 
     @field_validator("kiosk_time")
     @classmethod
@@ -231,7 +255,8 @@ def post_heartbeat(kiosk_id: str, beat: Heartbeat, request: Request, kiosk: dict
         conn.execute(kiosks.update().where(kiosks.c.id == kiosk_id).values(
             last_seen=iso(now), last_seq=beat.last_seq, pending=beat.pending,
             quarantined=beat.quarantined, kiosk_time=beat.kiosk_time, version=beat.version,
-            printer_state=beat.printer, scanner_state=beat.scanner, clock_skew=skew))
+            printer_state=beat.printer, scanner_state=beat.scanner, clock_skew=skew,
+            health=beat.health.model_dump_json() if beat.health is not None else None))
         alert_rules.heard_from(conn, kiosk_id, now)
         through = conn.execute(select(kiosks.c.acked_through).where(kiosks.c.id == kiosk_id)).scalar()
         tail = chain_tail(conn, kiosk_id)

@@ -53,6 +53,7 @@ kiosks = Table(
     Column("printer_state", String(200)),
     Column("scanner_state", String(200)),
     Column("clock_skew", Float),          # seconds, server time − kiosk time (last batch or heartbeat)
+    Column("health", Text),               # JSON: the last heartbeat's health summary (api/kiosks.KioskHealth)
 )
 
 ratings = Table(

@@ -7,6 +7,7 @@ are shown once, never stored in the clear.
 from __future__ import annotations
 
 import base64
+import json
 from datetime import datetime, timezone
 
 from fastapi import APIRouter, Request
@@ -49,6 +50,74 @@ def _hours_since(value: str | None, now: datetime) -> float | None:
     return None if at is None else (now - at).total_seconds() / 3600
 
 
+# What the health summary of a heartbeat (api/kiosks.KioskHealth) must show to be a problem: an
+# unattended kiosk that will stop soon (disk), that lost its last safe copy (backup), whose clock
+# dates receipts wrongly (NTP), or that overheats in a closed cabinet (a Pi throttles at 80-85 °C).
+DISK_LOW_MB = 500
+BACKUP_OLD_HOURS = 48
+HOT_C = 80.0
+
+
+def stored_health(value) -> dict:
+    """The kiosk's last health summary (kiosks.health, JSON); {} when it never sent one."""
+    try:
+        health = json.loads(value) if value else {}
+    except (TypeError, ValueError):
+        return {}
+    return health if isinstance(health, dict) else {}
+
+
+def health_problems(health: dict, now: datetime) -> list[str]:
+    """The health summary's problems: unsynced, disk_low, backup_old, hot."""
+    problems = []
+    if health.get("clock_synced") is False:
+        problems.append("unsynced")
+    if isinstance(health.get("disk_free_mb"), int) and health["disk_free_mb"] < DISK_LOW_MB:
+        problems.append("disk_low")
+    if health:   # a kiosk that reports health and has no backup, or none in two days
+        age = _hours_since(health.get("last_backup"), now)
+        if age is None or age >= BACKUP_OLD_HOURS:
+            problems.append("backup_old")
+    if isinstance(health.get("temperature_c"), (int, float)) and health["temperature_c"] >= HOT_C:
+        problems.append("hot")
+    return problems
+
+
+def _size(mb: float, _, decimal: str) -> str:
+    if mb >= 1024:
+        return _("{n} GB", n=f"{mb / 1024:.1f}".replace(".", decimal))
+    return _("{n} MB", n=f"{mb:.1f}".replace(".", decimal) if mb < 10 else str(round(mb)))
+
+
+def _uptime(seconds: int, _) -> str:
+    if seconds < 3600:
+        return _("{n} phút", n=seconds // 60)
+    if seconds < 48 * 3600:
+        return _("{n} giờ", n=seconds // 3600)
+    return _("{n} ngày", n=seconds // 86400)
+
+
+def health_words(health: dict, _, lang: str) -> list[str]:
+    """One kiosk's health summary in the reader's words, the known parts only."""
+    decimal = "," if lang == "vi" else "."
+    words = []
+    if isinstance(health.get("disk_free_mb"), int):
+        words.append(_("Đĩa trống {size}", size=_size(health["disk_free_mb"], _, decimal)))
+    if isinstance(health.get("db_bytes"), int):
+        words.append(_("kiosk.db {size}", size=_size(health["db_bytes"] / 2**20, _, decimal)))
+    if health:
+        words.append(_("Sao lưu gần nhất {at}", at=local_time(health["last_backup"]))
+                     if health.get("last_backup") and parse_stored(health["last_backup"]) else
+                     _("Chưa có bản sao lưu"))
+    if isinstance(health.get("uptime_s"), int):
+        words.append(_("Chạy liên tục {d}", d=_uptime(health["uptime_s"], _)))
+    if isinstance(health.get("temperature_c"), (int, float)):
+        words.append(f"{health['temperature_c']:.0f} °C")
+    if health.get("taps_outside_hours"):
+        words.append(_("{n} lần chạm ngoài giờ làm việc", n=health["taps_outside_hours"]))
+    return words
+
+
 def kiosk_health(k: dict, now: datetime, silent_hours: float, skew_threshold: float) -> dict:
     """What the kiosks page says of one kiosk: ``age_h`` (hours since its last contact, None: never),
     ``never`` (it never made contact yet), ``problems`` (revoked, silent, skew, quarantined).
@@ -69,7 +138,10 @@ def kiosk_health(k: dict, now: datetime, silent_hours: float, skew_threshold: fl
         problems.append("skew")
     if k["quarantined"]:
         problems.append("quarantined")
-    return {"age_h": age_h, "never": never, "problems": problems}
+    health = stored_health(k.get("health"))
+    if not k["revoked"]:
+        problems += health_problems(health, now)
+    return {"age_h": age_h, "never": never, "problems": problems, "health": health}
 
 
 @router.get("/admin/kiosks")
@@ -105,7 +177,7 @@ def _kiosks_page(request: Request, user: dict, status: int = 200, error: str | N
                                         .where(db.desks.c.unit_code == bundle_for["unit_code"])
                                         .order_by(db.desks.c.id)).all()
     return render(request, "kiosks.html", status=status, error=error, typed=typed or {},
-                  user=user, kiosks=kiosks, fmt_time=local_time, ago=_ago,
+                  user=user, kiosks=kiosks, fmt_time=local_time, ago=_ago, health_words=health_words,
                   units=units, confirm=confirm if user["role"] == "admin" else None,
                   bundle_for=bundle_for if user["role"] == "admin" else None, bundle_desks=bundle_desks,
                   bundle_typed=bundle_typed or {}, server_url=str(request.base_url).rstrip("/"),
