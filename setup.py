@@ -54,7 +54,10 @@ setup(
     package_data={"kiosk": ["ui/*.kv", "ui/screens/*.kv"],
                   "sync.server.web": ["templates/*.html", "static/*"],
                   "sync.server.core": ["migrations/script.py.mako"],
-                  "assets": ["fonts/*", "letters/*", "locale/*/LC_MESSAGES/*", "demo/*", "demo/*/*"]},
+                  # everything assets/__init__.py points at; the .mo catalogues when compiled before the
+                  # build (deploy/install.sh compiles them in the venv after it)
+                  "assets": ["fonts/*", "letters/*", "locale/*/LC_MESSAGES/*", "surveys/*", "demo/*",
+                             "demo/*/*"]},
     install_requires=BASE,
     extras_require={"kiosk": KIOSK, "server": SERVER, "test": TEST},
     entry_points={"console_scripts": ["hailong=hailong.cli:main"]},
