@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from kiosk import hours as _hours
 from sync.protocol import (
     DEFAULT_REASONS,
     IDENT,
@@ -48,6 +49,15 @@ def _non_negative(v):
 
 def _ident(v):
     return bool(IDENT.match(v)) or "must be 1-64 letters, digits, '.', '_' or '-'"
+
+
+def _day_ranges(v):
+    """[hours] <day>: a list of "07:30-11:30" ranges (kiosk.hours says what is wrong)."""
+    try:
+        _hours.parse_day(v)
+    except _hours.HoursError as exc:
+        return str(exc)
+    return True
 
 
 def _one_of(*choices):
@@ -120,6 +130,9 @@ SCHEMA: dict[str, dict[str, tuple[type | tuple, Any, Any]]] = {
         "reasons_below_level": (int, 0, _non_negative),
         "comment": (bool, True, None),
     },
+    # opening hours, local time: mon = ["07:30-11:30", "13:30-17:00"] … ; no day given = always open,
+    # once one is given the days not given are closed (kiosk/hours.py)
+    "hours": {day: (list, None, _day_ranges) for day in _hours.DAYS},
 }
 
 
@@ -136,6 +149,7 @@ class Config:
     ui: dict = field(default_factory=dict)
     survey: dict = field(default_factory=dict)
     letters: dict = field(default_factory=dict)
+    hours: dict = field(default_factory=dict)
 
     @property
     def db_path(self) -> Path:
@@ -168,6 +182,11 @@ class Config:
     def local(self, when: datetime | float | str) -> datetime:
         """``when`` (an aware datetime, Unix seconds or RFC 3339 text) at the kiosk's offset."""
         return to_local(when, self.kiosk.get("utc_offset") or "+07:00")
+
+    @property
+    def opening_hours(self) -> _hours.OpeningHours | None:
+        """[hours] as kiosk.hours.OpeningHours, or None: no day given, always open."""
+        return _hours.parse({d: v for d, v in (self.hours or {}).items() if v is not None})
 
     @property
     def kiosk_key(self) -> str:

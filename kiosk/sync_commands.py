@@ -4,12 +4,18 @@ It lives with the kiosk's commands, not in sync/, because it reads the
 kiosk's config.toml and opens kiosk.db (kiosk.commands' helpers); the agent
 itself (sync/agent.py) takes the store as an object and imports nothing of
 kiosk/, so the import arrows all run from kiosk/ to sync/.
+
+Its heartbeat carries the kiosk's health (kiosk.health.summary) through the
+agent's ``device_state``. Under systemd (hailong-sync.service, Type=notify)
+it says READY=1 once the agent runs and WATCHDOG=1 while the agent's thread
+lives (kiosk/watchdog.py).
 """
 from __future__ import annotations
 
 import logging
 import signal
 import sys
+import threading
 import time
 
 import click
@@ -39,12 +45,15 @@ def sync(config_path, once, give_up_after, progress, verbose):
             sys.exit(2)
     store = open_store(cfg)
     store.init()
-    agent = agent_from_config(cfg, store)
+    agent = agent_from_config(cfg, store, device_state=health_state(cfg, store))
     if progress is None:
         progress = sys.stderr.isatty()
 
+    stopped = threading.Event()
+
     def _stop(signum, _frame):
         click.echo(_("đang dừng…"), err=True)
+        stopped.set()
         agent.stop(0)
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
@@ -52,8 +61,12 @@ def sync(config_path, once, give_up_after, progress, verbose):
     if not once:
         click.echo(_("hailong sync: {kiosk} → {url} (Ctrl+C để dừng)", kiosk=cfg.kiosk["id"], url=cfg.server["url"]),
                    err=True)
-        agent.run()
-        return
+        from kiosk.watchdog import Notifier
+        notifier = Notifier()
+        if not notifier.enabled:
+            agent.run()
+            return
+        sys.exit(run_notified(agent, notifier, stopped))
     deadline = time.monotonic() + give_up_after if give_up_after is not None else None
     try:
         result = agent.sync_once(progress=progress, deadline=deadline)
@@ -73,3 +86,32 @@ def sync(config_path, once, give_up_after, progress, verbose):
     for error in result.errors[:10]:
         click.echo(_("  bị từ chối: {error}", error=error), err=True)
     sys.exit(0 if counts["pending"] == 0 else 1)
+
+
+def health_state(cfg, store):
+    """The agent's ``device_state``: {"health": kiosk.health.summary(…)} (no printer, no scanner here)."""
+    from kiosk.health import summary
+    started = time.monotonic()
+
+    def state() -> dict:
+        return {"health": summary(cfg, store, started_at=started)}
+    return state
+
+
+def run_notified(agent, notifier, stopped: threading.Event) -> int:
+    """The agent in its thread, systemd told: READY=1, then WATCHDOG=1 at half WatchdogSec while the thread lives.
+
+    Returns 0 once stopped by a signal; 1 when the agent's thread ended by
+    itself (it should not: systemd restarts the service).
+    """
+    agent.start()
+    notifier.ready(status=f"syncing {agent.kiosk_id} with {agent.server_url}")
+    every = notifier.interval or 60.0
+    while agent.running and not stopped.is_set():
+        if stopped.wait(every):
+            break
+        if agent.running:
+            notifier.ping()
+    notifier.stopping()
+    agent.stop()
+    return 0 if stopped.is_set() else 1
