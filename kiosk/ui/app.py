@@ -17,6 +17,13 @@ to it (kiosk/commands.py wires them where both are built):
   fires a ``Clock.create_trigger``, so however many arrive in a frame the app
   refreshes once, on its own thread. Nothing polls the store for a roster.
 
+Unattended for months (issue 14): ``device_state()`` carries the health
+summary (kiosk/health.py) to the heartbeat; outside the opening hours of
+``[hours]`` (kiosk/hours.py) the citizen's screens are dimmed and their taps
+ignored and counted, and a Clock event at the next boundary lights them
+again; under systemd the app says READY=1 after its first frame and
+WATCHDOG=1 from the main loop (kiosk/watchdog.py).
+
 ``run(cfg)`` is what ``hailong kiosk`` calls (through kiosk.commands.run_kiosk).
 """
 from __future__ import annotations
@@ -40,16 +47,23 @@ from kivy.properties import BooleanProperty, ObjectProperty, StringProperty  # n
 from kivy.uix.boxlayout import BoxLayout  # noqa: E402
 from kivy.uix.screenmanager import NoTransition  # noqa: E402
 
+from kiosk import config as kiosk_config  # noqa: E402
+from kiosk import health  # noqa: E402
+from kiosk import hours as opening_hours  # noqa: E402
 from kiosk.i18n import Translator  # noqa: E402
 from kiosk.roster import ASSETS, load_roster_file  # noqa: E402
 from kiosk.store import KioskStore  # noqa: E402
 from kiosk.ui.kivy_setup import configure  # noqa: E402
 from kiosk.visit import Settings, Visit  # noqa: E402
+from kiosk.watchdog import Notifier  # noqa: E402
 
 log = logging.getLogger(__name__)
 UI_DIR = Path(__file__).resolve().parent
 FONTS = ASSETS / "fonts"
 SCREENS = ("welcome", "choose_officer", "rate", "question", "reasons", "comment", "thanks", "message")
+
+#: a wall clock that moves more than this against the monotonic one was set (NTP after boot): hours replanned
+CLOCK_STEP_SECONDS = 30
 
 #: a service started with the app: called with the app, may return a stop function
 Service = Callable[["KioskApp"], Callable[[], None] | None]
@@ -83,12 +97,16 @@ class KioskApp(App):
     desk_name = StringProperty("")
     clock_text = StringProperty("")
     staff_open = BooleanProperty(False)
+    #: outside the opening hours ([hours]); ``dimmed``: the citizen's screens are covered and ignore taps
+    closed = BooleanProperty(False)
+    dimmed = BooleanProperty(False)
     title = "hailong"
     __events__ = ("on_rating_stored",)
 
     def __init__(self, cfg, store=None, demo: bool = False,
                  extra_services: Iterable[Service] = (), **kwargs):
         super().__init__(**kwargs)
+        self.started_at = time.monotonic()      # the health summary's uptime counts from here
         self.cfg = cfg
         self.demo = demo
         self.extra_services = list(extra_services or ())
@@ -122,6 +140,12 @@ class KioskApp(App):
         from kiosk.staff import StaffPanel
         self.printer = Printer.from_config(cfg, self.store) if cfg.has_printer else None   # a port or a PNG folder
         self.staff = StaffPanel(cfg, self.store, self.printer)
+        self.hours = cfg.opening_hours          # None: always open
+        self._hours_ev = None
+        self._clock_skew = None                 # wall clock − monotonic clock, to see the wall clock set
+        self._overlay = None
+        self.notifier = Notifier()              # systemd: READY=1, WATCHDOG=1 (nothing outside systemd)
+        self._watchdog_ev = None
 
     # -- texts ---------------------------------------------------------------
 
@@ -130,6 +154,14 @@ class KioskApp(App):
         if self.tr.language == "en" and msgid in self._runtime_texts:
             return self._runtime_texts[msgid]
         return self.tr(msgid)
+
+    def t_in(self, language: str, msgid: str) -> str:
+        """``msgid`` in ``language`` whatever the current one (the closed screen says both)."""
+        if not hasattr(self, "_translators"):
+            self._translators = {}
+        if language not in self._translators:
+            self._translators[language] = Translator(language=language)
+        return self._translators[language](msgid)
 
     def show_text_message(self, message_vi: str, message_en: str) -> None:
         """A message that comes in both languages (a receipt refusal) on the message screen."""
@@ -148,6 +180,7 @@ class KioskApp(App):
         Builder.load_file(str(UI_DIR / "widgets.kv"))
         from kiosk.ui import pin_pad, screens  # noqa: F401  (registers classes)
         Builder.load_file(str(UI_DIR / "pin_pad.kv"))
+        Builder.load_file(str(UI_DIR / "closed_overlay.kv"))
         for name in SCREENS:
             Builder.load_file(str(UI_DIR / "screens" / f"{name}.kv"))
         Builder.load_file(str(UI_DIR / "app.kv"))
@@ -178,7 +211,10 @@ class KioskApp(App):
                     on_request_close=lambda *a, **k: True)
         Window.clearcolor = (1, 1, 1, 1)
         self._tick_ev = Clock.schedule_interval(self._tick, 0.25)
+        self._plan_hours()
         self._tick(0)
+        Window.bind(on_flip=self._first_frame)
+        threading.Thread(target=self._check_clock, name="clock-check", daemon=True).start()
         from kiosk.ui.scanning import ScanRouter
         self.scanning = ScanRouter(self)
         self.scanning.start()
@@ -189,6 +225,7 @@ class KioskApp(App):
                 self._service_stops.append(stop)
 
     def on_stop(self):
+        self.notifier.stopping()
         for stop in reversed(self._service_stops):
             try:
                 stop()
@@ -204,10 +241,111 @@ class KioskApp(App):
     # -- devices, for the heartbeat ----------------------------------------------
 
     def device_state(self) -> dict:
-        """{"printer": state, "scanner": state}: what the sync agent's heartbeat reports."""
+        """{"printer", "scanner", "health"}: what the sync agent's heartbeat reports (from its thread)."""
         printer = self.printer.state()["state"] if self.printer is not None else "not_configured"
         scanner = self.scanning.state() if self.scanning is not None else "not_configured"
-        return {"printer": printer, "scanner": scanner}
+        return {"printer": printer, "scanner": scanner, "health": self.health()}
+
+    def health(self) -> dict:
+        """kiosk.health.summary of this kiosk (any thread; never raises)."""
+        return health.summary(self.cfg, self.store, started_at=self.started_at)
+
+    # -- unattended: systemd, the clock --------------------------------------------------
+
+    def _first_frame(self, window, *_args) -> None:
+        """The first screen is on the glass: READY=1, then WATCHDOG=1 from the main loop at half the interval."""
+        window.unbind(on_flip=self._first_frame)
+        if not self.notifier.enabled:
+            return
+        self.notifier.ready(status=f"kiosk {self.cfg.kiosk['id']} ready")
+        if self.notifier.interval:
+            log.info("systemd watchdog: WATCHDOG=1 every %.1f s", self.notifier.interval)
+            self._watchdog_ev = Clock.schedule_interval(lambda _dt: self.notifier.ping(), self.notifier.interval)
+
+    def _check_clock(self) -> None:
+        """At start, in a thread (timedatectl may take a moment): a clock that is not synchronised is logged."""
+        if health.clock_synced() is False:
+            log.warning("the system clock is not NTP-synchronised: the times on receipts and ratings may be "
+                        "wrong (timedatectl; systemd-timesyncd)")
+
+    # -- opening hours -------------------------------------------------------------------
+
+    def _plan_hours(self, _dt=None) -> None:
+        """Open or closed now, and one Clock event at the next opening or closing (no polling)."""
+        if self._hours_ev is not None:
+            self._hours_ev.cancel()
+            self._hours_ev = None
+        self._clock_skew = kiosk_config.wall_clock() - time.monotonic()
+        if self.hours is None:
+            self.closed = False
+        else:
+            now = self.cfg.now()
+            self.closed = not self.hours.is_open(now)
+            change = self.hours.next_change(now)
+            if change is not None:
+                delay = max(0.2, (change - now).total_seconds() + 0.2)
+                self._hours_ev = Clock.schedule_once(self._plan_hours, delay)
+        self._update_dim()
+
+    def _clock_was_set(self) -> bool:
+        """The wall clock jumped against the monotonic one (NTP after boot, an engineer): True once per jump."""
+        skew = kiosk_config.wall_clock() - time.monotonic()
+        return self._clock_skew is not None and abs(skew - self._clock_skew) > CLOCK_STEP_SECONDS
+
+    def _update_dim(self, *_args) -> None:
+        """Dim the citizen's screens while closed, once no visit is under way and the panel is shut.
+
+        A citizen who started rating before closing time finishes (or the
+        visit times out) first; the staff panel opens at any hour.
+        """
+        dim = bool(self.closed and not self.staff_open and self.visit.state == "welcome" and self.root)
+        if dim == self.dimmed:
+            return
+        self.dimmed = dim
+        from kivy.core.window import Window
+        if dim:
+            from kiosk.ui.closed_overlay import ClosedOverlay
+            if self._idle_warning is not None:
+                self._idle_warning.dismiss()
+                self._idle_warning = None
+            self._overlay = ClosedOverlay()
+            self._overlay.show(self)
+            Window.add_widget(self._overlay)
+            if self._pin_pad is not None:      # the pad stays above the dimming
+                Window.remove_widget(self._pin_pad)
+                Window.add_widget(self._pin_pad)
+            log.info("outside opening hours: the screen is dimmed")
+        else:
+            if self._overlay is not None:
+                Window.remove_widget(self._overlay)
+                self._overlay = None
+            log.info("opening hours: the screen is lit")
+
+    def closed_texts(self) -> dict:
+        """What the dimmed screen says, in the kiosk's language and the other one."""
+        def said(language: str) -> dict:
+            t = lambda msgid: self.t_in(language, msgid)   # noqa: E731
+            hours = self.hours.describe(t) if self.hours is not None else ""
+            now = self.cfg.now()
+            change = self.hours.next_change(now) if self.hours is not None else None
+            opens = ""
+            if change is not None:
+                day = t(opening_hours.DAY_NAMES[change.weekday()])
+                opens = t("Mở lại lúc {time}, {day} {date}").format(
+                    time=f"{change:%H:%M}", day=day, date=f"{change:%d/%m/%Y}")
+            return {"title": t("Ngoài giờ làm việc"),
+                    "hours": t("Giờ làm việc: {hours}").format(hours=hours) if hours else "",
+                    "opens": opens}
+        first = self.cfg.ui["language"]
+        return {"main": said(first), "other": said("en" if first == "vi" else "vi")}
+
+    def _closed_tap(self) -> None:
+        try:
+            n = opening_hours.count_tap(self.store)
+        except Exception:
+            log.exception("the tap outside opening hours was not counted")
+            return
+        log.info("tap outside opening hours ignored (%d so far)", n)
 
     # -- visit → screens --------------------------------------------------------
 
@@ -217,6 +355,7 @@ class KioskApp(App):
             self.lang = visit.language
         if visit.state == "welcome":
             self._load_names()
+        self._update_dim()
         if visit.state == "thanks" and old != "thanks":
             self._letter_after_rating(visit.last_record)
         sm = self.root.sm if self.root else None
@@ -300,6 +439,9 @@ class KioskApp(App):
             self._day = local.date()
             if not first and self.root is not None and not self.staff_open and self.visit.state == "welcome":
                 self.root.sm.get_screen("welcome").refresh()
+        if self._clock_was_set():
+            log.warning("the wall clock was set (%s now): opening hours replanned", f"{local:%H:%M:%S %d/%m/%Y}")
+            self._plan_hours()
         now = time.monotonic()
         if self.staff_open:
             busy = self.staff_screen is not None and self.staff_screen.busy
@@ -322,11 +464,17 @@ class KioskApp(App):
         self.visit.touch()
         self._staff_touch = now
         corner = min(window.width, window.height) * 0.15
-        if (touch.x >= window.width - corner and touch.y >= window.height - corner
-                and self._pin_pad is None and self._pin_pad_allowed()):
+        in_corner = touch.x >= window.width - corner and touch.y >= window.height - corner
+        if in_corner and self._pin_pad is None and self._pin_pad_allowed():
             self._cancel_long_press()
             self._long_press = (touch.uid, Clock.schedule_once(
                 lambda dt: self.open_pin_pad(), self.cfg.ui["long_press_seconds"]))
+        if self.dimmed and self._pin_pad is None:
+            # outside the hours: nothing under the dimming gets the tap; the staff corner still opens the pad
+            if not in_corner:
+                self._closed_tap()
+            self._swallowed.add(touch.uid)
+            return True
         return False
 
     def _guard_move(self, window, touch):
@@ -400,6 +548,7 @@ class KioskApp(App):
         self.visit.reset()
         self._staff_touch = time.monotonic()
         self.staff_open = True
+        self._update_dim()
         self.staff_screen.refresh()
         self.root.sm.current = "staff"
 
@@ -427,6 +576,7 @@ class KioskApp(App):
         if self.staff_screen is not None:
             self.staff_screen.clear()
         self.visit.reset()
+        self._update_dim()
 
 
 def run(cfg, demo: bool = False, extra_services: Iterable[Service] = ()) -> None:

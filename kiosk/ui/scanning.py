@@ -109,6 +109,9 @@ class ScanRouter:
         if app.staff_open:
             app.staff_screen.scanned_dossier(text)
             return
+        if getattr(app, "dimmed", False):
+            log.info("outside opening hours: scanned code ignored")
+            return
         result = self.verifier.check(text)
         if result.ok:
             log.info("receipt %s accepted", result.receipt_id)

@@ -7,7 +7,9 @@ through the Clock. "Ngày hẹn" opens the appointment-date chooser (DueChooser)
 date goes on the next receipt printed, and is forgotten once it is printed.
 "Đánh giá trên máy" needs no paper: it opens the citizen's
 rating for the signed-in officer and the dossier in the field. The status box shows counts only: never what a citizen
-rated, and nothing here changes a rating.
+rated, and nothing here changes a rating. Below the counts, the kiosk's health in words (kiosk.health.summary:
+disk, kiosk.db, last backup, uptime, temperature, taps outside the hours), read when the panel opens, and a red
+warning when the system clock is not NTP-synchronised (receipts and ratings carry its time).
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from kivy.clock import Clock
 from kivy.metrics import dp
 from kivy.properties import (
     BooleanProperty,
+    DictProperty,
     ListProperty,
     ObjectProperty,
     StringProperty,
@@ -89,6 +92,8 @@ class StaffScreen(KioskScreen):
     chain_vi = StringProperty("")      # kiosk.db lost or replaced: behind the server's chain
     chain_en = StringProperty("")
     procedure_names = ListProperty([])
+    #: kiosk.health.summary(), read when the panel opens ({} until then)
+    health = DictProperty({})
     #: the dossier's appointment date for the next receipt (None: no date on it)
     appointment = ObjectProperty(None, allownone=True)
 
@@ -116,6 +121,7 @@ class StaffScreen(KioskScreen):
         if self._status_ev is None:
             self._status_ev = Clock.schedule_interval(lambda _dt: self.refresh_status(), STATUS_EVERY)
         self.refresh_status()
+        self.refresh_health()
 
     def clear(self) -> None:
         """Signed out: forget the dossier and the last message, stop polling."""
@@ -339,3 +345,64 @@ class StaffScreen(KioskScreen):
 
     def scanner_text(self, state: str, _lang: str) -> str:
         return self.t(SCANNER_STATES.get(state, state)) if state in SCANNER_STATES else state
+
+    # -- health, in words -----------------------------------------------------------------
+
+    def refresh_health(self) -> None:
+        """The health summary, read in a thread (timedatectl), shown on the UI thread."""
+        app = self.app
+
+        def work():
+            summary = app.health()
+            Clock.schedule_once(lambda _dt: setattr(self, "health", summary), 0)
+
+        threading.Thread(target=work, name="staff-health", daemon=True).start()
+
+    def _number(self, value: float, digits: int = 1) -> str:
+        text = f"{value:.{digits}f}"
+        return text if self.app.lang == "en" else text.replace(".", ",")
+
+    def _size(self, mb: float) -> str:
+        if mb >= 1024:
+            return f"{self._number(mb / 1024)} GB"
+        if mb >= 1:
+            return f"{self._number(mb)} MB"
+        return f"{self._number(mb * 1024, 0)} KB"
+
+    def _duration(self, seconds: int) -> str:
+        days, rest = divmod(int(seconds), 86400)
+        hours, rest = divmod(rest, 3600)
+        minutes = rest // 60
+        if days:
+            return self.t("{d} ngày {h} giờ").format(d=days, h=hours)
+        if hours:
+            return self.t("{h} giờ {m} phút").format(h=hours, m=minutes)
+        return self.t("{m} phút").format(m=minutes)
+
+    def health_text(self, h: dict, _lang: str) -> str:
+        """"Ổ đĩa còn trống 12,3 GB · kiosk.db 4,1 MB · Sao lưu gần nhất 03/12/2026 02:00 · …" (what is known)."""
+        if not h:
+            return ""
+        parts = []
+        if h.get("disk_free_mb") is not None:
+            parts.append(self.t("Ổ đĩa còn trống {size}").format(size=self._size(h["disk_free_mb"])))
+        if h.get("db_bytes") is not None:
+            parts.append(f"kiosk.db {self._size(h['db_bytes'] / (1024 * 1024))}")
+        if h.get("last_backup"):
+            when = self.app.cfg.local(h["last_backup"])
+            parts.append(self.t("Sao lưu gần nhất {when}").format(when=f"{when:%d/%m/%Y %H:%M}"))
+        else:
+            parts.append(self.t("Chưa có bản sao lưu"))
+        if h.get("uptime_s") is not None:
+            parts.append(self.t("Chạy liên tục {time}").format(time=self._duration(h["uptime_s"])))
+        if h.get("temperature_c") is not None:
+            parts.append(f"{self._number(h['temperature_c'], 0)} °C")
+        if self.app.hours is not None or h.get("taps_outside_hours"):
+            parts.append(self.t("Chạm ngoài giờ làm việc: {n}").format(n=h.get("taps_outside_hours") or 0))
+        return " · ".join(parts)
+
+    def clock_warning(self, h: dict, _lang: str) -> str:
+        """The red line when the clock is known not to be synchronised (receipts and ratings carry its time)."""
+        if h.get("clock_synced") is False:
+            return self.t("Đồng hồ của ki-ốt chưa được đồng bộ (không có NTP): giờ trên phiếu và đánh giá có thể sai.")
+        return ""
