@@ -9,7 +9,7 @@ DEB_PACKAGES := xvfb xauth libgl1 libgl1-mesa-dri libegl1 libgles2 libmtdev1 xcl
 	fonts-dejavu-core chromium poppler-utils libxtst6 postgresql
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test setup system-packages translations clean bench
+.PHONY: demo test test-install setup system-packages translations clean bench
 
 demo: setup
 	@if [ -z "$$DISPLAY" ]; then \
@@ -18,7 +18,15 @@ demo: setup
 	else $(VENV)/bin/hailong demo; fi
 
 test: setup
-	$(PY) -m pytest -ra tests
+	$(PY) -m pytest -ra tests --ignore=tests/deploy
+
+# deploy/install.sh for real: the README's install sections followed in clean Debian bookworm roots
+# (debootstrap, chroot; as root). Slow (pip installs in two roots; the first run builds the root,
+# cached in /var/tmp/hailong-install-test/), so not part of `make test`.
+test-install: setup
+	@[ "$$(id -u)" = 0 ] || { echo "make test-install needs root (debootstrap, chroot, mount): sudo make test-install"; exit 1; }
+	@command -v debootstrap >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap; }
+	HAILONG_TEST_INSTALL=1 $(PY) -m pytest -ra -s tests/deploy
 
 bench: setup
 	$(PY) benchmarks/run_all.py

@@ -173,7 +173,7 @@ else
     cd /
     # the same version again is still a new build: the old one goes first
     "$VENV/bin/pip" uninstall --quiet --yes hailong >/dev/null 2>&1 || true
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check "$SRC[$ROLE]"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check --use-pep517 "$SRC[$ROLE]"
     # the in-tree build leaves build/ and *.egg-info in the copy; the copy stays pure source
     rm -rf "$SRC/build" "$SRC"/*.egg-info
     # the .mo catalogues, compiled into the venv's assets (the service cannot write there itself)

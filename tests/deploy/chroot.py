@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import os
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -68,15 +69,20 @@ def unpack(dest: Path) -> Path:
     return dest
 
 
+#: the device nodes a chroot'd install needs (pip, python, systemd-analyze): made in a tmpfs of the
+#: root's own, never the host's /dev bound in, so a leaked mount cannot expose the host's devices
+DEVICES = {"null": (1, 3), "zero": (1, 5), "full": (1, 7), "random": (1, 8), "urandom": (1, 9), "tty": (5, 0)}
+
+
 @contextlib.contextmanager
 def mounted(root: Path):
-    """/proc, /sys, /dev (and /dev/pts) and pip's cache mounted in ``root``; all unmounted after, whatever happened."""
+    """/proc, /sys (read-only), a private /dev (tmpfs with the DEVICES nodes, /dev/shm) and pip's cache
+    mounted in ``root``; all unmounted after, whatever happened (lazily when busy)."""
     pip_cache = CACHE / "pip"
     pip_cache.mkdir(parents=True, exist_ok=True)
     mounts = [(["-t", "proc", "proc"], root / "proc"),
-              (["-t", "sysfs", "sysfs"], root / "sys"),
-              (["--bind", "/dev"], root / "dev"),
-              (["--bind", "/dev/pts"], root / "dev" / "pts"),
+              (["-t", "sysfs", "-o", "ro", "sysfs"], root / "sys"),
+              (["-t", "tmpfs", "-o", "mode=0755,size=64m", "tmpfs"], root / "dev"),
               (["--bind", str(pip_cache)], root / "var" / "cache" / "hailong-pip")]
     done: list[Path] = []
     try:
@@ -84,6 +90,15 @@ def mounted(root: Path):
             target.mkdir(parents=True, exist_ok=True)
             subprocess.run(["mount", *args, str(target)], check=True)
             done.append(target)
+            if target == root / "dev":
+                for name, (major, minor) in DEVICES.items():
+                    os.mknod(target / name, 0o666 | stat.S_IFCHR, os.makedev(major, minor))
+                    os.chmod(target / name, 0o666)
+                (target / "shm").mkdir(mode=0o1777)
+                os.chmod(target / "shm", 0o1777)
+                for link, to in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
+                                 ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
+                    os.symlink(to, target / link)
         yield root
     finally:
         for target in reversed(done):
