@@ -117,9 +117,11 @@ def ntp_by_timedatectl() -> bool | None:
     """``timedatectl show -p NTPSynchronized --value``: yes / no; None when it cannot say (no systemd)."""
     if shutil.which(TIMEDATECTL) is None:
         return None
+    # not systemd's notify socket: a systemd tool that fails reports ERRNO= on it, as if from the kiosk
+    env = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")}
     try:
         proc = subprocess.run([TIMEDATECTL, "show", "-p", "NTPSynchronized", "--value"], capture_output=True,
-                              text=True, timeout=TIMEDATECTL_TIMEOUT, env={**os.environ, "LC_ALL": "C"})
+                              text=True, timeout=TIMEDATECTL_TIMEOUT, env={**env, "LC_ALL": "C"})
     except (OSError, subprocess.SubprocessError):
         return None
     value = proc.stdout.strip().lower()

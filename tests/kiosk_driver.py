@@ -1378,12 +1378,168 @@ def local_clock(d: Driver):
     notes["receipt_text"] = Image.open(app.printer.saved[0]).text["text"]
 
 
+# ------------------------------------------------------------ unattended (issue 14)
+
+def moving_clock(local: str):
+    """Stand the kiosk's wall clock at ``local`` (RFC 3339, +07:00) from now on, running at real speed.
+
+    The app sees the jump (wall against monotonic) as a clock that was set, and replans its hours.
+    """
+    from datetime import datetime
+
+    from kiosk import config as kiosk_config
+    base, t0 = datetime.fromisoformat(local).timestamp(), time.monotonic()
+    kiosk_config.wall_clock = lambda: base + (time.monotonic() - t0)
+
+
+def overlay_texts(app) -> dict:
+    """What the dimming cover shows, by widget id ({} when it is not on the window)."""
+    overlay = app._overlay
+    if overlay is None or overlay.parent is None:
+        return {}
+    return {name: w.text for name, w in overlay.ids.items() if w.text and w.opacity > 0}
+
+
+def outside_hours(d: Driver):
+    """[hours] Mon-Fri 07:30-11:30, 13:30-17:00: a visit begun at 11:29 finishes after closing; then the
+    screen is dimmed, taps do nothing but count; the staff panel still opens; 13:30 lights it by itself."""
+    from kiosk.hours import taps_outside
+    app = d.app
+    notes = d.result["notes"]
+    yield from d.wait_screen("welcome")
+    moving_clock("2026-12-07T11:29:00+07:00")                    # Monday, open
+    yield from d.wait_for(lambda: app._clock_skew is not None and not app.closed and not app.dimmed, 5, "open")
+    notes["open_at_1129"] = not app.closed
+    yield from d.tap(d.by_id("start_button"))
+    yield from d.wait_for(lambda: d.screen in ("choose_officer", "rate"), 5, "a visit")
+    if d.screen == "choose_officer":
+        yield from d.tap(d.find(lambda w: w.__class__.__name__ == "OfficerCard"))
+    yield from d.wait_screen("rate")
+    moving_clock("2026-12-07T11:31:00+07:00")                    # closing time passes during the visit
+    yield from d.wait_for(lambda: app.closed, 5, "closed")
+    notes["dimmed_during_visit"] = app.dimmed
+    yield from d.tap(d.find(lambda w: w.__class__.__name__ == "LevelButton" and w.level == 3))
+    yield from d.wait_screen("thanks")
+    notes["rows_after_visit"] = app.store.count()
+    yield from d.wait_screen("welcome", timeout=10)
+    yield from d.wait_for(lambda: app.dimmed, 5, "dimmed on welcome")
+    notes["overlay_texts"] = overlay_texts(app)
+    taps0 = taps_outside(app.store)
+    # the citizen taps: the start button, the middle of the screen, the language button
+    start = d.by_id("start_button")
+    yield from d.tap(start)
+    from kivy.core.window import Window
+    yield from d.tap(pos=(Window.width / 2, Window.height / 3))
+    lang_before = app.lang
+    yield from d.tap(app.root.ids.language_button)
+    notes["taps_counted"] = taps_outside(app.store) - taps0
+    notes["after_taps"] = {"screen": d.screen, "visit": app.visit.state, "rows": app.store.count(),
+                           "lang_same": app.lang == lang_before, "dimmed": app.dimmed}
+    yield from d.shot("closed_dimmed")
+    notes["shot_texts"] = overlay_texts(app)
+    # the staff panel opens outside the hours (officer PIN in the corner)
+    yield from pin(d, "111111")
+    yield from d.wait_screen("staff", timeout=5)
+    screen = app.staff_screen
+    yield from d.wait_for(lambda: screen.health, 10, "the health summary")
+    notes["panel_dimmed"] = app.dimmed
+    notes["panel_health_line"] = screen.ids.health_line.text
+    yield from d.tap(screen.ids.close_button)
+    yield from d.wait_screen("welcome", timeout=5)
+    yield from d.wait_for(lambda: app.dimmed, 5, "dimmed again after the panel")
+    notes["dimmed_after_panel"] = app.dimmed
+    # 13:29:57: the Clock event at 13:30 lights the screen by itself
+    moving_clock("2026-12-07T13:29:57+07:00")
+    yield from d.wait_for(lambda: not app._clock_was_set(), 5, "the hours replanned")
+    notes["still_dimmed_at_132957"] = app.dimmed
+    yield from d.wait_for(lambda: not app.dimmed, 12, "lit at 13:30")
+    notes["lit_at"] = f"{app.cfg.now():%H:%M:%S}"
+    notes["overlay_gone"] = app._overlay is None and all(
+        w.__class__.__name__ != "ClosedOverlay" for w in Window.children)
+    yield from d.tap(d.by_id("start_button"))
+    yield from d.wait_for(lambda: d.screen in ("choose_officer", "rate"), 5, "a visit after opening")
+    notes["screen_after_opening_tap"] = d.screen
+    notes["taps_total"] = taps_outside(app.store)
+
+
+def watchdog(d: Driver):
+    """Under a NOTIFY_SOCKET: pings flow; the main loop then hangs 3 s (no ping can go); pings again."""
+    app = d.app
+    notes = d.result["notes"]
+    yield from d.wait_screen("welcome")
+    pings = lambda: sum(1 for m in app.notifier.sent if m == "WATCHDOG=1")   # noqa: E731
+    yield from d.wait_for(lambda: pings() >= 3, 20, "three WATCHDOG=1")
+    notes["interval"] = app.notifier.interval
+    notes["hang_from"] = time.monotonic()
+    time.sleep(3)                            # the hang itself: the Kivy main loop is blocked here
+    notes["hang_to"] = time.monotonic()
+    n = pings()
+    yield from d.wait_for(lambda: pings() >= n + 2, 20, "pings after the hang")
+    notes["sent"] = list(app.notifier.sent)
+
+
+def staff_health(d: Driver):
+    """The staff panel's health line and the NTP warning (the clock probe says not synchronised), vi and en."""
+    app = d.app
+    notes = d.result["notes"]
+    yield from d.wait_screen("welcome")
+    notes["device_state"] = app.device_state()
+    yield from pin(d, "111111")
+    yield from d.wait_screen("staff", timeout=5)
+    screen = app.staff_screen
+    yield from d.wait_for(lambda: screen.health and screen.pending != "–", 10, "the health summary")
+    yield
+    notes["health"] = dict(screen.health)
+    notes["health_line"] = screen.ids.health_line.text
+    notes["clock_line"] = screen.ids.clock_line.text
+    notes["clock_line_shown"] = screen.ids.clock_line.opacity > 0 and screen.ids.clock_line.height > 0
+    yield from d.shot("staff_health")
+    notes["visible"] = d.visible_texts()
+    yield from d.tap(app.root.ids.language_button)
+    yield from d.wait_for(lambda: app.lang == "en", 3, "English")
+    yield
+    notes["health_line_en"] = screen.ids.health_line.text
+    notes["clock_line_en"] = screen.ids.clock_line.text
+    yield from d.shot("staff_health_en")
+
+
+def prestart_staff_health(cfg, out: Path) -> None:
+    """Before the app starts: a checked backup, a Pi's thermal file, a clock probe that says not synchronised
+    (synchronised with HAILONG_TEST_CLOCK_SYNCED=1), a handler keeping the app's warnings."""
+    import logging
+
+    from kiosk import backup, health
+    from kiosk.store import KioskStore
+    store = KioskStore.from_config(cfg)
+    store.init()
+    store.close()
+    backup.backup(cfg.db_path, cfg.kiosk_key)
+    thermal = out / "thermal_zone0_temp"
+    thermal.write_text("52312\n")
+    health.THERMAL_PATH = thermal
+    synced = os.environ.get("HAILONG_TEST_CLOCK_SYNCED") == "1"      # the test says which way the probe answers
+    health.clock_synced = lambda: synced
+    logged = PRESTART_NOTES.setdefault("warnings", [])
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            if record.levelno >= logging.WARNING:
+                logged.append(record.getMessage())
+    logging.getLogger("kiosk.ui.app").addHandler(Keep())
+
+
+PRESTART_NOTES: dict = {}
+#: run before the app starts (probes, files), with (cfg, out)
+PRESTART = {"staff_health": prestart_staff_health}
+
+
 SCENARIOS = {f.__name__: f for f in (full_visit, language, idle, double_touch, rapid_repeat, staff_exit, pin_lock,
                                      scale5, no_roster, receipts_flow, wedge, staff_panel, bench_scan,
                                      staff_letters, letters_after_rating, config_from_agent,
                                      walk_away, go_on, tap_then_die, restart)}
 SCENARIOS.update({f.__name__: f for f in (touch_targets, same_steps)})
 SCENARIOS.update({f.__name__: f for f in (staff_rate_on_screen, local_clock, provisioned_offline)})
+SCENARIOS.update({f.__name__: f for f in (outside_hours, watchdog, staff_health)})
 #: scenarios that run with pty devices on [scanner] and [printer]
 WITH_DEVICES = {"receipts_flow", "wedge", "staff_panel", "bench_scan", "staff_letters", "letters_after_rating",
                 "config_from_agent", "provisioned_offline"}
@@ -1398,6 +1554,8 @@ def main(argv: list[str]) -> int:
     cfg = load(config_path)
     if scenario in WITH_DEVICES:
         setup_devices(cfg, out)
+    if scenario in PRESTART:
+        PRESTART[scenario](cfg, out)
     result_file = out / f"{scenario}.json"
     state = {"driver": None, "done": False}
 
@@ -1444,6 +1602,8 @@ def main(argv: list[str]) -> int:
         if not state["done"] and driver and scenario == "staff_exit":
             result["ok"] = bool(result["notes"].get("stopping"))
         result["seconds"] = time.monotonic() - started
+        if PRESTART_NOTES:
+            result.setdefault("notes", {})["prestart"] = PRESTART_NOTES
         teardown_devices()
         result_file.write_text(json.dumps(result, ensure_ascii=False, indent=1), "utf-8")
     return 0

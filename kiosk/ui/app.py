@@ -325,7 +325,7 @@ class KioskApp(App):
         """What the dimmed screen says, in the kiosk's language and the other one."""
         def said(language: str) -> dict:
             t = lambda msgid: self.t_in(language, msgid)   # noqa: E731
-            hours = self.hours.describe(t) if self.hours is not None else ""
+            hours = self.hours.describe(t, sep="\n") if self.hours is not None else ""
             now = self.cfg.now()
             change = self.hours.next_change(now) if self.hours is not None else None
             opens = ""

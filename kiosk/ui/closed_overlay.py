@@ -1,4 +1,7 @@
-"""The dimmed screen outside the opening hours: a dark cover with "Ngoài giờ làm việc" and the hours.
+"""The dimmed screen outside the opening hours: "Ngoài giờ làm việc", the hours, when it opens again.
+
+The cover is dark and opaque (the welcome's words showing through made both
+unreadable); the header's clock stays in its corner.
 
 Drawn over the whole window (added to the Window, under the PIN pad); the
 app's touch guard swallows every tap while it shows (and counts it), so it
