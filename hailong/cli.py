@@ -29,6 +29,7 @@ COMMANDS = {
     "verify-pack": "sync.evidence:verify_pack",
     "pull": "sync.pull:pull",
     "demo": "hailong.demo:demo",
+    "update": "hailong.update:update_command",
 }
 
 #: click's own words, in Vietnamese (its English text → ours).
