@@ -262,6 +262,13 @@ if [ "$ROLE" = kiosk ]; then
 else
     ENABLE="hailong-server.service hailong-backup.timer"
 fi
+# tty1 is the kiosk's screen: its login prompt would be started at boot beside hailong-kiosk.service, which
+# Conflicts= with it (systemd would drop one of the two, not always the same)
+if [ "$ROLE" = kiosk ] && systemctl is-enabled --quiet getty@tty1.service 2>/dev/null; then
+    say "tắt dấu nhắc đăng nhập trên tty1 (getty@tty1): màn hình đó là của ki-ốt" \
+        "disabling the login prompt on tty1 (getty@tty1): that screen is the kiosk's"
+    systemctl disable --quiet getty@tty1.service
+fi
 RUNNING=0
 [ -d /run/systemd/system ] && RUNNING=1     # systemd is PID 1 (not a chroot, not an image build)
 if [ "$RUNNING" = 1 ] && [ "$UNITS_CHANGED" = 1 ]; then systemctl daemon-reload; fi

@@ -344,6 +344,8 @@ def test_the_kiosk_is_installed(kiosk):
                         "hailong-backup.timer"],
                 {"hailong-kiosk.service": "multi-user.target", "hailong-backup.timer": "timers.target"})
     assert not kiosk.file("/etc/systemd/system/multi-user.target.wants/hailong-sync.service").exists()
+    # tty1 is the kiosk's: no login prompt started there at boot (debootstrap's root enables one)
+    assert not os.path.lexists(kiosk.file("/etc/systemd/system/getty.target.wants/getty@tty1.service"))
     assert kiosk.file("/etc/pam.d/hailong-kiosk").read_text() == (ROOT / "deploy" / "pam.d" / "hailong-kiosk").read_text()
     assert not kiosk.file("/var/lib/hailong/DT-MC-01.hlk").exists()      # the README's rm ran
 
