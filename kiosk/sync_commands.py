@@ -61,7 +61,11 @@ def sync(config_path, once, give_up_after, progress, verbose):
     if not once:
         click.echo(_("hailong sync: {kiosk} → {url} (Ctrl+C để dừng)", kiosk=cfg.kiosk["id"], url=cfg.server["url"]),
                    err=True)
+        from kiosk.health import clock_synced
         from kiosk.watchdog import Notifier
+        if clock_synced() is False:
+            logging.getLogger(__name__).warning(
+                "the system clock is not NTP-synchronised: the times on receipts and ratings may be wrong")
         notifier = Notifier()
         if not notifier.enabled:
             agent.run()
