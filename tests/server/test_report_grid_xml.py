@@ -70,3 +70,33 @@ def test_hostile_and_awkward_cell_text():
 @given(st.lists(st.lists(st.text(max_size=12), min_size=3, max_size=3), max_size=6))
 def test_any_text(rows):
     both(["TT", "Tên", "Số"], rows, [10, 60, 20])
+
+
+PARA_CASES = [dict(text="Tên (k):", bold=True, keep_next=True, after=0),
+              dict(text="- tiêu chí: vì  ", indent_first=True, after=0), dict(after=2), dict(),
+              dict(text="giữa\tdòng\nmới", size=14, bold=True, align=WD_ALIGN_PARAGRAPH.CENTER, before=18, after=0),
+              dict(text="<b>&", align=WD_ALIGN_PARAGRAPH.RIGHT, before=6), dict(text="x", align=WD_ALIGN_PARAGRAPH.LEFT),
+              dict(text="căn đều", indent_first=True, align=WD_ALIGN_PARAGRAPH.CENTER)]
+
+
+def test_paragraphs_written_at_once_are_the_python_docx_paragraphs():
+    fast_doc, ref_doc = rd._new_document(), rd._new_document()
+    rd._para(fast_doc, "trước")
+    rd._para(ref_doc, "trước")
+    rd._paras(fast_doc, [rd._para_xml(**case) for case in PARA_CASES])
+    for case in PARA_CASES:
+        rd._para(ref_doc, **case)
+    rd._para(fast_doc, "sau")
+    rd._para(ref_doc, "sau")
+    assert canonical(fast_doc.element.body) == canonical(ref_doc.element.body)
+    assert [p.text for p in fast_doc.paragraphs] == [p.text for p in ref_doc.paragraphs]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.text(max_size=20), st.booleans(), st.booleans(), st.booleans(), st.integers(0, 24), st.integers(0, 24))
+def test_any_paragraph(text, bold, indent_first, keep_next, before, after):
+    case = dict(text=text, bold=bold, indent_first=indent_first, keep_next=keep_next, before=before, after=after)
+    fast_doc, ref_doc = rd._new_document(), rd._new_document()
+    rd._paras(fast_doc, [rd._para_xml(**case)])
+    rd._para(ref_doc, **case)
+    assert canonical(fast_doc.element.body) == canonical(ref_doc.element.body)

@@ -388,6 +388,39 @@ def _run_xml(text: str, half_points: int, bold: bool) -> str:
             f'<w:sz w:val="{half_points}"/><w:u w:val="none"/></w:rPr>{"".join(parts)}</w:r>')
 
 
+_JC = {WD_ALIGN_PARAGRAPH.LEFT: "left", WD_ALIGN_PARAGRAPH.CENTER: "center", WD_ALIGN_PARAGRAPH.RIGHT: "right",
+       WD_ALIGN_PARAGRAPH.JUSTIFY: "both"}
+
+
+def _para_xml(text="", size=BODY_PT, bold=False, align=None, before=0, after=6, indent_first=False,
+              keep_next=False) -> str:
+    """``_para``'s paragraph as WordprocessingML (not italic, not underlined), the same XML python-docx
+    writes (tests/server/test_report_grid_xml.py)."""
+    if indent_first and align is None:
+        align = WD_ALIGN_PARAGRAPH.JUSTIFY
+    ppr = ("<w:keepNext/>" if keep_next else "") + \
+        f'<w:spacing w:after="{Pt(after).twips}" w:before="{Pt(before).twips}"/>' + \
+        (f'<w:ind w:firstLine="{Mm(10).twips}"/>' if indent_first else "") + \
+        (f'<w:jc w:val="{_JC[align]}"/>' if align is not None else "")
+    run = _run_xml(str(text), int(Pt(size).pt * 2), bold) if text else ""
+    return f"<w:p><w:pPr>{ppr}</w:pPr>{run}</w:p>"
+
+
+def _paras(doc, paragraphs: list[str]) -> None:
+    """Many ``_para_xml`` paragraphs added at the end of the body at once: one parse, and each placed
+    before the body's sectPr found once (python-docx looks for it again for every paragraph)."""
+    if not paragraphs:
+        return
+    holder = parse_xml(f'<w:body {nsdecls("w")}>{"".join(paragraphs)}</w:body>')
+    body = doc.element.body
+    sect = body.find(qn("w:sectPr"))
+    for p in list(holder):
+        if sect is not None:
+            sect.addprevious(p)
+        else:
+            body.append(p)
+
+
 def _grid(doc, headers: list[str], rows: list[list[str]], widths_mm: list[float]):
     """A ruled table (Table Grid, centred, fixed widths, rows that do not split, the header row repeated
     on every page), header bold, the second column left-aligned, 12 pt.
@@ -693,13 +726,15 @@ def _annex_body(doc, sheet: scoring.ScoreSheet) -> None:
         else:
             _para(doc, "Không có.", indent_first=True)
     _para(doc, "4. Căn cứ chấm điểm", bold=True, keep_next=True, before=6)
+    why = []    # ~6 paragraphs for each of a province's 1,100 units and officers: written as XML at once
     for s in [*sheet.units, *sheet.officers]:
-        _para(doc, f"{s.name} ({s.key}):", bold=True, keep_next=True, after=0)
+        why.append(_para_xml(f"{s.name} ({s.key}):", bold=True, keep_next=True, after=0))
         for c in s.criteria:
-            _para(doc, f"- {scoring.CRITERIA[c.code]}: {c.why}.", indent_first=True, after=0)
+            why.append(_para_xml(f"- {scoring.CRITERIA[c.code]}: {c.why}.", indent_first=True, after=0))
         if s.note:
-            _para(doc, f"- {s.note}.", indent_first=True, after=0)
-        _para(doc, after=2)
+            why.append(_para_xml(f"- {s.note}.", indent_first=True, after=0))
+        why.append(_para_xml(after=2))
+    _paras(doc, why)
 
 
 def score_annex(sheet: scoring.ScoreSheet, issuer: Issuer | None = None, on: date | None = None) -> bytes:
