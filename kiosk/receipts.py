@@ -14,7 +14,7 @@ import json
 import re
 import time
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from typing import Callable
 
 from sync import protocol
@@ -99,6 +99,9 @@ def check_appointment(day: date, issued_on: date) -> date:
     return day
 
 
+valid_until = protocol.valid_until   # the rule lives in sync/protocol.py: the phone page checks it too
+
+
 def _offset(utc_offset: str | timezone | None) -> timezone:
     return utc_offset if isinstance(utc_offset, timezone) else protocol.tz_from_offset(utc_offset or "+07:00")
 
@@ -119,29 +122,6 @@ class Issued:
     appointment: date | None = None
 
 
-def valid_until(issued_at: int, validity_days: int, appointment: str | date | None = None,
-                utc_offset: str | timezone | None = None) -> int:
-    """The last Unix second a receipt issued at ``issued_at`` is accepted: the verifier's rule and the paper's.
-
-    ``validity_days`` after it was issued; a receipt carrying the dossier's
-    appointment date ``a`` is handed at intake and scanned when the result is
-    returned, so it is also good until the end of the day ``validity_days``
-    after the appointment date (at the kiosk's ``utc_offset``), whichever is later.
-    """
-    last = int(issued_at) + int(validity_days) * 86400
-    if isinstance(appointment, str):
-        try:
-            appointment = date.fromisoformat(appointment) if _ISO_DAY.fullmatch(appointment) else None
-        except ValueError:
-            appointment = None
-    if isinstance(appointment, date):
-        try:
-            end = datetime.combine(appointment + timedelta(days=int(validity_days) + 1), datetime.min.time(),
-                                   _offset(utc_offset))
-        except OverflowError:              # 9999-12-31: no issuer signs it; never past the calendar's end
-            end = datetime(9999, 12, 31, tzinfo=_offset(utc_offset))
-        last = max(last, int(end.timestamp()) - 1)
-    return last
 
 
 # -- the key -------------------------------------------------------------------

@@ -966,6 +966,35 @@ def survey_to_ask(surveys, default_id: str | None, unit_code: str, desk_id: str,
     return next((d for d in docs if d["id"] == default_id), None) or BUILTIN_SURVEYS.get(default_id or "")
 
 
+def _receipt_offset(utc_offset: str | timezone | None) -> timezone:
+    return utc_offset if isinstance(utc_offset, timezone) else tz_from_offset(utc_offset or "+07:00")
+
+
+def valid_until(issued_at: int, validity_days: int, appointment: str | date | None = None,
+                utc_offset: str | timezone | None = None) -> int:
+    """The last Unix second a receipt issued at ``issued_at`` is accepted: the verifier's rule and the paper's.
+
+    ``validity_days`` after it was issued; a receipt carrying the dossier's
+    appointment date ``a`` is handed at intake and scanned when the result is
+    returned, so it is also good until the end of the day ``validity_days``
+    after the appointment date (at the verifier's ``utc_offset``: the kiosk's, or the phone page's +07:00), whichever is later.
+    """
+    last = int(issued_at) + int(validity_days) * 86400
+    if isinstance(appointment, str):
+        try:
+            appointment = date.fromisoformat(appointment) if _RECEIPT_DATE.fullmatch(appointment) else None
+        except ValueError:
+            appointment = None
+    if isinstance(appointment, date):
+        try:
+            end = datetime.combine(appointment + timedelta(days=int(validity_days) + 1), datetime.min.time(),
+                                   _receipt_offset(utc_offset))
+        except OverflowError:              # 9999-12-31: no issuer signs it; never past the calendar's end
+            end = datetime(9999, 12, 31, tzinfo=_receipt_offset(utc_offset))
+        last = max(last, int(end.timestamp()) - 1)
+    return last
+
+
 #: Signed flags of a rating from a receipt that carried the appointment date (``a``):
 #: whether the citizen rated on or before it (the result came on time) or after it.
 ON_TIME_FLAG = "on_time"
