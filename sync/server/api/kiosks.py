@@ -11,18 +11,18 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from sync import protocol
 from sync.server.api.auth import current_kiosk, own_kiosk
 from sync.server.core import alerts as alert_rules
-from sync.server.core import cases, ingest, leases
+from sync.server.core import cases, ingest
 from sync.server.core.clock import iso, utcnow
 from sync.server.core.db import kiosks, officers, ratings
 from sync.server.core.health import RETRY_AFTER, Unhealthy
 from sync.server.core.settings import etag_of, kiosk_config
+from sync.server.core.storing import store_batch
 
 MAX_SEQ = ingest.MAX_SEQ
 PATH_PHOTO = "/api/v1/photos/{officer_id}"
@@ -99,7 +99,8 @@ def _apply(app, raw: bytes, encoding: str | None, kiosk: dict, key: str):
         health = app.state.health
         with app.state.write_lock:
             health.check()   # the file the server was started on, writable and sound
-            reply = _store(app, kiosk["id"], batch, key)
+            reply = store_batch(app.state.engine, health, kiosk["id"], batch, key,
+                                skew_threshold=app.state.options["skew_threshold"])
             # With SQLite a deleted or replaced file still takes the commit through the open
             # descriptor: acknowledge only if the path is still the file the commit went to.
             health.check()
@@ -113,37 +114,6 @@ def _apply(app, raw: bytes, encoding: str | None, kiosk: dict, key: str):
         if exc.errors:
             content["errors"] = exc.errors[:100]
         return JSONResponse(content, status_code=exc.status)
-
-
-def _store(app, kiosk_id: str, batch: dict, key: str) -> dict:
-    """Store the batch in one transaction under the kiosk's lock (core/leases.py); the reply.
-
-    On PostgreSQL another process's transaction may meet this one (a unique
-    violation, a serialization failure): it is run again, at most
-    leases.RETRIES times — the second run sees what the other committed (the
-    same key: its stored reply; the same ratings: duplicates). Never a 500.
-    """
-    health = app.state.health
-    for attempt in range(leases.RETRIES + 1):
-        try:
-            with app.state.engine.begin() as conn:
-                leases.kiosk_lock(conn, kiosk_id)   # before reading the kiosk row: acked_through is fresh
-                leases.ratings_lock(conn)           # ratings commit in pk order: pk cursors never skip
-                fresh = conn.execute(select(kiosks).where(kiosks.c.id == kiosk_id)).mappings().one()
-                if fresh["revoked"]:
-                    raise ingest.BatchError(403, f"kiosk {kiosk_id} is revoked")
-                return ingest.ingest(conn, dict(fresh), batch, key,
-                                     skew_threshold=app.state.options["skew_threshold"])
-        except SQLAlchemyError as exc:
-            if attempt < leases.RETRIES and leases.retryable(exc):
-                log.info("batch %s of kiosk %s met another transaction (%s); run again",
-                         key, kiosk_id, exc.__class__.__name__)
-                continue
-            problem = health.classify(exc)
-            if problem is None:
-                raise          # a bug: 500
-            raise Unhealthy(problem) from None
-    raise AssertionError("unreachable")
 
 
 @router.get(protocol.PATH_CONFIG, summary="The kiosk's roster, survey and receipt key (ETag)",
