@@ -54,6 +54,7 @@ from sync.server.web import dashboard as web_dashboard
 from sync.server.web import evidence as web_evidence
 from sync.server.web import kiosks as web_kiosks
 from sync.server.web import office as web_office
+from sync.server.web import phone as web_phone
 from sync.server.web import roster as web_roster
 from sync.server.web import scores as web_scores
 from sync.server.web import signin as web_signin
@@ -223,6 +224,7 @@ def create_app(db: str = "town.db", *, media_dir: str | Path | None = None, run_
     app.include_router(web_scores.router)         # /admin/scores: the yearly emulation score
     app.include_router(web_surveys.router)        # /admin/surveys: survey definitions, preview, results
     app.include_router(web_survey_report.router)  # /admin/surveys/{id}/report.docx: a campaign's Word report
+    app.include_router(web_phone.router)          # /r/{receipt}: the citizen's phone rating page (public)
 
     if docs_assets is not None:
         _offline_docs(app, docs_assets)

@@ -71,6 +71,8 @@ GETS = [
     ("/api/v1/ratings.csv?header=1", "api"), ("/api/v1/ratings.csv?after=3&limit=2", "api"),
     ("/api/v1/alerts", "api"), ("/api/v1/alerts?include_resolved=true", "api"), ("/api/v1/names", "api"),
     ("/api/v1/kiosks/ki-ot-1/config", "kiosk"), ("/api/v1/photos/cb-001", "kiosk"),
+    # the phone page (a valid receipt's page and photo: tests/server/test_phone_page.py checks they write nothing)
+    ("/r/not-a-receipt", None), ("/r/eyJ2IjoxfQ.AAAA/photo", None),
 ]
 
 
@@ -133,6 +135,8 @@ def _check_statuses(statuses):
             assert status == 404, (path, status)
         elif path == "/admin/export?fmt=pdf":
             assert status == 422, (path, status)
+        elif path.startswith("/r/"):                      # the phone page's refusals: a page that says why
+            assert status in (400, 403), (path, status)
         else:
             assert status in (200, 303), (path, status)
 

@@ -200,6 +200,8 @@ def routes(app) -> dict:
         ("GET", "/login"): None, ("POST", "/login"): None, ("POST", "/logout"): None, ("GET", "/lang/{code}"): None,
         ("GET", "/openapi.json"): None, ("GET", "/docs"): None, ("GET", "/docs/oauth2-redirect"): None,
         ("GET", "/redoc"): None, ("GET", "/healthz"): None,
+        # the phone page: a receipt names its unit; anyone holding it may rate (tests/server/test_phone_page.py)
+        ("GET", "/r/{token}"): None, ("POST", "/r/{token}"): None, ("GET", "/r/{token}/photo"): None,
     }
 
 

@@ -69,6 +69,8 @@ def enrol_kiosk(conn: Connection, kiosk_id: str, unit_code: str, require_unit: b
     command line may enrol before the roster is imported).
     """
     _ident(kiosk_id, "kiosk id")
+    if kiosk_id.upper().startswith("WEB-"):   # core/web_chain.py: the server's own chain of a unit's phone ratings
+        raise AdminError(f"kiosk id {kiosk_id}: ids starting with WEB- are the phone page's chains; choose another")
     if require_unit and not conn.execute(select(units.c.code).where(units.c.code == unit_code)).first():
         raise Missing("unit", unit_code)
     _ident(unit_code, "unit code")

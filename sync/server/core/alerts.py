@@ -366,7 +366,9 @@ def silent_causes(conn: Connection, now: datetime | None = None) -> list[Alert]:
     k, a = db.kiosks, db.alerts
     already = set(conn.execute(select(a.c.subject).where(a.c.kind == "silent", a.c.open_key.is_not(None))).scalars())
     causes = []
-    for kiosk in conn.execute(select(k.c.id, k.c.last_seen, k.c.enrolled_at).where(k.c.revoked.is_(False))):
+    # the phone page's chains (WEB-…, core/web_chain.py) are no machine that can fall silent
+    for kiosk in conn.execute(select(k.c.id, k.c.last_seen, k.c.enrolled_at)
+                              .where(k.c.revoked.is_(False), k.c.id.not_like("WEB-%"))):
         seen_at = parse_stored(kiosk.last_seen) or parse_stored(kiosk.enrolled_at)
         if seen_at is None or now - seen_at < timedelta(hours=hours) or kiosk.id in already:
             continue   # heard from lately, or already alerted (a round that finds nothing writes nothing)

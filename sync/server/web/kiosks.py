@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 
-from sync.server.core import admin_ops, db, kiosk_bundle, notify
+from sync.server.core import admin_ops, db, kiosk_bundle, notify, web_chain
 from sync.server.core import alerts as alert_rules
 from sync.server.core.clock import parse_stored
 from sync.server.web.base import (
@@ -155,8 +155,9 @@ def _kiosks_page(request: Request, user: dict, status: int = 200, error: str | N
     """The kiosks page; after a refused enrolment, the message above the form and what was typed in it."""
     scope = user_scope(request)
     with request.app.state.reader.connect() as conn:
-        rows = conn.execute(select(db.kiosks).where(scope.kiosks())
+        rows = conn.execute(select(db.kiosks).where(scope.kiosks(), db.kiosks.c.id.not_like("WEB-%"))
                             .order_by(db.kiosks.c.unit_code, db.kiosks.c.id)).mappings().all()
+        phone = {u: n for u, n in web_chain.phone_count(conn).items() if scope.allows(u)}
         rule = alert_rules.rules(conn)
         units = conn.execute(select(db.units.c.code, db.units.c.name).where(scope.units())
                              .order_by(db.units.c.code)).all()
@@ -186,7 +187,7 @@ def _kiosks_page(request: Request, user: dict, status: int = 200, error: str | N
                   silent_hours=rule["kiosk_silent_hours"], outbox=outbox, notifier=request.app.state.notifier.status(),
                   max_attempts=notify.MAX_ATTEMPTS, webhooks=hooks, hooks_typed=hooks_typed,
                   hooks_saved=request.query_params.get("webhooks") == "saved",
-                  webhook_host=notify.url_host)
+                  webhook_host=notify.url_host, phone=phone)
 
 
 @router.post("/admin/kiosks/webhooks")
