@@ -275,6 +275,9 @@ def prepare(folder: Path, port: int) -> dict[str, Path]:
     else:      # a demo folder made before the admin had an address
         run_cli("admin", "--db", str(town), "set-user-email", "--username", DEMO_ADMIN[0], "--email", DEMO_EMAIL)
     campaign = add_campaign(folder, town)
+    # the phone page (issue 15): the demo unit's receipts hold http://127.0.0.1:<port>/r/…, the demo
+    # server's own page (set on each start: the port may differ from the last run's)
+    run_cli("admin", "--db", str(town), "set-public-url", "--unit", "13321", "--url", f"http://127.0.0.1:{port}")
     enrolments = json.loads(enrolments_file.read_text("utf-8"))
     configs = {kid: kiosk_config(folder, kid, desk, enrolments[kid], port) for kid, desk in KIOSKS.items()}
     if fresh:
@@ -349,7 +352,9 @@ def demo(folder, port, one_kiosk):
         scanner = DemoScanner(folder / "scan").start()
         click.echo(_("Máy in:    phiếu và thư in từ bảng cán bộ được lưu trong {path}/", path=folder / "prints"))
         click.echo(_("Máy quét:  quét một phiếu bằng   cat {prints}/<phiếu>.qr.txt > {scan}", prints=folder / "prints", scan=folder / "scan"))
-        click.echo(_("           (hoặc ghi đường dẫn ảnh PNG của phiếu, hay chính chuỗi QR, thành một dòng vào ống đó)") + "\n")
+        click.echo(_("           (hoặc ghi đường dẫn ảnh PNG của phiếu, hay chính chuỗi QR, thành một dòng vào ống đó)"))
+        click.echo(_("Điện thoại: mã QR của phiếu là địa chỉ {url}/r/… (trang đánh giá trên điện thoại): mở chuỗi "
+                     "trong .qr.txt bằng trình duyệt để đánh giá như người dân", url=base) + "\n")
         os.environ.setdefault("KIVY_NO_ARGS", "1")
         os.environ.update(window_env("DT-MC-01"))
         from kiosk.commands import run_kiosk

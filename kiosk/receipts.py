@@ -155,6 +155,40 @@ def receipt_key(cfg, store) -> str:
     return key
 
 
+#: the longest public base URL a receipt carries (the server's settings.PUBLIC_URL_MAX): with the
+#: payload and signature the QR text stays within protocol.RECEIPT_TOKEN_MAX and readable at 58 mm
+PUBLIC_URL_MAX = 200
+_PUBLIC_URL = re.compile(r"https?://[^\s?#/@]+(/[^\s?#]*)?", re.I)
+
+
+def _usable_url(value) -> str | None:
+    """A base URL a receipt may carry (http(s), a host, no space, query or fragment), else None."""
+    if not isinstance(value, str):
+        return None
+    value = value.strip().rstrip("/")
+    if not value or len(value) > PUBLIC_URL_MAX or not _PUBLIC_URL.fullmatch(value) \
+            or not value.isprintable():
+        return None
+    return value
+
+
+def public_base_url(cfg, store) -> str | None:
+    """Where the receipt's QR points a phone: [receipt] public_base_url of config.toml, else the unit's
+    public base URL the server sent (meta ``server_public_base_url``); None: the QR holds HL1.…
+
+    A value a receipt cannot carry (not http(s), too long) is left aside: the receipt is still
+    printed, in the HL1 form the kiosk scans.
+    """
+    url = _usable_url((cfg.receipt.get("public_base_url") or "") if cfg is not None else "")
+    if url is None and store is not None:
+        held = store.get_meta("server_public_base_url")
+        try:
+            url = _usable_url(json.loads(held)) if held else None
+        except ValueError:
+            url = _usable_url(held)
+    return url
+
+
 # -- issuing -------------------------------------------------------------------
 
 def clean_dossier(code: str) -> str:
@@ -199,7 +233,7 @@ def issue(cfg, store, officer_id: str, dossier_code: str, procedure_code: str | 
                                      dossier_code, procedure_code or None, int(now.timestamp()))
     if day is not None:
         fields["a"] = day.isoformat()
-    token = protocol.make_receipt_token(fields, key, cfg.receipt.get("public_base_url") or None)
+    token = protocol.make_receipt_token(fields, key, public_base_url(cfg, store))
     payload = protocol.b64url(protocol.canonical_json(fields))
     until = cfg.local(receipt_valid_until(cfg, fields))
     return Issued(token, fields, protocol.receipt_id(payload), now, officer, procedure, until, day)

@@ -27,6 +27,20 @@ INVITATION = ("Xin mời Ông/Bà quét mã QR tại máy đánh giá "
               "để đánh giá cán bộ đã phục vụ")
 
 
+#: printed under a QR in the URL form (<public base URL>/r/…), with the site's address
+PHONE_LINE = "Quét mã để đánh giá trên điện thoại"
+
+
+def phone_site(token: str) -> str | None:
+    """The short address printed under a URL-form QR ("danhgia.xa-abc.gov.vn"), None for HL1.…"""
+    from urllib.parse import urlsplit
+    if not token.lower().startswith(("http://", "https://")):
+        return None
+    base = token.rsplit("/r/", 1)[0]
+    parts = urlsplit(base)
+    return (parts.netloc + parts.path.rstrip("/")) or None
+
+
 class RenderError(ValueError):
     """The content cannot be laid out (e.g. a QR text too long for the paper)."""
 
@@ -253,6 +267,12 @@ def render_receipt(*, token: str, unit_name: str, desk_name: str, officer_name: 
     c.text(INVITATION, s.body, bold=True, align="center")
     c.space()
     c.paste_center(qr_image(token, c.width))
+    site = phone_site(token)
+    if site:     # the URL form (a public rating page): the phone's camera opens it too
+        c.space()
+        c.text(PHONE_LINE.replace(" trên ", "\ntrên ", 1), s.body, bold=True, align="center")
+        c.text(site, s.small, align="center")
+        c.space()
     if valid_until is not None:
         vi, en = valid_until_lines(valid_until)
         c.text(vi.replace(" đến ", " đến\n", 1), s.body, bold=True, align="center")   # the date on a line of its own

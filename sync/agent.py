@@ -486,6 +486,8 @@ def apply_config(store, config: dict, etag: str | None) -> None:
             store.set_meta(f"server_{key}", json.dumps(config[key], ensure_ascii=False))
     if config.get("receipt_key"):
         store.set_meta("receipt_key", json.dumps(config["receipt_key"]))
+    # the unit's public rating page (receipts print <url>/r/…); null or absent (an older server): none
+    store.set_meta("server_public_base_url", json.dumps(config.get("public_base_url") or None))
     store.set_meta("config_etag", etag)
 
 

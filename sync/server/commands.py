@@ -577,6 +577,63 @@ def set_receipt_key(db, key, as_json):
     click.echo(json.dumps({"receipt_key": key}) if as_json else key)
 
 
+PUBLIC_URL_WORDS = {     # core/settings.valid_public_url's English, in the command line's language
+    "empty": _("--url: trống; hãy cho một địa chỉ như https://danhgia.xa-abc.gov.vn (hoặc --clear để bỏ)"),
+    "scheme": _("--url: phải bắt đầu bằng http:// hoặc https://, ví dụ https://danhgia.xa-abc.gov.vn"),
+    "long": _("--url: dài {n} ký tự, nhiều nhất {most} (mã QR trên phiếu phải còn đọc được)"),
+    "space": _("--url: không được chứa dấu cách hay ký tự điều khiển"),
+    "query": _("--url: không được có phần truy vấn (?…) hay phân đoạn (#…)"),
+    "invalid": _("--url: không phải một địa chỉ hợp lệ (kiểm tra tên máy và cổng)"),
+    "host": _("--url: thiếu tên máy"),
+    "userinfo": _("--url: không được chứa tên người dùng hay mật khẩu"),
+}
+
+
+def _public_url_error(exc: Exception, url: str) -> str:
+    text = str(exc)
+    for kind, needle in (("empty", "empty"), ("scheme", "must start"), ("long", "characters, at most"),
+                         ("space", "spaces"), ("query", "query"), ("invalid", "not a valid"),
+                         ("host", "no host"), ("userinfo", "user name")):
+        if needle in text:
+            from sync.server.core.settings import PUBLIC_URL_MAX
+            return PUBLIC_URL_WORDS[kind].format(n=len(url.strip()), most=PUBLIC_URL_MAX)
+    return text
+
+
+@admin.command("set-public-url", help=_(
+    "Đặt (hoặc bỏ, với --clear) địa chỉ công khai của trang đánh giá trên điện thoại cho một đơn vị: "
+    "mã QR trên phiếu của đơn vị thành <địa chỉ>/r/…, người dân quét bằng điện thoại để đánh giá. "
+    "Máy chủ phải đến được từ điện thoại ở địa chỉ đó (ví dụ sau reverse proxy có HTTPS của xã)."))
+@click.option("--unit", "unit_code", required=True, metavar="CODE", help=_("mã đơn vị"))
+@click.option("--url", default=None, metavar="URL", help=_("địa chỉ công khai, ví dụ https://danhgia.xa-abc.gov.vn"))
+@click.option("--clear", is_flag=True, help=_("bỏ địa chỉ: phiếu in lại mã HL1.… (chỉ quét tại ki-ốt)"))
+@click.pass_obj
+def set_public_url(db, unit_code, url, clear):
+    from sqlalchemy import select
+
+    from sync.server.core import settings as server_settings
+    from sync.server.core.db import units
+    if clear == (url is not None):
+        raise click.UsageError(_("hãy cho --url URL hoặc --clear (một trong hai)"))
+    if not clear:
+        try:
+            url = server_settings.valid_public_url(url)
+        except server_settings.BadPublicURL as exc:
+            raise Refused(_public_url_error(exc, url)) from None
+    with _engine(db).begin() as conn:
+        known = [r.code for r in conn.execute(select(units.c.code).order_by(units.c.code))]
+        if unit_code not in known:
+            raise NotFoundError(_("Không có đơn vị {unit!r} trong danh sách. Các đơn vị: {known}.",
+                                  unit=unit_code, known=_listed(known) or "—"))
+        kept = server_settings.set_public_base_url(conn, unit_code, None if clear else url)
+    if kept:
+        click.echo(_("Đơn vị {unit}: phiếu QR in địa chỉ {url}/r/… từ lần đồng bộ tới của các ki-ốt.",
+                     unit=unit_code, url=kept))
+    else:
+        click.echo(_("Đơn vị {unit}: không có trang đánh giá công khai; phiếu QR in mã HL1.… từ lần đồng bộ "
+                     "tới của các ki-ốt.", unit=unit_code))
+
+
 @admin.command("add-survey", help=_(
     "Thêm một khảo sát định nghĩa bằng JSON (DESIGN.md \"Surveys\"); in {\"id\": …}. "
     "Cùng mã mà khác nội dung thì bị từ chối."))

@@ -46,6 +46,72 @@ def ensure_receipt_key(conn: Connection) -> str:
     return key
 
 
+# -- the public rating page (DESIGN.md "QR receipt"): <base>/r/<payload>.<sig> ------------------
+
+PUBLIC_URL_KEY = "public_base_urls"      # one JSON object: unit code -> base URL
+#: a receipt's QR text is at most protocol.RECEIPT_TOKEN_MAX (1024) characters and its payload and
+#: signature take up to ~730: the base URL keeps within what a 58 mm receipt's QR still carries
+PUBLIC_URL_MAX = 200
+
+
+class BadPublicURL(ValueError):
+    """A public base URL that a receipt cannot carry; the message says what is wrong."""
+
+
+def valid_public_url(value) -> str:
+    """The unit's public base URL trimmed (no trailing /), or BadPublicURL naming what is wrong.
+
+    http:// or https://, a host, no space, no query (?) nor fragment (#), at
+    most PUBLIC_URL_MAX characters (as sync.bundle.valid_server_url, shorter).
+    """
+    from urllib.parse import urlsplit
+    text = (value or "").strip() if isinstance(value, str) else ""
+    if not text:
+        raise BadPublicURL("public URL: empty (give an address like https://danhgia.xa-abc.gov.vn)")
+    if not text.lower().startswith(("http://", "https://")):
+        raise BadPublicURL("public URL: must start with http:// or https://, e.g. https://danhgia.xa-abc.gov.vn")
+    if len(text) > PUBLIC_URL_MAX:
+        raise BadPublicURL(f"public URL: {len(text)} characters, at most {PUBLIC_URL_MAX} "
+                           "(the receipt's QR code must stay readable)")
+    if any(c.isspace() or not c.isprintable() for c in text):
+        raise BadPublicURL("public URL: must not contain spaces or control characters")
+    if "?" in text or "#" in text:
+        raise BadPublicURL("public URL: must not have a query (?…) or a fragment (#…)")
+    try:
+        parts = urlsplit(text)
+        parts.port   # noqa: B018 - raises on a bad port
+    except ValueError:
+        raise BadPublicURL("public URL: not a valid address (check the host and port)") from None
+    if not parts.hostname:
+        raise BadPublicURL("public URL: has no host name")
+    if parts.username is not None or parts.password is not None:
+        raise BadPublicURL("public URL: must not carry a user name or password")
+    return text.rstrip("/")
+
+
+def public_base_urls(conn: Connection) -> dict[str, str]:
+    """Every unit's public base URL (units without one are absent)."""
+    held = get_setting(conn, PUBLIC_URL_KEY, {}) or {}
+    return {k: v for k, v in held.items() if isinstance(k, str) and isinstance(v, str) and v} \
+        if isinstance(held, dict) else {}
+
+
+def public_base_url(conn: Connection, unit_code: str) -> str | None:
+    """The unit's public base URL: its receipts' QR holds <url>/r/<payload>.<sig>; None: HL1.…"""
+    return public_base_urls(conn).get(unit_code)
+
+
+def set_public_base_url(conn: Connection, unit_code: str, url: str | None) -> str | None:
+    """Set (valid_public_url) or, with None or "", clear the unit's public base URL; returns the URL kept."""
+    held = public_base_urls(conn)
+    if url is not None and str(url).strip():
+        held[unit_code] = valid_public_url(url)
+    else:
+        held.pop(unit_code, None)
+    set_setting(conn, PUBLIC_URL_KEY, held)
+    return held.get(unit_code)
+
+
 def survey(conn: Connection) -> dict:
     return {**DEFAULT_SURVEY, **get_setting(conn, "survey", {})}
 
@@ -85,7 +151,7 @@ def default_survey_id(conn: Connection) -> str:
 
 
 def kiosk_config(conn: Connection, kiosk: dict, photo_url: str) -> dict:
-    """What a kiosk needs to run: its unit's roster, the survey, the receipt key.
+    """What a kiosk needs to run: its unit's roster, the survey, the receipt key, its unit's public base URL.
 
     ``photo_url`` is a format string with ``{officer_id}``.
     """
@@ -121,6 +187,8 @@ def kiosk_config(conn: Connection, kiosk: dict, photo_url: str) -> dict:
                      "en": protocol.DEFAULT_REASONS.get(c, (c, c))[1]} for c in sv["reasons"]],
         "questions": sv["questions"],
         "receipt_key": receipt_key(conn),
+        # the unit's public rating page: the kiosk prints <url>/r/<payload>.<sig> (None: HL1.…)
+        "public_base_url": public_base_url(conn, unit_code),
         # protocol v2: the surveys a rating of this kiosk may answer, and the one to ask
         "default_survey": default_sid,
         "surveys": [known[default_sid]] + [doc for sid, doc in sorted(known.items())
