@@ -159,3 +159,47 @@ def test_the_kiosk_bundle_carries_it(town, tmp_path):
     assert out.exists(), result.output
     contents = bundle.open_bundle(out.read_bytes(), "một cụm mật khẩu đủ dài cho tệp")
     assert contents["config"]["public_base_url"] == URL
+
+
+def test_the_kiosks_page_sets_a_units_url_and_a_unit_admin_only_their_own(town, tmp_path):
+    from town import csrf_of, session_for
+    pw = "mật khẩu dài\n"
+    ok(town, "create-user", "--username", "an", "--role", "admin", "--password-stdin", stdin=pw)
+    ok(town, "create-user", "--username", "xa", "--role", "admin", "--unit", "99999", "--password-stdin", stdin=pw)
+    ok(town, "create-user", "--username", "xem", "--role", "viewer", "--password-stdin", stdin=pw)
+    ok(town, "set-public-url", "--unit", "99999", "--url", "https://khac.example.vn")
+    server = ServerThread(town, media_dir=tmp_path / "media")
+    try:
+        s = session_for(server, "an", pw.strip())
+        page = s.get(server.url + "/admin/kiosks", timeout=10)
+        assert 'name="public_url:13321"' in page.text and 'value="https://khac.example.vn"' in page.text
+        # a URL a receipt cannot carry: 422, the form as typed, the unit named, nothing written
+        bad = s.post(server.url + "/admin/kiosks/public-url", allow_redirects=False, timeout=10, data={
+            "csrf": csrf_of(page.text), "public_url:13321": "javascript:alert(1)",
+            "public_url:99999": "https://khac.example.vn"})
+        assert bad.status_code == 422 and "13321" in bad.text and 'aria-invalid="true"' in bad.text
+        assert "javascript:alert(1)" in bad.text
+        assert held(town) == {"99999": "https://khac.example.vn"}
+        saved = s.post(server.url + "/admin/kiosks/public-url", allow_redirects=False, timeout=10, data={
+            "csrf": csrf_of(bad.text), "public_url:13321": URL + "/", "public_url:99999": ""})
+        assert saved.status_code == 303 and "public_url=saved" in saved.headers["location"]
+        assert held(town) == {"13321": URL}
+        # the commune's admin sees and sets their unit only; another unit's field is ignored
+        x = session_for(server, "xa", pw.strip())
+        page = x.get(server.url + "/admin/kiosks", timeout=10)
+        assert 'name="public_url:99999"' in page.text and 'name="public_url:13321"' not in page.text
+        assert URL not in page.text
+        r = x.post(server.url + "/admin/kiosks/public-url", allow_redirects=False, timeout=10, data={
+            "csrf": csrf_of(page.text), "public_url:99999": "https://xa.example.vn", "public_url:13321": ""})
+        assert r.status_code == 303
+        assert held(town) == {"13321": URL, "99999": "https://xa.example.vn"}
+        # a viewer sees the addresses, has no form, and may not post
+        v = session_for(server, "xem", pw.strip())
+        page = v.get(server.url + "/admin/kiosks", timeout=10)
+        assert 'action="/admin/kiosks/public-url"' not in page.text and "13321 → " + URL in page.text
+        r = v.post(server.url + "/admin/kiosks/public-url", allow_redirects=False, timeout=10,
+                   data={"csrf": csrf_of(page.text), "public_url:13321": ""})
+        assert r.status_code == 403
+        assert held(town) == {"13321": URL, "99999": "https://xa.example.vn"}
+    finally:
+        server.stop()

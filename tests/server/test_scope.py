@@ -29,6 +29,7 @@ from sync import evidence
 from sync.server.app import create_app
 from sync.server.core import admin_ops, letters
 from sync.server.core.clock import VN_TZ
+from sync.server.core.settings import set_public_base_url
 
 A, B = "13321", "27280"
 #: what commune A's users must never read: commune B's names and its citizen's comment
@@ -44,6 +45,7 @@ def town(town_db, tmp_path):
     with app.state.engine.begin() as conn:
         admin_ops.import_roster(conn, ROOT / "assets" / "demo" / "roster.json", tmp_path / "media")
         admin_ops.save_roster_row(conn, "units", {"code": B, "name": "UBND xã Bí Mật"})
+        set_public_base_url(conn, B, "https://bimat.example.vn")     # A's admin must not change it
         admin_ops.save_roster_row(conn, "desks", {"id": "quay-bimat", "unit_code": B, "name": "Quầy Bí Mật"})
         admin_ops.save_roster_row(conn, "officers", {"id": "cb-bimat", "name": "Lê Thị Bí Mật",
                                                      "desk_id": "quay-bimat"})
@@ -89,9 +91,12 @@ def _b_state(app) -> dict:
             "desk": q("SELECT id, unit_code, name FROM desks WHERE id = 'quay-bimat'"),
             "unit": q("SELECT code, name FROM units WHERE code = '27280'"),
             "letters": q("SELECT id, sent_at FROM letters_issued ORDER BY id"),
-            "settings": q("SELECT key, value FROM settings WHERE key <> 'webhooks' ORDER BY key"),
+            "settings": q("SELECT key, value FROM settings WHERE key NOT IN ('webhooks', 'public_base_urls') "
+                          "ORDER BY key"),
             "webhook": [json.loads(v).get(B) for v, in q("SELECT value FROM settings WHERE key = 'webhooks'")
                         if json.loads(v).get(B)],
+            "public_url": [json.loads(v).get(B) for v, in q("SELECT value FROM settings WHERE key = 'public_base_urls'")
+                           if json.loads(v).get(B)],
             "procedures": q("SELECT code, name FROM procedures ORDER BY code"),
         }
 
@@ -134,6 +139,7 @@ def routes(app) -> dict:
         ("GET", "/admin/kiosks"): [("/admin/kiosks", {}, ok), ("/admin/kiosks?revoke=KIOSK-BIMAT", {}, ok),
                                    ("/admin/kiosks?bundle=KIOSK-BIMAT", {}, ok)],
         ("POST", "/admin/kiosks/webhooks"): [("/admin/kiosks/webhooks", {f"webhook:{B}": "https://x.example/h"}, ok)],
+        ("POST", "/admin/kiosks/public-url"): [("/admin/kiosks/public-url", {f"public_url:{B}": "https://x.example"}, ok)],
         ("POST", "/admin/kiosks/enrol"): [("/admin/kiosks/enrol", {"kiosk_id": "K-LA", "unit_code": B}, refused)],
         ("POST", "/admin/kiosks/{kiosk_id}/revoke"): [("/admin/kiosks/KIOSK-BIMAT/revoke", {}, gone)],
         ("POST", "/admin/kiosks/{kiosk_id}/bundle"): [

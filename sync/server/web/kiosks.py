@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 
-from sync.server.core import admin_ops, db, kiosk_bundle, notify, web_chain
+from sync.server.core import admin_ops, db, kiosk_bundle, notify, settings, web_chain
 from sync.server.core import alerts as alert_rules
 from sync.server.core.clock import parse_stored
 from sync.server.web.base import (
@@ -151,7 +151,7 @@ def kiosks_page(request: Request):
 
 def _kiosks_page(request: Request, user: dict, status: int = 200, error: str | None = None,
                  typed: dict | None = None, hooks_typed: dict | None = None, bundle_typed: dict | None = None,
-                 bundle_id: str | None = None):
+                 bundle_id: str | None = None, public_typed: dict | None = None):
     """The kiosks page; after a refused enrolment, the message above the form and what was typed in it."""
     scope = user_scope(request)
     with request.app.state.reader.connect() as conn:
@@ -163,6 +163,7 @@ def _kiosks_page(request: Request, user: dict, status: int = 200, error: str | N
                              .order_by(db.units.c.code)).all()
         outbox = notify.outbox_state(conn)
         hooks = {code: url for code, url in notify.webhooks(conn).items() if scope.allows(code)}
+        public_urls = {code: url for code, url in settings.public_base_urls(conn).items() if scope.allows(code)}
     now = datetime.now(timezone.utc)
     skew = request.app.state.options.get("skew_threshold", 600)
     kiosks = [{**dict(k), **kiosk_health(k, now, float(rule["kiosk_silent_hours"]), skew)} for k in rows]
@@ -187,7 +188,8 @@ def _kiosks_page(request: Request, user: dict, status: int = 200, error: str | N
                   silent_hours=rule["kiosk_silent_hours"], outbox=outbox, notifier=request.app.state.notifier.status(),
                   max_attempts=notify.MAX_ATTEMPTS, webhooks=hooks, hooks_typed=hooks_typed,
                   hooks_saved=request.query_params.get("webhooks") == "saved",
-                  webhook_host=notify.url_host, phone=phone)
+                  webhook_host=notify.url_host, phone=phone, public_urls=public_urls, public_typed=public_typed,
+                  public_saved=request.query_params.get("public_url") == "saved", public_max=settings.PUBLIC_URL_MAX)
 
 
 @router.post("/admin/kiosks/webhooks")
@@ -215,6 +217,35 @@ async def kiosk_webhooks(request: Request):
         for code, url in typed.items():
             notify.set_webhook(conn, code, url)
     return RedirectResponse("/admin/kiosks?webhooks=saved#notify", status_code=303)
+
+
+@router.post("/admin/kiosks/public-url")
+async def kiosk_public_urls(request: Request):
+    """Each unit's public base URL (the phone rating page; empty: none, receipts print HL1.…); a URL a
+    receipt cannot carry refuses the form, as typed. A commune's admin: their unit's only."""
+    user = require_user(request, "admin")
+    form = await checked_form(request)
+    _ = tr(request)
+    with request.app.state.reader.connect() as conn:
+        codes = list(conn.execute(select(db.units.c.code).where(user_scope(request).units())
+                                  .order_by(db.units.c.code)).scalars())
+    typed = {code: str(form.get(f"public_url:{code}", "") or "").strip() for code in codes}
+    bad = []
+    for code, url in typed.items():
+        if url:
+            try:
+                settings.valid_public_url(url)
+            except settings.BadPublicURL:
+                bad.append(code)
+    if bad:
+        return _kiosks_page(request, user, 422, public_typed={"typed": typed, "bad": bad, "error": _(
+            "Địa chỉ trang đánh giá phải bắt đầu bằng http:// hoặc https://, có tên máy, không có dấu cách, "
+            "phần ?… hay #…, nhiều nhất {most} ký tự (đơn vị: {units}).",
+            most=settings.PUBLIC_URL_MAX, units=", ".join(bad))})
+    with request.app.state.write_lock, request.app.state.engine.begin() as conn:
+        for code, url in typed.items():
+            settings.set_public_base_url(conn, code, url or None)
+    return RedirectResponse("/admin/kiosks?public_url=saved#phone-page", status_code=303)
 
 
 @router.post("/admin/kiosks/enrol")
