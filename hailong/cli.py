@@ -28,6 +28,7 @@ COMMANDS = {
     "admin": "sync.server.admin_cli:admin",
     "verify-pack": "sync.evidence:verify_pack",
     "pull": "sync.pull:pull",
+    "audit": "sync.audit:audit_command",
     "demo": "hailong.demo:demo",
     "update": "hailong.update:update_command",
 }

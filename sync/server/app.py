@@ -39,9 +39,10 @@ from starlette.requests import ClientDisconnect
 from sync.filemodes import exposed, private_dir
 from sync.server.api import cases as api_cases
 from sync.server.api import kiosks as api_kiosks
+from sync.server.api import log as api_log
 from sync.server.api import ratings as api_ratings
 from sync.server.api import reports as api_reports
-from sync.server.core import notify, tasks
+from sync.server.core import notify, tasks, tlog_store
 from sync.server.core.db import FifoLock, db_url, make_engine, make_reader, migrate
 from sync.server.core.health import RETRY_AFTER, DbHealth
 from sync.server.core.settings import ensure_receipt_key
@@ -167,6 +168,7 @@ def create_app(db: str = "town.db", *, media_dir: str | Path | None = None, run_
     with engine.begin() as conn:
         ensure_receipt_key(conn)
         ensure_signing_key(conn)   # evidence packs are signed with it; pages only read it
+        tlog_store.ensure_log(conn, options.get("public_url"))   # the public log's key and origin, made once
     # Watches the file the server was started on (deleted, replaced, read-only, corrupt):
     # batches get 503 and /healthz says so (core/health.py).
     health = DbHealth(engine)
@@ -211,6 +213,7 @@ def create_app(db: str = "town.db", *, media_dir: str | Path | None = None, run_
     app.include_router(api_ratings.router)        # admin API: ratings pull, alerts
     app.include_router(api_reports.router)        # admin API: the dashboard's figures
     app.include_router(api_cases.router)          # admin API: cases
+    app.include_router(api_log.router)            # public: the log's checkpoint, key, proofs (no sign-in)
     web_base.setup(app)                           # the pages' sessions, /static, sign-in redirect
     app.include_router(web_signin.router)         # /login, /logout, /lang
     app.include_router(web_dashboard.router)      # /admin, officer pages, exports

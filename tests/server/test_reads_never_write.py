@@ -73,6 +73,9 @@ GETS = [
     ("/api/v1/kiosks/ki-ot-1/config", "kiosk"), ("/api/v1/photos/cb-001", "kiosk"),
     # the phone page (a valid receipt's page and photo: tests/server/test_phone_page.py checks they write nothing)
     ("/r/not-a-receipt", None), ("/r/eyJ2IjoxfQ.AAAA/photo", None),
+    # the public log (issue 15): public, no sign-in
+    ("/api/v1/log/checkpoint", None), ("/api/v1/log/key", None), ("/api/v1/log/leaf?index=0", None),
+    ("/api/v1/log/proof?receipt=0123456789abcdef", None), ("/api/v1/log/consistency?from=1&to=1", None),
 ]
 
 
@@ -131,6 +134,8 @@ def _check_statuses(statuses):
     for path, status in statuses:
         if path in ("/admin?period=nonsense",):
             assert status == 422, (path, status)          # the page says the period is wrong, in words
+        elif path in ("/api/v1/log/proof?receipt=0123456789abcdef",):
+            assert status == 404, (path, status)      # no rating holds that receipt: said so
         elif path in ("/admin/officers/no-such-officer", "/admin/cases/1/letter?dossier=nope"):
             assert status == 404, (path, status)
         elif path == "/admin/export?fmt=pdf":

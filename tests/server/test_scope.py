@@ -206,6 +206,9 @@ def routes(app) -> dict:
         ("GET", "/login"): None, ("POST", "/login"): None, ("POST", "/logout"): None, ("GET", "/lang/{code}"): None,
         ("GET", "/openapi.json"): None, ("GET", "/docs"): None, ("GET", "/docs/oauth2-redirect"): None,
         ("GET", "/redoc"): None, ("GET", "/healthz"): None,
+        # the public log (issue 15): public, no sign-in, no unit's data (tests/server/test_public_log.py)
+        ("GET", "/api/v1/log/checkpoint"): None, ("GET", "/api/v1/log/key"): None, ("GET", "/api/v1/log/proof"): None,
+        ("GET", "/api/v1/log/leaf"): None, ("GET", "/api/v1/log/consistency"): None,
         # the phone page: a receipt names its unit; anyone holding it may rate (tests/server/test_phone_page.py)
         ("GET", "/r/{token}"): None, ("POST", "/r/{token}"): None, ("GET", "/r/{token}/photo"): None,
     }

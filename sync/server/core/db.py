@@ -284,6 +284,34 @@ notifications = Table(
 Index("ix_notifications_pending", notifications.c.sent_at, notifications.c.next_try_at)
 
 
+# --- issue 15 (migration 0009): the public log (core/tlog_store.py, docs/public-log.md) ---
+
+#: leaf ``idx`` of the RFC 9162 tree is the rating of ``rating_pk``: given in pk (= commit) order, in the
+#: batch's own transaction; the leaf hash is computed from ``ratings.hash``, never stored
+log_leaves = Table(
+    "log_leaves", metadata,
+    Column("idx", Integer, primary_key=True, autoincrement=False),
+    Column("rating_pk", Integer, nullable=False, unique=True),
+)
+
+#: the node cache: MTH of the complete subtree ``[idx * 2**level, (idx + 1) * 2**level)``, hex, for
+#: level >= tlog_store.CHUNK_LEVEL only (below, nodes are computed from the leaves)
+log_nodes = Table(
+    "log_nodes", metadata,
+    Column("level", Integer, primary_key=True, autoincrement=False),
+    Column("idx", Integer, primary_key=True, autoincrement=False),
+    Column("hash", String(64), nullable=False),
+)
+
+#: every checkpoint signed, kept: the signed note as served, its root (hex) and when it was signed
+log_checkpoints = Table(
+    "log_checkpoints", metadata,
+    Column("tree_size", Integer, primary_key=True, autoincrement=False),
+    Column("root_hash", String(64), nullable=False),
+    Column("signed_at", String(40), nullable=False),
+    Column("note", Text, nullable=False),
+)
+
 def db_url(db: str) -> str:
     """``--db`` value → SQLAlchemy URL: a URL as is, anything else a SQLite path.
 

@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection
 
 from sync import protocol
 from sync.server.core import alerts as alert_rules
-from sync.server.core import cases, rollup
+from sync.server.core import cases, rollup, tlog_store
 from sync.server.core.alerts import Alert
 from sync.server.core.clock import VN_TZ, iso, utcnow
 from sync.server.core.db import alerts, batches, bulk_insert, desks, kiosks, officers, ratings
@@ -459,6 +459,7 @@ def ingest(conn: Connection, kiosk: dict, batch: dict, idem_key: str, *,
         for row, found in jumped:   # rare: merged with what _server_flags found
             row["server_flags"] = json.dumps(json.loads(row["server_flags"]) + found)
         bulk_insert(conn, ratings, to_insert)
+        tlog_store.append(conn, now)   # the public log: leaves in pk order, a signed checkpoint
     _gap_alerts(conn, kid, to_insert, held, now_s, new_alerts)
     _skew_alert(conn, kid, skew, clock_off, skew_threshold, now_s, new_alerts)
     cases.raise_alerts(conn, new_alerts, now)   # and the cases of tampering alerts

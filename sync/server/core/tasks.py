@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from sync.server.core import cases, leases, rollup, workdays
+from sync.server.core import cases, leases, rollup, tlog_store, workdays
 from sync.server.core.settings import known_surveys, survey
 
 log = logging.getLogger("hailong.server")
@@ -51,7 +51,24 @@ def sweep(engine, write_lock, now=None) -> int:
     with write_lock, engine.begin() as conn:
         if leases.take(conn, "sweep_overdue"):
             found += cases.sweep_overdue(conn, now)
+    log_round(engine, write_lock, now)
     return found
+
+
+def log_round(engine, write_lock, now=None) -> None:
+    """The public log's round: build the node cache of a backfilled log (in steps of 4,096 chunks), give
+    leaves to ratings stored by other paths, sign a checkpoint of what is unsigned (core/tlog_store.py).
+
+    Under the ratings lock, so it never interleaves with a batch's insert (PostgreSQL).
+    """
+    while True:
+        with write_lock, engine.begin() as conn:
+            if not leases.take(conn, "public_log"):
+                return
+            leases.ratings_lock(conn)
+            if tlog_store.extend_cache(conn, tlog_store.size(conn), limit=4096) == 0:
+                tlog_store.append(conn, now)
+                return
 
 
 class Background:
