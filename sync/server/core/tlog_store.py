@@ -262,37 +262,39 @@ def append(conn: Connection, now=None, sign: bool = True) -> int:
     Called in the batch's transaction after its insert (core/ingest.py),
     under the ratings lock: pk order is commit order.
     """
-    last_pk = conn.execute(select(func.max(log_leaves.c.rating_pk))).scalar()
-    n = size(conn)
+    last = conn.execute(select(log_leaves.c.idx, log_leaves.c.rating_pk)
+                        .order_by(log_leaves.c.idx.desc()).limit(1)).first()
+    n = 0 if last is None else last.idx + 1       # leaves are given in pk order: the last has the highest pk
     q = select(ratings.c.pk, ratings.c.hash).order_by(ratings.c.pk)
-    if last_pk is not None:
-        q = q.where(ratings.c.pk > last_pk)
+    if last is not None:
+        q = q.where(ratings.c.pk > last.rating_pk)
     new = conn.execute(q).all()
     if new:
         bulk_insert(conn, log_leaves, [{"idx": n + i, "rating_pk": r.pk} for i, r in enumerate(new)])
-        fresh = {n + i: _leaf(r.hash) for i, r in enumerate(new)}
-        n += len(new)
-        extend_cache(conn, n, fresh)
+        old, n = n, n + len(new)
+        if n >> CHUNK_LEVEL > old >> CHUNK_LEVEL:   # a chunk completed (a backfilled cache: the round's)
+            extend_cache(conn, n, {old + i: _leaf(r.hash) for i, r in enumerate(new)})
     if sign and (not new or not _signed_lately(conn, now)):
         sign_checkpoint(conn, n, now)
     return n
 
 
-#: a batch signs a checkpoint unless one was signed less than this many seconds ago (a backlog
-#: arriving batch after batch then signs about once a second; the round signs what is left)
+#: a batch signs a checkpoint unless this process signed one less than this many seconds ago (a
+#: backlog arriving batch after batch then signs about once a second; the round signs what is left).
+#: Kept in the process, not asked of the database: no query per batch; another process signing
+#: meanwhile costs one checkpoint more, never one less.
 SIGN_EVERY = 1.0
+_last_signed: dict[str, float] = {}
 
 
 def _signed_lately(conn: Connection, now) -> bool:
-    from datetime import datetime
-    row = conn.execute(select(log_checkpoints.c.signed_at).order_by(log_checkpoints.c.tree_size.desc())
-                       .limit(1)).first()
-    if row is None:
-        return False
-    try:
-        return ((now or utcnow()) - datetime.fromisoformat(row.signed_at)).total_seconds() < SIGN_EVERY
-    except (TypeError, ValueError):
-        return False
+    import time
+    where = str(conn.engine.url)
+    t = time.monotonic()
+    if t - _last_signed.get(where, float("-inf")) < SIGN_EVERY:
+        return True
+    _last_signed[where] = t
+    return False
 
 
 def sign_checkpoint(conn: Connection, n: int | None = None, now=None) -> int | None:
