@@ -226,3 +226,21 @@ def test_audit_pins_passes_then_sees_a_rewritten_leaf(town, tmp_path):
     assert third.returncode == 1, (third.stdout, third.stderr)
     assert "rewritten" in third.stderr, third.stderr
     assert json.loads(state.read_text())["size"] == 50       # the evidence kept, not the bad checkpoint
+
+
+def test_a_backfilled_log_is_built_by_the_round(town):
+    """Migration 0009's backfill (leaves in pk order, no node cache) and ratings stored by another path."""
+    k = Kiosk(town)
+    k.send(400)
+    with town.engine.begin() as conn:
+        for table in ("log_checkpoints", "log_nodes", "log_leaves"):
+            conn.exec_driver_sql(f"DELETE FROM {table}")
+        conn.exec_driver_sql("INSERT INTO log_leaves (idx, rating_pk) "
+                             "SELECT row_number() OVER (ORDER BY pk) - 1, pk FROM ratings WHERE seq <= 300")
+    tasks.log_round(town.engine, town.app.state.write_lock)
+    size, root = checkpoint_of(town, verifier_of(town))
+    entries = entries_in_pk_order(town.db)
+    assert size == 400 and root == MTH(entries)
+    assert dbtools.scalar(town.db, "SELECT count(*) FROM log_nodes WHERE level = 8") == 1
+    body = get(town, "/api/v1/log/leaf", index="399").json()
+    assert [bytes.fromhex(h) for h in body["hashes"]] == PATH(399, entries)

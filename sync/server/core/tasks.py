@@ -56,8 +56,9 @@ def sweep(engine, write_lock, now=None) -> int:
 
 
 def log_round(engine, write_lock, now=None) -> None:
-    """The public log's round: build the node cache of a backfilled log (in steps of 4,096 chunks), give
-    leaves to ratings stored by other paths, sign a checkpoint of what is unsigned (core/tlog_store.py).
+    """The public log's round: build the node cache of a backfilled log (in steps of 256 chunks,
+    65,536 leaves: a short hold of the writer lock each), give leaves to ratings stored by other
+    paths, sign a checkpoint of what is unsigned (core/tlog_store.py).
 
     Under the ratings lock, so it never interleaves with a batch's insert (PostgreSQL).
     """
@@ -66,8 +67,9 @@ def log_round(engine, write_lock, now=None) -> None:
             if not leases.take(conn, "public_log"):
                 return
             leases.ratings_lock(conn)
-            if tlog_store.extend_cache(conn, tlog_store.size(conn), limit=4096) == 0:
-                tlog_store.append(conn, now)
+            if tlog_store.extend_cache(conn, tlog_store.size(conn), limit=256) == 0:
+                tlog_store.append(conn, now, sign=False)
+                tlog_store.sign_checkpoint(conn, now=now)     # the round always signs what is unsigned
                 return
 
 
