@@ -75,6 +75,9 @@ def test_a_citizen_rates_on_the_phone_once(town, browser, lang):
     done = {"vi": "Đánh giá của Ông/Bà đã được ghi nhận", "en": "Your rating has been recorded"}[lang]
     page.get_by_text(done).wait_for()
     assert level not in page.content()
+    # the public log's check, done by the phone itself against the server's published key
+    page.locator("[data-testid=log-check][data-verified=yes]").wait_for()
+    assert page.locator("[data-ok]").is_visible() and not page.locator("[data-bad]").is_visible()
     shot(page, f"{lang}-2-done")
     assert held(town, rid) == [("WEB-13321", 3, "phone")]
 
@@ -102,4 +105,39 @@ def test_choosing_nothing_says_so_in_the_page(town, browser):
     # the browser's own check (required) stops the send: nothing is stored, the page stays
     assert page.url == url and held(town, rid) == []
     assert page.locator("input[name=level]:invalid").count() > 0
+    ctx.close()
+
+
+def test_anyone_looks_a_receipt_up_in_the_public_log_and_a_forged_proof_fails(town, browser):
+    url, rid = receipt_url(town, dossier="H12.34-log")
+    ctx = browser.new_context(**PHONE)
+    page = ctx.new_page()
+    page.goto(url)
+    page.locator("main").get_by_text("Hài lòng", exact=True).tap()
+    page.get_by_role("button", name="Gửi đánh giá").tap()
+    page.locator("[data-testid=log-check][data-verified=yes]").wait_for()
+
+    page.goto(town.url + "/log")
+    page.get_by_label("Mã phiếu (đường dẫn trong mã QR, hoặc mã tra cứu 16 ký tự)").fill(rid)
+    page.get_by_role("button", name="Tra cứu").tap()
+    page.locator("[data-testid=log-check][data-verified=yes]").wait_for()
+    assert "Hài lòng" not in page.locator("main").inner_text()          # never the level
+    shot(page, "vi-5-lookup")
+
+    # the same page with one byte of the signed root changed: the phone's own check says it does not match
+    note = page.locator("#log-check").get_attribute("data-note")
+    lines = note.split("\n")
+    root = lines[2]
+    lines[2] = ("B" if root[0] != "B" else "C") + root[1:]
+    page.evaluate("n => document.getElementById('log-check').setAttribute('data-note', n)", "\n".join(lines))
+    page.evaluate("() => { const b = document.getElementById('log-check'); b.removeAttribute('data-verified');"
+                  " b.querySelector('[data-ok]').hidden = true; }")
+    page.add_script_tag(url="/static/log-check.js")
+    page.locator("[data-testid=log-check][data-verified=no]").wait_for()
+    assert page.locator("[data-bad]").is_visible()
+
+    page.goto(town.url + "/log?code=" + "f" * 16)
+    assert page.get_by_test_id("log-none").is_visible()
+    page.goto(town.url + "/log?code=%3Cscript%3E")
+    assert "Mã này không đọc được" in page.content()
     ctx.close()

@@ -73,6 +73,7 @@ GETS = [
     ("/api/v1/kiosks/ki-ot-1/config", "kiosk"), ("/api/v1/photos/cb-001", "kiosk"),
     # the phone page (a valid receipt's page and photo: tests/server/test_phone_page.py checks they write nothing)
     ("/r/not-a-receipt", None), ("/r/eyJ2IjoxfQ.AAAA/photo", None),
+    ("/log", None), ("/log?code=0123456789abcdef", None), ("/log?code=HL1.eyJ2IjoxfQ.AAAA", None),
     # the public log (issue 15): public, no sign-in
     ("/api/v1/log/checkpoint", None), ("/api/v1/log/key", None), ("/api/v1/log/leaf?index=0", None),
     ("/api/v1/log/proof?receipt=0123456789abcdef", None), ("/api/v1/log/consistency?from=1&to=1", None),

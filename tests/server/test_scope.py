@@ -211,6 +211,7 @@ def routes(app) -> dict:
         ("GET", "/api/v1/log/leaf"): None, ("GET", "/api/v1/log/consistency"): None,
         # the phone page: a receipt names its unit; anyone holding it may rate (tests/server/test_phone_page.py)
         ("GET", "/r/{token}"): None, ("POST", "/r/{token}"): None, ("GET", "/r/{token}/photo"): None,
+        ("GET", "/log"): None,
     }
 
 

@@ -13,6 +13,7 @@ once-per-receipt rule is what keeps a count honest).
 """
 from __future__ import annotations
 
+import json
 import math
 import re
 import threading
@@ -26,12 +27,12 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from sync import protocol
-from sync.server.core import db, ingest, web_chain
+from sync.server.core import db, ingest, tlog_store, web_chain
 from sync.server.core.clock import VN_TZ, utcnow
 from sync.server.core.health import Unhealthy
 from sync.server.core.settings import custom_surveys, default_survey_id, ended_early
 from sync.server.core.storing import store_batch
-from sync.server.web.base import Forbidden, checked_form, render, tr
+from sync.server.web.base import Forbidden, checked_form, local_time, render, tr
 
 router = APIRouter(include_in_schema=False)
 
@@ -171,8 +172,55 @@ def phone_page(request: Request, token: str):
 
 
 def _done(request: Request, token: str, just_now: bool = False):
-    """The receipt has rated: said kindly, never with the level (or whether it was on the phone)."""
-    response = render(request, "phone.html", user=None, state="done", token=token, just_now=just_now)
+    """The receipt has rated: said kindly, never with the level (or whether it was on the phone), with
+    the public log's check of its rating (:func:`log_check`)."""
+    with request.app.state.reader.connect() as conn:
+        fields_rid = _receipt_id_of(token)
+        check = log_check(conn, fields_rid) if fields_rid else None
+    response = render(request, "phone.html", user=None, state="done", token=token, just_now=just_now,
+                      check=check)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _receipt_id_of(code: str) -> str | None:
+    """The receipt id of what a citizen holds: the QR's text or URL (its payload: no key needed, the
+    id is a hash of it), or the id itself (16 hex digits); None when it is neither."""
+    code = (code or "").strip()
+    if re.fullmatch(r"[0-9a-fA-F]{16}", code.replace("-", "").replace(" ", "")):
+        return code.replace("-", "").replace(" ", "").lower()
+    rest = code[len(protocol.RECEIPT_PREFIX):] if code.startswith(protocol.RECEIPT_PREFIX) else code.rsplit("/r/", 1)[-1]
+    payload = rest.split(".")[0]
+    if 0 < len(payload) <= protocol.RECEIPT_PAYLOAD_MAX and re.fullmatch(r"[A-Za-z0-9_-]+", payload):
+        return protocol.receipt_id(payload)
+    return None
+
+
+def log_check(conn, receipt_id: str) -> dict:
+    """What the page shows of a receipt's place in the public log: {"state": "in_log", "size", "at",
+    "note", "key", "proof" (JSON)} for the page's own check (static/log-check.js), or {"state":
+    "pending"} (not yet in a signed checkpoint), or {"state": "none"} (no rating of this receipt)."""
+    try:
+        proof = tlog_store.receipt_proof(conn, receipt_id)
+    except tlog_store.NotInLog as exc:
+        return {"state": "pending" if exc.pending else "none"}
+    return {"state": "in_log", "size": proof.tree_size, "at": local_time(proof.signed_at), "note": proof.note,
+            "key": tlog_store.verifier_key(conn), "proof": json.dumps(proof.answer())}
+
+
+@router.get("/log")
+def public_log_page(request: Request, code: str = ""):
+    """Anyone: a receipt's code in, whether its rating is in the public log out (never the level)."""
+    if _limits(request).hit("ip_get", _ip(request)):
+        return _refused(request, "limited", minutes=10)
+    code = code[:protocol.RECEIPT_TOKEN_MAX]
+    rid = _receipt_id_of(code) if code else None
+    check = None
+    if rid:
+        with request.app.state.reader.connect() as conn:
+            check = log_check(conn, rid)
+    response = render(request, "phone.html", user=None, state="lookup", code=code, check=check,
+                      unreadable=bool(code) and rid is None, status=200 if not code or rid else 422)
     response.headers["Cache-Control"] = "no-store"
     return response
 
