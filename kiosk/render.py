@@ -16,7 +16,7 @@ import qrcode
 from PIL import Image, ImageDraw, ImageFont
 
 from assets import FONTS
-from sync.protocol import nfc
+from sync.protocol import nfc, receipt_id
 
 PAPER_DOTS = {58: 384, 80: 576}
 #: The smallest QR module printed: 4 dots = 0.5 mm at 203 dpi, which phone
@@ -25,10 +25,22 @@ MIN_MODULE = 4
 QUIET_ZONE = 4
 INVITATION = ("Xin mời Ông/Bà quét mã QR tại máy đánh giá "
               "để đánh giá cán bộ đã phục vụ")
+#: the same above a QR in the URL form: the citizen's own phone opens it too
+INVITATION_PHONE = ("Xin mời Ông/Bà quét mã QR tại máy đánh giá hoặc bằng điện thoại "
+                    "để đánh giá cán bộ đã phục vụ")
 
 
 #: printed under a QR in the URL form (<public base URL>/r/…), with the site's address
 PHONE_LINE = "Quét mã để đánh giá trên điện thoại"
+
+
+def lookup_code(token: str) -> str | None:
+    """The receipt id in groups of four ("1a2b 3c4d 5e6f 7a8b"): what the public log's lookup page takes."""
+    payload = token.rsplit("/r/", 1)[-1].split(".")[0] if "/r/" in token else ""
+    if not payload:
+        return None
+    rid = receipt_id(payload)
+    return " ".join(rid[i:i + 4] for i in range(0, len(rid), 4))
 
 
 def phone_site(token: str) -> str | None:
@@ -264,14 +276,17 @@ def render_receipt(*, token: str, unit_name: str, desk_name: str, officer_name: 
         vi, day, en = appointment_lines(appointment)
         c.boxed([(vi, s.body, True), (day, s.title, True), (en, s.small, False)])
     c.rule(dashed=True)
-    c.text(INVITATION, s.body, bold=True, align="center")
+    site = phone_site(token)
+    c.text(INVITATION_PHONE if site else INVITATION, s.body, bold=True, align="center")
     c.space()
     c.paste_center(qr_image(token, c.width))
-    site = phone_site(token)
     if site:     # the URL form (a public rating page): the phone's camera opens it too
         c.space()
         c.text(PHONE_LINE.replace(" trên ", "\ntrên ", 1), s.body, bold=True, align="center")
         c.text(site, s.small, align="center")
+        rid = lookup_code(token)
+        if rid:   # typed at <site>/log by anyone, to see that this receipt's rating is in the public log
+            c.text(f"Mã tra cứu: {rid}", s.small, align="center")
         c.space()
     if valid_until is not None:
         vi, en = valid_until_lines(valid_until)

@@ -237,3 +237,19 @@ def test_the_admin_side_sees_the_phone_chain_as_a_count_not_a_silent_kiosk(town)
         assert conn.execute(select(kiosks.c.id).where(kiosks.c.id == "WEB-13321")).scalar() == "WEB-13321"
     with town.engine.begin() as conn, pytest.raises(AdminError, match="WEB-"):
         enrol_kiosk(conn, "web-99", "13321")
+
+
+def test_the_code_printed_on_the_receipt_looks_its_rating_up_in_the_public_log(town):
+    from kiosk.render import lookup_code
+    token, rid = receipt(town)
+    printed = lookup_code(f"{town.url}/r/{token}")
+    assert printed.replace(" ", "") == rid and len(printed.split()) == 4
+    before = requests.get(town.url + "/log", params={"code": printed}, timeout=10)
+    assert before.status_code == 200 and 'data-testid="log-none"' in before.text
+    assert rate(town, token, "2")[1].status_code == 303
+    for code in (printed, printed.replace(" ", "-").upper(), f"{town.url}/r/{token}"):
+        page = requests.get(town.url + "/log", params={"code": code}, timeout=10)
+        assert page.status_code == 200 and 'data-testid="log-check"' in page.text, code
+        assert "Hài lòng</span>" not in page.text.split("<main>", 1)[1]          # never the level
+    bad = requests.get(town.url + "/log", params={"code": "<script>alert(1)</script>"}, timeout=10)
+    assert bad.status_code == 422 and "<script>alert" not in bad.text
