@@ -253,3 +253,21 @@ def test_the_code_printed_on_the_receipt_looks_its_rating_up_in_the_public_log(t
         assert "Hài lòng</span>" not in page.text.split("<main>", 1)[1]          # never the level
     bad = requests.get(town.url + "/log", params={"code": "<script>alert(1)</script>"}, timeout=10)
     assert bad.status_code == 422 and "<script>alert" not in bad.text
+
+
+def test_the_phone_rating_is_in_a_signed_checkpoint_at_once(town):
+    """A batch signs at most once a second (core/tlog_store): the phone page signs after its own rating,
+    so the page the citizen lands on holds the log's check, even right after a kiosk's batch."""
+    recs = sealed_ratings("K1", town.k1["key"], 3)
+    body = gzip.compress(json.dumps({"kiosk_id": "K1", "sent_at": recs[0]["created_at"], "ratings": recs}).encode())
+    token, rid = receipt(town, dossier="H-AT-ONCE")
+    s, page = open_page(town, token)
+    data = {"csrf": csrf_of(page.text), "survey": "hl3", "level": "3"}
+    for _ in range(2):   # the kiosk's batch signs; the phone rating follows within the second
+        r = requests.post(town.url + protocol.PATH_BATCH, data=body, timeout=10, headers={
+            "Authorization": f"Bearer {town.k1['token']}", "Idempotency-Key": str(uuid.uuid4()),
+            "Content-Encoding": "gzip"})
+        assert r.status_code == 200
+    sent = s.post(f"{town.url}/r/{token}", data=data, allow_redirects=False, timeout=10)
+    done = s.get(town.url + sent.headers["location"], timeout=10)
+    assert 'data-testid="log-check"' in done.text, done.text[-1500:]

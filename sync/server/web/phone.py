@@ -27,7 +27,7 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from sync import protocol
-from sync.server.core import db, ingest, tlog_store, web_chain
+from sync.server.core import db, ingest, leases, tlog_store, web_chain
 from sync.server.core.clock import VN_TZ, utcnow
 from sync.server.core.health import Unhealthy
 from sync.server.core.settings import custom_surveys, default_survey_id, ended_early
@@ -288,6 +288,11 @@ def _rate(request: Request, token: str, form: dict):
                         rating_id, skew_threshold=app.state.options["skew_threshold"],
                         make_batch=lambda c: web_chain.phone_batch(c, receipt, doc, known, level, reasons,
                                                                    answers, comment, rating_id))
+            # a checkpoint that holds this rating now (a batch signs at most once a second): the page the
+            # citizen is sent to next shows its place in the public log, checked in the phone
+            with app.state.engine.begin() as conn:
+                leases.ratings_lock(conn)
+                tlog_store.sign_checkpoint(conn)
             app.state.health.check()
     except (Unhealthy, ingest.BatchError):
         return _refused(request, "busy")
