@@ -119,6 +119,8 @@ LETTERS = "letters.json"
 SURVEYS = "surveys.json"
 CHAINS = "chains.json"
 PUBLIC_KEY = "public_key.txt"
+#: optional (packs of servers with the public log): the period's last signed checkpoint and the log's key
+LOG_CHECKPOINT = "log_checkpoint.json"
 #: every member besides the manifest and its signature, in the order the writer writes them
 MEMBERS = (RATINGS_CSV, RATINGS_JSONL, REPORT, FIGURES, ALERTS, CASES, LETTERS, SURVEYS, CHAINS, PUBLIC_KEY)
 #: the reason chains.json gives for seqs the server holds outside the period
@@ -199,6 +201,21 @@ def _lines(zf: zipfile.ZipFile, name: str):
         yield from lines
     if buf:
         yield buf
+
+
+def _check_log_checkpoint(zf: zipfile.ZipFile) -> None:
+    """The public log's checkpoint a pack carries: signed by the log key it names, of the size it says."""
+    from sync import tlog
+    doc = _member_json(zf, LOG_CHECKPOINT)
+    try:
+        if not isinstance(doc, dict) or not all(isinstance(doc.get(k), str) for k in ("key", "note")):
+            raise tlog.ProofError("not a checkpoint and its key")
+        cp = tlog.open_checkpoint(doc["note"], tlog.parse_verifier_key(doc["key"]))
+        if cp.size != doc.get("tree_size"):
+            raise tlog.ProofError(f"the note is of size {cp.size}, the member says {doc.get('tree_size')}")
+    except tlog.ProofError as exc:
+        raise PackProblem(_("{member}: bản chốt của sổ công khai không đúng: {why}", member=LOG_CHECKPOINT,
+                            why=exc)) from None
 
 
 def _check_signature(manifest_bytes: bytes, sig_text: bytes, key_hex: str) -> None:
@@ -417,6 +434,8 @@ def _verify(zf: zipfile.ZipFile, pinned: str | None) -> Summary:
         if size != m.get("size"):
             raise PackProblem(_("{member}: kích thước {size} byte, manifest.json ghi {stated}",
                                 member=m["name"], size=size, stated=m.get("size")))
+    if LOG_CHECKPOINT in by_name:
+        _check_log_checkpoint(zf)
     if normal_key(zf.read(PUBLIC_KEY).decode("ascii", "replace")) != own:
         raise PackProblem(_("{member}: không phải khóa ghi trong manifest.json", member=PUBLIC_KEY))
 

@@ -118,7 +118,11 @@ def test_the_command_writes_a_private_pack_that_verifies_and_names_the_breaks_it
 def test_the_members_are_what_the_web_export_and_hailong_pull_write(town, pack, tmp_path):
     with zipfile.ZipFile(pack) as zf:
         files = {n: zf.read(n) for n in zf.namelist()}
-    assert sorted(files) == sorted([*evidence.MEMBERS, evidence.MANIFEST, evidence.SIGNATURE])
+    assert sorted(files) == sorted([*evidence.MEMBERS, evidence.LOG_CHECKPOINT, evidence.MANIFEST,
+                                    evidence.SIGNATURE])
+    log = json.loads(files[evidence.LOG_CHECKPOINT])     # the public log as the quarter left it
+    assert log["key"] == requests.get(town.url + "/api/v1/log/key", timeout=10).text.strip()
+    assert log["tree_size"] >= 12 and log["note"].split("\n")[1] == str(log["tree_size"])   # signed at most once a second
     # the CSV: byte for byte the dashboard's export of the quarter
     s = session_for(town, "an", "mật-khẩu-quản-trị")
     web = s.get(town.url + f"/admin/export?fmt=csv&period={PERIOD}", timeout=60)

@@ -378,3 +378,27 @@ def test_the_verifier_never_imports_the_server():
     names |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
     assert not [n for n in names if n.startswith("sync.server") or n.split(".")[0] in ("sqlalchemy", "fastapi")]
     assert not re.search(r"import_module|__import__", (ROOT / "sync" / "evidence.py").read_text(encoding="utf-8"))
+
+
+# --- the public log's checkpoint (issue 15) -----------------------------------------------------
+
+def test_the_pack_carries_the_periods_last_checkpoint_of_the_public_log(made, tmp_path):
+    from sync import tlog
+    pack, key, _public = made
+    files = members(pack)
+    doc = json.loads(files[evidence.LOG_CHECKPOINT])
+    cp = tlog.open_checkpoint(doc["note"], tlog.parse_verifier_key(doc["key"]))
+    assert cp.size == doc["tree_size"] == 12          # the hand-checked ratings, all signed in the quarter
+    assert doc["signed_at"] < "2027-01-01"
+    # a checkpoint re-signed by someone else's log key (the manifest signed again): named
+    other = Ed25519PrivateKey.generate()
+    name = doc["key"].split("+", 1)[0]
+    body = doc["note"].rpartition("\n\n")[0] + "\n"
+    forged_note = tlog.sign_note(body, name, other)
+    forged = {**doc, "note": forged_note}
+    files[evidence.LOG_CHECKPOINT] = json.dumps(forged).encode()
+    out = refused(verify(write(tmp_path / "log.zip", resign(files, key))))
+    assert "log_checkpoint.json: bản chốt của sổ công khai không đúng" in out
+    # the size the member states is not the note's
+    files[evidence.LOG_CHECKPOINT] = json.dumps({**doc, "tree_size": 13}).encode()
+    refused(verify(write(tmp_path / "log2.zip", resign(files, key))), "log_checkpoint.json", "13")

@@ -32,7 +32,7 @@ from sqlalchemy import and_, case, func, literal, or_, select
 
 from sync import evidence, protocol
 from sync.filemodes import FILE_MODE
-from sync.server.core import db
+from sync.server.core import db, tlog_store
 from sync.server.core.alerts import as_record
 from sync.server.core.clock import VN_TZ, iso, utcnow
 from sync.server.core.scope import EVERY_UNIT, Scope
@@ -231,6 +231,19 @@ def _other_heads(conn, period: Period, known: set[str], scope: Scope) -> list[di
     return out
 
 
+def _last_checkpoint(conn, period: Period) -> dict | None:
+    """The period's last signed checkpoint of the public log (core/tlog_store.py) with the log's verifier
+    key: {"key", "tree_size", "signed_at", "note"}; None when none was signed in or before the period.
+    An inspector compares it with what `hailong audit` saw: the log of that day was never rewritten."""
+    end = iso(period.end.astimezone(timezone.utc))
+    row = conn.execute(select(db.log_checkpoints).where(db.log_checkpoints.c.signed_at < end)
+                       .order_by(db.log_checkpoints.c.tree_size.desc()).limit(1)).first()
+    key = tlog_store.verifier_key(conn)
+    if row is None or key is None:
+        return None
+    return {"key": key, "tree_size": row.tree_size, "signed_at": row.signed_at, "note": row.note}
+
+
 def _info(name: str, stamp: tuple) -> zipfile.ZipInfo:
     """A member's entry: deflated, dated (local time), private when extracted."""
     info = zipfile.ZipInfo(name, date_time=stamp)
@@ -305,6 +318,9 @@ def write_pack(reader, period: Period, out: str | Path, key, issuer: report_docx
                     chains = found["chains"]
                     chains += _other_heads(conn, period, {c["kiosk_id"] for c in chains}, scope)
                     blob(evidence.CHAINS, _json({"period": period.key, "kiosks": chains}))
+                    last = _last_checkpoint(conn, period)
+                    if last is not None:     # the public log as the period left it (none before the log)
+                        blob(evidence.LOG_CHECKPOINT, _json(last))
                 public = public_key_hex(key)
                 blob(evidence.PUBLIC_KEY, (public + "\n").encode("ascii"))
                 manifest = _json({
