@@ -16,10 +16,12 @@ from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from sync import evidence as pack_format
+from sync.server.core import leases, tlog_store
 from sync.server.core.signing import public_key_hex, signing_key
 from sync.server.reports import periods
 from sync.server.reports.evidence_pack import write_pack
@@ -60,6 +62,17 @@ def evidence_page(request: Request):
     return _page(request, user, chosen)
 
 
+def _sign_log(app) -> None:
+    """The public log's checkpoint signed first, so the pack's holds every rating so far; a database that
+    cannot be written now (read-only, full) leaves the last one: the pack is still whole."""
+    try:
+        with app.state.write_lock, app.state.engine.begin() as conn:
+            leases.ratings_lock(conn)
+            tlog_store.sign_checkpoint(conn)
+    except SQLAlchemyError:
+        pass
+
+
 @router.post("/admin/evidence")
 async def evidence_download(request: Request):
     user = require_user(request, "admin")
@@ -79,6 +92,7 @@ async def evidence_download(request: Request):
     unit = user_scope(request).unit
     name = f"hoso-kiem-chung-{period.key.replace('..', '_')}{'-' + slug(unit) if unit else ''}.zip"
     try:
+        await run_in_threadpool(_sign_log, request.app)
         await run_in_threadpool(write_pack, reader, period, folder / name, key, issuer,
                                 scope=user_scope(request))
     except BaseException:
