@@ -215,7 +215,7 @@ def test_kiosk_health_counts_the_silent_hours_from_enrolment_or_last_contact():
         return {"enrolled_at": iso(now - timedelta(hours=enrolled_h)),
                 "last_seen": iso(now - timedelta(hours=seen_h)) if seen_h is not None else None,
                 "revoked": False, "clock_skew": None, "quarantined": 0, **kw}
-    assert kiosk_health(k(0.01), now, 24, 600) == {"age_h": None, "never": True, "problems": []}
+    assert kiosk_health(k(0.01), now, 24, 600) == {"age_h": None, "never": True, "problems": [], "health": {}}
     assert kiosk_health(k(23.9), now, 24, 600)["problems"] == []
     assert kiosk_health(k(24), now, 24, 600)["problems"] == ["silent"]
     assert kiosk_health(k(100, 2), now, 24, 600)["problems"] == []

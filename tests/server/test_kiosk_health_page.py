@@ -79,7 +79,8 @@ def test_a_kiosk_without_health_and_an_old_backup(town, tmp_path):
     # K2 never sent a heartbeat, and an old kiosk's heartbeat has no health: no health line, no health tag
     assert 'data-testid="health"' not in row_of(page, "K2")
     url = town.url + protocol.PATH_HEARTBEAT.format(kiosk_id="K2")
-    old = {"last_seq": 0, "pending": 0, "kiosk_time": NOW.isoformat(), "version": "0.1.0"}
+    # the kiosk's clock read now, not at import (a module collected minutes before it runs: a clock skew)
+    old = {"last_seq": 0, "pending": 0, "kiosk_time": datetime.now(NOW.tzinfo).isoformat(), "version": "0.1.0"}
     assert requests.post(url, json=old, headers={"Authorization": f"Bearer {town.k2['token']}"},
                          timeout=5).status_code == 200
     page = session_for(town, "an", "mật-khẩu-quản-trị").get(town.url + "/admin/kiosks", timeout=10).text
@@ -91,7 +92,8 @@ def test_a_kiosk_without_health_and_an_old_backup(town, tmp_path):
                                           ("taps_outside_hours", 1.5)])
 def test_a_hostile_health_summary_is_refused_naming_the_field(town, field, value):
     url = town.url + protocol.PATH_HEARTBEAT.format(kiosk_id="K1")
-    body = {"last_seq": 0, "pending": 0, "kiosk_time": NOW.isoformat(), "health": {**GOOD, field: value}}
+    body = {"last_seq": 0, "pending": 0, "kiosk_time": datetime.now(NOW.tzinfo).isoformat(),
+            "health": {**GOOD, field: value}}
     r = requests.post(url, json=body, headers={"Authorization": f"Bearer {town.k1['token']}"}, timeout=5)
     assert r.status_code == 422 and field in str(r.json()["detail"])
     with town.engine.connect() as conn:
