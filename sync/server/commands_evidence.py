@@ -25,7 +25,7 @@ from sync.server.commands import Refused, _engine
 @click.pass_obj
 def evidence_pack(db, period, out):
     from sync.evidence import key_text
-    from sync.server.core import leases, tlog_store
+    from sync.server.core import tlog_store
     from sync.server.core.db import make_reader
     from sync.server.core.signing import ensure_signing_key
     from sync.server.reports import periods
@@ -47,8 +47,7 @@ def evidence_pack(db, period, out):
     try:
         with engine.begin() as conn:
             key = ensure_signing_key(conn)
-            leases.ratings_lock(conn)
-            tlog_store.sign_checkpoint(conn)   # the log's checkpoint the pack carries holds every rating so far
+            tlog_store.sign_now(conn)   # the log's checkpoint the pack carries holds every rating so far
         with reader.connect() as conn:
             issuer = report_issuer(conn)
         began = time.monotonic()

@@ -61,6 +61,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.engine import Connection
 
 from sync import tlog
+from sync.server.core import leases
 from sync.server.core.clock import iso, utcnow
 from sync.server.core.db import (
     bulk_insert,
@@ -295,6 +296,14 @@ def _signed_lately(conn: Connection, now) -> bool:
         return True
     _last_signed[where] = t
     return False
+
+
+def sign_now(conn: Connection) -> int | None:
+    """A checkpoint of every leaf so far, signed in this transaction under the ratings lock (so no batch
+    inserts meanwhile): for whoever shows or hands over the log next — the phone page right after its
+    rating, an evidence pack before it is written. Its size (None: nothing to sign yet)."""
+    leases.ratings_lock(conn)
+    return sign_checkpoint(conn)
 
 
 def sign_checkpoint(conn: Connection, n: int | None = None, now=None) -> int | None:

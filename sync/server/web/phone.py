@@ -27,7 +27,7 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from sync import protocol
-from sync.server.core import db, ingest, leases, tlog_store, web_chain
+from sync.server.core import db, ingest, tlog_store, web_chain
 from sync.server.core.clock import VN_TZ, utcnow
 from sync.server.core.health import Unhealthy
 from sync.server.core.settings import custom_surveys, default_survey_id, ended_early
@@ -155,28 +155,43 @@ def _page(request: Request, token: str, receipt: web_chain.Receipt, doc: dict, s
     return response
 
 
-@router.get("/r/{token}")
-def phone_page(request: Request, token: str):
-    wait = _limits(request).hit("ip_get", _ip(request))
-    if wait:
-        return _refused(request, "limited", minutes=max(1, math.ceil(wait / 60)))
+def _limited(request: Request, wait: float):
+    """The page of a limit reached: how many minutes until the oldest counted request leaves the window."""
+    return _refused(request, "limited", minutes=max(1, math.ceil(wait / 60)))
+
+
+def _open(request: Request, token: str, just_now: bool = False):
+    """(receipt, survey to ask, every known survey) of a receipt that rates now; otherwise the page that
+    answers: the log's check of an already rated one (:func:`_done`), or the refusal that says why."""
     with request.app.state.reader.connect() as conn:
         try:
             receipt = web_chain.check_receipt(conn, token)
         except web_chain.Refused as exc:
             if exc.kind == "already_rated":
-                return _done(request, token, just_now=request.query_params.get("sent") == "1")
+                return _done(request, token, just_now=just_now)
             return _refused(request, exc.kind)
-        doc, _known = _survey(conn, receipt)
+        doc, known = _survey(conn, receipt)
+    return receipt, doc, known
+
+
+@router.get("/r/{token}")
+def phone_page(request: Request, token: str):
+    wait = _limits(request).hit("ip_get", _ip(request))
+    if wait:
+        return _limited(request, wait)
+    opened = _open(request, token, just_now=request.query_params.get("sent") == "1")
+    if not isinstance(opened, tuple):
+        return opened
+    receipt, doc, _known = opened
     return _page(request, token, receipt, doc)
 
 
 def _done(request: Request, token: str, just_now: bool = False):
     """The receipt has rated: said kindly, never with the level (or whether it was on the phone), with
     the public log's check of its rating (:func:`log_check`)."""
+    rid = _receipt_id_of(token)
     with request.app.state.reader.connect() as conn:
-        fields_rid = _receipt_id_of(token)
-        check = log_check(conn, fields_rid) if fields_rid else None
+        check = log_check(conn, rid) if rid else None
     response = render(request, "phone.html", user=None, state="done", token=token, just_now=just_now,
                       check=check)
     response.headers["Cache-Control"] = "no-store"
@@ -211,8 +226,9 @@ def log_check(conn, receipt_id: str) -> dict:
 @router.get("/log")
 def public_log_page(request: Request, code: str = ""):
     """Anyone: a receipt's code in, whether its rating is in the public log out (never the level)."""
-    if _limits(request).hit("ip_get", _ip(request)):
-        return _refused(request, "limited", minutes=10)
+    wait = _limits(request).hit("ip_get", _ip(request))
+    if wait:
+        return _limited(request, wait)
     code = code[:protocol.RECEIPT_TOKEN_MAX]
     rid = _receipt_id_of(code) if code else None
     check = None
@@ -238,7 +254,7 @@ async def phone_rate(request: Request, token: str):
     ip = _ip(request)
     wait = _limits(request).hit("ip_post", ip)
     if wait:
-        return _refused(request, "limited", minutes=max(1, math.ceil(wait / 60)))
+        return _limited(request, wait)
     try:
         form = await checked_form(request)
     except Forbidden:
@@ -251,15 +267,13 @@ async def phone_rate(request: Request, token: str):
 def _rate(request: Request, token: str, form: dict):
     """The POST's work, on a worker thread (database reads and the write)."""
     _ = tr(request)
-    with request.app.state.reader.connect() as conn:
-        try:
-            receipt = web_chain.check_receipt(conn, token)
-        except web_chain.Refused as exc:
-            return _done(request, token) if exc.kind == "already_rated" else _refused(request, exc.kind)
-        doc, known = _survey(conn, receipt)
+    opened = _open(request, token)
+    if not isinstance(opened, tuple):
+        return opened
+    receipt, doc, known = opened
     wait = _limits(request).hit("receipt_post", receipt.receipt_id)
     if wait:
-        return _refused(request, "limited", minutes=max(1, math.ceil(wait / 60)))
+        return _limited(request, wait)
     if form.get("survey") != doc["id"]:   # the campaign changed while the page was open: ask again
         return _page(request, token, receipt, doc, status=409,
                      error=_("Câu hỏi vừa được cập nhật. Ông/Bà vui lòng chọn lại."))
@@ -267,9 +281,7 @@ def _rate(request: Request, token: str, form: dict):
     if level is None:
         return _page(request, token, receipt, doc, status=422, typed=form,
                      error=_("Ông/Bà vui lòng chọn một mức đánh giá."))
-    offered = {code for code, _label in _reasons(doc, "vi")}
-    reasons = [code for code in offered if form.get(f"reason_{code}") == "1"]
-    reasons.sort(key=[c for c, _l in _reasons(doc, "vi")].index)
+    reasons = [code for code, _label in _reasons(doc, "vi") if form.get(f"reason_{code}") == "1"]   # survey order
     answers = {q["code"]: _choice(form.get(f"q_{q['code']}"), int(q["scale"])) for q in doc.get("questions") or ()}
     comment = _CONTROL.sub("", (form.get("comment") or "").replace("\r\n", "\n").replace("\r", "\n")).strip() or None
     if comment and len(comment) > COMMENT_MAX:
@@ -291,8 +303,7 @@ def _rate(request: Request, token: str, form: dict):
             # a checkpoint that holds this rating now (a batch signs at most once a second): the page the
             # citizen is sent to next shows its place in the public log, checked in the phone
             with app.state.engine.begin() as conn:
-                leases.ratings_lock(conn)
-                tlog_store.sign_checkpoint(conn)
+                tlog_store.sign_now(conn)
             app.state.health.check()
     except (Unhealthy, ingest.BatchError):
         return _refused(request, "busy")
@@ -300,20 +311,19 @@ def _rate(request: Request, token: str, form: dict):
 
 
 def _refused_form(request: Request, token: str, message: str):
-    with request.app.state.reader.connect() as conn:
-        try:
-            receipt = web_chain.check_receipt(conn, token)
-        except web_chain.Refused as exc:
-            return _done(request, token) if exc.kind == "already_rated" else _refused(request, exc.kind)
-        doc, _known = _survey(conn, receipt)
+    opened = _open(request, token)
+    if not isinstance(opened, tuple):
+        return opened
+    receipt, doc, _known = opened
     return _page(request, token, receipt, doc, status=403, error=message)
 
 
 @router.get("/r/{token}/photo")
 def phone_photo(request: Request, token: str):
     """The officer's photo, for a receipt that rates (nobody else's; nothing for a refused one)."""
-    if _limits(request).hit("ip_get", _ip(request)):
-        return _refused(request, "limited", minutes=10)
+    wait = _limits(request).hit("ip_get", _ip(request))
+    if wait:
+        return _limited(request, wait)
     with request.app.state.reader.connect() as conn:
         try:
             receipt = web_chain.check_receipt(conn, token)
