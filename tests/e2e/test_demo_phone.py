@@ -4,8 +4,6 @@ read back from the printed PNG with zxing, opens the phone page in Chromium at a
 rating lands once, in the unit's WEB- chain, with the public log's check done in the page; a second try
 is refused."""
 import json
-import os
-import signal
 import subprocess
 import sys
 
@@ -13,6 +11,7 @@ import requests
 import zxingcpp
 from helpers import ARTIFACTS, ROOT, free_port, http_ok, wait_until
 from PIL import Image
+from test_demo import stop_demo
 
 from hailong.demo import DEMO_ADMIN
 
@@ -73,9 +72,4 @@ def test_a_demo_receipt_opens_the_phone_page_and_rates_once(xvfb, tmp_path, brow
         print((tmp_path / "demo.log").read_text("utf-8")[-4000:])
         raise
     finally:
-        os.killpg(demo.pid, signal.SIGTERM)
-        try:
-            demo.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(demo.pid, signal.SIGKILL)
-            demo.wait(10)
+        stop_demo(demo)
