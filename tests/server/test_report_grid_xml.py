@@ -76,7 +76,10 @@ PARA_CASES = [dict(text="Tên (k):", bold=True, keep_next=True, after=0),
               dict(text="- tiêu chí: vì  ", indent_first=True, after=0), dict(after=2), dict(),
               dict(text="giữa\tdòng\nmới", size=14, bold=True, align=WD_ALIGN_PARAGRAPH.CENTER, before=18, after=0),
               dict(text="<b>&", align=WD_ALIGN_PARAGRAPH.RIGHT, before=6), dict(text="x", align=WD_ALIGN_PARAGRAPH.LEFT),
-              dict(text="căn đều", indent_first=True, align=WD_ALIGN_PARAGRAPH.CENTER)]
+              dict(text="căn đều", indent_first=True, align=WD_ALIGN_PARAGRAPH.CENTER),
+              dict(text="nghiêng", italic=True, align=WD_ALIGN_PARAGRAPH.CENTER, before=4),
+              dict(text="gạch dưới", underline=True, bold=True), dict(text="cả hai", italic=True, underline=True,
+                                                                      indent_first=True, size=12)]
 
 
 def test_paragraphs_written_at_once_are_the_python_docx_paragraphs():
@@ -93,10 +96,34 @@ def test_paragraphs_written_at_once_are_the_python_docx_paragraphs():
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.text(max_size=20), st.booleans(), st.booleans(), st.booleans(), st.integers(0, 24), st.integers(0, 24))
-def test_any_paragraph(text, bold, indent_first, keep_next, before, after):
-    case = dict(text=text, bold=bold, indent_first=indent_first, keep_next=keep_next, before=before, after=after)
+@given(st.text(max_size=20), st.booleans(), st.booleans(), st.booleans(), st.integers(0, 24), st.integers(0, 24),
+       st.booleans(), st.booleans())
+def test_any_paragraph(text, bold, indent_first, keep_next, before, after, italic, underline):
+    case = dict(text=text, bold=bold, indent_first=indent_first, keep_next=keep_next, before=before, after=after,
+                italic=italic, underline=underline)
     fast_doc, ref_doc = rd._new_document(), rd._new_document()
     rd._paras(fast_doc, [rd._para_xml(**case)])
     rd._para(ref_doc, **case)
     assert canonical(fast_doc.element.body) == canonical(ref_doc.element.body)
+
+
+def test_a_raw_documents_paragraphs_and_tables_are_the_python_docx_ones():
+    """In a raw document (report() and score_annex()) _para, _paras and _grid keep XML strings that
+    _save writes in place: the saved body is the one python-docx builds and saves."""
+    import io
+
+    from docx import Document
+    rows = [["1", "  a <b> & \"c\"  ", "x\ty"], ["2", "dòng\nmới", ""]]
+
+    def build(raw):
+        doc = rd._new_document(raw=raw)
+        rd._para(doc, "trước", italic=True, align=WD_ALIGN_PARAGRAPH.CENTER)
+        rd._grid(doc, ["TT", "Nội dung", "Ghi chú"], rows, [10, 80, 40])
+        rd._paras(doc, [rd._para_xml(**case) for case in PARA_CASES])
+        rd._para(doc, "sau", underline=True, keep_next=True)
+        return Document(io.BytesIO(rd._save(doc)))
+
+    fast, ref = build(True), build(False)
+    assert canonical(fast.element.body) == canonical(ref.element.body)
+    assert [p.text for p in fast.paragraphs] == [p.text for p in ref.paragraphs]
+    assert fast.tables[0].cell(1, 1).text == "  a <b> & \"c\"  "

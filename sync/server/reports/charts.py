@@ -85,12 +85,33 @@ def _trend_figure(trend: list[Figures], title: str, width: float, height: float,
     return fig
 
 
+#: the Word report's chart: 6.4 × 3.2 in at 200 dpi (1280 × 640 px, ~200 dpi at the report's 160 mm)
+PNG_DPI = 200
+#: the last charts drawn, by what they show: the same trend (a report downloaded again, the evidence
+#: pack's copy) is drawn once; a few entries of ~100 KB
+_PNG_CACHE: dict[tuple, bytes] = {}
+_PNG_CACHE_SIZE = 16
+
+
 def trend_png(trend: list[Figures], title: str = "Tỷ lệ hài lòng theo thời gian") -> bytes:
-    fig = _trend_figure(trend, title, 6.4, 3.2)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=200, bbox_inches="tight")
-    plt.close(fig)
-    return buf.getvalue()
+    """The trend as PNG, drawn once. tight_layout fits the axes, labels and legend in the figure, so it
+    is saved as it is laid out: no ``bbox_inches="tight"``, which draws the figure once more to measure
+    it (issue 13: the chart was a third of a province's report)."""
+    key = (title, tuple((f.key, f.rate, f.valid) for f in trend))   # all the chart reads of a period
+    png = _PNG_CACHE.get(key)
+    if png is None:
+        fig = _trend_figure(trend, title, 6.4, 3.2)
+        # laid out once by tight_layout, which leaves a placeholder layout engine that makes savefig
+        # draw the whole figure once more before the drawing it saves: none
+        fig.set_layout_engine(None)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=PNG_DPI)
+        plt.close(fig)
+        png = buf.getvalue()
+        if len(_PNG_CACHE) >= _PNG_CACHE_SIZE:
+            _PNG_CACHE.pop(next(iter(_PNG_CACHE)))    # the oldest
+        _PNG_CACHE[key] = png
+    return png
 
 
 def trend_svg(trend: list[Figures], title: str = "", labels: tuple[str, str, str] = LABELS,
