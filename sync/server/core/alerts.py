@@ -53,7 +53,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, func, or_, select, tuple_
+from sqlalchemy import and_, bindparam, case, func, or_, select
 from sqlalchemy.engine import Connection
 
 from sync.server.core import db, rollup
@@ -201,11 +201,14 @@ def resolve(conn: Connection, where, note: str, by: str | None = None, now: date
         resolved_at=iso(now or utcnow()), acked_by=by, note=note, open_key=None)).rowcount
 
 
+_OFFICER_NAMES = select(db.officers.c.id, db.officers.c.name).where(db.officers.c.id.in_(bindparam("ids", expanding=True)))
+
+
 def _officer_names(conn: Connection, ids) -> dict[str, str]:
     ids = sorted(set(ids))
     if not ids:
         return {}
-    return dict(conn.execute(select(db.officers.c.id, db.officers.c.name).where(db.officers.c.id.in_(ids))).all())
+    return dict(conn.execute(_OFFICER_NAMES, {"ids": ids}).all())
 
 
 # --- what a fold brings: harassment and low rates -----------------------------------------
@@ -215,7 +218,7 @@ CURSOR = "alerts"
 
 
 def _alerts_cursor(conn: Connection, cursor_table) -> int:
-    cur = conn.execute(select(cursor_table.c.pk).where(cursor_table.c.name == CURSOR).with_for_update()).scalar()
+    cur = conn.execute(_CURSOR_LOCKED, {"name": CURSOR}).scalar()
     if cur is None:
         # town.db of version 0.1 scanned harassment when the alerts page was opened
         cur = int(get_setting(conn, "alerts_scanned_pk", 0) or 0)
@@ -246,17 +249,16 @@ def rating_causes(conn: Connection, scale: int | None = None, now: datetime | No
     now = now or utcnow()
     r = db.ratings
     start = _alerts_cursor(conn, rollup.cursor_table)
-    top = conn.execute(select(rollup.cursor_table.c.pk).where(rollup.cursor_table.c.name == "ratings")).scalar() or 0
+    top = conn.execute(_CURSOR, {"name": "ratings"}).scalar() or 0
     if top <= start:
         return []
-    new = and_(r.c.pk > start, r.c.pk <= top)
     known = rows is not None and top - start == len(rows)
     causes: list[Alert] = []
     if not known or any('"nhung_nhieu"' in row["reasons"] for row in rows):
-        causes += _harassment(conn, new)
+        causes += _harassment(conn, and_(r.c.pk > start, r.c.pk <= top))
     if not known or not {_local_month_of(row["corrected_at"]) for row in rows}.isdisjoint(judged_months(now)):
-        causes += _low_rates(conn, new, rules(conn), scale, now)
-    conn.execute(rollup.cursor_table.update().where(rollup.cursor_table.c.name == CURSOR).values(pk=top))
+        causes += _low_rates(conn, start, top, rules(conn), scale, now)
+    conn.execute(_CURSOR_MOVED, {"b_name": CURSOR, "pk": top})
     return causes
 
 
@@ -292,18 +294,34 @@ def _local_month_of(stored: str) -> str | None:
     return local_month(at) if at else None
 
 
-def _low_rates(conn: Connection, new, rule: dict, scale: int, now: datetime) -> list[Alert]:
-    r, a = db.ratings, db.alerts
-    months = judged_months(now)
+def _touched_months():
+    r = db.ratings
     month = LocalMonth(r.c.corrected_at)
-    touched = conn.execute(select(month.label("month"), r.c.officer_id, func.max(r.c.corrected_at).label("last"))
-                           .where(new, month.in_(months)).group_by(month, r.c.officer_id)).all()
+    return (select(month.label("month"), r.c.officer_id, func.max(r.c.corrected_at).label("last"))
+            .where(r.c.pk > bindparam("lo"), r.c.pk <= bindparam("hi"),
+                   month.in_(bindparam("months", expanding=True))).group_by(month, r.c.officer_id))
+
+
+#: built once (ingest runs them for every batch of ratings of this month or the last)
+_TOUCHED = _touched_months()
+_RAISED = select(db.alerts.c.month, db.alerts.c.subject).where(
+    db.alerts.c.kind == "low_rate", db.alerts.c.subject.in_(bindparam("officers", expanding=True)),
+    db.alerts.c.month.in_(bindparam("months", expanding=True)))
+_CURSOR = select(rollup.cursor_table.c.pk).where(rollup.cursor_table.c.name == bindparam("name"))
+_CURSOR_LOCKED = _CURSOR.with_for_update()
+_CURSOR_MOVED = rollup.cursor_table.update().where(rollup.cursor_table.c.name == bindparam("b_name"))
+
+
+def _low_rates(conn: Connection, start: int, top: int, rule: dict, scale: int, now: datetime) -> list[Alert]:
+    """Low-rate causes of the officers' judged months that ratings ``start < pk <= top`` touched."""
+    months = judged_months(now)
+    touched = conn.execute(_TOUCHED, {"lo": start, "hi": top, "months": list(months)}).all()
     if not touched:
         return []
     pairs = [(row.month, row.officer_id) for row in touched]
     figures = month_figures(conn, pairs)
-    raised = set(conn.execute(select(a.c.month, a.c.subject).where(
-        a.c.kind == "low_rate", tuple_(a.c.month, a.c.subject).in_(pairs))).all())
+    raised = {(row.month, row.subject) for row in conn.execute(_RAISED, {
+        "officers": sorted({o for _m, o in pairs}), "months": sorted({m for m, _o in pairs})})}
     words = Words(officers={o: (n, None) for o, n in _officer_names(conn, (o for _m, o in pairs)).items()})
     out = []
     for row in touched:
@@ -323,14 +341,27 @@ def _low_rates(conn: Connection, new, rule: dict, scale: int, now: datetime) -> 
 
 def month_figures(conn: Connection, pairs) -> dict[tuple[str, str], tuple[int, int]]:
     """(month, officer) → (valid, satisfied) ratings from the roll-up, for the pairs asked."""
-    t = rollup.rollup_month
     pairs = sorted(set(pairs))
     if not pairs:
         return {}
+    wanted = set(pairs)
     return {(row.at, row.officer_id): (int(row.valid or 0), int(row.satisfied or 0)) for row in conn.execute(
-        select(t.c.at, t.c.officer_id, func.sum(t.c.total - t.c.misuse).label("valid"),
-               func.sum(t.c.satisfied).label("satisfied"))   # each rating by its own survey
-        .where(tuple_(t.c.at, t.c.officer_id).in_(pairs)).group_by(t.c.at, t.c.officer_id))}
+        _MONTH_FIGURES, {"months": sorted({m for m, _o in pairs}), "officers": sorted({o for _m, o in pairs})})
+        if (row.at, row.officer_id) in wanted}
+
+
+def _month_figures():
+    t = rollup.rollup_month
+    # months × officers, then the pairs asked kept: the same rows as a (month, officer) IN, and a
+    # statement built once (ingest runs it for every batch of this month's ratings)
+    return (select(t.c.at, t.c.officer_id, func.sum(t.c.total - t.c.misuse).label("valid"),
+                   func.sum(t.c.satisfied).label("satisfied"))   # each rating by its own survey
+            .where(t.c.at.in_(bindparam("months", expanding=True)),
+                   t.c.officer_id.in_(bindparam("officers", expanding=True)))
+            .group_by(t.c.at, t.c.officer_id))
+
+
+_MONTH_FIGURES = _month_figures()
 
 
 def low_rate(figures: tuple[int, int], rule: dict) -> tuple[float, int, int] | None:
@@ -382,9 +413,13 @@ def silent_causes(conn: Connection, now: datetime | None = None) -> list[Alert]:
     return causes
 
 
+_HEARD_FROM = db.alerts.update().where(db.alerts.c.open_key == bindparam("b_key"), db.alerts.c.resolved_at.is_(None))
+
+
 def heard_from(conn: Connection, kiosk_id: str, now: datetime | None = None) -> None:
-    """A kiosk made contact: its silent alert, if any, is over."""
-    resolve(conn, db.alerts.c.open_key == f"silent|{kiosk_id}", "the kiosk made contact again", now=now)
+    """A kiosk made contact: its silent alert, if any, is over (every batch and heartbeat: built once)."""
+    conn.execute(_HEARD_FROM, {"b_key": f"silent|{kiosk_id}", "resolved_at": iso(now or utcnow()), "acked_by": None,
+                               "note": "the kiosk made contact again", "open_key": None})
 
 
 # --- wording: an alert's kind + params in the reader's language ------------------------------

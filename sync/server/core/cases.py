@@ -52,7 +52,7 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy import case as sql_case
 from sqlalchemy.engine import Connection
 
@@ -729,6 +729,13 @@ def reopen(conn: Connection, case_id, by: str | None, text: str | None = None, n
                  params={"due_date": due, "times": row["reopened"] + 1})
 
 
+#: the closed cases watched in the judged months (of these officers): built once, ingest runs it every batch
+_WATCHED = select(db.cases.c.id, db.cases.c.officer_id, db.cases.c.watch_month).where(
+    db.cases.c.status == "closed", db.cases.c.watch_month.in_(bindparam("months", expanding=True)),
+    db.cases.c.officer_id.is_not(None))
+_WATCHED_OF = _WATCHED.where(db.cases.c.officer_id.in_(bindparam("officers", expanding=True)))
+
+
 def reopen_watched(conn: Connection, now: datetime | None = None,
                    officers: set[str] | None = None) -> dict[tuple[str, str], list[int]]:
     """Reopen every closed case whose officer's watched month is under the low-rate threshold with
@@ -738,13 +745,13 @@ def reopen_watched(conn: Connection, now: datetime | None = None,
     given ``officers`` (those of the batch just folded), only their cases: a batch costs one
     indexed look-up, however many cases were closed over the years."""
     now = now or utcnow()
-    c = db.cases
     if officers is not None and not officers:
         return {}
-    where = [c.c.status == "closed", c.c.watch_month.in_(alerts.judged_months(now)), c.c.officer_id.is_not(None)]
+    months = list(alerts.judged_months(now))
     if officers is not None:
-        where.append(c.c.officer_id.in_(sorted(officers)))
-    watched = conn.execute(select(c.c.id, c.c.officer_id, c.c.watch_month).where(*where)).all()
+        watched = conn.execute(_WATCHED_OF, {"months": months, "officers": sorted(officers)}).all()
+    else:
+        watched = conn.execute(_WATCHED, {"months": months}).all()
     if not watched:
         return {}
     rule = alerts.rules(conn)

@@ -159,6 +159,10 @@ def _new_groups():
 
 
 _NEW_GROUPS = _new_groups()
+#: the fold's cursor and the last rating: built once, as _NEW_GROUPS (every batch runs them)
+_CURSOR_LOCKED = select(cursor_table.c.pk).where(cursor_table.c.name == "ratings").with_for_update()
+_CURSOR_MOVED = cursor_table.update().where(cursor_table.c.name == "ratings")
+_TOP = select(func.max(db.ratings.c.pk))
 
 
 def _satisfied_sets(conn, surveys: dict | None) -> dict[str, frozenset]:
@@ -241,15 +245,13 @@ def fold_in(conn, reasons: list[str], limit: int | None = CHUNK, surveys: dict |
     ``satisfied`` set, whatever the town's default scale. A survey the
     server does not know (never stored: ingest refuses it) counts none.
     """
-    r = db.ratings
-    where = select(cursor_table.c.pk).where(cursor_table.c.name == "ratings").with_for_update()
-    cur = conn.execute(where).scalar()
+    cur = conn.execute(_CURSOR_LOCKED).scalar()
     if cur is None:
         # the first fold: two server processes starting at once both get here, so the cursor's row
         # is made "if missing" (an upsert adding 0 to a row another made) and read again, locked
         _upsert(conn, cursor_table, [{"name": "ratings", "pk": 0}], ["name"], ["pk"])
-        cur = conn.execute(where).scalar()
-    top = conn.execute(select(func.max(r.c.pk))).scalar() or 0
+        cur = conn.execute(_CURSOR_LOCKED).scalar()
+    top = conn.execute(_TOP).scalar() or 0
     if top <= cur:
         return None
     if limit is not None:
@@ -297,7 +299,7 @@ def fold_in(conn, reasons: list[str], limit: int | None = CHUNK, surveys: dict |
         _upsert(conn, answers_table, [dict(zip((*KEY, "question", "value"), key), n=n)
                                       for key, n in answers.items()],
                 [*KEY, "question", "value"], ["n"])
-    conn.execute(cursor_table.update().where(cursor_table.c.name == "ratings").values(pk=top))
+    conn.execute(_CURSOR_MOVED, {"pk": top})
     return sum(agg["total"] for agg in days.values())
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection
 
 from sync import protocol
@@ -19,8 +19,12 @@ DEFAULT_SURVEY = {
 }
 
 
+#: built once: every batch reads two or three settings (the rules, the survey)
+_SETTING = select(settings.c.value).where(settings.c.key == bindparam("key"))
+
+
 def get_setting(conn: Connection, key: str, default=None):
-    value = conn.execute(select(settings.c.value).where(settings.c.key == key)).scalar()
+    value = conn.execute(_SETTING, {"key": key}).scalar()
     return default if value is None else json.loads(value)
 
 

@@ -57,7 +57,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.engine import Connection
 
 from sync import tlog
@@ -257,19 +257,20 @@ def extend_cache(conn: Connection, n: int, fresh: dict[int, bytes] | None = None
     return target - done
 
 
+#: built once: every batch runs them
+_LAST_LEAF = select(log_leaves.c.idx, log_leaves.c.rating_pk).order_by(log_leaves.c.idx.desc()).limit(1)
+_NEW_RATINGS = select(ratings.c.pk, ratings.c.hash).where(ratings.c.pk > bindparam("after")).order_by(ratings.c.pk)
+
+
 def append(conn: Connection, now=None, sign: bool = True) -> int:
     """Give the ratings stored after the log's last one their leaves, extend the cache, sign; the new size.
 
     Called in the batch's transaction after its insert (core/ingest.py),
     under the ratings lock: pk order is commit order.
     """
-    last = conn.execute(select(log_leaves.c.idx, log_leaves.c.rating_pk)
-                        .order_by(log_leaves.c.idx.desc()).limit(1)).first()
+    last = conn.execute(_LAST_LEAF).first()
     n = 0 if last is None else last.idx + 1       # leaves are given in pk order: the last has the highest pk
-    q = select(ratings.c.pk, ratings.c.hash).order_by(ratings.c.pk)
-    if last is not None:
-        q = q.where(ratings.c.pk > last.rating_pk)
-    new = conn.execute(q).all()
+    new = conn.execute(_NEW_RATINGS, {"after": -1 if last is None else last.rating_pk}).all()
     if new:
         bulk_insert(conn, log_leaves, [{"idx": n + i, "rating_pk": r.pk} for i, r in enumerate(new)])
         old, n = n, n + len(new)
