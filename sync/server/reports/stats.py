@@ -34,7 +34,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import Table, and_, case, func, literal, not_, select
+from sqlalchemy import Table, and_, case, func, literal, not_, select, text, tuple_
 from sqlalchemy.sql.expression import ColumnElement
 from sqlalchemy.types import DateTime
 
@@ -358,14 +358,38 @@ class Stats:
         sums = sums_of(t)
         by = {}
         with self.reader.connect() as conn:
-            overall = self._figures(conn.execute(select(*sums).where(where(t))).one())
-            for d, col in DIMENSIONS.items():
-                key = t.c[col].label("key")
-                rows = conn.execute(select(key, *sums).where(where(t)).group_by(key))
-                by[d] = _best_first(self._figures(row, row.key or None) for row in rows)   # "" = none
-            b = bucket.label("key")
-            trend = [self._figures(row, row.key)
-                     for row in conn.execute(select(b, *sums_of(tt)).where(where(tt)).group_by(b).order_by(b))]
+            # PostgreSQL: the overall figures, each breakdown (and the trend when it reads the same table by a
+            # column) from ONE scan of the period's roll-up rows, GROUPING SETS; the same rows as one
+            # GROUP BY each (issue 13: a province's year, six scans of ~10⁵ month rows)
+            same_trend = tt is t and bucket is tt.c.at
+            if conn.dialect.name == "postgresql":
+                cols = [t.c[col] for col in DIMENSIONS.values()] + ([bucket] if same_trend else [])
+                labels = [f"k{i}" for i in range(len(cols))]
+                q = (select(*[c.label(k) for c, k in zip(cols, labels)], func.grouping(*cols).label("g"), *sums)
+                     .where(where(t)).group_by(func.grouping_sets(text("()"), *[tuple_(c) for c in cols])))
+                full = (1 << len(cols)) - 1       # GROUPING(): a bit set for each column not grouped by
+                sets: dict[int, list] = {}
+                for row in conn.execute(q):
+                    sets.setdefault(row.g, []).append(row)
+                overall = self._figures(sets[full][0]) if full in sets else Figures(
+                    levels=dict.fromkeys(self.levels, 0))
+                for i, d in enumerate(DIMENSIONS):
+                    rows = sets.get(full ^ (1 << (len(cols) - 1 - i)), [])
+                    by[d] = _best_first(self._figures(row, row._mapping[labels[i]] or None) for row in rows)
+                if same_trend:
+                    rows = sets.get(full ^ 1, [])
+                    trend = sorted((self._figures(row, row._mapping[labels[-1]]) for row in rows),
+                                   key=lambda f: f.key)
+            else:
+                overall = self._figures(conn.execute(select(*sums).where(where(t))).one())
+                for d, col in DIMENSIONS.items():
+                    key = t.c[col].label("key")
+                    rows = conn.execute(select(key, *sums).where(where(t)).group_by(key))
+                    by[d] = _best_first(self._figures(row, row.key or None) for row in rows)   # "" = none
+            if not (same_trend and conn.dialect.name == "postgresql"):
+                b = bucket.label("key")
+                trend = [self._figures(row, row.key) for row in
+                         conn.execute(select(b, *sums_of(tt)).where(where(tt)).group_by(b).order_by(b))]
             counted = {code: (n, sat) for code, n, sat in conn.execute(
                 select(tr.c.code, func.sum(tr.c.n), func.sum(tr.c.satisfied)).where(where(tr)).group_by(tr.c.code))}
         reasons = {code: int(counted.get(code, (0, 0))[0] or 0) for code in self.reasons}
