@@ -50,6 +50,22 @@ def copy_out(url: str, out: Path, fmt: str) -> tuple[float, float]:
     return time.perf_counter() - t0, time.process_time() - cpu0
 
 
+def settled(base: str, timeout: float = 1800) -> None:
+    """Wait until the server's own start-up work is done: the roll-up catch-up and the first sweep (the
+    public log's backfill of a freshly loaded town) and the notifier's first round (/healthz counts them).
+
+    On a loaded town they take minutes of the server's CPU; measured with the pull they were most of the
+    "server CPU" of the streamed route (py-spy: core/tasks.catch_up, log_round, notify.scan)."""
+    import requests
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        health = requests.get(base + "/healthz", timeout=30).json()
+        if health["background"]["sweeps"] >= 1 and health["notify"]["rounds"] >= 1:
+            return
+        time.sleep(1)
+    sys.exit("the server's start-up work did not end")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=1_000_000)
@@ -89,6 +105,7 @@ def run(server, name: str, args) -> None:
     port = free_port()
     proc = start_server(url, port)
     try:
+        settled(f"http://127.0.0.1:{port}")
         for fmt in args.formats.split(","):
             took, server_cpu, client_cpu, count = pull(f"http://127.0.0.1:{port}", token, fmt, work / f"out.{fmt}.csv",
                                                        args.limit, proc.pid)

@@ -262,3 +262,24 @@ def test_sealed_ratings_through_a_batch_are_the_same_in_both_paths(town, tmp_pat
     assert r.status_code == 200, r.text
     want = json_path_file(town, tmp_path / "json.csv")
     assert b"\xef\xbb\xbf" + get(town, {"header": "1"}).content == want
+
+
+ROW_CHECK = ["a,=b", "a,-", ",", "a,,b", "x,", "=", "", "ok", "dòng\u2028mới", "tab\there", "\x7f del", "\ufeffbom",
+             "a\x0bb", "end\r", "\n", '""', "@", "a,@b,", "-1,5"]
+
+
+def test_the_row_check_gives_the_same_bytes_as_the_rule_on_every_cell(town, tmp_path):
+    """One cell that needs the rule in a row of plain ones, at the start, in the middle, at the end; commas
+    before formula starts inside a value; empty strings and NULLs beside them (streamed vs the csv module)."""
+    rows = []
+    for i, text in enumerate(ROW_CHECK):
+        for j, col in enumerate(("kiosk_id", "comment", "dossier_code", "sig", "officer_id")):
+            over = {"comment": "plain", col: (text or None) if col in ("comment", "dossier_code") and i % 3 == 0 else text}
+            rows.append(_row(1000 + i * 5 + j, A, id=str(uuid.UUID(int=10_000 + i * 5 + j)), seq=10_000 + i * 5 + j,
+                             **over))
+    with town.engine.begin() as conn:
+        conn.execute(insert(db.ratings), rows)
+    want = json_path_file(town, tmp_path / "json.csv")
+    r = get(town, {"header": "1", "limit": "1000"})
+    assert r.status_code == 200 and r.headers["X-Hailong-Count"] == str(60 + len(rows))
+    assert b"\xef\xbb\xbf" + r.content == want

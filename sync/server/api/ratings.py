@@ -175,13 +175,21 @@ def _sql_column(col: str) -> str:
         return col
     if col in ("reasons", "flags"):
         return _sql_list(col)
-    if col == "survey":
-        return f"CASE WHEN wire_version = 1 THEN NULL ELSE {_sql_cell(col)} END"
     if col == "answers":
         return _SQL_ANSWERS
-    return _sql_cell(col)
+    # a row none of whose text cells needs the rule (:data:`_ROW_PLAIN`): the value as it is
+    cell = f"CASE WHEN plain THEN {col} ELSE {_sql_cell(col)} END"
+    return f"CASE WHEN wire_version = 1 THEN NULL ELSE {cell} END" if col == "survey" else cell
 
 
+#: the text cells of a row (lists and answers have their own checks) joined by commas: a row whose
+#: joined text holds no control, no field start that is a formula start, no empty string (``(^|,)``
+#: then ``,`` or the end; a NULL is skipped by concat_ws) needs none of :func:`_sql_cell`'s rule, so
+#: one regular expression a row instead of one a cell. A comma inside a value may only make it match
+#: where no cell needs the rule (the cells then take the rule, which gives the same bytes); every
+#: cell's start follows a comma or is the start, so it never misses one that does.
+_TEXT_COLUMNS = [c for c in CSV_COLUMNS if c not in ("seq", "level", "reasons", "flags", "answers")]
+_ROW_PLAIN = (f"NOT (concat_ws(',', {', '.join(_TEXT_COLUMNS)}) ~ '[\\x01-\\x1f]|(^|,)([-=+@,]|$)') AS plain")
 _COPY_SELECT = ", ".join(_sql_column(c) for c in CSV_COLUMNS)
 _LIST_AT = [CSV_COLUMNS.index(c) for c in ("reasons", "flags")]
 _SURVEY_AT, _ANSWERS_AT = CSV_COLUMNS.index("survey"), CSV_COLUMNS.index("answers")
@@ -233,7 +241,9 @@ def _copy_chunks(conn, start: int, last: int, scope: Scope):
     """
     where = select(ratings.c.pk).where(ratings.c.pk > start, ratings.c.pk <= last, scope.ratings())
     cond = str(where.whereclause.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
-    sql = f"COPY (SELECT {_COPY_SELECT} FROM ratings WHERE {cond} ORDER BY pk) TO STDOUT (FORMAT csv)"
+    # OFFSET 0: the sub-SELECT is not flattened, so ``plain`` is worked out once a row, not once a cell
+    sql = (f"COPY (SELECT {_COPY_SELECT} FROM (SELECT *, {_ROW_PLAIN} FROM ratings WHERE {cond} ORDER BY pk "
+           f"OFFSET 0) r ORDER BY pk) TO STDOUT (FORMAT csv)")
     raw = conn.connection.driver_connection
     with raw.cursor() as cur, cur.copy(sql) as copy:
         parts, size = [], 0
