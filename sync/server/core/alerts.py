@@ -198,7 +198,12 @@ def resolve(conn: Connection, where, note: str, by: str | None = None, now: date
     """Close the open alerts matching ``where``; returns how many were closed."""
     a = db.alerts
     return conn.execute(a.update().where(where, a.c.resolved_at.is_(None)).values(
-        resolved_at=iso(now or utcnow()), acked_by=by, note=note, open_key=None)).rowcount
+        **_closed(note, by, now))).rowcount
+
+
+def _closed(note: str, by: str | None, now: datetime | None) -> dict:
+    """What closing an alert writes (resolve, heard_from)."""
+    return {"resolved_at": iso(now or utcnow()), "acked_by": by, "note": note, "open_key": None}
 
 
 _OFFICER_NAMES = select(db.officers.c.id, db.officers.c.name).where(db.officers.c.id.in_(bindparam("ids", expanding=True)))
@@ -218,7 +223,7 @@ CURSOR = "alerts"
 
 
 def _alerts_cursor(conn: Connection, cursor_table) -> int:
-    cur = conn.execute(_CURSOR_LOCKED, {"name": CURSOR}).scalar()
+    cur = conn.execute(rollup.CURSOR_PK_LOCKED, {"name": CURSOR}).scalar()
     if cur is None:
         # town.db of version 0.1 scanned harassment when the alerts page was opened
         cur = int(get_setting(conn, "alerts_scanned_pk", 0) or 0)
@@ -249,7 +254,7 @@ def rating_causes(conn: Connection, scale: int | None = None, now: datetime | No
     now = now or utcnow()
     r = db.ratings
     start = _alerts_cursor(conn, rollup.cursor_table)
-    top = conn.execute(_CURSOR, {"name": "ratings"}).scalar() or 0
+    top = conn.execute(rollup.CURSOR_PK, {"name": "ratings"}).scalar() or 0
     if top <= start:
         return []
     known = rows is not None and top - start == len(rows)
@@ -258,7 +263,7 @@ def rating_causes(conn: Connection, scale: int | None = None, now: datetime | No
         causes += _harassment(conn, and_(r.c.pk > start, r.c.pk <= top))
     if not known or not {_local_month_of(row["corrected_at"]) for row in rows}.isdisjoint(judged_months(now)):
         causes += _low_rates(conn, start, top, rules(conn), scale, now)
-    conn.execute(_CURSOR_MOVED, {"b_name": CURSOR, "pk": top})
+    conn.execute(rollup.CURSOR_MOVED, {"b_name": CURSOR, "pk": top})
     return causes
 
 
@@ -307,9 +312,6 @@ _TOUCHED = _touched_months()
 _RAISED = select(db.alerts.c.month, db.alerts.c.subject).where(
     db.alerts.c.kind == "low_rate", db.alerts.c.subject.in_(bindparam("officers", expanding=True)),
     db.alerts.c.month.in_(bindparam("months", expanding=True)))
-_CURSOR = select(rollup.cursor_table.c.pk).where(rollup.cursor_table.c.name == bindparam("name"))
-_CURSOR_LOCKED = _CURSOR.with_for_update()
-_CURSOR_MOVED = rollup.cursor_table.update().where(rollup.cursor_table.c.name == bindparam("b_name"))
 
 
 def _low_rates(conn: Connection, start: int, top: int, rule: dict, scale: int, now: datetime) -> list[Alert]:
@@ -418,8 +420,7 @@ _HEARD_FROM = db.alerts.update().where(db.alerts.c.open_key == bindparam("b_key"
 
 def heard_from(conn: Connection, kiosk_id: str, now: datetime | None = None) -> None:
     """A kiosk made contact: its silent alert, if any, is over (every batch and heartbeat: built once)."""
-    conn.execute(_HEARD_FROM, {"b_key": f"silent|{kiosk_id}", "resolved_at": iso(now or utcnow()), "acked_by": None,
-                               "note": "the kiosk made contact again", "open_key": None})
+    conn.execute(_HEARD_FROM, {"b_key": f"silent|{kiosk_id}", **_closed("the kiosk made contact again", None, now)})
 
 
 # --- wording: an alert's kind + params in the reader's language ------------------------------

@@ -357,6 +357,13 @@ def _acked_through(conn: Connection, kiosk_id: str, start: int, held: dict, recs
         s += 1
 
 
+def _held_in(column, *fields) -> dict[bool, object]:
+    """``SELECT fields WHERE column IN :ids``, by "is the connection PostgreSQL's": there ``= ANY(:ids)``,
+    one array parameter, not one per value."""
+    return {False: select(*fields).where(column.in_(bindparam("ids", expanding=True))),
+            True: select(*fields).where(column == any_(bindparam("ids", type_=ARRAY(column.type))))}
+
+
 class _Q:
     """The statements every batch runs, built once with bound parameters.
 
@@ -372,30 +379,11 @@ class _Q:
     kiosk_seen = kiosks.update().where(kiosks.c.id == bindparam("b_kid"))
     batch_kept = batches.insert()
     unit_desks = select(desks.c.id).where(desks.c.unit_code == bindparam("unit"))
-    unit_officers = select(officers.c.id).where(officers.c.desk_id.in_(
-        select(desks.c.id).where(desks.c.unit_code == bindparam("unit")).scalar_subquery()))
+    unit_officers = select(officers.c.id).where(officers.c.desk_id.in_(unit_desks.scalar_subquery()))
     open_alerts = select(alerts).where(alerts.c.kiosk_id == bindparam("kid"), alerts.c.kind == bindparam("kind"),
                                        alerts.c.resolved_at.is_(None))
-    _in_ids = {}
-
-    @classmethod
-    def _in(cls, conn: Connection, name: str, column, *fields):
-        """``SELECT fields WHERE column IN :ids`` (PostgreSQL: ``= ANY(:ids)``, one array parameter)."""
-        pg = conn.dialect.name == "postgresql"
-        found = cls._in_ids.get((name, pg))
-        if found is None:
-            match = (column == any_(bindparam("ids", type_=ARRAY(column.type))) if pg
-                     else column.in_(bindparam("ids", expanding=True)))
-            found = cls._in_ids[(name, pg)] = select(*fields).where(match)
-        return found
-
-    @classmethod
-    def ids_held(cls, conn: Connection):
-        return cls._in(conn, "ids", ratings.c.id, ratings.c.id, ratings.c.kiosk_id, ratings.c.seq, ratings.c.hash)
-
-    @classmethod
-    def receipts_held(cls, conn: Connection):
-        return cls._in(conn, "receipts", ratings.c.receipt_id, ratings.c.receipt_id)
+    ids_held = _held_in(ratings.c.id, ratings.c.id, ratings.c.kiosk_id, ratings.c.seq, ratings.c.hash)
+    receipts_held = _held_in(ratings.c.receipt_id, ratings.c.receipt_id)
 
 
 def ingest(conn: Connection, kiosk: dict, batch: dict, idem_key: str, *,
@@ -425,7 +413,7 @@ def ingest(conn: Connection, kiosk: dict, batch: dict, idem_key: str, *,
     existing = {}
     ids = [r["id"] for r in recs]
     for part in _in_chunks(ids):
-        for row in conn.execute(_Q.ids_held(conn), {"ids": part}):
+        for row in conn.execute(_Q.ids_held[conn.dialect.name == "postgresql"], {"ids": part}):
             existing[row.id] = row
     held = {}  # seq -> (id, hash, prev_hash), around this batch's seqs
     times = {}  # seq -> (created_at, corrected_at): the previous seq's, for the clock rules
@@ -616,7 +604,7 @@ def _server_flags(conn: Connection, kid: str, unit_code: str, rows: list[dict], 
     receipts = sorted({r["receipt_id"] for r in rows if r["receipt_id"] is not None})
     held = set()
     for part in _in_chunks(receipts):
-        held.update(conn.execute(_Q.receipts_held(conn), {"ids": part}).scalars())
+        held.update(conn.execute(_Q.receipts_held[conn.dialect.name == "postgresql"], {"ids": part}).scalars())
     roster = (("unknown_desk", "desk_id", unit_desks), ("unknown_officer", "officer_id", unit_officers))
     for row in rows:
         found = []

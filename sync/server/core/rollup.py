@@ -159,9 +159,11 @@ def _new_groups():
 
 
 _NEW_GROUPS = _new_groups()
-#: the fold's cursor and the last rating: built once, as _NEW_GROUPS (every batch runs them)
-_CURSOR_LOCKED = select(cursor_table.c.pk).where(cursor_table.c.name == "ratings").with_for_update()
-_CURSOR_MOVED = cursor_table.update().where(cursor_table.c.name == "ratings")
+#: a cursor's pk (``name``), read or locked, and moved (``b_name``, ``pk``): built once, as _NEW_GROUPS
+#: (every batch runs them, for the fold's cursor and the alert rules', core/alerts.py)
+CURSOR_PK = select(cursor_table.c.pk).where(cursor_table.c.name == bindparam("name"))
+CURSOR_PK_LOCKED = CURSOR_PK.with_for_update()
+CURSOR_MOVED = cursor_table.update().where(cursor_table.c.name == bindparam("b_name"))
 _TOP = select(func.max(db.ratings.c.pk))
 
 
@@ -245,12 +247,12 @@ def fold_in(conn, reasons: list[str], limit: int | None = CHUNK, surveys: dict |
     ``satisfied`` set, whatever the town's default scale. A survey the
     server does not know (never stored: ingest refuses it) counts none.
     """
-    cur = conn.execute(_CURSOR_LOCKED).scalar()
+    cur = conn.execute(CURSOR_PK_LOCKED, {"name": "ratings"}).scalar()
     if cur is None:
         # the first fold: two server processes starting at once both get here, so the cursor's row
         # is made "if missing" (an upsert adding 0 to a row another made) and read again, locked
         _upsert(conn, cursor_table, [{"name": "ratings", "pk": 0}], ["name"], ["pk"])
-        cur = conn.execute(_CURSOR_LOCKED).scalar()
+        cur = conn.execute(CURSOR_PK_LOCKED, {"name": "ratings"}).scalar()
     top = conn.execute(_TOP).scalar() or 0
     if top <= cur:
         return None
@@ -299,7 +301,7 @@ def fold_in(conn, reasons: list[str], limit: int | None = CHUNK, surveys: dict |
         _upsert(conn, answers_table, [dict(zip((*KEY, "question", "value"), key), n=n)
                                       for key, n in answers.items()],
                 [*KEY, "question", "value"], ["n"])
-    conn.execute(_CURSOR_MOVED, {"pk": top})
+    conn.execute(CURSOR_MOVED, {"b_name": "ratings", "pk": top})
     return sum(agg["total"] for agg in days.values())
 
 
