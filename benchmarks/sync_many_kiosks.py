@@ -46,6 +46,18 @@ from faultproxy import fill_kiosk  # noqa: E402
 from sync.server.core.admin_ops import enrol_kiosk  # noqa: E402
 
 
+def _all_at_once(server, kiosks: list) -> tuple[float, float]:
+    """Run each kiosk's function in a thread of its own, all at once; (seconds, server CPU seconds) until all end."""
+    threads = [threading.Thread(target=fn) for fn in kiosks]
+    cpu0 = common.server_cpu(server.pid)
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - t0, common.server_cpu(server.pid) - cpu0
+
+
 def run(town: common.Town, n_kiosks: int, per_kiosk: int, batch: int, workers: int) -> dict:
     with town.engine.begin() as conn:
         kiosks = [enrol_kiosk(conn, f"K{i:03d}", "13321") for i in range(n_kiosks)]
@@ -57,16 +69,8 @@ def run(town: common.Town, n_kiosks: int, per_kiosk: int, batch: int, workers: i
     try:
         agents = [common.timed_agent(s, url, k, batch, latencies, server_times) for s, k in zip(stores, kiosks)]
         results = [None] * n_kiosks
-        threads = [threading.Thread(target=lambda i=i: results.__setitem__(i, agents[i].drain()))
-                   for i in range(n_kiosks)]
-        cpu0 = common.server_cpu(server.pid)
-        t0 = time.perf_counter()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        took = time.perf_counter() - t0
-        cpu = common.server_cpu(server.pid) - cpu0
+        took, cpu = _all_at_once(server, [lambda i=i: results.__setitem__(i, agents[i].drain())
+                                          for i in range(n_kiosks)])
     finally:
         common.stop(server)
     total = n_kiosks * per_kiosk
@@ -118,16 +122,9 @@ def run_open_loop(town: common.Town, n_kiosks: int, rate: float, duration: float
 
     try:
         agents = [common.timed_agent(s, url, k, batch, latencies, server_times) for s, k in zip(stores, kiosks)]
-        cpu0 = common.server_cpu(server.pid)
-        t0 = time.monotonic()
-        threads = [threading.Thread(target=kiosk, args=(i, agents[i], stores[i], t0 + duration, random.Random(i)))
-                   for i in range(n_kiosks)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        took = time.monotonic() - t0
-        cpu = common.server_cpu(server.pid) - cpu0
+        end = time.monotonic() + duration
+        took, cpu = _all_at_once(server, [lambda i=i: kiosk(i, agents[i], stores[i], end, random.Random(i))
+                                          for i in range(n_kiosks)])
     finally:
         common.stop(server)
     for s in stores:
