@@ -222,12 +222,11 @@ def _officer_names(conn: Connection, ids) -> dict[str, str]:
 CURSOR = "alerts"
 
 
-def _alerts_cursor(conn: Connection, cursor_table) -> int:
+def _alerts_cursor(conn: Connection) -> int:
     cur = conn.execute(rollup.CURSOR_PK_LOCKED, {"name": CURSOR}).scalar()
     if cur is None:
         # town.db of version 0.1 scanned harassment when the alerts page was opened
-        cur = int(get_setting(conn, "alerts_scanned_pk", 0) or 0)
-        conn.execute(cursor_table.insert().values(name=CURSOR, pk=cur))
+        cur = rollup.locked_cursor(conn, CURSOR, int(get_setting(conn, "alerts_scanned_pk", 0) or 0))
     return cur
 
 
@@ -253,7 +252,7 @@ def rating_causes(conn: Connection, scale: int | None = None, now: datetime | No
     """
     now = now or utcnow()
     r = db.ratings
-    start = _alerts_cursor(conn, rollup.cursor_table)
+    start = _alerts_cursor(conn)
     top = conn.execute(rollup.CURSOR_PK, {"name": "ratings"}).scalar() or 0
     if top <= start:
         return []

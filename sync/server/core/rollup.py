@@ -165,6 +165,32 @@ CURSOR_PK = select(cursor_table.c.pk).where(cursor_table.c.name == bindparam("na
 CURSOR_PK_LOCKED = CURSOR_PK.with_for_update()
 CURSOR_MOVED = cursor_table.update().where(cursor_table.c.name == bindparam("b_name"))
 _TOP = select(func.max(db.ratings.c.pk))
+_CURSOR_MADE: dict[str, object] = {}
+
+
+def locked_cursor(conn, name: str, start: int) -> int:
+    """A cursor's pk, its row locked until the caller's transaction ends; made at ``start`` if missing.
+
+    The first fold (and the alert rules' first look) of a new town: two
+    server processes starting at once both find no row. Each makes it "if
+    missing" (INSERT … ON CONFLICT DO NOTHING: the second waits for the
+    first's commit, then does nothing) and reads it again, locked, so
+    neither fails on the other's row (a unique violation, before) and both
+    go on from the same pk.
+    """
+    cur = conn.execute(CURSOR_PK_LOCKED, {"name": name}).scalar()
+    if cur is None:
+        dialect = conn.dialect.name
+        stmt = _CURSOR_MADE.get(dialect)
+        if stmt is None:
+            if dialect == "postgresql":
+                from sqlalchemy.dialects.postgresql import insert
+            else:
+                from sqlalchemy.dialects.sqlite import insert
+            stmt = _CURSOR_MADE[dialect] = insert(cursor_table).on_conflict_do_nothing(index_elements=["name"])
+        conn.execute(stmt, {"name": name, "pk": start})
+        cur = conn.execute(CURSOR_PK_LOCKED, {"name": name}).scalar()
+    return cur
 
 
 def _satisfied_sets(conn, surveys: dict | None) -> dict[str, frozenset]:
@@ -247,12 +273,7 @@ def fold_in(conn, reasons: list[str], limit: int | None = CHUNK, surveys: dict |
     ``satisfied`` set, whatever the town's default scale. A survey the
     server does not know (never stored: ingest refuses it) counts none.
     """
-    cur = conn.execute(CURSOR_PK_LOCKED, {"name": "ratings"}).scalar()
-    if cur is None:
-        # the first fold: two server processes starting at once both get here, so the cursor's row
-        # is made "if missing" (an upsert adding 0 to a row another made) and read again, locked
-        _upsert(conn, cursor_table, [{"name": "ratings", "pk": 0}], ["name"], ["pk"])
-        cur = conn.execute(CURSOR_PK_LOCKED, {"name": "ratings"}).scalar()
+    cur = locked_cursor(conn, "ratings", 0)
     top = conn.execute(_TOP).scalar() or 0
     if top <= cur:
         return None
