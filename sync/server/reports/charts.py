@@ -2,18 +2,21 @@
 
 PNG for the Word report, SVG for the web pages. The font is DejaVu Sans,
 which ships with matplotlib and carries every Vietnamese letter.
+
+Each chart is its own ``matplotlib.figure.Figure``, never pyplot's: pyplot
+keeps a registry of open figures shared by every thread, and the server
+draws from several at once (requests; the Word report's chart beside its
+queries, report_docx.gather). A Figure saved to PNG or SVG needs no GUI
+backend and is freed with its last reference.
 """
 from __future__ import annotations
 
 import io
 
-import matplotlib
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
-
-from sync.server.reports.stats import Figures  # noqa: E402
+from sync.server.reports.stats import Figures
 
 BLUE = "#1f5fa8"
 GREY = "#9aa5b1"
@@ -39,7 +42,8 @@ def _trend_figure(trend: list[Figures], title: str, width: float, height: float,
     labels = [_short(f.key) for f in trend]
     rates = [f.rate for f in trend]
     valid = [f.valid for f in trend]
-    fig, ax = plt.subplots(figsize=(width, height), dpi=100)
+    fig = Figure(figsize=(width, height), dpi=100)
+    ax = fig.subplots()
     ax2 = ax.twinx()
     x = range(len(labels))
     ax2.bar(x, valid, color=GREY, alpha=0.45, width=0.6, label=count_label)
@@ -106,7 +110,6 @@ def trend_png(trend: list[Figures], title: str = "Tỷ lệ hài lòng theo th�
         fig.set_layout_engine(None)
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=PNG_DPI)
-        plt.close(fig)
         png = buf.getvalue()
         if len(_PNG_CACHE) >= _PNG_CACHE_SIZE:
             _PNG_CACHE.pop(next(iter(_PNG_CACHE)))    # the oldest
@@ -120,6 +123,5 @@ def trend_svg(trend: list[Figures], title: str = "", labels: tuple[str, str, str
     fig = _trend_figure(trend, title, 6.4, 3.4, labels, decimal)
     buf = io.StringIO()
     fig.savefig(buf, format="svg", bbox_inches="tight")
-    plt.close(fig)
     svg = buf.getvalue()
     return svg[svg.index("<svg"):]   # inline: drop the XML prolog and DOCTYPE

@@ -22,8 +22,11 @@ import io
 import re
 import unicodedata
 import zipfile
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 from xml.sax.saxutils import escape as xml_escape
 
 from docx import Document
@@ -100,6 +103,9 @@ class ReportData:
     survey_questions: dict = field(default_factory=dict)
     #: on time beside satisfaction per procedure (survey_results.TimelinessFigures), dated ones only
     on_time_procedures: list = field(default_factory=list)
+    #: the trend as the report's PNG (charts.trend_png), drawn by gather while the other figures are
+    #: read; None: report() draws it
+    trend_chart: bytes | None = None
 
 
 def gather(stats: Stats, flt: Filter, names: dict[str, dict[str, str]], today: date | None = None) -> ReportData:
@@ -117,23 +123,36 @@ def gather(stats: Stats, flt: Filter, names: dict[str, dict[str, str]], today: d
         return rows
 
     step = trend_step(flt.period)
-    dash = stats.dashboard(flt, step, comments=10)
-    officer = whole = None
+    today = today or today_vn()
+    others = officer = None
     if flt.officer:
         officer = {"id": flt.officer, "name": names.get("officer", {}).get(flt.officer) or flt.officer}
         others = Filter(flt.period, unit=flt.unit, desk=flt.desk, procedure=flt.procedure)
-        whole = stats.dashboard(others, step, comments=0).overall
-    today = today or today_vn()
-    with stats.reader.connect() as conn:
-        cases = case_figures.figures(conn, flt.period, today, unit=flt.unit, officer=flt.officer).overall
-        scores = (scoring.sheet(stats, conn, flt.period, today, unit=flt.unit)
-                  if flt.period.kind == "year" and not (flt.officer or flt.desk or flt.procedure) else None)
-        key = public_key_shown(conn)
-        known = known_surveys(conn)
-    surveys = survey_results.survey_breakdown(stats.reader, flt)
+
+    def done_about_it():
+        with stats.reader.connect() as conn:
+            cases = case_figures.figures(conn, flt.period, today, unit=flt.unit, officer=flt.officer).overall
+            scores = (scoring.sheet(stats, conn, flt.period, today, unit=flt.unit)
+                      if flt.period.kind == "year" and not (flt.officer or flt.desk or flt.procedure) else None)
+            return cases, scores, public_key_shown(conn), known_surveys(conn)
+
+    def dashboard_and_chart():
+        dash = stats.dashboard(flt, step, comments=10)
+        return dash, charts.trend_png(dash.trend) if dash.trend else None
+
+    got = _side_by_side(stats.reader, {
+        "dash": dashboard_and_chart,
+        "whole": lambda: stats.dashboard(others, step, comments=0).overall if others else None,
+        "done": done_about_it,
+        "surveys": lambda: survey_results.survey_breakdown(stats.reader, flt),
+        "timeliness": lambda: survey_results.timeliness(stats.reader, flt, "procedure"),
+        "comment_total": lambda: stats.comment_count(flt),
+    })
+    (dash, chart), whole, surveys = got["dash"], got["whole"], got["surveys"]
+    cases, scores, key, known = got["done"]
     questions = {s.survey_id: survey_results.question_results(stats.reader, flt, known[s.survey_id])
                  for s in surveys if survey_results.questions_of(known.get(s.survey_id) or {})}
-    dated = [t for t in survey_results.timeliness(stats.reader, flt, "procedure") if t.dated]
+    dated = [t for t in got["timeliness"] if t.dated]
     for t in dated:
         t.name = t.name or names.get("procedure", {}).get(t.key) or t.key or "(không ghi thủ tục)"
     return ReportData(
@@ -148,7 +167,27 @@ def gather(stats: Stats, flt: Filter, names: dict[str, dict[str, str]], today: d
         level_labels={lv: stats.level_label(lv) for lv in stats.levels},
         trend=dash.trend, comments=dash.comments,
         satisfied_labels=[stats.level_label(lv) for lv in satisfied_levels(stats.scale)],
-        comment_total=stats.comment_count(flt), officer=officer, whole=whole)
+        comment_total=got["comment_total"], officer=officer, whole=whole, trend_chart=chart)
+
+
+def _side_by_side(reader, jobs: dict[str, Callable[[], Any]]) -> dict[str, Any]:
+    """Each job's result by name: on PostgreSQL the jobs run at once, each on its own connection.
+
+    The report's figures are some ten independent reads of the roll-up (the
+    dashboard's scan, the scores, surveys, timeliness, comments…): a
+    province's year is ~0.5 s of queries one after the other (issue 13),
+    which the database can run side by side on its cores, while the trend's
+    chart is drawn here (matplotlib: ~0.25 s of Python) as soon as the
+    dashboard's figures are in. SQLite runs them
+    one after the other as before (one file; an in-memory database is one
+    connection's own). A job's exception is raised here, as it would be
+    called in turn.
+    """
+    if reader.dialect.name != "postgresql":
+        return {name: job() for name, job in jobs.items()}
+    with ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="report") as pool:
+        running = {name: pool.submit(job) for name, job in jobs.items()}
+        return {name: future.result() for name, future in running.items()}
 
 
 def slug(text: str) -> str:
@@ -621,7 +660,7 @@ def report(data: ReportData, issuer: Issuer | None = None, on: date | None = Non
 
     if data.trend:
         _para(doc, "Diễn biến tỷ lệ hài lòng trong kỳ:", indent_first=True, keep_next=True)
-        doc.add_picture(io.BytesIO(charts.trend_png(data.trend)), width=Mm(160))
+        doc.add_picture(io.BytesIO(data.trend_chart or charts.trend_png(data.trend)), width=Mm(160))
         doc.paragraphs[-1].alignment = WD_ALIGN_PARAGRAPH.CENTER
 
     if officer:    # one officer: no table of officers; their desks and procedures
