@@ -128,6 +128,17 @@ def test_the_reports_reads_run_side_by_side_on_postgresql_in_turn_on_sqlite(stat
         assert ran == [threading.current_thread()] * 2
     assert got == {"a": "a", "b": "b"}
 
+    # while two reports read side by side, a third reads in turn: the pool is never drained by a crowd
+    assert report_docx._SIDE_BY_SIDE.acquire(blocking=False) and report_docx._SIDE_BY_SIDE.acquire(blocking=False)
+    try:
+        ran = []
+        report_docx._side_by_side(stats.reader, {"a": lambda: ran.append(threading.current_thread()),
+                                                 "b": lambda: ran.append(threading.current_thread())})
+        assert ran == [threading.current_thread()] * 2
+    finally:
+        report_docx._SIDE_BY_SIDE.release()
+        report_docx._SIDE_BY_SIDE.release()
+
     def broken():
         raise ValueError("no such survey")
     with pytest.raises(ValueError, match="no such survey"):     # a job's error is the caller's

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import re
+import threading
 import unicodedata
 import zipfile
 from collections.abc import Callable
@@ -170,6 +171,11 @@ def gather(stats: Stats, flt: Filter, names: dict[str, dict[str, str]], today: d
         comment_total=got["comment_total"], officer=officer, whole=whole, trend_chart=chart)
 
 
+#: how many reports may read side by side at once: each takes up to one pooled connection a job
+#: (the read-only engine's pool: 8 + 16 overflow); more reports at once read in turn
+_SIDE_BY_SIDE = threading.BoundedSemaphore(2)
+
+
 def _side_by_side(reader, jobs: dict[str, Callable[[], Any]]) -> dict[str, Any]:
     """Each job's result by name: on PostgreSQL the jobs run at once, each on its own connection.
 
@@ -177,17 +183,22 @@ def _side_by_side(reader, jobs: dict[str, Callable[[], Any]]) -> dict[str, Any]:
     dashboard's scan, the scores, surveys, timeliness, comments…): a
     province's year is ~0.5 s of queries one after the other (issue 13),
     which the database can run side by side on its cores, while the trend's
-    chart is drawn here (matplotlib: ~0.25 s of Python) as soon as the
-    dashboard's figures are in. SQLite runs them
-    one after the other as before (one file; an in-memory database is one
-    connection's own). A job's exception is raised here, as it would be
-    called in turn.
+    chart is drawn (matplotlib: ~0.25 s of Python) as soon as the
+    dashboard's figures are in. SQLite runs them one after the other as
+    before (one file; an in-memory database is one connection's own), and so
+    does a report asked while two others are reading side by side: a crowd
+    of downloads never holds more than two reports' connections of the pool
+    (some jobs take a second one inside). A job's exception is raised here,
+    as it would be called in turn.
     """
-    if reader.dialect.name != "postgresql":
+    if reader.dialect.name != "postgresql" or not _SIDE_BY_SIDE.acquire(blocking=False):
         return {name: job() for name, job in jobs.items()}
-    with ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="report") as pool:
-        running = {name: pool.submit(job) for name, job in jobs.items()}
-        return {name: future.result() for name, future in running.items()}
+    try:
+        with ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="report") as pool:
+            running = {name: pool.submit(job) for name, job in jobs.items()}
+            return {name: future.result() for name, future in running.items()}
+    finally:
+        _SIDE_BY_SIDE.release()
 
 
 def slug(text: str) -> str:
