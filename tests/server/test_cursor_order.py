@@ -73,39 +73,52 @@ def test_a_rating_that_commits_late_is_still_pulled_and_folded(town):
     engine.dispose()
 
 
-def test_two_processes_folding_first_at_once_both_succeed(pg_cluster):
-    """The roll-up's cursor row is made by the first fold: two server processes starting together
-    (``--workers 2``) both found it missing, and the second failed on a duplicate key. Here one
-    transaction makes it and holds it while another folds; once the first commits, the second
-    finds nothing left to fold instead of an error."""
-    from sync.server.core import rollup
-    url = pg_cluster.new_database("first_fold")
+def _one_rating(pg_cluster, name, level, reasons):
+    """A new migrated database holding one rating, nothing folded or judged yet: (its URL, an engine)."""
+    url = pg_cluster.new_database(name)
     engine = db.make_engine(url)
     db.migrate(engine)
     with engine.begin() as conn:
         conn.execute(insert(db.ratings).values(
             id=str(uuid.uuid4()), kiosk_id="K1", seq=1, created_at="2026-11-02T09:00:00+07:00", unit_code="13321",
-            desk_id="quay-1", officer_id="cb-001", level=3, reasons="[]", source="walk_up", flags="[]",
+            desk_id="quay-1", officer_id="cb-001", level=level, reasons=reasons, source="walk_up", flags="[]",
             prev_hash="0" * 64, hash="1" * 64, sig="2" * 64, received_at="2026-11-02T02:00:00.000+00:00",
             corrected_at="2026-11-02T09:00:00+07:00"))
-    first = engine.connect()
-    tx = first.begin()
-    assert rollup.fold_in(first, []) == 1            # made the cursor's row, not committed yet
+    return url, engine
+
+
+def _second_after_first(engine, url, first_tx, job):
+    """``job`` in a second transaction (a thread: another process) while ``first_tx`` is open: once the
+    second waits on the first's lock, the first commits. Returns the second's results and its errors."""
     out, errors = [], []
 
     def second():
         try:
             with engine.begin() as conn:
-                out.append(rollup.fold_in(conn, []))
+                out.append(job(conn))
         except Exception as exc:   # noqa: BLE001 - what the test looks for
             errors.append(exc)
     t = threading.Thread(target=second)
     t.start()
     wait_until(lambda: dbtools.scalar(url, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
                                            "AND datname = current_database()") >= 1, timeout=30)
-    tx.commit()
-    first.close()
+    first_tx.commit()
     t.join(30)
+    return out, errors
+
+
+def test_two_processes_folding_first_at_once_both_succeed(pg_cluster):
+    """The roll-up's cursor row is made by the first fold: two server processes starting together
+    (``--workers 2``) both found it missing, and the second failed on a duplicate key. Here one
+    transaction makes it and holds it while another folds; once the first commits, the second
+    finds nothing left to fold instead of an error."""
+    from sync.server.core import rollup
+    url, engine = _one_rating(pg_cluster, "first_fold", level=3, reasons="[]")
+    first = engine.connect()
+    tx = first.begin()
+    assert rollup.fold_in(first, []) == 1            # made the cursor's row, not committed yet
+    out, errors = _second_after_first(engine, url, tx, lambda conn: rollup.fold_in(conn, []))
+    first.close()
     engine.dispose()
     assert not errors and out == [None]              # nothing left: the first fold counted the rating
     assert dbtools.scalar(url, "SELECT sum(total) FROM rollup_day") == 1
@@ -116,35 +129,15 @@ def test_two_processes_judging_the_first_ratings_at_once_both_succeed(pg_cluster
     one transaction makes it and holds it while another looks; once the first commits, the second
     finds nothing left to judge instead of failing on a duplicate key."""
     from sync.server.core import alerts, rollup
-    url = pg_cluster.new_database("first_rules")
-    engine = db.make_engine(url)
-    db.migrate(engine)
+    url, engine = _one_rating(pg_cluster, "first_rules", level=1, reasons='["nhung_nhieu"]')
     with engine.begin() as conn:
-        conn.execute(insert(db.ratings).values(
-            id=str(uuid.uuid4()), kiosk_id="K1", seq=1, created_at="2026-11-02T09:00:00+07:00", unit_code="13321",
-            desk_id="quay-1", officer_id="cb-001", level=1, reasons='["nhung_nhieu"]', source="walk_up",
-            flags="[]", prev_hash="0" * 64, hash="1" * 64, sig="2" * 64,
-            received_at="2026-11-02T02:00:00.000+00:00", corrected_at="2026-11-02T09:00:00+07:00"))
         assert rollup.fold_in(conn, []) == 1
         conn.execute(rollup.cursor_table.delete().where(rollup.cursor_table.c.name == alerts.CURSOR))
     first = engine.connect()
     tx = first.begin()
     assert [a.kind for a in alerts.rating_causes(first)] == ["nhung_nhieu"]    # made the row, not committed
-    out, errors = [], []
-
-    def second():
-        try:
-            with engine.begin() as conn:
-                out.append(alerts.rating_causes(conn))
-        except Exception as exc:   # noqa: BLE001 - what the test looks for
-            errors.append(exc)
-    t = threading.Thread(target=second)
-    t.start()
-    wait_until(lambda: dbtools.scalar(url, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                                           "AND datname = current_database()") >= 1, timeout=30)
-    tx.commit()
+    out, errors = _second_after_first(engine, url, tx, alerts.rating_causes)
     first.close()
-    t.join(30)
     engine.dispose()
     assert not errors and out == [[]]                # the first look judged the rating; no second alert
     assert dbtools.scalar(url, "SELECT pk FROM rollup_cursor WHERE name = 'alerts'") == 1
