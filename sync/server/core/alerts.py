@@ -67,7 +67,7 @@ from sync.server.core.clock import (
 )
 from sync.server.core.scope import EVERY_UNIT, Scope
 from sync.server.core.settings import get_setting
-from sync.server.core.sql import LocalMonth, contains_code, json_object
+from sync.server.core.sql import LocalMonth, contains_code, dialect_insert, json_object
 
 DEFAULT_RULES = {
     "officer_rate_below": 80.0,   # % satisfied
@@ -129,17 +129,6 @@ class Alert:
         return f"{self.kind}|{self.subject}|{self.seq_from}-{self.seq_to}"
 
 
-def _insert(conn: Connection):
-    name = conn.dialect.name
-    if name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    elif name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:   # pragma: no cover - the two databases the server supports
-        raise RuntimeError(f"alert upsert not written for {name}")
-    return insert
-
-
 def raise_alerts(conn: Connection, causes: list[Alert], now: datetime | None = None) -> int:
     """Store causes as alerts inside the caller's transaction, grouped by open_key.
 
@@ -152,7 +141,7 @@ def raise_alerts(conn: Connection, causes: list[Alert], now: datetime | None = N
     groups: dict[str, list[Alert]] = {}
     for cause in causes:
         groups.setdefault(cause.open_key, []).append(cause)
-    insert = _insert(conn)
+    insert = dialect_insert(conn)
     a = db.alerts
     for key, same in groups.items():
         first = same[0]
@@ -226,7 +215,7 @@ def _alerts_cursor(conn: Connection) -> int:
     cur = conn.execute(rollup.CURSOR_PK_LOCKED, {"name": CURSOR}).scalar()
     if cur is None:
         # town.db of version 0.1 scanned harassment when the alerts page was opened
-        cur = rollup.locked_cursor(conn, CURSOR, int(get_setting(conn, "alerts_scanned_pk", 0) or 0))
+        cur = rollup.made_cursor(conn, CURSOR, int(get_setting(conn, "alerts_scanned_pk", 0) or 0))
     return cur
 
 

@@ -60,7 +60,7 @@ from sync.server.core import alerts, db, workdays
 from sync.server.core.clock import VN_TZ, iso, local_month, parse_stored, utcnow
 from sync.server.core.scope import EVERY_UNIT, Scope
 from sync.server.core.settings import get_setting
-from sync.server.core.sql import json_object
+from sync.server.core.sql import dialect_insert, json_object
 
 KINDS = ("nhung_nhieu", "low_rate", "tampering", "silent", "manual")
 STATUSES = ("open", "in_progress", "resolved", "closed")
@@ -402,7 +402,7 @@ def _open(conn: Connection, kind: str, key: str | None, officer_id: str | None, 
     if key is None:
         case_id = int(conn.execute(c.insert().values(**values)).inserted_primary_key[0])
     else:
-        insert = alerts._insert(conn)
+        insert = dialect_insert(conn)
         res = conn.execute(insert(c).values(**values).on_conflict_do_nothing(index_elements=[c.c.open_key]))
         case_id = conn.execute(select(c.c.id).where(c.c.open_key == key)).scalar()
         if not res.rowcount:
@@ -460,7 +460,7 @@ def _link_many(conn: Connection, case_id: int, alert_ids, rating_ids, now: datet
     rows = ([{"case_id": case_id, "alert_id": a, "rating_id": None, "linked_at": iso(now)} for a in sorted(new_alerts)]
             + [{"case_id": case_id, "alert_id": None, "rating_id": r, "linked_at": iso(now)} for r in sorted(new_ratings)])
     if rows:   # another process may have linked one meanwhile: its unique constraint keeps it once
-        conn.execute(alerts._insert(conn)(cl).on_conflict_do_nothing(), rows)
+        conn.execute(dialect_insert(conn)(cl).on_conflict_do_nothing(), rows)
     return new_alerts, new_ratings
 
 

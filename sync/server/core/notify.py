@@ -64,7 +64,7 @@ from sync.server.core.cases import (
 )
 from sync.server.core.clock import iso, parse_stored, utcnow
 from sync.server.core.settings import get_setting, set_setting
-from sync.server.core.sql import json_object
+from sync.server.core.sql import dialect_insert, json_object
 
 log = logging.getLogger("hailong.server")
 
@@ -403,11 +403,7 @@ def _digest_text(roster: Roster, rows: list[dict], today: str, base_url: str) ->
 # --- the scan: what is new becomes outbox rows ------------------------------------------------
 
 def _insert_ignore(conn):
-    if conn.dialect.name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:
-        from sqlalchemy.dialects.postgresql import insert
-    return insert(db.notifications).on_conflict_do_nothing(
+    return dialect_insert(conn)(db.notifications).on_conflict_do_nothing(
         index_elements=[db.notifications.c.channel, db.notifications.c.target, db.notifications.c.source])
 
 

@@ -35,7 +35,7 @@ from sqlalchemy import Column, Integer, String, Table, and_, bindparam, func, se
 
 from sync.protocol import LATE_FLAG, ON_TIME_FLAG
 from sync.server.core import db
-from sync.server.core.sql import LocalDay, contains_code, misuse_expr
+from sync.server.core.sql import LocalDay, contains_code, dialect_insert, misuse_expr
 
 LEVELS = range(11)          # columns l0..l10: any survey's levels (protocol: 1 … scale ≤ 10; 0 from 0.1)
 metadata = db.metadata         # the tables are created by Alembic (migration 0002)
@@ -120,13 +120,7 @@ def _upsert(conn, table: Table, rows: list[dict], keys: list[str], add: list[str
     name = conn.dialect.name
     stmt = _UPSERTS.get((name, table.name))
     if stmt is None:
-        if name == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert
-        elif name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:   # pragma: no cover - the two databases the server supports
-            raise RuntimeError(f"roll-up upsert not written for {name}")
-        stmt = insert(table)
+        stmt = dialect_insert(conn)(table)
         stmt = stmt.on_conflict_do_update(index_elements=keys, set_={c: table.c[c] + stmt.excluded[c] for c in add})
         _UPSERTS[(name, table.name)] = stmt
     conn.execute(stmt, rows)
@@ -165,11 +159,10 @@ CURSOR_PK = select(cursor_table.c.pk).where(cursor_table.c.name == bindparam("na
 CURSOR_PK_LOCKED = CURSOR_PK.with_for_update()
 CURSOR_MOVED = cursor_table.update().where(cursor_table.c.name == bindparam("b_name"))
 _TOP = select(func.max(db.ratings.c.pk))
-_CURSOR_MADE: dict[str, object] = {}
 
 
-def locked_cursor(conn, name: str, start: int) -> int:
-    """A cursor's pk, its row locked until the caller's transaction ends; made at ``start`` if missing.
+def made_cursor(conn, name: str, start: int) -> int:
+    """A cursor found missing: made at ``start`` unless another transaction made it, then read locked.
 
     The first fold (and the alert rules' first look) of a new town: two
     server processes starting at once both find no row. Each makes it "if
@@ -178,19 +171,9 @@ def locked_cursor(conn, name: str, start: int) -> int:
     neither fails on the other's row (a unique violation, before) and both
     go on from the same pk.
     """
-    cur = conn.execute(CURSOR_PK_LOCKED, {"name": name}).scalar()
-    if cur is None:
-        dialect = conn.dialect.name
-        stmt = _CURSOR_MADE.get(dialect)
-        if stmt is None:
-            if dialect == "postgresql":
-                from sqlalchemy.dialects.postgresql import insert
-            else:
-                from sqlalchemy.dialects.sqlite import insert
-            stmt = _CURSOR_MADE[dialect] = insert(cursor_table).on_conflict_do_nothing(index_elements=["name"])
-        conn.execute(stmt, {"name": name, "pk": start})
-        cur = conn.execute(CURSOR_PK_LOCKED, {"name": name}).scalar()
-    return cur
+    conn.execute(dialect_insert(conn)(cursor_table).on_conflict_do_nothing(index_elements=["name"]),
+                 {"name": name, "pk": start})
+    return conn.execute(CURSOR_PK_LOCKED, {"name": name}).scalar()
 
 
 def _satisfied_sets(conn, surveys: dict | None) -> dict[str, frozenset]:
@@ -273,7 +256,9 @@ def fold_in(conn, reasons: list[str], limit: int | None = CHUNK, surveys: dict |
     ``satisfied`` set, whatever the town's default scale. A survey the
     server does not know (never stored: ingest refuses it) counts none.
     """
-    cur = locked_cursor(conn, "ratings", 0)
+    cur = conn.execute(CURSOR_PK_LOCKED, {"name": "ratings"}).scalar()
+    if cur is None:
+        cur = made_cursor(conn, "ratings", 0)
     top = conn.execute(_TOP).scalar() or 0
     if top <= cur:
         return None

@@ -91,6 +91,19 @@ def _week_pg(element, compiler, **kw):
     return f"to_char(date_trunc('week', CAST({col} AS DATE)), 'YYYY-MM-DD')"
 
 
+def dialect_insert(conn):
+    """The ``insert`` of the connection's dialect: the one that writes ``ON CONFLICT`` (``on_conflict_do_nothing``,
+    ``on_conflict_do_update``), the same words on SQLite and PostgreSQL."""
+    name = conn.dialect.name
+    if name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    elif name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:   # pragma: no cover - the two databases the server supports
+        raise RuntimeError(f"INSERT … ON CONFLICT not written for {name}")
+    return insert
+
+
 def contains_code(col, code: str) -> ColumnElement:
     """The JSON list in ``col`` holds ``code``."""
     return col.like(f'%"{code}"%')

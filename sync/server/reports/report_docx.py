@@ -141,15 +141,17 @@ def gather(stats: Stats, flt: Filter, names: dict[str, dict[str, str]], today: d
         dash = stats.dashboard(flt, step, comments=10)
         return dash, charts.trend_png(dash.trend) if dash.trend else None
 
-    got = _side_by_side(stats.reader, {
+    jobs = {
         "dash": dashboard_and_chart,
-        "whole": lambda: stats.dashboard(others, step, comments=0).overall if others else None,
         "done": done_about_it,
         "surveys": lambda: survey_results.survey_breakdown(stats.reader, flt),
         "timeliness": lambda: survey_results.timeliness(stats.reader, flt, "procedure"),
         "comment_total": lambda: stats.comment_count(flt),
-    })
-    (dash, chart), whole, surveys = got["dash"], got["whole"], got["surveys"]
+    }
+    if others:
+        jobs["whole"] = lambda: stats.dashboard(others, step, comments=0).overall
+    got = _side_by_side(stats.reader, jobs)
+    (dash, chart), whole, surveys = got["dash"], got.get("whole"), got["surveys"]
     cases, scores, key, known = got["done"]
     questions = {s.survey_id: survey_results.question_results(stats.reader, flt, known[s.survey_id])
                  for s in surveys if survey_results.questions_of(known.get(s.survey_id) or {})}
